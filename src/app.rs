@@ -1,0 +1,111 @@
+//! `Application`: the service wired together, bound to a socket, ready to run. `main` and the
+//! integration tests build it the same way.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use anyhow::Context;
+use tokio::net::TcpListener;
+
+use crate::config::Config;
+use crate::service::{Services, bootstrap, now_ms};
+use crate::store::{Backend, SqlStore, redact_url};
+
+pub struct Application {
+    listener: TcpListener,
+    services: Arc<Services>,
+}
+
+/// Opens (and migrates) the configured store, creating the data directory for SQLite.
+pub async fn open_store(config: &Config) -> anyhow::Result<SqlStore> {
+    if Backend::from_url(&config.database_url) == Some(Backend::Sqlite) {
+        std::fs::create_dir_all(&config.data_dir)
+            .with_context(|| format!("creating data directory {}", config.data_dir.display()))?;
+    }
+    SqlStore::connect(&config.database_url)
+        .await
+        .with_context(|| format!("opening store {}", redact_url(&config.database_url)))
+}
+
+impl Application {
+    pub async fn build(config: Config) -> anyhow::Result<Application> {
+        crate::telemetry::metrics_handle();
+        let store = open_store(&config).await?;
+        bootstrap::seed_roles(&store, now_ms()).await?;
+        let services = Arc::new(Services::build(Arc::new(store), Arc::new(config.clone())).await?);
+        let listener = TcpListener::bind(config.listen)
+            .await
+            .with_context(|| format!("binding {}", config.listen))?;
+        Ok(Application { listener, services })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener
+            .local_addr()
+            .expect("a bound listener has a local address")
+    }
+
+    pub fn services(&self) -> Arc<Services> {
+        self.services.clone()
+    }
+
+    /// Serves until SIGTERM or Ctrl-C, then lets in-flight requests finish.
+    pub async fn run_until_stopped(self) -> anyhow::Result<()> {
+        self.run_until(shutdown_signal()).await
+    }
+
+    pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+        let refresher = tokio::spawn(refresh_loop(self.services.clone()));
+        let router = crate::http::router(self.services.clone());
+        let result = axum::serve(self.listener, router)
+            .with_graceful_shutdown(shutdown)
+            .await
+            .context("serving HTTP");
+        refresher.abort();
+        tracing::info!("stopped");
+        result
+    }
+}
+
+/// Picks up keys rotated and tokens revoked by other replicas (or by `fedgate keys rotate`).
+async fn refresh_loop(services: Arc<Services>) {
+    let mut tick = tokio::time::interval(services.config.refresh_interval);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut rounds: u64 = 0;
+    loop {
+        tick.tick().await;
+        let now = now_ms();
+        if let Err(e) = services.tokens.refresh(now).await {
+            tracing::warn!(error = %e, "refreshing keys and revocations failed; keeping the cached copies");
+        }
+        rounds += 1;
+        if rounds.is_multiple_of(720)
+            && let Err(e) = services.store.prune_revocations(now).await
+        {
+            tracing::warn!(error = %e, "pruning expired revocation events failed");
+        }
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+    tracing::info!("shutdown signal received; finishing in-flight requests");
+}

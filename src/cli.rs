@@ -1,0 +1,118 @@
+//! The command line: `serve`, `bootstrap`, `keys rotate`. `main` only parses and dispatches.
+
+use std::sync::Arc;
+
+use clap::{Parser, Subcommand};
+
+use crate::app::{Application, open_store};
+use crate::config::{Config, ServeArgs, StoreArgs};
+use crate::service::bootstrap::{BootstrapRequest, bootstrap, seed_roles};
+use crate::service::now_ms;
+use crate::service::tokens::rotate_keys;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "fedgate",
+    version,
+    about = "SAML 2.0 and OpenID Connect federation gateway with a Keystone v3 / IAM API"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the gateway. Keys are generated on first start; GET /v3 answers 200 once ready.
+    Serve(ServeArgs),
+    /// Create (or repair) the admin domain, project and user. Safe to run again: it resets the
+    /// admin password.
+    Bootstrap(BootstrapArgs),
+    /// Manage the token keys shared by all replicas.
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
+}
+
+#[derive(Debug, clap::Args)]
+pub struct BootstrapArgs {
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// The admin user's password (8-32 characters, two character classes).
+    #[arg(long, env = "FEDGATE_BOOTSTRAP_PASSWORD", hide_env_values = true)]
+    pub password: String,
+    #[arg(long, default_value = "admin")]
+    pub domain_name: String,
+    #[arg(long, default_value = "admin")]
+    pub user_name: String,
+    #[arg(long, default_value = "admin")]
+    pub project_name: String,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Add a new primary token key. Tokens sealed with older keys keep validating until they
+    /// expire; running replicas pick the new key up within their refresh interval.
+    Rotate {
+        #[command(flatten)]
+        store: StoreArgs,
+        /// Token lifetime in seconds, to know when old keys can be retired.
+        #[arg(long, env = "FEDGATE_TOKEN_TTL", default_value_t = 86_400)]
+        token_ttl: i64,
+    },
+}
+
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Serve(args) => {
+            let config = Config::load(&args)?;
+            crate::telemetry::init_tracing(config.log_format);
+            let app = Application::build(config.clone()).await?;
+            tracing::info!(
+                listen = %app.local_addr(),
+                public_url = %config.public_url,
+                "fedgate is ready"
+            );
+            app.run_until_stopped().await
+        }
+        Command::Bootstrap(args) => {
+            let config = Config::for_store(&args.store)?;
+            let store = open_store(&config).await?;
+            let outcome = bootstrap(
+                &store,
+                BootstrapRequest {
+                    domain_name: args.domain_name.clone(),
+                    project_name: args.project_name.clone(),
+                    user_name: args.user_name.clone(),
+                    password: args.password,
+                },
+                now_ms(),
+            )
+            .await?;
+            println!(
+                "{} user {:?} in domain {:?} (user id {}, project {:?} id {})",
+                if outcome.created_user { "created" } else { "updated" },
+                args.user_name,
+                args.domain_name,
+                outcome.user_id,
+                args.project_name,
+                outcome.project_id
+            );
+            Ok(())
+        }
+        Command::Keys {
+            command: KeysCommand::Rotate { store, token_ttl },
+        } => {
+            let config = Config::for_store(&store)?;
+            let store = Arc::new(open_store(&config).await?);
+            seed_roles(store.as_ref(), now_ms()).await?;
+            let rotation = rotate_keys(store.as_ref(), token_ttl, now_ms()).await?;
+            println!(
+                "new primary token key {} (retired {} expired key(s))",
+                rotation.new_primary, rotation.retired
+            );
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,278 @@
+//! Runtime configuration: command-line flags win over `FEDGATE_*` environment variables (clap
+//! reads both), which win over `fedgate.toml`, which wins over built-in defaults.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// Options shared by `serve`, `bootstrap` and `keys`, as they arrive from clap.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct StoreArgs {
+    /// Directory for the embedded SQLite database and generated files.
+    #[arg(long, env = "FEDGATE_DATA_DIR", value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Shared store for several replicas, e.g. postgres://user@host/db. Default: SQLite in
+    /// the data directory.
+    #[arg(long, env = "FEDGATE_DATABASE_URL", value_name = "URL")]
+    pub database_url: Option<String>,
+    /// Configuration file. Default: fedgate.toml in the working directory, if present.
+    #[arg(long, env = "FEDGATE_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// Address to listen on.
+    #[arg(long, env = "FEDGATE_LISTEN", value_name = "ADDR")]
+    pub listen: Option<SocketAddr>,
+    /// URL clients use to reach this gateway (links, catalog, SAML entityID).
+    #[arg(long, env = "FEDGATE_PUBLIC_URL", value_name = "URL")]
+    pub public_url: Option<String>,
+    /// Log format.
+    #[arg(long, env = "FEDGATE_LOG_FORMAT", value_enum)]
+    pub log_format: Option<LogFormat>,
+    /// Largest accepted request body in bytes.
+    #[arg(long, env = "FEDGATE_BODY_LIMIT", value_name = "BYTES")]
+    pub body_limit: Option<usize>,
+    /// Seconds before a request is abandoned.
+    #[arg(long, env = "FEDGATE_REQUEST_TIMEOUT", value_name = "SECONDS")]
+    pub request_timeout: Option<u64>,
+    /// Token lifetime in seconds.
+    #[arg(long, env = "FEDGATE_TOKEN_TTL", value_name = "SECONDS")]
+    pub token_ttl: Option<i64>,
+    /// How often revocation events and token keys are re-read from the shared store.
+    #[arg(long, env = "FEDGATE_REFRESH_INTERVAL_MS", value_name = "MILLISECONDS")]
+    pub refresh_interval_ms: Option<u64>,
+}
+
+/// `fedgate.toml`: every serve option plus what only a file can express (the catalog).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    pub data_dir: Option<PathBuf>,
+    pub database_url: Option<String>,
+    pub listen: Option<SocketAddr>,
+    pub public_url: Option<String>,
+    pub log_format: Option<LogFormat>,
+    pub body_limit: Option<usize>,
+    pub request_timeout: Option<u64>,
+    pub token_ttl: Option<i64>,
+    pub refresh_interval_ms: Option<u64>,
+    pub admin_domain: Option<String>,
+    #[serde(default)]
+    pub catalog: CatalogConfig,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CatalogConfig {
+    /// Replaces the default catalog (fedgate itself as `identity`) when not empty.
+    #[serde(default)]
+    pub services: Vec<ServiceConfig>,
+    #[serde(default)]
+    pub regions: Vec<RegionConfig>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceConfig {
+    pub name: String,
+    #[serde(rename = "type")]
+    pub service_type: String,
+    #[serde(default)]
+    pub description: String,
+    #[serde(default)]
+    pub endpoints: Vec<EndpointConfig>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EndpointConfig {
+    pub interface: String,
+    #[serde(default = "global_region")]
+    pub region: String,
+    pub url: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RegionConfig {
+    pub id: String,
+    #[serde(default)]
+    pub description: String,
+}
+
+fn global_region() -> String {
+    "*".to_string()
+}
+
+/// The effective configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub data_dir: PathBuf,
+    pub database_url: String,
+    pub listen: SocketAddr,
+    pub public_url: String,
+    pub log_format: LogFormat,
+    pub body_limit: usize,
+    pub request_timeout: Duration,
+    pub token_ttl_secs: i64,
+    pub refresh_interval: Duration,
+    /// Admins of this domain administer every domain.
+    pub admin_domain: String,
+    pub catalog: CatalogConfig,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read {path}: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("invalid {path}: {source}")]
+    Parse { path: PathBuf, source: toml::de::Error },
+    #[error("invalid setting {name}: {reason}")]
+    Invalid { name: &'static str, reason: String },
+}
+
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:5000";
+
+impl Config {
+    pub fn load(args: &ServeArgs) -> Result<Config, ConfigError> {
+        let file = read_file_config(args.store.config.as_deref())?;
+        let data_dir = args
+            .store
+            .data_dir
+            .clone()
+            .or(file.data_dir.clone())
+            .unwrap_or_else(|| PathBuf::from("fedgate-data"));
+        let database_url = args
+            .store
+            .database_url
+            .clone()
+            .or(file.database_url.clone())
+            .unwrap_or_else(|| sqlite_url(&data_dir));
+        let listen = args
+            .listen
+            .or(file.listen)
+            .unwrap_or_else(|| DEFAULT_LISTEN.parse().expect("default listen address parses"));
+        let public_url = args
+            .public_url
+            .clone()
+            .or(file.public_url.clone())
+            .unwrap_or_else(|| format!("http://{listen}"));
+        let public_url = public_url.trim_end_matches('/').to_string();
+        if !(public_url.starts_with("http://") || public_url.starts_with("https://")) {
+            return Err(ConfigError::Invalid {
+                name: "public_url",
+                reason: "must start with http:// or https://".into(),
+            });
+        }
+        let token_ttl_secs = args.token_ttl.or(file.token_ttl).unwrap_or(86_400);
+        if !(60..=7 * 86_400).contains(&token_ttl_secs) {
+            return Err(ConfigError::Invalid {
+                name: "token_ttl",
+                reason: "must be between 60 and 604800 seconds".into(),
+            });
+        }
+        Ok(Config {
+            data_dir,
+            database_url,
+            listen,
+            public_url,
+            log_format: args.log_format.or(file.log_format).unwrap_or(LogFormat::Text),
+            body_limit: args.body_limit.or(file.body_limit).unwrap_or(1024 * 1024),
+            request_timeout: Duration::from_secs(args.request_timeout.or(file.request_timeout).unwrap_or(30)),
+            token_ttl_secs,
+            refresh_interval: Duration::from_millis(
+                args.refresh_interval_ms
+                    .or(file.refresh_interval_ms)
+                    .unwrap_or(5_000)
+                    .max(50),
+            ),
+            admin_domain: file.admin_domain.clone().unwrap_or_else(|| "admin".to_string()),
+            catalog: file.catalog,
+        })
+    }
+
+    /// Configuration for commands that only need the store (`bootstrap`, `keys`).
+    pub fn for_store(args: &StoreArgs) -> Result<Config, ConfigError> {
+        Config::load(&ServeArgs {
+            store: args.clone(),
+            ..ServeArgs::default()
+        })
+    }
+}
+
+pub fn sqlite_url(data_dir: &Path) -> String {
+    format!("sqlite://{}?mode=rwc", data_dir.join("fedgate.db").display())
+}
+
+fn read_file_config(explicit: Option<&Path>) -> Result<FileConfig, ConfigError> {
+    let path = match explicit {
+        Some(p) => p.to_path_buf(),
+        None => {
+            let default = PathBuf::from("fedgate.toml");
+            if !default.exists() {
+                return Ok(FileConfig::default());
+            }
+            default
+        }
+    };
+    let text = std::fs::read_to_string(&path).map_err(|source| ConfigError::Read {
+        path: path.clone(),
+        source,
+    })?;
+    toml::from_str(&text).map_err(|source| ConfigError::Parse { path, source })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_win_over_file_and_file_over_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("fedgate.toml");
+        std::fs::write(
+            &file,
+            "listen = \"127.0.0.1:7000\"\npublic_url = \"https://id.example.com/\"\ntoken_ttl = 3600\n",
+        )
+        .unwrap();
+        let mut args = ServeArgs::default();
+        args.store.config = Some(file);
+        args.token_ttl = Some(600);
+        let config = Config::load(&args).unwrap();
+        assert_eq!(config.listen.port(), 7000);
+        assert_eq!(config.public_url, "https://id.example.com");
+        assert_eq!(config.token_ttl_secs, 600);
+        assert_eq!(config.body_limit, 1024 * 1024);
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_values_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("fedgate.toml");
+        std::fs::write(&file, "lisen = \"x\"\n").unwrap();
+        let mut args = ServeArgs::default();
+        args.store.config = Some(file);
+        assert!(matches!(Config::load(&args), Err(ConfigError::Parse { .. })));
+        let args = ServeArgs {
+            public_url: Some("ftp://x".into()),
+            ..ServeArgs::default()
+        };
+        assert!(matches!(
+            Config::load(&args),
+            Err(ConfigError::Invalid { name: "public_url", .. })
+        ));
+    }
+}

@@ -1,0 +1,78 @@
+//! /v3.0/OS-AGENCY/agencies: cross-account trust records that `assume_role` will use.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::error::ApiError;
+use super::extract::{ApiJson, ApiQuery, Caller};
+use super::views;
+use crate::service::admin::{AgencyInput, AgencyListQuery};
+use crate::service::{Services, now_ms};
+
+#[derive(Deserialize)]
+pub struct AgencyBody {
+    agency: AgencyInput,
+}
+
+pub async fn create(
+    State(s): State<Arc<Services>>,
+    Caller(c): Caller,
+    ApiJson(b): ApiJson<AgencyBody>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let agency = s.create_agency(&c, b.agency, now_ms()).await?;
+    let trust = s.domain_name(&agency.trust_domain_id).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({"agency": views::agency(&agency, &trust)})),
+    ))
+}
+
+pub async fn list(
+    State(s): State<Arc<Services>>,
+    Caller(c): Caller,
+    ApiQuery(q): ApiQuery<AgencyListQuery>,
+) -> Result<Json<Value>, ApiError> {
+    let agencies = s.list_agencies(&c, q).await?;
+    let mut out = Vec::with_capacity(agencies.len());
+    for a in &agencies {
+        let mut v = views::agency(a, &s.domain_name(&a.trust_domain_id).await?);
+        v["agency_urn"] = json!(format!("iam::{}:agency:{}", a.domain_id, a.name));
+        out.push(v);
+    }
+    Ok(Json(json!({"agencies": out})))
+}
+
+pub async fn get(
+    State(s): State<Arc<Services>>,
+    Caller(c): Caller,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let agency = s.get_agency(&c, &id).await?;
+    let trust = s.domain_name(&agency.trust_domain_id).await?;
+    Ok(Json(json!({"agency": views::agency(&agency, &trust)})))
+}
+
+pub async fn update(
+    State(s): State<Arc<Services>>,
+    Caller(c): Caller,
+    Path(id): Path<String>,
+    ApiJson(b): ApiJson<AgencyBody>,
+) -> Result<Json<Value>, ApiError> {
+    let agency = s.update_agency(&c, &id, b.agency, now_ms()).await?;
+    let trust = s.domain_name(&agency.trust_domain_id).await?;
+    Ok(Json(json!({"agency": views::agency(&agency, &trust)})))
+}
+
+pub async fn delete(
+    State(s): State<Arc<Services>>,
+    Caller(c): Caller,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    s.delete_agency(&c, &id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

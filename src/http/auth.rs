@@ -1,0 +1,111 @@
+//! /v3/auth/*: issue, validate, check and revoke tokens; what a token can reach.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+use super::error::ApiError;
+use super::extract::{ApiJson, Caller, has_query_flag, header_text};
+use super::views;
+use crate::service::auth::AuthBody;
+use crate::service::{AuthContext, Error, Services, now_ms};
+
+fn token_response(services: &Services, status: StatusCode, token: &str, ctx: &AuthContext, uri: &Uri) -> Response {
+    let with_catalog = !has_query_flag(uri.query(), "nocatalog");
+    let body = views::token(ctx, &services.catalog, with_catalog);
+    let mut response = (status, Json(body)).into_response();
+    if let Ok(v) = HeaderValue::from_str(token) {
+        response.headers_mut().insert("x-subject-token", v);
+    }
+    response
+}
+
+pub async fn issue(
+    State(s): State<Arc<Services>>,
+    uri: Uri,
+    ApiJson(body): ApiJson<AuthBody>,
+) -> Result<Response, ApiError> {
+    let issued = s.issue_token(body, now_ms()).await?;
+    Ok(token_response(
+        &s,
+        StatusCode::CREATED,
+        &issued.token,
+        &issued.ctx,
+        &uri,
+    ))
+}
+
+fn subject(headers: &HeaderMap) -> Result<&str, ApiError> {
+    header_text(headers, "x-subject-token")
+        .ok_or_else(|| ApiError(Error::SubjectTokenInvalid("no X-Subject-Token".into())))
+}
+
+/// GET and HEAD (axum answers HEAD with the GET handler, without the body).
+pub async fn validate(
+    State(s): State<Arc<Services>>,
+    Caller(caller): Caller,
+    headers: HeaderMap,
+    uri: Uri,
+) -> Result<Response, ApiError> {
+    let token = subject(&headers)?;
+    let ctx = s.check_subject(&caller, token, now_ms()).await?;
+    Ok(token_response(&s, StatusCode::OK, token, &ctx, &uri))
+}
+
+pub async fn revoke(
+    State(s): State<Arc<Services>>,
+    Caller(caller): Caller,
+    headers: HeaderMap,
+) -> Result<StatusCode, ApiError> {
+    s.revoke_subject(&caller, subject(&headers)?, now_ms()).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub async fn projects(
+    State(s): State<Arc<Services>>,
+    Caller(caller): Caller,
+    uri: Uri,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let base = &s.config.public_url;
+    let projects = s.auth_projects(&caller).await?;
+    Ok(Json(json!({
+        "projects": projects.iter().map(|p| views::project(base, p)).collect::<Vec<_>>(),
+        "links": views::list_links(base, uri.path()),
+    })))
+}
+
+pub async fn domains(
+    State(s): State<Arc<Services>>,
+    Caller(caller): Caller,
+    uri: Uri,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let base = &s.config.public_url;
+    let domains = s.auth_domains(&caller).await?;
+    Ok(Json(json!({
+        "domains": domains.iter().map(|d| views::domain(base, d)).collect::<Vec<_>>(),
+        "links": views::list_links(base, uri.path()),
+    })))
+}
+
+/// GET /v3/auth/catalog: needs a scoped token.
+pub async fn catalog(
+    State(s): State<Arc<Services>>,
+    Caller(caller): Caller,
+    uri: Uri,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let project_id = match &caller.identity.scope {
+        crate::service::ScopeView::Unscoped => {
+            return Err(Error::Forbidden("the catalog needs a scoped token".into()).into());
+        }
+        crate::service::ScopeView::Project { id, .. } => Some(id.as_str()),
+        crate::service::ScopeView::Domain(_) => None,
+    };
+    Ok(Json(json!({
+        "catalog": views::catalog_entries(&s.catalog, project_id),
+        "links": views::list_links(&s.config.public_url, uri.path()),
+    })))
+}

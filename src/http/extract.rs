@@ -1,0 +1,195 @@
+//! Extractors whose rejections are our `ApiError`, so malformed input gets the API's error
+//! body naming the offending field instead of axum's plain text.
+
+use axum::body::Bytes;
+use axum::extract::{FromRef, FromRequest, FromRequestParts, Request};
+use axum::http::header::CONTENT_TYPE;
+use axum::http::request::Parts;
+use serde::de::DeserializeOwned;
+use std::sync::Arc;
+
+use super::error::ApiError;
+use crate::service::{AuthContext, Error, Services, now_ms};
+
+/// JSON body; `application/json` with any parameters, or no Content-Type at all.
+pub struct ApiJson<T>(pub T);
+
+impl<S, T> FromRequest<S> for ApiJson<T>
+where
+    T: DeserializeOwned,
+    Arc<Services>: FromRef<S>,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        if let Some(ct) = req.headers().get(CONTENT_TYPE) {
+            let ct = ct.to_str().unwrap_or("").to_ascii_lowercase();
+            let essence = ct.split(';').next().unwrap_or("").trim();
+            if essence != "application/json" && !essence.ends_with("+json") {
+                return Err(Error::UnsupportedMediaType {
+                    expected: "application/json",
+                }
+                .into());
+            }
+        }
+        let limit = Arc::<Services>::from_ref(state).config.body_limit;
+        let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
+            if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+                Error::PayloadTooLarge { limit }
+            } else {
+                Error::BadRequest("The request body could not be read.".into())
+            }
+        })?;
+        parse_json(&bytes).map(ApiJson).map_err(ApiError)
+    }
+}
+
+/// Parses JSON, naming the JSON path of the first offending element.
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Error> {
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Err(Error::BadRequest("The request body is invalid: it is empty.".into()));
+    }
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        match inner.classify() {
+            serde_json::error::Category::Data => {
+                let msg = inner.to_string();
+                match msg.strip_prefix("missing field `").and_then(|m| m.split('`').next()) {
+                    Some(field) => Error::MissingField {
+                        field: join_path(&path, field),
+                    },
+                    None => Error::invalid(
+                        if path == "." { "body".to_string() } else { path },
+                        strip_position(&msg),
+                    ),
+                }
+            }
+            _ => Error::BadRequest(format!(
+                "The request body is invalid: {}.",
+                strip_position(&inner.to_string())
+            )),
+        }
+    })?;
+    de.end().map_err(|_| {
+        Error::BadRequest("The request body is invalid: trailing characters after the JSON value.".into())
+    })?;
+    Ok(value)
+}
+
+fn join_path(path: &str, field: &str) -> String {
+    if path.is_empty() || path == "." {
+        field.to_string()
+    } else {
+        format!("{path}.{field}")
+    }
+}
+
+fn strip_position(msg: &str) -> String {
+    match msg.find(" at line ") {
+        Some(i) => msg[..i].to_string(),
+        None => msg.to_string(),
+    }
+}
+
+/// Query string parsed with serde; errors name the parameter.
+pub struct ApiQuery<T>(pub T);
+
+impl<S, T> FromRequestParts<S> for ApiQuery<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let query = parts.uri.query().unwrap_or("");
+        serde_urlencoded::from_str(query)
+            .map(ApiQuery)
+            .map_err(|e| ApiError(Error::invalid("query", e.to_string())))
+    }
+}
+
+/// True when the query string carries `name`, with or without a value (`?nocatalog`).
+pub fn has_query_flag(parts_query: Option<&str>, name: &str) -> bool {
+    parts_query
+        .unwrap_or("")
+        .split('&')
+        .any(|kv| kv.split('=').next() == Some(name))
+}
+
+/// The authenticated caller, from X-Auth-Token.
+pub struct Caller(pub AuthContext);
+
+impl<S> FromRequestParts<S> for Caller
+where
+    Arc<Services>: FromRef<S>,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let services = Arc::<Services>::from_ref(state);
+        let token = parts
+            .headers
+            .get("x-auth-token")
+            .and_then(|v| v.to_str().ok())
+            .filter(|t| !t.is_empty())
+            .ok_or_else(|| Error::Unauthenticated("no X-Auth-Token header".into()))?;
+        let ctx = services.authenticate(token.trim(), now_ms()).await?;
+        Ok(Caller(ctx))
+    }
+}
+
+/// A required header's value as text.
+pub fn header_text<'a>(parts: &'a axum::http::HeaderMap, name: &str) -> Option<&'a str> {
+    parts
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde::Deserialize;
+
+    #[derive(Debug, Deserialize)]
+    #[allow(dead_code)]
+    struct Outer {
+        user: Inner,
+    }
+
+    #[derive(Debug, Deserialize)]
+    #[allow(dead_code)]
+    struct Inner {
+        name: String,
+        enabled: Option<bool>,
+    }
+
+    #[test]
+    fn json_errors_name_the_offending_field() {
+        let cases: Vec<(&str, &str)> = vec![
+            (r#"{"user": {"name": "a", "enabled": "yes"}}"#, "user.enabled"),
+            (r#"{"user": {"enabled": true}}"#, "'user.name' is a required property"),
+            (r#"{"user": {"name": 5}}"#, "user.name"),
+            (r#"{"usr": {}}"#, "'user' is a required property"),
+            (r#"{"user": "#, "The request body is invalid"),
+            (r#"{"user": {"name": "a"}} x"#, "trailing characters"),
+            ("", "empty"),
+            ("[]", "body"),
+        ];
+        for (body, want) in cases {
+            let err = parse_json::<Outer>(body.as_bytes()).unwrap_err();
+            let report = format!("{err}");
+            let shown = match &err {
+                Error::MissingField { field } => format!("'{field}' is a required property"),
+                _ => report.clone(),
+            };
+            assert!(shown.contains(want), "{body:?}: got {shown:?}, want {want:?}");
+        }
+    }
+}

@@ -1,0 +1,360 @@
+//! Users, groups, projects and domains.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::{StatusCode, Uri};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::error::ApiError;
+use super::extract::{ApiJson, ApiQuery, Caller};
+use super::views;
+use crate::service::admin::{GrantOp, GroupInput, ProjectInput, ProjectListQuery, Secret, UserInput, UserListQuery};
+use crate::service::{Error, Services, now_ms};
+
+type JsonResult = Result<Json<Value>, ApiError>;
+type Created = Result<(StatusCode, Json<Value>), ApiError>;
+
+#[derive(Deserialize)]
+pub struct UserBody {
+    user: UserInput,
+}
+
+#[derive(Deserialize)]
+pub struct GroupBody {
+    group: GroupInput,
+}
+
+#[derive(Deserialize)]
+pub struct ProjectBody {
+    project: ProjectInput,
+}
+
+#[derive(Deserialize)]
+pub struct PasswordBody {
+    user: PasswordChange,
+}
+
+#[derive(Deserialize)]
+pub struct PasswordChange {
+    password: Secret,
+    original_password: Secret,
+}
+
+#[derive(Deserialize)]
+pub struct NameQuery {
+    name: Option<String>,
+}
+
+// ---- users ----
+
+pub async fn create_user(State(s): State<Arc<Services>>, Caller(c): Caller, ApiJson(b): ApiJson<UserBody>) -> Created {
+    let user = s.create_user(&c, b.user, now_ms()).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({"user": views::user(&s.config.public_url, &user)})),
+    ))
+}
+
+/// POST /v3.0/OS-USER/users: as Keystone's, with the reference's IAM error codes.
+pub async fn create_user_extended(
+    State(s): State<Arc<Services>>,
+    Caller(c): Caller,
+    ApiJson(b): ApiJson<UserBody>,
+) -> Created {
+    if b.user.domain_id.is_none() {
+        return Err(Error::MissingField {
+            field: "user.domain_id".into(),
+        }
+        .into());
+    }
+    let user = s.create_user(&c, b.user, now_ms()).await.map_err(|e| match e {
+        Error::Conflict(_) => Error::IamRule {
+            code: "1109",
+            message: "The username already exists.".into(),
+        },
+        other => other,
+    })?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({"user": views::user_extended(&s.config.public_url, &user)})),
+    ))
+}
+
+pub async fn list_users(
+    State(s): State<Arc<Services>>,
+    Caller(c): Caller,
+    ApiQuery(q): ApiQuery<UserListQuery>,
+    uri: Uri,
+) -> JsonResult {
+    let base = &s.config.public_url;
+    let users = s.list_users(&c, q).await?;
+    Ok(Json(json!({
+        "users": users.iter().map(|u| views::user(base, u)).collect::<Vec<_>>(),
+        "links": views::list_links(base, uri.path()),
+    })))
+}
+
+pub async fn get_user(State(s): State<Arc<Services>>, Caller(c): Caller, Path(id): Path<String>) -> JsonResult {
+    let user = s.get_user(&c, &id).await?;
+    Ok(Json(json!({"user": views::user(&s.config.public_url, &user)})))
+}
+
+pub async fn get_user_extended(
+    State(s): State<Arc<Services>>,
+    Caller(c): Caller,
+    Path(id): Path<String>,
+) -> JsonResult {
+    let user = s.get_user(&c, &id).await?;
+    Ok(Json(json!({"user": views::user_extended(&s.config.public_url, &user)})))
+}
+
+pub async fn update_user(
+    State(s): State<Arc<Services>>,
+    Caller(c): Caller,
+    Path(id): Path<String>,
+    ApiJson(b): ApiJson<UserBody>,
+) -> JsonResult {
+    let user = s.update_user(&c, &id, b.user, now_ms()).await?;
+    Ok(Json(json!({"user": views::user(&s.config.public_url, &user)})))
+}
+
+pub async fn update_user_extended(
+    State(s): State<Arc<Services>>,
+    Caller(c): Caller,
+    Path(id): Path<String>,
+    ApiJson(b): ApiJson<UserBody>,
+) -> JsonResult {
+    let user = s.update_user(&c, &id, b.user, now_ms()).await.map_err(|e| match e {
+        Error::Conflict(_) => Error::IamRule {
+            code: "1109",
+            message: "The username already exists.".into(),
+        },
+        other => other,
+    })?;
+    Ok(Json(json!({"user": views::user_extended(&s.config.public_url, &user)})))
+}
+
+pub async fn delete_user(
+    State(s): State<Arc<Services>>,
+    Caller(c): Caller,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    s.delete_user(&c, &id, now_ms()).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub async fn change_password(
+    State(s): State<Arc<Services>>,
+    Caller(c): Caller,
+    Path(id): Path<String>,
+    ApiJson(b): ApiJson<PasswordBody>,
+) -> Result<StatusCode, ApiError> {
+    s.change_password(&c, &id, b.user.original_password, b.user.password, now_ms())
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub async fn user_groups(
+    State(s): State<Arc<Services>>,
+    Caller(c): Caller,
+    Path(id): Path<String>,
+    uri: Uri,
+) -> JsonResult {
+    let base = &s.config.public_url;
+    let groups = s.groups_of_user(&c, &id).await?;
+    Ok(Json(json!({
+        "groups": groups.iter().map(|g| views::group(base, g)).collect::<Vec<_>>(),
+        "links": views::list_links(base, uri.path()),
+    })))
+}
+
+pub async fn user_projects(
+    State(s): State<Arc<Services>>,
+    Caller(c): Caller,
+    Path(id): Path<String>,
+    uri: Uri,
+) -> JsonResult {
+    let base = &s.config.public_url;
+    let projects = s.projects_of_user(&c, &id).await?;
+    Ok(Json(json!({
+        "projects": projects.iter().map(|p| views::project(base, p)).collect::<Vec<_>>(),
+        "links": views::list_links(base, uri.path()),
+    })))
+}
+
+// ---- groups ----
+
+pub async fn create_group(
+    State(s): State<Arc<Services>>,
+    Caller(c): Caller,
+    ApiJson(b): ApiJson<GroupBody>,
+) -> Created {
+    let group = s.create_group(&c, b.group, now_ms()).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({"group": views::group(&s.config.public_url, &group)})),
+    ))
+}
+
+pub async fn list_groups(
+    State(s): State<Arc<Services>>,
+    Caller(c): Caller,
+    ApiQuery(q): ApiQuery<GroupInput>,
+    uri: Uri,
+) -> JsonResult {
+    let base = &s.config.public_url;
+    let groups = s.list_groups(&c, q).await?;
+    Ok(Json(json!({
+        "groups": groups.iter().map(|g| views::group(base, g)).collect::<Vec<_>>(),
+        "links": views::list_links(base, uri.path()),
+    })))
+}
+
+pub async fn get_group(State(s): State<Arc<Services>>, Caller(c): Caller, Path(id): Path<String>) -> JsonResult {
+    let group = s.get_group(&c, &id).await?;
+    Ok(Json(json!({"group": views::group(&s.config.public_url, &group)})))
+}
+
+pub async fn update_group(
+    State(s): State<Arc<Services>>,
+    Caller(c): Caller,
+    Path(id): Path<String>,
+    ApiJson(b): ApiJson<GroupBody>,
+) -> JsonResult {
+    let group = s.update_group(&c, &id, b.group).await?;
+    Ok(Json(json!({"group": views::group(&s.config.public_url, &group)})))
+}
+
+pub async fn delete_group(
+    State(s): State<Arc<Services>>,
+    Caller(c): Caller,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    s.delete_group(&c, &id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub async fn group_users(
+    State(s): State<Arc<Services>>,
+    Caller(c): Caller,
+    Path(id): Path<String>,
+    uri: Uri,
+) -> JsonResult {
+    let base = &s.config.public_url;
+    let users = s.group_members(&c, &id).await?;
+    Ok(Json(json!({
+        "users": users.iter().map(|u| views::user(base, u)).collect::<Vec<_>>(),
+        "links": views::list_links(base, uri.path()),
+    })))
+}
+
+pub async fn membership(
+    s: Arc<Services>,
+    c: crate::service::AuthContext,
+    group: String,
+    user: String,
+    op: GrantOp,
+) -> Result<StatusCode, ApiError> {
+    s.membership(&c, &group, &user, op).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+// ---- projects ----
+
+pub async fn create_project(
+    State(s): State<Arc<Services>>,
+    Caller(c): Caller,
+    ApiJson(b): ApiJson<ProjectBody>,
+) -> Created {
+    let project = s.create_project(&c, b.project, now_ms()).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({"project": views::project(&s.config.public_url, &project)})),
+    ))
+}
+
+pub async fn list_projects(
+    State(s): State<Arc<Services>>,
+    Caller(c): Caller,
+    ApiQuery(q): ApiQuery<ProjectListQuery>,
+    uri: Uri,
+) -> JsonResult {
+    let base = &s.config.public_url;
+    let projects = s.list_projects(&c, q).await?;
+    Ok(Json(json!({
+        "projects": projects.iter().map(|p| views::project(base, p)).collect::<Vec<_>>(),
+        "links": views::list_links(base, uri.path()),
+    })))
+}
+
+pub async fn get_project(State(s): State<Arc<Services>>, Caller(c): Caller, Path(id): Path<String>) -> JsonResult {
+    let project = s.get_project(&c, &id).await?;
+    Ok(Json(json!({"project": views::project(&s.config.public_url, &project)})))
+}
+
+pub async fn get_project_extended(
+    State(s): State<Arc<Services>>,
+    Caller(c): Caller,
+    Path(id): Path<String>,
+) -> JsonResult {
+    let project = s.get_project(&c, &id).await?;
+    let mut view = views::project(&s.config.public_url, &project);
+    view["status"] = json!(project.status);
+    Ok(Json(json!({"project": view})))
+}
+
+pub async fn update_project(
+    State(s): State<Arc<Services>>,
+    Caller(c): Caller,
+    Path(id): Path<String>,
+    ApiJson(b): ApiJson<ProjectBody>,
+) -> JsonResult {
+    let project = s.update_project(&c, &id, b.project).await?;
+    let mut view = views::project(&s.config.public_url, &project);
+    view["extra"] = json!({});
+    Ok(Json(json!({"project": view})))
+}
+
+#[derive(Deserialize)]
+pub struct StatusBody {
+    project: StatusInput,
+}
+
+#[derive(Deserialize)]
+pub struct StatusInput {
+    status: String,
+}
+
+pub async fn set_project_status(
+    State(s): State<Arc<Services>>,
+    Caller(c): Caller,
+    Path(id): Path<String>,
+    ApiJson(b): ApiJson<StatusBody>,
+) -> Result<StatusCode, ApiError> {
+    s.set_project_status(&c, &id, &b.project.status).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+// ---- domains ----
+
+pub async fn list_domains(
+    State(s): State<Arc<Services>>,
+    Caller(c): Caller,
+    ApiQuery(q): ApiQuery<NameQuery>,
+    uri: Uri,
+) -> JsonResult {
+    let base = &s.config.public_url;
+    let domains = s.list_domains(&c, q.name).await?;
+    Ok(Json(json!({
+        "domains": domains.iter().map(|d| views::domain(base, d)).collect::<Vec<_>>(),
+        "links": views::list_links(base, uri.path()),
+    })))
+}
+
+pub async fn get_domain(State(s): State<Arc<Services>>, Caller(c): Caller, Path(id): Path<String>) -> JsonResult {
+    let domain = s.get_domain(&c, &id).await?;
+    Ok(Json(json!({"domain": views::domain(&s.config.public_url, &domain)})))
+}

@@ -1,0 +1,79 @@
+//! Cross-cutting request handling: request id (generated, echoed as X-Request-Id), one span per
+//! request carrying it, metrics by route and status, and the final error body for the path.
+
+use std::time::Instant;
+
+use axum::extract::{MatchedPath, Request};
+use axum::http::{HeaderValue, Method, header};
+use axum::middleware::Next;
+use axum::response::Response;
+use tracing::Instrument;
+
+use super::error::{ErrorReport, render, report_for_status};
+
+/// The route template that matched, passed from the inner route layer to `observe`.
+#[derive(Debug, Clone)]
+struct RouteName(String);
+
+pub async fn capture_route(matched: Option<MatchedPath>, req: Request, next: Next) -> Response {
+    let mut response = next.run(req).await;
+    if let Some(m) = matched {
+        response.extensions_mut().insert(RouteName(m.as_str().to_string()));
+    }
+    response
+}
+
+pub async fn observe(req: Request, next: Next) -> Response {
+    let request_id = format!("req-{}", uuid::Uuid::new_v4());
+    let method = req.method().clone();
+    let path = req.uri().path().to_string();
+    // Only the route template is logged: raw paths and queries can carry tokens.
+    let span =
+        tracing::info_span!("request", request_id = %request_id, method = %method, route = tracing::field::Empty);
+    let started = Instant::now();
+    let mut response = next.run(req).instrument(span.clone()).await;
+    let route = response
+        .extensions()
+        .get::<RouteName>()
+        .map(|r| r.0.clone())
+        .unwrap_or_else(|| "unmatched".to_string());
+    span.record("route", route.as_str());
+    let status = response.status();
+    span.in_scope(|| {
+        if status.is_client_error() || status.is_server_error() {
+            let is_json = response
+                .headers()
+                .get(header::CONTENT_TYPE)
+                .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+            let report = response.extensions().get::<ErrorReport>().cloned();
+            let report = match report {
+                Some(r) => Some(r),
+                None if !is_json => Some(report_for_status(status)),
+                None => None,
+            };
+            if let Some(report) = report {
+                let extensions = std::mem::take(response.extensions_mut());
+                response = render(&report, &path, method == Method::HEAD);
+                *response.extensions_mut() = extensions;
+            }
+        }
+        let latency = started.elapsed();
+        tracing::info!(
+            status = status.as_u16(),
+            latency_ms = latency.as_secs_f64() * 1000.0,
+            "request finished"
+        );
+        let labels = [
+            ("route", route.clone()),
+            ("method", method.to_string()),
+            ("status", status.as_u16().to_string()),
+        ];
+        metrics::counter!("fedgate_http_requests_total", &labels).increment(1);
+        metrics::histogram!("fedgate_http_request_duration_seconds", &labels).record(latency.as_secs_f64());
+    });
+    if let Ok(v) = HeaderValue::from_str(&request_id) {
+        response.headers_mut().insert("x-request-id", v.clone());
+        response.headers_mut().insert("x-openstack-request-id", v);
+    }
+    response
+}

@@ -1,0 +1,175 @@
+//! HTTP edge: routes, extractors, middleware, and the error mapping. Handlers extract input,
+//! call one service function and render its result; they hold no policy and touch no store.
+
+mod agencies;
+mod auth;
+mod catalog;
+pub mod error;
+pub mod extract;
+mod identity;
+mod middleware;
+mod roles;
+pub mod views;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::routing::{get, post, put};
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::timeout::TimeoutLayer;
+
+use crate::service::Services;
+use crate::service::admin::GrantOp;
+use crate::store::{ActorKind, TargetKind};
+use extract::Caller;
+
+fn membership_routes() -> axum::routing::MethodRouter<Arc<Services>> {
+    let handler = |op: GrantOp| {
+        move |State(s): State<Arc<Services>>, Caller(c): Caller, Path((g, u)): Path<(String, String)>| {
+            identity::membership(s, c, g, u, op)
+        }
+    };
+    put(handler(GrantOp::Create))
+        .head(handler(GrantOp::Check))
+        .delete(handler(GrantOp::Delete))
+}
+
+pub fn router(services: Arc<Services>) -> Router {
+    use ActorKind::{Agency, Group};
+    use TargetKind::{Domain, Project};
+    let body_limit = services.config.body_limit;
+    let timeout = services.config.request_timeout;
+    Router::new()
+        .route("/", get(catalog::versions))
+        .route("/v3", get(catalog::version))
+        .route("/v3/", get(catalog::version))
+        .route("/metrics", get(catalog::metrics))
+        // tokens
+        .route(
+            "/v3/auth/tokens",
+            post(auth::issue).get(auth::validate).delete(auth::revoke),
+        )
+        .route("/v3/auth/projects", get(auth::projects))
+        .route("/v3/auth/domains", get(auth::domains))
+        .route("/v3/auth/catalog", get(auth::catalog))
+        .route("/v3/OS-FEDERATION/projects", get(auth::projects))
+        .route("/v3/OS-FEDERATION/domains", get(auth::domains))
+        // domains and projects
+        .route("/v3/domains", get(identity::list_domains))
+        .route("/v3/domains/{id}", get(identity::get_domain))
+        .route(
+            "/v3/projects",
+            get(identity::list_projects).post(identity::create_project),
+        )
+        .route(
+            "/v3/projects/{id}",
+            get(identity::get_project).patch(identity::update_project),
+        )
+        .route(
+            "/v3-ext/projects/{id}",
+            get(identity::get_project_extended).put(identity::set_project_status),
+        )
+        // users
+        .route("/v3/users", get(identity::list_users).post(identity::create_user))
+        .route(
+            "/v3/users/{id}",
+            get(identity::get_user)
+                .patch(identity::update_user)
+                .delete(identity::delete_user),
+        )
+        .route("/v3/users/{id}/password", post(identity::change_password))
+        .route("/v3/users/{id}/groups", get(identity::user_groups))
+        .route("/v3/users/{id}/projects", get(identity::user_projects))
+        .route("/v3.0/OS-USER/users", post(identity::create_user_extended))
+        .route(
+            "/v3.0/OS-USER/users/{id}",
+            get(identity::get_user_extended).put(identity::update_user_extended),
+        )
+        // groups
+        .route("/v3/groups", get(identity::list_groups).post(identity::create_group))
+        .route(
+            "/v3/groups/{id}",
+            get(identity::get_group)
+                .patch(identity::update_group)
+                .delete(identity::delete_group),
+        )
+        .route("/v3/groups/{id}/users", get(identity::group_users))
+        .route("/v3/groups/{group_id}/users/{user_id}", membership_routes())
+        // roles and grants
+        .route("/v3/roles", get(roles::list_roles))
+        .route("/v3/roles/{id}", get(roles::get_role))
+        .route("/v3/role_assignments", get(roles::keystone_assignments))
+        .route("/v3.0/OS-PERMISSION/role-assignments", get(roles::iam_assignments))
+        .route(
+            "/v3/domains/{d}/groups/{g}/roles",
+            roles::grant_list_route(Group, Domain, false),
+        )
+        .route(
+            "/v3/domains/{d}/groups/{g}/roles/{r}",
+            roles::grant_route(Group, Domain, false),
+        )
+        .route(
+            "/v3/projects/{p}/groups/{g}/roles",
+            roles::grant_list_route(Group, Project, false),
+        )
+        .route(
+            "/v3/projects/{p}/groups/{g}/roles/{r}",
+            roles::grant_route(Group, Project, false),
+        )
+        .route(
+            "/v3/OS-INHERIT/domains/{d}/groups/{g}/roles/inherited_to_projects",
+            roles::grant_list_route(Group, Domain, true),
+        )
+        .route(
+            "/v3/OS-INHERIT/domains/{d}/groups/{g}/roles/{r}/inherited_to_projects",
+            roles::grant_route(Group, Domain, true),
+        )
+        // agencies
+        .route("/v3.0/OS-AGENCY/agencies", get(agencies::list).post(agencies::create))
+        .route(
+            "/v3.0/OS-AGENCY/agencies/{id}",
+            get(agencies::get).put(agencies::update).delete(agencies::delete),
+        )
+        .route(
+            "/v3.0/OS-AGENCY/domains/{d}/agencies/{a}/roles",
+            roles::grant_list_route(Agency, Domain, false),
+        )
+        .route(
+            "/v3.0/OS-AGENCY/domains/{d}/agencies/{a}/roles/{r}",
+            roles::grant_route(Agency, Domain, false),
+        )
+        .route(
+            "/v3.0/OS-AGENCY/projects/{p}/agencies/{a}/roles",
+            roles::grant_list_route(Agency, Project, false),
+        )
+        .route(
+            "/v3.0/OS-AGENCY/projects/{p}/agencies/{a}/roles/{r}",
+            roles::grant_route(Agency, Project, false),
+        )
+        .route(
+            "/v3.0/OS-INHERIT/domains/{d}/agencies/{a}/roles/inherited_to_projects",
+            roles::grant_list_route(Agency, Domain, true),
+        )
+        .route(
+            "/v3.0/OS-INHERIT/domains/{d}/agencies/{a}/roles/{r}/inherited_to_projects",
+            roles::grant_route(Agency, Domain, true),
+        )
+        // catalog
+        .route("/v3/services", get(catalog::services))
+        .route("/v3/services/{id}", get(catalog::service))
+        .route("/v3/endpoints", get(catalog::endpoints))
+        .route("/v3/endpoints/{id}", get(catalog::endpoint))
+        .route("/v3/regions", get(catalog::regions))
+        .route("/v3/regions/{id}", get(catalog::region))
+        .route_layer(axum::middleware::from_fn(middleware::capture_route))
+        .fallback(catalog::not_found)
+        .layer(DefaultBodyLimit::max(body_limit))
+        .layer(TimeoutLayer::with_status_code(
+            axum::http::StatusCode::REQUEST_TIMEOUT,
+            timeout,
+        ))
+        .layer(CatchPanicLayer::new())
+        .layer(axum::middleware::from_fn(middleware::observe))
+        .with_state(services)
+}

@@ -1,0 +1,221 @@
+//! JSON shapes of the API's objects, as the reference and Keystone show them.
+
+use serde_json::{Value, json};
+
+use crate::service::catalog::Catalog;
+use crate::service::{AuthContext, NameRef, ScopeView};
+use crate::store::{Agency, Domain, Group, Project, Role, User};
+
+/// `2020-01-04T09:05:22.701000Z`: tokens and credentials.
+pub fn token_time(ms: i64) -> String {
+    format_ms(ms, true)
+}
+
+/// `2020-01-04T09:05:22.701000`: agencies and user password expiry.
+pub fn local_time(ms: i64) -> String {
+    format_ms(ms, false)
+}
+
+fn format_ms(ms: i64, zulu: bool) -> String {
+    let t = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:06}{}",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second(),
+        t.microsecond(),
+        if zulu { "Z" } else { "" }
+    )
+}
+
+/// `YYYY-MM-DD HH:mm:ss`: OS-USER fields.
+pub fn plain_time(ms: i64) -> String {
+    let s = format_ms(ms, false);
+    format!("{} {}", &s[..10], &s[11..19])
+}
+
+fn name_ref(r: &NameRef) -> Value {
+    json!({"id": r.id, "name": r.name})
+}
+
+pub fn list_links(base: &str, path: &str) -> Value {
+    json!({"self": format!("{base}{path}"), "previous": null, "next": null})
+}
+
+pub fn token(ctx: &AuthContext, catalog: &Catalog, with_catalog: bool) -> Value {
+    let t = &ctx.token;
+    let id = &ctx.identity;
+    let mut user = json!({
+        "id": id.user.id,
+        "name": id.user.name,
+        "domain": name_ref(&id.user.domain),
+        "password_expires_at": id.user.password_expires_at_ms.map(token_time).unwrap_or_default(),
+    });
+    if let Some(fed) = &t.federation {
+        user["OS-FEDERATION"] = json!({
+            "identity_provider": {"id": fed.idp_id},
+            "protocol": {"id": fed.protocol_id},
+            "groups": id.groups.iter().map(name_ref).collect::<Vec<_>>(),
+        });
+    }
+    let audit_ids: Vec<String> = t.audit_ids.iter().map(|a| base64_url(a)).collect();
+    let mut body = json!({
+        "methods": t.methods.names(),
+        "issued_at": token_time(t.issued_at_ms),
+        "expires_at": token_time(t.expires_at_ms),
+        "audit_ids": audit_ids,
+        "user": user,
+    });
+    let project_id = match &id.scope {
+        ScopeView::Unscoped => None,
+        ScopeView::Domain(d) => {
+            body["domain"] = name_ref(d);
+            None
+        }
+        ScopeView::Project { id: pid, name, domain } => {
+            body["project"] = json!({"id": pid, "name": name, "domain": name_ref(domain)});
+            body["is_domain"] = json!(false);
+            Some(pid.as_str())
+        }
+    };
+    if !matches!(id.scope, ScopeView::Unscoped) {
+        body["roles"] = json!(id.roles.iter().map(name_ref).collect::<Vec<_>>());
+        body["catalog"] = if with_catalog {
+            catalog_entries(catalog, project_id)
+        } else {
+            json!([])
+        };
+    }
+    json!({"token": body})
+}
+
+fn base64_url(bytes: &[u8]) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+fn endpoint_url(url: &str, project_id: Option<&str>) -> String {
+    match project_id {
+        Some(p) => url
+            .replace("${tenant_id}", p)
+            .replace("$(project_id)s", p)
+            .replace("$(tenant_id)s", p),
+        None => url.to_string(),
+    }
+}
+
+pub fn catalog_entries(catalog: &Catalog, project_id: Option<&str>) -> Value {
+    json!(
+        catalog
+            .services
+            .iter()
+            .map(|s| json!({
+                "id": s.id,
+                "name": s.name,
+                "type": s.service_type,
+                "endpoints": s.endpoints.iter().map(|e| json!({
+                    "id": e.id,
+                    "interface": e.interface,
+                    "region": e.region,
+                    "region_id": e.region,
+                    "url": endpoint_url(&e.url, project_id),
+                })).collect::<Vec<_>>(),
+            }))
+            .collect::<Vec<_>>()
+    )
+}
+
+pub fn domain(base: &str, d: &Domain) -> Value {
+    json!({
+        "id": d.id, "name": d.name, "enabled": d.enabled, "description": d.description,
+        "links": {"self": format!("{base}/v3/domains/{}", d.id)},
+    })
+}
+
+pub fn project(base: &str, p: &Project) -> Value {
+    json!({
+        "id": p.id, "name": p.name, "domain_id": p.domain_id,
+        // Keystone: a top-level project's parent is its domain.
+        "parent_id": p.parent_id.clone().unwrap_or_else(|| p.domain_id.clone()),
+        "is_domain": false, "enabled": p.enabled, "description": p.description,
+        "tags": [], "links": {"self": format!("{base}/v3/projects/{}", p.id)},
+    })
+}
+
+pub fn user(base: &str, u: &User) -> Value {
+    json!({
+        "id": u.id, "name": u.name, "domain_id": u.domain_id, "enabled": u.enabled,
+        "description": u.description,
+        "password_expires_at": u.password_expires_at_ms.map(local_time),
+        "pwd_status": u.pwd_status, "access_mode": u.access_mode,
+        "last_project_id": u.last_project_id,
+        "options": {},
+        "links": {"self": format!("{base}/v3/users/{}", u.id)},
+    })
+}
+
+/// The OS-USER form: Keystone's fields plus contact and audit details.
+pub fn user_extended(base: &str, u: &User) -> Value {
+    let mut v = user(base, u);
+    let extra = json!({
+        "xuser_id": u.xuser_id, "xuser_type": u.xuser_type, "areacode": u.areacode,
+        "email": u.email, "phone": u.phone,
+        "pwd_create_time": u.password_changed_at_ms.map(plain_time),
+        "modify_pwd_time": u.password_changed_at_ms.map(plain_time),
+        "update_time": plain_time(u.updated_at_ms),
+        "create_time": plain_time(u.created_at_ms),
+        "last_login_time": u.last_login_at_ms.map(plain_time),
+        "is_domain_owner": u.is_domain_owner,
+    });
+    if let (Some(obj), Some(more)) = (v.as_object_mut(), extra.as_object()) {
+        obj.extend(more.clone());
+        obj.remove("options");
+    }
+    v
+}
+
+pub fn group(base: &str, g: &Group) -> Value {
+    json!({
+        "id": g.id, "name": g.name, "domain_id": g.domain_id, "description": g.description,
+        "create_time": g.created_at_ms,
+        "links": {"self": format!("{base}/v3/groups/{}", g.id)},
+    })
+}
+
+pub fn role(base: &str, r: &Role) -> Value {
+    let policy: Value = serde_json::from_str(&r.policy).unwrap_or(Value::Null);
+    json!({
+        "id": r.id, "name": r.name, "display_name": r.display_name, "type": r.role_type,
+        "catalog": r.catalog, "flag": r.flag, "description": r.description,
+        "description_cn": r.description, "domain_id": r.domain_id, "policy": policy,
+        "created_time": r.created_at_ms.to_string(), "updated_time": r.updated_at_ms.to_string(),
+        "links": {"self": format!("{base}/v3/roles/{}", r.id)},
+    })
+}
+
+pub fn agency(a: &Agency, trust_domain_name: &str) -> Value {
+    json!({
+        "id": a.id, "name": a.name, "domain_id": a.domain_id,
+        "trust_domain_id": a.trust_domain_id, "trust_domain_name": trust_domain_name,
+        "description": a.description, "duration": a.duration,
+        "expire_time": a.expire_at_ms.map(local_time),
+        "create_time": local_time(a.created_at_ms),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_use_the_reference_formats() {
+        let ms = 1_578_042_322_701; // 2020-01-03T09:05:22.701Z
+        assert_eq!(token_time(ms), "2020-01-03T09:05:22.701000Z");
+        assert_eq!(local_time(ms), "2020-01-03T09:05:22.701000");
+        assert_eq!(plain_time(ms), "2020-01-03 09:05:22");
+    }
+}

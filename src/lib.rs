@@ -1,0 +1,11 @@
+//! fedgate: a SAML 2.0 / OpenID Connect federation gateway with a Keystone v3 and Huawei IAM
+//! compatible API. See ARCHITECTURE.md for the map.
+
+pub mod app;
+pub mod cli;
+pub mod config;
+pub mod http;
+pub mod service;
+pub mod store;
+pub mod telemetry;
+pub mod token;

@@ -1,0 +1,291 @@
+//! POST/GET/HEAD/DELETE /v3/auth/tokens: authenticating with a password or a token, choosing
+//! a scope, and checking or revoking a subject token.
+
+use rand::RngCore;
+use serde::Deserialize;
+
+use super::password::verify_password;
+use super::{AuthContext, Error, Result, Services};
+use crate::store::{Domain, Project, User};
+use crate::token::{AuditId, Methods, RevocationEvent, Scope, TokenPayload};
+
+#[derive(Debug, Deserialize)]
+pub struct AuthBody {
+    pub auth: AuthSection,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct AuthSection {
+    pub identity: IdentitySection,
+    pub scope: Option<ScopeSection>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct IdentitySection {
+    pub methods: Vec<String>,
+    pub password: Option<PasswordSection>,
+    pub token: Option<TokenSection>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct PasswordSection {
+    pub user: PasswordUser,
+}
+
+#[derive(Deserialize)]
+pub struct PasswordUser {
+    pub id: Option<String>,
+    pub name: Option<String>,
+    pub domain: Option<DomainRef>,
+    pub password: String,
+}
+
+impl std::fmt::Debug for PasswordUser {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PasswordUser")
+            .field("id", &self.id)
+            .field("name", &self.name)
+            .field("domain", &self.domain)
+            .field("password", &"[redacted]")
+            .finish()
+    }
+}
+
+#[derive(Deserialize)]
+pub struct TokenSection {
+    pub id: String,
+}
+
+impl std::fmt::Debug for TokenSection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("TokenSection([redacted])")
+    }
+}
+
+#[derive(Debug, Deserialize, Default)]
+pub struct DomainRef {
+    pub id: Option<String>,
+    pub name: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ProjectRef {
+    pub id: Option<String>,
+    pub name: Option<String>,
+    pub domain: Option<DomainRef>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ScopeSection {
+    pub project: Option<ProjectRef>,
+    pub domain: Option<DomainRef>,
+}
+
+/// A freshly issued token and the identity it carries.
+pub struct Issued {
+    pub token: String,
+    pub ctx: AuthContext,
+}
+
+fn new_audit_id() -> AuditId {
+    let mut id = [0u8; 16];
+    rand::rngs::OsRng.fill_bytes(&mut id);
+    id
+}
+
+impl Services {
+    pub async fn issue_token(&self, body: AuthBody, now_ms: i64) -> Result<Issued> {
+        let AuthSection { identity, scope } = body.auth;
+        let methods: Vec<&str> = identity.methods.iter().map(String::as_str).collect();
+        let (payload, method_name) = match methods.as_slice() {
+            ["password"] => {
+                let section = identity.password.ok_or_else(|| Error::MissingField {
+                    field: "auth.identity.password".into(),
+                })?;
+                let user = self.authenticate_password(section.user).await?;
+                (self.fresh_payload(Methods::PASSWORD, &user.id, now_ms), "password")
+            }
+            ["token"] => {
+                let section = identity.token.ok_or_else(|| Error::MissingField {
+                    field: "auth.identity.token".into(),
+                })?;
+                let parent = self
+                    .tokens
+                    .open(&section.id, now_ms)
+                    .await
+                    .map_err(|e| Error::Unauthenticated(format!("token method: {e}")))?;
+                // The parent must still speak for a live identity.
+                self.resolve(&parent, now_ms).await?;
+                (derive_payload(&parent, now_ms), "token")
+            }
+            [] => return Err(Error::invalid("auth.identity.methods", "must name one method")),
+            other => {
+                return Err(Error::Unauthenticated(format!("unsupported methods {other:?}")));
+            }
+        };
+        let mut payload = payload;
+        payload.scope = match scope {
+            Some(scope) => self.scope_from_request(scope).await?,
+            None => Scope::Unscoped,
+        };
+        let identity = self.resolve(&payload, now_ms).await?;
+        let token = self.tokens.seal(&payload);
+        metrics::counter!("fedgate_tokens_issued_total", "method" => method_name).increment(1);
+        tracing::info!(
+            user.id = %identity.user.id,
+            method = method_name,
+            token.audit_id = %hex::encode(payload.audit_id().copied().unwrap_or_default()),
+            "token issued"
+        );
+        Ok(Issued {
+            token,
+            ctx: AuthContext {
+                token: payload,
+                identity,
+            },
+        })
+    }
+
+    fn fresh_payload(&self, methods: Methods, user_id: &str, now_ms: i64) -> TokenPayload {
+        TokenPayload {
+            methods,
+            user_id: user_id.to_string(),
+            issued_at_ms: now_ms,
+            expires_at_ms: now_ms + self.tokens.ttl_ms(),
+            audit_ids: vec![new_audit_id()],
+            scope: Scope::Unscoped,
+            federation: None,
+        }
+    }
+
+    async fn authenticate_password(&self, u: PasswordUser) -> Result<User> {
+        let user = match (&u.id, &u.name) {
+            (Some(id), _) => self.store.get_user(id).await?,
+            (None, Some(name)) => {
+                let domain = u.domain.as_ref().ok_or_else(|| Error::MissingField {
+                    field: "auth.identity.password.user.domain".into(),
+                })?;
+                match self.find_domain(domain, "auth.identity.password.user.domain").await {
+                    Ok(d) => self.store.get_user_by_name(&d.id, name).await?,
+                    Err(Error::NotFound { .. }) => None,
+                    Err(e) => return Err(e),
+                }
+            }
+            (None, None) => {
+                return Err(Error::MissingField {
+                    field: "auth.identity.password.user.id".into(),
+                });
+            }
+        };
+        let stored = user.as_ref().and_then(|u| u.password_hash.clone());
+        if !verify_password(u.password, stored).await {
+            return Err(Error::Unauthenticated(match &user {
+                Some(user) => format!("wrong password for user {}", user.id),
+                None => "unknown user".into(),
+            }));
+        }
+        let user = user.ok_or_else(|| Error::Unauthenticated("unknown user".into()))?;
+        if !user.enabled {
+            return Err(Error::Unauthenticated(format!("user {} is disabled", user.id)));
+        }
+        if user.access_mode == "console" {
+            return Err(Error::IamRule {
+                code: "IAM.0081",
+                message: "This user only supports console access, not programmatic access.".into(),
+            });
+        }
+        Ok(user)
+    }
+
+    /// Finds a domain by id or name; `field` names the request element for errors.
+    pub async fn find_domain(&self, r: &DomainRef, field: &str) -> Result<Domain> {
+        let found = match (&r.id, &r.name) {
+            (Some(id), _) => self.store.get_domain(id).await?,
+            (None, Some(name)) => self.store.get_domain_by_name(name).await?,
+            (None, None) => return Err(Error::invalid(field, "needs an id or a name")),
+        };
+        found.ok_or_else(|| Error::not_found("domain", r.id.clone().or(r.name.clone()).unwrap_or_default()))
+    }
+
+    async fn find_project(&self, r: &ProjectRef) -> Result<Project> {
+        let found = match (&r.id, &r.name) {
+            (Some(id), _) => self.store.get_project(id).await?,
+            (None, Some(name)) => {
+                let domain = r.domain.as_ref().ok_or_else(|| Error::MissingField {
+                    field: "auth.scope.project.domain".into(),
+                })?;
+                let domain = self.find_domain(domain, "auth.scope.project.domain").await?;
+                self.store.get_project_by_name(&domain.id, name).await?
+            }
+            (None, None) => return Err(Error::invalid("auth.scope.project", "needs an id or a name")),
+        };
+        found.ok_or_else(|| Error::not_found("project", r.id.clone().or(r.name.clone()).unwrap_or_default()))
+    }
+
+    async fn scope_from_request(&self, scope: ScopeSection) -> Result<Scope> {
+        // A scope naming something that does not exist is an authentication failure, as in
+        // Keystone: the caller learns nothing about which projects exist.
+        let not_auth = |e: Error| match e {
+            Error::NotFound { kind, id } => Error::Unauthenticated(format!("scope {kind} {id} not found")),
+            other => other,
+        };
+        if let Some(project) = scope.project {
+            let p = self.find_project(&project).await.map_err(not_auth)?;
+            return Ok(Scope::Project(p.id));
+        }
+        if let Some(domain) = scope.domain {
+            let d = self.find_domain(&domain, "auth.scope.domain").await.map_err(not_auth)?;
+            return Ok(Scope::Domain(d.id));
+        }
+        Ok(Scope::Unscoped)
+    }
+
+    /// Opens a subject token for GET/HEAD/DELETE /v3/auth/tokens. The caller may check its own
+    /// tokens, and admins those of users in their domain.
+    pub async fn check_subject(&self, caller: &AuthContext, subject: &str, now_ms: i64) -> Result<AuthContext> {
+        let payload = self
+            .tokens
+            .open(subject, now_ms)
+            .await
+            .map_err(|e| Error::SubjectTokenInvalid(e.to_string()))?;
+        let identity = self.resolve(&payload, now_ms).await.map_err(|e| match e {
+            Error::Unauthenticated(reason) => Error::SubjectTokenInvalid(reason),
+            other => other,
+        })?;
+        self.require_self_or_admin(caller, &identity.user.id, &identity.user.domain.id)?;
+        metrics::counter!("fedgate_tokens_validated_total").increment(1);
+        Ok(AuthContext {
+            token: payload,
+            identity,
+        })
+    }
+
+    pub async fn revoke_subject(&self, caller: &AuthContext, subject: &str, now_ms: i64) -> Result<()> {
+        let ctx = self.check_subject(caller, subject, now_ms).await?;
+        let audit = ctx
+            .token
+            .audit_id()
+            .copied()
+            .ok_or_else(|| Error::Internal("token without audit id".into()))?;
+        self.tokens.revoke(RevocationEvent::AuditId(audit), now_ms).await?;
+        tracing::info!(token.audit_id = %hex::encode(audit), user.id = %ctx.identity.user.id, "token revoked");
+        Ok(())
+    }
+}
+
+/// A token derived through the `token` method keeps the parent's identity and expiry, and
+/// carries the parent's audit chain so revoking the parent revokes it too.
+fn derive_payload(parent: &TokenPayload, now_ms: i64) -> TokenPayload {
+    let mut audit_ids = vec![new_audit_id()];
+    audit_ids.extend(parent.audit_ids.iter().copied());
+    audit_ids.truncate(crate::token::MAX_AUDIT_CHAIN_LEN);
+    TokenPayload {
+        methods: Methods::TOKEN,
+        user_id: parent.user_id.clone(),
+        issued_at_ms: now_ms,
+        expires_at_ms: parent.expires_at_ms,
+        audit_ids,
+        scope: Scope::Unscoped,
+        federation: parent.federation.clone(),
+    }
+}

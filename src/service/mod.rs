@@ -1,0 +1,64 @@
+//! Use cases: authentication and token issue, validation, administration of the identity
+//! store. Owns policy (who may do what) and the clock; delegates protocol work to the pure
+//! modules and persistence to `store`. Knows nothing of HTTP.
+
+pub mod admin;
+pub mod auth;
+pub mod bootstrap;
+pub mod catalog;
+pub mod error;
+pub mod names;
+pub mod password;
+mod resolve;
+pub mod tokens;
+
+use std::sync::Arc;
+
+pub use error::{Error, Result};
+pub use resolve::{AuthContext, Identity, NameRef, ScopeView, UserView};
+
+use crate::config::Config;
+use crate::store::Store;
+use catalog::Catalog;
+use tokens::TokenService;
+
+/// Wall-clock milliseconds since the Unix epoch: the single place the service reads time.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+/// A fresh 32-hex-digit id (Keystone's id form).
+pub fn new_id() -> String {
+    uuid::Uuid::new_v4().simple().to_string()
+}
+
+pub struct Services {
+    pub store: Arc<dyn Store>,
+    pub tokens: Arc<TokenService>,
+    pub catalog: Arc<Catalog>,
+    pub config: Arc<Config>,
+    resolver: resolve::Resolver,
+}
+
+impl Services {
+    pub async fn build(store: Arc<dyn Store>, config: Arc<Config>) -> Result<Self> {
+        let tokens = Arc::new(TokenService::load(store.clone(), config.token_ttl_secs, now_ms()).await?);
+        let catalog = Arc::new(Catalog::from_config(&config));
+        let resolver = resolve::Resolver::new(config.refresh_interval.as_millis() as i64);
+        Ok(Self {
+            store,
+            tokens,
+            catalog,
+            config,
+            resolver,
+        })
+    }
+
+    /// Forget cached identity views after a write that can change names, roles or status.
+    pub fn invalidate_cache(&self) {
+        self.resolver.invalidate();
+    }
+}

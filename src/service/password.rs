@@ -1,0 +1,53 @@
+//! Password hashing with argon2id (OWASP parameters: 19 MiB, 2 passes, 1 lane), run off the
+//! async runtime because one hash costs tens of milliseconds.
+
+use std::sync::OnceLock;
+
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::{Algorithm, Argon2, Params, Version};
+
+use super::error::{Error, Result};
+
+fn hasher() -> Argon2<'static> {
+    let params = Params::new(19 * 1024, 2, 1, None).expect("OWASP argon2 parameters are valid");
+    Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
+}
+
+pub async fn hash_password(password: String) -> Result<String> {
+    tokio::task::spawn_blocking(move || {
+        let salt = SaltString::generate(&mut rand::rngs::OsRng);
+        hasher()
+            .hash_password(password.as_bytes(), &salt)
+            .map(|h| h.to_string())
+            .map_err(|e| Error::Internal(format!("hashing password: {e}")))
+    })
+    .await
+    .map_err(|e| Error::Internal(format!("hashing task: {e}")))?
+}
+
+/// Verifies `password` against `stored`; with no stored hash it verifies against a dummy so an
+/// unknown user costs the same time as a wrong password.
+pub async fn verify_password(password: String, stored: Option<String>) -> bool {
+    static DUMMY: OnceLock<String> = OnceLock::new();
+    let known = stored.is_some();
+    let hash = match stored {
+        Some(h) => h,
+        None => DUMMY
+            .get_or_init(|| {
+                let salt = SaltString::generate(&mut rand::rngs::OsRng);
+                hasher()
+                    .hash_password(b"fedgate-dummy-password", &salt)
+                    .map(|h| h.to_string())
+                    .unwrap_or_default()
+            })
+            .clone(),
+    };
+    let ok = tokio::task::spawn_blocking(move || {
+        PasswordHash::new(&hash)
+            .map(|parsed| hasher().verify_password(password.as_bytes(), &parsed).is_ok())
+            .unwrap_or(false)
+    })
+    .await
+    .unwrap_or(false);
+    known && ok
+}

@@ -1,0 +1,322 @@
+//! Turning a verified token payload into the identity it speaks for: user, scope, roles.
+//!
+//! The view is cached briefly (the refresh interval) and dropped on any local write, so a
+//! validation is normally a decrypt plus a hash lookup, while role, name and status changes
+//! made on any replica show within seconds, well inside the reference's 30-minute bound.
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+
+use super::{Error, Result, Services};
+use crate::store::{ActorKind, GrantFilter, TargetKind};
+use crate::token::{Scope, TokenPayload};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NameRef {
+    pub id: String,
+    pub name: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct UserView {
+    pub id: String,
+    pub name: String,
+    pub domain: NameRef,
+    pub password_expires_at_ms: Option<i64>,
+}
+
+#[derive(Debug, Clone)]
+pub enum ScopeView {
+    Unscoped,
+    Domain(NameRef),
+    Project { id: String, name: String, domain: NameRef },
+}
+
+impl ScopeView {
+    /// The domain the scope belongs to, if scoped.
+    pub fn domain(&self) -> Option<&NameRef> {
+        match self {
+            ScopeView::Unscoped => None,
+            ScopeView::Domain(d) => Some(d),
+            ScopeView::Project { domain, .. } => Some(domain),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Identity {
+    pub user: UserView,
+    pub scope: ScopeView,
+    pub roles: Vec<NameRef>,
+    /// Groups the user belongs to for this token: stored memberships, or the mapped groups of
+    /// a federated login.
+    pub groups: Vec<NameRef>,
+}
+
+/// An authenticated token: what it says and who it speaks for.
+#[derive(Debug, Clone)]
+pub struct AuthContext {
+    pub token: TokenPayload,
+    pub identity: Arc<Identity>,
+}
+
+impl AuthContext {
+    pub fn user_id(&self) -> &str {
+        &self.identity.user.id
+    }
+
+    pub fn has_role(&self, name: &str) -> bool {
+        self.identity.roles.iter().any(|r| r.name == name)
+    }
+}
+
+type CacheKey = (String, Scope, Vec<String>);
+/// (cached at, cache generation, view)
+type CacheEntry = (i64, u64, Arc<Identity>);
+
+pub(super) struct Resolver {
+    ttl_ms: i64,
+    generation: AtomicU64,
+    cache: RwLock<HashMap<CacheKey, CacheEntry>>,
+}
+
+const MAX_CACHED: usize = 100_000;
+
+impl Resolver {
+    pub fn new(ttl_ms: i64) -> Self {
+        Self {
+            ttl_ms,
+            generation: AtomicU64::new(0),
+            cache: RwLock::new(HashMap::new()),
+        }
+    }
+
+    pub fn invalidate(&self) {
+        self.generation.fetch_add(1, Ordering::SeqCst);
+    }
+
+    fn get(&self, key: &CacheKey, now_ms: i64) -> Option<Arc<Identity>> {
+        let generation = self.generation.load(Ordering::SeqCst);
+        let cache = self.cache.read().ok()?;
+        let (at, entry_generation, identity) = cache.get(key)?;
+        (*entry_generation == generation && now_ms - at < self.ttl_ms).then(|| identity.clone())
+    }
+
+    fn put(&self, key: CacheKey, identity: Arc<Identity>, generation: u64, now_ms: i64) {
+        if let Ok(mut cache) = self.cache.write() {
+            if cache.len() >= MAX_CACHED {
+                cache.clear();
+            }
+            cache.insert(key, (now_ms, generation, identity));
+        }
+    }
+}
+
+impl Services {
+    /// Opens and resolves a token presented as the caller's credential (X-Auth-Token).
+    pub async fn authenticate(&self, token: &str, now_ms: i64) -> Result<AuthContext> {
+        let payload = self
+            .tokens
+            .open(token, now_ms)
+            .await
+            .map_err(|e| Error::Unauthenticated(format!("X-Auth-Token: {e}")))?;
+        let identity = self.resolve(&payload, now_ms).await?;
+        Ok(AuthContext {
+            token: payload,
+            identity,
+        })
+    }
+
+    /// The identity a verified payload speaks for, or `Unauthenticated` when the user, its
+    /// domain or the scope is gone or disabled, or a scoped token has no role left.
+    pub async fn resolve(&self, payload: &TokenPayload, now_ms: i64) -> Result<Arc<Identity>> {
+        let fed_groups = payload
+            .federation
+            .as_ref()
+            .map(|f| f.group_ids.clone())
+            .unwrap_or_default();
+        let key = (payload.user_id.clone(), payload.scope.clone(), fed_groups);
+        if let Some(hit) = self.resolver.get(&key, now_ms) {
+            return Ok(hit);
+        }
+        let generation = self.resolver.generation.load(Ordering::SeqCst);
+        let identity = Arc::new(self.resolve_uncached(payload).await?);
+        self.resolver.put(key, identity.clone(), generation, now_ms);
+        Ok(identity)
+    }
+
+    async fn resolve_uncached(&self, payload: &TokenPayload) -> Result<Identity> {
+        let store = &self.store;
+        let gone = |what: String| Error::Unauthenticated(what);
+        let (user, group_ids) = match &payload.federation {
+            Some(fed) => {
+                let domain = store
+                    .get_domain(&fed.domain_id)
+                    .await?
+                    .filter(|d| d.enabled)
+                    .ok_or_else(|| gone(format!("domain {} missing or disabled", fed.domain_id)))?;
+                let user = UserView {
+                    id: payload.user_id.clone(),
+                    name: fed.user_name.clone(),
+                    domain: NameRef {
+                        id: domain.id,
+                        name: domain.name,
+                    },
+                    password_expires_at_ms: None,
+                };
+                (user, fed.group_ids.clone())
+            }
+            None => {
+                let user = store
+                    .get_user(&payload.user_id)
+                    .await?
+                    .ok_or_else(|| gone(format!("user {} no longer exists", payload.user_id)))?;
+                if !user.enabled {
+                    return Err(gone(format!("user {} is disabled", user.id)));
+                }
+                let domain = store
+                    .get_domain(&user.domain_id)
+                    .await?
+                    .filter(|d| d.enabled)
+                    .ok_or_else(|| gone(format!("domain {} missing or disabled", user.domain_id)))?;
+                let groups = store.list_groups_of_user(&user.id).await?;
+                let view = UserView {
+                    id: user.id,
+                    name: user.name,
+                    domain: NameRef {
+                        id: domain.id,
+                        name: domain.name,
+                    },
+                    password_expires_at_ms: user.password_expires_at_ms,
+                };
+                (view, groups.into_iter().map(|g| g.id).collect())
+            }
+        };
+        let mut groups = Vec::with_capacity(group_ids.len());
+        for id in &group_ids {
+            if let Some(g) = store.get_group(id).await? {
+                groups.push(NameRef { id: g.id, name: g.name });
+            }
+        }
+        let scope = self.resolve_scope(&payload.scope).await?;
+        let roles = self.roles_on(&scope, &group_ids).await?;
+        if !matches!(scope, ScopeView::Unscoped) && roles.is_empty() {
+            return Err(gone(format!("user {} has no role on the token's scope", user.id)));
+        }
+        Ok(Identity {
+            user,
+            scope,
+            roles,
+            groups,
+        })
+    }
+
+    async fn resolve_scope(&self, scope: &Scope) -> Result<ScopeView> {
+        let gone = |what: String| Error::Unauthenticated(what);
+        Ok(match scope {
+            Scope::Unscoped => ScopeView::Unscoped,
+            Scope::Domain(id) => {
+                let d = self
+                    .store
+                    .get_domain(id)
+                    .await?
+                    .filter(|d| d.enabled)
+                    .ok_or_else(|| gone(format!("scope domain {id} missing or disabled")))?;
+                ScopeView::Domain(NameRef { id: d.id, name: d.name })
+            }
+            Scope::Project(id) => {
+                let p = self
+                    .store
+                    .get_project(id)
+                    .await?
+                    .filter(|p| p.enabled && p.status == "normal")
+                    .ok_or_else(|| gone(format!("scope project {id} missing, disabled or suspended")))?;
+                let d = self
+                    .store
+                    .get_domain(&p.domain_id)
+                    .await?
+                    .filter(|d| d.enabled)
+                    .ok_or_else(|| gone(format!("domain of project {id} missing or disabled")))?;
+                ScopeView::Project {
+                    id: p.id,
+                    name: p.name,
+                    domain: NameRef { id: d.id, name: d.name },
+                }
+            }
+        })
+    }
+
+    /// Roles the groups hold on a scope: direct grants, plus for a project the grants
+    /// inherited from its domain. Sorted by name, without duplicates.
+    pub async fn roles_on(&self, scope: &ScopeView, group_ids: &[String]) -> Result<Vec<NameRef>> {
+        if group_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut filter = GrantFilter {
+            actor_kind: Some(ActorKind::Group),
+            actor_ids: Some(group_ids.to_vec()),
+            ..GrantFilter::default()
+        };
+        let (direct_kind, direct_id, inherited_domain) = match scope {
+            ScopeView::Unscoped => return Ok(Vec::new()),
+            ScopeView::Domain(d) => (TargetKind::Domain, d.id.clone(), None),
+            ScopeView::Project { id, domain, .. } => (TargetKind::Project, id.clone(), Some(domain.id.clone())),
+        };
+        let mut role_ids = BTreeSet::new();
+        filter.target_kind = Some(direct_kind);
+        filter.target_ids = Some(vec![direct_id]);
+        filter.inherited = Some(false);
+        role_ids.extend(self.store.list_grants(&filter).await?.into_iter().map(|g| g.role_id));
+        if let Some(domain_id) = inherited_domain {
+            filter.target_kind = Some(TargetKind::Domain);
+            filter.target_ids = Some(vec![domain_id]);
+            filter.inherited = Some(true);
+            role_ids.extend(self.store.list_grants(&filter).await?.into_iter().map(|g| g.role_id));
+        }
+        let mut roles = Vec::with_capacity(role_ids.len());
+        for id in role_ids {
+            if let Some(r) = self.store.get_role(&id).await? {
+                roles.push(NameRef { id: r.id, name: r.name });
+            }
+        }
+        roles.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(roles)
+    }
+
+    /// Policy: may the caller administer `domain_id`? Admins of the configured admin domain
+    /// administer every domain; other admins only their own scope's domain.
+    pub fn require_admin(&self, ctx: &AuthContext, domain_id: &str) -> Result<()> {
+        let Some(scope_domain) = ctx.identity.scope.domain() else {
+            return Err(Error::Forbidden("unscoped tokens cannot administer".into()));
+        };
+        if !ctx.has_role("admin") {
+            return Err(Error::Forbidden(format!("user {} lacks the admin role", ctx.user_id())));
+        }
+        if scope_domain.name == self.config.admin_domain || scope_domain.id == domain_id {
+            return Ok(());
+        }
+        Err(Error::Forbidden(format!(
+            "admin of domain {} cannot administer domain {domain_id}",
+            scope_domain.id
+        )))
+    }
+
+    /// The domain an admin's writes default to when the request names none (Keystone: the
+    /// domain of the token's scope).
+    pub fn default_domain(&self, ctx: &AuthContext) -> String {
+        ctx.identity
+            .scope
+            .domain()
+            .map(|d| d.id.clone())
+            .unwrap_or_else(|| ctx.identity.user.domain.id.clone())
+    }
+
+    /// Admin of `domain_id`, or the user itself.
+    pub fn require_self_or_admin(&self, ctx: &AuthContext, user_id: &str, domain_id: &str) -> Result<()> {
+        if ctx.user_id() == user_id {
+            return Ok(());
+        }
+        self.require_admin(ctx, domain_id)
+    }
+}

@@ -1,0 +1,287 @@
+//! Token keys and revocation events, loaded from the shared store and cached in memory.
+//!
+//! Where keys live: in the store's `token_keys` table, so every replica pointed at the same
+//! database (PostgreSQL for several replicas) has the same ring without copying files. A
+//! replica re-reads the ring every refresh interval, and at once (rate-limited) when it meets a
+//! token sealed with a key it does not know yet, so a rotation elsewhere is picked up before
+//! any client notices. Revocation events are polled by sequence number on the same interval;
+//! revocations made by this replica apply immediately.
+
+use std::sync::Arc;
+
+use arc_swap::ArcSwap;
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use rand::RngCore;
+use tokio::sync::Mutex;
+
+use super::error::{Error, Result};
+use crate::store::{Store, StoreError, StoredKey, StoredRevocation};
+use crate::token::{KeyRing, RevocationEvent, RevocationList, TokenError, TokenKey, TokenPayload};
+
+/// Minimum time between two on-demand key reloads triggered by unknown key ids, so forged
+/// tokens naming random keys cannot hammer the store.
+const RELOAD_COOLDOWN_MS: i64 = 1_000;
+
+#[derive(Default)]
+struct Revocations {
+    list: RevocationList,
+    last_seq: i64,
+}
+
+pub struct TokenService {
+    store: Arc<dyn Store>,
+    ring: ArcSwap<KeyRing>,
+    revocations: ArcSwap<Revocations>,
+    last_reload_ms: Mutex<i64>,
+    ttl_ms: i64,
+}
+
+/// Why a presented token is not accepted.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    #[error(transparent)]
+    Token(#[from] TokenError),
+    #[error("token has been revoked")]
+    Revoked,
+}
+
+impl TokenService {
+    /// Loads the key ring (creating the first key on a fresh store) and the revocation events.
+    pub async fn load(store: Arc<dyn Store>, ttl_secs: i64, now_ms: i64) -> Result<Self> {
+        ensure_first_key(store.as_ref(), now_ms).await?;
+        let ring = load_ring(store.as_ref()).await?;
+        let svc = Self {
+            store,
+            ring: ArcSwap::from_pointee(ring),
+            revocations: ArcSwap::from_pointee(Revocations::default()),
+            last_reload_ms: Mutex::new(now_ms),
+            ttl_ms: ttl_secs * 1000,
+        };
+        svc.poll_revocations(now_ms).await?;
+        Ok(svc)
+    }
+
+    pub fn ttl_ms(&self) -> i64 {
+        self.ttl_ms
+    }
+
+    pub fn primary_key_id(&self) -> u32 {
+        self.ring.load().primary_id()
+    }
+
+    pub fn seal(&self, payload: &TokenPayload) -> String {
+        let mut nonce = [0u8; 12];
+        rand::rngs::OsRng.fill_bytes(&mut nonce);
+        self.ring.load().seal(payload, nonce)
+    }
+
+    /// Decrypts, authenticates, time-checks and revocation-checks a token. No store access
+    /// unless the token names a key this replica has not loaded yet.
+    pub async fn open(&self, token: &str, now_ms: i64) -> Result<TokenPayload, OpenError> {
+        let opened = self.ring.load().open(token, now_ms);
+        let payload = match opened {
+            Err(TokenError::UnknownKey(id)) => {
+                self.reload_ring_for(id, now_ms).await;
+                self.ring.load().open(token, now_ms)?
+            }
+            other => other?,
+        };
+        self.check_revoked(&payload)?;
+        Ok(payload)
+    }
+
+    /// The in-memory part of `open`, for callers (and benchmarks) that already hold the ring.
+    pub fn open_cached(&self, token: &str, now_ms: i64) -> Result<TokenPayload, OpenError> {
+        let payload = self.ring.load().open(token, now_ms)?;
+        self.check_revoked(&payload)?;
+        Ok(payload)
+    }
+
+    fn check_revoked(&self, payload: &TokenPayload) -> Result<(), OpenError> {
+        if self.revocations.load().list.is_revoked(payload) {
+            return Err(OpenError::Revoked);
+        }
+        Ok(())
+    }
+
+    async fn reload_ring_for(&self, key_id: u32, now_ms: i64) {
+        let mut last = self.last_reload_ms.lock().await;
+        if self.ring.load().contains(key_id) || now_ms - *last < RELOAD_COOLDOWN_MS {
+            return;
+        }
+        *last = now_ms;
+        match load_ring(self.store.as_ref()).await {
+            Ok(ring) => self.ring.store(Arc::new(ring)),
+            Err(e) => tracing::warn!(error = %e, "reloading token keys failed; keeping the current ring"),
+        }
+    }
+
+    /// Records a revocation in the store and applies it here at once.
+    pub async fn revoke(&self, event: RevocationEvent, now_ms: i64) -> Result<()> {
+        let stored = to_stored(&event, now_ms + self.ttl_ms + 60_000);
+        self.store.insert_revocation(&stored).await?;
+        self.revocations.rcu(|current| {
+            let mut list = current.list.clone();
+            list.insert(event.clone());
+            Revocations {
+                list,
+                last_seq: current.last_seq,
+            }
+        });
+        Ok(())
+    }
+
+    /// Re-reads keys and new revocation events: what other replicas did since the last call.
+    pub async fn refresh(&self, now_ms: i64) -> Result<()> {
+        let ring = load_ring(self.store.as_ref()).await?;
+        if ring.key_ids() != self.ring.load().key_ids() {
+            tracing::info!(primary = ring.primary_id(), "token key ring changed");
+            self.ring.store(Arc::new(ring));
+        }
+        self.poll_revocations(now_ms).await
+    }
+
+    async fn poll_revocations(&self, now_ms: i64) -> Result<()> {
+        let last_seq = self.revocations.load().last_seq;
+        let events = self.store.list_revocations(last_seq, now_ms).await?;
+        if events.is_empty() {
+            return Ok(());
+        }
+        let mut state = Revocations {
+            list: self.revocations.load().list.clone(),
+            last_seq,
+        };
+        for (seq, stored) in events {
+            state.last_seq = state.last_seq.max(seq);
+            match from_stored(&stored) {
+                Some(event) => state.list.insert(event),
+                None => tracing::warn!(seq, kind = %stored.kind, "ignoring unreadable revocation event"),
+            }
+        }
+        self.revocations.store(Arc::new(state));
+        Ok(())
+    }
+
+    pub fn revocation_count(&self) -> usize {
+        self.revocations.load().list.len()
+    }
+}
+
+fn to_stored(event: &RevocationEvent, expires_at_ms: i64) -> StoredRevocation {
+    let (kind, subject, issued_before_ms) = match event {
+        RevocationEvent::AuditId(id) => ("audit", hex::encode(id), 0),
+        RevocationEvent::User {
+            user_id,
+            issued_before_ms,
+        } => ("user", user_id.clone(), *issued_before_ms),
+        RevocationEvent::IdentityProvider {
+            idp_id,
+            issued_before_ms,
+        } => ("idp", idp_id.clone(), *issued_before_ms),
+    };
+    StoredRevocation {
+        kind: kind.into(),
+        subject,
+        issued_before_ms,
+        expires_at_ms,
+    }
+}
+
+fn from_stored(s: &StoredRevocation) -> Option<RevocationEvent> {
+    match s.kind.as_str() {
+        "audit" => {
+            let mut id = [0u8; 16];
+            hex::decode_to_slice(&s.subject, &mut id).ok()?;
+            Some(RevocationEvent::AuditId(id))
+        }
+        "user" => Some(RevocationEvent::User {
+            user_id: s.subject.clone(),
+            issued_before_ms: s.issued_before_ms,
+        }),
+        "idp" => Some(RevocationEvent::IdentityProvider {
+            idp_id: s.subject.clone(),
+            issued_before_ms: s.issued_before_ms,
+        }),
+        _ => None,
+    }
+}
+
+fn new_secret() -> String {
+    let mut secret = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut secret);
+    STANDARD.encode(secret)
+}
+
+async fn ensure_first_key(store: &dyn Store, now_ms: i64) -> Result<()> {
+    if !store.list_token_keys().await?.is_empty() {
+        return Ok(());
+    }
+    let key = StoredKey {
+        id: 1,
+        secret: new_secret(),
+        created_at_ms: now_ms,
+    };
+    match store.insert_token_key(&key).await {
+        // Another replica created it first: use theirs.
+        Ok(()) | Err(StoreError::Conflict(_)) => Ok(()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+async fn load_ring(store: &dyn Store) -> Result<KeyRing> {
+    let keys = store
+        .list_token_keys()
+        .await?
+        .into_iter()
+        .map(|k| {
+            let bytes = STANDARD
+                .decode(&k.secret)
+                .map_err(|_| Error::Internal(format!("token key {} is not base64", k.id)))?;
+            let secret: [u8; 32] = bytes
+                .try_into()
+                .map_err(|_| Error::Internal(format!("token key {} is not 32 bytes", k.id)))?;
+            Ok(TokenKey::new(k.id, secret))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    KeyRing::new(&keys).map_err(|e| Error::Internal(e.to_string()))
+}
+
+/// Outcome of `rotate_keys`.
+#[derive(Debug)]
+pub struct Rotation {
+    pub new_primary: u32,
+    pub retired: u64,
+}
+
+/// Adds a new primary key. Older keys stay until every token they sealed has expired (the
+/// token lifetime after the key was superseded, plus a minute of clock skew).
+pub async fn rotate_keys(store: &dyn Store, ttl_secs: i64, now_ms: i64) -> Result<Rotation> {
+    ensure_first_key(store, now_ms).await?;
+    let keys = store.list_token_keys().await?;
+    let newest = keys.iter().map(|k| k.id).max().unwrap_or(0);
+    let new_primary = newest
+        .checked_add(1)
+        .ok_or_else(|| Error::Internal("token key ids exhausted".into()))?;
+    store
+        .insert_token_key(&StoredKey {
+            id: new_primary,
+            secret: new_secret(),
+            created_at_ms: now_ms,
+        })
+        .await?;
+    // Key k was superseded when key k+1 was created; it may go once that is a lifetime ago.
+    let retire_before = now_ms - ttl_secs * 1000 - 60_000;
+    let mut keep_from = new_primary;
+    for pair in keys.windows(2) {
+        if pair[1].created_at_ms > retire_before {
+            keep_from = keep_from.min(pair[0].id);
+        }
+    }
+    if let Some(last) = keys.last() {
+        // The previous primary was superseded just now.
+        keep_from = keep_from.min(last.id);
+    }
+    let retired = store.delete_token_keys_before(keep_from).await?;
+    Ok(Rotation { new_primary, retired })
+}

@@ -1,0 +1,145 @@
+//! Persistence behind one trait per aggregate.
+//!
+//! `SqlStore` implements every trait once, in SQL that SQLite and PostgreSQL both accept
+//! (through `sqlx::Any`); each backend keeps its own migrations. The conformance suite in
+//! `tests/journeys/conformance.rs` runs against both. This module does not hash passwords,
+//! check permissions, or decide what a revocation means: it stores plain records.
+
+mod models;
+mod sql;
+
+pub use models::*;
+pub use sql::{Backend, SqlStore, redact_url};
+
+use async_trait::async_trait;
+
+/// Errors a store can return. "Not found" is not an error: reads return `Option`, deletes
+/// return whether a row went away.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A uniqueness or reference constraint refused the write.
+    #[error("conflict: {0}")]
+    Conflict(String),
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+    #[error("migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+#[async_trait]
+pub trait DomainStore: Send + Sync {
+    /// Conflict when the id or name exists.
+    async fn create_domain(&self, domain: &Domain) -> StoreResult<()>;
+    async fn get_domain(&self, id: &str) -> StoreResult<Option<Domain>>;
+    async fn get_domain_by_name(&self, name: &str) -> StoreResult<Option<Domain>>;
+    async fn list_domains(&self) -> StoreResult<Vec<Domain>>;
+}
+
+#[async_trait]
+pub trait ProjectStore: Send + Sync {
+    /// Conflict when the name exists in the domain or the parent is missing.
+    async fn create_project(&self, project: &Project) -> StoreResult<()>;
+    async fn get_project(&self, id: &str) -> StoreResult<Option<Project>>;
+    async fn get_project_by_name(&self, domain_id: &str, name: &str) -> StoreResult<Option<Project>>;
+    async fn list_projects(&self, filter: &ProjectFilter) -> StoreResult<Vec<Project>>;
+    /// Conflict when the new name is taken. Returns false when the project is gone.
+    async fn update_project(&self, project: &Project) -> StoreResult<bool>;
+}
+
+#[async_trait]
+pub trait UserStore: Send + Sync {
+    /// Conflict when the name (or external identity) exists in the domain.
+    async fn create_user(&self, user: &User) -> StoreResult<()>;
+    async fn get_user(&self, id: &str) -> StoreResult<Option<User>>;
+    async fn get_user_by_name(&self, domain_id: &str, name: &str) -> StoreResult<Option<User>>;
+    async fn list_users(&self, filter: &UserFilter) -> StoreResult<Vec<User>>;
+    /// Conflict when the new name is taken. Returns false when the user is gone.
+    async fn update_user(&self, user: &User) -> StoreResult<bool>;
+    /// Removes the user and its memberships.
+    async fn delete_user(&self, id: &str) -> StoreResult<bool>;
+}
+
+#[async_trait]
+pub trait GroupStore: Send + Sync {
+    async fn create_group(&self, group: &Group) -> StoreResult<()>;
+    async fn get_group(&self, id: &str) -> StoreResult<Option<Group>>;
+    async fn list_groups(&self, filter: &GroupFilter) -> StoreResult<Vec<Group>>;
+    async fn update_group(&self, group: &Group) -> StoreResult<bool>;
+    /// Removes the group, its memberships and its grants.
+    async fn delete_group(&self, id: &str) -> StoreResult<bool>;
+    /// Idempotent. Conflict when the group or user does not exist.
+    async fn add_member(&self, group_id: &str, user_id: &str) -> StoreResult<()>;
+    async fn remove_member(&self, group_id: &str, user_id: &str) -> StoreResult<bool>;
+    async fn is_member(&self, group_id: &str, user_id: &str) -> StoreResult<bool>;
+    async fn list_members(&self, group_id: &str) -> StoreResult<Vec<User>>;
+    async fn list_groups_of_user(&self, user_id: &str) -> StoreResult<Vec<Group>>;
+}
+
+#[async_trait]
+pub trait RoleStore: Send + Sync {
+    /// Conflict when the id or name exists.
+    async fn create_role(&self, role: &Role) -> StoreResult<()>;
+    async fn get_role(&self, id: &str) -> StoreResult<Option<Role>>;
+    async fn get_role_by_name(&self, name: &str) -> StoreResult<Option<Role>>;
+    async fn list_roles(&self) -> StoreResult<Vec<Role>>;
+}
+
+#[async_trait]
+pub trait GrantStore: Send + Sync {
+    /// Idempotent: returns false when the grant already existed.
+    async fn create_grant(&self, grant: &Grant) -> StoreResult<bool>;
+    async fn delete_grant(&self, grant: &Grant) -> StoreResult<bool>;
+    async fn grant_exists(&self, grant: &Grant) -> StoreResult<bool>;
+    async fn list_grants(&self, filter: &GrantFilter) -> StoreResult<Vec<Grant>>;
+}
+
+#[async_trait]
+pub trait AgencyStore: Send + Sync {
+    async fn create_agency(&self, agency: &Agency) -> StoreResult<()>;
+    async fn get_agency(&self, id: &str) -> StoreResult<Option<Agency>>;
+    async fn list_agencies(&self, filter: &AgencyFilter) -> StoreResult<Vec<Agency>>;
+    async fn update_agency(&self, agency: &Agency) -> StoreResult<bool>;
+    /// Removes the agency and its grants.
+    async fn delete_agency(&self, id: &str) -> StoreResult<bool>;
+}
+
+#[async_trait]
+pub trait RevocationStore: Send + Sync {
+    /// Returns the event's sequence number.
+    async fn insert_revocation(&self, event: &StoredRevocation) -> StoreResult<i64>;
+    /// Events with a sequence number above `after`, oldest first, not yet expired at `now_ms`.
+    async fn list_revocations(&self, after: i64, now_ms: i64) -> StoreResult<Vec<(i64, StoredRevocation)>>;
+    async fn prune_revocations(&self, now_ms: i64) -> StoreResult<u64>;
+}
+
+#[async_trait]
+pub trait KeyStore: Send + Sync {
+    async fn list_token_keys(&self) -> StoreResult<Vec<StoredKey>>;
+    /// Conflict when the id exists (another replica rotated at the same moment).
+    async fn insert_token_key(&self, key: &StoredKey) -> StoreResult<()>;
+    /// Deletes keys with `id < keep_from` except the newest; returns how many went away.
+    async fn delete_token_keys_before(&self, keep_from: u32) -> StoreResult<u64>;
+}
+
+/// Everything the services need, as one object.
+pub trait Store:
+    DomainStore + ProjectStore + UserStore + GroupStore + RoleStore + GrantStore + AgencyStore + RevocationStore + KeyStore
+{
+}
+
+impl<T> Store for T where
+    T: DomainStore
+        + ProjectStore
+        + UserStore
+        + GroupStore
+        + RoleStore
+        + GrantStore
+        + AgencyStore
+        + RevocationStore
+        + KeyStore
+{
+}

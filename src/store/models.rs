@@ -1,0 +1,197 @@
+//! Plain records as stored. Instants are Unix milliseconds.
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Domain {
+    pub id: String,
+    pub name: String,
+    pub description: String,
+    pub enabled: bool,
+    pub created_at_ms: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Project {
+    pub id: String,
+    pub domain_id: String,
+    pub name: String,
+    pub description: String,
+    pub enabled: bool,
+    pub parent_id: Option<String>,
+    /// `normal` or `suspended`.
+    pub status: String,
+    pub created_at_ms: i64,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct ProjectFilter {
+    pub domain_id: Option<String>,
+    pub name: Option<String>,
+    pub enabled: Option<bool>,
+    pub parent_id: Option<String>,
+    pub ids: Option<Vec<String>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct User {
+    pub id: String,
+    pub domain_id: String,
+    pub name: String,
+    pub password_hash: Option<String>,
+    pub enabled: bool,
+    pub description: String,
+    pub email: Option<String>,
+    pub areacode: Option<String>,
+    pub phone: Option<String>,
+    /// `default`, `programmatic` or `console`.
+    pub access_mode: String,
+    /// True when the user must reset the password at next login.
+    pub pwd_status: bool,
+    pub xuser_type: Option<String>,
+    pub xuser_id: Option<String>,
+    pub password_expires_at_ms: Option<i64>,
+    pub last_project_id: Option<String>,
+    pub is_domain_owner: bool,
+    pub created_at_ms: i64,
+    pub updated_at_ms: i64,
+    pub password_changed_at_ms: Option<i64>,
+    pub last_login_at_ms: Option<i64>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct UserFilter {
+    pub domain_id: Option<String>,
+    pub name: Option<String>,
+    pub enabled: Option<bool>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Group {
+    pub id: String,
+    pub domain_id: String,
+    pub name: String,
+    pub description: String,
+    pub created_at_ms: i64,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct GroupFilter {
+    pub domain_id: Option<String>,
+    pub name: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Role {
+    pub id: String,
+    pub name: String,
+    pub display_name: String,
+    /// Huawei's role type: `AX` account, `XA` project, `AA` both, `XX` neither.
+    pub role_type: String,
+    pub catalog: String,
+    pub flag: String,
+    pub description: String,
+    pub domain_id: Option<String>,
+    /// The policy document as JSON text.
+    pub policy: String,
+    pub created_at_ms: i64,
+    pub updated_at_ms: i64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ActorKind {
+    Group,
+    Agency,
+}
+
+impl ActorKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ActorKind::Group => "group",
+            ActorKind::Agency => "agency",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TargetKind {
+    Domain,
+    Project,
+}
+
+impl TargetKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TargetKind::Domain => "domain",
+            TargetKind::Project => "project",
+        }
+    }
+}
+
+/// A role granted to a group or agency on a domain or project. `inherited` grants sit on a
+/// domain and apply to every project in it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Grant {
+    pub actor_kind: ActorKind,
+    pub actor_id: String,
+    pub role_id: String,
+    pub target_kind: TargetKind,
+    pub target_id: String,
+    pub inherited: bool,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct GrantFilter {
+    pub actor_kind: Option<ActorKind>,
+    pub actor_ids: Option<Vec<String>>,
+    pub role_id: Option<String>,
+    pub target_kind: Option<TargetKind>,
+    pub target_ids: Option<Vec<String>>,
+    pub inherited: Option<bool>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Agency {
+    pub id: String,
+    pub domain_id: String,
+    pub name: String,
+    pub trust_domain_id: String,
+    pub description: String,
+    /// `FOREVER` or a number of days, as the request gave it.
+    pub duration: String,
+    pub expire_at_ms: Option<i64>,
+    pub created_at_ms: i64,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct AgencyFilter {
+    pub domain_id: Option<String>,
+    pub name: Option<String>,
+    pub trust_domain_id: Option<String>,
+}
+
+/// A revocation event as stored: `kind` is `audit`, `user` or `idp`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredRevocation {
+    pub kind: String,
+    pub subject: String,
+    pub issued_before_ms: i64,
+    /// When the event can be forgotten: every token it could match has expired by then.
+    pub expires_at_ms: i64,
+}
+
+#[derive(Clone, PartialEq, Eq)]
+pub struct StoredKey {
+    pub id: u32,
+    /// base64 of the 32-byte secret.
+    pub secret: String,
+    pub created_at_ms: i64,
+}
+
+impl std::fmt::Debug for StoredKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StoredKey")
+            .field("id", &self.id)
+            .field("secret", &"[redacted]")
+            .field("created_at_ms", &self.created_at_ms)
+            .finish()
+    }
+}

@@ -1,0 +1,919 @@
+//! `SqlStore`: every store trait in portable SQL over `sqlx::Any`.
+//!
+//! Placeholders are `$N` (SQLite accepts them too), booleans are 0/1 integers and instants are
+//! Unix milliseconds, so one statement text serves both backends.
+
+use std::str::FromStr;
+use std::sync::Once;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use sqlx::any::{AnyArguments, AnyPoolOptions, AnyRow};
+use sqlx::postgres::PgPoolOptions;
+use sqlx::query::Query;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions};
+// Dynamic statements are assembled only from constant fragments and `$N` placeholders; every
+// value is bound, so they are safe to assert as such.
+use sqlx::{Any, AnyPool, AssertSqlSafe, Executor, Row};
+
+use super::*;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    pub fn from_url(url: &str) -> Option<Backend> {
+        if url.starts_with("sqlite:") {
+            Some(Backend::Sqlite)
+        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            Some(Backend::Postgres)
+        } else {
+            None
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct SqlStore {
+    pool: AnyPool,
+    backend: Backend,
+}
+
+static INSTALL_DRIVERS: Once = Once::new();
+
+impl SqlStore {
+    /// Connects, applies the backend's migrations, and returns a ready store.
+    pub async fn connect(url: &str) -> StoreResult<Self> {
+        let backend = Backend::from_url(url)
+            .ok_or_else(|| StoreError::Corrupt(format!("unsupported database url scheme in {}", redact_url(url))))?;
+        INSTALL_DRIVERS.call_once(sqlx::any::install_default_drivers);
+        match backend {
+            Backend::Sqlite => {
+                let opts = SqliteConnectOptions::from_str(url)?
+                    .create_if_missing(true)
+                    .journal_mode(SqliteJournalMode::Wal)
+                    .foreign_keys(true)
+                    .busy_timeout(Duration::from_secs(5));
+                let pool = SqlitePoolOptions::new().max_connections(1).connect_with(opts).await?;
+                sqlx::migrate!("migrations/sqlite").run(&pool).await?;
+                pool.close().await;
+            }
+            Backend::Postgres => {
+                let pool = PgPoolOptions::new().max_connections(1).connect(url).await?;
+                sqlx::migrate!("migrations/postgres").run(&pool).await?;
+                pool.close().await;
+            }
+        }
+        let mut options = AnyPoolOptions::new()
+            .max_connections(match backend {
+                Backend::Sqlite => 4,
+                Backend::Postgres => 16,
+            })
+            .acquire_timeout(Duration::from_secs(10));
+        if backend == Backend::Sqlite {
+            // Per-connection settings: the Any driver builds SQLite connections from the URL.
+            options = options.after_connect(|conn, _meta| {
+                Box::pin(async move {
+                    conn.execute("PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000; PRAGMA synchronous = NORMAL;")
+                        .await?;
+                    Ok(())
+                })
+            });
+        }
+        let pool = options.connect(url).await?;
+        Ok(Self { pool, backend })
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+/// Hides the password of a database URL for logs and errors.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let userinfo = &url[scheme + 3..at];
+            match userinfo.split_once(':') {
+                Some((user, _)) => format!("{}://{}:[redacted]{}", &url[..scheme], user, &url[at..]),
+                None => url.to_string(),
+            }
+        }
+        _ => url.to_string(),
+    }
+}
+
+fn write_error(e: sqlx::Error, what: &str) -> StoreError {
+    if let sqlx::Error::Database(db) = &e {
+        if db.is_unique_violation() {
+            return StoreError::Conflict(format!("{what} already exists"));
+        }
+        if db.is_foreign_key_violation() {
+            return StoreError::Conflict(format!("{what} refers to a missing or still referenced record"));
+        }
+    }
+    StoreError::Database(e)
+}
+
+/// Values bound to a dynamically built statement.
+enum Val {
+    Text(String),
+    Int(i64),
+}
+
+/// A statement built piece by piece with `$N` placeholders.
+struct Sql {
+    text: String,
+    vals: Vec<Val>,
+}
+
+impl Sql {
+    fn new(text: &str) -> Self {
+        Self {
+            text: text.to_string(),
+            vals: Vec::new(),
+        }
+    }
+
+    fn push(&mut self, s: &str) -> &mut Self {
+        self.text.push_str(s);
+        self
+    }
+
+    fn text(&mut self, v: &str) -> &mut Self {
+        self.vals.push(Val::Text(v.to_string()));
+        let n = self.vals.len();
+        self.text.push_str(&format!("${n}"));
+        self
+    }
+
+    fn int(&mut self, v: i64) -> &mut Self {
+        self.vals.push(Val::Int(v));
+        let n = self.vals.len();
+        self.text.push_str(&format!("${n}"));
+        self
+    }
+
+    fn list(&mut self, items: &[String]) -> &mut Self {
+        if items.is_empty() {
+            // `IN ()` is invalid SQL; NULL matches nothing.
+            self.push("(NULL)");
+            return self;
+        }
+        self.push("(");
+        for (i, item) in items.iter().enumerate() {
+            if i > 0 {
+                self.push(", ");
+            }
+            self.text(item);
+        }
+        self.push(")")
+    }
+
+    /// Appends `AND column = $N` when the value is set.
+    fn and_eq(&mut self, column: &str, value: Option<&str>) -> &mut Self {
+        if let Some(v) = value {
+            self.push(" AND ").push(column).push(" = ").text(v);
+        }
+        self
+    }
+
+    fn and_bool(&mut self, column: &str, value: Option<bool>) -> &mut Self {
+        if let Some(v) = value {
+            self.push(" AND ").push(column).push(" = ").int(v as i64);
+        }
+        self
+    }
+
+    fn query(&self) -> Query<'_, Any, AnyArguments> {
+        let mut q = sqlx::query(AssertSqlSafe(self.text.clone()));
+        for v in &self.vals {
+            q = match v {
+                Val::Text(s) => q.bind(s.clone()),
+                Val::Int(i) => q.bind(*i),
+            };
+        }
+        q
+    }
+}
+
+fn flag(row: &AnyRow, column: &str) -> Result<bool, sqlx::Error> {
+    Ok(row.try_get::<i64, _>(column)? != 0)
+}
+
+fn domain_from(row: &AnyRow) -> Result<Domain, sqlx::Error> {
+    Ok(Domain {
+        id: row.try_get("id")?,
+        name: row.try_get("name")?,
+        description: row.try_get("description")?,
+        enabled: flag(row, "enabled")?,
+        created_at_ms: row.try_get("created_at")?,
+    })
+}
+
+fn project_from(row: &AnyRow) -> Result<Project, sqlx::Error> {
+    Ok(Project {
+        id: row.try_get("id")?,
+        domain_id: row.try_get("domain_id")?,
+        name: row.try_get("name")?,
+        description: row.try_get("description")?,
+        enabled: flag(row, "enabled")?,
+        parent_id: row.try_get("parent_id")?,
+        status: row.try_get("status")?,
+        created_at_ms: row.try_get("created_at")?,
+    })
+}
+
+const USER_COLUMNS: &str = "id, domain_id, name, password_hash, enabled, description, email, areacode, phone, \
+     access_mode, pwd_status, xuser_type, xuser_id, password_expires_at, last_project_id, is_domain_owner, \
+     created_at, updated_at, password_changed_at, last_login_at";
+
+fn user_from(row: &AnyRow) -> Result<User, sqlx::Error> {
+    Ok(User {
+        id: row.try_get("id")?,
+        domain_id: row.try_get("domain_id")?,
+        name: row.try_get("name")?,
+        password_hash: row.try_get("password_hash")?,
+        enabled: flag(row, "enabled")?,
+        description: row.try_get("description")?,
+        email: row.try_get("email")?,
+        areacode: row.try_get("areacode")?,
+        phone: row.try_get("phone")?,
+        access_mode: row.try_get("access_mode")?,
+        pwd_status: flag(row, "pwd_status")?,
+        xuser_type: row.try_get("xuser_type")?,
+        xuser_id: row.try_get("xuser_id")?,
+        password_expires_at_ms: row.try_get("password_expires_at")?,
+        last_project_id: row.try_get("last_project_id")?,
+        is_domain_owner: flag(row, "is_domain_owner")?,
+        created_at_ms: row.try_get("created_at")?,
+        updated_at_ms: row.try_get("updated_at")?,
+        password_changed_at_ms: row.try_get("password_changed_at")?,
+        last_login_at_ms: row.try_get("last_login_at")?,
+    })
+}
+
+fn group_from(row: &AnyRow) -> Result<Group, sqlx::Error> {
+    Ok(Group {
+        id: row.try_get("id")?,
+        domain_id: row.try_get("domain_id")?,
+        name: row.try_get("name")?,
+        description: row.try_get("description")?,
+        created_at_ms: row.try_get("created_at")?,
+    })
+}
+
+fn role_from(row: &AnyRow) -> Result<Role, sqlx::Error> {
+    Ok(Role {
+        id: row.try_get("id")?,
+        name: row.try_get("name")?,
+        display_name: row.try_get("display_name")?,
+        role_type: row.try_get("role_type")?,
+        catalog: row.try_get("catalog")?,
+        flag: row.try_get("flag")?,
+        description: row.try_get("description")?,
+        domain_id: row.try_get("domain_id")?,
+        policy: row.try_get("policy")?,
+        created_at_ms: row.try_get("created_at")?,
+        updated_at_ms: row.try_get("updated_at")?,
+    })
+}
+
+fn grant_from(row: &AnyRow) -> Result<Grant, sqlx::Error> {
+    let actor: String = row.try_get("actor_kind")?;
+    let target: String = row.try_get("target_kind")?;
+    let corrupt = |what: &str| sqlx::Error::Decode(format!("unknown {what} in grants").into());
+    Ok(Grant {
+        actor_kind: match actor.as_str() {
+            "group" => ActorKind::Group,
+            "agency" => ActorKind::Agency,
+            _ => return Err(corrupt("actor_kind")),
+        },
+        actor_id: row.try_get("actor_id")?,
+        role_id: row.try_get("role_id")?,
+        target_kind: match target.as_str() {
+            "domain" => TargetKind::Domain,
+            "project" => TargetKind::Project,
+            _ => return Err(corrupt("target_kind")),
+        },
+        target_id: row.try_get("target_id")?,
+        inherited: flag(row, "inherited")?,
+    })
+}
+
+fn agency_from(row: &AnyRow) -> Result<Agency, sqlx::Error> {
+    Ok(Agency {
+        id: row.try_get("id")?,
+        domain_id: row.try_get("domain_id")?,
+        name: row.try_get("name")?,
+        trust_domain_id: row.try_get("trust_domain_id")?,
+        description: row.try_get("description")?,
+        duration: row.try_get("duration")?,
+        expire_at_ms: row.try_get("expire_at")?,
+        created_at_ms: row.try_get("created_at")?,
+    })
+}
+
+#[async_trait]
+impl DomainStore for SqlStore {
+    async fn create_domain(&self, d: &Domain) -> StoreResult<()> {
+        sqlx::query("INSERT INTO domains (id, name, description, enabled, created_at) VALUES ($1, $2, $3, $4, $5)")
+            .bind(d.id.clone())
+            .bind(d.name.clone())
+            .bind(d.description.clone())
+            .bind(d.enabled as i64)
+            .bind(d.created_at_ms)
+            .execute(&self.pool)
+            .await
+            .map_err(|e| write_error(e, "domain"))?;
+        Ok(())
+    }
+
+    async fn get_domain(&self, id: &str) -> StoreResult<Option<Domain>> {
+        let row = sqlx::query("SELECT * FROM domains WHERE id = $1")
+            .bind(id.to_string())
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.as_ref().map(domain_from).transpose()?)
+    }
+
+    async fn get_domain_by_name(&self, name: &str) -> StoreResult<Option<Domain>> {
+        let row = sqlx::query("SELECT * FROM domains WHERE name = $1")
+            .bind(name.to_string())
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.as_ref().map(domain_from).transpose()?)
+    }
+
+    async fn list_domains(&self) -> StoreResult<Vec<Domain>> {
+        let rows = sqlx::query("SELECT * FROM domains ORDER BY name, id")
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows.iter().map(domain_from).collect::<Result<_, _>>()?)
+    }
+}
+
+#[async_trait]
+impl ProjectStore for SqlStore {
+    async fn create_project(&self, p: &Project) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO projects (id, domain_id, name, description, enabled, parent_id, status, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .bind(p.id.clone())
+        .bind(p.domain_id.clone())
+        .bind(p.name.clone())
+        .bind(p.description.clone())
+        .bind(p.enabled as i64)
+        .bind(p.parent_id.clone())
+        .bind(p.status.clone())
+        .bind(p.created_at_ms)
+        .execute(&self.pool)
+        .await
+        .map_err(|e| write_error(e, "project"))?;
+        Ok(())
+    }
+
+    async fn get_project(&self, id: &str) -> StoreResult<Option<Project>> {
+        let row = sqlx::query("SELECT * FROM projects WHERE id = $1")
+            .bind(id.to_string())
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.as_ref().map(project_from).transpose()?)
+    }
+
+    async fn get_project_by_name(&self, domain_id: &str, name: &str) -> StoreResult<Option<Project>> {
+        let row = sqlx::query("SELECT * FROM projects WHERE domain_id = $1 AND name = $2")
+            .bind(domain_id.to_string())
+            .bind(name.to_string())
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.as_ref().map(project_from).transpose()?)
+    }
+
+    async fn list_projects(&self, f: &ProjectFilter) -> StoreResult<Vec<Project>> {
+        let mut sql = Sql::new("SELECT * FROM projects WHERE 1 = 1");
+        sql.and_eq("domain_id", f.domain_id.as_deref())
+            .and_eq("name", f.name.as_deref())
+            .and_eq("parent_id", f.parent_id.as_deref())
+            .and_bool("enabled", f.enabled);
+        if let Some(ids) = &f.ids {
+            sql.push(" AND id IN ").list(ids);
+        }
+        sql.push(" ORDER BY name, id");
+        let rows = sql.query().fetch_all(&self.pool).await?;
+        Ok(rows.iter().map(project_from).collect::<Result<_, _>>()?)
+    }
+
+    async fn update_project(&self, p: &Project) -> StoreResult<bool> {
+        let done =
+            sqlx::query("UPDATE projects SET name = $2, description = $3, enabled = $4, status = $5 WHERE id = $1")
+                .bind(p.id.clone())
+                .bind(p.name.clone())
+                .bind(p.description.clone())
+                .bind(p.enabled as i64)
+                .bind(p.status.clone())
+                .execute(&self.pool)
+                .await
+                .map_err(|e| write_error(e, "project"))?;
+        Ok(done.rows_affected() > 0)
+    }
+}
+
+#[async_trait]
+impl UserStore for SqlStore {
+    async fn create_user(&self, u: &User) -> StoreResult<()> {
+        sqlx::query(AssertSqlSafe(format!(
+            "INSERT INTO users ({USER_COLUMNS}) VALUES \
+             ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)"
+        )))
+        .bind(u.id.clone())
+        .bind(u.domain_id.clone())
+        .bind(u.name.clone())
+        .bind(u.password_hash.clone())
+        .bind(u.enabled as i64)
+        .bind(u.description.clone())
+        .bind(u.email.clone())
+        .bind(u.areacode.clone())
+        .bind(u.phone.clone())
+        .bind(u.access_mode.clone())
+        .bind(u.pwd_status as i64)
+        .bind(u.xuser_type.clone())
+        .bind(u.xuser_id.clone())
+        .bind(u.password_expires_at_ms)
+        .bind(u.last_project_id.clone())
+        .bind(u.is_domain_owner as i64)
+        .bind(u.created_at_ms)
+        .bind(u.updated_at_ms)
+        .bind(u.password_changed_at_ms)
+        .bind(u.last_login_at_ms)
+        .execute(&self.pool)
+        .await
+        .map_err(|e| write_error(e, "user"))?;
+        Ok(())
+    }
+
+    async fn get_user(&self, id: &str) -> StoreResult<Option<User>> {
+        let row = sqlx::query(AssertSqlSafe(format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1")))
+            .bind(id.to_string())
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.as_ref().map(user_from).transpose()?)
+    }
+
+    async fn get_user_by_name(&self, domain_id: &str, name: &str) -> StoreResult<Option<User>> {
+        let row = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {USER_COLUMNS} FROM users WHERE domain_id = $1 AND name = $2"
+        )))
+        .bind(domain_id.to_string())
+        .bind(name.to_string())
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.as_ref().map(user_from).transpose()?)
+    }
+
+    async fn list_users(&self, f: &UserFilter) -> StoreResult<Vec<User>> {
+        let mut sql = Sql::new(&format!("SELECT {USER_COLUMNS} FROM users WHERE 1 = 1"));
+        sql.and_eq("domain_id", f.domain_id.as_deref())
+            .and_eq("name", f.name.as_deref())
+            .and_bool("enabled", f.enabled)
+            .push(" ORDER BY name, id");
+        let rows = sql.query().fetch_all(&self.pool).await?;
+        Ok(rows.iter().map(user_from).collect::<Result<_, _>>()?)
+    }
+
+    async fn update_user(&self, u: &User) -> StoreResult<bool> {
+        let done = sqlx::query(
+            "UPDATE users SET name = $2, password_hash = $3, enabled = $4, description = $5, email = $6, \
+             areacode = $7, phone = $8, access_mode = $9, pwd_status = $10, xuser_type = $11, xuser_id = $12, \
+             password_expires_at = $13, last_project_id = $14, updated_at = $15, password_changed_at = $16, \
+             last_login_at = $17 WHERE id = $1",
+        )
+        .bind(u.id.clone())
+        .bind(u.name.clone())
+        .bind(u.password_hash.clone())
+        .bind(u.enabled as i64)
+        .bind(u.description.clone())
+        .bind(u.email.clone())
+        .bind(u.areacode.clone())
+        .bind(u.phone.clone())
+        .bind(u.access_mode.clone())
+        .bind(u.pwd_status as i64)
+        .bind(u.xuser_type.clone())
+        .bind(u.xuser_id.clone())
+        .bind(u.password_expires_at_ms)
+        .bind(u.last_project_id.clone())
+        .bind(u.updated_at_ms)
+        .bind(u.password_changed_at_ms)
+        .bind(u.last_login_at_ms)
+        .execute(&self.pool)
+        .await
+        .map_err(|e| write_error(e, "user"))?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn delete_user(&self, id: &str) -> StoreResult<bool> {
+        let done = sqlx::query("DELETE FROM users WHERE id = $1")
+            .bind(id.to_string())
+            .execute(&self.pool)
+            .await
+            .map_err(|e| write_error(e, "user"))?;
+        Ok(done.rows_affected() > 0)
+    }
+}
+
+#[async_trait]
+impl GroupStore for SqlStore {
+    async fn create_group(&self, g: &Group) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO user_groups (id, domain_id, name, description, created_at) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(g.id.clone())
+        .bind(g.domain_id.clone())
+        .bind(g.name.clone())
+        .bind(g.description.clone())
+        .bind(g.created_at_ms)
+        .execute(&self.pool)
+        .await
+        .map_err(|e| write_error(e, "group"))?;
+        Ok(())
+    }
+
+    async fn get_group(&self, id: &str) -> StoreResult<Option<Group>> {
+        let row = sqlx::query("SELECT * FROM user_groups WHERE id = $1")
+            .bind(id.to_string())
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.as_ref().map(group_from).transpose()?)
+    }
+
+    async fn list_groups(&self, f: &GroupFilter) -> StoreResult<Vec<Group>> {
+        let mut sql = Sql::new("SELECT * FROM user_groups WHERE 1 = 1");
+        sql.and_eq("domain_id", f.domain_id.as_deref())
+            .and_eq("name", f.name.as_deref())
+            .push(" ORDER BY name, id");
+        let rows = sql.query().fetch_all(&self.pool).await?;
+        Ok(rows.iter().map(group_from).collect::<Result<_, _>>()?)
+    }
+
+    async fn update_group(&self, g: &Group) -> StoreResult<bool> {
+        let done = sqlx::query("UPDATE user_groups SET name = $2, description = $3 WHERE id = $1")
+            .bind(g.id.clone())
+            .bind(g.name.clone())
+            .bind(g.description.clone())
+            .execute(&self.pool)
+            .await
+            .map_err(|e| write_error(e, "group"))?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn delete_group(&self, id: &str) -> StoreResult<bool> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("DELETE FROM grants WHERE actor_kind = 'group' AND actor_id = $1")
+            .bind(id.to_string())
+            .execute(&mut *tx)
+            .await?;
+        let done = sqlx::query("DELETE FROM user_groups WHERE id = $1")
+            .bind(id.to_string())
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn add_member(&self, group_id: &str, user_id: &str) -> StoreResult<()> {
+        sqlx::query("INSERT INTO group_members (group_id, user_id) VALUES ($1, $2) ON CONFLICT DO NOTHING")
+            .bind(group_id.to_string())
+            .bind(user_id.to_string())
+            .execute(&self.pool)
+            .await
+            .map_err(|e| write_error(e, "membership"))?;
+        Ok(())
+    }
+
+    async fn remove_member(&self, group_id: &str, user_id: &str) -> StoreResult<bool> {
+        let done = sqlx::query("DELETE FROM group_members WHERE group_id = $1 AND user_id = $2")
+            .bind(group_id.to_string())
+            .bind(user_id.to_string())
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn is_member(&self, group_id: &str, user_id: &str) -> StoreResult<bool> {
+        let row = sqlx::query("SELECT 1 AS one FROM group_members WHERE group_id = $1 AND user_id = $2")
+            .bind(group_id.to_string())
+            .bind(user_id.to_string())
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.is_some())
+    }
+
+    async fn list_members(&self, group_id: &str) -> StoreResult<Vec<User>> {
+        let columns = USER_COLUMNS
+            .split(", ")
+            .map(|c| format!("u.{}", c.trim()))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let rows = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {columns} FROM users u JOIN group_members m ON m.user_id = u.id \
+             WHERE m.group_id = $1 ORDER BY u.name, u.id"
+        )))
+        .bind(group_id.to_string())
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.iter().map(user_from).collect::<Result<_, _>>()?)
+    }
+
+    async fn list_groups_of_user(&self, user_id: &str) -> StoreResult<Vec<Group>> {
+        let rows = sqlx::query(
+            "SELECT g.id, g.domain_id, g.name, g.description, g.created_at FROM user_groups g \
+             JOIN group_members m ON m.group_id = g.id WHERE m.user_id = $1 ORDER BY g.name, g.id",
+        )
+        .bind(user_id.to_string())
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.iter().map(group_from).collect::<Result<_, _>>()?)
+    }
+}
+
+#[async_trait]
+impl RoleStore for SqlStore {
+    async fn create_role(&self, r: &Role) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO roles (id, name, display_name, role_type, catalog, flag, description, domain_id, policy, \
+             created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+        )
+        .bind(r.id.clone())
+        .bind(r.name.clone())
+        .bind(r.display_name.clone())
+        .bind(r.role_type.clone())
+        .bind(r.catalog.clone())
+        .bind(r.flag.clone())
+        .bind(r.description.clone())
+        .bind(r.domain_id.clone())
+        .bind(r.policy.clone())
+        .bind(r.created_at_ms)
+        .bind(r.updated_at_ms)
+        .execute(&self.pool)
+        .await
+        .map_err(|e| write_error(e, "role"))?;
+        Ok(())
+    }
+
+    async fn get_role(&self, id: &str) -> StoreResult<Option<Role>> {
+        let row = sqlx::query("SELECT * FROM roles WHERE id = $1")
+            .bind(id.to_string())
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.as_ref().map(role_from).transpose()?)
+    }
+
+    async fn get_role_by_name(&self, name: &str) -> StoreResult<Option<Role>> {
+        let row = sqlx::query("SELECT * FROM roles WHERE name = $1")
+            .bind(name.to_string())
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.as_ref().map(role_from).transpose()?)
+    }
+
+    async fn list_roles(&self) -> StoreResult<Vec<Role>> {
+        let rows = sqlx::query("SELECT * FROM roles ORDER BY name, id")
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows.iter().map(role_from).collect::<Result<_, _>>()?)
+    }
+}
+
+fn grant_key(g: &Grant) -> Sql {
+    let mut sql = Sql::new("");
+    sql.push(" WHERE actor_kind = ")
+        .text(g.actor_kind.as_str())
+        .push(" AND actor_id = ")
+        .text(&g.actor_id)
+        .push(" AND role_id = ")
+        .text(&g.role_id)
+        .push(" AND target_kind = ")
+        .text(g.target_kind.as_str())
+        .push(" AND target_id = ")
+        .text(&g.target_id)
+        .push(" AND inherited = ")
+        .int(g.inherited as i64);
+    sql
+}
+
+#[async_trait]
+impl GrantStore for SqlStore {
+    async fn create_grant(&self, g: &Grant) -> StoreResult<bool> {
+        let done = sqlx::query(
+            "INSERT INTO grants (actor_kind, actor_id, role_id, target_kind, target_id, inherited) \
+             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
+        )
+        .bind(g.actor_kind.as_str().to_string())
+        .bind(g.actor_id.clone())
+        .bind(g.role_id.clone())
+        .bind(g.target_kind.as_str().to_string())
+        .bind(g.target_id.clone())
+        .bind(g.inherited as i64)
+        .execute(&self.pool)
+        .await
+        .map_err(|e| write_error(e, "grant"))?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn delete_grant(&self, g: &Grant) -> StoreResult<bool> {
+        let key = grant_key(g);
+        let mut sql = Sql::new("DELETE FROM grants");
+        sql.push(&key.text);
+        sql.vals = key.vals;
+        Ok(sql.query().execute(&self.pool).await?.rows_affected() > 0)
+    }
+
+    async fn grant_exists(&self, g: &Grant) -> StoreResult<bool> {
+        let key = grant_key(g);
+        let mut sql = Sql::new("SELECT 1 AS one FROM grants");
+        sql.push(&key.text);
+        sql.vals = key.vals;
+        Ok(sql.query().fetch_optional(&self.pool).await?.is_some())
+    }
+
+    async fn list_grants(&self, f: &GrantFilter) -> StoreResult<Vec<Grant>> {
+        let mut sql = Sql::new("SELECT * FROM grants WHERE 1 = 1");
+        sql.and_eq("actor_kind", f.actor_kind.map(ActorKind::as_str))
+            .and_eq("role_id", f.role_id.as_deref())
+            .and_eq("target_kind", f.target_kind.map(TargetKind::as_str))
+            .and_bool("inherited", f.inherited);
+        if let Some(ids) = &f.actor_ids {
+            sql.push(" AND actor_id IN ").list(ids);
+        }
+        if let Some(ids) = &f.target_ids {
+            sql.push(" AND target_id IN ").list(ids);
+        }
+        sql.push(" ORDER BY actor_kind, actor_id, target_kind, target_id, role_id, inherited");
+        let rows = sql.query().fetch_all(&self.pool).await?;
+        Ok(rows.iter().map(grant_from).collect::<Result<_, _>>()?)
+    }
+}
+
+#[async_trait]
+impl AgencyStore for SqlStore {
+    async fn create_agency(&self, a: &Agency) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO agencies (id, domain_id, name, trust_domain_id, description, duration, expire_at, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .bind(a.id.clone())
+        .bind(a.domain_id.clone())
+        .bind(a.name.clone())
+        .bind(a.trust_domain_id.clone())
+        .bind(a.description.clone())
+        .bind(a.duration.clone())
+        .bind(a.expire_at_ms)
+        .bind(a.created_at_ms)
+        .execute(&self.pool)
+        .await
+        .map_err(|e| write_error(e, "agency"))?;
+        Ok(())
+    }
+
+    async fn get_agency(&self, id: &str) -> StoreResult<Option<Agency>> {
+        let row = sqlx::query("SELECT * FROM agencies WHERE id = $1")
+            .bind(id.to_string())
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.as_ref().map(agency_from).transpose()?)
+    }
+
+    async fn list_agencies(&self, f: &AgencyFilter) -> StoreResult<Vec<Agency>> {
+        let mut sql = Sql::new("SELECT * FROM agencies WHERE 1 = 1");
+        sql.and_eq("domain_id", f.domain_id.as_deref())
+            .and_eq("name", f.name.as_deref())
+            .and_eq("trust_domain_id", f.trust_domain_id.as_deref())
+            .push(" ORDER BY name, id");
+        let rows = sql.query().fetch_all(&self.pool).await?;
+        Ok(rows.iter().map(agency_from).collect::<Result<_, _>>()?)
+    }
+
+    async fn update_agency(&self, a: &Agency) -> StoreResult<bool> {
+        let done = sqlx::query(
+            "UPDATE agencies SET trust_domain_id = $2, description = $3, duration = $4, expire_at = $5 WHERE id = $1",
+        )
+        .bind(a.id.clone())
+        .bind(a.trust_domain_id.clone())
+        .bind(a.description.clone())
+        .bind(a.duration.clone())
+        .bind(a.expire_at_ms)
+        .execute(&self.pool)
+        .await
+        .map_err(|e| write_error(e, "agency"))?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn delete_agency(&self, id: &str) -> StoreResult<bool> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("DELETE FROM grants WHERE actor_kind = 'agency' AND actor_id = $1")
+            .bind(id.to_string())
+            .execute(&mut *tx)
+            .await?;
+        let done = sqlx::query("DELETE FROM agencies WHERE id = $1")
+            .bind(id.to_string())
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(done.rows_affected() > 0)
+    }
+}
+
+#[async_trait]
+impl RevocationStore for SqlStore {
+    async fn insert_revocation(&self, e: &StoredRevocation) -> StoreResult<i64> {
+        let row = sqlx::query(
+            "INSERT INTO revocation_events (kind, subject, issued_before, expires_at) VALUES ($1, $2, $3, $4) RETURNING id",
+        )
+        .bind(e.kind.clone())
+        .bind(e.subject.clone())
+        .bind(e.issued_before_ms)
+        .bind(e.expires_at_ms)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(row.try_get("id")?)
+    }
+
+    async fn list_revocations(&self, after: i64, now_ms: i64) -> StoreResult<Vec<(i64, StoredRevocation)>> {
+        let rows = sqlx::query(
+            "SELECT id, kind, subject, issued_before, expires_at FROM revocation_events \
+             WHERE id > $1 AND expires_at > $2 ORDER BY id",
+        )
+        .bind(after)
+        .bind(now_ms)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok((
+                    r.try_get("id")?,
+                    StoredRevocation {
+                        kind: r.try_get("kind")?,
+                        subject: r.try_get("subject")?,
+                        issued_before_ms: r.try_get("issued_before")?,
+                        expires_at_ms: r.try_get("expires_at")?,
+                    },
+                ))
+            })
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(StoreError::from)
+    }
+
+    async fn prune_revocations(&self, now_ms: i64) -> StoreResult<u64> {
+        let done = sqlx::query("DELETE FROM revocation_events WHERE expires_at <= $1")
+            .bind(now_ms)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected())
+    }
+}
+
+#[async_trait]
+impl KeyStore for SqlStore {
+    async fn list_token_keys(&self) -> StoreResult<Vec<StoredKey>> {
+        let rows = sqlx::query("SELECT id, secret, created_at FROM token_keys ORDER BY id")
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| {
+                let id: i64 = r.try_get("id")?;
+                Ok(StoredKey {
+                    id: u32::try_from(id).map_err(|_| StoreError::Corrupt(format!("token key id {id}")))?,
+                    secret: r.try_get("secret")?,
+                    created_at_ms: r.try_get("created_at")?,
+                })
+            })
+            .collect()
+    }
+
+    async fn insert_token_key(&self, k: &StoredKey) -> StoreResult<()> {
+        sqlx::query("INSERT INTO token_keys (id, secret, created_at) VALUES ($1, $2, $3)")
+            .bind(i64::from(k.id))
+            .bind(k.secret.clone())
+            .bind(k.created_at_ms)
+            .execute(&self.pool)
+            .await
+            .map_err(|e| write_error(e, "token key"))?;
+        Ok(())
+    }
+
+    async fn delete_token_keys_before(&self, keep_from: u32) -> StoreResult<u64> {
+        let done = sqlx::query("DELETE FROM token_keys WHERE id < $1 AND id < (SELECT MAX(id) FROM token_keys)")
+            .bind(i64::from(keep_from))
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected())
+    }
+}
