@@ -9,8 +9,8 @@ use argon2::{Algorithm, Argon2, Params, Version};
 use super::error::{Error, Result};
 
 fn hasher() -> Argon2<'static> {
-    let params = Params::new(19 * 1024, 2, 1, None).expect("OWASP argon2 parameters are valid");
-    Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
+    // argon2's defaults are exactly the OWASP recommendation: m = 19 MiB, t = 2, p = 1.
+    Argon2::new(Algorithm::Argon2id, Version::V0x13, Params::default())
 }
 
 pub async fn hash_password(password: String) -> Result<String> {

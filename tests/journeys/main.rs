@@ -1,1 +1,9 @@
-fn main() {}
+//! The one integration-test binary: journeys over a real socket against the real
+//! `Application`, the store conformance suite, and the bad-input table. Each journey runs on
+//! SQLite and on PostgreSQL.
+
+mod bad_input;
+mod conformance;
+mod support;
+mod tidy;
+mod tokens;

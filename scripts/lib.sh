@@ -1,0 +1,42 @@
+# Shared by scripts/run and scripts/test: install what a fresh machine lacks.
+
+# Debian packages the build needs (the SAML work links libxmlsec1 through samael).
+FEDGATE_APT_PACKAGES=(libxml2-dev libxmlsec1-dev libxmlsec1-openssl pkg-config libclang-dev xmlsec1 postgresql-client)
+
+ensure_apt_packages() {
+    local missing=()
+    for p in "$@"; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+    done
+    if [ ${#missing[@]} -gt 0 ]; then
+        echo "==> installing Debian packages: ${missing[*]}"
+        local sudo=""
+        [ "$(id -u)" -eq 0 ] || sudo="sudo"
+        $sudo apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    fi
+}
+
+ensure_rust() {
+    if ! command -v cargo >/dev/null 2>&1; then
+        [ -f "$HOME/.cargo/env" ] && . "$HOME/.cargo/env"
+    fi
+    command -v cargo >/dev/null 2>&1 || { echo "cargo is required (https://rustup.rs)" >&2; exit 1; }
+}
+
+# PostgreSQL on 127.0.0.1:5432 (trust auth, database `test`) is started before sessions and CI;
+# start it if it stopped.
+ensure_postgres() {
+    if command -v pg_isready >/dev/null 2>&1 && pg_isready -q -h 127.0.0.1 -p 5432; then
+        return 0
+    fi
+    if command -v pg_ctlcluster >/dev/null 2>&1 && [ -d /etc/postgresql ]; then
+        echo "==> starting PostgreSQL"
+        pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -n1)" main start || true
+        for _ in $(seq 1 30); do
+            pg_isready -q -h 127.0.0.1 -p 5432 && return 0
+            sleep 1
+        done
+    fi
+    echo "warning: PostgreSQL is not reachable on 127.0.0.1:5432" >&2
+}

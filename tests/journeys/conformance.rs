@@ -1,0 +1,386 @@
+//! The store contract, run against SQLite and PostgreSQL alike (dex's storage conformance
+//! idea): one async function per behaviour, each on a fresh store.
+
+use fedgate::store::*;
+
+use crate::support::{PgDatabase, open_store};
+
+const NOW: i64 = 1_800_000_000_123;
+
+fn domain(id: &str, name: &str) -> Domain {
+    Domain {
+        id: id.into(),
+        name: name.into(),
+        description: String::new(),
+        enabled: true,
+        created_at_ms: NOW,
+    }
+}
+
+fn user(id: &str, domain_id: &str, name: &str) -> User {
+    User {
+        id: id.into(),
+        domain_id: domain_id.into(),
+        name: name.into(),
+        password_hash: Some("$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".into()),
+        enabled: true,
+        description: String::new(),
+        email: None,
+        areacode: None,
+        phone: None,
+        access_mode: "default".into(),
+        pwd_status: false,
+        xuser_type: None,
+        xuser_id: None,
+        password_expires_at_ms: Some(NOW + 1),
+        last_project_id: None,
+        is_domain_owner: false,
+        created_at_ms: NOW,
+        updated_at_ms: NOW,
+        password_changed_at_ms: None,
+        last_login_at_ms: None,
+    }
+}
+
+fn group(id: &str, domain_id: &str, name: &str) -> Group {
+    Group {
+        id: id.into(),
+        domain_id: domain_id.into(),
+        name: name.into(),
+        description: "d".into(),
+        created_at_ms: NOW,
+    }
+}
+
+fn role(id: &str, name: &str) -> Role {
+    Role {
+        id: id.into(),
+        name: name.into(),
+        display_name: name.into(),
+        role_type: "AA".into(),
+        catalog: "BASE".into(),
+        flag: String::new(),
+        description: String::new(),
+        domain_id: None,
+        policy: "{}".into(),
+        created_at_ms: NOW,
+        updated_at_ms: NOW,
+    }
+}
+
+fn project(id: &str, domain_id: &str, name: &str, parent: Option<&str>) -> Project {
+    Project {
+        id: id.into(),
+        domain_id: domain_id.into(),
+        name: name.into(),
+        description: String::new(),
+        enabled: true,
+        parent_id: parent.map(Into::into),
+        status: "normal".into(),
+        created_at_ms: NOW,
+    }
+}
+
+fn group_grant(group_id: &str, role_id: &str, kind: TargetKind, target: &str, inherited: bool) -> Grant {
+    Grant {
+        actor_kind: ActorKind::Group,
+        actor_id: group_id.into(),
+        role_id: role_id.into(),
+        target_kind: kind,
+        target_id: target.into(),
+        inherited,
+    }
+}
+
+async fn duplicates_conflict_and_missing_reads_are_none(s: &dyn Store) {
+    s.create_domain(&domain("d1", "acme")).await.unwrap();
+    assert!(matches!(
+        s.create_domain(&domain("d2", "acme")).await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert!(matches!(
+        s.create_domain(&domain("d1", "other")).await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert_eq!(s.get_domain("missing").await.unwrap(), None);
+    s.create_domain(&domain("d2", "beta")).await.unwrap();
+    s.create_user(&user("u1", "d1", "alice")).await.unwrap();
+    assert!(matches!(
+        s.create_user(&user("u2", "d1", "alice")).await,
+        Err(StoreError::Conflict(_))
+    ));
+    s.create_user(&user("u3", "d2", "alice")).await.unwrap();
+    assert!(matches!(
+        s.create_user(&user("u4", "nope", "bob")).await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert_eq!(s.get_user("u9").await.unwrap(), None);
+    assert!(!s.delete_user("u9").await.unwrap());
+}
+
+async fn records_round_trip_exactly(s: &dyn Store) {
+    s.create_domain(&domain("d1", "Ünïcødé 域")).await.unwrap();
+    let mut u = user("u1", "d1", "Zoë 山田");
+    u.email = Some("zoe@example.com".into());
+    u.is_domain_owner = true;
+    u.last_login_at_ms = Some(i64::MAX / 2);
+    s.create_user(&u).await.unwrap();
+    assert_eq!(s.get_user("u1").await.unwrap(), Some(u.clone()));
+    assert_eq!(s.get_user_by_name("d1", "Zoë 山田").await.unwrap(), Some(u.clone()));
+    assert_eq!(
+        s.get_user_by_name("d1", "zoë 山田").await.unwrap(),
+        None,
+        "names are case-sensitive"
+    );
+    u.enabled = false;
+    u.name = "zoe".into();
+    assert!(s.update_user(&u).await.unwrap());
+    assert_eq!(s.get_user("u1").await.unwrap(), Some(u));
+    assert_eq!(s.get_domain_by_name("Ünïcødé 域").await.unwrap().unwrap().id, "d1");
+}
+
+async fn filters_select_exactly(s: &dyn Store) {
+    s.create_domain(&domain("d1", "a")).await.unwrap();
+    s.create_domain(&domain("d2", "b")).await.unwrap();
+    s.create_user(&user("u1", "d1", "alice")).await.unwrap();
+    let mut bob = user("u2", "d1", "bob");
+    bob.enabled = false;
+    s.create_user(&bob).await.unwrap();
+    s.create_user(&user("u3", "d2", "carol")).await.unwrap();
+    let names = |v: Vec<User>| v.into_iter().map(|u| u.name).collect::<Vec<_>>();
+    let f = |d: Option<&str>, n: Option<&str>, e: Option<bool>| UserFilter {
+        domain_id: d.map(Into::into),
+        name: n.map(Into::into),
+        enabled: e,
+    };
+    assert_eq!(
+        names(s.list_users(&f(None, None, None)).await.unwrap()),
+        ["alice", "bob", "carol"]
+    );
+    assert_eq!(
+        names(s.list_users(&f(Some("d1"), None, None)).await.unwrap()),
+        ["alice", "bob"]
+    );
+    assert_eq!(
+        names(s.list_users(&f(Some("d1"), None, Some(false))).await.unwrap()),
+        ["bob"]
+    );
+    assert_eq!(
+        names(s.list_users(&f(None, Some("carol"), None)).await.unwrap()),
+        ["carol"]
+    );
+    assert_eq!(
+        names(s.list_users(&f(None, Some("' OR 1=1 --"), None)).await.unwrap()),
+        Vec::<String>::new()
+    );
+    s.create_project(&project("p1", "d1", "region", None)).await.unwrap();
+    s.create_project(&project("p2", "d1", "region_sub", Some("p1")))
+        .await
+        .unwrap();
+    assert!(matches!(
+        s.create_project(&project("p3", "d1", "x", Some("missing"))).await,
+        Err(StoreError::Conflict(_))
+    ));
+    let children = s
+        .list_projects(&ProjectFilter {
+            parent_id: Some("p1".into()),
+            ..ProjectFilter::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(children.len(), 1);
+    let none = s
+        .list_projects(&ProjectFilter {
+            ids: Some(vec![]),
+            ..ProjectFilter::default()
+        })
+        .await
+        .unwrap();
+    assert!(none.is_empty(), "an empty id list selects nothing");
+}
+
+async fn deletes_cascade_to_memberships_and_grants(s: &dyn Store) {
+    s.create_domain(&domain("d1", "a")).await.unwrap();
+    s.create_user(&user("u1", "d1", "alice")).await.unwrap();
+    s.create_group(&group("g1", "d1", "devs")).await.unwrap();
+    s.create_role(&role("r1", "member")).await.unwrap();
+    s.add_member("g1", "u1").await.unwrap();
+    s.add_member("g1", "u1").await.unwrap();
+    assert!(s.is_member("g1", "u1").await.unwrap());
+    assert!(matches!(
+        s.add_member("g1", "nobody").await,
+        Err(StoreError::Conflict(_))
+    ));
+    let g = group_grant("g1", "r1", TargetKind::Domain, "d1", true);
+    assert!(s.create_grant(&g).await.unwrap());
+    assert!(!s.create_grant(&g).await.unwrap(), "grants are idempotent");
+    assert!(s.grant_exists(&g).await.unwrap());
+    let mut not_inherited = g.clone();
+    not_inherited.inherited = false;
+    assert!(!s.grant_exists(&not_inherited).await.unwrap());
+    assert_eq!(s.list_groups_of_user("u1").await.unwrap().len(), 1);
+    assert!(s.delete_user("u1").await.unwrap());
+    assert!(s.list_members("g1").await.unwrap().is_empty());
+    assert!(s.delete_group("g1").await.unwrap());
+    assert!(s.list_grants(&GrantFilter::default()).await.unwrap().is_empty());
+}
+
+async fn grant_filters_combine(s: &dyn Store) {
+    s.create_role(&role("r1", "member")).await.unwrap();
+    s.create_role(&role("r2", "reader")).await.unwrap();
+    for g in [
+        group_grant("g1", "r1", TargetKind::Project, "p1", false),
+        group_grant("g1", "r2", TargetKind::Domain, "d1", true),
+        group_grant("g2", "r1", TargetKind::Domain, "d1", false),
+    ] {
+        s.create_grant(&g).await.unwrap();
+    }
+    let count = |f: GrantFilter| async move { s.list_grants(&f).await.unwrap().len() };
+    assert_eq!(count(GrantFilter::default()).await, 3);
+    assert_eq!(
+        count(GrantFilter {
+            actor_ids: Some(vec!["g1".into()]),
+            ..GrantFilter::default()
+        })
+        .await,
+        2
+    );
+    assert_eq!(
+        count(GrantFilter {
+            target_kind: Some(TargetKind::Domain),
+            inherited: Some(true),
+            ..GrantFilter::default()
+        })
+        .await,
+        1
+    );
+    assert_eq!(
+        count(GrantFilter {
+            role_id: Some("r1".into()),
+            target_ids: Some(vec!["d1".into(), "p1".into()]),
+            ..GrantFilter::default()
+        })
+        .await,
+        2
+    );
+    assert!(
+        s.delete_grant(&group_grant("g2", "r1", TargetKind::Domain, "d1", false))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !s.delete_grant(&group_grant("g2", "r1", TargetKind::Domain, "d1", false))
+            .await
+            .unwrap()
+    );
+}
+
+async fn revocations_are_sequenced_and_expire(s: &dyn Store) {
+    let event = |subject: &str, expires: i64| StoredRevocation {
+        kind: "user".into(),
+        subject: subject.into(),
+        issued_before_ms: NOW,
+        expires_at_ms: expires,
+    };
+    let a = s.insert_revocation(&event("u1", NOW + 10)).await.unwrap();
+    let b = s.insert_revocation(&event("u2", NOW + 1000)).await.unwrap();
+    assert!(b > a);
+    let all = s.list_revocations(0, NOW).await.unwrap();
+    assert_eq!(all.len(), 2);
+    assert_eq!(all[1].1, event("u2", NOW + 1000));
+    assert_eq!(
+        s.list_revocations(a, NOW).await.unwrap().len(),
+        1,
+        "only events after the cursor"
+    );
+    assert_eq!(
+        s.list_revocations(0, NOW + 10).await.unwrap().len(),
+        1,
+        "expired events are not listed"
+    );
+    assert_eq!(s.prune_revocations(NOW + 10).await.unwrap(), 1);
+    assert_eq!(s.list_revocations(0, 0).await.unwrap().len(), 1);
+}
+
+async fn token_keys_are_unique_and_retire_oldest_first(s: &dyn Store) {
+    let key = |id: u32| StoredKey {
+        id,
+        secret: "c2VjcmV0".into(),
+        created_at_ms: NOW + i64::from(id),
+    };
+    s.insert_token_key(&key(1)).await.unwrap();
+    assert!(matches!(
+        s.insert_token_key(&key(1)).await,
+        Err(StoreError::Conflict(_))
+    ));
+    s.insert_token_key(&key(2)).await.unwrap();
+    s.insert_token_key(&key(3)).await.unwrap();
+    assert_eq!(s.delete_token_keys_before(3).await.unwrap(), 2);
+    assert_eq!(s.list_token_keys().await.unwrap(), vec![key(3)]);
+    assert_eq!(
+        s.delete_token_keys_before(10).await.unwrap(),
+        0,
+        "the newest key always stays"
+    );
+}
+
+async fn agencies_round_trip_and_cascade(s: &dyn Store) {
+    s.create_domain(&domain("d1", "a")).await.unwrap();
+    s.create_role(&role("r1", "member")).await.unwrap();
+    let agency = Agency {
+        id: "a1".into(),
+        domain_id: "d1".into(),
+        name: "ops".into(),
+        trust_domain_id: "d1".into(),
+        description: String::new(),
+        duration: "7".into(),
+        expire_at_ms: Some(NOW + 7 * 86_400_000),
+        created_at_ms: NOW,
+    };
+    s.create_agency(&agency).await.unwrap();
+    assert!(matches!(s.create_agency(&agency).await, Err(StoreError::Conflict(_))));
+    assert_eq!(s.get_agency("a1").await.unwrap(), Some(agency.clone()));
+    let mut g = group_grant("a1", "r1", TargetKind::Domain, "d1", false);
+    g.actor_kind = ActorKind::Agency;
+    s.create_grant(&g).await.unwrap();
+    assert!(s.delete_agency("a1").await.unwrap());
+    assert!(s.list_grants(&GrantFilter::default()).await.unwrap().is_empty());
+}
+
+macro_rules! conformance {
+    ($($case:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test]
+                async fn $case() {
+                    let dir = tempfile::tempdir().unwrap();
+                    let store = super::open_store(&fedgate::config::sqlite_url(dir.path())).await;
+                    super::$case(&store).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test]
+                async fn $case() {
+                    let Some(db) = super::PgDatabase::create().await else { return };
+                    let store = super::open_store(&db.url).await;
+                    super::$case(&store).await;
+                    store.close().await;
+                    db.drop_database().await;
+                }
+            )*
+        }
+    };
+}
+
+conformance!(
+    duplicates_conflict_and_missing_reads_are_none,
+    records_round_trip_exactly,
+    filters_select_exactly,
+    deletes_cascade_to_memberships_and_grants,
+    grant_filters_combine,
+    revocations_are_sequenced_and_expire,
+    token_keys_are_unique_and_retire_oldest_first,
+    agencies_round_trip_and_cascade,
+);

@@ -1,0 +1,247 @@
+//! `spawn_app`: the production `Application` on a free loopback port with a fresh store
+//! (SQLite in a temp dir, or a new PostgreSQL database), bootstrapped, with an admin token.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use fedgate::app::Application;
+use fedgate::config::{Config, ServeArgs};
+use fedgate::service::Services;
+use fedgate::service::bootstrap::{BootstrapRequest, bootstrap};
+use fedgate::store::SqlStore;
+use serde_json::{Value, json};
+use sqlx::Connection;
+
+pub const ADMIN_PASSWORD: &str = "Adm1n-Secret";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Db {
+    Sqlite,
+    Postgres,
+}
+
+pub fn postgres_admin_url() -> String {
+    std::env::var("FEDGATE_TEST_DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
+}
+
+/// A fresh PostgreSQL database for one test; `None` (a loud skip) when PostgreSQL is not
+/// reachable outside CI. In CI a missing PostgreSQL fails the test.
+pub struct PgDatabase {
+    pub url: String,
+    name: String,
+}
+
+impl PgDatabase {
+    pub async fn create() -> Option<PgDatabase> {
+        let admin_url = postgres_admin_url();
+        let mut conn = match sqlx::PgConnection::connect(&admin_url).await {
+            Ok(c) => c,
+            Err(e) => {
+                if std::env::var("CI").is_ok() {
+                    panic!("PostgreSQL is required in CI ({admin_url}): {e}");
+                }
+                eprintln!("SKIPPING PostgreSQL test: cannot connect to {admin_url}: {e}");
+                return None;
+            }
+        };
+        let name = format!("fgtest_{}", uuid::Uuid::new_v4().simple());
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+            .execute(&mut conn)
+            .await
+            .expect("create test database");
+        let base = admin_url.rsplit_once('/').map(|(b, _)| b).unwrap_or(&admin_url);
+        Some(PgDatabase {
+            url: format!("{base}/{name}"),
+            name,
+        })
+    }
+
+    pub async fn drop_database(self) {
+        if let Ok(mut conn) = sqlx::PgConnection::connect(&postgres_admin_url()).await {
+            let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
+                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                self.name
+            )))
+            .execute(&mut conn)
+            .await;
+        }
+    }
+}
+
+pub struct TestApp {
+    pub base: String,
+    pub client: reqwest::Client,
+    pub admin_token: String,
+    pub services: Arc<Services>,
+    pub dir: tempfile::TempDir,
+    pg: Option<PgDatabase>,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free loopback port")
+}
+
+pub async fn spawn_app(db: Db) -> Option<TestApp> {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let pg = match db {
+        Db::Sqlite => None,
+        Db::Postgres => Some(PgDatabase::create().await?),
+    };
+    let port = free_port();
+    let args = ServeArgs {
+        store: fedgate::config::StoreArgs {
+            data_dir: Some(dir.path().to_path_buf()),
+            database_url: pg.as_ref().map(|p| p.url.clone()),
+            config: None,
+        },
+        listen: Some(format!("127.0.0.1:{port}").parse().expect("address")),
+        public_url: Some(format!("http://127.0.0.1:{port}")),
+        refresh_interval_ms: Some(100),
+        ..ServeArgs::default()
+    };
+    let config = Config::load(&args).expect("config");
+    if std::env::var("TEST_LOG").is_ok() {
+        fedgate::telemetry::init_tracing(config.log_format);
+    }
+    let app = Application::build(config.clone()).await.expect("application builds");
+    let services = app.services();
+    bootstrap(
+        services.store.as_ref(),
+        BootstrapRequest {
+            domain_name: "admin".into(),
+            project_name: "admin".into(),
+            user_name: "admin".into(),
+            password: ADMIN_PASSWORD.into(),
+        },
+        fedgate::service::now_ms(),
+    )
+    .await
+    .expect("bootstrap");
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(app.run_until(async move {
+        let _ = rx.await;
+    }));
+    let base = format!("http://127.0.0.1:{port}");
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .no_proxy()
+        .build()
+        .expect("client");
+    let mut app = TestApp {
+        base,
+        client,
+        admin_token: String::new(),
+        services,
+
+        dir,
+        pg,
+        shutdown: Some(tx),
+    };
+    let (status, token, _) = app
+        .password_token("admin", "admin", ADMIN_PASSWORD, Some(project_scope("admin", "admin")))
+        .await;
+    assert_eq!(status, 201, "admin login");
+    app.admin_token = token;
+    Some(app)
+}
+
+pub fn project_scope(project: &str, domain: &str) -> Value {
+    json!({"project": {"name": project, "domain": {"name": domain}}})
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    /// Password login; returns (status, X-Subject-Token, body).
+    pub async fn password_token(
+        &self,
+        user: &str,
+        domain: &str,
+        password: &str,
+        scope: Option<Value>,
+    ) -> (u16, String, Value) {
+        let mut auth = json!({"identity": {"methods": ["password"], "password": {"user": {
+            "name": user, "domain": {"name": domain}, "password": password}}}});
+        if let Some(scope) = scope {
+            auth["scope"] = scope;
+        }
+        self.post_auth(json!({"auth": auth})).await
+    }
+
+    pub async fn post_auth(&self, body: Value) -> (u16, String, Value) {
+        let r = self
+            .client
+            .post(self.url("/v3/auth/tokens"))
+            .json(&body)
+            .send()
+            .await
+            .expect("request");
+        let status = r.status().as_u16();
+        let token = r
+            .headers()
+            .get("x-subject-token")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_string();
+        let body = r.json().await.unwrap_or(Value::Null);
+        (status, token, body)
+    }
+
+    /// Sends a request with X-Auth-Token; returns (status, JSON body or Null).
+    pub async fn call(&self, method: &str, path: &str, token: &str, body: Option<Value>) -> (u16, Value) {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
+        let mut req = self
+            .client
+            .request(method, self.url(path))
+            .header("x-auth-token", token);
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let r = req.send().await.expect("request");
+        let status = r.status().as_u16();
+        (status, r.json().await.unwrap_or(Value::Null))
+    }
+
+    pub async fn validate(&self, caller: &str, subject: &str) -> (u16, Value) {
+        let r = self
+            .client
+            .get(self.url("/v3/auth/tokens"))
+            .header("x-auth-token", caller)
+            .header("x-subject-token", subject)
+            .send()
+            .await
+            .expect("request");
+        let status = r.status().as_u16();
+        (status, r.json().await.unwrap_or(Value::Null))
+    }
+
+    /// Stops the server and drops a PostgreSQL test database.
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(pg) = self.pg.take() {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            pg.drop_database().await;
+        }
+    }
+
+    /// Arguments that point the `fedgate` binary at this app's store.
+    pub fn store_args(&self) -> Vec<String> {
+        match &self.pg {
+            Some(pg) => vec!["--database-url".into(), pg.url.clone()],
+            None => vec!["--data-dir".into(), self.dir.path().display().to_string()],
+        }
+    }
+}
+
+/// Opens a second connection to a store (as another replica or a CLI would).
+pub async fn open_store(url: &str) -> SqlStore {
+    SqlStore::connect(url).await.expect("store")
+}
