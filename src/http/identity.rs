@@ -11,7 +11,9 @@ use serde_json::{Value, json};
 use super::error::ApiError;
 use super::extract::{ApiJson, ApiQuery, Caller};
 use super::views;
-use crate::service::admin::{GrantOp, GroupInput, ProjectInput, ProjectListQuery, Secret, UserInput, UserListQuery};
+use crate::service::admin::{
+    GrantOp, GroupInput, OwnInfoInput, ProjectInput, ProjectListQuery, Secret, UserInput, UserListQuery,
+};
 use crate::service::{Error, Services, now_ms};
 
 type JsonResult = Result<Json<Value>, ApiError>;
@@ -135,6 +137,21 @@ pub async fn update_user_extended(
         other => other,
     })?;
     Ok(Json(json!({"user": views::user_extended(&s.config.public_url, &user)})))
+}
+
+#[derive(Deserialize)]
+pub struct OwnInfoBody {
+    user: OwnInfoInput,
+}
+
+pub async fn update_own_info(
+    State(s): State<Arc<Services>>,
+    Caller(c): Caller,
+    Path(id): Path<String>,
+    ApiJson(b): ApiJson<OwnInfoBody>,
+) -> Result<StatusCode, ApiError> {
+    s.update_own_info(&c, &id, b.user, now_ms()).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 pub async fn delete_user(

@@ -86,6 +86,7 @@ pub fn router(services: Arc<Services>) -> Router {
             "/v3.0/OS-USER/users/{id}",
             get(identity::get_user_extended).put(identity::update_user_extended),
         )
+        .route("/v3.0/OS-USER/users/{id}/info", put(identity::update_own_info))
         // groups
         .route("/v3/groups", get(identity::list_groups).post(identity::create_group))
         .route(

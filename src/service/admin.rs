@@ -1157,3 +1157,52 @@ impl Services {
         Ok(self.store.get_domain(id).await?.map(|d| d.name).unwrap_or_default())
     }
 }
+
+/// PUT /v3.0/OS-USER/users/{id}/info: what users may change about themselves.
+#[derive(Debug, Deserialize, Default)]
+pub struct OwnInfoInput {
+    pub email: Option<String>,
+    /// `<country code>-<number>`, e.g. `0086-123456789`.
+    pub mobile: Option<String>,
+}
+
+impl Services {
+    pub async fn update_own_info(&self, ctx: &AuthContext, id: &str, input: OwnInfoInput, now_ms: i64) -> Result<()> {
+        if ctx.user_id() != id {
+            return Err(Error::Forbidden(format!(
+                "user {} cannot edit the info of {id}",
+                ctx.user_id()
+            )));
+        }
+        if input.email.is_none() && input.mobile.is_none() {
+            return Err(Error::MissingField {
+                field: "user.email".into(),
+            });
+        }
+        let mut user = self
+            .store
+            .get_user(id)
+            .await?
+            .ok_or_else(|| Error::not_found("user", id))?;
+        let (areacode, phone) = match &input.mobile {
+            Some(m) => {
+                let (cc, number) = m.split_once('-').ok_or(Error::IamRule {
+                    code: "1104",
+                    message: "Invalid mobile number.".into(),
+                })?;
+                (Some(cc.to_string()), Some(number.to_string()))
+            }
+            None => (None, None),
+        };
+        let patch = UserInput {
+            email: input.email,
+            areacode,
+            phone,
+            ..UserInput::default()
+        };
+        apply_user_input(&mut user, &patch)?;
+        user.updated_at_ms = now_ms;
+        self.store.update_user(&user).await?;
+        Ok(())
+    }
+}

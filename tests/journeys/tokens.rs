@@ -263,6 +263,21 @@ async fn permissions_follow_keystone(db: Db) {
     }
     let (_, projects) = app.call("GET", "/v3/auth/projects", &alice, None).await;
     assert_eq!(projects["projects"][0]["name"], "demo");
+
+    // A user edits its own contact details, and nobody else's.
+    let info = json!({"user": {"email": "alice@example.com", "mobile": "0086-13800000000"}});
+    let path = format!("/v3.0/OS-USER/users/{user_id}/info");
+    assert_eq!(app.call("PUT", &path, &alice, Some(info.clone())).await.0, 204);
+    assert_eq!(app.call("PUT", &path, &app.admin_token, Some(info)).await.0, 403);
+    let (s, shown) = app
+        .call("GET", &format!("/v3.0/OS-USER/users/{user_id}"), &app.admin_token, None)
+        .await;
+    assert_eq!(s, 200);
+    assert_eq!(shown["user"]["email"], "alice@example.com");
+    assert_eq!(shown["user"]["areacode"], "0086");
+    let bad = json!({"user": {"email": "not-an-email"}});
+    let (s, body) = app.call("PUT", &path, &alice, Some(bad)).await;
+    assert_eq!((s, body["error_code"].as_str()), (400, Some("1102")));
     app.stop().await;
 }
 
