@@ -130,19 +130,37 @@ pub async fn keystone_assignments(
         scope_domain_id: q.get("scope.domain.id").cloned(),
         inherited: q.get("scope.OS-INHERIT:inherited_to").map(|_| true),
     };
+    let include_names = q.contains_key("include_names");
     let found = s.role_assignments(&c, query).await?;
-    let items: Vec<Value> = found
-        .iter()
-        .map(|a| {
-            let mut v = json!({"role": {"id": a.grant.role_id}, "scope": scope_json(a)});
-            match (&a.user_id, a.grant.actor_kind) {
-                (Some(u), _) => v["user"] = json!({"id": u}),
-                (None, ActorKind::Group) => v["group"] = json!({"id": a.grant.actor_id}),
-                (None, ActorKind::Agency) => v["agency"] = json!({"id": a.grant.actor_id}),
+    let mut items = Vec::with_capacity(found.len());
+    for a in &found {
+        let mut v = json!({
+            "role": {"id": a.grant.role_id},
+            "scope": scope_json(a),
+            "links": {"assignment": format!("{base}/v3/role_assignments")},
+        });
+        let actor_key = match (&a.user_id, a.grant.actor_kind) {
+            (Some(_), _) => "user",
+            (None, ActorKind::Group) => "group",
+            (None, ActorKind::Agency) => "agency",
+        };
+        v[actor_key] = json!({"id": a.user_id.clone().unwrap_or_else(|| a.grant.actor_id.clone())});
+        if include_names {
+            let names = s.assignment_names(a).await?;
+            v["role"]["name"] = json!(names.role);
+            v[actor_key]["name"] = json!(names.actor.0);
+            v[actor_key]["domain"] = json!({"id": names.actor.1.id, "name": names.actor.1.name});
+            let kind = match a.grant.target_kind {
+                TargetKind::Domain => "domain",
+                TargetKind::Project => "project",
+            };
+            v["scope"][kind]["name"] = json!(names.target.0);
+            if let Some(d) = names.target.1 {
+                v["scope"][kind]["domain"] = json!({"id": d.id, "name": d.name});
             }
-            v
-        })
-        .collect();
+        }
+        items.push(v);
+    }
     Ok(Json(
         json!({"role_assignments": items, "links": views::list_links(base, uri.path())}),
     ))

@@ -1206,3 +1206,57 @@ impl Services {
         Ok(())
     }
 }
+
+/// Names for an assignment listing with `include_names` (Keystone).
+#[derive(Debug, Clone)]
+pub struct AssignmentNames {
+    pub role: String,
+    /// The group, agency or user the assignment is shown for, with its domain.
+    pub actor: (String, super::NameRef),
+    /// The target's name, and for a project its domain.
+    pub target: (String, Option<super::NameRef>),
+}
+
+impl Services {
+    pub async fn assignment_names(&self, a: &Assignment) -> Result<AssignmentNames> {
+        let domain_ref = |id: String, name: String| super::NameRef { id, name };
+        let role = self
+            .store
+            .get_role(&a.grant.role_id)
+            .await?
+            .map(|r| r.name)
+            .unwrap_or_default();
+        let (actor_name, actor_domain) = match (&a.user_id, a.grant.actor_kind) {
+            (Some(user_id), _) => {
+                let u = self.store.get_user(user_id).await?;
+                u.map(|u| (u.name, u.domain_id)).unwrap_or_default()
+            }
+            (None, ActorKind::Group) => {
+                let g = self.store.get_group(&a.grant.actor_id).await?;
+                g.map(|g| (g.name, g.domain_id)).unwrap_or_default()
+            }
+            (None, ActorKind::Agency) => {
+                let ag = self.store.get_agency(&a.grant.actor_id).await?;
+                ag.map(|ag| (ag.name, ag.domain_id)).unwrap_or_default()
+            }
+        };
+        let actor = (
+            actor_name,
+            domain_ref(actor_domain.clone(), self.domain_name(&actor_domain).await?),
+        );
+        let target = match a.grant.target_kind {
+            TargetKind::Domain => (self.domain_name(&a.grant.target_id).await?, None),
+            TargetKind::Project => {
+                let p = self.store.get_project(&a.grant.target_id).await?;
+                match p {
+                    Some(p) => {
+                        let d = domain_ref(p.domain_id.clone(), self.domain_name(&p.domain_id).await?);
+                        (p.name, Some(d))
+                    }
+                    None => (String::new(), None),
+                }
+            }
+        };
+        Ok(AssignmentNames { role, actor, target })
+    }
+}
