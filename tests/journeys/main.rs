@@ -4,6 +4,7 @@
 
 mod bad_input;
 mod conformance;
+mod snapshots;
 mod support;
 mod tidy;
 mod tokens;

@@ -14,6 +14,47 @@ use sqlx::Connection;
 
 pub const ADMIN_PASSWORD: &str = "Adm1n-Secret";
 
+/// Everything the servers of this test process logged (at debug level), unless TEST_LOG is
+/// set, in which case logs go to stderr instead.
+pub static CAPTURED_LOGS: std::sync::Mutex<Vec<u8>> = std::sync::Mutex::new(Vec::new());
+
+struct CaptureWriter;
+
+impl std::io::Write for CaptureWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if let Ok(mut logs) = CAPTURED_LOGS.lock() {
+            logs.extend_from_slice(buf);
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+fn init_logs() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        if std::env::var("TEST_LOG").is_ok() {
+            fedgate::telemetry::init_tracing(fedgate::config::LogFormat::Text);
+        } else {
+            let _ = tracing_subscriber::fmt()
+                .with_env_filter("debug,sqlx=warn,hyper=warn,h2=warn,reqwest=warn")
+                .with_ansi(false)
+                .with_writer(|| CaptureWriter)
+                .try_init();
+        }
+    });
+}
+
+pub fn captured_logs() -> String {
+    CAPTURED_LOGS
+        .lock()
+        .map(|l| String::from_utf8_lossy(&l).into_owned())
+        .unwrap_or_default()
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Db {
     Sqlite,
@@ -104,9 +145,7 @@ pub async fn spawn_app(db: Db) -> Option<TestApp> {
         ..ServeArgs::default()
     };
     let config = Config::load(&args).expect("config");
-    if std::env::var("TEST_LOG").is_ok() {
-        fedgate::telemetry::init_tracing(config.log_format);
-    }
+    init_logs();
     let app = Application::build(config.clone()).await.expect("application builds");
     let services = app.services();
     bootstrap(
