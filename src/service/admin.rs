@@ -181,28 +181,7 @@ impl Services {
             field: "user.name".into(),
         })?;
         let name = UserName::parse("user.name", name)?.into_inner();
-        let mut user = User {
-            id: new_id(),
-            domain_id: domain.id,
-            name,
-            password_hash: None,
-            enabled: true,
-            description: String::new(),
-            email: None,
-            areacode: None,
-            phone: None,
-            access_mode: "default".into(),
-            pwd_status: false,
-            xuser_type: None,
-            xuser_id: None,
-            password_expires_at_ms: None,
-            last_project_id: None,
-            is_domain_owner: false,
-            created_at_ms: now_ms,
-            updated_at_ms: now_ms,
-            password_changed_at_ms: None,
-            last_login_at_ms: None,
-        };
+        let mut user = User::new(new_id(), domain.id, name, now_ms);
         let new_password = apply_user_input(&mut user, &input)?;
         if let Some(pw) = new_password {
             user.password_hash = Some(hash_password(pw.expose().to_string()).await?);

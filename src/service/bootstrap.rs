@@ -104,26 +104,11 @@ pub async fn bootstrap(store: &dyn Store, req: BootstrapRequest, now_ms: i64) ->
         }
         None => {
             let u = User {
-                id: new_id(),
-                domain_id: domain.id.clone(),
-                name: req.user_name.clone(),
                 password_hash: Some(hash),
-                enabled: true,
                 description: "Created by fedgate bootstrap".into(),
-                email: None,
-                areacode: None,
-                phone: None,
-                access_mode: "default".into(),
-                pwd_status: false,
-                xuser_type: None,
-                xuser_id: None,
-                password_expires_at_ms: None,
-                last_project_id: None,
                 is_domain_owner: true,
-                created_at_ms: now_ms,
-                updated_at_ms: now_ms,
                 password_changed_at_ms: Some(now_ms),
-                last_login_at_ms: None,
+                ..User::new(new_id(), domain.id.clone(), req.user_name.clone(), now_ms)
             };
             store.create_user(&u).await?;
             (u, true)

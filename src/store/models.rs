@@ -57,6 +57,34 @@ pub struct User {
     pub last_login_at_ms: Option<i64>,
 }
 
+impl User {
+    /// A new enabled local user with no password and every optional detail unset.
+    pub fn new(id: String, domain_id: String, name: String, now_ms: i64) -> User {
+        User {
+            id,
+            domain_id,
+            name,
+            password_hash: None,
+            enabled: true,
+            description: String::new(),
+            email: None,
+            areacode: None,
+            phone: None,
+            access_mode: "default".into(),
+            pwd_status: false,
+            xuser_type: None,
+            xuser_id: None,
+            password_expires_at_ms: None,
+            last_project_id: None,
+            is_domain_owner: false,
+            created_at_ms: now_ms,
+            updated_at_ms: now_ms,
+            password_changed_at_ms: None,
+            last_login_at_ms: None,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct UserFilter {
     pub domain_id: Option<String>,
