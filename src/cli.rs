@@ -33,6 +33,42 @@ pub enum Command {
         #[command(subcommand)]
         command: KeysCommand,
     },
+    /// Work with federation mapping rules offline.
+    Mapping {
+        #[command(subcommand)]
+        command: MappingCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum MappingCommand {
+    /// Map assertions with rules, as a login would, without a server. Prints Keystone's mapped
+    /// properties as JSON. Exit 0: mapped; 1: an assertion was rejected; 2: the rules are invalid.
+    Test(MappingTestArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct MappingTestArgs {
+    /// `{"rules": [...]}` or `{"mapping": {"rules": [...]}}`.
+    #[arg(long, value_name = "RULES.json")]
+    pub rules: std::path::PathBuf,
+    /// One assertion: an object of attribute -> string (multi-values joined by `;`) or array.
+    #[arg(
+        long,
+        value_name = "A.json",
+        required_unless_present = "assertions",
+        conflicts_with = "assertions"
+    )]
+    pub assertion: Option<std::path::PathBuf>,
+    /// Many assertions, one JSON object per line; prints one result per line.
+    #[arg(long, value_name = "FILE.jsonl")]
+    pub assertions: Option<std::path::PathBuf>,
+    /// Schema version of the rules (default: the file's `schema_version`, else 1.0).
+    #[arg(long, value_parser = ["1.0", "2.0", "3.0"])]
+    pub schema_version: Option<String>,
+    /// Add which rule matched and, for each rule that did not, the condition that failed.
+    #[arg(long)]
+    pub trace: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -65,6 +101,15 @@ pub enum KeysCommand {
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
+        Command::Mapping {
+            command: MappingCommand::Test(args),
+        } => {
+            let code = crate::mapping::report::run_mapping_test(&args.into_request()?, &mut std::io::stdout())?;
+            if code != 0 {
+                std::process::exit(code);
+            }
+            Ok(())
+        }
         Command::Serve(args) => {
             let config = Config::load(&args)?;
             crate::telemetry::init_tracing(config.log_format);
@@ -114,5 +159,28 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             );
             Ok(())
         }
+    }
+}
+
+impl MappingTestArgs {
+    fn into_request(self) -> anyhow::Result<crate::mapping::report::MappingTest> {
+        let read = |p: &std::path::Path| {
+            std::fs::read_to_string(p).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", p.display()))
+        };
+        let assertions = match (&self.assertion, &self.assertions) {
+            (Some(one), _) => vec![read(one)?],
+            (None, Some(many)) => read(many)?
+                .lines()
+                .filter(|l| !l.trim().is_empty())
+                .map(str::to_string)
+                .collect(),
+            (None, None) => anyhow::bail!("--assertion or --assertions is required"),
+        };
+        Ok(crate::mapping::report::MappingTest {
+            rules: read(&self.rules)?,
+            assertions,
+            schema_version: self.schema_version,
+            trace: self.trace,
+        })
     }
 }

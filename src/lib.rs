@@ -5,6 +5,7 @@ pub mod app;
 pub mod cli;
 pub mod config;
 pub mod http;
+pub mod mapping;
 pub mod service;
 pub mod store;
 pub mod telemetry;

@@ -4,6 +4,8 @@
 
 mod bad_input;
 mod conformance;
+mod mapping_cli;
+mod mapping_corpus;
 mod snapshots;
 mod support;
 mod tidy;

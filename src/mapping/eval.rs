@@ -1,0 +1,514 @@
+//! Evaluating compiled rules against an assertion, as Keystone's `RuleProcessor.process` and
+//! `_transform` do, with an optional trace of each rule's outcome.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+use serde_json::{Map, Value, json};
+
+use super::MappingError;
+use super::python::{Piece, literal_list, repr_list};
+use super::rules::{Mapping, Matcher, RemoteKind, Rule, SchemaVersion, Template};
+
+/// Attribute name -> values. Keystone receives multi-valued attributes joined by `;`.
+pub type Assertion = BTreeMap<String, Vec<String>>;
+
+/// Builds an assertion from JSON: a string is split on `;` (as Keystone does); an array of
+/// strings gives its elements (a fedgate extension: Keystone ignores non-string values, as
+/// fedgate does for everything else).
+pub fn assertion_from_json(obj: &Map<String, Value>) -> Assertion {
+    obj.iter()
+        .filter_map(|(k, v)| {
+            let values = match v {
+                Value::String(s) => s.split(';').map(str::to_string).collect(),
+                Value::Array(items) => items.iter().filter_map(|i| i.as_str().map(str::to_string)).collect(),
+                _ => return None,
+            };
+            Some((k.clone(), values))
+        })
+        .collect()
+}
+
+/// Keystone's mapped properties.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Mapped {
+    pub user: Map<String, Value>,
+    pub group_ids: Vec<String>,
+    pub group_names: Vec<Value>,
+    pub projects: Vec<Value>,
+}
+
+/// The condition that stopped a rule.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FailedCondition {
+    pub remote: usize,
+    pub attribute: String,
+    /// `missing attribute`, `any_one_of`, or `not_any_of`.
+    pub check: &'static str,
+    /// The assertion's values for the attribute.
+    pub seen: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RuleTrace {
+    pub rule: usize,
+    pub matched: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub failed: Option<FailedCondition>,
+    /// Values substituted for {0}, {1}, ... when the rule matched.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub values: Vec<Vec<String>>,
+}
+
+impl Matcher {
+    /// The assertion values this matcher selects: Keystone's `_evaluate_requirement` without
+    /// the final step. Regex matching is unanchored (`re.search`).
+    fn matches<'a>(&self, values: &'a [String]) -> Vec<&'a String> {
+        match self {
+            Matcher::Exact(list) => values.iter().filter(|v| list.contains(v)).collect(),
+            Matcher::Regex(res) => values.iter().filter(|v| res.iter().any(|r| r.is_match(v))).collect(),
+        }
+    }
+}
+
+/// Keeps the first occurrence of each value. Keystone builds these lists from Python sets, so
+/// their order there is arbitrary; fedgate keeps the assertion's order.
+fn dedup(values: Vec<&String>) -> Vec<String> {
+    let mut out: Vec<String> = Vec::with_capacity(values.len());
+    for v in values {
+        if !out.contains(v) {
+            out.push(v.clone());
+        }
+    }
+    out
+}
+
+/// `None` when the rule does not apply; otherwise the values for its `{N}` slots.
+fn verify_requirements(rule: &Rule, assertion: &Assertion) -> Result<Vec<Vec<String>>, FailedCondition> {
+    let mut direct = Vec::new();
+    for (i, remote) in rule.remote.iter().enumerate() {
+        let values = match assertion.get(&remote.attribute) {
+            Some(v) if !v.is_empty() => v,
+            _ => {
+                return Err(FailedCondition {
+                    remote: i,
+                    attribute: remote.attribute.clone(),
+                    check: "missing attribute",
+                    seen: Vec::new(),
+                });
+            }
+        };
+        let fail = |check| FailedCondition {
+            remote: i,
+            attribute: remote.attribute.clone(),
+            check,
+            seen: values.clone(),
+        };
+        match &remote.kind {
+            RemoteKind::AnyOneOf(m) => {
+                if m.matches(values).is_empty() {
+                    return Err(fail("any_one_of"));
+                }
+            }
+            RemoteKind::NotAnyOf(m) => {
+                if !m.matches(values).is_empty() {
+                    return Err(fail("not_any_of"));
+                }
+            }
+            RemoteKind::Value => direct.push(values.clone()),
+            RemoteKind::Whitelist(m) => direct.push(match m {
+                // Keystone: a list comprehension, so order and duplicates are kept.
+                Matcher::Regex(_) => m.matches(values).into_iter().cloned().collect(),
+                Matcher::Exact(_) => dedup(m.matches(values)),
+            }),
+            RemoteKind::Blacklist(m) => {
+                let hits = m.matches(values);
+                direct.push(dedup(values.iter().filter(|v| !hits.contains(v)).collect()));
+            }
+        }
+    }
+    Ok(direct)
+}
+
+/// The text a slot formats to: its only value, or the Python text of the list.
+fn slot_text(values: &[String]) -> String {
+    match values {
+        [one] => one.clone(),
+        many => repr_list(many),
+    }
+}
+
+fn render(t: &Template, slots: &[Vec<String>]) -> Value {
+    match t {
+        Template::Object(fields) => Value::Object(fields.iter().map(|(k, v)| (k.clone(), render(v, slots))).collect()),
+        Template::Array(items) => Value::Array(items.iter().map(|i| render(i, slots)).collect()),
+        Template::Text(pieces) => {
+            let mut out = String::new();
+            for p in pieces {
+                match p {
+                    Piece::Literal(s) => out.push_str(s),
+                    // Compilation checked every slot index against the rule's remotes.
+                    Piece::Slot(n) => out.push_str(&slots.get(*n).map(|v| slot_text(v)).unwrap_or_default()),
+                }
+            }
+            Value::String(out)
+        }
+        Template::Verbatim(v) => v.clone(),
+    }
+}
+
+fn truthy(v: Option<&Value>) -> bool {
+    match v {
+        None | Some(Value::Null) => false,
+        Some(Value::Bool(b)) => *b,
+        Some(Value::String(s)) => !s.is_empty(),
+        Some(Value::Object(o)) => !o.is_empty(),
+        Some(Value::Array(a)) => !a.is_empty(),
+        Some(Value::Number(_)) => true,
+    }
+}
+
+impl Mapping {
+    pub fn evaluate(&self, assertion: &Assertion) -> Result<Mapped, MappingError> {
+        self.run(assertion, None)
+    }
+
+    /// Evaluates and records, for every rule, whether it matched and what stopped it.
+    pub fn evaluate_traced(&self, assertion: &Assertion) -> (Result<Mapped, MappingError>, Vec<RuleTrace>) {
+        let mut trace = Vec::with_capacity(self.rules.len());
+        let result = self.run(assertion, Some(&mut trace));
+        (result, trace)
+    }
+
+    fn run(&self, assertion: &Assertion, mut trace: Option<&mut Vec<RuleTrace>>) -> Result<Mapped, MappingError> {
+        let mut identity_values: Vec<Value> = Vec::new();
+        for (i, rule) in self.rules.iter().enumerate() {
+            match verify_requirements(rule, assertion) {
+                Err(failed) => {
+                    if let Some(t) = trace.as_deref_mut() {
+                        t.push(RuleTrace {
+                            rule: i,
+                            matched: false,
+                            failed: Some(failed),
+                            values: Vec::new(),
+                        });
+                    }
+                }
+                Ok(slots) => {
+                    identity_values.extend(rule.local.iter().map(|l| render(l, &slots)));
+                    if let Some(t) = trace.as_deref_mut() {
+                        t.push(RuleTrace {
+                            rule: i,
+                            matched: true,
+                            failed: None,
+                            values: slots,
+                        });
+                    }
+                }
+            }
+        }
+        self.transform(identity_values)
+    }
+
+    fn transform(&self, identity_values: Vec<Value>) -> Result<Mapped, MappingError> {
+        if identity_values.is_empty() {
+            return Err(MappingError::NoRuleMatched);
+        }
+        let mut user: Map<String, Value> = Map::new();
+        let mut group_ids: Vec<String> = Vec::new();
+        let mut group_names: Vec<Value> = Vec::new();
+        // Keystone re-emits every group-by-name seen so far each time one is added, grouped
+        // by domain; reproduced for compatibility (see the corpus notes).
+        let mut by_domain: Vec<(Value, Vec<(String, Value)>)> = Vec::new();
+        let mut projects: Vec<Value> = Vec::new();
+        let empty = Map::new();
+        for iv in &identity_values {
+            let iv = iv.as_object().unwrap_or(&empty);
+            if let Some(Value::Object(u)) = iv.get("user")
+                && user.is_empty()
+            {
+                user = u.clone();
+            }
+            if let Some(Value::Object(group)) = iv.get("group") {
+                if let Some(id) = group.get("id") {
+                    push_unique(&mut group_ids, value_text(id));
+                } else if let Some(name) = group.get("name") {
+                    let domain = group.get("domain");
+                    let key = match domain.and_then(|d| d.get("name")).filter(|n| truthy(Some(n))) {
+                        Some(n) => n.clone(),
+                        None => domain.and_then(|d| d.get("id")).cloned().unwrap_or(Value::Null),
+                    };
+                    let slot = match by_domain.iter().position(|(k, _)| *k == key) {
+                        Some(i) => i,
+                        None => {
+                            by_domain.push((key, Vec::new()));
+                            by_domain.len() - 1
+                        }
+                    };
+                    let name = value_text(name);
+                    let groups = &mut by_domain[slot].1;
+                    match groups.iter_mut().find(|(n, _)| *n == name) {
+                        Some(existing) => existing.1 = Value::Object(group.clone()),
+                        None => groups.push((name, Value::Object(group.clone()))),
+                    }
+                    group_names.extend(by_domain.iter().flat_map(|(_, gs)| gs.iter().map(|(_, g)| g.clone())));
+                }
+            }
+            if let Some(groups) = iv.get("groups") {
+                group_names.extend(normalize_groups(&value_text(groups), iv.get("domain"))?);
+            }
+            if let Some(ids) = iv.get("group_ids") {
+                for id in literal_list(&value_text(ids)) {
+                    push_unique(&mut group_ids, id);
+                }
+            }
+            if iv.contains_key("projects") || iv.contains_key("projects_json") {
+                projects = self.extract_projects(iv)?;
+            }
+        }
+        let last_domain = identity_values
+            .last()
+            .and_then(|v| v.get("domain"))
+            .cloned()
+            .unwrap_or(Value::Null);
+        match user.get("type") {
+            None | Some(Value::Null) => {
+                user.insert("type".into(), json!("ephemeral"));
+            }
+            Some(Value::String(t)) if t == "ephemeral" || t == "local" => {}
+            Some(other) => {
+                return Err(MappingError::InvalidResult(format!(
+                    "user type {} not supported",
+                    value_text(other)
+                )));
+            }
+        }
+        if self.version != SchemaVersion::V1 && !truthy(user.get("domain")) {
+            user.insert("domain".into(), last_domain);
+        }
+        Ok(Mapped {
+            user,
+            group_ids,
+            group_names,
+            projects,
+        })
+    }
+
+    fn extract_projects(&self, iv: &Map<String, Value>) -> Result<Vec<Value>, MappingError> {
+        let mut projects = match iv.get("projects") {
+            Some(Value::Array(p)) => p.clone(),
+            // Schema 3.0 treats a string `projects` like `projects_json`.
+            Some(Value::String(s)) if self.version == SchemaVersion::V3 => parse_projects_json(s)?,
+            _ => Vec::new(),
+        };
+        if self.version == SchemaVersion::V3
+            && let Some(Value::String(text)) = iv.get("projects_json")
+        {
+            projects.extend(parse_projects_json(text)?);
+        }
+        if self.version != SchemaVersion::V1 {
+            let default_domain = iv.get("domain").cloned().unwrap_or(Value::Null);
+            for p in projects.iter_mut() {
+                if let Some(obj) = p.as_object_mut()
+                    && !truthy(obj.get("domain"))
+                {
+                    obj.insert("domain".into(), default_domain.clone());
+                }
+            }
+        }
+        Ok(projects)
+    }
+}
+
+fn push_unique(list: &mut Vec<String>, value: String) {
+    if !list.contains(&value) {
+        list.push(value);
+    }
+}
+
+fn value_text(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// `groups` holds one name or the text of a list of names; each joins the rule's `domain`.
+/// Entries prefixed `JSON:` are whole group objects carrying their own domain.
+fn normalize_groups(text: &str, domain: Option<&Value>) -> Result<Vec<Value>, MappingError> {
+    let names = literal_list(text);
+    if names.iter().any(|n| n.starts_with("JSON:")) {
+        return names
+            .iter()
+            .map(|n| {
+                let body = n.trim_start_matches(['J', 'S', 'O', 'N', ':']);
+                let group: Value = serde_json::from_str(body)
+                    .map_err(|e| MappingError::InvalidResult(format!("groups entry is not JSON: {e}")))?;
+                if group.get("domain").is_none() {
+                    return Err(MappingError::InvalidResult(
+                        "both 'groups' and 'domain' must be specified".into(),
+                    ));
+                }
+                Ok(group)
+            })
+            .collect();
+    }
+    let domain =
+        domain.ok_or_else(|| MappingError::InvalidResult("both 'groups' and 'domain' must be specified".into()))?;
+    Ok(names
+        .into_iter()
+        .map(|name| json!({"name": name, "domain": domain}))
+        .collect())
+}
+
+/// Schema 3.0 `projects_json`: a JSON array of `{name, roles: [{name}], domain?}`.
+fn parse_projects_json(text: &str) -> Result<Vec<Value>, MappingError> {
+    let bad = |why: &str| MappingError::InvalidResult(format!("projects_json {why}"));
+    let value: Value = serde_json::from_str(text).map_err(|_| bad("is not JSON"))?;
+    let projects = value.as_array().ok_or_else(|| bad("is not an array"))?;
+    for p in projects {
+        let obj = p.as_object().ok_or_else(|| bad("holds a non-object"))?;
+        if obj.keys().any(|k| !matches!(k.as_str(), "name" | "roles" | "domain"))
+            || !obj.get("name").is_some_and(Value::is_string)
+        {
+            return Err(bad("holds an invalid project"));
+        }
+        let roles = obj
+            .get("roles")
+            .and_then(Value::as_array)
+            .ok_or_else(|| bad("project without roles"))?;
+        if roles.iter().any(|r| {
+            r.as_object()
+                .is_none_or(|o| o.len() != 1 || !o.get("name").is_some_and(Value::is_string))
+        }) {
+            return Err(bad("holds an invalid role"));
+        }
+        if let Some(d) = obj.get("domain")
+            && d.as_object().is_none_or(|o| {
+                o.iter()
+                    .any(|(k, v)| !matches!(k.as_str(), "id" | "name") || !v.is_string())
+            })
+        {
+            return Err(bad("holds an invalid domain"));
+        }
+    }
+    Ok(projects.clone())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn arb_json() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any::<i64>().prop_map(|n| json!(n)),
+            "[a-z{}0-9 ;'\"\\\\]{0,12}".prop_map(Value::String),
+            prop::sample::select(vec![
+                "type",
+                "user",
+                "name",
+                "{0}",
+                "{1}",
+                "regex",
+                "any_one_of",
+                "whitelist"
+            ])
+            .prop_map(|s| Value::String(s.to_string())),
+        ];
+        leaf.prop_recursive(4, 48, 6, |inner| {
+            let keys = prop::sample::select(vec![
+                "rules",
+                "local",
+                "remote",
+                "type",
+                "any_one_of",
+                "not_any_of",
+                "whitelist",
+                "blacklist",
+                "regex",
+                "user",
+                "name",
+                "id",
+                "group",
+                "groups",
+                "group_ids",
+                "domain",
+                "projects",
+                "roles",
+                "projects_json",
+            ]);
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+                prop::collection::btree_map(keys, inner, 0..4)
+                    .prop_map(|m| Value::Object(m.into_iter().map(|(k, v)| (k.to_string(), v)).collect())),
+            ]
+        })
+    }
+
+    fn arb_assertion() -> impl Strategy<Value = Map<String, Value>> {
+        prop::collection::btree_map(
+            prop::sample::select(vec!["a", "b", "UserName", "Groups", "type"]),
+            prop_oneof![
+                "[a-z;'\\[\\]{}]{0,10}".prop_map(Value::String),
+                prop::collection::vec("[a-z]{0,4}", 0..3).prop_map(|v| json!(v)),
+            ],
+            0..4,
+        )
+        .prop_map(|m| m.into_iter().map(|(k, v)| (k.to_string(), v)).collect())
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+
+        /// Arbitrary documents never panic the compiler; whatever compiles evaluates without
+        /// panicking on arbitrary assertions.
+        #[test]
+        fn arbitrary_rules_and_assertions_never_panic(doc in arb_json(), assertion in arb_assertion()) {
+            let doc = json!({"rules": [doc]});
+            if let Ok(mapping) = Mapping::compile(&doc, None) {
+                let _ = mapping.evaluate_traced(&assertion_from_json(&assertion));
+            }
+        }
+
+        /// Well-formed rules built from parts: compilation accepts them, and evaluation only
+        /// ever ends in a result, no match, or a mapped-result error.
+        #[test]
+        fn accepted_rules_always_evaluate(
+            attr in prop::sample::select(vec!["a", "b", "UserName"]),
+            cond in prop::sample::select(vec!["any_one_of", "not_any_of", "whitelist", "blacklist"]),
+            values in prop::collection::vec("[a-z.*^$]{0,4}", 0..3),
+            regex in any::<bool>(),
+            assertion in arb_assertion(),
+        ) {
+            let values: Vec<String> = values.into_iter().filter(|v| regex::Regex::new(v).is_ok()).collect();
+            let doc = json!({"rules": [{
+                "remote": [{"type": "UserName"}, {"type": attr, cond: values, "regex": regex}],
+                "local": [{"user": {"name": "{0}"}}, {"groups": "{0}", "domain": {"name": "d"}}],
+            }]});
+            let mapping = Mapping::compile(&doc, None).expect("well-formed rules compile");
+            match mapping.evaluate(&assertion_from_json(&assertion)) {
+                Ok(_) | Err(MappingError::NoRuleMatched) | Err(MappingError::InvalidResult(_)) => {}
+                Err(e) => prop_assert!(false, "unexpected {e}"),
+            }
+        }
+    }
+
+    #[test]
+    fn trace_names_the_first_failed_condition_and_what_it_saw() {
+        let doc = json!({"rules": [
+            {"remote": [{"type": "UserName"}, {"type": "Dept", "any_one_of": ["eng"]}], "local": [{"user": {"name": "{0}"}}]},
+            {"remote": [{"type": "Mail"}], "local": [{"user": {"name": "{0}"}}]},
+        ]});
+        let mapping = Mapping::compile(&doc, None).unwrap();
+        let assertion = assertion_from_json(json!({"UserName": "u", "Dept": "ops;sales"}).as_object().unwrap());
+        let (result, trace) = mapping.evaluate_traced(&assertion);
+        assert_eq!(result, Err(MappingError::NoRuleMatched));
+        assert_eq!(trace[0].failed.as_ref().unwrap().check, "any_one_of");
+        assert_eq!(trace[0].failed.as_ref().unwrap().seen, vec!["ops", "sales"]);
+        assert_eq!(trace[1].failed.as_ref().unwrap().check, "missing attribute");
+        assert_eq!(trace[1].failed.as_ref().unwrap().attribute, "Mail");
+    }
+}

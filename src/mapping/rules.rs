@@ -1,0 +1,466 @@
+//! Rule validation (Keystone's JSON schema, versions 1.0-3.0) and compilation.
+//!
+//! Stricter than Keystone, so that whatever is accepted can always be evaluated: list values
+//! must be strings, regexes must compile (Rust `regex` syntax, no look-around or
+//! back-references), templates may only use `{N}`/`{}` placeholders that exist in the rule,
+//! and sizes are bounded.
+
+use regex::{Regex, RegexBuilder};
+use serde_json::{Map, Value};
+
+use super::MappingError;
+use super::python::{Piece, parse_template};
+
+const MAX_RULES: usize = 1_000;
+const MAX_REMOTES: usize = 100;
+const MAX_LIST: usize = 1_000;
+const MAX_TEXT: usize = 4_096;
+const MAX_REGEX_BYTES: usize = 1 << 20;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SchemaVersion {
+    V1,
+    V2,
+    V3,
+}
+
+impl SchemaVersion {
+    pub fn parse(text: &str) -> Option<SchemaVersion> {
+        match text {
+            "1.0" => Some(SchemaVersion::V1),
+            "2.0" => Some(SchemaVersion::V2),
+            "3.0" => Some(SchemaVersion::V3),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SchemaVersion::V1 => "1.0",
+            SchemaVersion::V2 => "2.0",
+            SchemaVersion::V3 => "3.0",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub(super) enum Matcher {
+    Exact(Vec<String>),
+    Regex(Vec<Regex>),
+}
+
+#[derive(Debug, Clone)]
+pub(super) enum RemoteKind {
+    /// Contributes the attribute's values to the next `{N}` slot.
+    Value,
+    /// Contributes the values that match (whitelist) or do not (blacklist).
+    Whitelist(Matcher),
+    Blacklist(Matcher),
+    /// Conditions only: decide whether the rule applies.
+    AnyOneOf(Matcher),
+    NotAnyOf(Matcher),
+}
+
+#[derive(Debug, Clone)]
+pub(super) struct Remote {
+    pub attribute: String,
+    pub kind: RemoteKind,
+}
+
+/// A local element with its strings compiled into templates.
+#[derive(Debug, Clone)]
+pub(super) enum Template {
+    Object(Vec<(String, Template)>),
+    Array(Vec<Template>),
+    Text(Vec<Piece>),
+    /// Numbers, booleans and nulls, kept as they are.
+    Verbatim(Value),
+}
+
+#[derive(Debug, Clone)]
+pub(super) struct Rule {
+    pub local: Vec<Template>,
+    pub remote: Vec<Remote>,
+}
+
+/// Validated, compiled rules.
+#[derive(Debug, Clone)]
+pub struct Mapping {
+    pub version: SchemaVersion,
+    pub(super) rules: Vec<Rule>,
+}
+
+fn invalid(path: &str, message: impl Into<String>) -> MappingError {
+    MappingError::InvalidRules {
+        path: path.to_string(),
+        message: message.into(),
+    }
+}
+
+fn object<'a>(v: &'a Value, path: &str) -> Result<&'a Map<String, Value>, MappingError> {
+    v.as_object().ok_or_else(|| invalid(path, "must be an object"))
+}
+
+fn array<'a>(v: &'a Value, path: &str) -> Result<&'a Vec<Value>, MappingError> {
+    let a = v.as_array().ok_or_else(|| invalid(path, "must be an array"))?;
+    if a.len() > MAX_LIST {
+        return Err(invalid(path, format!("must have at most {MAX_LIST} items")));
+    }
+    Ok(a)
+}
+
+fn string<'a>(v: &'a Value, path: &str) -> Result<&'a str, MappingError> {
+    let s = v.as_str().ok_or_else(|| invalid(path, "must be a string"))?;
+    if s.len() > MAX_TEXT {
+        return Err(invalid(path, format!("must be at most {MAX_TEXT} bytes")));
+    }
+    Ok(s)
+}
+
+fn only_keys(obj: &Map<String, Value>, path: &str, allowed: &[&str]) -> Result<(), MappingError> {
+    match obj.keys().find(|k| !allowed.contains(&k.as_str())) {
+        Some(k) => Err(invalid(&format!("{path}.{k}"), "is not an allowed property")),
+        None => Ok(()),
+    }
+}
+
+fn required<'a>(obj: &'a Map<String, Value>, path: &str, key: &str) -> Result<&'a Value, MappingError> {
+    obj.get(key)
+        .ok_or_else(|| invalid(path, format!("needs the property '{key}'")))
+}
+
+fn check_domain(v: &Value, path: &str) -> Result<(), MappingError> {
+    let obj = object(v, path)?;
+    only_keys(obj, path, &["id", "name"])?;
+    for (k, val) in obj {
+        string(val, &format!("{path}.{k}"))?;
+    }
+    Ok(())
+}
+
+fn check_projects(v: &Value, path: &str, version: SchemaVersion) -> Result<(), MappingError> {
+    for (i, p) in array(v, path)?.iter().enumerate() {
+        let pp = format!("{path}[{i}]");
+        let obj = object(p, &pp)?;
+        let allowed: &[&str] = if version == SchemaVersion::V1 {
+            &["name", "roles"]
+        } else {
+            &["name", "roles", "domain"]
+        };
+        only_keys(obj, &pp, allowed)?;
+        string(required(obj, &pp, "name")?, &format!("{pp}.name"))?;
+        for (j, r) in array(required(obj, &pp, "roles")?, &format!("{pp}.roles"))?
+            .iter()
+            .enumerate()
+        {
+            let rp = format!("{pp}.roles[{j}]");
+            let robj = object(r, &rp)?;
+            only_keys(robj, &rp, &["name"])?;
+            string(required(robj, &rp, "name")?, &format!("{rp}.name"))?;
+        }
+        if let Some(d) = obj.get("domain") {
+            check_domain(d, &format!("{pp}.domain"))?;
+        }
+    }
+    Ok(())
+}
+
+fn check_local(v: &Value, path: &str, version: SchemaVersion) -> Result<(), MappingError> {
+    let obj = object(v, path)?;
+    let mut allowed = vec!["user", "projects", "group", "groups", "group_ids", "domain"];
+    if version == SchemaVersion::V3 {
+        allowed.push("projects_json");
+    }
+    only_keys(obj, path, &allowed)?;
+    for (key, val) in obj {
+        let p = format!("{path}.{key}");
+        match key.as_str() {
+            "user" => {
+                let user = object(val, &p)?;
+                only_keys(user, &p, &["id", "name", "email", "domain", "type"])?;
+                for (k, field) in user {
+                    let fp = format!("{p}.{k}");
+                    match k.as_str() {
+                        "domain" => check_domain(field, &fp)?,
+                        "type" => {
+                            let t = string(field, &fp)?;
+                            if t != "ephemeral" && t != "local" {
+                                return Err(invalid(&fp, "must be 'ephemeral' or 'local'"));
+                            }
+                        }
+                        _ => {
+                            string(field, &fp)?;
+                        }
+                    }
+                }
+            }
+            "projects" => check_projects(val, &p, version)?,
+            "group" => {
+                let group = object(val, &p)?;
+                if group.contains_key("id") {
+                    only_keys(group, &p, &["id"])?;
+                    string(&group["id"], &format!("{p}.id"))?;
+                } else {
+                    only_keys(group, &p, &["name", "domain"])?;
+                    string(required(group, &p, "name")?, &format!("{p}.name"))?;
+                    check_domain(required(group, &p, "domain")?, &format!("{p}.domain"))?;
+                }
+            }
+            "groups" | "group_ids" | "projects_json" => {
+                string(val, &p)?;
+            }
+            "domain" => check_domain(val, &p)?,
+            _ => unreachable!("only_keys admitted {key}"),
+        }
+    }
+    Ok(())
+}
+
+fn compile_matcher(v: &Value, path: &str, regex: bool) -> Result<Matcher, MappingError> {
+    let items = array(v, path)?
+        .iter()
+        .enumerate()
+        .map(|(i, item)| string(item, &format!("{path}[{i}]")).map(str::to_string))
+        .collect::<Result<Vec<_>, _>>()?;
+    if !regex {
+        return Ok(Matcher::Exact(items));
+    }
+    let compiled = items
+        .iter()
+        .enumerate()
+        .map(|(i, pattern)| {
+            RegexBuilder::new(pattern)
+                .size_limit(MAX_REGEX_BYTES)
+                .build()
+                .map_err(|e| {
+                    invalid(
+                        &format!("{path}[{i}]"),
+                        format!("is not a valid regular expression: {e}"),
+                    )
+                })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Matcher::Regex(compiled))
+}
+
+fn compile_remote(v: &Value, path: &str) -> Result<Remote, MappingError> {
+    let obj = object(v, path)?;
+    only_keys(
+        obj,
+        path,
+        &["type", "any_one_of", "not_any_of", "whitelist", "blacklist", "regex"],
+    )?;
+    let attribute = string(required(obj, path, "type")?, &format!("{path}.type"))?.to_string();
+    let lists: Vec<&str> = ["any_one_of", "not_any_of", "whitelist", "blacklist"]
+        .into_iter()
+        .filter(|k| obj.contains_key(*k))
+        .collect();
+    if lists.len() > 1 {
+        return Err(invalid(path, format!("may hold only one of {}", lists.join(", "))));
+    }
+    let regex = match obj.get("regex") {
+        None => false,
+        Some(r) => {
+            if lists.is_empty() {
+                return Err(invalid(&format!("{path}.regex"), "is only allowed beside a value list"));
+            }
+            r.as_bool()
+                .ok_or_else(|| invalid(&format!("{path}.regex"), "must be a boolean"))?
+        }
+    };
+    let kind = match lists.first() {
+        None => RemoteKind::Value,
+        Some(&key) => {
+            let m = compile_matcher(&obj[key], &format!("{path}.{key}"), regex)?;
+            match key {
+                "any_one_of" => RemoteKind::AnyOneOf(m),
+                "not_any_of" => RemoteKind::NotAnyOf(m),
+                "whitelist" => RemoteKind::Whitelist(m),
+                _ => RemoteKind::Blacklist(m),
+            }
+        }
+    };
+    Ok(Remote { attribute, kind })
+}
+
+/// Compiles a validated local element; `slots` is the number of value-contributing remotes.
+fn compile_template(v: &Value, path: &str, slots: usize) -> Result<Template, MappingError> {
+    Ok(match v {
+        Value::Object(obj) => Template::Object(
+            obj.iter()
+                .map(|(k, val)| Ok((k.clone(), compile_template(val, &format!("{path}.{k}"), slots)?)))
+                .collect::<Result<_, MappingError>>()?,
+        ),
+        Value::Array(items) => Template::Array(
+            items
+                .iter()
+                .enumerate()
+                .map(|(i, item)| compile_template(item, &format!("{path}[{i}]"), slots))
+                .collect::<Result<_, _>>()?,
+        ),
+        Value::String(s) => {
+            let pieces = parse_template(s).map_err(|e| invalid(path, e))?;
+            if let Some(Piece::Slot(n)) = pieces.iter().find(|p| matches!(p, Piece::Slot(n) if *n >= slots)) {
+                return Err(invalid(
+                    path,
+                    format!("refers to {{{n}}} but the rule's remote has only {slots} value(s) to substitute"),
+                ));
+            }
+            Template::Text(pieces)
+        }
+        other => Template::Verbatim(other.clone()),
+    })
+}
+
+fn compile_rule(v: &Value, path: &str, version: SchemaVersion) -> Result<Rule, MappingError> {
+    let obj = object(v, path)?;
+    only_keys(obj, path, &["local", "remote"])?;
+    let local = array(required(obj, path, "local")?, &format!("{path}.local"))?;
+    let remote_values = array(required(obj, path, "remote")?, &format!("{path}.remote"))?;
+    if remote_values.is_empty() {
+        return Err(invalid(&format!("{path}.remote"), "must not be empty"));
+    }
+    if remote_values.len() > MAX_REMOTES {
+        return Err(invalid(
+            &format!("{path}.remote"),
+            format!("must have at most {MAX_REMOTES} items"),
+        ));
+    }
+    for (i, l) in local.iter().enumerate() {
+        check_local(l, &format!("{path}.local[{i}]"), version)?;
+    }
+    let remote = remote_values
+        .iter()
+        .enumerate()
+        .map(|(i, r)| compile_remote(r, &format!("{path}.remote[{i}]")))
+        .collect::<Result<Vec<_>, _>>()?;
+    let slots = remote
+        .iter()
+        .filter(|r| {
+            matches!(
+                r.kind,
+                RemoteKind::Value | RemoteKind::Whitelist(_) | RemoteKind::Blacklist(_)
+            )
+        })
+        .count();
+    let local = local
+        .iter()
+        .enumerate()
+        .map(|(i, l)| {
+            let lp = format!("{path}.local[{i}]");
+            // Keystone formats every local, even in a rule without value remotes (its
+            // `if not direct_maps` never holds), so a slot there fails at login; refuse now.
+            if let Some(pj) = l.get("projects_json").and_then(Value::as_str) {
+                check_projects_json_slot(pj, &format!("{lp}.projects_json"), slots)?;
+            }
+            compile_template(l, &lp, slots)
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Rule { local, remote })
+}
+
+/// `projects_json` names a slot as `{N}` (Keystone reads `\{?(\d+)\}?`).
+fn check_projects_json_slot(text: &str, path: &str, slots: usize) -> Result<(), MappingError> {
+    let digits = text.trim_start_matches('{').trim_end_matches('}');
+    match digits.parse::<usize>() {
+        Ok(n) if n < slots && !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) => Ok(()),
+        _ => Err(invalid(path, "must name an existing remote value as {N}")),
+    }
+}
+
+impl Mapping {
+    /// Validates and compiles `{"rules": [...], "schema_version"?: "1.0"|"2.0"|"3.0"}`.
+    /// `version` (from the caller) wins over the document's `schema_version`.
+    pub fn compile(doc: &Value, version: Option<SchemaVersion>) -> Result<Mapping, MappingError> {
+        let obj = object(doc, "mapping")?;
+        let version = match (version, obj.get("schema_version")) {
+            (Some(v), _) => v,
+            (None, None) => SchemaVersion::V1,
+            (None, Some(v)) => {
+                let text = string(v, "schema_version")?;
+                SchemaVersion::parse(text).ok_or_else(|| invalid("schema_version", "must be 1.0, 2.0 or 3.0"))?
+            }
+        };
+        let rules = array(required(obj, "mapping", "rules")?, "rules")?;
+        if rules.is_empty() {
+            return Err(invalid("rules", "must not be empty"));
+        }
+        if rules.len() > MAX_RULES {
+            return Err(invalid("rules", format!("must have at most {MAX_RULES} items")));
+        }
+        let rules = rules
+            .iter()
+            .enumerate()
+            .map(|(i, r)| compile_rule(r, &format!("rules[{i}]"), version))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Mapping { version, rules })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn invalid_rules_name_the_offending_element() {
+        let r = |remote: Value, local: Value| json!({"rules": [{"local": local, "remote": remote}]});
+        let cases: Vec<(Value, &str)> = vec![
+            (json!([]), "mapping must be an object"),
+            (json!({"rules": []}), "rules must not be empty"),
+            (
+                r(json!([{"type": "a", "any_one_of": ["x"], "regex": "yes"}]), json!([])),
+                "rules[0].remote[0].regex must be a boolean",
+            ),
+            (
+                r(json!([{"type": 5}]), json!([])),
+                "rules[0].remote[0].type must be a string",
+            ),
+            (
+                r(json!([{"type": "a", "any_one_of": "x"}]), json!([])),
+                "rules[0].remote[0].any_one_of must be an array",
+            ),
+            (
+                r(json!([{"type": "a", "any_one_of": [1]}]), json!([])),
+                "rules[0].remote[0].any_one_of[0] must be a string",
+            ),
+            (
+                r(json!([{"type": "a", "any_one_of": ["("], "regex": true}]), json!([])),
+                "rules[0].remote[0].any_one_of[0] is not a valid regular expression",
+            ),
+            (
+                r(json!([{"type": "a"}]), json!([{"user": {"name": "{1}"}}])),
+                "rules[0].local[0].user.name refers to {1}",
+            ),
+            (
+                r(json!([{"type": "a"}]), json!([{"user": {"name": "{x}"}}])),
+                "rules[0].local[0].user.name only {N} placeholders",
+            ),
+            (
+                r(json!([{"type": "a"}]), json!([{"group": {"name": "g"}}])),
+                "rules[0].local[0].group needs the property 'domain'",
+            ),
+            (
+                r(json!([{"type": "a"}]), json!([{"usr": {}}])),
+                "rules[0].local[0].usr is not an allowed property",
+            ),
+            (r(json!([]), json!([])), "rules[0].remote must not be empty"),
+        ];
+        for (doc, want) in cases {
+            let err = Mapping::compile(&doc, None).unwrap_err().to_string();
+            assert!(err.starts_with(want), "{doc}: got {err:?}, want {want:?}");
+        }
+    }
+
+    #[test]
+    fn schema_version_comes_from_the_caller_or_the_document() {
+        let doc = json!({"schema_version": "2.0", "rules": [{"local": [], "remote": [{"type": "a"}]}]});
+        assert_eq!(Mapping::compile(&doc, None).unwrap().version, SchemaVersion::V2);
+        assert_eq!(
+            Mapping::compile(&doc, Some(SchemaVersion::V3)).unwrap().version,
+            SchemaVersion::V3
+        );
+        let bad = json!({"schema_version": "9.9", "rules": []});
+        assert!(Mapping::compile(&bad, None).is_err());
+    }
+}

@@ -1,0 +1,90 @@
+//! `fedgate mapping test`, run as a user would: files in, JSON lines and an exit code out.
+
+use serde_json::{Value, json};
+
+fn run(args: &[&str], files: &[(&str, String)]) -> (i32, Vec<Value>) {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, text) in files {
+        std::fs::write(dir.path().join(name), text).unwrap();
+    }
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_fedgate"))
+        .current_dir(dir.path())
+        .args(["mapping", "test"])
+        .args(args)
+        .output()
+        .unwrap();
+    let lines = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    (out.status.code().unwrap_or(-1), lines)
+}
+
+#[test]
+fn mapping_test_follows_the_command_line_contract() {
+    let rules = json!({"mapping": {"rules": [{
+        "remote": [{"type": "UserName"}, {"type": "Groups", "whitelist": ["admins"]}],
+        "local": [{"user": {"name": "{0}"}}, {"groups": "{1}", "domain": {"name": "corp"}}],
+    }]}})
+    .to_string();
+    let bare_rules =
+        json!({"rules": [{"remote": [{"type": "UserName"}], "local": [{"user": {"name": "{0}"}}]}]}).to_string();
+    let mapped = json!({"UserName": "alice", "Groups": "admins;x"}).to_string();
+    let rejected = json!({"Other": "1"}).to_string();
+    let batch = format!("{mapped}\n{rejected}\n");
+    let invalid =
+        json!({"rules": [{"remote": [{"type": "a", "any_one_of": ["x"], "regex": "yes"}], "local": []}]}).to_string();
+
+    let (code, out) = run(
+        &["--rules", "r.json", "--assertion", "a.json"],
+        &[("r.json", rules.clone()), ("a.json", mapped.clone())],
+    );
+    assert_eq!(code, 0);
+    assert_eq!(out[0]["user"], json!({"name": "alice", "type": "ephemeral"}));
+    assert_eq!(
+        out[0]["group_names"],
+        json!([{"name": "admins", "domain": {"name": "corp"}}])
+    );
+    assert!(out[0].get("trace").is_none());
+
+    let (code, out) = run(
+        &["--rules", "r.json", "--assertion", "a.json"],
+        &[("r.json", bare_rules), ("a.json", rejected)],
+    );
+    assert_eq!(code, 1);
+    assert_eq!(out[0]["error"]["code"], 401);
+
+    let (code, out) = run(
+        &["--rules", "r.json", "--assertions", "b.jsonl", "--trace"],
+        &[("r.json", rules.clone()), ("b.jsonl", batch)],
+    );
+    assert_eq!(code, 1, "one of the batch was rejected");
+    assert_eq!(out.len(), 2);
+    assert_eq!(out[0]["trace"][0]["matched"], true);
+    assert_eq!(out[1]["trace"][0]["failed"]["check"], "missing attribute");
+
+    let (code, out) = run(
+        &["--rules", "r.json", "--assertion", "a.json"],
+        &[("r.json", invalid), ("a.json", mapped.clone())],
+    );
+    assert_eq!(code, 2);
+    assert_eq!(out[0]["error"]["code"], 400);
+    assert!(
+        out[0]["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("rules[0].remote[0].regex")
+    );
+
+    let (code, out) = run(
+        &["--rules", "r.json", "--assertion", "a.json", "--schema-version", "2.0"],
+        &[("r.json", rules), ("a.json", mapped)],
+    );
+    assert_eq!(code, 0);
+    assert_eq!(
+        out[0]["user"]["domain"],
+        json!({"name": "corp"}),
+        "2.0 fills the user's domain"
+    );
+}
