@@ -6,6 +6,7 @@ mod auth;
 mod catalog;
 pub mod error;
 pub mod extract;
+mod federation;
 mod identity;
 mod middleware;
 mod roles;
@@ -155,6 +156,38 @@ pub fn router(services: Arc<Services>) -> Router {
         .route(
             "/v3.0/OS-INHERIT/domains/{d}/agencies/{a}/roles/{r}/inherited_to_projects",
             roles::grant_route(Agency, Domain, true),
+        )
+        // federation configuration
+        .route("/v3/OS-FEDERATION/identity_providers", get(federation::list_idps))
+        .route(
+            "/v3/OS-FEDERATION/identity_providers/{id}",
+            get(federation::get_idp)
+                .put(federation::create_idp)
+                .patch(federation::update_idp)
+                .delete(federation::delete_idp),
+        )
+        .route(
+            "/v3/OS-FEDERATION/identity_providers/{id}/protocols",
+            get(federation::list_protocols),
+        )
+        .route(
+            "/v3/OS-FEDERATION/identity_providers/{id}/protocols/{protocol}",
+            get(federation::get_protocol)
+                .put(federation::create_protocol)
+                .patch(federation::update_protocol)
+                .delete(federation::delete_protocol),
+        )
+        .route("/v3/OS-FEDERATION/mappings", get(federation::list_mappings))
+        .route(
+            "/v3/OS-FEDERATION/mappings/{id}",
+            get(federation::get_mapping)
+                .put(federation::create_mapping)
+                .patch(federation::update_mapping)
+                .delete(federation::delete_mapping),
+        )
+        .route(
+            "/v3-ext/OS-FEDERATION/mappings/{id}/test",
+            post(federation::test_mapping),
         )
         // catalog
         .route("/v3/services", get(catalog::services))

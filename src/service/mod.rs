@@ -7,6 +7,7 @@ pub mod auth;
 pub mod bootstrap;
 pub mod catalog;
 pub mod error;
+pub mod federation;
 pub mod names;
 pub mod password;
 mod resolve;
@@ -41,6 +42,7 @@ pub struct Services {
     pub catalog: Arc<Catalog>,
     pub config: Arc<Config>,
     resolver: resolve::Resolver,
+    mappings: federation::MappingCache,
 }
 
 impl Services {
@@ -54,6 +56,7 @@ impl Services {
             catalog,
             config,
             resolver,
+            mappings: federation::MappingCache::default(),
         })
     }
 

@@ -125,9 +125,43 @@ pub trait KeyStore: Send + Sync {
     async fn delete_token_keys_before(&self, keep_from: u32) -> StoreResult<u64>;
 }
 
+#[async_trait]
+pub trait FederationStore: Send + Sync {
+    /// Conflict when the id or one of the remote ids exists.
+    async fn create_idp(&self, idp: &IdentityProvider) -> StoreResult<()>;
+    async fn get_idp(&self, id: &str) -> StoreResult<Option<IdentityProvider>>;
+    async fn list_idps(&self) -> StoreResult<Vec<IdentityProvider>>;
+    /// Replaces description, enabled and remote ids. Conflict when a remote id is taken.
+    async fn update_idp(&self, idp: &IdentityProvider) -> StoreResult<bool>;
+    /// Removes the provider with its remote ids and protocols.
+    async fn delete_idp(&self, id: &str) -> StoreResult<bool>;
+    async fn create_mapping(&self, mapping: &MappingRecord) -> StoreResult<()>;
+    async fn get_mapping(&self, id: &str) -> StoreResult<Option<MappingRecord>>;
+    async fn list_mappings(&self) -> StoreResult<Vec<MappingRecord>>;
+    async fn update_mapping(&self, mapping: &MappingRecord) -> StoreResult<bool>;
+    /// Conflict while a protocol uses the mapping.
+    async fn delete_mapping(&self, id: &str) -> StoreResult<bool>;
+    /// Conflict when the protocol exists or the IdP or mapping is missing.
+    async fn create_protocol(&self, protocol: &ProtocolRecord) -> StoreResult<()>;
+    async fn get_protocol(&self, idp_id: &str, id: &str) -> StoreResult<Option<ProtocolRecord>>;
+    async fn list_protocols(&self, idp_id: &str) -> StoreResult<Vec<ProtocolRecord>>;
+    /// Conflict when the mapping is missing.
+    async fn update_protocol(&self, protocol: &ProtocolRecord) -> StoreResult<bool>;
+    async fn delete_protocol(&self, idp_id: &str, id: &str) -> StoreResult<bool>;
+}
+
 /// Everything the services need, as one object.
 pub trait Store:
-    DomainStore + ProjectStore + UserStore + GroupStore + RoleStore + GrantStore + AgencyStore + RevocationStore + KeyStore
+    DomainStore
+    + ProjectStore
+    + UserStore
+    + GroupStore
+    + RoleStore
+    + GrantStore
+    + AgencyStore
+    + RevocationStore
+    + KeyStore
+    + FederationStore
 {
 }
 
@@ -141,5 +175,6 @@ impl<T> Store for T where
         + AgencyStore
         + RevocationStore
         + KeyStore
+        + FederationStore
 {
 }

@@ -223,3 +223,35 @@ impl std::fmt::Debug for StoredKey {
             .finish()
     }
 }
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdentityProvider {
+    pub id: String,
+    /// The account that owns the provider.
+    pub domain_id: String,
+    /// `virtual_user_sso` or `iam_user_sso`.
+    pub sso_type: String,
+    pub description: String,
+    pub enabled: bool,
+    /// Entity ids (SAML) or issuers (OIDC) this provider answers to; unique across providers.
+    pub remote_ids: Vec<String>,
+    pub created_at_ms: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MappingRecord {
+    pub id: String,
+    pub domain_id: String,
+    /// `{"rules": [...], "schema_version"?: "..."}` as JSON text, validated before storing.
+    pub document: String,
+    pub created_at_ms: i64,
+    pub updated_at_ms: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProtocolRecord {
+    pub idp_id: String,
+    /// `saml` or `oidc`.
+    pub id: String,
+    pub mapping_id: String,
+}

@@ -115,7 +115,8 @@ fn write_error(e: sqlx::Error, what: &str) -> StoreError {
         if db.is_unique_violation() {
             return StoreError::Conflict(format!("{what} already exists"));
         }
-        if db.is_foreign_key_violation() {
+        // SQLite reports ON DELETE RESTRICT as a trigger constraint (extended code 1811).
+        if db.is_foreign_key_violation() || db.code().as_deref() == Some("1811") {
             return StoreError::Conflict(format!("{what} refers to a missing or still referenced record"));
         }
     }
@@ -915,5 +916,238 @@ impl KeyStore for SqlStore {
             .execute(&self.pool)
             .await?;
         Ok(done.rows_affected())
+    }
+}
+
+fn mapping_from(row: &AnyRow) -> Result<MappingRecord, sqlx::Error> {
+    Ok(MappingRecord {
+        id: row.try_get("id")?,
+        domain_id: row.try_get("domain_id")?,
+        document: row.try_get("document")?,
+        created_at_ms: row.try_get("created_at")?,
+        updated_at_ms: row.try_get("updated_at")?,
+    })
+}
+
+fn protocol_from(row: &AnyRow) -> Result<ProtocolRecord, sqlx::Error> {
+    Ok(ProtocolRecord {
+        idp_id: row.try_get("idp_id")?,
+        id: row.try_get("id")?,
+        mapping_id: row.try_get("mapping_id")?,
+    })
+}
+
+impl SqlStore {
+    async fn idp_from(&self, row: &AnyRow) -> StoreResult<IdentityProvider> {
+        let id: String = row.try_get("id")?;
+        let remote_ids = sqlx::query("SELECT remote_id FROM idp_remote_ids WHERE idp_id = $1 ORDER BY remote_id")
+            .bind(id.clone())
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(|r| r.try_get::<String, _>("remote_id"))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(IdentityProvider {
+            id,
+            domain_id: row.try_get("domain_id")?,
+            sso_type: row.try_get("sso_type")?,
+            description: row.try_get("description")?,
+            enabled: flag(row, "enabled")?,
+            remote_ids,
+            created_at_ms: row.try_get("created_at")?,
+        })
+    }
+}
+
+#[async_trait]
+impl FederationStore for SqlStore {
+    async fn create_idp(&self, idp: &IdentityProvider) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "INSERT INTO identity_providers (id, domain_id, sso_type, description, enabled, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(idp.id.clone())
+        .bind(idp.domain_id.clone())
+        .bind(idp.sso_type.clone())
+        .bind(idp.description.clone())
+        .bind(idp.enabled as i64)
+        .bind(idp.created_at_ms)
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| write_error(e, "identity provider"))?;
+        for remote in &idp.remote_ids {
+            sqlx::query("INSERT INTO idp_remote_ids (remote_id, idp_id) VALUES ($1, $2)")
+                .bind(remote.clone())
+                .bind(idp.id.clone())
+                .execute(&mut *tx)
+                .await
+                .map_err(|e| write_error(e, "remote id"))?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn get_idp(&self, id: &str) -> StoreResult<Option<IdentityProvider>> {
+        let row = sqlx::query("SELECT * FROM identity_providers WHERE id = $1")
+            .bind(id.to_string())
+            .fetch_optional(&self.pool)
+            .await?;
+        match row {
+            Some(r) => Ok(Some(self.idp_from(&r).await?)),
+            None => Ok(None),
+        }
+    }
+
+    async fn list_idps(&self) -> StoreResult<Vec<IdentityProvider>> {
+        let rows = sqlx::query("SELECT * FROM identity_providers ORDER BY id")
+            .fetch_all(&self.pool)
+            .await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for r in &rows {
+            out.push(self.idp_from(r).await?);
+        }
+        Ok(out)
+    }
+
+    async fn update_idp(&self, idp: &IdentityProvider) -> StoreResult<bool> {
+        let mut tx = self.pool.begin().await?;
+        let done = sqlx::query("UPDATE identity_providers SET description = $2, enabled = $3 WHERE id = $1")
+            .bind(idp.id.clone())
+            .bind(idp.description.clone())
+            .bind(idp.enabled as i64)
+            .execute(&mut *tx)
+            .await?;
+        if done.rows_affected() == 0 {
+            return Ok(false);
+        }
+        sqlx::query("DELETE FROM idp_remote_ids WHERE idp_id = $1")
+            .bind(idp.id.clone())
+            .execute(&mut *tx)
+            .await?;
+        for remote in &idp.remote_ids {
+            sqlx::query("INSERT INTO idp_remote_ids (remote_id, idp_id) VALUES ($1, $2)")
+                .bind(remote.clone())
+                .bind(idp.id.clone())
+                .execute(&mut *tx)
+                .await
+                .map_err(|e| write_error(e, "remote id"))?;
+        }
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    async fn delete_idp(&self, id: &str) -> StoreResult<bool> {
+        let done = sqlx::query("DELETE FROM identity_providers WHERE id = $1")
+            .bind(id.to_string())
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn create_mapping(&self, m: &MappingRecord) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO mappings (id, domain_id, document, created_at, updated_at) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(m.id.clone())
+        .bind(m.domain_id.clone())
+        .bind(m.document.clone())
+        .bind(m.created_at_ms)
+        .bind(m.updated_at_ms)
+        .execute(&self.pool)
+        .await
+        .map_err(|e| write_error(e, "mapping"))?;
+        Ok(())
+    }
+
+    async fn get_mapping(&self, id: &str) -> StoreResult<Option<MappingRecord>> {
+        let row = sqlx::query("SELECT * FROM mappings WHERE id = $1")
+            .bind(id.to_string())
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.as_ref().map(mapping_from).transpose()?)
+    }
+
+    async fn list_mappings(&self) -> StoreResult<Vec<MappingRecord>> {
+        let rows = sqlx::query("SELECT * FROM mappings ORDER BY id")
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows.iter().map(mapping_from).collect::<Result<_, _>>()?)
+    }
+
+    async fn update_mapping(&self, m: &MappingRecord) -> StoreResult<bool> {
+        let done = sqlx::query("UPDATE mappings SET document = $2, updated_at = $3 WHERE id = $1")
+            .bind(m.id.clone())
+            .bind(m.document.clone())
+            .bind(m.updated_at_ms)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn delete_mapping(&self, id: &str) -> StoreResult<bool> {
+        let mut tx = self.pool.begin().await?;
+        let used = sqlx::query("SELECT 1 AS one FROM federation_protocols WHERE mapping_id = $1")
+            .bind(id.to_string())
+            .fetch_optional(&mut *tx)
+            .await?;
+        if used.is_some() {
+            return Err(StoreError::Conflict(format!("mapping {id} is used by a protocol")));
+        }
+        let done = sqlx::query("DELETE FROM mappings WHERE id = $1")
+            .bind(id.to_string())
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| write_error(e, "mapping"))?;
+        tx.commit().await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn create_protocol(&self, p: &ProtocolRecord) -> StoreResult<()> {
+        sqlx::query("INSERT INTO federation_protocols (idp_id, id, mapping_id) VALUES ($1, $2, $3)")
+            .bind(p.idp_id.clone())
+            .bind(p.id.clone())
+            .bind(p.mapping_id.clone())
+            .execute(&self.pool)
+            .await
+            .map_err(|e| write_error(e, "protocol"))?;
+        Ok(())
+    }
+
+    async fn get_protocol(&self, idp_id: &str, id: &str) -> StoreResult<Option<ProtocolRecord>> {
+        let row = sqlx::query("SELECT * FROM federation_protocols WHERE idp_id = $1 AND id = $2")
+            .bind(idp_id.to_string())
+            .bind(id.to_string())
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.as_ref().map(protocol_from).transpose()?)
+    }
+
+    async fn list_protocols(&self, idp_id: &str) -> StoreResult<Vec<ProtocolRecord>> {
+        let rows = sqlx::query("SELECT * FROM federation_protocols WHERE idp_id = $1 ORDER BY id")
+            .bind(idp_id.to_string())
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows.iter().map(protocol_from).collect::<Result<_, _>>()?)
+    }
+
+    async fn update_protocol(&self, p: &ProtocolRecord) -> StoreResult<bool> {
+        let done = sqlx::query("UPDATE federation_protocols SET mapping_id = $3 WHERE idp_id = $1 AND id = $2")
+            .bind(p.idp_id.clone())
+            .bind(p.id.clone())
+            .bind(p.mapping_id.clone())
+            .execute(&self.pool)
+            .await
+            .map_err(|e| write_error(e, "protocol"))?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn delete_protocol(&self, idp_id: &str, id: &str) -> StoreResult<bool> {
+        let done = sqlx::query("DELETE FROM federation_protocols WHERE idp_id = $1 AND id = $2")
+            .bind(idp_id.to_string())
+            .bind(id.to_string())
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() > 0)
     }
 }

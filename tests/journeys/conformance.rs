@@ -347,6 +347,57 @@ async fn agencies_round_trip_and_cascade(s: &dyn Store) {
     assert!(s.list_grants(&GrantFilter::default()).await.unwrap().is_empty());
 }
 
+async fn federation_cascades_and_restricts(s: &dyn Store) {
+    s.create_domain(&domain("d1", "a")).await.unwrap();
+    let idp = |id: &str, remote: &[&str]| IdentityProvider {
+        id: id.into(),
+        domain_id: "d1".into(),
+        sso_type: "virtual_user_sso".into(),
+        description: String::new(),
+        enabled: true,
+        remote_ids: remote.iter().map(|r| r.to_string()).collect(),
+        created_at_ms: NOW,
+    };
+    s.create_idp(&idp("acme", &["https://a", "https://b"])).await.unwrap();
+    assert!(matches!(
+        s.create_idp(&idp("other", &["https://b"])).await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert_eq!(
+        s.get_idp("other").await.unwrap(),
+        None,
+        "a refused create leaves nothing behind"
+    );
+    assert_eq!(
+        s.get_idp("acme").await.unwrap().unwrap().remote_ids,
+        ["https://a", "https://b"]
+    );
+    let mapping = MappingRecord {
+        id: "m1".into(),
+        domain_id: "d1".into(),
+        document: "{\"rules\": []}".into(),
+        created_at_ms: NOW,
+        updated_at_ms: NOW,
+    };
+    s.create_mapping(&mapping).await.unwrap();
+    let protocol = ProtocolRecord {
+        idp_id: "acme".into(),
+        id: "saml".into(),
+        mapping_id: "m1".into(),
+    };
+    s.create_protocol(&protocol).await.unwrap();
+    let orphan = ProtocolRecord {
+        mapping_id: "missing".into(),
+        ..protocol.clone()
+    };
+    assert!(matches!(s.create_protocol(&orphan).await, Err(StoreError::Conflict(_))));
+    assert!(matches!(s.delete_mapping("m1").await, Err(StoreError::Conflict(_))));
+    assert!(s.delete_idp("acme").await.unwrap());
+    assert_eq!(s.get_protocol("acme", "saml").await.unwrap(), None);
+    assert!(s.delete_mapping("m1").await.unwrap());
+    s.create_idp(&idp("other", &["https://b"])).await.unwrap();
+}
+
 macro_rules! conformance {
     ($($case:ident),* $(,)?) => {
         mod sqlite {
@@ -383,4 +434,5 @@ conformance!(
     revocations_are_sequenced_and_expire,
     token_keys_are_unique_and_retire_oldest_first,
     agencies_round_trip_and_cascade,
+    federation_cascades_and_restricts,
 );

@@ -1,0 +1,232 @@
+//! /v3/OS-FEDERATION identity providers, mappings and protocols, and the mapping dry run.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::{StatusCode, Uri};
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+
+use super::error::ApiError;
+use super::extract::{ApiJson, Caller};
+use super::views;
+use crate::service::federation::IdpInput;
+use crate::service::{Error, Services, now_ms};
+use crate::store::{IdentityProvider, MappingRecord, ProtocolRecord};
+
+type JsonResult = Result<Json<Value>, ApiError>;
+type Created = Result<(StatusCode, Json<Value>), ApiError>;
+
+const BASE: &str = "/v3/OS-FEDERATION";
+
+fn idp_json(base: &str, idp: &IdentityProvider) -> Value {
+    let self_link = format!("{base}{BASE}/identity_providers/{}", idp.id);
+    json!({
+        "id": idp.id, "sso_type": idp.sso_type, "description": idp.description,
+        "enabled": idp.enabled, "remote_ids": idp.remote_ids,
+        "links": {"self": self_link, "protocols": format!("{self_link}/protocols")},
+    })
+}
+
+fn mapping_json(base: &str, m: &MappingRecord) -> Value {
+    let mut doc: Value = serde_json::from_str(&m.document).unwrap_or_else(|_| json!({}));
+    doc["id"] = json!(m.id);
+    doc["links"] = json!({"self": format!("{base}{BASE}/mappings/{}", m.id)});
+    doc
+}
+
+fn protocol_json(base: &str, p: &ProtocolRecord) -> Value {
+    let idp = format!("{base}{BASE}/identity_providers/{}", p.idp_id);
+    json!({
+        "id": p.id, "mapping_id": p.mapping_id,
+        "links": {"self": format!("{idp}/protocols/{}", p.id), "identity_provider": idp},
+    })
+}
+
+#[derive(Deserialize)]
+pub struct IdpBody {
+    identity_provider: IdpInput,
+}
+
+#[derive(Deserialize)]
+pub struct MappingBody {
+    mapping: Value,
+}
+
+#[derive(Deserialize)]
+pub struct ProtocolBody {
+    protocol: ProtocolInput,
+}
+
+#[derive(Deserialize)]
+pub struct ProtocolInput {
+    mapping_id: Option<String>,
+}
+
+#[derive(Deserialize)]
+pub struct TestBody {
+    assertion: Map<String, Value>,
+}
+
+pub async fn list_idps(State(s): State<Arc<Services>>, Caller(c): Caller, uri: Uri) -> JsonResult {
+    let base = &s.config.public_url;
+    let idps = s.list_idps(&c).await?;
+    Ok(Json(json!({
+        "identity_providers": idps.iter().map(|i| idp_json(base, i)).collect::<Vec<_>>(),
+        "links": views::list_links(base, uri.path()),
+    })))
+}
+
+pub async fn get_idp(State(s): State<Arc<Services>>, Caller(c): Caller, Path(id): Path<String>) -> JsonResult {
+    let idp = s.get_idp(&c, &id).await?;
+    Ok(Json(json!({"identity_provider": idp_json(&s.config.public_url, &idp)})))
+}
+
+pub async fn create_idp(
+    State(s): State<Arc<Services>>,
+    Caller(c): Caller,
+    Path(id): Path<String>,
+    ApiJson(b): ApiJson<IdpBody>,
+) -> Created {
+    let idp = s.create_idp(&c, &id, b.identity_provider, now_ms()).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({"identity_provider": idp_json(&s.config.public_url, &idp)})),
+    ))
+}
+
+pub async fn update_idp(
+    State(s): State<Arc<Services>>,
+    Caller(c): Caller,
+    Path(id): Path<String>,
+    ApiJson(b): ApiJson<IdpBody>,
+) -> JsonResult {
+    let idp = s.update_idp(&c, &id, b.identity_provider, now_ms()).await?;
+    Ok(Json(json!({"identity_provider": idp_json(&s.config.public_url, &idp)})))
+}
+
+pub async fn delete_idp(
+    State(s): State<Arc<Services>>,
+    Caller(c): Caller,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    s.delete_idp(&c, &id, now_ms()).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub async fn list_mappings(State(s): State<Arc<Services>>, Caller(c): Caller, uri: Uri) -> JsonResult {
+    let base = &s.config.public_url;
+    let mappings = s.list_mappings(&c).await?;
+    Ok(Json(json!({
+        "mappings": mappings.iter().map(|m| mapping_json(base, m)).collect::<Vec<_>>(),
+        "links": views::list_links(base, uri.path()),
+    })))
+}
+
+pub async fn get_mapping(State(s): State<Arc<Services>>, Caller(c): Caller, Path(id): Path<String>) -> JsonResult {
+    let m = s.get_mapping(&c, &id).await?;
+    Ok(Json(json!({"mapping": mapping_json(&s.config.public_url, &m)})))
+}
+
+pub async fn create_mapping(
+    State(s): State<Arc<Services>>,
+    Caller(c): Caller,
+    Path(id): Path<String>,
+    ApiJson(b): ApiJson<MappingBody>,
+) -> Created {
+    let m = s.create_mapping(&c, &id, b.mapping, now_ms()).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({"mapping": mapping_json(&s.config.public_url, &m)})),
+    ))
+}
+
+pub async fn update_mapping(
+    State(s): State<Arc<Services>>,
+    Caller(c): Caller,
+    Path(id): Path<String>,
+    ApiJson(b): ApiJson<MappingBody>,
+) -> JsonResult {
+    let m = s.update_mapping(&c, &id, b.mapping, now_ms()).await?;
+    Ok(Json(json!({"mapping": mapping_json(&s.config.public_url, &m)})))
+}
+
+pub async fn delete_mapping(
+    State(s): State<Arc<Services>>,
+    Caller(c): Caller,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    s.delete_mapping(&c, &id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub async fn test_mapping(
+    State(s): State<Arc<Services>>,
+    Caller(c): Caller,
+    Path(id): Path<String>,
+    ApiJson(b): ApiJson<TestBody>,
+) -> JsonResult {
+    Ok(Json(s.test_mapping(&c, &id, &b.assertion).await?))
+}
+
+pub async fn list_protocols(
+    State(s): State<Arc<Services>>,
+    Caller(c): Caller,
+    Path(idp): Path<String>,
+    uri: Uri,
+) -> JsonResult {
+    let base = &s.config.public_url;
+    let protocols = s.list_protocols(&c, &idp).await?;
+    Ok(Json(json!({
+        "protocols": protocols.iter().map(|p| protocol_json(base, p)).collect::<Vec<_>>(),
+        "links": views::list_links(base, uri.path()),
+    })))
+}
+
+pub async fn get_protocol(
+    State(s): State<Arc<Services>>,
+    Caller(c): Caller,
+    Path((idp, id)): Path<(String, String)>,
+) -> JsonResult {
+    let p = s.get_protocol(&c, &idp, &id).await?;
+    Ok(Json(json!({"protocol": protocol_json(&s.config.public_url, &p)})))
+}
+
+pub async fn create_protocol(
+    State(s): State<Arc<Services>>,
+    Caller(c): Caller,
+    Path((idp, id)): Path<(String, String)>,
+    ApiJson(b): ApiJson<ProtocolBody>,
+) -> Created {
+    let p = s.create_protocol(&c, &idp, &id, b.protocol.mapping_id).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({"protocol": protocol_json(&s.config.public_url, &p)})),
+    ))
+}
+
+pub async fn update_protocol(
+    State(s): State<Arc<Services>>,
+    Caller(c): Caller,
+    Path((idp, id)): Path<(String, String)>,
+    ApiJson(b): ApiJson<ProtocolBody>,
+) -> JsonResult {
+    if b.protocol.mapping_id.is_none() {
+        return Err(Error::MissingField {
+            field: "protocol.mapping_id".into(),
+        }
+        .into());
+    }
+    let p = s.update_protocol(&c, &idp, &id, b.protocol.mapping_id).await?;
+    Ok(Json(json!({"protocol": protocol_json(&s.config.public_url, &p)})))
+}
+
+pub async fn delete_protocol(
+    State(s): State<Arc<Services>>,
+    Caller(c): Caller,
+    Path((idp, id)): Path<(String, String)>,
+) -> Result<StatusCode, ApiError> {
+    s.delete_protocol(&c, &idp, &id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
