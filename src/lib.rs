@@ -6,6 +6,7 @@ pub mod cli;
 pub mod config;
 pub mod http;
 pub mod mapping;
+pub mod oidc;
 pub mod service;
 pub mod store;
 pub mod telemetry;

@@ -230,3 +230,37 @@ pub async fn delete_protocol(
     s.delete_protocol(&c, &idp, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
+
+#[derive(Deserialize)]
+pub struct OidcConfigBody {
+    openid_connect_config: crate::oidc::OidcConfigInput,
+}
+
+pub async fn create_oidc_config(
+    State(s): State<Arc<Services>>,
+    Caller(c): Caller,
+    Path(idp): Path<String>,
+    ApiJson(b): ApiJson<OidcConfigBody>,
+) -> Created {
+    let config = s
+        .create_oidc_config(&c, &idp, b.openid_connect_config, now_ms())
+        .await?;
+    Ok((StatusCode::CREATED, Json(json!({"openid_connect_config": config}))))
+}
+
+pub async fn update_oidc_config(
+    State(s): State<Arc<Services>>,
+    Caller(c): Caller,
+    Path(idp): Path<String>,
+    ApiJson(b): ApiJson<OidcConfigBody>,
+) -> JsonResult {
+    let config = s
+        .update_oidc_config(&c, &idp, b.openid_connect_config, now_ms())
+        .await?;
+    Ok(Json(json!({"openid_connect_config": config})))
+}
+
+pub async fn get_oidc_config(State(s): State<Arc<Services>>, Caller(c): Caller, Path(idp): Path<String>) -> JsonResult {
+    let config = s.get_oidc_config(&c, &idp).await?;
+    Ok(Json(json!({"openid_connect_config": config})))
+}

@@ -189,6 +189,12 @@ pub fn router(services: Arc<Services>) -> Router {
             "/v3-ext/OS-FEDERATION/mappings/{id}/test",
             post(federation::test_mapping),
         )
+        .route(
+            "/v3.0/OS-FEDERATION/identity-providers/{id}/openid-connect-config",
+            get(federation::get_oidc_config)
+                .post(federation::create_oidc_config)
+                .put(federation::update_oidc_config),
+        )
         // catalog
         .route("/v3/services", get(catalog::services))
         .route("/v3/services/{id}", get(catalog::service))

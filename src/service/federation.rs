@@ -397,3 +397,74 @@ impl Services {
         Ok(())
     }
 }
+
+fn oidc_error(e: crate::oidc::OidcError) -> Error {
+    match e {
+        crate::oidc::OidcError::InvalidField { field, reason } => {
+            Error::invalid(format!("openid_connect_config.{field}"), reason)
+        }
+    }
+}
+
+impl Services {
+    /// POST: the provider must exist, be administered by the caller and have protocol `oidc`
+    /// (reference §5.13.3); a second configuration is a conflict.
+    pub async fn create_oidc_config(
+        &self,
+        ctx: &AuthContext,
+        idp_id: &str,
+        input: crate::oidc::OidcConfigInput,
+        now_ms: i64,
+    ) -> Result<crate::oidc::OidcConfig> {
+        let idp = self.idp_for_admin(ctx, idp_id).await?;
+        if self.store.get_protocol(&idp.id, "oidc").await?.is_none() {
+            return Err(Error::invalid(
+                "idp_id",
+                "the identity provider has no oidc protocol yet",
+            ));
+        }
+        let config = crate::oidc::OidcConfig::build(input, None).map_err(oidc_error)?;
+        let text = serde_json::to_string(&config).map_err(|e| Error::Internal(e.to_string()))?;
+        self.store
+            .create_oidc_config(&idp.id, &text, now_ms)
+            .await
+            .map_err(|e| match e {
+                StoreError::Conflict(_) => {
+                    Error::Conflict(format!("{idp_id} already has an OpenID Connect configuration"))
+                }
+                other => other.into(),
+            })?;
+        Ok(config)
+    }
+
+    async fn stored_oidc_config(&self, idp_id: &str) -> Result<crate::oidc::OidcConfig> {
+        let text = self
+            .store
+            .get_oidc_config(idp_id)
+            .await?
+            .ok_or_else(|| Error::not_found("openid connect config", idp_id))?;
+        serde_json::from_str(&text).map_err(|e| Error::Internal(format!("stored OIDC config of {idp_id}: {e}")))
+    }
+
+    pub async fn update_oidc_config(
+        &self,
+        ctx: &AuthContext,
+        idp_id: &str,
+        input: crate::oidc::OidcConfigInput,
+        now_ms: i64,
+    ) -> Result<crate::oidc::OidcConfig> {
+        self.idp_for_admin(ctx, idp_id).await?;
+        let current = self.stored_oidc_config(idp_id).await?;
+        let config = crate::oidc::OidcConfig::build(input, Some(current)).map_err(oidc_error)?;
+        let text = serde_json::to_string(&config).map_err(|e| Error::Internal(e.to_string()))?;
+        if !self.store.update_oidc_config(idp_id, &text, now_ms).await? {
+            return Err(Error::not_found("openid connect config", idp_id));
+        }
+        Ok(config)
+    }
+
+    pub async fn get_oidc_config(&self, ctx: &AuthContext, idp_id: &str) -> Result<crate::oidc::OidcConfig> {
+        self.idp_for_admin(ctx, idp_id).await?;
+        self.stored_oidc_config(idp_id).await
+    }
+}

@@ -148,6 +148,10 @@ pub trait FederationStore: Send + Sync {
     /// Conflict when the mapping is missing.
     async fn update_protocol(&self, protocol: &ProtocolRecord) -> StoreResult<bool>;
     async fn delete_protocol(&self, idp_id: &str, id: &str) -> StoreResult<bool>;
+    /// Conflict when the IdP already has a configuration or does not exist.
+    async fn create_oidc_config(&self, idp_id: &str, config: &str, now_ms: i64) -> StoreResult<()>;
+    async fn update_oidc_config(&self, idp_id: &str, config: &str, now_ms: i64) -> StoreResult<bool>;
+    async fn get_oidc_config(&self, idp_id: &str) -> StoreResult<Option<String>>;
 }
 
 /// Everything the services need, as one object.

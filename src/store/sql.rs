@@ -1142,6 +1142,35 @@ impl FederationStore for SqlStore {
         Ok(done.rows_affected() > 0)
     }
 
+    async fn create_oidc_config(&self, idp_id: &str, config: &str, now_ms: i64) -> StoreResult<()> {
+        sqlx::query("INSERT INTO idp_oidc_configs (idp_id, config, created_at, updated_at) VALUES ($1, $2, $3, $3)")
+            .bind(idp_id.to_string())
+            .bind(config.to_string())
+            .bind(now_ms)
+            .execute(&self.pool)
+            .await
+            .map_err(|e| write_error(e, "OpenID Connect configuration"))?;
+        Ok(())
+    }
+
+    async fn update_oidc_config(&self, idp_id: &str, config: &str, now_ms: i64) -> StoreResult<bool> {
+        let done = sqlx::query("UPDATE idp_oidc_configs SET config = $2, updated_at = $3 WHERE idp_id = $1")
+            .bind(idp_id.to_string())
+            .bind(config.to_string())
+            .bind(now_ms)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn get_oidc_config(&self, idp_id: &str) -> StoreResult<Option<String>> {
+        let row = sqlx::query("SELECT config FROM idp_oidc_configs WHERE idp_id = $1")
+            .bind(idp_id.to_string())
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(|r| r.try_get("config")).transpose()?)
+    }
+
     async fn delete_protocol(&self, idp_id: &str, id: &str) -> StoreResult<bool> {
         let done = sqlx::query("DELETE FROM federation_protocols WHERE idp_id = $1 AND id = $2")
             .bind(idp_id.to_string())

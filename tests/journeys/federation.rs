@@ -488,3 +488,105 @@ async fn bad_federation_input_is_refused_and_changes_nothing() {
     assert_eq!(before, after, "bad input changed federation configuration");
     app.stop().await;
 }
+
+fn jwks() -> String {
+    use base64::Engine;
+    let n = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode([9u8; 256]);
+    json!({"keys": [{"kty": "RSA", "n": n, "e": "AQAB", "kid": "k1", "alg": "RS256", "use": "sig"}]}).to_string()
+}
+
+async fn oidc_configuration_round_trips(db: Db) {
+    let Some(app) = spawn_app(db).await else { return };
+    let t = app.admin_token.as_str();
+    let path = "/v3.0/OS-FEDERATION/identity-providers/gh/openid-connect-config";
+    assert_eq!(
+        app.call(
+            "PUT",
+            &format!("{IDP}/gh"),
+            t,
+            Some(json!({"identity_provider": {"enabled": true}}))
+        )
+        .await
+        .0,
+        201
+    );
+    assert_eq!(
+        app.call("PUT", &format!("{MAPPINGS}/ci"), t, Some(json!({"mapping": rules()})))
+            .await
+            .0,
+        201
+    );
+    let config = json!({"openid_connect_config": {
+        "access_mode": "program", "idp_url": "https://token.actions.githubusercontent.com",
+        "client_id": "https://github.com/acme", "signing_key": jwks(),
+    }});
+    let (s, body) = app.call("POST", path, t, Some(config.clone())).await;
+    assert_eq!(
+        (s, body["error_code"].as_str()),
+        (400, Some("IAM.0073")),
+        "needs the oidc protocol first: {body}"
+    );
+    let proto = json!({"protocol": {"mapping_id": "ci"}});
+    assert_eq!(
+        app.call("PUT", &format!("{IDP}/gh/protocols/oidc"), t, Some(proto))
+            .await
+            .0,
+        201
+    );
+    let (s, created) = app.call("POST", path, t, Some(config.clone())).await;
+    assert_eq!(s, 201, "{created}");
+    let c = &created["openid_connect_config"];
+    assert_eq!(c["access_mode"], "program");
+    assert_eq!(c["authorization_endpoint"], Value::Null);
+    assert_eq!(c["scope"], Value::Null);
+    assert_eq!(app.call("POST", path, t, Some(config)).await.0, 409);
+    let modify = json!({"openid_connect_config": {"access_mode": "program_console",
+        "authorization_endpoint": "https://github.example/authorize", "scope": "openid profile",
+        "response_type": "id_token", "response_mode": "form_post"}});
+    let (s, modified) = app.call("PUT", path, t, Some(modify)).await;
+    assert_eq!(s, 200, "{modified}");
+    assert_eq!(
+        modified["openid_connect_config"]["client_id"], "https://github.com/acme",
+        "unchanged fields stay"
+    );
+    let (s, shown) = app.call("GET", path, t, None).await;
+    assert_eq!(
+        (s, &shown["openid_connect_config"]["scope"]),
+        (200, &json!("openid profile"))
+    );
+    let bad_key = json!({"openid_connect_config": {"signing_key": json!({"keys": [{"kty": "oct", "k": "c2VjcmV0"}]}).to_string()}});
+    let (s, body) = app.call("PUT", path, t, Some(bad_key)).await;
+    assert_eq!(s, 400);
+    assert!(
+        body["error_msg"].as_str().unwrap().contains("signing_key.keys[0].k"),
+        "{body}"
+    );
+    let http_issuer = json!({"openid_connect_config": {"idp_url": "http://issuer.example.com"}});
+    assert_eq!(app.call("PUT", path, t, Some(http_issuer)).await.0, 400);
+    let (s, body) = app
+        .call(
+            "GET",
+            "/v3.0/OS-FEDERATION/identity-providers/nope/openid-connect-config",
+            t,
+            None,
+        )
+        .await;
+    assert_eq!((s, body["error_code"].as_str()), (404, Some("IAM.0004")));
+    assert_eq!(app.call("DELETE", &format!("{IDP}/gh"), t, None).await.0, 204);
+    assert_eq!(
+        app.call("GET", path, t, None).await.0,
+        404,
+        "deleting the IdP removes its OIDC configuration"
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn oidc_configuration_round_trips_on_sqlite() {
+    oidc_configuration_round_trips(Db::Sqlite).await;
+}
+
+#[tokio::test]
+async fn oidc_configuration_round_trips_on_postgres() {
+    oidc_configuration_round_trips(Db::Postgres).await;
+}

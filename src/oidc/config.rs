@@ -1,0 +1,440 @@
+//! `openid_connect_config` (reference §5.13.3): every field checked at write time, so a
+//! provider that is stored can be used.
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use super::{OidcError, invalid};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AccessMode {
+    /// API and command-line access only.
+    Program,
+    /// Also browser sign-in through the authorization endpoint.
+    ProgramConsole,
+}
+
+/// The request body; every field optional so one type serves create (POST) and modify (PUT).
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct OidcConfigInput {
+    pub access_mode: Option<AccessMode>,
+    pub idp_url: Option<String>,
+    pub client_id: Option<String>,
+    pub authorization_endpoint: Option<String>,
+    pub scope: Option<String>,
+    pub response_type: Option<String>,
+    pub response_mode: Option<String>,
+    pub signing_key: Option<String>,
+}
+
+/// A validated configuration, as stored and shown. Console fields are `None` in program mode.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OidcConfig {
+    pub access_mode: AccessMode,
+    pub idp_url: String,
+    pub client_id: String,
+    pub authorization_endpoint: Option<String>,
+    pub scope: Option<String>,
+    pub response_type: Option<String>,
+    pub response_mode: Option<String>,
+    /// The JWKS as JSON text, normalised (`kty`, never the `key` alias).
+    pub signing_key: String,
+}
+
+fn length(field: &str, value: &str, min: usize, max: usize) -> Result<(), OidcError> {
+    let n = value.chars().count();
+    if n < min || n > max {
+        return Err(invalid(field, format!("must be {min}-{max} characters")));
+    }
+    Ok(())
+}
+
+/// `https://host...`, or `http://` for loopback hosts only (local test providers).
+fn check_url(field: &str, url: &str) -> Result<(), OidcError> {
+    length(field, url, 10, 255)?;
+    let (scheme, rest) = url
+        .split_once("://")
+        .ok_or_else(|| invalid(field, "must be an absolute http(s) URL"))?;
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    let host = if authority.starts_with('[') {
+        authority.split(']').next().map(|h| format!("{h}]")).unwrap_or_default()
+    } else {
+        authority.split(':').next().unwrap_or("").to_string()
+    };
+    if host.is_empty() || authority.contains('@') || url.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(invalid(field, "must be an absolute URL with a host and no credentials"));
+    }
+    let loopback = host == "localhost" || host == "[::1]" || host.starts_with("127.");
+    match scheme {
+        "https" => Ok(()),
+        "http" if loopback => Ok(()),
+        _ => Err(invalid(field, "must use https (http only for loopback hosts)")),
+    }
+}
+
+fn b64_len(field: &str, value: Option<&Value>) -> Result<usize, OidcError> {
+    let text = value
+        .and_then(Value::as_str)
+        .ok_or_else(|| invalid(field, "is missing or not a string"))?;
+    URL_SAFE_NO_PAD
+        .decode(text.trim_end_matches('='))
+        .map(|b| b.len())
+        .map_err(|_| invalid(field, "is not base64url"))
+}
+
+const SIGNING_ALGS: [&str; 9] = [
+    "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "EdDSA",
+];
+
+/// Checks one JWK; returns whether it can verify signatures.
+fn check_jwk(key: &mut Map<String, Value>, path: &str) -> Result<bool, OidcError> {
+    // The reference's samples write `"key": "RSA"`; accept it and store the standard name.
+    if !key.contains_key("kty")
+        && let Some(alias) = key.remove("key")
+    {
+        key.insert("kty".into(), alias);
+    }
+    for private in ["d", "p", "q", "dp", "dq", "qi", "k"] {
+        if key.contains_key(private) {
+            return Err(invalid(
+                &format!("{path}.{private}"),
+                "private or secret key material must not be configured",
+            ));
+        }
+    }
+    if let Some(alg) = key.get("alg") {
+        let alg = alg.as_str().unwrap_or("");
+        if !SIGNING_ALGS.contains(&alg) {
+            return Err(invalid(
+                &format!("{path}.alg"),
+                format!("{alg:?} is not an allowed signature algorithm"),
+            ));
+        }
+    }
+    let usable = match key.get("use").and_then(Value::as_str) {
+        None | Some("sig") => true,
+        Some("enc") => false,
+        Some(other) => return Err(invalid(&format!("{path}.use"), format!("{other:?} must be sig or enc"))),
+    };
+    let kty = key.get("kty").and_then(Value::as_str).unwrap_or("");
+    match kty {
+        "RSA" => {
+            let n = b64_len(&format!("{path}.n"), key.get("n"))?;
+            let e = b64_len(&format!("{path}.e"), key.get("e"))?;
+            if !(256..=1024).contains(&n) {
+                return Err(invalid(&format!("{path}.n"), "RSA modulus must be 2048-8192 bits"));
+            }
+            if e == 0 || e > 8 {
+                return Err(invalid(&format!("{path}.e"), "RSA exponent is malformed"));
+            }
+        }
+        "EC" => {
+            let size = match key.get("crv").and_then(Value::as_str) {
+                Some("P-256") => 32,
+                Some("P-384") => 48,
+                _ => return Err(invalid(&format!("{path}.crv"), "EC keys must use P-256 or P-384")),
+            };
+            for c in ["x", "y"] {
+                if b64_len(&format!("{path}.{c}"), key.get(c))? != size {
+                    return Err(invalid(&format!("{path}.{c}"), "has the wrong length for the curve"));
+                }
+            }
+        }
+        "OKP" => {
+            if key.get("crv").and_then(Value::as_str) != Some("Ed25519") {
+                return Err(invalid(&format!("{path}.crv"), "OKP keys must use Ed25519"));
+            }
+            if b64_len(&format!("{path}.x"), key.get("x"))? != 32 {
+                return Err(invalid(&format!("{path}.x"), "has the wrong length for Ed25519"));
+            }
+        }
+        other => {
+            return Err(invalid(
+                &format!("{path}.kty"),
+                format!("key type {other:?} is not supported"),
+            ));
+        }
+    }
+    Ok(usable)
+}
+
+/// Parses a JWKS given as JSON text; returns it normalised. It must hold 1-16 keys, all of an
+/// allowed type, at least one usable for signatures, and no private material.
+pub fn parse_jwks(text: &str) -> Result<String, OidcError> {
+    const FIELD: &str = "signing_key";
+    length(FIELD, text, 10, 30_000)?;
+    let mut doc: Value = serde_json::from_str(text).map_err(|_| invalid(FIELD, "is not a JSON document"))?;
+    let keys = doc
+        .get_mut("keys")
+        .and_then(Value::as_array_mut)
+        .ok_or_else(|| invalid(FIELD, "must be a JWKS: {\"keys\": [...]}"))?;
+    if keys.is_empty() || keys.len() > 16 {
+        return Err(invalid(FIELD, "must hold 1-16 keys"));
+    }
+    let mut usable = 0;
+    for (i, key) in keys.iter_mut().enumerate() {
+        let path = format!("{FIELD}.keys[{i}]");
+        let obj = key.as_object_mut().ok_or_else(|| invalid(&path, "must be an object"))?;
+        if check_jwk(obj, &path)? {
+            usable += 1;
+        }
+    }
+    if usable == 0 {
+        return Err(invalid(FIELD, "holds no key usable to verify signatures"));
+    }
+    Ok(doc.to_string())
+}
+
+impl OidcConfig {
+    /// Applies `input` over `current` (a modify) or alone (a create) and validates the result.
+    pub fn build(input: OidcConfigInput, current: Option<OidcConfig>) -> Result<OidcConfig, OidcError> {
+        let required = |field: &str| invalid(field, "is required");
+        let (cur_mode, cur_url, cur_client, cur_key) = match &current {
+            Some(c) => (
+                Some(c.access_mode),
+                Some(c.idp_url.clone()),
+                Some(c.client_id.clone()),
+                Some(c.signing_key.clone()),
+            ),
+            None => (None, None, None, None),
+        };
+        let access_mode = input.access_mode.or(cur_mode).ok_or_else(|| required("access_mode"))?;
+        let idp_url = input.idp_url.or(cur_url).ok_or_else(|| required("idp_url"))?;
+        check_url("idp_url", &idp_url)?;
+        let client_id = input.client_id.or(cur_client).ok_or_else(|| required("client_id"))?;
+        length("client_id", &client_id, 5, 255)?;
+        if client_id.chars().any(|c| c.is_control() || c.is_whitespace()) {
+            return Err(invalid("client_id", "must not contain spaces or control characters"));
+        }
+        let signing_key = match input.signing_key {
+            Some(text) => parse_jwks(&text)?,
+            None => cur_key.ok_or_else(|| required("signing_key"))?,
+        };
+        let console = |new: Option<String>, old: Option<&OidcConfig>, get: fn(&OidcConfig) -> Option<String>| {
+            new.or_else(|| old.and_then(get))
+        };
+        let old = current.as_ref();
+        let mut config = OidcConfig {
+            access_mode,
+            idp_url,
+            client_id,
+            authorization_endpoint: console(input.authorization_endpoint, old, |c| c.authorization_endpoint.clone()),
+            scope: console(input.scope, old, |c| c.scope.clone()),
+            response_type: console(input.response_type, old, |c| c.response_type.clone()),
+            response_mode: console(input.response_mode, old, |c| c.response_mode.clone()),
+            signing_key,
+        };
+        if access_mode == AccessMode::Program {
+            // Browser fields mean nothing without console access; the reference shows null.
+            config.authorization_endpoint = None;
+            config.scope = None;
+            config.response_type = None;
+            config.response_mode = None;
+            return Ok(config);
+        }
+        let endpoint = config
+            .authorization_endpoint
+            .as_deref()
+            .ok_or_else(|| required("authorization_endpoint"))?;
+        check_url("authorization_endpoint", endpoint)?;
+        let scope = config.scope.as_deref().ok_or_else(|| required("scope"))?;
+        let scopes: Vec<&str> = scope.split(' ').collect();
+        if scopes.is_empty()
+            || scopes.len() > 10
+            || scopes.iter().any(|s| !matches!(*s, "openid" | "email" | "profile"))
+            || !scopes.contains(&"openid")
+        {
+            return Err(invalid(
+                "scope",
+                "must be 1-10 of openid, email, profile separated by spaces, openid included",
+            ));
+        }
+        if config
+            .response_type
+            .as_deref()
+            .ok_or_else(|| required("response_type"))?
+            != "id_token"
+        {
+            return Err(invalid("response_type", "must be id_token"));
+        }
+        let mode = config
+            .response_mode
+            .as_deref()
+            .ok_or_else(|| required("response_mode"))?;
+        if mode != "fragment" && mode != "form_post" {
+            return Err(invalid("response_mode", "must be fragment or form_post"));
+        }
+        Ok(config)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn b64(n: usize) -> String {
+        URL_SAFE_NO_PAD.encode(vec![7u8; n])
+    }
+
+    fn rsa() -> Value {
+        json!({"kty": "RSA", "n": b64(256), "e": "AQAB", "kid": "k1", "alg": "RS256", "use": "sig"})
+    }
+
+    #[test]
+    fn jwks_checks_refuse_what_cannot_verify_safely() {
+        let jwks = |keys: Vec<Value>| json!({"keys": keys}).to_string();
+        let cases: Vec<(&str, String, Result<(), &str>)> = vec![
+            ("rsa 2048", jwks(vec![rsa()]), Ok(())),
+            (
+                "key alias",
+                jwks(vec![json!({"key": "RSA", "n": b64(256), "e": "AQAB"})]),
+                Ok(()),
+            ),
+            (
+                "ec p-256",
+                jwks(vec![json!({"kty": "EC", "crv": "P-256", "x": b64(32), "y": b64(32)})]),
+                Ok(()),
+            ),
+            (
+                "ed25519",
+                jwks(vec![json!({"kty": "OKP", "crv": "Ed25519", "x": b64(32)})]),
+                Ok(()),
+            ),
+            (
+                "rsa 1024",
+                jwks(vec![json!({"kty": "RSA", "n": b64(128), "e": "AQAB"})]),
+                Err("signing_key.keys[0].n"),
+            ),
+            (
+                "hmac secret",
+                jwks(vec![json!({"kty": "oct", "k": b64(32)})]),
+                Err("signing_key.keys[0].k"),
+            ),
+            (
+                "private rsa",
+                jwks(vec![json!({"kty": "RSA", "n": b64(256), "e": "AQAB", "d": b64(256)})]),
+                Err("signing_key.keys[0].d"),
+            ),
+            (
+                "hs256 alg",
+                jwks(vec![json!({"kty": "RSA", "n": b64(256), "e": "AQAB", "alg": "HS256"})]),
+                Err("signing_key.keys[0].alg"),
+            ),
+            (
+                "none alg",
+                jwks(vec![json!({"kty": "RSA", "n": b64(256), "e": "AQAB", "alg": "none"})]),
+                Err("signing_key.keys[0].alg"),
+            ),
+            (
+                "p-521",
+                jwks(vec![json!({"kty": "EC", "crv": "P-521", "x": b64(66), "y": b64(66)})]),
+                Err("signing_key.keys[0].crv"),
+            ),
+            (
+                "short ec",
+                jwks(vec![json!({"kty": "EC", "crv": "P-256", "x": b64(31), "y": b64(32)})]),
+                Err("signing_key.keys[0].x"),
+            ),
+            (
+                "enc only",
+                jwks(vec![json!({"kty": "RSA", "n": b64(256), "e": "AQAB", "use": "enc"})]),
+                Err("no key usable"),
+            ),
+            ("empty", jwks(vec![]), Err("1-16 keys")),
+            ("not json", "{not json at all".into(), Err("not a JSON document")),
+            (
+                "no keys member",
+                json!({"kty": "RSA"}).to_string(),
+                Err("must be a JWKS"),
+            ),
+            (
+                "bad base64",
+                jwks(vec![json!({"kty": "RSA", "n": "***", "e": "AQAB"})]),
+                Err("not base64url"),
+            ),
+        ];
+        for (name, text, want) in cases {
+            let got = parse_jwks(&text).map(|_| ()).map_err(|e| e.to_string());
+            match (got, want) {
+                (Ok(()), Ok(())) => {}
+                (Err(e), Err(w)) => assert!(e.contains(w), "{name}: {e} should mention {w}"),
+                (got, want) => panic!("{name}: got {got:?}, want {want:?}"),
+            }
+        }
+        assert!(
+            parse_jwks(&jwks(vec![json!({"key": "RSA", "n": b64(256), "e": "AQAB"})]))
+                .unwrap()
+                .contains("\"kty\"")
+        );
+    }
+
+    fn console_input() -> OidcConfigInput {
+        OidcConfigInput {
+            access_mode: Some(AccessMode::ProgramConsole),
+            idp_url: Some("https://accounts.example.com".into()),
+            client_id: Some("client-123".into()),
+            authorization_endpoint: Some("https://accounts.example.com/auth".into()),
+            scope: Some("openid email".into()),
+            response_type: Some("id_token".into()),
+            response_mode: Some("form_post".into()),
+            signing_key: Some(json!({"keys": [rsa()]}).to_string()),
+        }
+    }
+
+    #[test]
+    fn configuration_fields_follow_the_reference() {
+        assert!(OidcConfig::build(console_input(), None).is_ok());
+        type Change = Box<dyn Fn(&mut OidcConfigInput)>;
+        let bad: Vec<(&str, Change)> = vec![
+            (
+                "idp_url",
+                Box::new(|i| i.idp_url = Some("http://accounts.example.com".into())),
+            ),
+            (
+                "idp_url",
+                Box::new(|i| i.idp_url = Some("https://user:pw@example.com".into())),
+            ),
+            ("idp_url", Box::new(|i| i.idp_url = None)),
+            ("client_id", Box::new(|i| i.client_id = Some("abc".into()))),
+            ("scope", Box::new(|i| i.scope = Some("email profile".into()))),
+            ("scope", Box::new(|i| i.scope = Some("openid groups".into()))),
+            ("response_type", Box::new(|i| i.response_type = Some("code".into()))),
+            ("response_mode", Box::new(|i| i.response_mode = Some("query".into()))),
+            ("authorization_endpoint", Box::new(|i| i.authorization_endpoint = None)),
+            ("access_mode", Box::new(|i| i.access_mode = None)),
+        ];
+        for (field, change) in bad {
+            let mut input = console_input();
+            change(&mut input);
+            let err = OidcConfig::build(input, None).unwrap_err().to_string();
+            assert!(err.starts_with(field), "{err} should name {field}");
+        }
+        let mut local = console_input();
+        local.idp_url = Some("http://127.0.0.1:9000/op".into());
+        assert!(OidcConfig::build(local, None).is_ok(), "http is fine on loopback");
+    }
+
+    #[test]
+    fn program_mode_drops_console_fields_and_modify_keeps_the_rest() {
+        let mut input = console_input();
+        input.access_mode = Some(AccessMode::Program);
+        let program = OidcConfig::build(input, None).unwrap();
+        assert_eq!(program.authorization_endpoint, None);
+        assert_eq!(program.scope, None);
+        let modified = OidcConfig::build(
+            OidcConfigInput {
+                client_id: Some("client-456".into()),
+                ..OidcConfigInput::default()
+            },
+            Some(program.clone()),
+        )
+        .unwrap();
+        assert_eq!(modified.client_id, "client-456");
+        assert_eq!(modified.idp_url, program.idp_url);
+        assert_eq!(modified.signing_key, program.signing_key);
+    }
+}
