@@ -1,7 +1,7 @@
 # Shared by scripts/run and scripts/test: install what a fresh machine lacks.
 
 # Debian packages the build needs (the SAML work links libxmlsec1 through samael).
-FEDGATE_APT_PACKAGES=(libxml2-dev libxmlsec1-dev libxmlsec1-openssl pkg-config libclang-dev xmlsec1 postgresql-client)
+FEDGATE_APT_PACKAGES=(libxml2-dev libxmlsec1-dev libxmlsec1-openssl libssl-dev pkg-config libclang-dev xmlsec1 libxml2-utils postgresql-client)
 
 ensure_apt_packages() {
     local missing=()

@@ -7,6 +7,7 @@ pub mod config;
 pub mod http;
 pub mod mapping;
 pub mod oidc;
+pub mod saml;
 pub mod service;
 pub mod store;
 pub mod telemetry;

@@ -264,3 +264,51 @@ pub async fn get_oidc_config(State(s): State<Arc<Services>>, Caller(c): Caller, 
     let config = s.get_oidc_config(&c, &idp).await?;
     Ok(Json(json!({"openid_connect_config": config})))
 }
+
+/// GET /v3-ext/auth/OS-FEDERATION/SSO/metadata: no authentication. `unsigned=true` as a query
+/// parameter (or, as the reference lists it, a header) gives the document without signature.
+pub async fn sp_metadata(
+    State(s): State<Arc<Services>>,
+    headers: axum::http::HeaderMap,
+    uri: Uri,
+) -> Result<axum::response::Response, ApiError> {
+    use axum::response::IntoResponse;
+    let query_unsigned = uri
+        .query()
+        .unwrap_or("")
+        .split('&')
+        .any(|kv| kv.eq_ignore_ascii_case("unsigned=true") || kv.eq_ignore_ascii_case("unsigned"));
+    let header_unsigned =
+        super::extract::header_text(&headers, "unsigned").is_some_and(|v| v.eq_ignore_ascii_case("true"));
+    let xml = s.sp_metadata(!(query_unsigned || header_unsigned)).await?;
+    Ok(([(axum::http::header::CONTENT_TYPE, "application/xml")], xml).into_response())
+}
+
+pub async fn import_metadata(
+    State(s): State<Arc<Services>>,
+    Caller(c): Caller,
+    Path((idp, protocol)): Path<(String, String)>,
+    ApiJson(b): ApiJson<crate::service::saml::MetadataImport>,
+) -> Created {
+    s.import_saml_metadata(&c, &idp, &protocol, b, now_ms()).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({"message": "Import metadata successful"})),
+    ))
+}
+
+pub async fn get_metadata(
+    State(s): State<Arc<Services>>,
+    Caller(c): Caller,
+    Path((idp, protocol)): Path<(String, String)>,
+) -> JsonResult {
+    let m = s.get_saml_metadata(&c, &idp, &protocol).await?;
+    let t = views::local_time(m.updated_at_ms);
+    Ok(Json(json!({
+        "id": m.id, "idp_id": m.idp_id, "entity_id": m.entity_id, "protocol_id": m.protocol_id,
+        "domain_id": m.domain_id, "xaccount_type": m.xaccount_type,
+        // The reference shows tenths of a second: 2020-02-12T13:26:25.0
+        "update_time": &t[..t.len().saturating_sub(5)],
+        "data": m.data,
+    })))
+}

@@ -195,6 +195,11 @@ pub fn router(services: Arc<Services>) -> Router {
                 .post(federation::create_oidc_config)
                 .put(federation::update_oidc_config),
         )
+        .route(
+            "/v3-ext/OS-FEDERATION/identity_providers/{id}/protocols/{protocol}/metadata",
+            get(federation::get_metadata).post(federation::import_metadata),
+        )
+        .route("/v3-ext/auth/OS-FEDERATION/SSO/metadata", get(federation::sp_metadata))
         // catalog
         .route("/v3/services", get(catalog::services))
         .route("/v3/services/{id}", get(catalog::service))

@@ -37,7 +37,7 @@ pub struct Catalog {
 }
 
 /// Ids are derived from content so they stay the same across restarts and replicas.
-fn stable_id(parts: &[&str]) -> String {
+pub fn stable_id(parts: &[&str]) -> String {
     let mut h = Sha256::new();
     for p in parts {
         h.update(p.as_bytes());

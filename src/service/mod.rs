@@ -11,6 +11,7 @@ pub mod federation;
 pub mod names;
 pub mod password;
 mod resolve;
+pub mod saml;
 pub mod tokens;
 
 use std::sync::Arc;
@@ -43,6 +44,7 @@ pub struct Services {
     pub config: Arc<Config>,
     resolver: resolve::Resolver,
     mappings: federation::MappingCache,
+    pub sp: saml::SpKeys,
 }
 
 impl Services {
@@ -50,6 +52,7 @@ impl Services {
         let tokens = Arc::new(TokenService::load(store.clone(), config.token_ttl_secs, now_ms()).await?);
         let catalog = Arc::new(Catalog::from_config(&config));
         let resolver = resolve::Resolver::new(config.refresh_interval.as_millis() as i64);
+        let sp = saml::load_sp_keys(store.as_ref(), &config.public_url, now_ms()).await?;
         Ok(Self {
             store,
             tokens,
@@ -57,6 +60,7 @@ impl Services {
             config,
             resolver,
             mappings: federation::MappingCache::default(),
+            sp,
         })
     }
 

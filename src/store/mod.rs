@@ -152,6 +152,12 @@ pub trait FederationStore: Send + Sync {
     async fn create_oidc_config(&self, idp_id: &str, config: &str, now_ms: i64) -> StoreResult<()>;
     async fn update_oidc_config(&self, idp_id: &str, config: &str, now_ms: i64) -> StoreResult<bool>;
     async fn get_oidc_config(&self, idp_id: &str) -> StoreResult<Option<String>>;
+    /// Creates or replaces; Conflict when the protocol does not exist.
+    async fn put_saml_metadata(&self, metadata: &StoredSamlMetadata) -> StoreResult<()>;
+    async fn get_saml_metadata(&self, idp_id: &str, protocol_id: &str) -> StoreResult<Option<StoredSamlMetadata>>;
+    async fn get_sp_key(&self, usage: &str) -> StoreResult<Option<StoredSpKey>>;
+    /// Conflict when another replica stored one first.
+    async fn insert_sp_key(&self, key: &StoredSpKey) -> StoreResult<()>;
 }
 
 /// Everything the services need, as one object.

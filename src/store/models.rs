@@ -255,3 +255,35 @@ pub struct ProtocolRecord {
     pub id: String,
     pub mapping_id: String,
 }
+
+/// One of the SP's own key pairs (`signing` or `encryption`), base64 DER.
+#[derive(Clone, PartialEq, Eq)]
+pub struct StoredSpKey {
+    pub usage: String,
+    pub private_key: String,
+    pub certificate: String,
+    pub created_at_ms: i64,
+}
+
+impl std::fmt::Debug for StoredSpKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StoredSpKey")
+            .field("usage", &self.usage)
+            .field("private_key", &"[redacted]")
+            .finish()
+    }
+}
+
+/// Imported IdP metadata: the original document and its parsed form (JSON).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredSamlMetadata {
+    pub idp_id: String,
+    pub protocol_id: String,
+    pub id: String,
+    pub domain_id: String,
+    pub xaccount_type: String,
+    pub entity_id: String,
+    pub data: String,
+    pub parsed: String,
+    pub updated_at_ms: i64,
+}

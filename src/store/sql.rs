@@ -1171,6 +1171,79 @@ impl FederationStore for SqlStore {
         Ok(row.map(|r| r.try_get("config")).transpose()?)
     }
 
+    async fn put_saml_metadata(&self, m: &StoredSamlMetadata) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("DELETE FROM idp_saml_metadata WHERE idp_id = $1 AND protocol_id = $2")
+            .bind(m.idp_id.clone())
+            .bind(m.protocol_id.clone())
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(
+            "INSERT INTO idp_saml_metadata (idp_id, protocol_id, id, domain_id, xaccount_type, entity_id, data, \
+             parsed, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        )
+        .bind(m.idp_id.clone())
+        .bind(m.protocol_id.clone())
+        .bind(m.id.clone())
+        .bind(m.domain_id.clone())
+        .bind(m.xaccount_type.clone())
+        .bind(m.entity_id.clone())
+        .bind(m.data.clone())
+        .bind(m.parsed.clone())
+        .bind(m.updated_at_ms)
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| write_error(e, "metadata"))?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn get_saml_metadata(&self, idp_id: &str, protocol_id: &str) -> StoreResult<Option<StoredSamlMetadata>> {
+        let row = sqlx::query("SELECT * FROM idp_saml_metadata WHERE idp_id = $1 AND protocol_id = $2")
+            .bind(idp_id.to_string())
+            .bind(protocol_id.to_string())
+            .fetch_optional(&self.pool)
+            .await?;
+        let Some(r) = row else { return Ok(None) };
+        Ok(Some(StoredSamlMetadata {
+            idp_id: r.try_get("idp_id")?,
+            protocol_id: r.try_get("protocol_id")?,
+            id: r.try_get("id")?,
+            domain_id: r.try_get("domain_id")?,
+            xaccount_type: r.try_get("xaccount_type")?,
+            entity_id: r.try_get("entity_id")?,
+            data: r.try_get("data")?,
+            parsed: r.try_get("parsed")?,
+            updated_at_ms: r.try_get("updated_at")?,
+        }))
+    }
+
+    async fn get_sp_key(&self, usage: &str) -> StoreResult<Option<StoredSpKey>> {
+        let row = sqlx::query("SELECT * FROM sp_keys WHERE usage = $1")
+            .bind(usage.to_string())
+            .fetch_optional(&self.pool)
+            .await?;
+        let Some(r) = row else { return Ok(None) };
+        Ok(Some(StoredSpKey {
+            usage: r.try_get("usage")?,
+            private_key: r.try_get("private_key")?,
+            certificate: r.try_get("certificate")?,
+            created_at_ms: r.try_get("created_at")?,
+        }))
+    }
+
+    async fn insert_sp_key(&self, k: &StoredSpKey) -> StoreResult<()> {
+        sqlx::query("INSERT INTO sp_keys (usage, private_key, certificate, created_at) VALUES ($1, $2, $3, $4)")
+            .bind(k.usage.clone())
+            .bind(k.private_key.clone())
+            .bind(k.certificate.clone())
+            .bind(k.created_at_ms)
+            .execute(&self.pool)
+            .await
+            .map_err(|e| write_error(e, "SP key"))?;
+        Ok(())
+    }
+
     async fn delete_protocol(&self, idp_id: &str, id: &str) -> StoreResult<bool> {
         let done = sqlx::query("DELETE FROM federation_protocols WHERE idp_id = $1 AND id = $2")
             .bind(idp_id.to_string())

@@ -7,6 +7,7 @@ mod conformance;
 mod federation;
 mod mapping_cli;
 mod mapping_corpus;
+mod saml_metadata;
 mod snapshots;
 mod support;
 mod tidy;

@@ -1,0 +1,230 @@
+//! SAML configuration: the SP's key pairs (generated on first start and kept in the shared
+//! store, so every replica signs and decrypts with the same keys), our signed SP metadata, and
+//! imported IdP metadata.
+
+use std::sync::RwLock;
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use serde::Deserialize;
+use zeroize::Zeroizing;
+
+use super::{AuthContext, Error, Result, Services, new_id};
+use crate::saml::{self, SpMetadataParams};
+use crate::store::{Store, StoreError, StoredSamlMetadata, StoredSpKey};
+
+/// One SP key pair: private key as PKCS#1 DER, certificate as base64 DER.
+pub struct SpKeyPair {
+    pub private_key_der: Zeroizing<Vec<u8>>,
+    pub certificate: String,
+}
+
+pub struct SpKeys {
+    pub signing: SpKeyPair,
+    pub encryption: SpKeyPair,
+    /// (unsigned, signed) metadata documents, rendered on first use.
+    metadata: RwLock<Option<(String, String)>>,
+}
+
+fn generate(common_name: &str) -> Result<(Vec<u8>, Vec<u8>)> {
+    use openssl::asn1::Asn1Time;
+    use openssl::bn::{BigNum, MsbOption};
+    use openssl::hash::MessageDigest;
+    use openssl::pkey::PKey;
+    use openssl::rsa::Rsa;
+    use openssl::x509::{X509, X509NameBuilder};
+    let e = |err: openssl::error::ErrorStack| Error::Internal(format!("generating the SP key pair: {err}"));
+    let rsa = Rsa::generate(2048).map_err(e)?;
+    let der = rsa.private_key_to_der().map_err(e)?;
+    let key = PKey::from_rsa(rsa).map_err(e)?;
+    let mut name = X509NameBuilder::new().map_err(e)?;
+    name.append_entry_by_text("CN", common_name).map_err(e)?;
+    let name = name.build();
+    let mut cert = X509::builder().map_err(e)?;
+    cert.set_version(2).map_err(e)?;
+    let mut serial = BigNum::new().map_err(e)?;
+    serial.rand(127, MsbOption::MAYBE_ZERO, false).map_err(e)?;
+    let serial = serial.to_asn1_integer().map_err(e)?;
+    cert.set_serial_number(&serial).map_err(e)?;
+    cert.set_subject_name(&name).map_err(e)?;
+    cert.set_issuer_name(&name).map_err(e)?;
+    cert.set_pubkey(&key).map_err(e)?;
+    let (not_before, not_after) = (
+        Asn1Time::days_from_now(0).map_err(e)?,
+        Asn1Time::days_from_now(3650).map_err(e)?,
+    );
+    cert.set_not_before(&not_before).map_err(e)?;
+    cert.set_not_after(&not_after).map_err(e)?;
+    cert.sign(&key, MessageDigest::sha256()).map_err(e)?;
+    Ok((der, cert.build().to_der().map_err(e)?))
+}
+
+async fn ensure_key(store: &dyn Store, usage: &str, public_url: &str, now_ms: i64) -> Result<SpKeyPair> {
+    let stored = match store.get_sp_key(usage).await? {
+        Some(k) => k,
+        None => {
+            let cn = format!(
+                "fedgate SP {usage} {}",
+                public_url.trim_start_matches("https://").trim_start_matches("http://")
+            );
+            let cn: String = cn.chars().take(64).collect();
+            let (key, cert) = tokio::task::spawn_blocking(move || generate(&cn))
+                .await
+                .map_err(|e| Error::Internal(e.to_string()))??;
+            let fresh = StoredSpKey {
+                usage: usage.to_string(),
+                private_key: STANDARD.encode(&key),
+                certificate: STANDARD.encode(&cert),
+                created_at_ms: now_ms,
+            };
+            match store.insert_sp_key(&fresh).await {
+                Ok(()) => fresh,
+                // Another replica generated it first: use theirs.
+                Err(StoreError::Conflict(_)) => store
+                    .get_sp_key(usage)
+                    .await?
+                    .ok_or_else(|| Error::Internal("SP key vanished".into()))?,
+                Err(e) => return Err(e.into()),
+            }
+        }
+    };
+    let private_key_der = Zeroizing::new(
+        STANDARD
+            .decode(&stored.private_key)
+            .map_err(|_| Error::Internal(format!("stored SP {usage} key is not base64")))?,
+    );
+    Ok(SpKeyPair {
+        private_key_der,
+        certificate: stored.certificate,
+    })
+}
+
+pub async fn load_sp_keys(store: &dyn Store, public_url: &str, now_ms: i64) -> Result<SpKeys> {
+    Ok(SpKeys {
+        signing: ensure_key(store, "signing", public_url, now_ms).await?,
+        encryption: ensure_key(store, "encryption", public_url, now_ms).await?,
+        metadata: RwLock::new(None),
+    })
+}
+
+#[derive(Debug, Deserialize)]
+pub struct MetadataImport {
+    pub domain_id: String,
+    pub xaccount_type: String,
+    pub metadata: String,
+}
+
+fn saml_error(e: saml::SamlError) -> Error {
+    Error::invalid("metadata", e.to_string())
+}
+
+impl Services {
+    /// GET /v3-ext/auth/OS-FEDERATION/SSO/metadata. Rendered and signed once per process.
+    pub async fn sp_metadata(&self, signed: bool) -> Result<String> {
+        if let Ok(cached) = self.sp.metadata.read()
+            && let Some((unsigned, signed_doc)) = cached.as_ref()
+        {
+            return Ok(if signed { signed_doc.clone() } else { unsigned.clone() });
+        }
+        let id = format!(
+            "_{}",
+            &crate::service::catalog::stable_id(&[&self.config.public_url, &self.sp.signing.certificate])
+        );
+        let params = SpMetadataParams {
+            public_url: &self.config.public_url,
+            id: &id,
+            signing_certificate: &self.sp.signing.certificate,
+            encryption_certificate: &self.sp.encryption.certificate,
+        };
+        let unsigned = saml::render_sp_metadata(&params, false);
+        let template = saml::render_sp_metadata(&params, true);
+        let key = self.sp.signing.private_key_der.clone();
+        let signed_doc = tokio::task::spawn_blocking(move || saml::sign_sp_metadata(&template, &key))
+            .await
+            .map_err(|e| Error::Internal(e.to_string()))?
+            .map_err(|e| Error::Internal(e.to_string()))?;
+        if let Ok(mut cache) = self.sp.metadata.write() {
+            *cache = Some((unsigned.clone(), signed_doc.clone()));
+        }
+        Ok(if signed { signed_doc } else { unsigned })
+    }
+
+    /// POST .../protocols/{protocol}/metadata: parse, verify, store; the provider's remote ids
+    /// take the entityID when they are empty, and must already contain it otherwise.
+    pub async fn import_saml_metadata(
+        &self,
+        ctx: &AuthContext,
+        idp_id: &str,
+        protocol_id: &str,
+        input: MetadataImport,
+        now_ms: i64,
+    ) -> Result<()> {
+        let mut idp = self
+            .store
+            .get_idp(idp_id)
+            .await?
+            .ok_or_else(|| Error::not_found("identity provider", idp_id))?;
+        self.require_admin(ctx, &idp.domain_id)?;
+        if protocol_id != "saml" || self.store.get_protocol(idp_id, protocol_id).await?.is_none() {
+            return Err(Error::not_found("protocol", protocol_id));
+        }
+        if input.domain_id != idp.domain_id {
+            return Err(Error::invalid(
+                "domain_id",
+                "must be the account that owns the identity provider",
+            ));
+        }
+        let xml = input.metadata;
+        let (parsed, xml) = tokio::task::spawn_blocking(move || (saml::parse_idp_metadata(&xml), xml))
+            .await
+            .map_err(|e| Error::Internal(e.to_string()))?;
+        let parsed = parsed.map_err(saml_error)?;
+        if idp.remote_ids.is_empty() {
+            idp.remote_ids = vec![parsed.entity_id.clone()];
+            self.store.update_idp(&idp).await.map_err(|e| match e {
+                StoreError::Conflict(_) => Error::Conflict(format!(
+                    "entityID {} belongs to another identity provider",
+                    parsed.entity_id
+                )),
+                other => other.into(),
+            })?;
+        } else if !idp.remote_ids.contains(&parsed.entity_id) {
+            return Err(Error::invalid(
+                "metadata",
+                format!("entityID {} is not one of the provider's remote_ids", parsed.entity_id),
+            ));
+        }
+        let record = StoredSamlMetadata {
+            idp_id: idp.id.clone(),
+            protocol_id: protocol_id.to_string(),
+            id: new_id(),
+            domain_id: input.domain_id,
+            xaccount_type: input.xaccount_type,
+            entity_id: parsed.entity_id.clone(),
+            data: xml,
+            parsed: serde_json::to_string(&parsed).map_err(|e| Error::Internal(e.to_string()))?,
+            updated_at_ms: now_ms,
+        };
+        self.store.put_saml_metadata(&record).await?;
+        tracing::info!(idp.id = %idp.id, saml.entity_id = %parsed.entity_id, signed = parsed.signed, "IdP metadata imported");
+        Ok(())
+    }
+
+    pub async fn get_saml_metadata(
+        &self,
+        ctx: &AuthContext,
+        idp_id: &str,
+        protocol_id: &str,
+    ) -> Result<StoredSamlMetadata> {
+        let idp = self
+            .store
+            .get_idp(idp_id)
+            .await?
+            .ok_or_else(|| Error::not_found("identity provider", idp_id))?;
+        self.require_admin(ctx, &idp.domain_id)?;
+        self.store
+            .get_saml_metadata(idp_id, protocol_id)
+            .await?
+            .ok_or_else(|| Error::not_found("metadata", format!("{idp_id}/{protocol_id}")))
+    }
+}
