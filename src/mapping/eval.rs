@@ -1,6 +1,7 @@
 //! Evaluating compiled rules against an assertion, as Keystone's `RuleProcessor.process` and
 //! `_transform` do, with an optional trace of each rule's outcome.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use serde::Serialize;
@@ -84,7 +85,7 @@ fn dedup(values: Vec<&String>) -> Vec<String> {
 }
 
 /// `None` when the rule does not apply; otherwise the values for its `{N}` slots.
-fn verify_requirements(rule: &Rule, assertion: &Assertion) -> Result<Vec<Vec<String>>, FailedCondition> {
+fn verify_requirements<'a>(rule: &Rule, assertion: &'a Assertion) -> Result<Vec<Cow<'a, [String]>>, FailedCondition> {
     let mut direct = Vec::new();
     for (i, remote) in rule.remote.iter().enumerate() {
         let values = match assertion.get(&remote.attribute) {
@@ -115,32 +116,43 @@ fn verify_requirements(rule: &Rule, assertion: &Assertion) -> Result<Vec<Vec<Str
                     return Err(fail("not_any_of"));
                 }
             }
-            RemoteKind::Value => direct.push(values.clone()),
-            RemoteKind::Whitelist(m) => direct.push(match m {
+            RemoteKind::Value => direct.push(Cow::Borrowed(values.as_slice())),
+            RemoteKind::Whitelist(m) => direct.push(Cow::Owned(match m {
                 // Keystone: a list comprehension, so order and duplicates are kept.
                 Matcher::Regex(_) => m.matches(values).into_iter().cloned().collect(),
                 Matcher::Exact(_) => dedup(m.matches(values)),
-            }),
+            })),
             RemoteKind::Blacklist(m) => {
                 let hits = m.matches(values);
-                direct.push(dedup(values.iter().filter(|v| !hits.contains(v)).collect()));
+                direct.push(Cow::Owned(dedup(values.iter().filter(|v| !hits.contains(v)).collect())));
             }
         }
     }
     Ok(direct)
 }
 
-/// The text a slot formats to: its only value, or the Python text of the list.
-fn slot_text(values: &[String]) -> String {
-    match values {
-        [one] => one.clone(),
-        many => repr_list(many),
-    }
-}
-
-fn render(t: &Template, slots: &[Vec<String>]) -> Value {
+fn render(t: &Template, slots: &[Cow<'_, [String]>]) -> Value {
     match t {
-        Template::Object(fields) => Value::Object(fields.iter().map(|(k, v)| (k.clone(), render(v, slots))).collect()),
+        Template::Object(fields) => Value::Object(
+            fields
+                .iter()
+                .map(|(k, v)| {
+                    let value = match v {
+                        // A list-valued key that is exactly one slot keeps the values as a list,
+                        // which is what Keystone gets back after formatting the slot as Python
+                        // list text and parsing it again.
+                        Template::Text(pieces) if (k == "groups" || k == "group_ids") => match pieces.as_slice() {
+                            [Piece::Slot(n)] if slots.get(*n).is_some_and(|v| v.len() != 1) => {
+                                Value::Array(slots[*n].iter().map(|s| Value::String(s.clone())).collect())
+                            }
+                            _ => render(v, slots),
+                        },
+                        _ => render(v, slots),
+                    };
+                    (k.clone(), value)
+                })
+                .collect(),
+        ),
         Template::Array(items) => Value::Array(items.iter().map(|i| render(i, slots)).collect()),
         Template::Text(pieces) => {
             let mut out = String::new();
@@ -148,7 +160,11 @@ fn render(t: &Template, slots: &[Vec<String>]) -> Value {
                 match p {
                     Piece::Literal(s) => out.push_str(s),
                     // Compilation checked every slot index against the rule's remotes.
-                    Piece::Slot(n) => out.push_str(&slots.get(*n).map(|v| slot_text(v)).unwrap_or_default()),
+                    Piece::Slot(n) => match slots.get(*n).map(|v| v.as_ref()) {
+                        Some([one]) => out.push_str(one),
+                        Some(many) => out.push_str(&repr_list(many)),
+                        None => {}
+                    },
                 }
             }
             Value::String(out)
@@ -201,7 +217,7 @@ impl Mapping {
                             rule: i,
                             matched: true,
                             failed: None,
-                            values: slots,
+                            values: slots.into_iter().map(Cow::into_owned).collect(),
                         });
                     }
                 }
@@ -255,10 +271,10 @@ impl Mapping {
                 }
             }
             if let Some(groups) = iv.get("groups") {
-                group_names.extend(normalize_groups(&value_text(groups), iv.get("domain"))?);
+                group_names.extend(normalize_groups(list_value(groups), iv.get("domain"))?);
             }
             if let Some(ids) = iv.get("group_ids") {
-                for id in literal_list(&value_text(ids)) {
+                for id in list_value(ids) {
                     push_unique(&mut group_ids, id);
                 }
             }
@@ -320,6 +336,14 @@ impl Mapping {
     }
 }
 
+/// A list-valued local: a slot's values kept as a list, or text read as Keystone reads it.
+fn list_value(v: &Value) -> Vec<String> {
+    match v {
+        Value::Array(items) => items.iter().map(value_text).collect(),
+        other => literal_list(&value_text(other)),
+    }
+}
+
 fn push_unique(list: &mut Vec<String>, value: String) {
     if !list.contains(&value) {
         list.push(value);
@@ -335,8 +359,7 @@ fn value_text(v: &Value) -> String {
 
 /// `groups` holds one name or the text of a list of names; each joins the rule's `domain`.
 /// Entries prefixed `JSON:` are whole group objects carrying their own domain.
-fn normalize_groups(text: &str, domain: Option<&Value>) -> Result<Vec<Value>, MappingError> {
-    let names = literal_list(text);
+fn normalize_groups(names: Vec<String>, domain: Option<&Value>) -> Result<Vec<Value>, MappingError> {
     if names.iter().any(|n| n.starts_with("JSON:")) {
         return names
             .iter()

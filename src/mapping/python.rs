@@ -103,6 +103,9 @@ pub fn repr_list(items: &[String]) -> String {
 /// anything else becomes a one-element list holding the text. (Keystone would also turn
 /// `[1, 2]` into numbers; fedgate keeps such text whole, see the mapping corpus notes.)
 pub fn literal_list(text: &str) -> Vec<String> {
+    if !text.trim_start().starts_with('[') {
+        return vec![text.to_string()];
+    }
     parse_str_list(text).unwrap_or_else(|| vec![text.to_string()])
 }
 
