@@ -7,6 +7,7 @@ pub mod auth;
 pub mod bootstrap;
 pub mod catalog;
 pub mod error;
+pub mod federated_login;
 pub mod federation;
 pub mod names;
 pub mod password;

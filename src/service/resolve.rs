@@ -150,7 +150,7 @@ impl Services {
         let store = &self.store;
         let gone = |what: String| Error::Unauthenticated(what);
         let (user, group_ids) = match &payload.federation {
-            Some(fed) => {
+            Some(fed) if !fed.local_user => {
                 let domain = store
                     .get_domain(&fed.domain_id)
                     .await?
@@ -167,7 +167,7 @@ impl Services {
                 };
                 (user, fed.group_ids.clone())
             }
-            None => {
+            _ => {
                 let user = store
                     .get_user(&payload.user_id)
                     .await?

@@ -158,6 +158,9 @@ pub trait FederationStore: Send + Sync {
     async fn get_sp_key(&self, usage: &str) -> StoreResult<Option<StoredSpKey>>;
     /// Conflict when another replica stored one first.
     async fn insert_sp_key(&self, key: &StoredSpKey) -> StoreResult<()>;
+    /// Records a login: creates the shadow user, or updates its protocol and last login.
+    /// Returns the stored record (whose `enabled` an admin may have turned off).
+    async fn record_federated_login(&self, user: &FederatedUser) -> StoreResult<FederatedUser>;
 }
 
 /// Everything the services need, as one object.

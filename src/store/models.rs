@@ -287,3 +287,15 @@ pub struct StoredSamlMetadata {
     pub parsed: String,
     pub updated_at_ms: i64,
 }
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FederatedUser {
+    pub id: String,
+    pub idp_id: String,
+    pub protocol_id: String,
+    pub name: String,
+    pub domain_id: String,
+    pub enabled: bool,
+    pub created_at_ms: i64,
+    pub last_login_at_ms: i64,
+}

@@ -1244,6 +1244,39 @@ impl FederationStore for SqlStore {
         Ok(())
     }
 
+    async fn record_federated_login(&self, u: &FederatedUser) -> StoreResult<FederatedUser> {
+        sqlx::query(
+            "INSERT INTO federated_users (id, idp_id, protocol_id, name, domain_id, enabled, created_at, last_login_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+             ON CONFLICT (id) DO UPDATE SET protocol_id = $3, last_login_at = $8",
+        )
+        .bind(u.id.clone())
+        .bind(u.idp_id.clone())
+        .bind(u.protocol_id.clone())
+        .bind(u.name.clone())
+        .bind(u.domain_id.clone())
+        .bind(u.enabled as i64)
+        .bind(u.created_at_ms)
+        .bind(u.last_login_at_ms)
+        .execute(&self.pool)
+        .await
+        .map_err(|e| write_error(e, "federated user"))?;
+        let r = sqlx::query("SELECT * FROM federated_users WHERE id = $1")
+            .bind(u.id.clone())
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(FederatedUser {
+            id: r.try_get("id")?,
+            idp_id: r.try_get("idp_id")?,
+            protocol_id: r.try_get("protocol_id")?,
+            name: r.try_get("name")?,
+            domain_id: r.try_get("domain_id")?,
+            enabled: flag(&r, "enabled")?,
+            created_at_ms: r.try_get("created_at")?,
+            last_login_at_ms: r.try_get("last_login_at")?,
+        })
+    }
+
     async fn delete_protocol(&self, idp_id: &str, id: &str) -> StoreResult<bool> {
         let done = sqlx::query("DELETE FROM federation_protocols WHERE idp_id = $1 AND id = $2")
             .bind(idp_id.to_string())

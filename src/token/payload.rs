@@ -49,8 +49,9 @@ pub enum Scope {
     Project(String),
 }
 
-/// Identity facts of a federated login that exist nowhere else: the user is ephemeral and its
-/// groups come from the mapping at each login.
+/// How a token came through an identity provider. For an ephemeral (virtual) user these facts
+/// exist nowhere else: its name, and its groups from the mapping at this login. For a local
+/// user (`iam_user_sso`) they record the provider so disabling it revokes the token.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Federation {
     pub idp_id: String,
@@ -58,6 +59,8 @@ pub struct Federation {
     pub user_name: String,
     pub domain_id: String,
     pub group_ids: Vec<String>,
+    /// The user is a stored local user rather than an ephemeral one.
+    pub local_user: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -75,6 +78,7 @@ pub struct TokenPayload {
 
 pub const MAX_AUDIT_CHAIN: usize = 4;
 const SECTION_FEDERATION: u8 = 1;
+const SECTION_FEDERATED_LOCAL_USER: u8 = 2;
 const MAX_GROUPS: usize = 1024;
 
 impl TokenPayload {
@@ -105,7 +109,11 @@ impl TokenPayload {
             }
         }
         if let Some(fed) = &self.federation {
-            out.push(SECTION_FEDERATION);
+            out.push(if fed.local_user {
+                SECTION_FEDERATED_LOCAL_USER
+            } else {
+                SECTION_FEDERATION
+            });
             put_str(&mut out, &fed.idp_id);
             put_str(&mut out, &fed.protocol_id);
             put_str(&mut out, &fed.user_name);
@@ -147,7 +155,7 @@ impl TokenPayload {
         let mut federation = None;
         while !r.done() {
             match r.byte()? {
-                SECTION_FEDERATION if federation.is_none() => {
+                tag @ (SECTION_FEDERATION | SECTION_FEDERATED_LOCAL_USER) if federation.is_none() => {
                     let idp_id = r.string()?;
                     let protocol_id = r.string()?;
                     let user_name = r.string()?;
@@ -166,6 +174,7 @@ impl TokenPayload {
                         user_name,
                         domain_id,
                         group_ids,
+                        local_user: tag == SECTION_FEDERATED_LOCAL_USER,
                     });
                 }
                 _ => return Err(TokenError::Malformed("section")),
@@ -323,7 +332,12 @@ mod tests {
             user_name: "Zoë Müller".into(),
             domain_id: "d78cbac186b744899480f25bd022f468".into(),
             group_ids: vec!["06aa22601502cec4a23ac0084a74038f".into(), "custom-id".into()],
+            local_user: false,
         });
+        assert_eq!(TokenPayload::decode(&p.encode()), Ok(p.clone()));
+        if let Some(f) = p.federation.as_mut() {
+            f.local_user = true;
+        }
         assert_eq!(TokenPayload::decode(&p.encode()), Ok(p));
     }
 

@@ -99,6 +99,7 @@ mod tests {
                 user_name: "alice".into(),
                 domain_id: "d".into(),
                 group_ids: vec![],
+                local_user: false,
             }),
         }
     }

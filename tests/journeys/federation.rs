@@ -183,6 +183,7 @@ async fn disabling_an_identity_provider_revokes_its_tokens() {
             user_name: "alice".into(),
             domain_id: admin_domain_id(&app).await,
             group_ids: vec![],
+            local_user: false,
         }),
     };
     let federated = app.services.tokens.seal(&payload);

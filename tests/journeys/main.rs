@@ -4,6 +4,7 @@
 
 mod bad_input;
 mod conformance;
+mod federated_login;
 mod federation;
 mod mapping_cli;
 mod mapping_corpus;

@@ -1,0 +1,171 @@
+//! Turning a verified assertion (SAML attributes or OIDC claims, as an attribute map) into a
+//! federated token: the IdP's protocol mapping decides user and groups; `virtual_user_sso`
+//! gives an ephemeral user with a stable id and a shadow record, `iam_user_sso` must resolve to
+//! an existing local user (matched on `xuser_id`). Callers verify the assertion first; this
+//! module trusts the attributes it is given and nothing else.
+
+use rand::RngCore;
+use serde_json::{Map, Value};
+use sha2::{Digest, Sha256};
+
+use super::auth::Issued;
+use super::{AuthContext, Error, Result, Services};
+use crate::mapping::{self, Mapped};
+use crate::store::{FederatedUser, GroupFilter, IdentityProvider};
+use crate::token::{Federation, Methods, Scope, TokenPayload};
+
+/// The id of a virtual user: first 32 hex digits of SHA-256(idp id + "/" + mapped name)
+/// (DESIGN.md decision 19), stable across logins and replicas.
+pub fn federated_user_id(idp_id: &str, name: &str) -> String {
+    let digest = Sha256::digest(format!("{idp_id}/{name}").as_bytes());
+    hex::encode(&digest[..16])
+}
+
+impl Services {
+    /// Maps `attributes` with the protocol's mapping and issues an unscoped federated token.
+    pub async fn federated_login(
+        &self,
+        idp_id: &str,
+        protocol_id: &str,
+        attributes: &Map<String, Value>,
+        now_ms: i64,
+    ) -> Result<Issued> {
+        let refuse = |why: String| Error::Unauthenticated(format!("federated login via {idp_id}/{protocol_id}: {why}"));
+        let idp = self
+            .store
+            .get_idp(idp_id)
+            .await?
+            .filter(|i| i.enabled)
+            .ok_or_else(|| refuse("identity provider missing or disabled".into()))?;
+        let protocol = self
+            .store
+            .get_protocol(idp_id, protocol_id)
+            .await?
+            .ok_or_else(|| refuse("no such protocol".into()))?;
+        let record = self
+            .store
+            .get_mapping(&protocol.mapping_id)
+            .await?
+            .ok_or_else(|| refuse("mapping missing".into()))?;
+        let compiled = self.compiled_mapping(&record)?;
+        let mapped = compiled
+            .evaluate(&mapping::assertion_from_json(attributes))
+            .map_err(|e| refuse(e.to_string()))?;
+        let name = mapped
+            .user
+            .get("name")
+            .and_then(Value::as_str)
+            .filter(|n| !n.is_empty() && n.len() <= 255)
+            .ok_or_else(|| refuse("the mapping yielded no user name".into()))?
+            .to_string();
+        let group_ids = self.mapped_groups(&idp, &mapped).await?;
+        let (user_id, local_user) = if idp.sso_type == "iam_user_sso" {
+            let user = self
+                .store
+                .list_users(&crate::store::UserFilter {
+                    domain_id: Some(idp.domain_id.clone()),
+                    ..Default::default()
+                })
+                .await?
+                .into_iter()
+                .find(|u| u.xuser_id.as_deref() == Some(name.as_str()))
+                .ok_or_else(|| refuse(format!("no IAM user bound to external id {name}")))?;
+            if !user.enabled {
+                return Err(refuse(format!("user {} is disabled", user.id)));
+            }
+            (user.id, true)
+        } else {
+            let shadow = self
+                .store
+                .record_federated_login(&FederatedUser {
+                    id: federated_user_id(&idp.id, &name),
+                    idp_id: idp.id.clone(),
+                    protocol_id: protocol_id.to_string(),
+                    name: name.clone(),
+                    domain_id: idp.domain_id.clone(),
+                    enabled: true,
+                    created_at_ms: now_ms,
+                    last_login_at_ms: now_ms,
+                })
+                .await?;
+            if !shadow.enabled {
+                return Err(refuse(format!("federated user {} is disabled", shadow.id)));
+            }
+            (shadow.id, false)
+        };
+        let mut audit = [0u8; 16];
+        rand::rngs::OsRng.fill_bytes(&mut audit);
+        let payload = TokenPayload {
+            methods: Methods::MAPPED,
+            user_id,
+            issued_at_ms: now_ms,
+            expires_at_ms: now_ms + self.tokens.ttl_ms(),
+            audit_ids: vec![audit],
+            scope: Scope::Unscoped,
+            federation: Some(Federation {
+                idp_id: idp.id.clone(),
+                protocol_id: protocol_id.to_string(),
+                user_name: name,
+                domain_id: idp.domain_id.clone(),
+                // A local user's groups are its stored memberships, read at validation.
+                group_ids: if local_user { Vec::new() } else { group_ids },
+                local_user,
+            }),
+        };
+        let identity = self.resolve(&payload, now_ms).await?;
+        let token = self.tokens.seal(&payload);
+        metrics::counter!("fedgate_tokens_issued_total", "method" => "mapped").increment(1);
+        tracing::info!(idp.id = %idp.id, protocol.id = %protocol_id, user.id = %identity.user.id,
+            token.audit_id = %hex::encode(audit), "federated token issued");
+        Ok(Issued {
+            token,
+            ctx: AuthContext {
+                token: payload,
+                identity,
+            },
+        })
+    }
+
+    /// Group ids the mapping names that exist in the IdP's own account. Groups of other
+    /// accounts, and names that resolve to nothing, are ignored (logged at debug): a mapping
+    /// can never grant more than its owner administers.
+    async fn mapped_groups(&self, idp: &IdentityProvider, mapped: &Mapped) -> Result<Vec<String>> {
+        let mut ids: Vec<String> = Vec::new();
+        for id in &mapped.group_ids {
+            match self.store.get_group(id).await? {
+                Some(g) if g.domain_id == idp.domain_id => ids.push(g.id),
+                _ => tracing::debug!(idp.id = %idp.id, group = %id, "mapped group id ignored"),
+            }
+        }
+        for entry in &mapped.group_names {
+            let name = entry.get("name").and_then(Value::as_str).unwrap_or("");
+            let domain = entry.get("domain");
+            let domain_id = match (
+                domain.and_then(|d| d.get("id")).and_then(Value::as_str),
+                domain.and_then(|d| d.get("name")).and_then(Value::as_str),
+            ) {
+                (Some(id), _) => Some(id.to_string()),
+                (None, Some(n)) => self.store.get_domain_by_name(n).await?.map(|d| d.id),
+                (None, None) => None,
+            };
+            if domain_id.as_deref() != Some(idp.domain_id.as_str()) {
+                tracing::debug!(idp.id = %idp.id, group = %name, "mapped group outside the provider's account ignored");
+                continue;
+            }
+            let found = self
+                .store
+                .list_groups(&GroupFilter {
+                    domain_id,
+                    name: Some(name.to_string()),
+                })
+                .await?;
+            match found.into_iter().next() {
+                Some(g) => ids.push(g.id),
+                None => tracing::debug!(idp.id = %idp.id, group = %name, "mapped group name not found"),
+            }
+        }
+        ids.sort();
+        ids.dedup();
+        Ok(ids)
+    }
+}

@@ -1,0 +1,258 @@
+//! Federated logins from mapped attributes: ephemeral users with stable ids, groups confined to
+//! the provider's account, iam_user_sso bound to local users, and what disabling does. The
+//! SAML and OIDC endpoints call the same service once they have verified their input.
+
+use fedgate::service::Error;
+use fedgate::service::federated_login::federated_user_id;
+use fedgate::store::{Domain, Group};
+use serde_json::{Value, json};
+
+use crate::support::{Db, TestApp, spawn_app};
+
+fn attrs(v: Value) -> serde_json::Map<String, Value> {
+    v.as_object().unwrap().clone()
+}
+
+async fn setup(app: &TestApp) -> (String, String) {
+    let t = app.admin_token.as_str();
+    let (_, me) = app.validate(t, t).await;
+    let project_id = me["token"]["project"]["id"].as_str().unwrap().to_string();
+    let (_, devs) = app
+        .call("POST", "/v3/groups", t, Some(json!({"group": {"name": "devs"}})))
+        .await;
+    let devs = devs["group"]["id"].as_str().unwrap().to_string();
+    let (_, roles) = app.call("GET", "/v3/roles?name=member", t, None).await;
+    let member = roles["roles"][0]["id"].as_str().unwrap();
+    assert_eq!(
+        app.call(
+            "PUT",
+            &format!("/v3/projects/{project_id}/groups/{devs}/roles/{member}"),
+            t,
+            None
+        )
+        .await
+        .0,
+        204
+    );
+    // A group in another account, which a mapping must not be able to reach.
+    let store = &app.services.store;
+    store
+        .create_domain(&Domain {
+            id: "0ther0domain0000000000000000000a".into(),
+            name: "other".into(),
+            description: String::new(),
+            enabled: true,
+            created_at_ms: 0,
+        })
+        .await
+        .unwrap();
+    store
+        .create_group(&Group {
+            id: "0ther0group00000000000000000000b".into(),
+            domain_id: "0ther0domain0000000000000000000a".into(),
+            name: "devs".into(),
+            description: String::new(),
+            created_at_ms: 0,
+        })
+        .await
+        .unwrap();
+    let mapping = json!({"mapping": {"rules": [
+        {"remote": [{"type": "UserName"}], "local": [{"user": {"name": "{0}"}}]},
+        {"remote": [{"type": "Groups"}], "local": [{"groups": "{0}", "domain": {"name": "admin"}}]},
+        {"remote": [{"type": "Ids"}], "local": [{"group_ids": "{0}"}]},
+        {"remote": [{"type": "Groups", "any_one_of": ["devs"]}], "local": [{"group": {"name": "devs", "domain": {"name": "other"}}}]},
+        {"remote": [{"type": "sub"}], "local": [{"user": {"name": "{0}"}}]},
+    ]}});
+    assert_eq!(
+        app.call("PUT", "/v3/OS-FEDERATION/mappings/m", t, Some(mapping))
+            .await
+            .0,
+        201
+    );
+    (project_id, devs)
+}
+
+async fn federated_logins(db: Db) {
+    let Some(app) = spawn_app(db).await else { return };
+    let t = app.admin_token.as_str();
+    let (project_id, devs) = setup(&app).await;
+    assert_eq!(
+        app.call(
+            "PUT",
+            "/v3/OS-FEDERATION/identity_providers/acme",
+            t,
+            Some(json!({"identity_provider": {"enabled": true}}))
+        )
+        .await
+        .0,
+        201
+    );
+    let proto = json!({"protocol": {"mapping_id": "m"}});
+    assert_eq!(
+        app.call(
+            "PUT",
+            "/v3/OS-FEDERATION/identity_providers/acme/protocols/saml",
+            t,
+            Some(proto.clone())
+        )
+        .await
+        .0,
+        201
+    );
+    let login = |a: Value| {
+        let services = app.services.clone();
+        async move {
+            services
+                .federated_login("acme", "saml", &attrs(a), fedgate::service::now_ms())
+                .await
+        }
+    };
+
+    let issued =
+        login(json!({"UserName": "alice", "Groups": "devs;ghosts", "Ids": "0ther0group00000000000000000000b"}))
+            .await
+            .unwrap();
+    let (s, v) = app.validate(t, &issued.token).await;
+    assert_eq!(s, 200, "{v}");
+    let user = &v["token"]["user"];
+    assert_eq!(v["token"]["methods"], json!(["mapped"]));
+    assert_eq!(user["name"], "alice");
+    assert_eq!(user["id"], json!(federated_user_id("acme", "alice")));
+    assert_eq!(user["OS-FEDERATION"]["identity_provider"]["id"], "acme");
+    assert_eq!(user["OS-FEDERATION"]["protocol"]["id"], "saml");
+    assert_eq!(
+        user["OS-FEDERATION"]["groups"],
+        json!([{"id": devs, "name": "devs"}]),
+        "unknown and foreign groups are ignored"
+    );
+
+    // The unscoped federated token scopes to what its mapped groups were granted.
+    let (s, _, scoped) = app
+        .post_auth(
+            json!({"auth": {"identity": {"methods": ["token"], "token": {"id": issued.token}},
+            "scope": {"project": {"id": project_id}}}}),
+        )
+        .await;
+    assert_eq!(s, 201, "{scoped}");
+    assert_eq!(scoped["token"]["roles"][0]["name"], "member");
+    assert_eq!(
+        scoped["token"]["user"]["OS-FEDERATION"]["identity_provider"]["id"],
+        "acme"
+    );
+    let (_, projects) = app.call("GET", "/v3/OS-FEDERATION/projects", &issued.token, None).await;
+    assert_eq!(projects["projects"][0]["id"], json!(project_id));
+
+    let again = login(json!({"UserName": "alice"})).await.unwrap();
+    assert_eq!(
+        again.ctx.identity.user.id, issued.ctx.identity.user.id,
+        "the same name maps to the same user"
+    );
+    assert!(
+        again.ctx.identity.groups.is_empty(),
+        "groups are per login, never stored"
+    );
+    assert!(matches!(
+        login(json!({"Unrelated": "x"})).await,
+        Err(Error::Unauthenticated(_))
+    ));
+    assert!(
+        matches!(login(json!({"Groups": "devs"})).await, Err(Error::Unauthenticated(_))),
+        "no user name"
+    );
+
+    assert_eq!(
+        app.call(
+            "PATCH",
+            "/v3/OS-FEDERATION/identity_providers/acme",
+            t,
+            Some(json!({"identity_provider": {"enabled": false}}))
+        )
+        .await
+        .0,
+        200
+    );
+    assert!(matches!(
+        login(json!({"UserName": "alice"})).await,
+        Err(Error::Unauthenticated(_))
+    ));
+    assert_eq!(app.validate(t, &issued.token).await.0, 404);
+
+    // iam_user_sso: the mapped name must be a local user's external id.
+    let (_, bob) = app
+        .call(
+            "POST",
+            "/v3.0/OS-USER/users",
+            t,
+            Some(
+                json!({"user": {"name": "bob", "domain_id": issued.ctx.identity.user.domain.id,
+            "xuser_type": "TenantIdp", "xuser_id": "bob@corp"}}),
+            ),
+        )
+        .await;
+    let bob_id = bob["user"]["id"].as_str().unwrap().to_string();
+    assert_eq!(
+        app.call(
+            "PUT",
+            "/v3/OS-FEDERATION/identity_providers/corp",
+            t,
+            Some(json!({"identity_provider": {"enabled": true, "sso_type": "iam_user_sso"}}))
+        )
+        .await
+        .0,
+        201
+    );
+    assert_eq!(
+        app.call(
+            "PUT",
+            "/v3/OS-FEDERATION/identity_providers/corp/protocols/oidc",
+            t,
+            Some(proto)
+        )
+        .await
+        .0,
+        201
+    );
+    let corp = |sub: &str| {
+        let services = app.services.clone();
+        let a = attrs(json!({"sub": sub}));
+        async move {
+            services
+                .federated_login("corp", "oidc", &a, fedgate::service::now_ms())
+                .await
+        }
+    };
+    let bob_token = corp("bob@corp").await.unwrap();
+    let (s, v) = app.validate(t, &bob_token.token).await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["token"]["user"]["id"], json!(bob_id));
+    assert_eq!(v["token"]["user"]["OS-FEDERATION"]["identity_provider"]["id"], "corp");
+    assert!(matches!(corp("mallory@corp").await, Err(Error::Unauthenticated(_))));
+    assert_eq!(
+        app.call(
+            "PATCH",
+            &format!("/v3/users/{bob_id}"),
+            t,
+            Some(json!({"user": {"enabled": false}}))
+        )
+        .await
+        .0,
+        200
+    );
+    assert_eq!(
+        app.validate(t, &bob_token.token).await.0,
+        404,
+        "a disabled local user's federated token dies"
+    );
+    assert!(matches!(corp("bob@corp").await, Err(Error::Unauthenticated(_))));
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn federated_logins_on_sqlite() {
+    federated_logins(Db::Sqlite).await;
+}
+
+#[tokio::test]
+async fn federated_logins_on_postgres() {
+    federated_logins(Db::Postgres).await;
+}
