@@ -3,13 +3,14 @@
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 
 use super::MappingError;
 use super::python::{Piece, literal_list, repr_list};
-use super::rules::{Mapping, Matcher, RemoteKind, Rule, SchemaVersion, Template};
+use super::rules::{GroupTemplate, LocalTemplate, Mapping, Matcher, RemoteKind, Rule, SchemaVersion, Template};
 
 /// Attribute name -> values. Keystone receives multi-valued attributes joined by `;`.
 pub type Assertion = BTreeMap<String, Vec<String>>;
@@ -30,12 +31,37 @@ pub fn assertion_from_json(obj: &Map<String, Value>) -> Assertion {
         .collect()
 }
 
+/// A group named in the mapping result: a name with its domain (shared, not copied, when the
+/// rule wrote it literally), or a whole group object given as `JSON:{...}`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum GroupName {
+    Named { name: String, domain: Arc<Value> },
+    Json(Value),
+}
+
+impl GroupName {
+    pub fn name(&self) -> Option<&str> {
+        match self {
+            GroupName::Named { name, .. } => Some(name),
+            GroupName::Json(v) => v.get("name").and_then(Value::as_str),
+        }
+    }
+
+    pub fn domain(&self) -> Option<&Value> {
+        match self {
+            GroupName::Named { domain, .. } => Some(domain),
+            GroupName::Json(v) => v.get("domain"),
+        }
+    }
+}
+
 /// Keystone's mapped properties.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Mapped {
     pub user: Map<String, Value>,
     pub group_ids: Vec<String>,
-    pub group_names: Vec<Value>,
+    pub group_names: Vec<GroupName>,
     pub projects: Vec<Value>,
 }
 
@@ -62,6 +88,13 @@ pub struct RuleTrace {
 }
 
 impl Matcher {
+    fn matches_any(&self, values: &[String]) -> bool {
+        match self {
+            Matcher::Exact(list) => values.iter().any(|v| list.contains(v)),
+            Matcher::Regex(res) => values.iter().any(|v| res.iter().any(|r| r.is_match(v))),
+        }
+    }
+
     /// The assertion values this matcher selects: Keystone's `_evaluate_requirement` without
     /// the final step. Regex matching is unanchored (`re.search`).
     fn matches<'a>(&self, values: &'a [String]) -> Vec<&'a String> {
@@ -84,36 +117,42 @@ fn dedup(values: Vec<&String>) -> Vec<String> {
     out
 }
 
-/// `None` when the rule does not apply; otherwise the values for its `{N}` slots.
-fn verify_requirements<'a>(rule: &Rule, assertion: &'a Assertion) -> Result<Vec<Cow<'a, [String]>>, FailedCondition> {
+/// Why a rule did not apply: the remote's index and the check. Cheap, so evaluations without
+/// a trace allocate nothing for rules that do not match.
+#[derive(Clone, Copy)]
+struct Stop {
+    remote: usize,
+    check: &'static str,
+}
+
+/// The values for the rule's `{N}` slots, or where it stopped.
+fn verify_requirements<'a>(rule: &Rule, assertion: &'a Assertion) -> Result<Vec<Cow<'a, [String]>>, Stop> {
     let mut direct = Vec::new();
     for (i, remote) in rule.remote.iter().enumerate() {
         let values = match assertion.get(&remote.attribute) {
             Some(v) if !v.is_empty() => v,
             _ => {
-                return Err(FailedCondition {
+                return Err(Stop {
                     remote: i,
-                    attribute: remote.attribute.clone(),
                     check: "missing attribute",
-                    seen: Vec::new(),
                 });
             }
         };
-        let fail = |check| FailedCondition {
-            remote: i,
-            attribute: remote.attribute.clone(),
-            check,
-            seen: values.clone(),
-        };
         match &remote.kind {
             RemoteKind::AnyOneOf(m) => {
-                if m.matches(values).is_empty() {
-                    return Err(fail("any_one_of"));
+                if !m.matches_any(values) {
+                    return Err(Stop {
+                        remote: i,
+                        check: "any_one_of",
+                    });
                 }
             }
             RemoteKind::NotAnyOf(m) => {
-                if !m.matches(values).is_empty() {
-                    return Err(fail("not_any_of"));
+                if m.matches_any(values) {
+                    return Err(Stop {
+                        remote: i,
+                        check: "not_any_of",
+                    });
                 }
             }
             RemoteKind::Value => direct.push(Cow::Borrowed(values.as_slice())),
@@ -131,45 +170,108 @@ fn verify_requirements<'a>(rule: &Rule, assertion: &'a Assertion) -> Result<Vec<
     Ok(direct)
 }
 
-fn render(t: &Template, slots: &[Cow<'_, [String]>]) -> Value {
-    match t {
-        Template::Object(fields) => Value::Object(
-            fields
-                .iter()
-                .map(|(k, v)| {
-                    let value = match v {
-                        // A list-valued key that is exactly one slot keeps the values as a list,
-                        // which is what Keystone gets back after formatting the slot as Python
-                        // list text and parsing it again.
-                        Template::Text(pieces) if (k == "groups" || k == "group_ids") => match pieces.as_slice() {
-                            [Piece::Slot(n)] if slots.get(*n).is_some_and(|v| v.len() != 1) => {
-                                Value::Array(slots[*n].iter().map(|s| Value::String(s.clone())).collect())
-                            }
-                            _ => render(v, slots),
-                        },
-                        _ => render(v, slots),
-                    };
-                    (k.clone(), value)
-                })
-                .collect(),
-        ),
-        Template::Array(items) => Value::Array(items.iter().map(|i| render(i, slots)).collect()),
-        Template::Text(pieces) => {
-            let mut out = String::new();
-            for p in pieces {
-                match p {
-                    Piece::Literal(s) => out.push_str(s),
-                    // Compilation checked every slot index against the rule's remotes.
-                    Piece::Slot(n) => match slots.get(*n).map(|v| v.as_ref()) {
-                        Some([one]) => out.push_str(one),
-                        Some(many) => out.push_str(&repr_list(many)),
-                        None => {}
-                    },
-                }
-            }
-            Value::String(out)
+fn describe(rule: &Rule, stop: Stop, assertion: &Assertion) -> FailedCondition {
+    let attribute = rule.remote[stop.remote].attribute.clone();
+    let seen = assertion.get(&attribute).cloned().unwrap_or_default();
+    FailedCondition {
+        remote: stop.remote,
+        attribute,
+        check: stop.check,
+        seen,
+    }
+}
+
+type Slots<'a> = [Cow<'a, [String]>];
+
+fn render_text(pieces: &[Piece], slots: &Slots) -> String {
+    let mut out = String::new();
+    for p in pieces {
+        match p {
+            Piece::Literal(s) => out.push_str(s),
+            // Compilation checked every slot index against the rule's remotes.
+            Piece::Slot(n) => match slots.get(*n).map(|v| v.as_ref()) {
+                Some([one]) => out.push_str(one),
+                Some(many) => out.push_str(&repr_list(many)),
+                None => {}
+            },
         }
+    }
+    out
+}
+
+fn render(t: &Template, slots: &Slots) -> Value {
+    match t {
+        Template::Object(fields) => Value::Object(fields.iter().map(|(k, v)| (k.clone(), render(v, slots))).collect()),
+        Template::Array(items) => Value::Array(items.iter().map(|i| render(i, slots)).collect()),
+        Template::Text(pieces) => Value::String(render_text(pieces, slots)),
         Template::Verbatim(v) => v.clone(),
+        Template::Constant(v) => (**v).clone(),
+    }
+}
+
+fn render_shared(t: &Template, slots: &Slots) -> Arc<Value> {
+    match t {
+        Template::Constant(v) => v.clone(),
+        other => Arc::new(render(other, slots)),
+    }
+}
+
+fn render_string(t: &Template, slots: &Slots) -> String {
+    match t {
+        Template::Text(pieces) => render_text(pieces, slots),
+        other => value_text(&render(other, slots)),
+    }
+}
+
+/// A list-valued local (`groups`, `group_ids`). Exactly one slot with several values gives
+/// them as they are, which is what Keystone gets back after formatting them as Python list
+/// text and parsing it again; anything else is text read as Keystone reads it.
+fn render_list(t: &Template, slots: &Slots) -> Vec<String> {
+    if let Template::Text(pieces) = t
+        && let [Piece::Slot(n)] = pieces.as_slice()
+        && let Some(values) = slots.get(*n)
+        && values.len() != 1
+    {
+        return values.to_vec();
+    }
+    literal_list(&render_string(t, slots))
+}
+
+enum RenderedGroup {
+    Id(String),
+    Name { name: String, domain: Arc<Value> },
+}
+
+/// One local element after substitution: Keystone's `identity_value`.
+#[derive(Default)]
+struct IdentityValue {
+    user: Option<Map<String, Value>>,
+    group: Option<RenderedGroup>,
+    groups: Option<Vec<String>>,
+    group_ids: Option<Vec<String>>,
+    domain: Option<Arc<Value>>,
+    projects: Option<Value>,
+    projects_json: Option<Value>,
+}
+
+fn render_local(l: &LocalTemplate, slots: &Slots) -> IdentityValue {
+    IdentityValue {
+        user: l.user.as_ref().map(|t| match render(t, slots) {
+            Value::Object(m) => m,
+            _ => Map::new(),
+        }),
+        group: l.group.as_ref().map(|g| match g {
+            GroupTemplate::ById(id) => RenderedGroup::Id(render_string(id, slots)),
+            GroupTemplate::ByName { name, domain } => RenderedGroup::Name {
+                name: render_string(name, slots),
+                domain: render_shared(domain, slots),
+            },
+        }),
+        groups: l.groups.as_ref().map(|t| render_list(t, slots)),
+        group_ids: l.group_ids.as_ref().map(|t| render_list(t, slots)),
+        domain: l.domain.as_ref().map(|t| render_shared(t, slots)),
+        projects: l.projects.as_ref().map(|t| render(t, slots)),
+        projects_json: l.projects_json.as_ref().map(|t| render(t, slots)),
     }
 }
 
@@ -197,21 +299,21 @@ impl Mapping {
     }
 
     fn run(&self, assertion: &Assertion, mut trace: Option<&mut Vec<RuleTrace>>) -> Result<Mapped, MappingError> {
-        let mut identity_values: Vec<Value> = Vec::new();
+        let mut identity_values: Vec<IdentityValue> = Vec::new();
         for (i, rule) in self.rules.iter().enumerate() {
             match verify_requirements(rule, assertion) {
-                Err(failed) => {
+                Err(stop) => {
                     if let Some(t) = trace.as_deref_mut() {
                         t.push(RuleTrace {
                             rule: i,
                             matched: false,
-                            failed: Some(failed),
+                            failed: Some(describe(rule, stop, assertion)),
                             values: Vec::new(),
                         });
                     }
                 }
                 Ok(slots) => {
-                    identity_values.extend(rule.local.iter().map(|l| render(l, &slots)));
+                    identity_values.extend(rule.local.iter().map(|l| render_local(l, &slots)));
                     if let Some(t) = trace.as_deref_mut() {
                         t.push(RuleTrace {
                             rule: i,
@@ -226,33 +328,37 @@ impl Mapping {
         self.transform(identity_values)
     }
 
-    fn transform(&self, identity_values: Vec<Value>) -> Result<Mapped, MappingError> {
+    fn transform(&self, identity_values: Vec<IdentityValue>) -> Result<Mapped, MappingError> {
         if identity_values.is_empty() {
             return Err(MappingError::NoRuleMatched);
         }
         let mut user: Map<String, Value> = Map::new();
         let mut group_ids: Vec<String> = Vec::new();
-        let mut group_names: Vec<Value> = Vec::new();
+        let mut group_names: Vec<GroupName> = Vec::new();
         // Keystone re-emits every group-by-name seen so far each time one is added, grouped
         // by domain; reproduced for compatibility (see the corpus notes).
-        let mut by_domain: Vec<(Value, Vec<(String, Value)>)> = Vec::new();
+        let mut by_domain: Vec<(Value, Vec<(String, Arc<Value>)>)> = Vec::new();
         let mut projects: Vec<Value> = Vec::new();
-        let empty = Map::new();
-        for iv in &identity_values {
-            let iv = iv.as_object().unwrap_or(&empty);
-            if let Some(Value::Object(u)) = iv.get("user")
+        let last_domain = identity_values
+            .last()
+            .and_then(|iv| iv.domain.as_deref())
+            .cloned()
+            .unwrap_or(Value::Null);
+        for iv in identity_values {
+            if iv.projects.is_some() || iv.projects_json.is_some() {
+                projects = self.extract_projects(&iv)?;
+            }
+            if let Some(u) = iv.user
                 && user.is_empty()
             {
-                user = u.clone();
+                user = u;
             }
-            if let Some(Value::Object(group)) = iv.get("group") {
-                if let Some(id) = group.get("id") {
-                    push_unique(&mut group_ids, value_text(id));
-                } else if let Some(name) = group.get("name") {
-                    let domain = group.get("domain");
-                    let key = match domain.and_then(|d| d.get("name")).filter(|n| truthy(Some(n))) {
+            match iv.group {
+                Some(RenderedGroup::Id(id)) => push_unique(&mut group_ids, id),
+                Some(RenderedGroup::Name { name, domain }) => {
+                    let key = match domain.get("name").filter(|n| truthy(Some(n))) {
                         Some(n) => n.clone(),
-                        None => domain.and_then(|d| d.get("id")).cloned().unwrap_or(Value::Null),
+                        None => domain.get("id").cloned().unwrap_or(Value::Null),
                     };
                     let slot = match by_domain.iter().position(|(k, _)| *k == key) {
                         Some(i) => i,
@@ -261,32 +367,29 @@ impl Mapping {
                             by_domain.len() - 1
                         }
                     };
-                    let name = value_text(name);
                     let groups = &mut by_domain[slot].1;
                     match groups.iter_mut().find(|(n, _)| *n == name) {
-                        Some(existing) => existing.1 = Value::Object(group.clone()),
-                        None => groups.push((name, Value::Object(group.clone()))),
+                        Some(existing) => existing.1 = domain,
+                        None => groups.push((name, domain)),
                     }
-                    group_names.extend(by_domain.iter().flat_map(|(_, gs)| gs.iter().map(|(_, g)| g.clone())));
+                    group_names.extend(by_domain.iter().flat_map(|(_, gs)| {
+                        gs.iter().map(|(n, d)| GroupName::Named {
+                            name: n.clone(),
+                            domain: d.clone(),
+                        })
+                    }));
                 }
+                None => {}
             }
-            if let Some(groups) = iv.get("groups") {
-                group_names.extend(normalize_groups(list_value(groups), iv.get("domain"))?);
+            if let Some(names) = iv.groups {
+                group_names.extend(normalize_groups(names, iv.domain.as_ref())?);
             }
-            if let Some(ids) = iv.get("group_ids") {
-                for id in list_value(ids) {
+            if let Some(ids) = iv.group_ids {
+                for id in ids {
                     push_unique(&mut group_ids, id);
                 }
             }
-            if iv.contains_key("projects") || iv.contains_key("projects_json") {
-                projects = self.extract_projects(iv)?;
-            }
         }
-        let last_domain = identity_values
-            .last()
-            .and_then(|v| v.get("domain"))
-            .cloned()
-            .unwrap_or(Value::Null);
         match user.get("type") {
             None | Some(Value::Null) => {
                 user.insert("type".into(), json!("ephemeral"));
@@ -310,20 +413,20 @@ impl Mapping {
         })
     }
 
-    fn extract_projects(&self, iv: &Map<String, Value>) -> Result<Vec<Value>, MappingError> {
-        let mut projects = match iv.get("projects") {
+    fn extract_projects(&self, iv: &IdentityValue) -> Result<Vec<Value>, MappingError> {
+        let mut projects = match &iv.projects {
             Some(Value::Array(p)) => p.clone(),
             // Schema 3.0 treats a string `projects` like `projects_json`.
             Some(Value::String(s)) if self.version == SchemaVersion::V3 => parse_projects_json(s)?,
             _ => Vec::new(),
         };
         if self.version == SchemaVersion::V3
-            && let Some(Value::String(text)) = iv.get("projects_json")
+            && let Some(Value::String(text)) = &iv.projects_json
         {
             projects.extend(parse_projects_json(text)?);
         }
         if self.version != SchemaVersion::V1 {
-            let default_domain = iv.get("domain").cloned().unwrap_or(Value::Null);
+            let default_domain = iv.domain.as_deref().cloned().unwrap_or(Value::Null);
             for p in projects.iter_mut() {
                 if let Some(obj) = p.as_object_mut()
                     && !truthy(obj.get("domain"))
@@ -333,14 +436,6 @@ impl Mapping {
             }
         }
         Ok(projects)
-    }
-}
-
-/// A list-valued local: a slot's values kept as a list, or text read as Keystone reads it.
-fn list_value(v: &Value) -> Vec<String> {
-    match v {
-        Value::Array(items) => items.iter().map(value_text).collect(),
-        other => literal_list(&value_text(other)),
     }
 }
 
@@ -359,7 +454,7 @@ fn value_text(v: &Value) -> String {
 
 /// `groups` holds one name or the text of a list of names; each joins the rule's `domain`.
 /// Entries prefixed `JSON:` are whole group objects carrying their own domain.
-fn normalize_groups(names: Vec<String>, domain: Option<&Value>) -> Result<Vec<Value>, MappingError> {
+fn normalize_groups(names: Vec<String>, domain: Option<&Arc<Value>>) -> Result<Vec<GroupName>, MappingError> {
     if names.iter().any(|n| n.starts_with("JSON:")) {
         return names
             .iter()
@@ -372,7 +467,7 @@ fn normalize_groups(names: Vec<String>, domain: Option<&Value>) -> Result<Vec<Va
                         "both 'groups' and 'domain' must be specified".into(),
                     ));
                 }
-                Ok(group)
+                Ok(GroupName::Json(group))
             })
             .collect();
     }
@@ -380,7 +475,10 @@ fn normalize_groups(names: Vec<String>, domain: Option<&Value>) -> Result<Vec<Va
         domain.ok_or_else(|| MappingError::InvalidResult("both 'groups' and 'domain' must be specified".into()))?;
     Ok(names
         .into_iter()
-        .map(|name| json!({"name": name, "domain": domain}))
+        .map(|name| GroupName::Named {
+            name,
+            domain: domain.clone(),
+        })
         .collect())
 }
 

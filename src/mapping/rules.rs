@@ -5,6 +5,8 @@
 //! back-references), templates may only use `{N}`/`{}` placeholders that exist in the rule,
 //! and sizes are bounded.
 
+use std::sync::Arc;
+
 use regex::{Regex, RegexBuilder};
 use serde_json::{Map, Value};
 
@@ -75,11 +77,64 @@ pub(super) enum Template {
     Text(Vec<Piece>),
     /// Numbers, booleans and nulls, kept as they are.
     Verbatim(Value),
+    /// A subtree without placeholders, built once and shared by every evaluation.
+    Constant(Arc<Value>),
+}
+
+impl Template {
+    /// The value of a template that has no placeholders.
+    fn without_slots(&self) -> Value {
+        match self {
+            Template::Object(fields) => {
+                Value::Object(fields.iter().map(|(k, t)| (k.clone(), t.without_slots())).collect())
+            }
+            Template::Array(items) => Value::Array(items.iter().map(Template::without_slots).collect()),
+            Template::Text(pieces) => Value::String(
+                pieces
+                    .iter()
+                    .filter_map(|p| match p {
+                        Piece::Literal(s) => Some(s.as_str()),
+                        Piece::Slot(_) => None,
+                    })
+                    .collect(),
+            ),
+            Template::Verbatim(v) => v.clone(),
+            Template::Constant(v) => (**v).clone(),
+        }
+    }
+
+    fn has_slots(&self) -> bool {
+        match self {
+            Template::Object(fields) => fields.iter().any(|(_, t)| t.has_slots()),
+            Template::Array(items) => items.iter().any(Template::has_slots),
+            Template::Text(pieces) => pieces.iter().any(|p| matches!(p, Piece::Slot(_))),
+            Template::Verbatim(_) | Template::Constant(_) => false,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub(super) enum GroupTemplate {
+    ById(Template),
+    ByName { name: Template, domain: Template },
+}
+
+/// One `local` element, by field. Keystone reads these keys and ignores nothing else (the
+/// schema admits no other keys).
+#[derive(Debug, Clone, Default)]
+pub(super) struct LocalTemplate {
+    pub user: Option<Template>,
+    pub group: Option<GroupTemplate>,
+    pub groups: Option<Template>,
+    pub group_ids: Option<Template>,
+    pub domain: Option<Template>,
+    pub projects: Option<Template>,
+    pub projects_json: Option<Template>,
 }
 
 #[derive(Debug, Clone)]
 pub(super) struct Rule {
-    pub local: Vec<Template>,
+    pub local: Vec<LocalTemplate>,
     pub remote: Vec<Remote>,
 }
 
@@ -283,8 +338,18 @@ fn compile_remote(v: &Value, path: &str) -> Result<Remote, MappingError> {
     Ok(Remote { attribute, kind })
 }
 
-/// Compiles a validated local element; `slots` is the number of value-contributing remotes.
+/// Compiles a validated local value; `slots` is the number of value-contributing remotes.
+/// Subtrees without placeholders become shared constants.
 fn compile_template(v: &Value, path: &str, slots: usize) -> Result<Template, MappingError> {
+    let t = compile_tree(v, path, slots)?;
+    if matches!(t, Template::Object(_) | Template::Array(_)) && !t.has_slots() {
+        // Formatted once: `{{` in the rules is `{` in the result, as with every evaluation.
+        return Ok(Template::Constant(Arc::new(t.without_slots())));
+    }
+    Ok(t)
+}
+
+fn compile_tree(v: &Value, path: &str, slots: usize) -> Result<Template, MappingError> {
     Ok(match v {
         Value::Object(obj) => Template::Object(
             obj.iter()
@@ -353,10 +418,38 @@ fn compile_rule(v: &Value, path: &str, version: SchemaVersion) -> Result<Rule, M
             if let Some(pj) = l.get("projects_json").and_then(Value::as_str) {
                 check_projects_json_slot(pj, &format!("{lp}.projects_json"), slots)?;
             }
-            compile_template(l, &lp, slots)
+            compile_local(l, &lp, slots)
         })
         .collect::<Result<Vec<_>, _>>()?;
     Ok(Rule { local, remote })
+}
+
+fn compile_local(v: &Value, path: &str, slots: usize) -> Result<LocalTemplate, MappingError> {
+    let obj = object(v, path)?;
+    let field = |key: &str| -> Result<Option<Template>, MappingError> {
+        obj.get(key)
+            .map(|val| compile_template(val, &format!("{path}.{key}"), slots))
+            .transpose()
+    };
+    let group = match obj.get("group").and_then(Value::as_object) {
+        None => None,
+        Some(g) => Some(match g.get("id") {
+            Some(id) => GroupTemplate::ById(compile_template(id, &format!("{path}.group.id"), slots)?),
+            None => GroupTemplate::ByName {
+                name: compile_template(&g["name"], &format!("{path}.group.name"), slots)?,
+                domain: compile_template(&g["domain"], &format!("{path}.group.domain"), slots)?,
+            },
+        }),
+    };
+    Ok(LocalTemplate {
+        user: field("user")?,
+        group,
+        groups: field("groups")?,
+        group_ids: field("group_ids")?,
+        domain: field("domain")?,
+        projects: field("projects")?,
+        projects_json: field("projects_json")?,
+    })
 }
 
 /// `projects_json` names a slot as `{N}` (Keystone reads `\{?(\d+)\}?`).

@@ -138,8 +138,8 @@ impl Services {
             }
         }
         for entry in &mapped.group_names {
-            let name = entry.get("name").and_then(Value::as_str).unwrap_or("");
-            let domain = entry.get("domain");
+            let name = entry.name().unwrap_or("");
+            let domain = entry.domain();
             let domain_id = match (
                 domain.and_then(|d| d.get("id")).and_then(Value::as_str),
                 domain.and_then(|d| d.get("name")).and_then(Value::as_str),
