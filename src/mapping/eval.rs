@@ -237,6 +237,9 @@ fn render_list(t: &Template, slots: &Slots) -> Vec<String> {
     literal_list(&render_string(t, slots))
 }
 
+/// Group names of one domain in first-seen order, with their latest domain object.
+type NamedGroups = Vec<(String, Arc<Value>)>;
+
 enum RenderedGroup {
     Id(String),
     Name { name: String, domain: Arc<Value> },
@@ -337,7 +340,7 @@ impl Mapping {
         let mut group_names: Vec<GroupName> = Vec::new();
         // Keystone re-emits every group-by-name seen so far each time one is added, grouped
         // by domain; reproduced for compatibility (see the corpus notes).
-        let mut by_domain: Vec<(Value, Vec<(String, Arc<Value>)>)> = Vec::new();
+        let mut by_domain: Vec<(Value, NamedGroups)> = Vec::new();
         let mut projects: Vec<Value> = Vec::new();
         let last_domain = identity_values
             .last()
