@@ -122,7 +122,8 @@ fn email_ok(email: &str) -> bool {
 }
 
 impl Services {
-    fn is_cloud_admin(&self, ctx: &AuthContext) -> bool {
+    /// An admin of the configured admin domain, who administers every domain.
+    pub(super) fn is_cloud_admin(&self, ctx: &AuthContext) -> bool {
         ctx.has_role("admin")
             && ctx
                 .identity

@@ -144,7 +144,7 @@ impl Services {
 
     pub async fn list_idps(&self, ctx: &AuthContext) -> Result<Vec<IdentityProvider>> {
         let domain = self.default_domain(ctx);
-        let cloud_admin = self.require_admin(ctx, &domain).is_ok() && self.is_admin_domain(ctx);
+        let cloud_admin = self.is_cloud_admin(ctx);
         Ok(self
             .store
             .list_idps()
@@ -154,14 +154,7 @@ impl Services {
             .collect())
     }
 
-    fn is_admin_domain(&self, ctx: &AuthContext) -> bool {
-        ctx.identity
-            .scope
-            .domain()
-            .is_some_and(|d| d.name == self.config.admin_domain)
-    }
-
-    async fn idp_for_admin(&self, ctx: &AuthContext, id: &str) -> Result<IdentityProvider> {
+    pub(super) async fn idp_for_admin(&self, ctx: &AuthContext, id: &str) -> Result<IdentityProvider> {
         let idp = self
             .store
             .get_idp(id)
@@ -258,7 +251,7 @@ impl Services {
 
     pub async fn list_mappings(&self, ctx: &AuthContext) -> Result<Vec<MappingRecord>> {
         let domain = self.federation_domain(ctx)?;
-        let all = self.is_admin_domain(ctx);
+        let all = self.is_cloud_admin(ctx);
         Ok(self
             .store
             .list_mappings()
