@@ -159,12 +159,7 @@ impl Services {
         input: MetadataImport,
         now_ms: i64,
     ) -> Result<()> {
-        let mut idp = self
-            .store
-            .get_idp(idp_id)
-            .await?
-            .ok_or_else(|| Error::not_found("identity provider", idp_id))?;
-        self.require_admin(ctx, &idp.domain_id)?;
+        let mut idp = self.idp_for_admin(ctx, idp_id).await?;
         if protocol_id != "saml" || self.store.get_protocol(idp_id, protocol_id).await?.is_none() {
             return Err(Error::not_found("protocol", protocol_id));
         }
@@ -216,12 +211,7 @@ impl Services {
         idp_id: &str,
         protocol_id: &str,
     ) -> Result<StoredSamlMetadata> {
-        let idp = self
-            .store
-            .get_idp(idp_id)
-            .await?
-            .ok_or_else(|| Error::not_found("identity provider", idp_id))?;
-        self.require_admin(ctx, &idp.domain_id)?;
+        self.idp_for_admin(ctx, idp_id).await?;
         self.store
             .get_saml_metadata(idp_id, protocol_id)
             .await?
