@@ -466,7 +466,8 @@ impl Mapping {
     /// `version` (from the caller) wins over the document's `schema_version`.
     pub fn compile(doc: &Value, version: Option<SchemaVersion>) -> Result<Mapping, MappingError> {
         let obj = object(doc, "mapping")?;
-        let version = match (version, obj.get("schema_version")) {
+        // Clients send `"schema_version": null` for "the default" (python-openstackclient does).
+        let version = match (version, obj.get("schema_version").filter(|v| !v.is_null())) {
             (Some(v), _) => v,
             (None, None) => SchemaVersion::V1,
             (None, Some(v)) => {
@@ -552,6 +553,12 @@ mod tests {
         assert_eq!(
             Mapping::compile(&doc, Some(SchemaVersion::V3)).unwrap().version,
             SchemaVersion::V3
+        );
+        let null = json!({"schema_version": null, "rules": [{"local": [], "remote": [{"type": "a"}]}]});
+        assert_eq!(
+            Mapping::compile(&null, None).unwrap().version,
+            SchemaVersion::V1,
+            "null means the default"
         );
         let bad = json!({"schema_version": "9.9", "rules": []});
         assert!(Mapping::compile(&bad, None).is_err());

@@ -66,7 +66,7 @@ fn compile_document(mut doc: Value) -> Result<(Mapping, String)> {
         .as_object_mut()
         .ok_or_else(|| Error::invalid("mapping", "must be an object"))?;
     // Only what defines the mapping is stored; ids and links come from the path.
-    obj.retain(|k, _| k == "rules" || k == "schema_version");
+    obj.retain(|k, v| k == "rules" || (k == "schema_version" && !v.is_null()));
     let compiled = Mapping::compile(&doc, None).map_err(|e| match e {
         mapping::MappingError::InvalidRules { path, message } => Error::BadRequest(format!("{path} {message}")),
         other => Error::BadRequest(other.to_string()),
