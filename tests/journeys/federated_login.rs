@@ -247,12 +247,4 @@ async fn federated_logins(db: Db) {
     app.stop().await;
 }
 
-#[tokio::test]
-async fn federated_logins_on_sqlite() {
-    federated_logins(Db::Sqlite).await;
-}
-
-#[tokio::test]
-async fn federated_logins_on_postgres() {
-    federated_logins(Db::Postgres).await;
-}
+on_both_backends!(federated_logins);

@@ -153,16 +153,6 @@ async fn federation_configuration_round_trips(db: Db) {
 }
 
 #[tokio::test]
-async fn federation_configuration_round_trips_on_sqlite() {
-    federation_configuration_round_trips(Db::Sqlite).await;
-}
-
-#[tokio::test]
-async fn federation_configuration_round_trips_on_postgres() {
-    federation_configuration_round_trips(Db::Postgres).await;
-}
-
-#[tokio::test]
 async fn disabling_an_identity_provider_revokes_its_tokens() {
     let Some(app) = spawn_app(Db::Sqlite).await else { return };
     let t = app.admin_token.as_str();
@@ -582,12 +572,4 @@ async fn oidc_configuration_round_trips(db: Db) {
     app.stop().await;
 }
 
-#[tokio::test]
-async fn oidc_configuration_round_trips_on_sqlite() {
-    oidc_configuration_round_trips(Db::Sqlite).await;
-}
-
-#[tokio::test]
-async fn oidc_configuration_round_trips_on_postgres() {
-    oidc_configuration_round_trips(Db::Postgres).await;
-}
+on_both_backends!(federation_configuration_round_trips, oidc_configuration_round_trips);

@@ -2,6 +2,29 @@
 //! `Application`, the store conformance suite, and the bad-input table. Each journey runs on
 //! SQLite and on PostgreSQL.
 
+/// Runs each journey `async fn name(db: Db)` once on SQLite and once on PostgreSQL, as
+/// `<module>::on_sqlite::name` and `<module>::on_postgres::name`.
+macro_rules! on_both_backends {
+    ($($journey:ident),* $(,)?) => {
+        mod on_sqlite {
+            $(
+                #[tokio::test]
+                async fn $journey() {
+                    super::$journey(crate::support::Db::Sqlite).await;
+                }
+            )*
+        }
+        mod on_postgres {
+            $(
+                #[tokio::test]
+                async fn $journey() {
+                    super::$journey(crate::support::Db::Postgres).await;
+                }
+            )*
+        }
+    };
+}
+
 mod bad_input;
 mod conformance;
 mod federated_login;

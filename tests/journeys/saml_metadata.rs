@@ -195,12 +195,4 @@ async fn idp_metadata_import(db: Db) {
     app.stop().await;
 }
 
-#[tokio::test]
-async fn idp_metadata_import_on_sqlite() {
-    idp_metadata_import(Db::Sqlite).await;
-}
-
-#[tokio::test]
-async fn idp_metadata_import_on_postgres() {
-    idp_metadata_import(Db::Postgres).await;
-}
+on_both_backends!(idp_metadata_import);

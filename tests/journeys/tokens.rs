@@ -175,16 +175,6 @@ async fn password_token_lifecycle(db: Db) {
     app.stop().await;
 }
 
-#[tokio::test]
-async fn password_token_lifecycle_on_sqlite() {
-    password_token_lifecycle(Db::Sqlite).await;
-}
-
-#[tokio::test]
-async fn password_token_lifecycle_on_postgres() {
-    password_token_lifecycle(Db::Postgres).await;
-}
-
 async fn key_rotation_keeps_old_tokens(db: Db) {
     let Some(app) = spawn_app(db).await else { return };
     let old = app.admin_token.clone();
@@ -219,16 +209,6 @@ async fn key_rotation_keeps_old_tokens(db: Db) {
     assert_eq!(app.validate(&new, &old).await.0, 200, "old tokens keep validating");
     assert_eq!(app.validate(&old, &new).await.0, 200);
     app.stop().await;
-}
-
-#[tokio::test]
-async fn key_rotation_keeps_old_tokens_on_sqlite() {
-    key_rotation_keeps_old_tokens(Db::Sqlite).await;
-}
-
-#[tokio::test]
-async fn key_rotation_keeps_old_tokens_on_postgres() {
-    key_rotation_keeps_old_tokens(Db::Postgres).await;
 }
 
 async fn permissions_follow_keystone(db: Db) {
@@ -279,16 +259,6 @@ async fn permissions_follow_keystone(db: Db) {
     let (s, body) = app.call("PUT", &path, &alice, Some(bad)).await;
     assert_eq!((s, body["error_code"].as_str()), (400, Some("1102")));
     app.stop().await;
-}
-
-#[tokio::test]
-async fn permissions_follow_keystone_on_sqlite() {
-    permissions_follow_keystone(Db::Sqlite).await;
-}
-
-#[tokio::test]
-async fn permissions_follow_keystone_on_postgres() {
-    permissions_follow_keystone(Db::Postgres).await;
 }
 
 #[tokio::test]
@@ -378,3 +348,9 @@ async fn agencies_and_their_grants_round_trip() {
     );
     app.stop().await;
 }
+
+on_both_backends!(
+    password_token_lifecycle,
+    key_rotation_keeps_old_tokens,
+    permissions_follow_keystone
+);
