@@ -80,10 +80,13 @@ async fn refresh_loop(services: Arc<Services>) {
             tracing::warn!(error = %e, "refreshing keys and revocations failed; keeping the cached copies");
         }
         rounds += 1;
-        if rounds.is_multiple_of(720)
-            && let Err(e) = services.store.prune_revocations(now).await
-        {
-            tracing::warn!(error = %e, "pruning expired revocation events failed");
+        if rounds.is_multiple_of(720) {
+            if let Err(e) = services.store.prune_revocations(now).await {
+                tracing::warn!(error = %e, "pruning expired revocation events failed");
+            }
+            if let Err(e) = services.store.prune_one_time_values(now).await {
+                tracing::warn!(error = %e, "pruning expired one-time values failed");
+            }
         }
     }
 }

@@ -163,6 +163,18 @@ pub trait FederationStore: Send + Sync {
     async fn record_federated_login(&self, user: &FederatedUser) -> StoreResult<FederatedUser>;
 }
 
+/// Values that may be used once, shared by every replica. `namespace` keeps kinds apart
+/// (`saml-assertion:<idp>`, `oidc-jti:<idp>`, `authn-request`, ...).
+#[async_trait]
+pub trait OneTimeStore: Send + Sync {
+    /// Records `value` until `expires_at_ms`; true the first time, false while an unexpired
+    /// record exists (a replay). An expired record counts as absent.
+    async fn remember_once(&self, namespace: &str, value: &str, expires_at_ms: i64, now_ms: i64) -> StoreResult<bool>;
+    /// Consumes a value stored by `remember_once`: true exactly once, and only before it expires.
+    async fn take_once(&self, namespace: &str, value: &str, now_ms: i64) -> StoreResult<bool>;
+    async fn prune_one_time_values(&self, now_ms: i64) -> StoreResult<u64>;
+}
+
 /// Everything the services need, as one object.
 pub trait Store:
     DomainStore
@@ -175,6 +187,7 @@ pub trait Store:
     + RevocationStore
     + KeyStore
     + FederationStore
+    + OneTimeStore
 {
 }
 
@@ -189,5 +202,6 @@ impl<T> Store for T where
         + RevocationStore
         + KeyStore
         + FederationStore
+        + OneTimeStore
 {
 }

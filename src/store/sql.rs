@@ -1286,3 +1286,40 @@ impl FederationStore for SqlStore {
         Ok(done.rows_affected() > 0)
     }
 }
+
+#[async_trait]
+impl OneTimeStore for SqlStore {
+    async fn remember_once(&self, namespace: &str, value: &str, expires_at_ms: i64, now_ms: i64) -> StoreResult<bool> {
+        // Inserts, or takes over an expired record; an unexpired one stays and nothing changes.
+        let done = sqlx::query(
+            "INSERT INTO one_time_values (namespace, value, expires_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (namespace, value) DO UPDATE SET expires_at = excluded.expires_at \
+             WHERE one_time_values.expires_at <= $4",
+        )
+        .bind(namespace.to_string())
+        .bind(value.to_string())
+        .bind(expires_at_ms)
+        .bind(now_ms)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn take_once(&self, namespace: &str, value: &str, now_ms: i64) -> StoreResult<bool> {
+        let done = sqlx::query("DELETE FROM one_time_values WHERE namespace = $1 AND value = $2 AND expires_at > $3")
+            .bind(namespace.to_string())
+            .bind(value.to_string())
+            .bind(now_ms)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn prune_one_time_values(&self, now_ms: i64) -> StoreResult<u64> {
+        let done = sqlx::query("DELETE FROM one_time_values WHERE expires_at <= $1")
+            .bind(now_ms)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected())
+    }
+}

@@ -398,6 +398,50 @@ async fn federation_cascades_and_restricts(s: &dyn Store) {
     s.create_idp(&idp("other", &["https://b"])).await.unwrap();
 }
 
+async fn one_time_values_are_used_once(s: &dyn Store) {
+    assert!(
+        s.remember_once("saml-assertion:acme", "_a1", NOW + 100, NOW)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !s.remember_once("saml-assertion:acme", "_a1", NOW + 100, NOW + 50)
+            .await
+            .unwrap(),
+        "a replay is seen"
+    );
+    assert!(
+        s.remember_once("saml-assertion:other", "_a1", NOW + 100, NOW)
+            .await
+            .unwrap(),
+        "namespaces are apart"
+    );
+    assert!(
+        s.remember_once("saml-assertion:acme", "_a1", NOW + 300, NOW + 100)
+            .await
+            .unwrap(),
+        "an expired record is gone"
+    );
+    assert!(
+        !s.remember_once("saml-assertion:acme", "_a1", NOW + 300, NOW + 200)
+            .await
+            .unwrap()
+    );
+    assert!(s.remember_once("authn-request", "_r1", NOW + 10, NOW).await.unwrap());
+    assert!(
+        !s.take_once("authn-request", "_r1", NOW + 10).await.unwrap(),
+        "an expired request cannot be taken"
+    );
+    assert!(s.remember_once("authn-request", "_r2", NOW + 10, NOW).await.unwrap());
+    assert!(s.take_once("authn-request", "_r2", NOW + 1).await.unwrap());
+    assert!(
+        !s.take_once("authn-request", "_r2", NOW + 1).await.unwrap(),
+        "taken once only"
+    );
+    assert!(!s.take_once("authn-request", "unknown", NOW).await.unwrap());
+    assert!(s.prune_one_time_values(NOW + 1_000).await.unwrap() >= 2);
+}
+
 macro_rules! conformance {
     ($($case:ident),* $(,)?) => {
         mod sqlite {
@@ -435,4 +479,5 @@ conformance!(
     token_keys_are_unique_and_retire_oldest_first,
     agencies_round_trip_and_cascade,
     federation_cascades_and_restricts,
+    one_time_values_are_used_once,
 );
