@@ -62,13 +62,8 @@ impl Services {
         let (user_id, local_user) = if idp.sso_type == "iam_user_sso" {
             let user = self
                 .store
-                .list_users(&crate::store::UserFilter {
-                    domain_id: Some(idp.domain_id.clone()),
-                    ..Default::default()
-                })
+                .get_user_by_external_id(&idp.domain_id, "TenantIdp", &name)
                 .await?
-                .into_iter()
-                .find(|u| u.xuser_id.as_deref() == Some(name.as_str()))
                 .ok_or_else(|| refuse(format!("no IAM user bound to external id {name}")))?;
             if !user.enabled {
                 return Err(refuse(format!("user {} is disabled", user.id)));

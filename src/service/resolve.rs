@@ -149,7 +149,7 @@ impl Services {
     async fn resolve_uncached(&self, payload: &TokenPayload) -> Result<Identity> {
         let store = &self.store;
         let gone = |what: String| Error::Unauthenticated(what);
-        let (user, group_ids) = match &payload.federation {
+        let (user, groups) = match &payload.federation {
             Some(fed) if !fed.local_user => {
                 let domain = store
                     .get_domain(&fed.domain_id)
@@ -165,7 +165,14 @@ impl Services {
                     },
                     password_expires_at_ms: None,
                 };
-                (user, fed.group_ids.clone())
+                // Mapped groups deleted since the login simply no longer count.
+                let mut groups = Vec::with_capacity(fed.group_ids.len());
+                for id in &fed.group_ids {
+                    if let Some(g) = store.get_group(id).await? {
+                        groups.push(NameRef { id: g.id, name: g.name });
+                    }
+                }
+                (user, groups)
             }
             _ => {
                 let user = store
@@ -190,15 +197,11 @@ impl Services {
                     },
                     password_expires_at_ms: user.password_expires_at_ms,
                 };
-                (view, groups.into_iter().map(|g| g.id).collect())
+                let groups = groups.into_iter().map(|g| NameRef { id: g.id, name: g.name }).collect();
+                (view, groups)
             }
         };
-        let mut groups = Vec::with_capacity(group_ids.len());
-        for id in &group_ids {
-            if let Some(g) = store.get_group(id).await? {
-                groups.push(NameRef { id: g.id, name: g.name });
-            }
-        }
+        let group_ids: Vec<String> = groups.iter().map(|g| g.id.clone()).collect();
         let scope = self.resolve_scope(&payload.scope).await?;
         let roles = self.roles_on(&scope, &group_ids).await?;
         if !matches!(scope, ScopeView::Unscoped) && roles.is_empty() {

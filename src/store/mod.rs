@@ -56,6 +56,13 @@ pub trait UserStore: Send + Sync {
     async fn create_user(&self, user: &User) -> StoreResult<()>;
     async fn get_user(&self, id: &str) -> StoreResult<Option<User>>;
     async fn get_user_by_name(&self, domain_id: &str, name: &str) -> StoreResult<Option<User>>;
+    /// The user bound to an external identity (`xuser_type`, `xuser_id`) in a domain.
+    async fn get_user_by_external_id(
+        &self,
+        domain_id: &str,
+        xuser_type: &str,
+        xuser_id: &str,
+    ) -> StoreResult<Option<User>>;
     async fn list_users(&self, filter: &UserFilter) -> StoreResult<Vec<User>>;
     /// Conflict when the new name is taken. Returns false when the user is gone.
     async fn update_user(&self, user: &User) -> StoreResult<bool>;

@@ -480,6 +480,23 @@ impl UserStore for SqlStore {
         Ok(row.as_ref().map(user_from).transpose()?)
     }
 
+    async fn get_user_by_external_id(
+        &self,
+        domain_id: &str,
+        xuser_type: &str,
+        xuser_id: &str,
+    ) -> StoreResult<Option<User>> {
+        let row = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {USER_COLUMNS} FROM users WHERE domain_id = $1 AND xuser_type = $2 AND xuser_id = $3"
+        )))
+        .bind(domain_id.to_string())
+        .bind(xuser_type.to_string())
+        .bind(xuser_id.to_string())
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.as_ref().map(user_from).transpose()?)
+    }
+
     async fn list_users(&self, f: &UserFilter) -> StoreResult<Vec<User>> {
         let mut sql = Sql::new(&format!("SELECT {USER_COLUMNS} FROM users WHERE 1 = 1"));
         sql.and_eq("domain_id", f.domain_id.as_deref())

@@ -137,6 +137,22 @@ async fn records_round_trip_exactly(s: &dyn Store) {
     assert!(s.update_user(&u).await.unwrap());
     assert_eq!(s.get_user("u1").await.unwrap(), Some(u));
     assert_eq!(s.get_domain_by_name("Ünïcødé 域").await.unwrap().unwrap().id, "d1");
+    let mut bound = user("u2", "d1", "bound");
+    bound.xuser_type = Some("TenantIdp".into());
+    bound.xuser_id = Some("bob@corp".into());
+    s.create_user(&bound).await.unwrap();
+    assert_eq!(
+        s.get_user_by_external_id("d1", "TenantIdp", "bob@corp").await.unwrap(),
+        Some(bound)
+    );
+    assert_eq!(
+        s.get_user_by_external_id("d2", "TenantIdp", "bob@corp").await.unwrap(),
+        None
+    );
+    assert_eq!(
+        s.get_user_by_external_id("d1", "TenantIdp", "BOB@corp").await.unwrap(),
+        None
+    );
 }
 
 async fn filters_select_exactly(s: &dyn Store) {
