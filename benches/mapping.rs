@@ -6,6 +6,10 @@ use criterion::{Criterion, Throughput, black_box, criterion_group, criterion_mai
 use fedgate::mapping::{Assertion, Mapping, assertion_from_json};
 use serde_json::Value;
 
+// The server binary's allocator, so the figures are the server's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn fixtures() -> (Mapping, Vec<Assertion>) {
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/benches/fixtures");
     let rules: Value =

@@ -38,6 +38,35 @@ pub enum Command {
         #[command(subcommand)]
         command: MappingCommand,
     },
+    /// Print a shell script that sets up an identity provider for a CI system's id_tokens,
+    /// with a mapping that admits one repository on one protected branch.
+    CiProvider(CiProviderArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct CiProviderArgs {
+    #[arg(value_enum)]
+    pub system: crate::oidc::ci::CiSystem,
+    /// owner/repo (GitHub) or group/project (GitLab).
+    #[arg(long)]
+    pub repository: String,
+    #[arg(long, default_value = "main")]
+    pub branch: String,
+    /// Also require this deployment environment.
+    #[arg(long)]
+    pub environment: Option<String>,
+    /// The audience jobs request their id_token for (default: https://github.com/OWNER or
+    /// https://gitlab.com).
+    #[arg(long)]
+    pub audience: Option<String>,
+    #[arg(long, default_value = "ci")]
+    pub idp_id: String,
+    /// Group whose role grants the jobs receive.
+    #[arg(long, default_value = "ci-deployers")]
+    pub group: String,
+    /// The account (domain) that owns the group.
+    #[arg(long, default_value = "admin")]
+    pub domain: String,
 }
 
 #[derive(Debug, Subcommand)]
@@ -101,6 +130,26 @@ pub enum KeysCommand {
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
+        Command::CiProvider(a) => {
+            use crate::oidc::ci::{CiRequest, CiSystem, preset, render_script};
+            let owner = a.repository.split('/').next().unwrap_or_default();
+            let audience = a.audience.unwrap_or_else(|| match a.system {
+                CiSystem::Github => format!("https://github.com/{owner}"),
+                CiSystem::Gitlab => "https://gitlab.com".to_string(),
+            });
+            let request = CiRequest {
+                system: a.system,
+                repository: a.repository,
+                branch: a.branch,
+                environment: a.environment,
+                audience,
+                idp_id: a.idp_id,
+                group: a.group,
+                domain: a.domain,
+            };
+            print!("{}", render_script(&preset(&request)));
+            Ok(())
+        }
         Command::Mapping {
             command: MappingCommand::Test(args),
         } => {

@@ -72,6 +72,30 @@ pub struct FileConfig {
     pub admin_domain: Option<String>,
     #[serde(default)]
     pub catalog: CatalogConfig,
+    #[serde(default)]
+    pub federation: FederationConfig,
+}
+
+/// `[federation]` in fedgate.toml.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FederationConfig {
+    /// Tolerated clock difference with identity providers, in seconds (SAML conditions,
+    /// id_token exp/nbf/iat).
+    #[serde(default = "default_skew")]
+    pub clock_skew_secs: i64,
+}
+
+impl Default for FederationConfig {
+    fn default() -> Self {
+        FederationConfig {
+            clock_skew_secs: default_skew(),
+        }
+    }
+}
+
+fn default_skew() -> i64 {
+    60
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -132,6 +156,8 @@ pub struct Config {
     /// Admins of this domain administer every domain.
     pub admin_domain: String,
     pub catalog: CatalogConfig,
+    /// Tolerated clock difference with identity providers, in seconds.
+    pub clock_skew_secs: i64,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -184,6 +210,12 @@ impl Config {
                 reason: "must be between 60 and 604800 seconds".into(),
             });
         }
+        if !(0..=300).contains(&file.federation.clock_skew_secs) {
+            return Err(ConfigError::Invalid {
+                name: "federation.clock_skew_secs",
+                reason: "must be between 0 and 300 seconds".into(),
+            });
+        }
         Ok(Config {
             data_dir,
             database_url,
@@ -200,6 +232,7 @@ impl Config {
                     .max(50),
             ),
             admin_domain: file.admin_domain.clone().unwrap_or_else(|| "admin".to_string()),
+            clock_skew_secs: file.federation.clock_skew_secs,
             catalog: file.catalog,
         })
     }

@@ -14,7 +14,13 @@ use super::views;
 use crate::service::auth::AuthBody;
 use crate::service::{AuthContext, Error, Services, now_ms};
 
-fn token_response(services: &Services, status: StatusCode, token: &str, ctx: &AuthContext, uri: &Uri) -> Response {
+pub(super) fn token_response(
+    services: &Services,
+    status: StatusCode,
+    token: &str,
+    ctx: &AuthContext,
+    uri: &Uri,
+) -> Response {
     let with_catalog = !has_query_flag(uri.query(), "nocatalog");
     let body = views::token(ctx, &services.catalog, with_catalog);
     let mut response = (status, Json(body)).into_response();

@@ -6,6 +6,7 @@ mod auth;
 mod catalog;
 pub mod error;
 pub mod extract;
+mod federated_auth;
 mod federation;
 mod identity;
 mod middleware;
@@ -200,6 +201,12 @@ pub fn router(services: Arc<Services>) -> Router {
             get(federation::get_metadata).post(federation::import_metadata),
         )
         .route("/v3-ext/auth/OS-FEDERATION/SSO/metadata", get(federation::sp_metadata))
+        // federated tokens
+        .route("/v3.0/OS-AUTH/id-token/tokens", post(federated_auth::id_token_tokens))
+        .route(
+            "/v3/OS-FEDERATION/identity_providers/{id}/protocols/{protocol}/auth",
+            post(federated_auth::protocol_auth).get(federated_auth::protocol_auth),
+        )
         // catalog
         .route("/v3/services", get(catalog::services))
         .route("/v3/services/{id}", get(catalog::service))

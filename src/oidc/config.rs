@@ -28,6 +28,10 @@ pub struct OidcConfigInput {
     pub response_type: Option<String>,
     pub response_mode: Option<String>,
     pub signing_key: Option<String>,
+    /// fedgate extensions: see `OidcConfig`.
+    pub replay_protection: Option<bool>,
+    pub max_token_age: Option<i64>,
+    pub max_token_lifetime: Option<i64>,
 }
 
 /// A validated configuration, as stored and shown. Console fields are `None` in program mode.
@@ -40,9 +44,24 @@ pub struct OidcConfig {
     pub scope: Option<String>,
     pub response_type: Option<String>,
     pub response_mode: Option<String>,
-    /// The JWKS as JSON text, normalised (`kty`, never the `key` alias).
-    pub signing_key: String,
+    /// The JWKS as JSON text, normalised (`kty`, never the `key` alias). `None`: keys are
+    /// discovered from `{idp_url}/.well-known/openid-configuration` (a fedgate extension; the
+    /// reference requires this field).
+    pub signing_key: Option<String>,
+    /// Refuse a second use of a token's `jti` (default: on for program-only providers, whose
+    /// tokens are bearer credentials for machines; off for console providers).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replay_protection: Option<bool>,
+    /// Seconds since `iat` after which a token is refused (default 3600).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_token_age: Option<i64>,
+    /// Largest `exp - iat` accepted, in seconds (default 86400).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_token_lifetime: Option<i64>,
 }
+
+pub const DEFAULT_MAX_TOKEN_AGE_SECS: i64 = 3600;
+pub const DEFAULT_MAX_TOKEN_LIFETIME_SECS: i64 = 86_400;
 
 fn length(field: &str, value: &str, min: usize, max: usize) -> Result<(), OidcError> {
     let n = value.chars().count();
@@ -53,7 +72,7 @@ fn length(field: &str, value: &str, min: usize, max: usize) -> Result<(), OidcEr
 }
 
 /// `https://host...`, or `http://` for loopback hosts only (local test providers).
-fn check_url(field: &str, url: &str) -> Result<(), OidcError> {
+pub fn check_url(field: &str, url: &str) -> Result<(), OidcError> {
     length(field, url, 10, 255)?;
     let (scheme, rest) = url
         .split_once("://")
@@ -190,6 +209,12 @@ pub fn parse_jwks(text: &str) -> Result<String, OidcError> {
 
 impl OidcConfig {
     /// Applies `input` over `current` (a modify) or alone (a create) and validates the result.
+    /// Whether a second use of a `jti` is refused.
+    pub fn replay_protected(&self) -> bool {
+        self.replay_protection
+            .unwrap_or(self.access_mode == AccessMode::Program)
+    }
+
     pub fn build(input: OidcConfigInput, current: Option<OidcConfig>) -> Result<OidcConfig, OidcError> {
         let required = |field: &str| invalid(field, "is required");
         let (cur_mode, cur_url, cur_client, cur_key) = match &current {
@@ -210,9 +235,28 @@ impl OidcConfig {
             return Err(invalid("client_id", "must not contain spaces or control characters"));
         }
         let signing_key = match input.signing_key {
-            Some(text) => parse_jwks(&text)?,
-            None => cur_key.ok_or_else(|| required("signing_key"))?,
+            Some(text) => Some(parse_jwks(&text)?),
+            None => cur_key.flatten(),
         };
+        let bounded = |field: &str, v: Option<i64>, old: Option<i64>| -> Result<Option<i64>, OidcError> {
+            match v.or(old) {
+                Some(n) if !(60..=7 * 86_400).contains(&n) => Err(invalid(field, "must be 60-604800 seconds")),
+                other => Ok(other),
+            }
+        };
+        let max_token_age = bounded(
+            "max_token_age",
+            input.max_token_age,
+            current.as_ref().and_then(|c| c.max_token_age),
+        )?;
+        let max_token_lifetime = bounded(
+            "max_token_lifetime",
+            input.max_token_lifetime,
+            current.as_ref().and_then(|c| c.max_token_lifetime),
+        )?;
+        let replay_protection = input
+            .replay_protection
+            .or(current.as_ref().and_then(|c| c.replay_protection));
         let console = |new: Option<String>, old: Option<&OidcConfig>, get: fn(&OidcConfig) -> Option<String>| {
             new.or_else(|| old.and_then(get))
         };
@@ -226,6 +270,9 @@ impl OidcConfig {
             response_type: console(input.response_type, old, |c| c.response_type.clone()),
             response_mode: console(input.response_mode, old, |c| c.response_mode.clone()),
             signing_key,
+            replay_protection,
+            max_token_age,
+            max_token_lifetime,
         };
         if access_mode == AccessMode::Program {
             // Browser fields mean nothing without console access; the reference shows null.
@@ -382,6 +429,7 @@ mod tests {
             response_type: Some("id_token".into()),
             response_mode: Some("form_post".into()),
             signing_key: Some(json!({"keys": [rsa()]}).to_string()),
+            ..OidcConfigInput::default()
         }
     }
 
@@ -406,6 +454,11 @@ mod tests {
             ("response_mode", Box::new(|i| i.response_mode = Some("query".into()))),
             ("authorization_endpoint", Box::new(|i| i.authorization_endpoint = None)),
             ("access_mode", Box::new(|i| i.access_mode = None)),
+            ("max_token_age", Box::new(|i| i.max_token_age = Some(5))),
+            (
+                "max_token_lifetime",
+                Box::new(|i| i.max_token_lifetime = Some(10_000_000)),
+            ),
         ];
         for (field, change) in bad {
             let mut input = console_input();
@@ -416,6 +469,19 @@ mod tests {
         let mut local = console_input();
         local.idp_url = Some("http://127.0.0.1:9000/op".into());
         assert!(OidcConfig::build(local, None).is_ok(), "http is fine on loopback");
+        let mut discovered = console_input();
+        discovered.signing_key = None;
+        let config = OidcConfig::build(discovered, None).unwrap();
+        assert_eq!(config.signing_key, None, "no JWKS: keys come from discovery");
+        assert!(
+            !config.replay_protected(),
+            "console providers default to no jti replay check"
+        );
+        let mut program = console_input();
+        program.access_mode = Some(AccessMode::Program);
+        assert!(OidcConfig::build(program.clone(), None).unwrap().replay_protected());
+        program.replay_protection = Some(false);
+        assert!(!OidcConfig::build(program, None).unwrap().replay_protected());
     }
 
     #[test]

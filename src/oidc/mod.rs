@@ -1,10 +1,29 @@
-//! OpenID Connect, relying-party side. Today: validation of a provider's configuration and of
-//! the JWKS it is trusted with. Pure: no I/O (discovery and JWKS fetching belong to
-//! `upstream`), no clock.
+//! OpenID Connect, relying-party side: validation of a provider's configuration and of the
+//! JWKS it is trusted with, and verification of the id_tokens it issues. Pure: no I/O
+//! (discovery and JWKS fetching belong to `upstream`), no clock (`now` is a parameter).
 
+pub mod ci;
 mod config;
+mod id_token;
+mod jwk;
 
-pub use config::{AccessMode, OidcConfig, OidcConfigInput, parse_jwks};
+pub use config::{
+    AccessMode, DEFAULT_MAX_TOKEN_AGE_SECS, DEFAULT_MAX_TOKEN_LIFETIME_SECS, OidcConfig, OidcConfigInput, check_url,
+    parse_jwks,
+};
+pub use id_token::{
+    Expectations, IdTokenError, MAX_ID_TOKEN_BYTES, VerifiedIdToken, claims_to_attributes, verify_id_token,
+};
+pub use jwk::{Jwk, RawJwk};
+pub use openidconnect::JsonWebKeySet;
+
+/// A key set as openidconnect's verifier takes it.
+pub type KeySet = JsonWebKeySet<Jwk>;
+
+/// Parses JWKS text into verification keys; entries outside the allow-list are skipped.
+pub fn key_set(jwks_text: &str) -> Result<KeySet, OidcError> {
+    serde_json::from_str(jwks_text).map_err(|e| invalid("signing_key", format!("is not a usable JWKS: {e}")))
+}
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum OidcError {

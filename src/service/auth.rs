@@ -146,6 +146,22 @@ impl Services {
         })
     }
 
+    /// The same federated login, scoped as `scope` asks (POST /v3.0/OS-AUTH/id-token/tokens
+    /// and the SAML token endpoint with a scope).
+    pub async fn scope_issued(&self, issued: Issued, scope: ScopeSection, now_ms: i64) -> Result<Issued> {
+        let mut payload = issued.ctx.token;
+        payload.scope = self.scope_from_request(scope).await?;
+        let identity = self.resolve(&payload, now_ms).await?;
+        let token = self.tokens.seal(&payload);
+        Ok(Issued {
+            token,
+            ctx: AuthContext {
+                token: payload,
+                identity,
+            },
+        })
+    }
+
     fn fresh_payload(&self, methods: Methods, user_id: &str, now_ms: i64) -> TokenPayload {
         TokenPayload {
             methods,

@@ -5,7 +5,7 @@
 //! module trusts the attributes it is given and nothing else.
 
 use rand::RngCore;
-use serde_json::{Map, Value};
+use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use super::auth::Issued;
@@ -27,7 +27,7 @@ impl Services {
         &self,
         idp_id: &str,
         protocol_id: &str,
-        attributes: &Map<String, Value>,
+        attributes: &mapping::Assertion,
         now_ms: i64,
     ) -> Result<Issued> {
         let refuse = |why: String| Error::Unauthenticated(format!("federated login via {idp_id}/{protocol_id}: {why}"));
@@ -48,9 +48,7 @@ impl Services {
             .await?
             .ok_or_else(|| refuse("mapping missing".into()))?;
         let compiled = self.compiled_mapping(&record)?;
-        let mapped = compiled
-            .evaluate(&mapping::assertion_from_json(attributes))
-            .map_err(|e| refuse(e.to_string()))?;
+        let mapped = compiled.evaluate(attributes).map_err(|e| refuse(e.to_string()))?;
         let name = mapped
             .user
             .get("name")

@@ -201,6 +201,7 @@ impl Services {
             return Err(Error::not_found("identity provider", id));
         }
         self.revoke_idp_tokens(id, now_ms).await?;
+        self.oidc.invalidate(id);
         tracing::info!(idp.id = %id, "identity provider deleted with its protocols");
         Ok(())
     }
@@ -427,6 +428,7 @@ impl Services {
                 }
                 other => other.into(),
             })?;
+        self.oidc.invalidate(&idp.id);
         Ok(config)
     }
 
@@ -453,6 +455,7 @@ impl Services {
         if !self.store.update_oidc_config(idp_id, &text, now_ms).await? {
             return Err(Error::not_found("openid connect config", idp_id));
         }
+        self.oidc.invalidate(idp_id);
         Ok(config)
     }
 

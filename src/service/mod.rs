@@ -10,6 +10,7 @@ pub mod error;
 pub mod federated_login;
 pub mod federation;
 pub mod names;
+pub mod oidc_login;
 pub mod password;
 mod resolve;
 pub mod saml;
@@ -46,6 +47,7 @@ pub struct Services {
     resolver: resolve::Resolver,
     mappings: federation::MappingCache,
     pub sp: saml::SpKeys,
+    pub oidc: oidc_login::OidcProviders,
 }
 
 impl Services {
@@ -54,6 +56,12 @@ impl Services {
         let catalog = Arc::new(Catalog::from_config(&config));
         let resolver = resolve::Resolver::new(config.refresh_interval.as_millis() as i64);
         let sp = saml::load_sp_keys(store.as_ref(), &config.public_url, now_ms()).await?;
+        let upstream = crate::upstream::Upstream::new().map_err(|e| Error::Internal(e.to_string()))?;
+        let oidc = oidc_login::OidcProviders::new(
+            upstream,
+            config.refresh_interval.as_millis() as i64,
+            config.clock_skew_secs,
+        );
         Ok(Self {
             store,
             tokens,
@@ -62,6 +70,7 @@ impl Services {
             resolver,
             mappings: federation::MappingCache::default(),
             sp,
+            oidc,
         })
     }
 

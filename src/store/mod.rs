@@ -168,6 +168,8 @@ pub trait FederationStore: Send + Sync {
     /// Records a login: creates the shadow user, or updates its protocol and last login.
     /// Returns the stored record (whose `enabled` an admin may have turned off).
     async fn record_federated_login(&self, user: &FederatedUser) -> StoreResult<FederatedUser>;
+    /// Shadow records of one provider's users, by name.
+    async fn list_federated_users(&self, idp_id: &str) -> StoreResult<Vec<FederatedUser>>;
 }
 
 /// Values that may be used once, shared by every replica. `namespace` keeps kinds apart

@@ -1282,16 +1282,15 @@ impl FederationStore for SqlStore {
             .bind(u.id.clone())
             .fetch_one(&self.pool)
             .await?;
-        Ok(FederatedUser {
-            id: r.try_get("id")?,
-            idp_id: r.try_get("idp_id")?,
-            protocol_id: r.try_get("protocol_id")?,
-            name: r.try_get("name")?,
-            domain_id: r.try_get("domain_id")?,
-            enabled: flag(&r, "enabled")?,
-            created_at_ms: r.try_get("created_at")?,
-            last_login_at_ms: r.try_get("last_login_at")?,
-        })
+        federated_user(&r)
+    }
+
+    async fn list_federated_users(&self, idp_id: &str) -> StoreResult<Vec<FederatedUser>> {
+        let rows = sqlx::query("SELECT * FROM federated_users WHERE idp_id = $1 ORDER BY name")
+            .bind(idp_id.to_string())
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(federated_user).collect()
     }
 
     async fn delete_protocol(&self, idp_id: &str, id: &str) -> StoreResult<bool> {
@@ -1302,6 +1301,19 @@ impl FederationStore for SqlStore {
             .await?;
         Ok(done.rows_affected() > 0)
     }
+}
+
+fn federated_user(r: &sqlx::any::AnyRow) -> StoreResult<FederatedUser> {
+    Ok(FederatedUser {
+        id: r.try_get("id")?,
+        idp_id: r.try_get("idp_id")?,
+        protocol_id: r.try_get("protocol_id")?,
+        name: r.try_get("name")?,
+        domain_id: r.try_get("domain_id")?,
+        enabled: flag(r, "enabled")?,
+        created_at_ms: r.try_get("created_at")?,
+        last_login_at_ms: r.try_get("last_login_at")?,
+    })
 }
 
 #[async_trait]

@@ -9,8 +9,8 @@ use serde_json::{Value, json};
 
 use crate::support::{Db, TestApp, spawn_app};
 
-fn attrs(v: Value) -> serde_json::Map<String, Value> {
-    v.as_object().unwrap().clone()
+fn attrs(v: Value) -> fedgate::mapping::Assertion {
+    fedgate::mapping::assertion_from_json(v.as_object().unwrap())
 }
 
 async fn setup(app: &TestApp) -> (String, String) {

@@ -31,6 +31,8 @@ mod federated_login;
 mod federation;
 mod mapping_cli;
 mod mapping_corpus;
+mod oidc;
+mod oidc_op;
 mod saml_metadata;
 mod snapshots;
 mod support;

@@ -1,0 +1,311 @@
+//! A JSON Web Key for openidconnect's verifier, backed by OpenSSL: the public key is built
+//! once when the key set is loaded, so verifying a signature costs one OpenSSL call. Only the
+//! allow-listed algorithms verify; everything else (HMAC, `none`, unknown) fails closed.
+
+use openidconnect::core::{CoreJsonWebKeyType, CoreJsonWebKeyUse, CoreJwsSigningAlgorithm};
+use openidconnect::{JsonWebKey, JsonWebKeyAlgorithm, JsonWebKeyId, SignatureVerificationError};
+use openssl::bn::BigNum;
+use openssl::ecdsa::EcdsaSig;
+use openssl::hash::MessageDigest;
+use openssl::pkey::{PKey, Public};
+use openssl::rsa::Padding;
+use openssl::sign::{RsaPssSaltlen, Verifier};
+use serde::{Deserialize, Serialize};
+use sha2::Digest;
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+
+/// The members fedgate reads; others are ignored on input and not written back.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct RawJwk {
+    pub kty: String,
+    #[serde(rename = "use", default, skip_serializing_if = "Option::is_none")]
+    pub use_: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alg: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kid: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub n: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub e: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub crv: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub x: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub y: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Curve {
+    P256,
+    P384,
+}
+
+#[derive(Debug, Clone)]
+enum PublicKey {
+    Rsa(PKey<Public>),
+    Ec(PKey<Public>, Curve),
+    Ed25519(PKey<Public>),
+    /// What `new_symmetric` must return; it verifies nothing.
+    Unusable,
+}
+
+/// A verification key. Deserializing fails for key types, curves and sizes outside the
+/// allow-list, and openidconnect's key set skips such entries.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(try_from = "RawJwk", into = "RawJwk")]
+pub struct Jwk {
+    raw: RawJwk,
+    kty: CoreJsonWebKeyType,
+    use_: Option<CoreJsonWebKeyUse>,
+    alg: JwkAlg,
+    kid: Option<JsonWebKeyId>,
+    key: PublicKey,
+}
+
+#[derive(Debug, Clone)]
+enum JwkAlg {
+    Unspecified,
+    Signing(CoreJwsSigningAlgorithm),
+    Other,
+}
+
+impl From<Jwk> for RawJwk {
+    fn from(k: Jwk) -> RawJwk {
+        k.raw
+    }
+}
+
+fn b64(field: &str, value: &Option<String>) -> Result<Vec<u8>, String> {
+    let text = value.as_deref().ok_or_else(|| format!("{field} missing"))?;
+    URL_SAFE_NO_PAD
+        .decode(text.trim_end_matches('='))
+        .map_err(|_| format!("{field} is not base64url"))
+}
+
+pub(crate) fn signing_alg(name: &str) -> Option<CoreJwsSigningAlgorithm> {
+    use CoreJwsSigningAlgorithm as A;
+    Some(match name {
+        "RS256" => A::RsaSsaPkcs1V15Sha256,
+        "RS384" => A::RsaSsaPkcs1V15Sha384,
+        "RS512" => A::RsaSsaPkcs1V15Sha512,
+        "PS256" => A::RsaSsaPssSha256,
+        "PS384" => A::RsaSsaPssSha384,
+        "PS512" => A::RsaSsaPssSha512,
+        "ES256" => A::EcdsaP256Sha256,
+        "ES384" => A::EcdsaP384Sha384,
+        "EdDSA" => A::EdDsa,
+        _ => return None,
+    })
+}
+
+fn openssl_key(raw: &RawJwk) -> Result<(CoreJsonWebKeyType, PublicKey), String> {
+    let ossl = |e: openssl::error::ErrorStack| e.to_string();
+    match raw.kty.as_str() {
+        "RSA" => {
+            let n = b64("n", &raw.n)?;
+            let e = b64("e", &raw.e)?;
+            if !(256..=1024).contains(&n.len()) || e.is_empty() || e.len() > 8 {
+                return Err("RSA key outside 2048-8192 bits".into());
+            }
+            let rsa = openssl::rsa::Rsa::from_public_components(
+                BigNum::from_slice(&n).map_err(ossl)?,
+                BigNum::from_slice(&e).map_err(ossl)?,
+            )
+            .map_err(ossl)?;
+            if rsa.size() < 256 {
+                return Err("RSA modulus under 2048 bits".into());
+            }
+            Ok((
+                CoreJsonWebKeyType::RSA,
+                PublicKey::Rsa(PKey::from_rsa(rsa).map_err(ossl)?),
+            ))
+        }
+        "EC" => {
+            let (nid, size, curve) = match raw.crv.as_deref() {
+                Some("P-256") => (openssl::nid::Nid::X9_62_PRIME256V1, 32, Curve::P256),
+                Some("P-384") => (openssl::nid::Nid::SECP384R1, 48, Curve::P384),
+                _ => return Err("EC curve not allowed".into()),
+            };
+            let (x, y) = (b64("x", &raw.x)?, b64("y", &raw.y)?);
+            if x.len() != size || y.len() != size {
+                return Err("EC coordinates have the wrong length".into());
+            }
+            let group = openssl::ec::EcGroup::from_curve_name(nid).map_err(ossl)?;
+            // Fails for points not on the curve.
+            let (x, y) = (
+                BigNum::from_slice(&x).map_err(ossl)?,
+                BigNum::from_slice(&y).map_err(ossl)?,
+            );
+            let ec = openssl::ec::EcKey::from_public_key_affine_coordinates(&group, &x, &y).map_err(ossl)?;
+            ec.check_key().map_err(ossl)?;
+            Ok((
+                CoreJsonWebKeyType::EllipticCurve,
+                PublicKey::Ec(PKey::from_ec_key(ec).map_err(ossl)?, curve),
+            ))
+        }
+        "OKP" => {
+            if raw.crv.as_deref() != Some("Ed25519") {
+                return Err("OKP curve not allowed".into());
+            }
+            let x = b64("x", &raw.x)?;
+            let key = PKey::public_key_from_raw_bytes(&x, openssl::pkey::Id::ED25519).map_err(ossl)?;
+            Ok((CoreJsonWebKeyType::OctetKeyPair, PublicKey::Ed25519(key)))
+        }
+        other => Err(format!("key type {other:?} not allowed")),
+    }
+}
+
+impl TryFrom<RawJwk> for Jwk {
+    type Error = String;
+
+    fn try_from(raw: RawJwk) -> Result<Jwk, String> {
+        let (kty, key) = openssl_key(&raw)?;
+        let use_ = match raw.use_.as_deref() {
+            None => None,
+            Some("sig") => Some(CoreJsonWebKeyUse::Signature),
+            Some("enc") => Some(CoreJsonWebKeyUse::Encryption),
+            Some(_) => return Err("unknown key use".into()),
+        };
+        let alg = match raw.alg.as_deref() {
+            None => JwkAlg::Unspecified,
+            Some(name) => signing_alg(name).map(JwkAlg::Signing).unwrap_or(JwkAlg::Other),
+        };
+        let kid = raw.kid.clone().map(JsonWebKeyId::new);
+        Ok(Jwk {
+            raw,
+            kty,
+            use_,
+            alg,
+            kid,
+            key,
+        })
+    }
+}
+
+impl Jwk {
+    pub fn kid(&self) -> Option<&str> {
+        self.raw.kid.as_deref()
+    }
+}
+
+fn digest(alg: &CoreJwsSigningAlgorithm) -> Option<MessageDigest> {
+    use CoreJwsSigningAlgorithm as A;
+    Some(match alg {
+        A::RsaSsaPkcs1V15Sha256 | A::RsaSsaPssSha256 | A::EcdsaP256Sha256 => MessageDigest::sha256(),
+        A::RsaSsaPkcs1V15Sha384 | A::RsaSsaPssSha384 | A::EcdsaP384Sha384 => MessageDigest::sha384(),
+        A::RsaSsaPkcs1V15Sha512 | A::RsaSsaPssSha512 => MessageDigest::sha512(),
+        _ => return None,
+    })
+}
+
+fn verify_with(key: &PKey<Public>, md: MessageDigest, pss: bool, message: &[u8], signature: &[u8]) -> bool {
+    let run = || -> Result<bool, openssl::error::ErrorStack> {
+        let mut v = Verifier::new(md, key)?;
+        if pss {
+            v.set_rsa_padding(Padding::PKCS1_PSS)?;
+            v.set_rsa_pss_saltlen(RsaPssSaltlen::DIGEST_LENGTH)?;
+            v.set_rsa_mgf1_md(md)?;
+        }
+        v.update(message)?;
+        v.verify(signature)
+    };
+    run().unwrap_or(false)
+}
+
+/// JWS ECDSA signatures are r || s; OpenSSL wants DER.
+fn ecdsa_der(signature: &[u8], size: usize) -> Option<Vec<u8>> {
+    if signature.len() != 2 * size {
+        return None;
+    }
+    let r = BigNum::from_slice(&signature[..size]).ok()?;
+    let s = BigNum::from_slice(&signature[size..]).ok()?;
+    EcdsaSig::from_private_components(r, s).ok()?.to_der().ok()
+}
+
+impl JsonWebKey for Jwk {
+    type KeyUse = CoreJsonWebKeyUse;
+    type SigningAlgorithm = CoreJwsSigningAlgorithm;
+
+    fn key_id(&self) -> Option<&JsonWebKeyId> {
+        self.kid.as_ref()
+    }
+
+    fn key_type(&self) -> &CoreJsonWebKeyType {
+        &self.kty
+    }
+
+    fn key_use(&self) -> Option<&CoreJsonWebKeyUse> {
+        self.use_.as_ref()
+    }
+
+    fn signing_alg(&self) -> JsonWebKeyAlgorithm<&CoreJwsSigningAlgorithm> {
+        match &self.alg {
+            JwkAlg::Unspecified => JsonWebKeyAlgorithm::Unspecified,
+            JwkAlg::Signing(a) => JsonWebKeyAlgorithm::Algorithm(a),
+            JwkAlg::Other => JsonWebKeyAlgorithm::Unsupported,
+        }
+    }
+
+    fn new_symmetric(_key: Vec<u8>) -> Self {
+        Jwk {
+            raw: RawJwk {
+                kty: "oct".into(),
+                ..RawJwk::default()
+            },
+            kty: CoreJsonWebKeyType::Symmetric,
+            use_: None,
+            alg: JwkAlg::Other,
+            kid: None,
+            key: PublicKey::Unusable,
+        }
+    }
+
+    fn verify_signature(
+        &self,
+        alg: &CoreJwsSigningAlgorithm,
+        message: &[u8],
+        signature: &[u8],
+    ) -> Result<(), SignatureVerificationError> {
+        use CoreJwsSigningAlgorithm as A;
+        let ok = match (&self.key, alg) {
+            (PublicKey::Rsa(k), A::RsaSsaPkcs1V15Sha256 | A::RsaSsaPkcs1V15Sha384 | A::RsaSsaPkcs1V15Sha512) => {
+                digest(alg).is_some_and(|md| verify_with(k, md, false, message, signature))
+            }
+            (PublicKey::Rsa(k), A::RsaSsaPssSha256 | A::RsaSsaPssSha384 | A::RsaSsaPssSha512) => {
+                digest(alg).is_some_and(|md| verify_with(k, md, true, message, signature))
+            }
+            (PublicKey::Ec(k, Curve::P256), A::EcdsaP256Sha256) => ecdsa_der(signature, 32)
+                .is_some_and(|der| verify_with(k, MessageDigest::sha256(), false, message, &der)),
+            (PublicKey::Ec(k, Curve::P384), A::EcdsaP384Sha384) => ecdsa_der(signature, 48)
+                .is_some_and(|der| verify_with(k, MessageDigest::sha384(), false, message, &der)),
+            (PublicKey::Ed25519(k), A::EdDsa) => Verifier::new_without_digest(k)
+                .and_then(|mut v| v.verify_oneshot(signature, message))
+                .unwrap_or(false),
+            _ => {
+                return Err(SignatureVerificationError::UnsupportedAlg(format!(
+                    "{alg:?} with a {:?} key",
+                    self.kty
+                )));
+            }
+        };
+        if ok {
+            Ok(())
+        } else {
+            Err(SignatureVerificationError::CryptoError("bad signature".into()))
+        }
+    }
+
+    fn hash_bytes(&self, bytes: &[u8], alg: &CoreJwsSigningAlgorithm) -> Result<Vec<u8>, String> {
+        use CoreJwsSigningAlgorithm as A;
+        Ok(match alg {
+            A::RsaSsaPkcs1V15Sha256 | A::RsaSsaPssSha256 | A::EcdsaP256Sha256 => sha2::Sha256::digest(bytes).to_vec(),
+            A::RsaSsaPkcs1V15Sha384 | A::RsaSsaPssSha384 | A::EcdsaP384Sha384 => sha2::Sha384::digest(bytes).to_vec(),
+            A::RsaSsaPkcs1V15Sha512 | A::RsaSsaPssSha512 | A::EdDsa => sha2::Sha512::digest(bytes).to_vec(),
+            other => return Err(format!("no hash for {other:?}")),
+        })
+    }
+}

@@ -1,0 +1,195 @@
+//! Exchanging an external id_token for a federated token: the provider's configuration and
+//! keys (cached; discovered keys refreshed when a token names an unknown kid, at most one
+//! fetch in flight per provider, stale keys kept when a fetch fails), verification by the pure
+//! `oidc` module, jti replay protection through the shared store, then the mapping.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, RwLock};
+
+use arc_swap::ArcSwap;
+
+use super::auth::Issued;
+use super::{Error, Result, Services};
+use crate::oidc::{
+    DEFAULT_MAX_TOKEN_AGE_SECS, DEFAULT_MAX_TOKEN_LIFETIME_SECS, Expectations, IdTokenError, KeySet, OidcConfig,
+    key_set, verify_id_token,
+};
+use crate::store::Store;
+use crate::upstream::Upstream;
+
+/// A token naming an unknown kid refreshes discovered keys at most this often.
+const MIN_REFETCH_MS: i64 = 5_000;
+/// Discovered keys are re-read when older than this, even without an unknown kid.
+const MAX_KEY_AGE_MS: i64 = 3_600_000;
+
+pub struct Provider {
+    pub config: OidcConfig,
+    expect: Expectations,
+    keys: ArcSwap<KeySet>,
+    /// True when keys come from discovery rather than the configured JWKS.
+    discovered: bool,
+    loaded_at_ms: AtomicI64,
+    last_fetch_ms: AtomicI64,
+    fetch_lock: tokio::sync::Mutex<()>,
+}
+
+/// Providers by IdP id, re-read from the store after `ttl_ms` or a local write.
+pub struct OidcProviders {
+    upstream: Upstream,
+    ttl_ms: i64,
+    skew_secs: i64,
+    entries: RwLock<HashMap<String, Arc<Provider>>>,
+}
+
+impl OidcProviders {
+    pub fn new(upstream: Upstream, ttl_ms: i64, skew_secs: i64) -> OidcProviders {
+        OidcProviders {
+            upstream,
+            ttl_ms,
+            skew_secs,
+            entries: RwLock::new(HashMap::new()),
+        }
+    }
+
+    pub fn invalidate(&self, idp_id: &str) {
+        if let Ok(mut entries) = self.entries.write() {
+            entries.remove(idp_id);
+        }
+    }
+
+    fn cached(&self, idp_id: &str) -> Option<Arc<Provider>> {
+        self.entries.read().ok().and_then(|e| e.get(idp_id).cloned())
+    }
+
+    fn build(&self, config: OidcConfig, now_ms: i64) -> Result<Provider> {
+        let keys = match &config.signing_key {
+            Some(text) => key_set(text).map_err(|e| Error::Internal(format!("stored JWKS: {e}")))?,
+            None => KeySet::new(Vec::new()),
+        };
+        let expect = Expectations {
+            issuer: config.idp_url.clone(),
+            client_id: config.client_id.clone(),
+            skew_secs: self.skew_secs,
+            max_age_secs: config.max_token_age.unwrap_or(DEFAULT_MAX_TOKEN_AGE_SECS),
+            max_lifetime_secs: config.max_token_lifetime.unwrap_or(DEFAULT_MAX_TOKEN_LIFETIME_SECS),
+            require_jti: config.replay_protected(),
+        };
+        Ok(Provider {
+            discovered: config.signing_key.is_none(),
+            config,
+            expect,
+            keys: ArcSwap::from_pointee(keys),
+            loaded_at_ms: AtomicI64::new(now_ms),
+            last_fetch_ms: AtomicI64::new(0),
+            fetch_lock: tokio::sync::Mutex::new(()),
+        })
+    }
+
+    /// The provider's current configuration, from the cache while it is fresh.
+    pub async fn provider(&self, store: &dyn Store, idp_id: &str, now_ms: i64) -> Result<Option<Arc<Provider>>> {
+        let cached = self.cached(idp_id);
+        if let Some(p) = &cached
+            && now_ms - p.loaded_at_ms.load(Ordering::Relaxed) < self.ttl_ms
+        {
+            return Ok(cached);
+        }
+        let Some(text) = store.get_oidc_config(idp_id).await? else {
+            self.invalidate(idp_id);
+            return Ok(None);
+        };
+        let config: OidcConfig =
+            serde_json::from_str(&text).map_err(|e| Error::Internal(format!("stored OIDC config of {idp_id}: {e}")))?;
+        if let Some(p) = cached
+            && p.config == config
+        {
+            // Unchanged: keep the discovered keys.
+            p.loaded_at_ms.store(now_ms, Ordering::Relaxed);
+            return Ok(Some(p));
+        }
+        let fresh = Arc::new(self.build(config, now_ms)?);
+        if let Ok(mut entries) = self.entries.write() {
+            entries.insert(idp_id.to_string(), fresh.clone());
+        }
+        Ok(Some(fresh))
+    }
+
+    /// The keys to verify with. Discovered keys are fetched when missing or old, or when
+    /// `unknown_kid` and the last fetch is not too recent; waiters share one fetch.
+    async fn keys(&self, p: &Provider, now_ms: i64, unknown_kid: bool) -> Result<Arc<KeySet>> {
+        if !p.discovered {
+            return Ok(p.keys.load_full());
+        }
+        let due = |last: i64, have_keys: bool| {
+            !have_keys || now_ms - last >= MAX_KEY_AGE_MS || (unknown_kid && now_ms - last >= MIN_REFETCH_MS)
+        };
+        let before = p.last_fetch_ms.load(Ordering::Acquire);
+        if !due(before, !p.keys.load().keys().is_empty()) {
+            return Ok(p.keys.load_full());
+        }
+        let _guard = p.fetch_lock.lock().await;
+        let last = p.last_fetch_ms.load(Ordering::Acquire);
+        if last != before || !due(last, !p.keys.load().keys().is_empty()) {
+            // Another request fetched while this one waited.
+            return Ok(p.keys.load_full());
+        }
+        match self.upstream.discover_keys(&p.config.idp_url).await {
+            Ok(keys) => {
+                tracing::info!(issuer = %p.config.idp_url, keys = keys.keys().len(), "OpenID provider keys fetched");
+                p.keys.store(Arc::new(keys));
+            }
+            Err(e) => {
+                tracing::warn!(issuer = %p.config.idp_url, error = %e, "OpenID provider keys not refreshed; keeping the previous ones")
+            }
+        }
+        p.last_fetch_ms.store(now_ms, Ordering::Release);
+        Ok(p.keys.load_full())
+    }
+}
+
+impl Services {
+    /// Verifies `id_token` as issued by `idp_id`'s OpenID provider and maps its claims with
+    /// the protocol's mapping into an unscoped federated token. `nonce` is the browser flow's.
+    pub async fn oidc_login(
+        &self,
+        idp_id: &str,
+        protocol_id: &str,
+        id_token: &str,
+        nonce: Option<&str>,
+        now_ms: i64,
+    ) -> Result<Issued> {
+        let refuse = |why: String| Error::Unauthenticated(format!("id_token for {idp_id}/{protocol_id}: {why}"));
+        if protocol_id != "oidc" {
+            return Err(refuse("the protocol is not oidc".into()));
+        }
+        let provider = self
+            .oidc
+            .provider(self.store.as_ref(), idp_id, now_ms)
+            .await?
+            .ok_or_else(|| refuse("no OpenID Connect configuration".into()))?;
+        let now_secs = now_ms.div_euclid(1000);
+        let keys = self.oidc.keys(&provider, now_ms, false).await?;
+        let verified = match verify_id_token(id_token, &keys, &provider.expect, now_secs, nonce) {
+            Err(IdTokenError::UnknownKey(kid)) if provider.discovered => {
+                tracing::debug!(idp.id = %idp_id, kid = %kid, "unknown kid; refreshing discovered keys");
+                let keys = self.oidc.keys(&provider, now_ms, true).await?;
+                verify_id_token(id_token, &keys, &provider.expect, now_secs, nonce)
+            }
+            other => other,
+        }
+        .map_err(|e| refuse(e.to_string()))?;
+        if provider.expect.require_jti {
+            let jti = verified.jti.as_deref().unwrap_or_default();
+            let expires_ms = (verified.expires_at_secs + provider.expect.skew_secs).saturating_mul(1000);
+            if !self
+                .store
+                .remember_once(&format!("oidc-jti:{idp_id}"), jti, expires_ms, now_ms)
+                .await?
+            {
+                return Err(refuse(format!("jti {jti} was already used")));
+            }
+        }
+        self.federated_login(idp_id, protocol_id, &verified.attributes, now_ms)
+            .await
+    }
+}

@@ -1,0 +1,726 @@
+//! OpenID Connect id_token exchange: a CI provider restricted by its mapping to one repository
+//! and protected branch, scoped and unscoped tokens, the Bearer endpoint keystoneauth1 uses,
+//! replay protection, a table of hostile tokens that must all fail without creating anything,
+//! and keys discovered from the provider and rotated while fedgate runs.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use serde_json::{Value, json};
+
+use crate::oidc_op::{DiscoveryServer, SigningKey, b64, hmac_sha256, jwt};
+use crate::support::{Db, TestApp, spawn_app};
+
+const ISSUER: &str = "https://token.actions.githubusercontent.com";
+const AUDIENCE: &str = "https://github.com/acme";
+const SUB: &str = "repo:acme/app:ref:refs/heads/main";
+
+fn now() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs() as i64
+}
+
+fn claims() -> Value {
+    let t = now();
+    json!({
+        "iss": ISSUER, "aud": AUDIENCE, "sub": SUB,
+        "repository": "acme/app", "ref": "refs/heads/main", "ref_protected": "true",
+        "repository_owner": "acme", "job_workflow_ref": "acme/app/.github/workflows/deploy.yml@refs/heads/main",
+        "iat": t - 5, "nbf": t - 5, "exp": t + 300,
+        "jti": uuid::Uuid::new_v4().to_string(),
+    })
+}
+
+fn header(alg: &str, kid: &str) -> Value {
+    json!({"alg": alg, "kid": kid, "typ": "JWT"})
+}
+
+/// The CI mapping from the README: only acme/app on its protected main branch.
+pub fn ci_mapping() -> Value {
+    json!({"mapping": {"rules": [{
+        "remote": [
+            {"type": "sub"},
+            {"type": "repository", "any_one_of": ["acme/app"]},
+            {"type": "ref", "any_one_of": ["refs/heads/main"]},
+            {"type": "ref_protected", "any_one_of": ["true"]}
+        ],
+        "local": [
+            {"user": {"name": "{0}"}},
+            {"group": {"name": "ci-deployers", "domain": {"name": "admin"}}}
+        ]
+    }]}})
+}
+
+async fn expect_status(app: &TestApp, method: &str, path: &str, body: Value, status: u16) -> Value {
+    let (s, v) = app.call(method, path, &app.admin_token, Some(body)).await;
+    assert_eq!(s, status, "{method} {path}: {v}");
+    v
+}
+
+/// A provider `idp` with protocol oidc, the CI mapping, a `ci-deployers` group holding
+/// `member` on the admin project, and the given OIDC configuration.
+async fn provider(app: &TestApp, idp: &str, config: Value) {
+    let t = app.admin_token.as_str();
+    let (s, groups) = app.call("GET", "/v3/groups?name=ci-deployers", t, None).await;
+    assert_eq!(s, 200);
+    if groups["groups"].as_array().unwrap().is_empty() {
+        let g = expect_status(
+            app,
+            "POST",
+            "/v3/groups",
+            json!({"group": {"name": "ci-deployers"}}),
+            201,
+        )
+        .await;
+        let group_id = g["group"]["id"].as_str().unwrap().to_string();
+        let (_, roles) = app.call("GET", "/v3/roles?name=member", t, None).await;
+        let member = roles["roles"][0]["id"].as_str().unwrap();
+        let (_, me) = app.validate(t, t).await;
+        let project = me["token"]["project"]["id"].as_str().unwrap();
+        let path = format!("/v3/projects/{project}/groups/{group_id}/roles/{member}");
+        assert_eq!(app.call("PUT", &path, t, None).await.0, 204);
+        expect_status(app, "PUT", "/v3/OS-FEDERATION/mappings/ci", ci_mapping(), 201).await;
+    }
+    let idp_path = format!("/v3/OS-FEDERATION/identity_providers/{idp}");
+    expect_status(
+        app,
+        "PUT",
+        &idp_path,
+        json!({"identity_provider": {"enabled": true}}),
+        201,
+    )
+    .await;
+    let proto = json!({"protocol": {"mapping_id": "ci"}});
+    expect_status(app, "PUT", &format!("{idp_path}/protocols/oidc"), proto, 201).await;
+    let path = format!("/v3.0/OS-FEDERATION/identity-providers/{idp}/openid-connect-config");
+    expect_status(app, "POST", &path, json!({"openid_connect_config": config}), 201).await;
+}
+
+fn jwks(keys: &[&SigningKey]) -> String {
+    json!({"keys": keys.iter().map(|k| k.jwk()).collect::<Vec<_>>()}).to_string()
+}
+
+/// POST /v3.0/OS-AUTH/id-token/tokens; returns (status, X-Subject-Token, body).
+async fn exchange(app: &TestApp, idp: &str, token: &str, scope: Option<Value>) -> (u16, String, Value) {
+    let mut auth = json!({"id_token": {"id": token}});
+    if let Some(scope) = scope {
+        auth["scope"] = scope;
+    }
+    let r = app
+        .client
+        .post(app.url("/v3.0/OS-AUTH/id-token/tokens"))
+        .header("X-Idp-Id", idp)
+        .json(&json!({"auth": auth}))
+        .send()
+        .await
+        .unwrap();
+    let status = r.status().as_u16();
+    let subject = r
+        .headers()
+        .get("x-subject-token")
+        .map(|v| v.to_str().unwrap().to_string())
+        .unwrap_or_default();
+    (status, subject, r.json().await.unwrap_or(Value::Null))
+}
+
+/// POST /v3/OS-FEDERATION/identity_providers/{idp}/protocols/oidc/auth with a Bearer token.
+async fn bearer(app: &TestApp, idp: &str, token: &str) -> (u16, String, Value) {
+    let r = app
+        .client
+        .post(app.url(&format!(
+            "/v3/OS-FEDERATION/identity_providers/{idp}/protocols/oidc/auth"
+        )))
+        .header("Authorization", format!("Bearer {token}"))
+        .send()
+        .await
+        .unwrap();
+    let status = r.status().as_u16();
+    let subject = r
+        .headers()
+        .get("x-subject-token")
+        .map(|v| v.to_str().unwrap().to_string())
+        .unwrap_or_default();
+    (status, subject, r.json().await.unwrap_or(Value::Null))
+}
+
+async fn id_token_exchange(db: Db) {
+    let Some(app) = spawn_app(db).await else { return };
+    let rsa = SigningKey::rsa("rsa-1");
+    let ec = SigningKey::ec("ec-1");
+    provider(
+        &app,
+        "github",
+        json!({"access_mode": "program", "idp_url": ISSUER, "client_id": AUDIENCE, "signing_key": jwks(&[&rsa, &ec])}),
+    )
+    .await;
+
+    // Unscoped, RS256.
+    let token = jwt(&header("RS256", "rsa-1"), &claims(), &rsa, "RS256");
+    let (s, unscoped, body) = exchange(&app, "github", &token, None).await;
+    assert_eq!(s, 201, "{body}");
+    let user = &body["token"]["user"];
+    assert_eq!(body["token"]["methods"], json!(["mapped"]));
+    assert_eq!(user["name"], SUB);
+    assert_eq!(user["OS-FEDERATION"]["identity_provider"]["id"], "github");
+    assert_eq!(user["OS-FEDERATION"]["protocol"]["id"], "oidc");
+    assert_eq!(user["OS-FEDERATION"]["groups"][0]["name"], "ci-deployers");
+    assert!(body["token"].get("project").is_none());
+
+    // The same token again: refused, replay protection is on for program-only providers.
+    let (s, _, body) = exchange(&app, "github", &token, None).await;
+    assert_eq!(s, 401, "replayed jti: {body}");
+    assert_eq!(body["error_code"], "IAM.0001");
+
+    // Scoped, ES256, one call.
+    let token = jwt(&header("ES256", "ec-1"), &claims(), &ec, "ES256");
+    let scope = json!({"project": {"name": "admin", "domain": {"name": "admin"}}});
+    let (s, scoped, body) = exchange(&app, "github", &token, Some(scope)).await;
+    assert_eq!(s, 201, "{body}");
+    assert_eq!(body["token"]["project"]["name"], "admin");
+    let roles: Vec<&str> = body["token"]["roles"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(roles, vec!["member"]);
+    let (s, v) = app.validate(&app.admin_token, &scoped).await;
+    assert_eq!(s, 200, "{v}");
+
+    // The unscoped federated token rescopes through the token method.
+    let (s, _, body) = app
+        .post_auth(json!({"auth": {
+            "identity": {"methods": ["token"], "token": {"id": unscoped}},
+            "scope": {"project": {"name": "admin", "domain": {"name": "admin"}}}
+        }}))
+        .await;
+    assert_eq!(s, 201, "{body}");
+    assert_eq!(body["token"]["project"]["name"], "admin");
+
+    // The Bearer endpoint answers Keystone's form.
+    let token = jwt(&header("RS256", "rsa-1"), &claims(), &rsa, "RS256");
+    let (s, subject, body) = bearer(&app, "github", &token).await;
+    assert_eq!(s, 201, "{body}");
+    assert!(!subject.is_empty());
+    assert_eq!(
+        body["token"]["user"]["OS-FEDERATION"]["identity_provider"]["id"],
+        "github"
+    );
+
+    // The mapping admits one repository and its protected main branch only.
+    for (claim, value) in [
+        ("repository", "acme/other"),
+        ("ref", "refs/heads/feature"),
+        ("ref_protected", "false"),
+    ] {
+        let mut c = claims();
+        c[claim] = json!(value);
+        let token = jwt(&header("RS256", "rsa-1"), &c, &rsa, "RS256");
+        let (s, _, body) = exchange(&app, "github", &token, None).await;
+        assert_eq!(s, 401, "{claim}={value}: {body}");
+    }
+
+    // A scope the federated user has no role on is refused.
+    let token = jwt(&header("RS256", "rsa-1"), &claims(), &rsa, "RS256");
+    let (s, _, _) = exchange(&app, "github", &token, Some(json!({"domain": {"name": "admin"}}))).await;
+    assert_eq!(s, 401);
+
+    // Input errors.
+    let r = app
+        .client
+        .post(app.url("/v3.0/OS-AUTH/id-token/tokens"))
+        .json(&json!({"auth": {"id_token": {"id": "x"}}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 400, "no X-Idp-Id");
+    for body in [json!({"auth": {}}), json!({"auth": {"id_token": {"id": 5}}}), json!([])] {
+        let r = app
+            .client
+            .post(app.url("/v3.0/OS-AUTH/id-token/tokens"))
+            .header("X-Idp-Id", "github")
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 400, "{body}");
+    }
+    let (s, _, _) = exchange(&app, "nope", &token, None).await;
+    assert_eq!(s, 401, "unknown provider");
+    let r = app
+        .client
+        .post(app.url("/v3/OS-FEDERATION/identity_providers/github/protocols/oidc/auth"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 401, "no bearer token");
+
+    // Disabling the provider stops its tokens.
+    expect_status(
+        &app,
+        "PATCH",
+        "/v3/OS-FEDERATION/identity_providers/github",
+        json!({"identity_provider": {"enabled": false}}),
+        200,
+    )
+    .await;
+    let token = jwt(&header("RS256", "rsa-1"), &claims(), &rsa, "RS256");
+    assert_eq!(exchange(&app, "github", &token, None).await.0, 401);
+    app.stop().await;
+}
+
+/// Each entry: a name, what the log must give as the reason, and a function from (good
+/// claims, our RSA key, our EC key, an attacker's key) to a token.
+type Forge = Box<dyn Fn(&Value, &SigningKey, &SigningKey, &SigningKey) -> String>;
+
+fn hostile_tokens() -> Vec<(&'static str, &'static str, Forge)> {
+    fn with(claims: &Value, f: impl Fn(&mut Value)) -> Value {
+        let mut c = claims.clone();
+        f(&mut c);
+        c
+    }
+    fn signed(c: &Value, rsa: &SigningKey) -> String {
+        jwt(&header("RS256", "rsa-1"), c, rsa, "RS256")
+    }
+    let t = now();
+    vec![
+        (
+            "alg none",
+            "algorithm \"none\" is not allowed",
+            Box::new(|c, rsa, _, _| jwt(&json!({"alg": "none", "kid": "rsa-1"}), c, rsa, "none")),
+        ),
+        (
+            "alg none with a signature",
+            "algorithm \"none\" is not allowed",
+            Box::new(|c, rsa, _, _| {
+                let good = signed(c, rsa);
+                let sig = good.rsplit('.').next().unwrap().to_string();
+                let unsigned = jwt(&json!({"alg": "none"}), c, rsa, "none");
+                format!("{unsigned}{sig}")
+            }),
+        ),
+        (
+            "alg NONE",
+            "algorithm \"NONE\" is not allowed",
+            Box::new(|c, rsa, _, _| jwt(&json!({"alg": "NONE"}), c, rsa, "none")),
+        ),
+        (
+            "HS256 keyed with the RSA public key (JWK n)",
+            "algorithm \"HS256\" is not allowed",
+            Box::new(|c, rsa, _, _| {
+                let h = json!({"alg": "HS256", "kid": "rsa-1"});
+                let input = format!("{}.{}", b64(h.to_string().as_bytes()), b64(c.to_string().as_bytes()));
+                let n = rsa.jwk()["n"].as_str().unwrap().to_string();
+                format!("{input}.{}", b64(&hmac_sha256(n.as_bytes(), input.as_bytes())))
+            }),
+        ),
+        (
+            "HS256 keyed with the RSA public key (PEM)",
+            "algorithm \"HS256\" is not allowed",
+            Box::new(|c, rsa, _, _| {
+                let h = json!({"alg": "HS256"});
+                let input = format!("{}.{}", b64(h.to_string().as_bytes()), b64(c.to_string().as_bytes()));
+                let pem = rsa.key.public_key_to_pem().unwrap();
+                format!("{input}.{}", b64(&hmac_sha256(&pem, input.as_bytes())))
+            }),
+        ),
+        (
+            "alg outside the allow-list (ES512)",
+            "algorithm \"ES512\" is not allowed",
+            Box::new(|c, rsa, _, _| {
+                let good = signed(c, rsa);
+                let mut parts: Vec<String> = good.split('.').map(str::to_string).collect();
+                parts[0] = b64(json!({"alg": "ES512", "kid": "rsa-1"}).to_string().as_bytes());
+                parts.join(".")
+            }),
+        ),
+        (
+            "unknown kid",
+            "no trusted key with kid \"nope\"",
+            Box::new(|c, _, _, evil| jwt(&header("RS256", "nope"), c, evil, "RS256")),
+        ),
+        (
+            "foreign signature under our kid",
+            "Signature verification failed",
+            Box::new(|c, _, _, evil| jwt(&header("RS256", "rsa-1"), c, evil, "RS256")),
+        ),
+        (
+            "no kid, attacker key",
+            "Signature verification failed",
+            Box::new(|c, _, _, evil| jwt(&json!({"alg": "RS256"}), c, evil, "RS256")),
+        ),
+        (
+            "embedded jwk names the attacker key",
+            "Signature verification failed",
+            Box::new(|c, _, _, evil| jwt(&json!({"alg": "RS256", "jwk": evil.jwk()}), c, evil, "RS256")),
+        ),
+        (
+            "jku points at the attacker",
+            "no trusted key with kid \"evil\"",
+            Box::new(|c, _, _, evil| {
+                jwt(
+                    &json!({"alg": "RS256", "kid": "evil", "jku": "https://attacker.example/jwks"}),
+                    c,
+                    evil,
+                    "RS256",
+                )
+            }),
+        ),
+        (
+            "x5u points at the attacker",
+            "Signature verification failed",
+            Box::new(|c, _, _, evil| {
+                jwt(
+                    &json!({"alg": "RS256", "x5u": "https://attacker.example/cert.pem"}),
+                    c,
+                    evil,
+                    "RS256",
+                )
+            }),
+        ),
+        (
+            "crit header",
+            "critical header parameters are not supported",
+            Box::new(|c, rsa, _, _| {
+                jwt(
+                    &json!({"alg": "RS256", "kid": "rsa-1", "crit": ["exp"]}),
+                    c,
+                    rsa,
+                    "RS256",
+                )
+            }),
+        ),
+        (
+            "ES256 header over an RSA key id",
+            "no trusted key matches the token",
+            Box::new(|c, rsa, _, _| jwt(&header("ES256", "rsa-1"), c, rsa, "RS256")),
+        ),
+        (
+            "RS256 header over the EC key id",
+            "no trusted key matches the token",
+            Box::new(|c, _, ec, _| jwt(&header("RS256", "ec-1"), c, ec, "ES256")),
+        ),
+        (
+            "RSA signature with SHA-1",
+            "Signature verification failed",
+            Box::new(|c, rsa, _, _| jwt(&header("RS256", "rsa-1"), c, rsa, "RS1")),
+        ),
+        (
+            "stripped signature",
+            "Signature verification failed",
+            Box::new(|c, rsa, _, _| {
+                let good = signed(c, rsa);
+                format!("{}.", good.rsplit_once('.').unwrap().0)
+            }),
+        ),
+        (
+            "tampered payload",
+            "Signature verification failed",
+            Box::new(|c, rsa, _, _| {
+                let good = signed(c, rsa);
+                let parts: Vec<&str> = good.split('.').collect();
+                let other = with(c, |c| c["repository"] = json!("acme/app2"));
+                format!("{}.{}.{}", parts[0], b64(other.to_string().as_bytes()), parts[2])
+            }),
+        ),
+        (
+            "wrong issuer",
+            "Invalid issuer",
+            Box::new(|c, rsa, _, _| signed(&with(c, |c| c["iss"] = json!("https://evil.example")), rsa)),
+        ),
+        (
+            "issuer look-alike in Unicode",
+            "Invalid issuer",
+            Box::new(|c, rsa, _, _| {
+                signed(
+                    &with(c, |c| {
+                        c["iss"] = json!("https://token.actions.githubusercontent.c\u{043e}m")
+                    }),
+                    rsa,
+                )
+            }),
+        ),
+        (
+            "issuer with a trailing slash",
+            "Invalid issuer",
+            Box::new(|c, rsa, _, _| signed(&with(c, |c| c["iss"] = json!(format!("{ISSUER}/"))), rsa)),
+        ),
+        (
+            "wrong audience",
+            "Invalid audiences",
+            Box::new(|c, rsa, _, _| signed(&with(c, |c| c["aud"] = json!("https://github.com/evil")), rsa)),
+        ),
+        (
+            "missing audience",
+            "Invalid audiences",
+            Box::new(|c, rsa, _, _| {
+                signed(
+                    &with(c, |c| {
+                        c.as_object_mut().unwrap().remove("aud");
+                    }),
+                    rsa,
+                )
+            }),
+        ),
+        (
+            "several audiences, no azp",
+            "several audiences and no azp",
+            Box::new(|c, rsa, _, _| signed(&with(c, |c| c["aud"] = json!([AUDIENCE, "other"])), rsa)),
+        ),
+        (
+            "azp of another client",
+            "azp is not our client_id",
+            Box::new(|c, rsa, _, _| signed(&with(c, |c| c["azp"] = json!("other")), rsa)),
+        ),
+        (
+            "expired beyond the skew",
+            "ID token expired",
+            Box::new(move |c, rsa, _, _| {
+                signed(
+                    &with(c, |c| {
+                        c["exp"] = json!(t - 120);
+                        c["iat"] = json!(t - 400);
+                        c["nbf"] = json!(t - 400);
+                    }),
+                    rsa,
+                )
+            }),
+        ),
+        (
+            "nbf in the future",
+            "not valid before",
+            Box::new(move |c, rsa, _, _| signed(&with(c, |c| c["nbf"] = json!(t + 600)), rsa)),
+        ),
+        (
+            "iat in the future",
+            "issued in the future",
+            Box::new(move |c, rsa, _, _| {
+                signed(
+                    &with(c, |c| {
+                        c["iat"] = json!(t + 600);
+                        c["exp"] = json!(t + 900);
+                    }),
+                    rsa,
+                )
+            }),
+        ),
+        (
+            "issued too long ago",
+            "over the 3600s limit",
+            Box::new(move |c, rsa, _, _| signed(&with(c, |c| c["iat"] = json!(t - 7200)), rsa)),
+        ),
+        (
+            "lifetime over the limit",
+            "exceeds the 86400s limit",
+            Box::new(move |c, rsa, _, _| signed(&with(c, |c| c["exp"] = json!(t + 200_000)), rsa)),
+        ),
+        (
+            "missing exp",
+            "missing field `exp`",
+            Box::new(|c, rsa, _, _| {
+                signed(
+                    &with(c, |c| {
+                        c.as_object_mut().unwrap().remove("exp");
+                    }),
+                    rsa,
+                )
+            }),
+        ),
+        (
+            "exp as a string",
+            "not an id_token",
+            Box::new(move |c, rsa, _, _| signed(&with(c, |c| c["exp"] = json!((t + 300).to_string())), rsa)),
+        ),
+        (
+            "missing sub",
+            "missing field `sub`",
+            Box::new(|c, rsa, _, _| {
+                signed(
+                    &with(c, |c| {
+                        c.as_object_mut().unwrap().remove("sub");
+                    }),
+                    rsa,
+                )
+            }),
+        ),
+        (
+            "missing jti with replay protection on",
+            "jti missing and replay protection is on",
+            Box::new(|c, rsa, _, _| {
+                signed(
+                    &with(c, |c| {
+                        c.as_object_mut().unwrap().remove("jti");
+                    }),
+                    rsa,
+                )
+            }),
+        ),
+        (
+            "JWE compact form",
+            "encrypted tokens (JWE) are not accepted",
+            Box::new(|_, _, _, _| {
+                let h = b64(json!({"alg": "RSA-OAEP", "enc": "A256GCM"}).to_string().as_bytes());
+                format!("{h}.{}.{}.{}.{}", b64(b"k"), b64(b"iv"), b64(b"ct"), b64(b"tag"))
+            }),
+        ),
+        (
+            "oversize",
+            "exceeds the limit",
+            Box::new(|c, rsa, _, _| signed(&with(c, |c| c["pad"] = json!("x".repeat(17 * 1024))), rsa)),
+        ),
+        (
+            "characters outside base64url",
+            "characters outside base64url",
+            Box::new(|c, rsa, _, _| {
+                let good = signed(c, rsa);
+                format!("{}+/==", good)
+            }),
+        ),
+        (
+            "trailing data",
+            "has 4 parts, not 3",
+            Box::new(|c, rsa, _, _| format!("{}.AAAA", signed(c, rsa))),
+        ),
+        (
+            "header is not an object",
+            "header is not a JSON object",
+            Box::new(|c, rsa, _, _| {
+                let good = signed(c, rsa);
+                let parts: Vec<&str> = good.split('.').collect();
+                format!("{}.{}.{}", b64(b"[\"RS256\"]"), parts[1], parts[2])
+            }),
+        ),
+        (
+            "empty token",
+            "has 1 parts, not 3",
+            Box::new(|_, _, _, _| String::new()),
+        ),
+    ]
+}
+
+async fn hostile_id_tokens(db: Db) {
+    let Some(app) = spawn_app(db).await else { return };
+    let rsa = SigningKey::rsa("rsa-1");
+    let ec = SigningKey::ec("ec-1");
+    let evil = SigningKey::rsa("rsa-1");
+    provider(
+        &app,
+        "github",
+        json!({"access_mode": "program", "idp_url": ISSUER, "client_id": AUDIENCE, "signing_key": jwks(&[&rsa, &ec])}),
+    )
+    .await;
+    let cases = hostile_tokens();
+    assert!(cases.len() >= 30, "the issue asks for at least 30 hostile tokens");
+    for (name, reason, forge) in &cases {
+        let token = forge(&claims(), &rsa, &ec, &evil);
+        let r = app
+            .client
+            .post(app.url("/v3.0/OS-AUTH/id-token/tokens"))
+            .header("X-Idp-Id", "github")
+            .json(&json!({"auth": {"id_token": {"id": token}}}))
+            .send()
+            .await
+            .unwrap();
+        let (s, request_id) = (
+            r.status().as_u16(),
+            r.headers()["x-request-id"].to_str().unwrap().to_string(),
+        );
+        let subject = r
+            .headers()
+            .get("x-subject-token")
+            .map(|v| v.to_str().unwrap().to_string())
+            .unwrap_or_default();
+        let body: Value = r.json().await.unwrap();
+        assert_eq!(s, 401, "{name}: {body}");
+        let logs = crate::support::captured_logs();
+        let line = logs
+            .lines()
+            .find(|l| l.contains(&request_id) && l.contains("request refused"))
+            .unwrap_or_default();
+        assert!(
+            line.contains(reason),
+            "{name}: expected {reason:?} in the log, got {line:?}"
+        );
+        assert!(subject.is_empty(), "{name}");
+        assert_eq!(
+            body["error_msg"], "The request you have made requires authentication.",
+            "{name}: the caller learns nothing more"
+        );
+        if !token.is_empty() {
+            let (s, _, body) = bearer(&app, "github", &token).await;
+            assert_eq!(s, 401, "{name} (bearer): {body}");
+        }
+    }
+    let users = app.services.store.list_federated_users("github").await.unwrap();
+    assert!(users.is_empty(), "hostile tokens created users: {users:?}");
+    // The control: the same setup admits a good token, so the refusals above are the checks'.
+    let token = jwt(&header("RS256", "rsa-1"), &claims(), &rsa, "RS256");
+    assert_eq!(exchange(&app, "github", &token, None).await.0, 201);
+    assert_eq!(
+        app.services.store.list_federated_users("github").await.unwrap().len(),
+        1
+    );
+    app.stop().await;
+}
+
+/// Keys from discovery, a rotation picked up through an unknown kid, rate-limited refetches,
+/// and stale keys kept while the provider is down.
+async fn discovered_keys_rotate(db: Db) {
+    let Some(app) = spawn_app(db).await else { return };
+    let old = SigningKey::rsa("2026-1");
+    let new = SigningKey::ec("2026-2");
+    let mut op = DiscoveryServer::start(&[&old]).await;
+    provider(
+        &app,
+        "corp",
+        json!({"access_mode": "program", "idp_url": op.issuer, "client_id": "fedgate-client", "replay_protection": false}),
+    )
+    .await;
+    let (s, v) = app
+        .call(
+            "GET",
+            "/v3.0/OS-FEDERATION/identity-providers/corp/openid-connect-config",
+            &app.admin_token,
+            None,
+        )
+        .await;
+    assert_eq!(s, 200);
+    assert_eq!(v["openid_connect_config"]["signing_key"], Value::Null, "{v}");
+    let issuer = op.issuer.clone();
+    let claims_at = |t: i64| {
+        json!({"iss": issuer, "aud": "fedgate-client", "sub": SUB, "repository": "acme/app",
+            "ref": "refs/heads/main", "ref_protected": "true", "iat": t - 5, "exp": t + 300})
+    };
+    let token = jwt(&header("RS256", "2026-1"), &claims_at(now()), &old, "RS256");
+    assert_eq!(exchange(&app, "corp", &token, None).await.0, 201);
+    assert_eq!(
+        bearer(&app, "corp", &token).await.0,
+        201,
+        "reuse is fine without replay protection"
+    );
+    assert_eq!(op.fetch_count(), 1, "keys are cached");
+
+    // The provider rotates: a token under the new kid makes fedgate fetch once more.
+    op.publish(&[&old, &new]);
+    let later = fedgate::service::now_ms() + 6_000;
+    let rotated = jwt(&header("ES256", "2026-2"), &claims_at(later / 1000), &new, "ES256");
+    let issued = app.services.oidc_login("corp", "oidc", &rotated, None, later).await;
+    assert!(issued.is_ok(), "{:?}", issued.err());
+    assert_eq!(op.fetch_count(), 2);
+    // Unknown kids right after a fetch do not make fedgate fetch again.
+    let ghost = jwt(&header("RS256", "ghost"), &claims_at(later / 1000), &old, "RS256");
+    assert!(
+        app.services
+            .oidc_login("corp", "oidc", &ghost, None, later + 1)
+            .await
+            .is_err()
+    );
+    assert_eq!(op.fetch_count(), 2, "refetches are rate-limited");
+
+    // The provider goes away; keys past their age are kept when the refresh fails.
+    op.stop();
+    let much_later = later + 3_700_000;
+    let token = jwt(&header("RS256", "2026-1"), &claims_at(much_later / 1000), &old, "RS256");
+    let issued = app.services.oidc_login("corp", "oidc", &token, None, much_later).await;
+    assert!(issued.is_ok(), "stale keys still verify: {:?}", issued.err());
+    app.stop().await;
+}
+on_both_backends!(id_token_exchange, hostile_id_tokens, discovered_keys_rotate);

@@ -1,0 +1,182 @@
+//! A test OpenID provider: RSA and EC signing keys, JWKS, id_tokens signed exactly as asked
+//! (including wrongly, for the hostile table), and a discovery endpoint on a loopback port
+//! whose key set can be rotated while fedgate runs.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, RwLock};
+
+use axum::Json;
+use axum::extract::State;
+use axum::routing::get;
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use openssl::bn::BigNumContext;
+use openssl::ec::{EcGroup, EcKey, PointConversionForm};
+use openssl::ecdsa::EcdsaSig;
+use openssl::hash::MessageDigest;
+use openssl::nid::Nid;
+use openssl::pkey::{PKey, Private};
+use openssl::rsa::{Padding, Rsa};
+use openssl::sign::{RsaPssSaltlen, Signer};
+use serde_json::{Value, json};
+
+pub fn b64(bytes: &[u8]) -> String {
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+#[derive(Clone)]
+pub struct SigningKey {
+    pub kid: String,
+    pub key: PKey<Private>,
+}
+
+impl SigningKey {
+    pub fn rsa(kid: &str) -> SigningKey {
+        let key = PKey::from_rsa(Rsa::generate(2048).unwrap()).unwrap();
+        SigningKey { kid: kid.into(), key }
+    }
+
+    pub fn ec(kid: &str) -> SigningKey {
+        let group = EcGroup::from_curve_name(Nid::X9_62_PRIME256V1).unwrap();
+        let key = PKey::from_ec_key(EcKey::generate(&group).unwrap()).unwrap();
+        SigningKey { kid: kid.into(), key }
+    }
+
+    /// The public half as a JWK.
+    pub fn jwk(&self) -> Value {
+        if let Ok(rsa) = self.key.rsa() {
+            return json!({"kty": "RSA", "kid": self.kid, "use": "sig",
+                "n": b64(&rsa.n().to_vec()), "e": b64(&rsa.e().to_vec())});
+        }
+        let ec = self.key.ec_key().unwrap();
+        let mut ctx = BigNumContext::new().unwrap();
+        let point = ec
+            .public_key()
+            .to_bytes(ec.group(), PointConversionForm::UNCOMPRESSED, &mut ctx)
+            .unwrap();
+        json!({"kty": "EC", "crv": "P-256", "kid": self.kid, "use": "sig",
+            "x": b64(&point[1..33]), "y": b64(&point[33..65])})
+    }
+
+    /// Signs `input` the way `alg` says, with this key.
+    pub fn sign(&self, alg: &str, input: &[u8]) -> Vec<u8> {
+        match alg {
+            "RS256" | "PS256" => {
+                let mut s = Signer::new(MessageDigest::sha256(), &self.key).unwrap();
+                if alg == "PS256" {
+                    s.set_rsa_padding(Padding::PKCS1_PSS).unwrap();
+                    s.set_rsa_pss_saltlen(RsaPssSaltlen::DIGEST_LENGTH).unwrap();
+                }
+                s.sign_oneshot_to_vec(input).unwrap()
+            }
+            "RS1" => {
+                let mut s = Signer::new(MessageDigest::sha1(), &self.key).unwrap();
+                s.sign_oneshot_to_vec(input).unwrap()
+            }
+            "ES256" => {
+                let mut s = Signer::new(MessageDigest::sha256(), &self.key).unwrap();
+                let der = s.sign_oneshot_to_vec(input).unwrap();
+                let sig = EcdsaSig::from_der(&der).unwrap();
+                let mut out = sig.r().to_vec_padded(32).unwrap();
+                out.extend(sig.s().to_vec_padded(32).unwrap());
+                out
+            }
+            other => panic!("test OP cannot sign {other}"),
+        }
+    }
+}
+
+/// HMAC-SHA256 with `secret`: the classic confusion attack uses the RSA public key as secret.
+pub fn hmac_sha256(secret: &[u8], input: &[u8]) -> Vec<u8> {
+    let key = PKey::hmac(secret).unwrap();
+    let mut s = Signer::new(MessageDigest::sha256(), &key).unwrap();
+    s.sign_oneshot_to_vec(input).unwrap()
+}
+
+/// Compact JWS from a header and claims, signed by `key` with `alg` (or unsigned for `none`).
+pub fn jwt(header: &Value, claims: &Value, key: &SigningKey, alg: &str) -> String {
+    let input = format!(
+        "{}.{}",
+        b64(header.to_string().as_bytes()),
+        b64(claims.to_string().as_bytes())
+    );
+    let signature = match alg {
+        "none" => Vec::new(),
+        _ => key.sign(alg, input.as_bytes()),
+    };
+    format!("{input}.{}", b64(&signature))
+}
+
+/// The provider's discovery document and JWKS served on a loopback port.
+pub struct DiscoveryServer {
+    pub issuer: String,
+    pub jwks: Arc<RwLock<Value>>,
+    pub fetches: Arc<AtomicUsize>,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+#[derive(Clone)]
+struct OpState {
+    issuer: String,
+    jwks: Arc<RwLock<Value>>,
+    fetches: Arc<AtomicUsize>,
+}
+
+impl DiscoveryServer {
+    pub async fn start(keys: &[&SigningKey]) -> DiscoveryServer {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let issuer = format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port());
+        let state = OpState {
+            issuer: issuer.clone(),
+            jwks: Arc::new(RwLock::new(
+                json!({"keys": keys.iter().map(|k| k.jwk()).collect::<Vec<_>>()}),
+            )),
+            fetches: Arc::new(AtomicUsize::new(0)),
+        };
+        let app = axum::Router::new()
+            .route(
+                "/.well-known/openid-configuration",
+                get(|State(s): State<OpState>| async move {
+                    Json(json!({"issuer": s.issuer, "jwks_uri": format!("{}/jwks", s.issuer),
+                        "id_token_signing_alg_values_supported": ["RS256", "ES256"]}))
+                }),
+            )
+            .route(
+                "/jwks",
+                get(|State(s): State<OpState>| async move {
+                    s.fetches.fetch_add(1, Ordering::SeqCst);
+                    let body = s.jwks.read().unwrap().clone();
+                    Json(body)
+                }),
+            )
+            .with_state(state.clone());
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, app)
+                .with_graceful_shutdown(async move {
+                    let _ = rx.await;
+                })
+                .await;
+        });
+        DiscoveryServer {
+            issuer,
+            jwks: state.jwks,
+            fetches: state.fetches,
+            shutdown: Some(tx),
+        }
+    }
+
+    pub fn publish(&self, keys: &[&SigningKey]) {
+        *self.jwks.write().unwrap() = json!({"keys": keys.iter().map(|k| k.jwk()).collect::<Vec<_>>()});
+    }
+
+    pub fn fetch_count(&self) -> usize {
+        self.fetches.load(Ordering::SeqCst)
+    }
+
+    pub fn stop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
