@@ -46,7 +46,9 @@ enum Curve {
 
 #[derive(Debug, Clone)]
 enum PublicKey {
-    Rsa(PKey<Public>),
+    /// Both forms: PKCS#1 v1.5 goes through the RSA primitive directly (OpenSSL 3's EVP
+    /// set-up costs as much as the modular exponentiation itself); PSS uses EVP.
+    Rsa(openssl::rsa::Rsa<Public>, PKey<Public>),
     Ec(PKey<Public>, Curve),
     Ed25519(PKey<Public>),
     /// What `new_symmetric` must return; it verifies nothing.
@@ -55,9 +57,13 @@ enum PublicKey {
 
 /// A verification key. Deserializing fails for key types, curves and sizes outside the
 /// allow-list, and openidconnect's key set skips such entries.
+/// Shared, so openidconnect's verifier can take a copy of the key set per token cheaply.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(try_from = "RawJwk", into = "RawJwk")]
-pub struct Jwk {
+pub struct Jwk(std::sync::Arc<JwkInner>);
+
+#[derive(Debug)]
+struct JwkInner {
     raw: RawJwk,
     kty: CoreJsonWebKeyType,
     use_: Option<CoreJsonWebKeyUse>,
@@ -75,7 +81,7 @@ enum JwkAlg {
 
 impl From<Jwk> for RawJwk {
     fn from(k: Jwk) -> RawJwk {
-        k.raw
+        k.0.raw.clone()
     }
 }
 
@@ -119,10 +125,8 @@ fn openssl_key(raw: &RawJwk) -> Result<(CoreJsonWebKeyType, PublicKey), String> 
             if rsa.size() < 256 {
                 return Err("RSA modulus under 2048 bits".into());
             }
-            Ok((
-                CoreJsonWebKeyType::RSA,
-                PublicKey::Rsa(PKey::from_rsa(rsa).map_err(ossl)?),
-            ))
+            let pkey = PKey::from_rsa(rsa.clone()).map_err(ossl)?;
+            Ok((CoreJsonWebKeyType::RSA, PublicKey::Rsa(rsa, pkey)))
         }
         "EC" => {
             let (nid, size, curve) = match raw.crv.as_deref() {
@@ -175,20 +179,20 @@ impl TryFrom<RawJwk> for Jwk {
             Some(name) => signing_alg(name).map(JwkAlg::Signing).unwrap_or(JwkAlg::Other),
         };
         let kid = raw.kid.clone().map(JsonWebKeyId::new);
-        Ok(Jwk {
+        Ok(Jwk(std::sync::Arc::new(JwkInner {
             raw,
             kty,
             use_,
             alg,
             kid,
             key,
-        })
+        })))
     }
 }
 
 impl Jwk {
     pub fn kid(&self) -> Option<&str> {
-        self.raw.kid.as_deref()
+        self.0.raw.kid.as_deref()
     }
 }
 
@@ -216,6 +220,54 @@ fn verify_with(key: &PKey<Public>, md: MessageDigest, pss: bool, message: &[u8],
     run().unwrap_or(false)
 }
 
+/// DER DigestInfo prefixes (RFC 8017 §9.2 note 1) for SHA-256, SHA-384 and SHA-512.
+const SHA256_INFO: [u8; 19] = [
+    0x30, 0x31, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x01, 0x05, 0x00, 0x04, 0x20,
+];
+const SHA384_INFO: [u8; 19] = [
+    0x30, 0x41, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x02, 0x05, 0x00, 0x04, 0x30,
+];
+const SHA512_INFO: [u8; 19] = [
+    0x30, 0x51, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x03, 0x05, 0x00, 0x04, 0x40,
+];
+
+/// RSASSA-PKCS1-v1_5 verification: OpenSSL removes the type-1 padding (00 01 FF.. 00), and
+/// the rest must be exactly DigestInfo || H(message); an exact comparison leaves no room for
+/// the lenient-parsing forgeries.
+fn rsa_pkcs1_verify(
+    rsa: &openssl::rsa::Rsa<Public>,
+    alg: &CoreJwsSigningAlgorithm,
+    message: &[u8],
+    signature: &[u8],
+) -> bool {
+    use CoreJwsSigningAlgorithm as A;
+    let mut expected = Vec::with_capacity(19 + 64);
+    match alg {
+        A::RsaSsaPkcs1V15Sha256 => {
+            expected.extend_from_slice(&SHA256_INFO);
+            expected.extend_from_slice(&sha2::Sha256::digest(message));
+        }
+        A::RsaSsaPkcs1V15Sha384 => {
+            expected.extend_from_slice(&SHA384_INFO);
+            expected.extend_from_slice(&sha2::Sha384::digest(message));
+        }
+        A::RsaSsaPkcs1V15Sha512 => {
+            expected.extend_from_slice(&SHA512_INFO);
+            expected.extend_from_slice(&sha2::Sha512::digest(message));
+        }
+        _ => return false,
+    }
+    let size = rsa.size() as usize;
+    if signature.len() != size {
+        return false;
+    }
+    let mut recovered = vec![0u8; size];
+    match rsa.public_decrypt(signature, &mut recovered, Padding::PKCS1) {
+        Ok(n) => n == expected.len() && openssl::memcmp::eq(&recovered[..n], &expected),
+        Err(_) => false,
+    }
+}
+
 /// JWS ECDSA signatures are r || s; OpenSSL wants DER.
 fn ecdsa_der(signature: &[u8], size: usize) -> Option<Vec<u8>> {
     if signature.len() != 2 * size {
@@ -231,19 +283,19 @@ impl JsonWebKey for Jwk {
     type SigningAlgorithm = CoreJwsSigningAlgorithm;
 
     fn key_id(&self) -> Option<&JsonWebKeyId> {
-        self.kid.as_ref()
+        self.0.kid.as_ref()
     }
 
     fn key_type(&self) -> &CoreJsonWebKeyType {
-        &self.kty
+        &self.0.kty
     }
 
     fn key_use(&self) -> Option<&CoreJsonWebKeyUse> {
-        self.use_.as_ref()
+        self.0.use_.as_ref()
     }
 
     fn signing_alg(&self) -> JsonWebKeyAlgorithm<&CoreJwsSigningAlgorithm> {
-        match &self.alg {
+        match &self.0.alg {
             JwkAlg::Unspecified => JsonWebKeyAlgorithm::Unspecified,
             JwkAlg::Signing(a) => JsonWebKeyAlgorithm::Algorithm(a),
             JwkAlg::Other => JsonWebKeyAlgorithm::Unsupported,
@@ -251,7 +303,7 @@ impl JsonWebKey for Jwk {
     }
 
     fn new_symmetric(_key: Vec<u8>) -> Self {
-        Jwk {
+        Jwk(std::sync::Arc::new(JwkInner {
             raw: RawJwk {
                 kty: "oct".into(),
                 ..RawJwk::default()
@@ -261,7 +313,7 @@ impl JsonWebKey for Jwk {
             alg: JwkAlg::Other,
             kid: None,
             key: PublicKey::Unusable,
-        }
+        }))
     }
 
     fn verify_signature(
@@ -271,11 +323,11 @@ impl JsonWebKey for Jwk {
         signature: &[u8],
     ) -> Result<(), SignatureVerificationError> {
         use CoreJwsSigningAlgorithm as A;
-        let ok = match (&self.key, alg) {
-            (PublicKey::Rsa(k), A::RsaSsaPkcs1V15Sha256 | A::RsaSsaPkcs1V15Sha384 | A::RsaSsaPkcs1V15Sha512) => {
-                digest(alg).is_some_and(|md| verify_with(k, md, false, message, signature))
+        let ok = match (&self.0.key, alg) {
+            (PublicKey::Rsa(rsa, _), A::RsaSsaPkcs1V15Sha256 | A::RsaSsaPkcs1V15Sha384 | A::RsaSsaPkcs1V15Sha512) => {
+                rsa_pkcs1_verify(rsa, alg, message, signature)
             }
-            (PublicKey::Rsa(k), A::RsaSsaPssSha256 | A::RsaSsaPssSha384 | A::RsaSsaPssSha512) => {
+            (PublicKey::Rsa(_, k), A::RsaSsaPssSha256 | A::RsaSsaPssSha384 | A::RsaSsaPssSha512) => {
                 digest(alg).is_some_and(|md| verify_with(k, md, true, message, signature))
             }
             (PublicKey::Ec(k, Curve::P256), A::EcdsaP256Sha256) => ecdsa_der(signature, 32)
@@ -288,7 +340,7 @@ impl JsonWebKey for Jwk {
             _ => {
                 return Err(SignatureVerificationError::UnsupportedAlg(format!(
                     "{alg:?} with a {:?} key",
-                    self.kty
+                    self.0.kty
                 )));
             }
         };

@@ -125,7 +125,7 @@ impl Services {
         };
         let mut payload = payload;
         payload.scope = match scope {
-            Some(scope) => self.scope_from_request(scope).await?,
+            Some(scope) => self.scope_from_request(scope, now_ms).await?,
             None => Scope::Unscoped,
         };
         let identity = self.resolve(&payload, now_ms).await?;
@@ -150,7 +150,7 @@ impl Services {
     /// and the SAML token endpoint with a scope).
     pub async fn scope_issued(&self, issued: Issued, scope: ScopeSection, now_ms: i64) -> Result<Issued> {
         let mut payload = issued.ctx.token;
-        payload.scope = self.scope_from_request(scope).await?;
+        payload.scope = self.scope_from_request(scope, now_ms).await?;
         let identity = self.resolve(&payload, now_ms).await?;
         let token = self.tokens.seal(&payload);
         Ok(Issued {
@@ -238,7 +238,19 @@ impl Services {
         found.ok_or_else(|| Error::not_found("project", r.id.clone().or(r.name.clone()).unwrap_or_default()))
     }
 
-    async fn scope_from_request(&self, scope: ScopeSection) -> Result<Scope> {
+    async fn scope_from_request(&self, scope: ScopeSection, now_ms: i64) -> Result<Scope> {
+        // Names resolve to ids through a short-lived cache: the resolver checks the scope's
+        // status on every issue anyway.
+        let key = scope_key(&scope);
+        if let Some(hit) = self.login_cache.scope(&key, now_ms) {
+            return Ok(hit);
+        }
+        let resolved = self.scope_uncached(scope).await?;
+        self.login_cache.put_scope(key, resolved.clone(), now_ms);
+        Ok(resolved)
+    }
+
+    async fn scope_uncached(&self, scope: ScopeSection) -> Result<Scope> {
         // A scope naming something that does not exist is an authentication failure, as in
         // Keystone: the caller learns nothing about which projects exist.
         let not_auth = |e: Error| match e {
@@ -286,6 +298,15 @@ impl Services {
         self.tokens.revoke(RevocationEvent::AuditId(audit), now_ms).await?;
         tracing::info!(token.audit_id = %hex::encode(audit), user.id = %ctx.identity.user.id, "token revoked");
         Ok(())
+    }
+}
+
+fn scope_key(scope: &ScopeSection) -> String {
+    let domain = |d: Option<&DomainRef>| d.map(|d| format!("{:?}/{:?}", d.id, d.name)).unwrap_or_default();
+    match (&scope.project, &scope.domain) {
+        (Some(p), _) => format!("p:{:?}/{:?}@{}", p.id, p.name, domain(p.domain.as_ref())),
+        (None, Some(d)) => format!("d:{}", domain(Some(d))),
+        (None, None) => "u".into(),
     }
 }
 

@@ -8,7 +8,10 @@ use rand::RngCore;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
+use std::sync::Arc;
+
 use super::auth::Issued;
+use super::login_cache::LoginConfig;
 use super::{AuthContext, Error, Result, Services};
 use crate::mapping::{self, Mapped};
 use crate::store::{FederatedUser, GroupFilter, IdentityProvider};
@@ -31,23 +34,11 @@ impl Services {
         now_ms: i64,
     ) -> Result<Issued> {
         let refuse = |why: String| Error::Unauthenticated(format!("federated login via {idp_id}/{protocol_id}: {why}"));
-        let idp = self
-            .store
-            .get_idp(idp_id)
-            .await?
-            .filter(|i| i.enabled)
-            .ok_or_else(|| refuse("identity provider missing or disabled".into()))?;
-        let protocol = self
-            .store
-            .get_protocol(idp_id, protocol_id)
-            .await?
-            .ok_or_else(|| refuse("no such protocol".into()))?;
-        let record = self
-            .store
-            .get_mapping(&protocol.mapping_id)
-            .await?
-            .ok_or_else(|| refuse("mapping missing".into()))?;
-        let compiled = self.compiled_mapping(&record)?;
+        let config = self.login_config(idp_id, protocol_id, now_ms).await?;
+        let (idp, compiled) = (&config.idp, &config.mapping);
+        if !idp.enabled {
+            return Err(refuse("identity provider disabled".into()));
+        }
         let mapped = compiled.evaluate(attributes).map_err(|e| refuse(e.to_string()))?;
         let name = mapped
             .user
@@ -56,7 +47,7 @@ impl Services {
             .filter(|n| !n.is_empty() && n.len() <= 255)
             .ok_or_else(|| refuse("the mapping yielded no user name".into()))?
             .to_string();
-        let group_ids = self.mapped_groups(&idp, &mapped).await?;
+        let group_ids = self.mapped_groups(idp, &mapped, now_ms).await?;
         let (user_id, local_user) = if idp.sso_type == "iam_user_sso" {
             let user = self
                 .store
@@ -68,23 +59,29 @@ impl Services {
             }
             (user.id, true)
         } else {
-            let shadow = self
-                .store
-                .record_federated_login(&FederatedUser {
-                    id: federated_user_id(&idp.id, &name),
-                    idp_id: idp.id.clone(),
-                    protocol_id: protocol_id.to_string(),
-                    name: name.clone(),
-                    domain_id: idp.domain_id.clone(),
-                    enabled: true,
-                    created_at_ms: now_ms,
-                    last_login_at_ms: now_ms,
-                })
-                .await?;
-            if !shadow.enabled {
-                return Err(refuse(format!("federated user {} is disabled", shadow.id)));
+            let id = federated_user_id(&idp.id, &name);
+            // The shadow record's last login is kept to the refresh interval's precision:
+            // a login within it skips the write.
+            if !self.login_cache.shadow_fresh(&id, now_ms) {
+                let shadow = self
+                    .store
+                    .record_federated_login(&FederatedUser {
+                        id: id.clone(),
+                        idp_id: idp.id.clone(),
+                        protocol_id: protocol_id.to_string(),
+                        name: name.clone(),
+                        domain_id: idp.domain_id.clone(),
+                        enabled: true,
+                        created_at_ms: now_ms,
+                        last_login_at_ms: now_ms,
+                    })
+                    .await?;
+                if !shadow.enabled {
+                    return Err(refuse(format!("federated user {} is disabled", shadow.id)));
+                }
+                self.login_cache.put_shadow(&id, now_ms);
             }
-            (shadow.id, false)
+            (id, false)
         };
         let mut audit = [0u8; 16];
         rand::rngs::OsRng.fill_bytes(&mut audit);
@@ -119,46 +116,117 @@ impl Services {
         })
     }
 
+    /// The provider and the compiled mapping of its protocol, cached for the refresh interval.
+    async fn login_config(&self, idp_id: &str, protocol_id: &str, now_ms: i64) -> Result<Arc<LoginConfig>> {
+        if let Some(hit) = self.login_cache.config(idp_id, protocol_id, now_ms) {
+            return Ok(hit);
+        }
+        let refuse = |why: &str| Error::Unauthenticated(format!("federated login via {idp_id}/{protocol_id}: {why}"));
+        let idp = self
+            .store
+            .get_idp(idp_id)
+            .await?
+            .ok_or_else(|| refuse("no such identity provider"))?;
+        let protocol = self
+            .store
+            .get_protocol(idp_id, protocol_id)
+            .await?
+            .ok_or_else(|| refuse("no such protocol"))?;
+        let record = self
+            .store
+            .get_mapping(&protocol.mapping_id)
+            .await?
+            .ok_or_else(|| refuse("mapping missing"))?;
+        let config = Arc::new(LoginConfig {
+            idp,
+            mapping: self.compiled_mapping(&record)?,
+        });
+        self.login_cache.put_config(idp_id, protocol_id, config.clone(), now_ms);
+        Ok(config)
+    }
+
     /// Group ids the mapping names that exist in the IdP's own account. Groups of other
     /// accounts, and names that resolve to nothing, are ignored (logged at debug): a mapping
     /// can never grant more than its owner administers.
-    async fn mapped_groups(&self, idp: &IdentityProvider, mapped: &Mapped) -> Result<Vec<String>> {
+    async fn mapped_groups(&self, idp: &IdentityProvider, mapped: &Mapped, now_ms: i64) -> Result<Vec<String>> {
         let mut ids: Vec<String> = Vec::new();
         for id in &mapped.group_ids {
-            match self.store.get_group(id).await? {
-                Some(g) if g.domain_id == idp.domain_id => ids.push(g.id),
-                _ => tracing::debug!(idp.id = %idp.id, group = %id, "mapped group id ignored"),
+            let key = (idp.domain_id.clone(), "by-id".to_string(), id.clone());
+            let found = match self.login_cache.group(&key, now_ms) {
+                Some(hit) => hit,
+                None => {
+                    let found = self
+                        .store
+                        .get_group(id)
+                        .await?
+                        .filter(|g| g.domain_id == idp.domain_id)
+                        .map(|g| g.id);
+                    self.login_cache.put_group(key, found.clone(), now_ms);
+                    found
+                }
+            };
+            match found {
+                Some(id) => ids.push(id),
+                None => tracing::debug!(idp.id = %idp.id, group = %id, "mapped group id ignored"),
             }
         }
         for entry in &mapped.group_names {
             let name = entry.name().unwrap_or("");
             let domain = entry.domain();
-            let domain_id = match (
+            let domain_ref = match (
                 domain.and_then(|d| d.get("id")).and_then(Value::as_str),
                 domain.and_then(|d| d.get("name")).and_then(Value::as_str),
             ) {
-                (Some(id), _) => Some(id.to_string()),
-                (None, Some(n)) => self.store.get_domain_by_name(n).await?.map(|d| d.id),
-                (None, None) => None,
+                (Some(id), _) => format!("id:{id}"),
+                (None, Some(n)) => format!("name:{n}"),
+                (None, None) => "none".to_string(),
             };
-            if domain_id.as_deref() != Some(idp.domain_id.as_str()) {
-                tracing::debug!(idp.id = %idp.id, group = %name, "mapped group outside the provider's account ignored");
-                continue;
-            }
-            let found = self
-                .store
-                .list_groups(&GroupFilter {
-                    domain_id,
-                    name: Some(name.to_string()),
-                })
-                .await?;
-            match found.into_iter().next() {
-                Some(g) => ids.push(g.id),
-                None => tracing::debug!(idp.id = %idp.id, group = %name, "mapped group name not found"),
+            let key = (idp.domain_id.clone(), domain_ref, name.to_string());
+            let found = match self.login_cache.group(&key, now_ms) {
+                Some(hit) => hit,
+                None => {
+                    let found = self.find_mapped_group(idp, domain, name).await?;
+                    self.login_cache.put_group(key, found.clone(), now_ms);
+                    found
+                }
+            };
+            match found {
+                Some(id) => ids.push(id),
+                None => {
+                    tracing::debug!(idp.id = %idp.id, group = %name, "mapped group not found in the provider's account")
+                }
             }
         }
         ids.sort();
         ids.dedup();
         Ok(ids)
+    }
+
+    /// A group named by the mapping, if it exists in the provider's own account.
+    async fn find_mapped_group(
+        &self,
+        idp: &IdentityProvider,
+        domain: Option<&Value>,
+        name: &str,
+    ) -> Result<Option<String>> {
+        let domain_id = match (
+            domain.and_then(|d| d.get("id")).and_then(Value::as_str),
+            domain.and_then(|d| d.get("name")).and_then(Value::as_str),
+        ) {
+            (Some(id), _) => Some(id.to_string()),
+            (None, Some(n)) => self.store.get_domain_by_name(n).await?.map(|d| d.id),
+            (None, None) => None,
+        };
+        if domain_id.as_deref() != Some(idp.domain_id.as_str()) {
+            return Ok(None);
+        }
+        let found = self
+            .store
+            .list_groups(&GroupFilter {
+                domain_id,
+                name: Some(name.to_string()),
+            })
+            .await?;
+        Ok(found.into_iter().next().map(|g| g.id))
     }
 }

@@ -192,6 +192,7 @@ impl Services {
         if disabling {
             self.revoke_idp_tokens(&idp.id, now_ms).await?;
         }
+        self.invalidate_cache();
         Ok(idp)
     }
 
@@ -202,6 +203,7 @@ impl Services {
         }
         self.revoke_idp_tokens(id, now_ms).await?;
         self.oidc.invalidate(id);
+        self.invalidate_cache();
         tracing::info!(idp.id = %id, "identity provider deleted with its protocols");
         Ok(())
     }
@@ -270,13 +272,17 @@ impl Services {
         if !self.store.update_mapping(&record).await? {
             return Err(Error::not_found("mapping", id));
         }
+        self.invalidate_cache();
         Ok(record)
     }
 
     pub async fn delete_mapping(&self, ctx: &AuthContext, id: &str) -> Result<()> {
         self.mapping_for_admin(ctx, id).await?;
         match self.store.delete_mapping(id).await {
-            Ok(true) => Ok(()),
+            Ok(true) => {
+                self.invalidate_cache();
+                Ok(())
+            }
             Ok(false) => Err(Error::not_found("mapping", id)),
             Err(StoreError::Conflict(_)) => Err(Error::Conflict(format!("mapping {id} is used by a protocol"))),
             Err(e) => Err(e.into()),
@@ -330,6 +336,7 @@ impl Services {
             StoreError::Conflict(_) => Error::Conflict(format!("protocol {id} exists for {idp_id}")),
             other => other.into(),
         })?;
+        self.invalidate_cache();
         Ok(record)
     }
 
@@ -380,6 +387,7 @@ impl Services {
         if !self.store.update_protocol(&record).await? {
             return Err(Error::not_found("protocol", id));
         }
+        self.invalidate_cache();
         Ok(record)
     }
 
@@ -388,6 +396,7 @@ impl Services {
         if !self.store.delete_protocol(idp_id, id).await? {
             return Err(Error::not_found("protocol", id));
         }
+        self.invalidate_cache();
         Ok(())
     }
 }

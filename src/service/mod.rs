@@ -9,6 +9,7 @@ pub mod catalog;
 pub mod error;
 pub mod federated_login;
 pub mod federation;
+pub mod login_cache;
 pub mod names;
 pub mod oidc_login;
 pub mod password;
@@ -48,6 +49,7 @@ pub struct Services {
     mappings: federation::MappingCache,
     pub sp: saml::SpKeys,
     pub oidc: oidc_login::OidcProviders,
+    login_cache: login_cache::LoginCache,
 }
 
 impl Services {
@@ -57,6 +59,7 @@ impl Services {
         let resolver = resolve::Resolver::new(config.refresh_interval.as_millis() as i64);
         let sp = saml::load_sp_keys(store.as_ref(), &config.public_url, now_ms()).await?;
         let upstream = crate::upstream::Upstream::new().map_err(|e| Error::Internal(e.to_string()))?;
+        let login_cache = login_cache::LoginCache::new(config.refresh_interval.as_millis() as i64);
         let oidc = oidc_login::OidcProviders::new(
             upstream,
             config.refresh_interval.as_millis() as i64,
@@ -71,11 +74,13 @@ impl Services {
             mappings: federation::MappingCache::default(),
             sp,
             oidc,
+            login_cache,
         })
     }
 
     /// Forget cached identity views after a write that can change names, roles or status.
     pub fn invalidate_cache(&self) {
         self.resolver.invalidate();
+        self.login_cache.clear();
     }
 }
