@@ -40,6 +40,9 @@ impl Backend {
 pub struct SqlStore {
     pool: AnyPool,
     backend: Backend,
+    /// SQLite allows one writer at a time; connections that collide wait in SQLite's busy
+    /// handler, which sleeps. Frequent writes (replay records, shadow users) queue here instead.
+    sqlite_writer: std::sync::Arc<tokio::sync::Mutex<()>>,
 }
 
 static INSTALL_DRIVERS: Once = Once::new();
@@ -84,11 +87,23 @@ impl SqlStore {
             });
         }
         let pool = options.connect(url).await?;
-        Ok(Self { pool, backend })
+        Ok(Self {
+            pool,
+            backend,
+            sqlite_writer: std::sync::Arc::new(tokio::sync::Mutex::new(())),
+        })
     }
 
     pub fn backend(&self) -> Backend {
         self.backend
+    }
+
+    /// Held around frequent writes on SQLite; PostgreSQL needs no such queue.
+    async fn hot_write(&self) -> Option<tokio::sync::MutexGuard<'_, ()>> {
+        match self.backend {
+            Backend::Sqlite => Some(self.sqlite_writer.lock().await),
+            Backend::Postgres => None,
+        }
     }
 
     pub async fn close(&self) {
@@ -1262,6 +1277,7 @@ impl FederationStore for SqlStore {
     }
 
     async fn record_federated_login(&self, u: &FederatedUser) -> StoreResult<FederatedUser> {
+        let queue = self.hot_write().await;
         sqlx::query(
             "INSERT INTO federated_users (id, idp_id, protocol_id, name, domain_id, enabled, created_at, last_login_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
@@ -1278,6 +1294,7 @@ impl FederationStore for SqlStore {
         .execute(&self.pool)
         .await
         .map_err(|e| write_error(e, "federated user"))?;
+        drop(queue);
         let r = sqlx::query("SELECT * FROM federated_users WHERE id = $1")
             .bind(u.id.clone())
             .fetch_one(&self.pool)
@@ -1320,6 +1337,7 @@ fn federated_user(r: &sqlx::any::AnyRow) -> StoreResult<FederatedUser> {
 impl OneTimeStore for SqlStore {
     async fn remember_once(&self, namespace: &str, value: &str, expires_at_ms: i64, now_ms: i64) -> StoreResult<bool> {
         // Inserts, or takes over an expired record; an unexpired one stays and nothing changes.
+        let _queue = self.hot_write().await;
         let done = sqlx::query(
             "INSERT INTO one_time_values (namespace, value, expires_at) VALUES ($1, $2, $3) \
              ON CONFLICT (namespace, value) DO UPDATE SET expires_at = excluded.expires_at \
@@ -1335,6 +1353,7 @@ impl OneTimeStore for SqlStore {
     }
 
     async fn take_once(&self, namespace: &str, value: &str, now_ms: i64) -> StoreResult<bool> {
+        let _queue = self.hot_write().await;
         let done = sqlx::query("DELETE FROM one_time_values WHERE namespace = $1 AND value = $2 AND expires_at > $3")
             .bind(namespace.to_string())
             .bind(value.to_string())
