@@ -54,6 +54,14 @@ pub struct ServeArgs {
     /// How often revocation events and token keys are re-read from the shared store.
     #[arg(long, env = "FEDGATE_REFRESH_INTERVAL_MS", value_name = "MILLISECONDS")]
     pub refresh_interval_ms: Option<u64>,
+    /// A dashboard URL that browser sign-in (WebSSO) may post tokens to; repeat for several.
+    #[arg(
+        long = "trusted-dashboard",
+        env = "FEDGATE_TRUSTED_DASHBOARDS",
+        value_delimiter = ',',
+        value_name = "URL"
+    )]
+    pub trusted_dashboards: Vec<String>,
 }
 
 /// `fedgate.toml`: every serve option plus what only a file can express (the catalog).
@@ -84,12 +92,16 @@ pub struct FederationConfig {
     /// id_token exp/nbf/iat).
     #[serde(default = "default_skew")]
     pub clock_skew_secs: i64,
+    /// Dashboards browser sign-in may post tokens to (Keystone's `trusted_dashboard`).
+    #[serde(default)]
+    pub trusted_dashboards: Vec<String>,
 }
 
 impl Default for FederationConfig {
     fn default() -> Self {
         FederationConfig {
             clock_skew_secs: default_skew(),
+            trusted_dashboards: Vec::new(),
         }
     }
 }
@@ -158,6 +170,8 @@ pub struct Config {
     pub catalog: CatalogConfig,
     /// Tolerated clock difference with identity providers, in seconds.
     pub clock_skew_secs: i64,
+    /// Exact URLs browser sign-in may post tokens to.
+    pub trusted_dashboards: Vec<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -233,6 +247,11 @@ impl Config {
             ),
             admin_domain: file.admin_domain.clone().unwrap_or_else(|| "admin".to_string()),
             clock_skew_secs: file.federation.clock_skew_secs,
+            trusted_dashboards: if args.trusted_dashboards.is_empty() {
+                file.federation.trusted_dashboards.clone()
+            } else {
+                args.trusted_dashboards.clone()
+            },
             catalog: file.catalog,
         })
     }

@@ -139,12 +139,53 @@ pub fn uses_iam_shape(path: &str) -> bool {
     path.starts_with("/v3.0/") || path.starts_with("/v3-ext/") || path.starts_with("/v3/OS-INHERIT/")
 }
 
+/// Paths a person reaches in a browser: their errors are HTML pages.
+pub fn is_browser_path(path: &str) -> bool {
+    path.ends_with("/websso")
+        || path.starts_with("/v3/auth/OS-FEDERATION/websso/")
+        || path.starts_with(crate::service::websso::OIDC_CALLBACK_PATH)
+}
+
+/// The error page of browser sign-in: what failed in words, and the request id.
+fn render_page(report: &ErrorReport, request_id: &str) -> Response {
+    use askama::Template;
+    let (heading, message) = match report.status {
+        StatusCode::UNAUTHORIZED => (
+            "Sign-in failed",
+            "Your identity provider's answer could not be accepted: it may have expired, been used \
+             already, or been meant for another service."
+                .to_string(),
+        ),
+        StatusCode::FORBIDDEN => (
+            "Not allowed",
+            "You are signed in but not allowed to go there.".to_string(),
+        ),
+        s if s.is_server_error() => (
+            "Something went wrong",
+            "The sign-in service failed; try again later.".to_string(),
+        ),
+        _ => ("This sign-in link is not valid", report.message.clone()),
+    };
+    let nonce = super::websso::page_nonce();
+    let page = super::websso::ErrorPage {
+        nonce: &nonce,
+        heading,
+        message: &message,
+        request_id,
+    };
+    let body = page.render().unwrap_or_else(|_| heading.to_string());
+    super::websso::html_page(report.status, body, &nonce, None)
+}
+
 /// Writes the error body for `path` and logs the reason.
-pub fn render(report: &ErrorReport, path: &str, head_request: bool) -> Response {
+pub fn render(report: &ErrorReport, path: &str, head_request: bool, request_id: &str) -> Response {
     if report.status.is_server_error() {
         tracing::error!(status = report.status.as_u16(), reason = %report.detail, "request failed");
     } else {
         tracing::info!(status = report.status.as_u16(), reason = %report.detail, "request refused");
+    }
+    if is_browser_path(path) && !head_request {
+        return render_page(report, request_id);
     }
     let body = if uses_iam_shape(path) {
         serde_json::json!({"error_msg": report.message, "error_code": report.iam_code})

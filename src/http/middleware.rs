@@ -53,7 +53,7 @@ pub async fn observe(req: Request, next: Next) -> Response {
             };
             if let Some(report) = report {
                 let extensions = std::mem::take(response.extensions_mut());
-                response = render(&report, &path, method == Method::HEAD);
+                response = render(&report, &path, method == Method::HEAD, &request_id);
                 *response.extensions_mut() = extensions;
             }
         }

@@ -12,6 +12,7 @@ mod identity;
 mod middleware;
 mod roles;
 pub mod views;
+mod websso;
 
 use std::sync::Arc;
 
@@ -201,6 +202,20 @@ pub fn router(services: Arc<Services>) -> Router {
             get(federation::get_metadata).post(federation::import_metadata),
         )
         .route("/v3-ext/auth/OS-FEDERATION/SSO/metadata", get(federation::sp_metadata))
+        // browser sign-in (WebSSO)
+        .route("/v3/auth/OS-FEDERATION/websso/{protocol}", get(websso::chooser))
+        .route(
+            "/v3/auth/OS-FEDERATION/identity_providers/{id}/protocols/{protocol}/websso",
+            get(websso::start),
+        )
+        .route(
+            "/v3/OS-FEDERATION/identity_providers/{id}/protocols/{protocol}/websso",
+            get(websso::start),
+        )
+        .route(
+            crate::service::websso::OIDC_CALLBACK_PATH,
+            get(websso::callback_page).post(websso::callback),
+        )
         // federated tokens
         .route("/v3.0/OS-AUTH/id-token/tokens", post(federated_auth::id_token_tokens))
         .route(

@@ -16,6 +16,7 @@ pub mod password;
 mod resolve;
 pub mod saml;
 pub mod tokens;
+pub mod websso;
 
 use std::sync::Arc;
 

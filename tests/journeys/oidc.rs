@@ -8,7 +8,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use serde_json::{Value, json};
 
 use crate::oidc_op::{DiscoveryServer, SigningKey, b64, hmac_sha256, jwt};
-use crate::support::{Db, TestApp, spawn_app};
+use crate::support::{Db, TestApp, spawn_app, spawn_app_with};
 
 const ISSUER: &str = "https://token.actions.githubusercontent.com";
 const AUDIENCE: &str = "https://github.com/acme";
@@ -723,4 +723,193 @@ async fn discovered_keys_rotate(db: Db) {
     assert!(issued.is_ok(), "stale keys still verify: {:?}", issued.err());
     app.stop().await;
 }
-on_both_backends!(id_token_exchange, hostile_id_tokens, discovered_keys_rotate);
+const DASHBOARD: &str = "https://dashboard.example/auth/websso/";
+const AUTHORIZE: &str = "https://login.corp.example/oauth2/authorize";
+
+fn no_redirects() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .no_proxy()
+        .build()
+        .unwrap()
+}
+
+/// Starts browser sign-in; returns (state, nonce, binding cookie) from the redirect.
+async fn websso_start(app: &TestApp, idp: &str) -> (String, String, String) {
+    let r = no_redirects()
+        .get(app.url(&format!(
+            "/v3/auth/OS-FEDERATION/identity_providers/{idp}/protocols/oidc/websso?origin={}",
+            url_escape(DASHBOARD)
+        )))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 302);
+    let location = r.headers()["location"].to_str().unwrap().to_string();
+    assert!(location.starts_with(&format!("{AUTHORIZE}?")), "{location}");
+    let query: std::collections::HashMap<String, String> =
+        serde_urlencoded::from_str(location.split_once('?').unwrap().1).unwrap();
+    assert_eq!(query["response_type"], "id_token");
+    assert_eq!(query["client_id"], "fedgate-console");
+    assert_eq!(query["response_mode"], "form_post");
+    assert_eq!(query["scope"], "openid email");
+    assert_eq!(
+        query["redirect_uri"],
+        app.url("/v3-ext/auth/OS-FEDERATION/SSO/OIDC/callback")
+    );
+    let cookie = r.headers()["set-cookie"].to_str().unwrap().to_string();
+    assert!(cookie.contains("HttpOnly") && cookie.contains("Secure") && cookie.contains("SameSite=None"));
+    let binding = cookie.split(';').next().unwrap().to_string();
+    (query["state"].clone(), query["nonce"].clone(), binding)
+}
+
+fn url_escape(text: &str) -> String {
+    serde_urlencoded::to_string([("x", text)]).unwrap()[2..].to_string()
+}
+
+async fn websso_callback(app: &TestApp, form: &[(&str, &str)], cookie: Option<&str>) -> (u16, HeaderMapText, String) {
+    let mut request = app
+        .client
+        .post(app.url("/v3-ext/auth/OS-FEDERATION/SSO/OIDC/callback"))
+        .form(form);
+    if let Some(c) = cookie {
+        request = request.header("Cookie", c);
+    }
+    let r = request.send().await.unwrap();
+    let status = r.status().as_u16();
+    let headers = r
+        .headers()
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_str().unwrap_or_default().to_string()))
+        .collect();
+    (status, headers, r.text().await.unwrap())
+}
+
+type HeaderMapText = std::collections::HashMap<String, String>;
+
+/// Browser sign-in through an OpenID provider, as a dashboard uses it: redirect out with state
+/// and nonce, the form_post answer back, the token handed to the trusted dashboard.
+async fn websso_browser_sign_in(db: Db) {
+    let Some(app) = spawn_app_with(db, |args| args.trusted_dashboards = vec![DASHBOARD.to_string()]).await else {
+        return;
+    };
+    let rsa = SigningKey::rsa("rsa-1");
+    provider(
+        &app,
+        "corp",
+        json!({"access_mode": "program_console", "idp_url": ISSUER, "client_id": "fedgate-console",
+            "authorization_endpoint": AUTHORIZE, "scope": "openid email", "response_type": "id_token",
+            "response_mode": "form_post", "signing_key": jwks(&[&rsa])}),
+    )
+    .await;
+    let console_claims = |nonce: &str| {
+        let mut c = claims();
+        c["aud"] = json!("fedgate-console");
+        c["nonce"] = json!(nonce);
+        c
+    };
+
+    let (state, nonce, binding) = websso_start(&app, "corp").await;
+    let id_token = jwt(&header("RS256", "rsa-1"), &console_claims(&nonce), &rsa, "RS256");
+    let form = [("id_token", id_token.as_str()), ("state", state.as_str())];
+    let (s, headers, page) = websso_callback(&app, &form, Some(&binding)).await;
+    assert_eq!(s, 200, "{page}");
+    assert!(headers["content-type"].starts_with("text/html"));
+    let csp = &headers["content-security-policy"];
+    assert!(
+        csp.contains("default-src 'none'") && csp.contains(&format!("form-action 'self' {DASHBOARD}")),
+        "{csp}"
+    );
+    let script_nonce = csp.split("'nonce-").nth(1).unwrap().split('\'').next().unwrap();
+    assert!(
+        page.contains(&format!("<script nonce=\"{script_nonce}\">")),
+        "only the page's own script runs"
+    );
+    assert!(page.contains(&format!("action=\"{DASHBOARD}\"")), "{page}");
+    let token = page
+        .split("name=\"token\" value=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap();
+    let (s, v) = app.validate(&app.admin_token, token).await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["token"]["user"]["OS-FEDERATION"]["identity_provider"]["id"], "corp");
+
+    // The same answer again: the state is spent.
+    let (s, headers, page) = websso_callback(&app, &form, Some(&binding)).await;
+    assert_eq!(s, 401);
+    assert!(headers["content-type"].starts_with("text/html"));
+    assert!(
+        page.contains("Sign-in failed") && page.contains(&headers["x-request-id"]),
+        "{page}"
+    );
+
+    // Another browser (no binding cookie), a wrong nonce, an error answer, a forged state.
+    let (state, nonce, binding) = websso_start(&app, "corp").await;
+    let good = jwt(&header("RS256", "rsa-1"), &console_claims(&nonce), &rsa, "RS256");
+    let (s, _, _) = websso_callback(&app, &[("id_token", &good), ("state", &state)], None).await;
+    assert_eq!(s, 401, "no binding cookie");
+    let (state, _, binding2) = websso_start(&app, "corp").await;
+    let wrong_nonce = jwt(&header("RS256", "rsa-1"), &console_claims("other"), &rsa, "RS256");
+    let (s, _, _) = websso_callback(&app, &[("id_token", &wrong_nonce), ("state", &state)], Some(&binding2)).await;
+    assert_eq!(s, 401, "wrong nonce");
+    let (s, _, _) = websso_callback(&app, &[("error", "access_denied"), ("state", "x")], Some(&binding)).await;
+    assert_eq!(s, 401, "error answer");
+    let forged = base64::Engine::encode(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+        json!({"i": "corp", "o": DASHBOARD, "n": nonce, "b": "x", "r": "y"}).to_string(),
+    );
+    let (s, _, _) = websso_callback(&app, &[("id_token", &good), ("state", &forged)], Some(&binding)).await;
+    assert_eq!(s, 401, "forged state");
+
+    // Only trusted dashboards, only console providers; the chooser lists who offers sign-in.
+    let r = no_redirects()
+        .get(app.url(&format!(
+            "/v3/auth/OS-FEDERATION/identity_providers/corp/protocols/oidc/websso?origin={}",
+            url_escape("https://evil.example/")
+        )))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 400);
+    assert!(r.text().await.unwrap().contains("not a trusted dashboard"));
+    let r = app
+        .client
+        .get(app.url(&format!(
+            "/v3/auth/OS-FEDERATION/websso/oidc?origin={}",
+            url_escape(DASHBOARD)
+        )))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    let page = r.text().await.unwrap();
+    assert!(
+        page.contains("/v3/auth/OS-FEDERATION/identity_providers/corp/protocols/oidc/websso?origin="),
+        "{page}"
+    );
+    let r = app
+        .client
+        .get(app.url("/v3-ext/auth/OS-FEDERATION/SSO/OIDC/callback"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200, "the fragment relay page");
+    let csp = r.headers()["content-security-policy"].to_str().unwrap().to_string();
+    assert!(
+        r.text()
+            .await
+            .unwrap()
+            .contains(csp.split("'nonce-").nth(1).unwrap().split('\'').next().unwrap())
+    );
+    app.stop().await;
+}
+
+on_both_backends!(
+    id_token_exchange,
+    hostile_id_tokens,
+    discovered_keys_rotate,
+    websso_browser_sign_in
+);

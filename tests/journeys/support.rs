@@ -127,6 +127,11 @@ fn free_port() -> u16 {
 }
 
 pub async fn spawn_app(db: Db) -> Option<TestApp> {
+    spawn_app_with(db, |_| {}).await
+}
+
+/// `spawn_app` with serve options adjusted first (trusted dashboards, ...).
+pub async fn spawn_app_with(db: Db, adjust: impl FnOnce(&mut ServeArgs)) -> Option<TestApp> {
     let dir = tempfile::tempdir().expect("temp dir");
     let pg = match db {
         Db::Sqlite => None,
@@ -144,6 +149,8 @@ pub async fn spawn_app(db: Db) -> Option<TestApp> {
         refresh_interval_ms: Some(100),
         ..ServeArgs::default()
     };
+    let mut args = args;
+    adjust(&mut args);
     let config = Config::load(&args).expect("config");
     init_logs();
     let app = Application::build(config.clone()).await.expect("application builds");

@@ -1,0 +1,220 @@
+//! Browser sign-in pages (Keystone's WebSSO): the provider chooser, the redirect to the
+//! identity provider, the OpenID Connect callback, and the auto-submitting form that hands the
+//! token to a trusted dashboard. Every page is an askama template, HTML-escaped, served with a
+//! strict Content-Security-Policy whose only script is the page's own, by nonce.
+
+use std::sync::Arc;
+
+use askama::Template;
+use axum::Form;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use rand::RngCore;
+use serde::Deserialize;
+
+use super::error::ApiError;
+use crate::service::websso::OIDC_CALLBACK_PATH;
+use crate::service::{Error, Services, now_ms};
+
+const BINDING_COOKIE: &str = "fedgate_websso";
+
+pub fn page_nonce() -> String {
+    let mut bytes = [0u8; 16];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// An HTML page with the headers every sign-in page carries. `form_action` names where the
+/// page may post besides itself.
+pub fn html_page(status: StatusCode, body: String, nonce: &str, form_action: Option<&str>) -> Response {
+    let csp = format!(
+        "default-src 'none'; script-src 'nonce-{nonce}'; style-src 'nonce-{nonce}'; base-uri 'none'; \
+         frame-ancestors 'none'; form-action 'self'{}",
+        form_action.map(|a| format!(" {a}")).unwrap_or_default()
+    );
+    let mut response = (status, body).into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    if let Ok(v) = HeaderValue::from_str(&csp) {
+        headers.insert(header::CONTENT_SECURITY_POLICY, v);
+    }
+    response
+}
+
+fn render<T: Template>(t: &T) -> Result<String, ApiError> {
+    t.render()
+        .map_err(|e| ApiError(Error::Internal(format!("template: {e}"))))
+}
+
+#[derive(Template)]
+#[template(path = "sso_error.html")]
+pub struct ErrorPage<'a> {
+    pub nonce: &'a str,
+    pub heading: &'a str,
+    pub message: &'a str,
+    pub request_id: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "sso_post.html")]
+struct PostPage<'a> {
+    nonce: &'a str,
+    origin: &'a str,
+    token: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "oidc_fragment.html")]
+struct FragmentPage<'a> {
+    nonce: &'a str,
+    callback: &'a str,
+}
+
+struct ChooserEntry {
+    href: String,
+    label: String,
+}
+
+#[derive(Template)]
+#[template(path = "sso_chooser.html")]
+struct ChooserPage<'a> {
+    nonce: &'a str,
+    protocol: &'a str,
+    providers: Vec<ChooserEntry>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct OriginQuery {
+    origin: Option<String>,
+}
+
+fn origin(q: &OriginQuery) -> Result<&str, ApiError> {
+    q.origin
+        .as_deref()
+        .ok_or_else(|| ApiError(Error::MissingField { field: "origin".into() }))
+}
+
+/// GET /v3/auth/OS-FEDERATION/websso/{protocol}?origin=URL: the providers to choose from.
+pub async fn chooser(
+    State(s): State<Arc<Services>>,
+    Path(protocol): Path<String>,
+    Query(q): Query<OriginQuery>,
+) -> Result<Response, ApiError> {
+    let origin = origin(&q)?;
+    s.check_dashboard(origin)?;
+    let query = serde_urlencoded::to_string([("origin", origin)]).unwrap_or_default();
+    let providers = s
+        .websso_providers(&protocol, now_ms())
+        .await?
+        .into_iter()
+        .map(|idp| ChooserEntry {
+            href: format!("/v3/auth/OS-FEDERATION/identity_providers/{idp}/protocols/{protocol}/websso?{query}"),
+            label: idp,
+        })
+        .collect();
+    let nonce = page_nonce();
+    let body = render(&ChooserPage {
+        nonce: &nonce,
+        protocol: &protocol,
+        providers,
+    })?;
+    Ok(html_page(StatusCode::OK, body, &nonce, None))
+}
+
+/// GET /v3/auth/OS-FEDERATION/identity_providers/{idp}/protocols/{protocol}/websso?origin=URL
+/// (and Keystone's /v3/OS-FEDERATION/... spelling): off to the identity provider.
+pub async fn start(
+    State(s): State<Arc<Services>>,
+    Path((idp_id, protocol)): Path<(String, String)>,
+    Query(q): Query<OriginQuery>,
+) -> Result<Response, ApiError> {
+    let origin = origin(&q)?;
+    if protocol != "oidc" {
+        return Err(Error::invalid("protocol", format!("browser sign-in with {protocol} is not available")).into());
+    }
+    let started = s.start_oidc_websso(&idp_id, origin, now_ms()).await?;
+    let mut response = StatusCode::FOUND.into_response();
+    let headers = response.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(&started.redirect_to) {
+        headers.insert(header::LOCATION, v);
+    }
+    // SameSite=None: the provider's form_post answer is a cross-site POST.
+    let cookie = format!(
+        "{BINDING_COOKIE}={}; Path={OIDC_CALLBACK_PATH}; Max-Age=600; HttpOnly; Secure; SameSite=None",
+        started.binding
+    );
+    if let Ok(v) = HeaderValue::from_str(&cookie) {
+        headers.insert(header::SET_COOKIE, v);
+    }
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(response)
+}
+
+/// GET on the callback: response_mode=fragment lands here; the page posts the fragment back.
+pub async fn callback_page(State(s): State<Arc<Services>>) -> Result<Response, ApiError> {
+    let nonce = page_nonce();
+    let callback = s.oidc_callback_url();
+    let body = render(&FragmentPage {
+        nonce: &nonce,
+        callback: &callback,
+    })?;
+    Ok(html_page(StatusCode::OK, body, &nonce, None))
+}
+
+#[derive(Deserialize)]
+pub struct CallbackForm {
+    #[serde(default)]
+    id_token: String,
+    #[serde(default)]
+    state: String,
+    #[serde(default)]
+    error: String,
+}
+
+fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v)
+}
+
+/// POST on the callback (form_post, or the fragment page's relay): checks the answer and hands
+/// the token to the dashboard.
+pub async fn callback(
+    State(s): State<Arc<Services>>,
+    headers: HeaderMap,
+    Form(form): Form<CallbackForm>,
+) -> Result<Response, ApiError> {
+    if !form.error.is_empty() {
+        return Err(Error::Unauthenticated(format!("the identity provider answered {:?}", form.error)).into());
+    }
+    let (issued, origin) = s
+        .finish_oidc_websso(&form.state, &form.id_token, cookie(&headers, BINDING_COOKIE), now_ms())
+        .await?;
+    let nonce = page_nonce();
+    let body = render(&PostPage {
+        nonce: &nonce,
+        origin: &origin,
+        token: &issued.token,
+    })?;
+    let mut response = html_page(StatusCode::OK, body, &nonce, Some(&origin));
+    // The binding is spent.
+    let expired = format!("{BINDING_COOKIE}=; Path={OIDC_CALLBACK_PATH}; Max-Age=0; HttpOnly; Secure; SameSite=None");
+    if let Ok(v) = HeaderValue::from_str(&expired) {
+        response.headers_mut().insert(header::SET_COOKIE, v);
+    }
+    Ok(response)
+}

@@ -1,0 +1,169 @@
+//! Browser sign-in for dashboards (Keystone's WebSSO) through an OpenID provider: the start
+//! redirects to the provider's authorization endpoint with a single-use `state` and a
+//! `nonce`; the callback accepts the id_token only with the state it was issued for, from the
+//! browser it was issued to, and with that nonce, then hands the token to a trusted dashboard.
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use rand::RngCore;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use super::auth::Issued;
+use super::{Error, Result, Services};
+use crate::oidc::AccessMode;
+
+/// Where the provider sends the browser back (one URL for every provider: the state names it).
+pub const OIDC_CALLBACK_PATH: &str = "/v3-ext/auth/OS-FEDERATION/SSO/OIDC/callback";
+/// An authorization request must come back within this time.
+const STATE_TTL_MS: i64 = 10 * 60 * 1000;
+const STATE_NAMESPACE: &str = "websso-oidc-state";
+
+/// What the state carries. It is not secret; it cannot be forged or reused because only the
+/// digest of a state fedgate issued is in the one-time store, and taking it consumes it.
+#[derive(Serialize, Deserialize)]
+struct StateData {
+    /// Identity provider.
+    i: String,
+    /// Dashboard origin to post the token to.
+    o: String,
+    /// Nonce the id_token must carry.
+    n: String,
+    /// Digest of the browser-binding cookie.
+    b: String,
+    /// Randomness, so equal requests get different states.
+    r: String,
+}
+
+pub struct WebSsoStart {
+    pub redirect_to: String,
+    /// The value of the browser-binding cookie to set.
+    pub binding: String,
+}
+
+fn random_b64(len: usize) -> String {
+    let mut bytes = vec![0u8; len];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+fn digest(text: &str) -> String {
+    hex::encode(Sha256::digest(text.as_bytes()))
+}
+
+impl Services {
+    /// `origin` must be one of the configured trusted dashboards, exactly.
+    pub fn check_dashboard(&self, origin: &str) -> Result<()> {
+        if self.config.trusted_dashboards.iter().any(|d| d == origin) {
+            Ok(())
+        } else {
+            Err(Error::invalid("origin", "is not a trusted dashboard"))
+        }
+    }
+
+    pub fn oidc_callback_url(&self) -> String {
+        format!("{}{OIDC_CALLBACK_PATH}", self.config.public_url)
+    }
+
+    /// Starts browser sign-in at `idp_id`'s OpenID provider for the dashboard at `origin`.
+    pub async fn start_oidc_websso(&self, idp_id: &str, origin: &str, now_ms: i64) -> Result<WebSsoStart> {
+        self.check_dashboard(origin)?;
+        let idp = self
+            .store
+            .get_idp(idp_id)
+            .await?
+            .filter(|i| i.enabled)
+            .ok_or_else(|| Error::not_found("identity provider", idp_id))?;
+        let provider = self
+            .oidc
+            .provider(self.store.as_ref(), &idp.id, now_ms)
+            .await?
+            .filter(|p| p.config.access_mode == AccessMode::ProgramConsole)
+            .ok_or_else(|| Error::invalid("idp_id", "the identity provider offers no browser sign-in"))?;
+        let config = &provider.config;
+        let (Some(endpoint), Some(scope), Some(mode)) = (
+            config.authorization_endpoint.as_deref(),
+            config.scope.as_deref(),
+            config.response_mode.as_deref(),
+        ) else {
+            return Err(Error::Internal(format!(
+                "console configuration of {idp_id} is incomplete"
+            )));
+        };
+        let binding = random_b64(16);
+        let data = StateData {
+            i: idp.id.clone(),
+            o: origin.to_string(),
+            n: random_b64(16),
+            b: digest(&binding),
+            r: random_b64(16),
+        };
+        let state = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&data).map_err(|e| Error::Internal(e.to_string()))?);
+        self.store
+            .remember_once(STATE_NAMESPACE, &digest(&state), now_ms + STATE_TTL_MS, now_ms)
+            .await?;
+        let query = serde_urlencoded::to_string([
+            ("response_type", "id_token"),
+            ("client_id", config.client_id.as_str()),
+            ("redirect_uri", self.oidc_callback_url().as_str()),
+            ("scope", scope),
+            ("response_mode", mode),
+            ("state", state.as_str()),
+            ("nonce", data.n.as_str()),
+        ])
+        .map_err(|e| Error::Internal(e.to_string()))?;
+        let separator = if endpoint.contains('?') { '&' } else { '?' };
+        tracing::info!(idp.id = %idp.id, "browser sign-in started");
+        Ok(WebSsoStart {
+            redirect_to: format!("{endpoint}{separator}{query}"),
+            binding,
+        })
+    }
+
+    /// Finishes browser sign-in: returns the federated token and the dashboard to post it to.
+    pub async fn finish_oidc_websso(
+        &self,
+        state: &str,
+        id_token: &str,
+        binding: Option<&str>,
+        now_ms: i64,
+    ) -> Result<(Issued, String)> {
+        let refuse = |why: &str| Error::Unauthenticated(format!("browser sign-in callback: {why}"));
+        if state.is_empty() || state.len() > 2048 {
+            return Err(refuse("no usable state"));
+        }
+        if !self.store.take_once(STATE_NAMESPACE, &digest(state), now_ms).await? {
+            return Err(refuse("state unknown, expired or already used"));
+        }
+        let data: StateData = URL_SAFE_NO_PAD
+            .decode(state)
+            .ok()
+            .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+            .ok_or_else(|| refuse("state undecodable"))?;
+        let bound = binding.is_some_and(|b| openssl::memcmp::eq(digest(b).as_bytes(), data.b.as_bytes()));
+        if !bound {
+            return Err(refuse("the browser that started the sign-in did not finish it"));
+        }
+        self.check_dashboard(&data.o)?;
+        let issued = self
+            .oidc_login(&data.i, "oidc", id_token, Some(&data.n), now_ms)
+            .await?;
+        Ok((issued, data.o))
+    }
+
+    /// Identity providers offering browser sign-in with `protocol`, for the chooser page.
+    pub async fn websso_providers(&self, protocol: &str, now_ms: i64) -> Result<Vec<String>> {
+        let mut out = Vec::new();
+        if protocol != "oidc" {
+            return Ok(out);
+        }
+        for idp in self.store.list_idps().await?.into_iter().filter(|i| i.enabled) {
+            if let Some(p) = self.oidc.provider(self.store.as_ref(), &idp.id, now_ms).await?
+                && p.config.access_mode == AccessMode::ProgramConsole
+            {
+                out.push(idp.id);
+            }
+        }
+        Ok(out)
+    }
+}
