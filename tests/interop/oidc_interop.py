@@ -16,7 +16,7 @@ import socket
 import subprocess
 import sys
 import time
-from urllib.parse import parse_qs, urljoin, urlparse
+from urllib.parse import parse_qs, quote, urljoin, urlparse
 
 import requests
 
@@ -70,7 +70,8 @@ def start_op(keys):
     with open(path, "w") as f:
         json.dump(keys, f)
     op_proc = subprocess.Popen(
-        ["node", "op.mjs", "serve", str(op_port), path, redirect_uri],
+        ["node", "op.mjs", "serve", str(op_port), path,
+         f"{redirect_uri},{fedgate}/v3-ext/auth/OS-FEDERATION/SSO/OIDC/callback"],
         cwd=op_dir, stdout=open(os.path.join(work, "op.log"), "a"), stderr=subprocess.STDOUT,
     )
     for _ in range(100):
@@ -204,6 +205,23 @@ try:
     out = subprocess.run([openstack, "token", "issue", "-f", "json"], env=env, capture_output=True, text=True)
     report("openstack token issue with v3oidcaccesstoken (keystoneauth1)",
            out.returncode == 0 and json.loads(out.stdout or "{}").get("project_id") == project, out.stdout + out.stderr)
+
+    # The browser journey: headless Chromium from the dashboard's link through the provider's
+    # login and consent pages back to fedgate, which posts the token to the dashboard.
+    dashboard_port = os.environ.get("DASHBOARD_PORT")
+    if dashboard_port:
+        shot = os.path.abspath(os.environ.get("SCREENSHOT", os.path.join(work, "websso-dashboard.png")))
+        origin = f"http://127.0.0.1:{dashboard_port}/auth/websso/"
+        start = f"{fedgate}/v3/auth/OS-FEDERATION/identity_providers/corp/protocols/oidc/websso?origin={quote(origin, safe='')}"
+        out = subprocess.run(["node", "browser.mjs", start, dashboard_port, shot], cwd=op_dir,
+                             capture_output=True, text=True, timeout=120)
+        token = out.stdout.strip()
+        ok = out.returncode == 0 and token != ""
+        if ok:
+            r = requests.get(f"{fedgate}/v3/auth/tokens", headers={"X-Auth-Token": admin, "X-Subject-Token": token})
+            ok = r.status_code == 200 and r.json()["token"]["user"]["OS-FEDERATION"]["identity_provider"]["id"] == "corp"
+        report(f"Chromium: WebSSO through oidc-provider's login lands a token on the dashboard ({shot})", ok,
+               out.stderr or out.stdout)
 
     # Rotation: the provider restarts signing with a new key; fedgate (discovery) follows
     # without a restart, a static configuration does not until it is updated.

@@ -1,6 +1,7 @@
 // A real OpenID provider (the npm package oidc-provider) on loopback for fedgate's interop
 // tests. `node op.mjs gen KID ALG` prints a private JWK; `node op.mjs serve PORT KEYS.json
-// REDIRECT_URI` serves the provider with those signing keys (the first one signs).
+// REDIRECT_URIS` serves the provider with those signing keys (the first one signs) for clients
+// that may return to the comma-separated redirect URIs.
 import { generateKeyPairSync } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import Provider from 'oidc-provider';
@@ -16,14 +17,14 @@ if (mode === 'gen') {
   process.exit(0);
 }
 
-const [port, keysFile, redirectUri] = args;
+const [port, keysFile, redirectUris] = args;
 const keys = JSON.parse(readFileSync(keysFile, 'utf8'));
 const issuer = `http://127.0.0.1:${port}`;
 const client = (id, alg) => ({
   client_id: id,
   application_type: 'native',
   token_endpoint_auth_method: 'none',
-  redirect_uris: [redirectUri],
+  redirect_uris: redirectUris.split(','),
   response_types: ['id_token'],
   grant_types: ['implicit'],
   id_token_signed_response_alg: alg,
