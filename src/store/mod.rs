@@ -6,6 +6,7 @@
 //! check permissions, or decide what a revocation means: it stores plain records.
 
 mod models;
+mod one_time_batch;
 mod sql;
 
 pub use models::*;

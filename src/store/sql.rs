@@ -43,6 +43,8 @@ pub struct SqlStore {
     /// SQLite allows one writer at a time; connections that collide wait in SQLite's busy
     /// handler, which sleeps. Frequent writes (replay records, shadow users) queue here instead.
     sqlite_writer: std::sync::Arc<tokio::sync::Mutex<()>>,
+    /// `remember_once` goes through one writer task that commits what is queued together.
+    one_time: super::one_time_batch::Sender,
 }
 
 static INSTALL_DRIVERS: Once = Once::new();
@@ -88,6 +90,7 @@ impl SqlStore {
         }
         let pool = options.connect(url).await?;
         Ok(Self {
+            one_time: super::one_time_batch::start(pool.clone()),
             pool,
             backend,
             sqlite_writer: std::sync::Arc::new(tokio::sync::Mutex::new(())),
@@ -1336,20 +1339,18 @@ fn federated_user(r: &sqlx::any::AnyRow) -> StoreResult<FederatedUser> {
 #[async_trait]
 impl OneTimeStore for SqlStore {
     async fn remember_once(&self, namespace: &str, value: &str, expires_at_ms: i64, now_ms: i64) -> StoreResult<bool> {
-        // Inserts, or takes over an expired record; an unexpired one stays and nothing changes.
-        let _queue = self.hot_write().await;
-        let done = sqlx::query(
-            "INSERT INTO one_time_values (namespace, value, expires_at) VALUES ($1, $2, $3) \
-             ON CONFLICT (namespace, value) DO UPDATE SET expires_at = excluded.expires_at \
-             WHERE one_time_values.expires_at <= $4",
-        )
-        .bind(namespace.to_string())
-        .bind(value.to_string())
-        .bind(expires_at_ms)
-        .bind(now_ms)
-        .execute(&self.pool)
-        .await?;
-        Ok(done.rows_affected() > 0)
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        let closed = || StoreError::Database(sqlx::Error::PoolClosed);
+        self.one_time
+            .send(super::one_time_batch::Pending {
+                namespace: namespace.to_string(),
+                value: value.to_string(),
+                expires_at_ms,
+                now_ms,
+                reply,
+            })
+            .map_err(|_| closed())?;
+        answer.await.map_err(|_| closed())?
     }
 
     async fn take_once(&self, namespace: &str, value: &str, now_ms: i64) -> StoreResult<bool> {

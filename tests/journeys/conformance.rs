@@ -456,6 +456,19 @@ async fn one_time_values_are_used_once(s: &dyn Store) {
     );
     assert!(!s.take_once("authn-request", "unknown", NOW).await.unwrap());
     assert!(s.prune_one_time_values(NOW + 1_000).await.unwrap() >= 2);
+
+    // Many at once, as concurrent logins send them (they may share one write): each distinct
+    // value is new exactly once, however many times it is sent.
+    let attempts: Vec<_> = (0..200)
+        .map(|i| s.remember_once("oidc-jti:burst", if i % 2 == 0 { "same" } else { "x" }, NOW + 100, NOW))
+        .chain((0..100).map(|_| s.remember_once("oidc-jti:burst", "other", NOW + 100, NOW)))
+        .collect();
+    let fresh = futures::future::join_all(attempts)
+        .await
+        .into_iter()
+        .filter(|r| *r.as_ref().unwrap())
+        .count();
+    assert_eq!(fresh, 3, "one success per distinct value");
 }
 
 macro_rules! conformance {
