@@ -1,5 +1,6 @@
-//! Bare id_token verification (RS256, the checks production makes: signature, iss, aud, exp,
-//! nbf, iat, age, lifetime, claims to attributes). Writes the token, its JWKS and the public
+//! Bare id_token verification (RS256, the checks production makes: signature, iss, aud, azp,
+//! exp, nbf, iat, age, lifetime, jti present; turning claims into mapping attributes is the
+//! mapping's input step and not part of it). Writes the token, its JWKS and the public
 //! key to target/bench-jwt/ so `scripts/bench-oidc` can have PyJWT verify the same token with
 //! the same checks in the same run.
 

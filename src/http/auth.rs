@@ -30,19 +30,18 @@ pub(super) fn token_response(
     response
 }
 
+/// 201 with a freshly issued token, as every token-issuing endpoint answers.
+pub(super) fn created(services: &Services, issued: &crate::service::auth::Issued, uri: &Uri) -> Response {
+    token_response(services, StatusCode::CREATED, &issued.token, &issued.ctx, uri)
+}
+
 pub async fn issue(
     State(s): State<Arc<Services>>,
     uri: Uri,
     ApiJson(body): ApiJson<AuthBody>,
 ) -> Result<Response, ApiError> {
     let issued = s.issue_token(body, now_ms()).await?;
-    Ok(token_response(
-        &s,
-        StatusCode::CREATED,
-        &issued.token,
-        &issued.ctx,
-        &uri,
-    ))
+    Ok(created(&s, &issued, &uri))
 }
 
 fn subject(headers: &HeaderMap) -> Result<&str, ApiError> {

@@ -4,11 +4,11 @@
 use std::sync::Arc;
 
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode, Uri};
+use axum::http::{HeaderMap, Uri};
 use axum::response::Response;
 use serde::Deserialize;
 
-use super::auth::token_response;
+use super::auth::created;
 use super::error::ApiError;
 use super::extract::{ApiJson, header_text};
 use crate::service::auth::ScopeSection;
@@ -57,13 +57,7 @@ pub async fn id_token_tokens(
         Some(scope) => s.scope_issued(issued, scope, now).await?,
         None => issued,
     };
-    Ok(token_response(
-        &s,
-        StatusCode::CREATED,
-        &issued.token,
-        &issued.ctx,
-        &uri,
-    ))
+    Ok(created(&s, &issued, &uri))
 }
 
 /// POST (and GET) /v3/OS-FEDERATION/identity_providers/{idp}/protocols/{protocol}/auth with
@@ -83,11 +77,5 @@ pub async fn protocol_auth(
         .filter(|t| !t.is_empty())
         .ok_or_else(|| Error::Unauthenticated(format!("{idp_id}/{protocol_id}/auth without a bearer id_token")))?;
     let issued = s.oidc_login(&idp_id, &protocol_id, bearer, None, now_ms()).await?;
-    Ok(token_response(
-        &s,
-        StatusCode::CREATED,
-        &issued.token,
-        &issued.ctx,
-        &uri,
-    ))
+    Ok(created(&s, &issued, &uri))
 }

@@ -9,8 +9,8 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use openidconnect::core::{CoreGenderClaim, CoreJweContentEncryptionAlgorithm, CoreJwsSigningAlgorithm};
 use openidconnect::{
-    ClaimsVerificationError, ClientId, EmptyAdditionalClaims, IdToken, IdTokenVerifier, IssuerUrl, JsonWebKeySet,
-    Nonce, SignatureVerificationError,
+    AdditionalClaims, ClaimsVerificationError, ClientId, IdToken, IdTokenVerifier, IssuerUrl, JsonWebKeySet, Nonce,
+    SignatureVerificationError,
 };
 use serde_json::{Map, Value};
 
@@ -19,8 +19,18 @@ use super::jwk::{Jwk, signing_alg};
 /// Compact id_tokens larger than this are refused before any parsing.
 pub const MAX_ID_TOKEN_BYTES: usize = 16 * 1024;
 
-type ExternalIdToken =
-    IdToken<EmptyAdditionalClaims, CoreGenderClaim, CoreJweContentEncryptionAlgorithm, CoreJwsSigningAlgorithm>;
+/// The claims openidconnect's typed form leaves out and fedgate checks, parsed in the same pass.
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
+struct Unlisted {
+    #[serde(default)]
+    nbf: Option<serde_json::Number>,
+    #[serde(default)]
+    jti: Option<Value>,
+}
+
+impl AdditionalClaims for Unlisted {}
+
+type ExternalIdToken = IdToken<Unlisted, CoreGenderClaim, CoreJweContentEncryptionAlgorithm, CoreJwsSigningAlgorithm>;
 
 /// What a provider's tokens must satisfy besides the signature.
 #[derive(Debug, Clone)]
@@ -39,14 +49,22 @@ pub struct Expectations {
     pub require_jti: bool,
 }
 
-/// A verified token's facts and its claims as mapping attributes.
+/// A verified token's facts; its claims become mapping attributes on request.
 #[derive(Debug, Clone, PartialEq)]
 pub struct VerifiedIdToken {
     pub subject: String,
     pub jti: Option<String>,
     pub expires_at_secs: i64,
     pub nonce: Option<String>,
-    pub attributes: BTreeMap<String, Vec<String>>,
+    /// The verified payload, base64url.
+    payload: String,
+}
+
+impl VerifiedIdToken {
+    /// Every claim as a mapping attribute (see `claims_to_attributes`).
+    pub fn attributes(&self) -> Result<BTreeMap<String, Vec<String>>, IdTokenError> {
+        Ok(claims_to_attributes(&decode_json(&self.payload, "payload")?))
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -79,18 +97,6 @@ fn decode_json(part: &str, what: &str) -> Result<Map<String, Value>, IdTokenErro
     }
 }
 
-fn number(claims: &Map<String, Value>, name: &str) -> Result<Option<i64>, IdTokenError> {
-    match claims.get(name) {
-        None => Ok(None),
-        Some(Value::Number(n)) => n
-            .as_i64()
-            .or_else(|| n.as_f64().filter(|f| f.is_finite()).map(|f| f as i64))
-            .map(Some)
-            .ok_or_else(|| reject(format!("{name} is not a usable number"))),
-        Some(_) => Err(reject(format!("{name} is not a number"))),
-    }
-}
-
 /// Checks `token` against `keys` and `expect` at `now_secs`. `nonce`, when given, must equal
 /// the token's nonce claim (browser flow).
 pub fn verify_id_token(
@@ -113,6 +119,7 @@ pub fn verify_id_token(
     if !is_b64url(parts[0]) || !is_b64url(parts[1]) || !(parts[2].is_empty() || is_b64url(parts[2])) {
         return Err(reject("compact form holds characters outside base64url"));
     }
+    // Small: a map costs little, and a JSON array must not pass as a header by position.
     let header = decode_json(parts[0], "header")?;
     let alg = header.get("alg").and_then(Value::as_str).unwrap_or("");
     if signing_alg(alg).is_none() {
@@ -122,7 +129,6 @@ pub fn verify_id_token(
         return Err(reject("critical header parameters are not supported"));
     }
     // jwk, jku, x5u and x5c are never used to choose a key: only the trusted set is.
-    let claims = decode_json(parts[1], "payload")?;
 
     let parsed: ExternalIdToken = token
         .parse()
@@ -172,25 +178,26 @@ pub fn verify_id_token(
     })?;
 
     // openidconnect compares issuers as URLs; the claim must be the configured text exactly.
-    if claims.get("iss").and_then(Value::as_str) != Some(expect.issuer.as_str()) {
+    if verified.issuer().as_str() != expect.issuer {
         return Err(reject("issuer differs from the configured one"));
     }
-    let audiences = match claims.get("aud") {
-        Some(Value::Array(a)) => a.len(),
-        _ => 1,
-    };
-    match claims.get("azp") {
-        Some(Value::String(azp)) if *azp == expect.client_id => {}
+    match verified.authorized_party() {
+        Some(azp) if azp.as_str() == expect.client_id => {}
         Some(_) => return Err(reject("azp is not our client_id")),
-        None if audiences > 1 => return Err(reject("several audiences and no azp")),
+        None if verified.audiences().len() > 1 => return Err(reject("several audiences and no azp")),
         None => {}
     }
-    let exp = number(&claims, "exp")?.ok_or_else(|| reject("exp missing"))?;
-    let iat = number(&claims, "iat")?.ok_or_else(|| reject("iat missing"))?;
-    if let Some(nbf) = number(&claims, "nbf")?
-        && nbf > now_secs + skew
-    {
-        return Err(reject(format!("not valid before {nbf}")));
+    let exp = verified.expiration().timestamp();
+    let iat = verified.issue_time().timestamp();
+    let unlisted = verified.additional_claims();
+    if let Some(nbf) = &unlisted.nbf {
+        let nbf = nbf
+            .as_i64()
+            .or_else(|| nbf.as_f64().filter(|f| f.is_finite()).map(|f| f as i64))
+            .ok_or_else(|| reject("nbf is not a usable number"))?;
+        if nbf > now_secs + skew {
+            return Err(reject(format!("not valid before {nbf}")));
+        }
     }
     if exp - iat > expect.max_lifetime_secs {
         return Err(reject(format!(
@@ -199,9 +206,9 @@ pub fn verify_id_token(
             expect.max_lifetime_secs
         )));
     }
-    let jti = match claims.get("jti") {
+    let jti = match &unlisted.jti {
         Some(Value::String(j)) if !j.is_empty() && j.len() <= 255 => Some(j.clone()),
-        None => None,
+        None | Some(Value::Null) => None,
         Some(_) => return Err(reject("jti is not a usable string")),
     };
     if expect.require_jti && jti.is_none() {
@@ -216,7 +223,7 @@ pub fn verify_id_token(
         jti,
         expires_at_secs: exp,
         nonce: verified.nonce().map(|n| n.secret().clone()),
-        attributes: claims_to_attributes(&claims),
+        payload: parts[1].to_string(),
     })
 }
 

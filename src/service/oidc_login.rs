@@ -189,7 +189,7 @@ impl Services {
                 return Err(refuse(format!("jti {jti} was already used")));
             }
         }
-        self.federated_login(idp_id, protocol_id, &verified.attributes, now_ms)
-            .await
+        let attributes = verified.attributes().map_err(|e| refuse(e.to_string()))?;
+        self.federated_login(idp_id, protocol_id, &attributes, now_ms).await
     }
 }

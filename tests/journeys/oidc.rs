@@ -277,6 +277,11 @@ fn hostile_tokens() -> Vec<(&'static str, &'static str, Forge)> {
         f(&mut c);
         c
     }
+    fn without(claims: &Value, name: &str) -> Value {
+        with(claims, |c| {
+            c.as_object_mut().unwrap().remove(name);
+        })
+    }
     fn signed(c: &Value, rsa: &SigningKey) -> String {
         jwt(&header("RS256", "rsa-1"), c, rsa, "RS256")
     }
@@ -451,14 +456,7 @@ fn hostile_tokens() -> Vec<(&'static str, &'static str, Forge)> {
         (
             "missing audience",
             "Invalid audiences",
-            Box::new(|c, rsa, _, _| {
-                signed(
-                    &with(c, |c| {
-                        c.as_object_mut().unwrap().remove("aud");
-                    }),
-                    rsa,
-                )
-            }),
+            Box::new(|c, rsa, _, _| signed(&without(c, "aud"), rsa)),
         ),
         (
             "several audiences, no azp",
@@ -515,14 +513,7 @@ fn hostile_tokens() -> Vec<(&'static str, &'static str, Forge)> {
         (
             "missing exp",
             "missing field `exp`",
-            Box::new(|c, rsa, _, _| {
-                signed(
-                    &with(c, |c| {
-                        c.as_object_mut().unwrap().remove("exp");
-                    }),
-                    rsa,
-                )
-            }),
+            Box::new(|c, rsa, _, _| signed(&without(c, "exp"), rsa)),
         ),
         (
             "exp as a string",
@@ -532,26 +523,12 @@ fn hostile_tokens() -> Vec<(&'static str, &'static str, Forge)> {
         (
             "missing sub",
             "missing field `sub`",
-            Box::new(|c, rsa, _, _| {
-                signed(
-                    &with(c, |c| {
-                        c.as_object_mut().unwrap().remove("sub");
-                    }),
-                    rsa,
-                )
-            }),
+            Box::new(|c, rsa, _, _| signed(&without(c, "sub"), rsa)),
         ),
         (
             "missing jti with replay protection on",
             "jti missing and replay protection is on",
-            Box::new(|c, rsa, _, _| {
-                signed(
-                    &with(c, |c| {
-                        c.as_object_mut().unwrap().remove("jti");
-                    }),
-                    rsa,
-                )
-            }),
+            Box::new(|c, rsa, _, _| signed(&without(c, "jti"), rsa)),
         ),
         (
             "JWE compact form",
