@@ -140,7 +140,11 @@ impl Services {
             .ok()
             .and_then(|bytes| serde_json::from_slice(&bytes).ok())
             .ok_or_else(|| refuse("state undecodable"))?;
-        let bound = binding.is_some_and(|b| openssl::memcmp::eq(digest(b).as_bytes(), data.b.as_bytes()));
+        let bound = binding.is_some_and(|b| {
+            let seen = digest(b);
+            // memcmp::eq needs equal lengths.
+            seen.len() == data.b.len() && openssl::memcmp::eq(seen.as_bytes(), data.b.as_bytes())
+        });
         if !bound {
             return Err(refuse("the browser that started the sign-in did not finish it"));
         }
