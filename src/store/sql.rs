@@ -119,11 +119,12 @@ impl SqlStore {
 
 /// SQLite's automatic checkpoint runs inside whichever write crosses the threshold, and its
 /// fsync stalls every request queued behind that write. Connections turn it off
-/// (`wal_autocheckpoint = 0`); this task checkpoints passively every second on its own
-/// connection instead (id_token exchange with replay records: 3,600 -> 4,100-4,400 req/s).
+/// (`wal_autocheckpoint = 0`); this task checkpoints passively five times a second on its own
+/// connection instead, small checkpoints keeping the fsync short (id_token exchange with
+/// replay records: 3,600 req/s at p99 27 ms before, 4,000-4,700 at p99 10-11 ms after).
 fn spawn_sqlite_checkpoints(pool: AnyPool) {
     tokio::spawn(async move {
-        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        let mut tick = tokio::time::interval(Duration::from_millis(200));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         while !pool.is_closed() {
             tick.tick().await;
