@@ -120,8 +120,12 @@ impl OidcProviders {
         if !p.discovered {
             return Ok(p.keys.load_full());
         }
+        // Never fetched, too old, or missing keys / an unknown kid - but the last two at most
+        // every MIN_REFETCH_MS, so a provider that is down is not asked on every request.
         let due = |last: i64, have_keys: bool| {
-            !have_keys || now_ms - last >= MAX_KEY_AGE_MS || (unknown_kid && now_ms - last >= MIN_REFETCH_MS)
+            last == 0
+                || now_ms - last >= MAX_KEY_AGE_MS
+                || ((unknown_kid || !have_keys) && now_ms - last >= MIN_REFETCH_MS)
         };
         let before = p.last_fetch_ms.load(Ordering::Acquire);
         if !due(before, !p.keys.load().keys().is_empty()) {

@@ -698,6 +698,22 @@ async fn discovered_keys_rotate(db: Db) {
     let token = jwt(&header("RS256", "2026-1"), &claims_at(much_later / 1000), &old, "RS256");
     let issued = app.services.oidc_login("corp", "oidc", &token, None, much_later).await;
     assert!(issued.is_ok(), "stale keys still verify: {:?}", issued.err());
+
+    // A provider whose key set is unusable is not asked again on every request.
+    let empty = DiscoveryServer::start(&[]).await;
+    provider(
+        &app,
+        "broken",
+        json!({"access_mode": "program", "idp_url": empty.issuer, "client_id": "fedgate-client", "replay_protection": false}),
+    )
+    .await;
+    let claims =
+        json!({"iss": empty.issuer, "aud": "fedgate-client", "sub": SUB, "iat": now() - 5, "exp": now() + 300});
+    let token = jwt(&header("RS256", "2026-1"), &claims, &old, "RS256");
+    for _ in 0..3 {
+        assert_eq!(exchange(&app, "broken", &token, None).await.0, 401);
+    }
+    assert_eq!(empty.fetch_count(), 1, "failed fetches are rate-limited too");
     app.stop().await;
 }
 const DASHBOARD: &str = "https://dashboard.example/auth/websso/";
