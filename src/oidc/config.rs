@@ -6,6 +6,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use super::jwk::SIGNING_ALGS;
 use super::{OidcError, invalid};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -103,10 +104,6 @@ fn b64_len(field: &str, value: Option<&Value>) -> Result<usize, OidcError> {
         .map(|b| b.len())
         .map_err(|_| invalid(field, "is not base64url"))
 }
-
-const SIGNING_ALGS: [&str; 9] = [
-    "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "EdDSA",
-];
 
 /// Checks one JWK; returns whether it can verify signatures.
 fn check_jwk(key: &mut Map<String, Value>, path: &str) -> Result<bool, OidcError> {

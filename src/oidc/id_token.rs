@@ -14,7 +14,7 @@ use openidconnect::{
 };
 use serde_json::{Map, Value};
 
-use super::jwk::{Jwk, signing_alg};
+use super::jwk::{Jwk, SIGNING_ALGS, signing_alg};
 
 /// Compact id_tokens larger than this are refused before any parsing.
 pub const MAX_ID_TOKEN_BYTES: usize = 16 * 1024;
@@ -139,13 +139,7 @@ pub fn verify_id_token(
         chrono::DateTime::from_timestamp(now_secs - skew, 0).ok_or_else(|| reject("clock out of range"))?;
     let max_age = expect.max_age_secs;
     let verifier = IdTokenVerifier::new_public_client(ClientId::new(expect.client_id.clone()), issuer, keys.clone())
-        .set_allowed_algs(
-            [
-                "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "EdDSA",
-            ]
-            .iter()
-            .filter_map(|a| signing_alg(a)),
-        )
+        .set_allowed_algs(SIGNING_ALGS.iter().filter_map(|a| signing_alg(a)))
         // Several audiences are acceptable; azp is checked below.
         .set_other_audience_verifier_fn(|_| true)
         .set_time_fn(move || now_minus_skew)

@@ -92,6 +92,12 @@ fn b64(field: &str, value: &Option<String>) -> Result<Vec<u8>, String> {
         .map_err(|_| format!("{field} is not base64url"))
 }
 
+/// The signature algorithms fedgate accepts, in JWS names: what a configured key may declare
+/// and what a token may be signed with.
+pub const SIGNING_ALGS: [&str; 9] = [
+    "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "EdDSA",
+];
+
 pub(crate) fn signing_alg(name: &str) -> Option<CoreJwsSigningAlgorithm> {
     use CoreJwsSigningAlgorithm as A;
     Some(match name {
@@ -359,5 +365,20 @@ impl JsonWebKey for Jwk {
             A::RsaSsaPkcs1V15Sha512 | A::RsaSsaPssSha512 | A::EdDsa => sha2::Sha512::digest(bytes).to_vec(),
             other => return Err(format!("no hash for {other:?}")),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_allow_list_and_the_algorithm_names_agree() {
+        for name in SIGNING_ALGS {
+            assert!(signing_alg(name).is_some(), "{name} is allowed but not understood");
+        }
+        for refused in ["none", "HS256", "RS1", "ES512", "rs256"] {
+            assert!(signing_alg(refused).is_none(), "{refused}");
+        }
     }
 }

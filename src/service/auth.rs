@@ -242,11 +242,13 @@ impl Services {
         // Names resolve to ids through a short-lived cache: the resolver checks the scope's
         // status on every issue anyway.
         let key = scope_key(&scope);
-        if let Some(hit) = self.login_cache.scope(&key, now_ms) {
+        let cache = &self.login_cache.scopes;
+        if let Some(hit) = cache.get(&key, now_ms) {
             return Ok(hit);
         }
+        let generation = cache.generation();
         let resolved = self.scope_uncached(scope).await?;
-        self.login_cache.put_scope(key, resolved.clone(), now_ms);
+        cache.put(key, resolved.clone(), generation, now_ms);
         Ok(resolved)
     }
 

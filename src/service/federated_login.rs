@@ -62,7 +62,9 @@ impl Services {
             let id = federated_user_id(&idp.id, &name);
             // The shadow record's last login is kept to the refresh interval's precision:
             // a login within it skips the write.
-            if !self.login_cache.shadow_fresh(&id, now_ms) {
+            let shadows = &self.login_cache.shadows;
+            if shadows.get(&id, now_ms).is_none() {
+                let generation = shadows.generation();
                 let shadow = self
                     .store
                     .record_federated_login(&FederatedUser {
@@ -79,7 +81,7 @@ impl Services {
                 if !shadow.enabled {
                     return Err(refuse(format!("federated user {} is disabled", shadow.id)));
                 }
-                self.login_cache.put_shadow(&id, now_ms);
+                shadows.put(id.clone(), (), generation, now_ms);
             }
             (id, false)
         };
@@ -118,9 +120,12 @@ impl Services {
 
     /// The provider and the compiled mapping of its protocol, cached for the refresh interval.
     async fn login_config(&self, idp_id: &str, protocol_id: &str, now_ms: i64) -> Result<Arc<LoginConfig>> {
-        if let Some(hit) = self.login_cache.config(idp_id, protocol_id, now_ms) {
+        let key = (idp_id.to_string(), protocol_id.to_string());
+        let cache = &self.login_cache.configs;
+        if let Some(hit) = cache.get(&key, now_ms) {
             return Ok(hit);
         }
+        let generation = cache.generation();
         let refuse = |why: &str| Error::Unauthenticated(format!("federated login via {idp_id}/{protocol_id}: {why}"));
         let idp = self
             .store
@@ -141,7 +146,7 @@ impl Services {
             idp,
             mapping: self.compiled_mapping(&record)?,
         });
-        self.login_cache.put_config(idp_id, protocol_id, config.clone(), now_ms);
+        cache.put(key, config.clone(), generation, now_ms);
         Ok(config)
     }
 
@@ -152,16 +157,18 @@ impl Services {
         let mut ids: Vec<String> = Vec::new();
         for id in &mapped.group_ids {
             let key = (idp.domain_id.clone(), "by-id".to_string(), id.clone());
-            let found = match self.login_cache.group(&key, now_ms) {
+            let groups = &self.login_cache.groups;
+            let found = match groups.get(&key, now_ms) {
                 Some(hit) => hit,
                 None => {
+                    let generation = groups.generation();
                     let found = self
                         .store
                         .get_group(id)
                         .await?
                         .filter(|g| g.domain_id == idp.domain_id)
                         .map(|g| g.id);
-                    self.login_cache.put_group(key, found.clone(), now_ms);
+                    groups.put(key, found.clone(), generation, now_ms);
                     found
                 }
             };
@@ -182,11 +189,13 @@ impl Services {
                 (None, None) => "none".to_string(),
             };
             let key = (idp.domain_id.clone(), domain_ref, name.to_string());
-            let found = match self.login_cache.group(&key, now_ms) {
+            let groups = &self.login_cache.groups;
+            let found = match groups.get(&key, now_ms) {
                 Some(hit) => hit,
                 None => {
+                    let generation = groups.generation();
                     let found = self.find_mapped_group(idp, domain, name).await?;
-                    self.login_cache.put_group(key, found.clone(), now_ms);
+                    groups.put(key, found.clone(), generation, now_ms);
                     found
                 }
             };

@@ -16,6 +16,7 @@ pub mod password;
 mod resolve;
 pub mod saml;
 pub mod tokens;
+mod ttl_cache;
 pub mod websso;
 
 use std::sync::Arc;
@@ -82,6 +83,6 @@ impl Services {
     /// Forget cached identity views after a write that can change names, roles or status.
     pub fn invalidate_cache(&self) {
         self.resolver.invalidate();
-        self.login_cache.clear();
+        self.login_cache.invalidate();
     }
 }

@@ -4,9 +4,8 @@
 //! validation is normally a decrypt plus a hash lookup, while role, name and status changes
 //! made on any replica show within seconds, well inside the reference's 30-minute bound.
 
-use std::collections::{BTreeSet, HashMap};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, RwLock};
+use std::collections::BTreeSet;
+use std::sync::Arc;
 
 use super::{Error, Result, Services};
 use crate::store::{ActorKind, GrantFilter, TargetKind};
@@ -73,45 +72,7 @@ impl AuthContext {
 
 type CacheKey = (String, Scope, Vec<String>);
 /// (cached at, cache generation, view)
-type CacheEntry = (i64, u64, Arc<Identity>);
-
-pub(super) struct Resolver {
-    ttl_ms: i64,
-    generation: AtomicU64,
-    cache: RwLock<HashMap<CacheKey, CacheEntry>>,
-}
-
-const MAX_CACHED: usize = 100_000;
-
-impl Resolver {
-    pub fn new(ttl_ms: i64) -> Self {
-        Self {
-            ttl_ms,
-            generation: AtomicU64::new(0),
-            cache: RwLock::new(HashMap::new()),
-        }
-    }
-
-    pub fn invalidate(&self) {
-        self.generation.fetch_add(1, Ordering::SeqCst);
-    }
-
-    fn get(&self, key: &CacheKey, now_ms: i64) -> Option<Arc<Identity>> {
-        let generation = self.generation.load(Ordering::SeqCst);
-        let cache = self.cache.read().ok()?;
-        let (at, entry_generation, identity) = cache.get(key)?;
-        (*entry_generation == generation && now_ms - at < self.ttl_ms).then(|| identity.clone())
-    }
-
-    fn put(&self, key: CacheKey, identity: Arc<Identity>, generation: u64, now_ms: i64) {
-        if let Ok(mut cache) = self.cache.write() {
-            if cache.len() >= MAX_CACHED {
-                cache.clear();
-            }
-            cache.insert(key, (now_ms, generation, identity));
-        }
-    }
-}
+pub(super) type Resolver = super::ttl_cache::TtlCache<CacheKey, Arc<Identity>>;
 
 impl Services {
     /// Opens and resolves a token presented as the caller's credential (X-Auth-Token).
@@ -140,7 +101,7 @@ impl Services {
         if let Some(hit) = self.resolver.get(&key, now_ms) {
             return Ok(hit);
         }
-        let generation = self.resolver.generation.load(Ordering::SeqCst);
+        let generation = self.resolver.generation();
         let identity = Arc::new(self.resolve_uncached(payload).await?);
         self.resolver.put(key, identity.clone(), generation, now_ms);
         Ok(identity)
