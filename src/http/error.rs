@@ -144,6 +144,7 @@ pub fn is_browser_path(path: &str) -> bool {
     path.ends_with("/websso")
         || path.starts_with("/v3/auth/OS-FEDERATION/websso/")
         || path.starts_with(crate::service::websso::OIDC_CALLBACK_PATH)
+        || path == crate::saml::sp_metadata::ACS_POST_PATH
 }
 
 /// The error page of browser sign-in: what failed in words, and the request id.

@@ -1,5 +1,5 @@
-//! Federated token endpoints: an external credential (OIDC id_token today) in, a federated
-//! token out. Verification, mapping and scoping live in the service.
+//! Federated token endpoints for OIDC: an id_token in, a federated token out (the same /auth
+//! URL starts SAML sign-in when the protocol is saml). Verification, mapping and scoping live in the service.
 
 use std::sync::Arc;
 
@@ -74,8 +74,16 @@ pub async fn protocol_auth(
             let (scheme, rest) = v.split_once(' ')?;
             scheme.eq_ignore_ascii_case("bearer").then(|| rest.trim())
         })
-        .filter(|t| !t.is_empty())
-        .ok_or_else(|| Error::Unauthenticated(format!("{idp_id}/{protocol_id}/auth without a bearer id_token")))?;
+        .filter(|t| !t.is_empty());
+    let bearer = match bearer {
+        Some(b) => b,
+        None if protocol_id == "saml" => return super::saml::start(&s, &idp_id, &headers).await,
+        None => {
+            return Err(
+                Error::Unauthenticated(format!("{idp_id}/{protocol_id}/auth without a bearer id_token")).into(),
+            );
+        }
+    };
     let issued = s.oidc_login(&idp_id, &protocol_id, bearer, None, now_ms()).await?;
     Ok(created(&s, &issued, &uri))
 }

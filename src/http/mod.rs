@@ -11,6 +11,7 @@ mod federation;
 mod identity;
 mod middleware;
 mod roles;
+mod saml;
 pub mod views;
 mod websso;
 
@@ -218,6 +219,12 @@ pub fn router(services: Arc<Services>) -> Router {
         )
         // federated tokens
         .route("/v3.0/OS-AUTH/id-token/tokens", post(federated_auth::id_token_tokens))
+        .route(
+            crate::service::saml_login::TOKENS_PATH,
+            post(saml::idp_initiated_tokens),
+        )
+        .route(crate::saml::sp_metadata::ACS_POST_PATH, post(saml::acs_post))
+        .route(crate::saml::sp_metadata::ACS_ECP_PATH, post(saml::acs_ecp))
         .route(
             "/v3/OS-FEDERATION/identity_providers/{id}/protocols/{protocol}/auth",
             post(federated_auth::protocol_auth).get(federated_auth::protocol_auth),

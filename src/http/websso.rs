@@ -16,6 +16,7 @@ use rand::RngCore;
 use serde::Deserialize;
 
 use super::error::ApiError;
+use crate::service::saml_login::{SamlStart, StartFor};
 use crate::service::websso::OIDC_CALLBACK_PATH;
 use crate::service::{Error, Services, now_ms};
 
@@ -68,8 +69,26 @@ pub struct ErrorPage<'a> {
 #[template(path = "sso_post.html")]
 struct PostPage<'a> {
     nonce: &'a str,
-    origin: &'a str,
-    token: &'a str,
+    title: &'a str,
+    action: &'a str,
+    fields: Vec<(&'a str, &'a str)>,
+}
+
+/// A page that posts `fields` to `action` at once (with a button when scripts are off).
+pub fn auto_post(title: &str, action: &str, fields: Vec<(&str, &str)>) -> Result<Response, ApiError> {
+    let nonce = page_nonce();
+    let body = render(&PostPage {
+        nonce: &nonce,
+        title,
+        action,
+        fields,
+    })?;
+    Ok(html_page(StatusCode::OK, body, &nonce, Some(action)))
+}
+
+/// Hands a federated token to a trusted dashboard, as Keystone's WebSSO does.
+pub fn post_token_to_dashboard(origin: &str, token: &str) -> Result<Response, ApiError> {
+    auto_post("Signing you in", origin, vec![("token", token)])
 }
 
 #[derive(Template)]
@@ -138,6 +157,12 @@ pub async fn start(
     Query(q): Query<OriginQuery>,
 ) -> Result<Response, ApiError> {
     let origin = origin(&q)?;
+    if protocol == "saml" {
+        let started = s
+            .start_saml_login(&idp_id, StartFor::Dashboard(origin.to_string()), now_ms())
+            .await?;
+        return send_authn_request(started);
+    }
     if protocol != "oidc" {
         return Err(Error::invalid("protocol", format!("browser sign-in with {protocol} is not available")).into());
     }
@@ -157,6 +182,31 @@ pub async fn start(
     }
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     Ok(response)
+}
+
+/// Sends the browser to the identity provider with an AuthnRequest.
+pub fn send_authn_request(started: SamlStart) -> Result<Response, ApiError> {
+    match started {
+        SamlStart::Redirect(url) => {
+            let mut response = StatusCode::FOUND.into_response();
+            let location = HeaderValue::from_str(&url).map_err(|e| ApiError(Error::Internal(e.to_string())))?;
+            response.headers_mut().insert(header::LOCATION, location);
+            response
+                .headers_mut()
+                .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            Ok(response)
+        }
+        SamlStart::Post {
+            url,
+            saml_request,
+            relay_state,
+        } => auto_post(
+            "Continuing to your identity provider",
+            &url,
+            vec![("SAMLRequest", &saml_request), ("RelayState", &relay_state)],
+        ),
+        SamlStart::Paos(_) => Err(ApiError(Error::Internal("a PAOS request is not a browser page".into()))),
+    }
 }
 
 /// GET on the callback: response_mode=fragment lands here; the page posts the fragment back.
@@ -204,13 +254,7 @@ pub async fn callback(
     let (issued, origin) = s
         .finish_oidc_websso(&form.state, &form.id_token, cookie(&headers, BINDING_COOKIE), now_ms())
         .await?;
-    let nonce = page_nonce();
-    let body = render(&PostPage {
-        nonce: &nonce,
-        origin: &origin,
-        token: &issued.token,
-    })?;
-    let mut response = html_page(StatusCode::OK, body, &nonce, Some(&origin));
+    let mut response = post_token_to_dashboard(&origin, &issued.token)?;
     // The binding is spent.
     let expired = format!("{BINDING_COOKIE}=; Path={OIDC_CALLBACK_PATH}; Max-Age=0; HttpOnly; Secure; SameSite=None");
     if let Ok(v) = HeaderValue::from_str(&expired) {

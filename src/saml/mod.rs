@@ -1,9 +1,13 @@
-//! SAML 2.0 service-provider protocol code: IdP metadata parsing and verification, and our own
-//! SP metadata. Pure functions of (bytes, keys); no I/O and no clock. XML signatures go through
+//! SAML 2.0 service-provider protocol code: IdP metadata parsing and verification, our own
+//! SP metadata, AuthnRequests and ECP envelopes, and Response validation (with decryption). Pure functions of (bytes, keys); no I/O and no clock. XML signatures go through
 //! samael (xmlsec), which is blocking: callers run these functions off the async runtime.
 
 pub mod metadata;
+pub mod request;
+pub mod response;
 pub mod sp_metadata;
+pub mod xml;
+pub mod xmlenc;
 
 pub use metadata::{Endpoint, IdpMetadata, parse_idp_metadata};
 pub use sp_metadata::{SpMetadataParams, render_sp_metadata, sign_sp_metadata};
@@ -45,4 +49,6 @@ pub enum SamlError {
     SignatureInvalid(String),
     #[error("signing failed: {0}")]
     Signing(String),
+    #[error("{0}")]
+    Rejected(String),
 }

@@ -15,6 +15,7 @@ pub mod oidc_login;
 pub mod password;
 mod resolve;
 pub mod saml;
+pub mod saml_login;
 pub mod tokens;
 mod ttl_cache;
 pub mod websso;
@@ -52,6 +53,7 @@ pub struct Services {
     pub sp: saml::SpKeys,
     pub oidc: oidc_login::OidcProviders,
     login_cache: login_cache::LoginCache,
+    saml: saml_login::SamlProviders,
 }
 
 impl Services {
@@ -61,7 +63,8 @@ impl Services {
         let resolver = resolve::Resolver::new(config.refresh_interval.as_millis() as i64);
         let sp = saml::load_sp_keys(store.as_ref(), &config.public_url, now_ms()).await?;
         let upstream = crate::upstream::Upstream::new().map_err(|e| Error::Internal(e.to_string()))?;
-        let login_cache = login_cache::LoginCache::new(config.refresh_interval.as_millis() as i64);
+        let config_ttl = config.refresh_interval.as_millis() as i64;
+        let login_cache = login_cache::LoginCache::new(config_ttl);
         let oidc = oidc_login::OidcProviders::new(
             upstream,
             config.refresh_interval.as_millis() as i64,
@@ -77,6 +80,7 @@ impl Services {
             sp,
             oidc,
             login_cache,
+            saml: saml_login::SamlProviders::new(config_ttl),
         })
     }
 
@@ -84,5 +88,6 @@ impl Services {
     pub fn invalidate_cache(&self) {
         self.resolver.invalidate();
         self.login_cache.invalidate();
+        self.saml.invalidate();
     }
 }

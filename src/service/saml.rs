@@ -9,6 +9,7 @@ use base64::engine::general_purpose::STANDARD;
 use serde::Deserialize;
 use zeroize::Zeroizing;
 
+use super::saml_login::{SamlIdpSettings, StoredIdpMetadata};
 use super::{AuthContext, Error, Result, Services, new_id};
 use crate::saml::{self, SpMetadataParams};
 use crate::store::{Store, StoreError, StoredSamlMetadata, StoredSpKey};
@@ -112,6 +113,9 @@ pub struct MetadataImport {
     pub domain_id: String,
     pub xaccount_type: String,
     pub metadata: String,
+    /// fedgate extensions: how strictly to treat this provider's responses.
+    #[serde(flatten)]
+    pub settings: SamlIdpSettings,
 }
 
 fn saml_error(e: saml::SamlError) -> Error {
@@ -197,10 +201,15 @@ impl Services {
             xaccount_type: input.xaccount_type,
             entity_id: parsed.entity_id.clone(),
             data: xml,
-            parsed: serde_json::to_string(&parsed).map_err(|e| Error::Internal(e.to_string()))?,
+            parsed: serde_json::to_string(&StoredIdpMetadata {
+                metadata: parsed.clone(),
+                settings: input.settings,
+            })
+            .map_err(|e| Error::Internal(e.to_string()))?,
             updated_at_ms: now_ms,
         };
         self.store.put_saml_metadata(&record).await?;
+        self.invalidate_cache();
         tracing::info!(idp.id = %idp.id, saml.entity_id = %parsed.entity_id, signed = parsed.signed, "IdP metadata imported");
         Ok(())
     }

@@ -158,6 +158,9 @@ impl Services {
     /// Identity providers offering browser sign-in with `protocol`, for the chooser page.
     pub async fn websso_providers(&self, protocol: &str, now_ms: i64) -> Result<Vec<String>> {
         let mut out = Vec::new();
+        if protocol == "saml" {
+            return self.saml_websso_providers(now_ms).await;
+        }
         if protocol != "oidc" {
             return Ok(out);
         }

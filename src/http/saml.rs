@@ -1,0 +1,138 @@
+//! SAML endpoints: the IdP-initiated token API, the two assertion consumers our metadata
+//! advertises (HTTP-POST and PAOS), and the SP-initiated start at `…/protocols/saml/auth`
+//! (a browser redirect, or the PAOS envelope for ECP clients). Validation lives in the service.
+
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+
+use super::auth::created;
+use super::error::ApiError;
+use super::extract::header_text;
+use super::websso::{post_token_to_dashboard, send_authn_request};
+use crate::saml::request::{PAOS_CONTENT_TYPE, read_ecp_envelope};
+use crate::service::saml_login::{Acs, SamlStart, StartFor};
+use crate::service::{Error, Services, now_ms};
+
+#[derive(Deserialize)]
+struct SamlForm {
+    #[serde(rename = "SAMLResponse")]
+    saml_response: Option<String>,
+    #[serde(rename = "RelayState")]
+    relay_state: Option<String>,
+}
+
+fn content_type_is(headers: &HeaderMap, expected: &str) -> bool {
+    header_text(headers, "content-type")
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case(expected))
+}
+
+fn saml_form(headers: &HeaderMap, body: &Bytes) -> Result<(String, Option<String>), ApiError> {
+    const FORM: &str = "application/x-www-form-urlencoded";
+    if !content_type_is(headers, FORM) {
+        return Err(Error::UnsupportedMediaType { expected: FORM }.into());
+    }
+    let form: SamlForm =
+        serde_urlencoded::from_bytes(body).map_err(|e| Error::BadRequest(format!("form body is malformed: {e}")))?;
+    let response = form
+        .saml_response
+        .filter(|r| !r.is_empty())
+        .ok_or_else(|| Error::MissingField {
+            field: "SAMLResponse".into(),
+        })?;
+    Ok((response, form.relay_state.filter(|r| !r.is_empty())))
+}
+
+/// POST /v3.0/OS-FEDERATION/tokens (reference §5.13.6.1): X-Idp-Id and a form SAMLResponse;
+/// an unscoped federated token.
+pub async fn idp_initiated_tokens(
+    State(s): State<Arc<Services>>,
+    headers: HeaderMap,
+    uri: Uri,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let idp_id = header_text(&headers, "x-idp-id").ok_or_else(|| Error::MissingField {
+        field: "X-Idp-Id".into(),
+    })?;
+    let (response, relay_state) = saml_form(&headers, &body)?;
+    let signed_in = s
+        .finish_saml_login(Acs::Tokens, Some(idp_id), &response, relay_state.as_deref(), now_ms())
+        .await?;
+    Ok(created(&s, &signed_in.issued, &uri))
+}
+
+/// POST {public}/v3-ext/auth/OS-FEDERATION/SSO/SAML2/POST: the browser's assertion consumer.
+/// A WebSSO sign-in ends on the dashboard; any other answers with the token.
+pub async fn acs_post(
+    State(s): State<Arc<Services>>,
+    headers: HeaderMap,
+    uri: Uri,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let (response, relay_state) = saml_form(&headers, &body)?;
+    let signed_in = s
+        .finish_saml_login(Acs::Post, None, &response, relay_state.as_deref(), now_ms())
+        .await?;
+    match &signed_in.dashboard {
+        Some(origin) => post_token_to_dashboard(origin, &signed_in.issued.token),
+        None => Ok(created(&s, &signed_in.issued, &uri)),
+    }
+}
+
+/// POST {public}/v3-ext/auth/OS-FEDERATION/SSO/SAML2/ECP: the IdP's SOAP response relayed by
+/// an ECP client, with our RelayState header; the token as keystoneauth1 expects it.
+pub async fn acs_ecp(State(s): State<Arc<Services>>, uri: Uri, body: Bytes) -> Result<Response, ApiError> {
+    let envelope =
+        std::str::from_utf8(&body).map_err(|_| Error::Unauthenticated("ECP envelope is not UTF-8".into()))?;
+    let relay = read_ecp_envelope(envelope).map_err(|e| Error::Unauthenticated(format!("ECP envelope: {e}")))?;
+    let signed_in = s
+        .consume_saml_response(
+            Acs::Ecp,
+            None,
+            relay.response_xml,
+            relay.relay_state.as_deref(),
+            now_ms(),
+        )
+        .await?;
+    Ok(created(&s, &signed_in.issued, &uri))
+}
+
+/// An ECP client announces itself by accepting the PAOS media type (anywhere in Accept, as
+/// keystoneauth1 puts it after `*/*`) or by a PAOS header.
+pub fn wants_paos(headers: &HeaderMap) -> bool {
+    headers.contains_key("paos")
+        || headers
+            .get_all(header::ACCEPT)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .any(|t| {
+                t.split(';')
+                    .next()
+                    .is_some_and(|t| t.trim().eq_ignore_ascii_case(PAOS_CONTENT_TYPE))
+            })
+}
+
+/// GET|POST …/identity_providers/{idp}/protocols/saml/auth without a bearer token: starts
+/// SP-initiated sign-in.
+pub async fn start(s: &Services, idp_id: &str, headers: &HeaderMap) -> Result<Response, ApiError> {
+    if wants_paos(headers) {
+        let SamlStart::Paos(envelope) = s.start_saml_login(idp_id, StartFor::Ecp, now_ms()).await? else {
+            return Err(Error::Internal("ECP start did not give a PAOS request".into()).into());
+        };
+        let mut response = (StatusCode::OK, envelope).into_response();
+        response
+            .headers_mut()
+            .insert(header::CONTENT_TYPE, HeaderValue::from_static(PAOS_CONTENT_TYPE));
+        response
+            .headers_mut()
+            .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        return Ok(response);
+    }
+    send_authn_request(s.start_saml_login(idp_id, StartFor::Browser, now_ms()).await?)
+}

@@ -1,0 +1,451 @@
+//! Validating a SAML 2.0 `Response` (Web Browser SSO and ECP profiles) for one identity
+//! provider. A pure function of (document, expectations, now): signature verification goes
+//! through samael/xmlsec with the certificates of the imported metadata only (never a key from
+//! KeyInfo), and from then on only what the signatures cover is read. Replay and InResponseTo
+//! bookkeeping need storage and are the caller's; this returns what they need.
+//!
+//! Stricter than the profile in a few places, each on purpose: Destination and the bearer
+//! Recipient are required, at least one AudienceRestriction is required, comments inside an
+//! assertion are refused (they only ever appear in signature-preserving truncation attacks),
+//! and an assertion older than `max_age_secs` is refused so replay records stay bounded.
+
+use std::collections::BTreeMap;
+
+use samael::crypto::{AllowedSignatureAlgorithm, CertificateDer, CryptoProvider, ReduceMode, XmlSec};
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+use super::xml::{self, Element};
+use super::{ALLOWED_SIGNATURES, NS_DSIG, SamlError, xmlenc};
+
+pub const NS_ASSERTION: &str = "urn:oasis:names:tc:SAML:2.0:assertion";
+pub const NS_PROTOCOL: &str = "urn:oasis:names:tc:SAML:2.0:protocol";
+pub const STATUS_SUCCESS: &str = "urn:oasis:names:tc:SAML:2.0:status:Success";
+pub const CM_BEARER: &str = "urn:oasis:names:tc:SAML:2.0:cm:bearer";
+/// A decoded Response larger than this is refused before parsing.
+pub const MAX_RESPONSE_BYTES: usize = 256 * 1024;
+
+const RSA_SHA1: &str = "http://www.w3.org/2000/09/xmldsig#rsa-sha1";
+const SHA1: &str = "http://www.w3.org/2000/09/xmldsig#sha1";
+
+/// Which part of a Response must carry the IdP's signature.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SignedPart {
+    Response,
+    Assertion,
+    /// The Response or the Assertion (or both).
+    #[default]
+    Either,
+}
+
+pub struct ResponseExpectations<'a> {
+    pub idp_entity_id: &'a str,
+    pub sp_entity_id: &'a str,
+    /// URLs the Response may be addressed to (Destination, bearer Recipient).
+    pub destinations: &'a [String],
+    /// The IdP's signing certificates, from its metadata.
+    pub certificates: &'a [CertificateDer],
+    pub signed_part: SignedPart,
+    /// RSA-SHA1 signatures and SHA-1 digests, for an IdP that can do nothing better.
+    pub allow_sha1: bool,
+    pub skew_secs: i64,
+    /// The oldest IssueInstant accepted, in seconds before now.
+    pub max_age_secs: i64,
+    pub decryption_key: Option<&'a openssl::pkey::PKey<openssl::pkey::Private>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ValidResponse {
+    pub response_id: String,
+    pub assertion_id: String,
+    pub in_response_to: Option<String>,
+    pub name_id: Option<String>,
+    pub name_id_format: Option<String>,
+    pub session_index: Option<String>,
+    /// Unix seconds until which the assertion could still be accepted: how long a replay
+    /// record must live.
+    pub usable_until_secs: i64,
+    /// Attribute values by Name and by FriendlyName; the NameID as `NameID`.
+    pub attributes: BTreeMap<String, Vec<String>>,
+}
+
+fn reject(why: impl Into<String>) -> SamlError {
+    SamlError::Rejected(why.into())
+}
+
+fn instant(e: &Element, attribute: &str) -> Result<Option<i64>, SamlError> {
+    e.attr(attribute)
+        .map(|v| {
+            OffsetDateTime::parse(v.trim(), &Rfc3339)
+                .map(OffsetDateTime::unix_timestamp)
+                .map_err(|_| reject(format!("{}@{attribute} is not a UTC dateTime: {v:?}", e.name)))
+        })
+        .transpose()
+}
+
+fn signature_algorithms_allowed(root: &Element, allow_sha1: bool) -> Result<(), SamlError> {
+    let mut signatures: Vec<&str> = ALLOWED_SIGNATURES
+        .iter()
+        .map(AllowedSignatureAlgorithm::signature_uri)
+        .collect();
+    let mut digests: Vec<&str> = ALLOWED_SIGNATURES
+        .iter()
+        .map(AllowedSignatureAlgorithm::digest_uri)
+        .collect();
+    if allow_sha1 {
+        signatures.push(RSA_SHA1);
+        digests.push(SHA1);
+    }
+    for sig in root.descendants().into_iter().filter(|e| e.is(NS_DSIG, "Signature")) {
+        let info = sig
+            .child(NS_DSIG, "SignedInfo")
+            .ok_or_else(|| reject("a Signature has no SignedInfo"))?;
+        let method = info
+            .child(NS_DSIG, "SignatureMethod")
+            .and_then(|m| m.attr("Algorithm"))
+            .unwrap_or_default();
+        if !signatures.contains(&method) {
+            return Err(reject(format!("signature algorithm {method:?} is not allowed")));
+        }
+        for reference in info.children_named(NS_DSIG, "Reference") {
+            let digest = reference
+                .child(NS_DSIG, "DigestMethod")
+                .and_then(|m| m.attr("Algorithm"))
+                .unwrap_or_default();
+            if !digests.contains(&digest) {
+                return Err(reject(format!("digest algorithm {digest:?} is not allowed")));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Verifies every signature in `xml` with the IdP's certificates and returns the signed
+/// content only (samael's reduction: the signed element becomes the root).
+fn verified_content(xml: &str, expect: &ResponseExpectations) -> Result<Element, SamlError> {
+    if expect.certificates.is_empty() {
+        return Err(reject("the identity provider has no signing certificate"));
+    }
+    let allowed: Option<&[AllowedSignatureAlgorithm]> = if expect.allow_sha1 {
+        None
+    } else {
+        Some(&ALLOWED_SIGNATURES)
+    };
+    let reduced = XmlSec::reduce_xml_to_signed_with_allowed_algorithms(
+        xml,
+        expect.certificates,
+        ReduceMode::ValidateAndMarkNoAncestors,
+        allowed,
+    )
+    .map_err(|e| SamlError::SignatureInvalid(e.to_string()))?;
+    xml::parse(&reduced)
+}
+
+fn has_signature(e: &Element) -> bool {
+    e.child(NS_DSIG, "Signature").is_some()
+}
+
+fn issuer_is(e: &Element, expect: &ResponseExpectations, what: &str, required: bool) -> Result<(), SamlError> {
+    match e.child(NS_ASSERTION, "Issuer") {
+        Some(issuer) if issuer.text.trim() == expect.idp_entity_id => Ok(()),
+        Some(issuer) => Err(reject(format!(
+            "{what} Issuer {:?} is not the identity provider {:?}",
+            issuer.text.trim(),
+            expect.idp_entity_id
+        ))),
+        None if required => Err(reject(format!("{what} has no Issuer"))),
+        None => Ok(()),
+    }
+}
+
+/// Validates a decoded Response document.
+pub fn validate_response(xml: &str, expect: &ResponseExpectations, now_secs: i64) -> Result<ValidResponse, SamlError> {
+    super::metadata::check_untrusted_xml(xml, MAX_RESPONSE_BYTES)?;
+    let raw = xml::parse(xml)?;
+    if !raw.is(NS_PROTOCOL, "Response") {
+        return Err(SamlError::UnexpectedRoot {
+            expected: "samlp:Response",
+            found: raw.name.clone(),
+        });
+    }
+    signature_algorithms_allowed(&raw, expect.allow_sha1)?;
+    let response_signed = has_signature(&raw);
+    if expect.signed_part == SignedPart::Response && !response_signed {
+        return Err(reject("the Response is not signed"));
+    }
+    // From here on, a signed Response is read only as far as its signature covers it.
+    let response = if response_signed {
+        let signed = verified_content(xml, expect)?;
+        if !signed.is(NS_PROTOCOL, "Response") || signed.attr("ID") != raw.attr("ID") {
+            return Err(reject("the Response signature does not cover the Response"));
+        }
+        signed
+    } else {
+        raw
+    };
+    let response_id = response
+        .attr("ID")
+        .filter(|id| !id.is_empty())
+        .ok_or_else(|| reject("the Response has no ID"))?
+        .to_string();
+    if response.attr("Version") != Some("2.0") {
+        return Err(reject("the Response is not SAML 2.0"));
+    }
+    issuer_is(&response, expect, "Response", false)?;
+    let status = response
+        .child(NS_PROTOCOL, "Status")
+        .and_then(|s| s.child(NS_PROTOCOL, "StatusCode"))
+        .and_then(|c| c.attr("Value"))
+        .unwrap_or_default();
+    if status != STATUS_SUCCESS {
+        return Err(reject(format!("status is {status:?}, not Success")));
+    }
+    match response.attr("Destination") {
+        Some(d) if expect.destinations.iter().any(|ok| ok == d) => {}
+        Some(d) => return Err(reject(format!("Destination {d:?} is not this endpoint"))),
+        None => return Err(reject("the Response has no Destination")),
+    }
+    check_instant_fresh(&response, expect, now_secs, "Response")?;
+
+    let plain: Vec<&Element> = response.children_named(NS_ASSERTION, "Assertion").collect();
+    let encrypted: Vec<&Element> = response.children_named(NS_ASSERTION, "EncryptedAssertion").collect();
+    if plain.len() + encrypted.len() != 1 {
+        return Err(reject(format!(
+            "the Response carries {} assertions; exactly one is accepted",
+            plain.len() + encrypted.len()
+        )));
+    }
+    let assertion: Element = if let Some(enc) = encrypted.first() {
+        let key = expect
+            .decryption_key
+            .ok_or_else(|| reject("encrypted assertion but no SP decryption key"))?;
+        let inner_xml = xmlenc::decrypt_assertion(enc, key)?;
+        super::metadata::check_untrusted_xml(&inner_xml, MAX_RESPONSE_BYTES)?;
+        let inner = xml::parse(&inner_xml)?;
+        if !inner.is(NS_ASSERTION, "Assertion") {
+            return Err(reject("the encrypted content is not an Assertion"));
+        }
+        signature_algorithms_allowed(&inner, expect.allow_sha1)?;
+        if has_signature(&inner) {
+            let signed = verified_content(&inner_xml, expect)?;
+            if !signed.is(NS_ASSERTION, "Assertion") || signed.attr("ID") != inner.attr("ID") {
+                return Err(reject("the assertion signature does not cover the assertion"));
+            }
+            signed
+        } else if expect.signed_part != SignedPart::Response && !response_signed {
+            return Err(reject("neither the Response nor the encrypted assertion is signed"));
+        } else if expect.signed_part == SignedPart::Assertion {
+            return Err(reject("the assertion is not signed"));
+        } else {
+            inner
+        }
+    } else {
+        let candidate = plain[0];
+        if has_signature(candidate) {
+            if response_signed {
+                // Already verified together with the Response.
+                candidate.clone()
+            } else {
+                let signed = verified_content(xml, expect)?;
+                if !signed.is(NS_ASSERTION, "Assertion") || signed.attr("ID") != candidate.attr("ID") {
+                    return Err(reject("the signed assertion is not the Response's assertion"));
+                }
+                signed
+            }
+        } else if expect.signed_part == SignedPart::Assertion {
+            return Err(reject("the assertion is not signed"));
+        } else if !response_signed {
+            return Err(reject("neither the Response nor the assertion is signed"));
+        } else {
+            candidate.clone()
+        }
+    };
+    validate_assertion(&response, &assertion, expect, now_secs, response_id)
+}
+
+fn check_instant_fresh(e: &Element, expect: &ResponseExpectations, now: i64, what: &str) -> Result<i64, SamlError> {
+    let issued = instant(e, "IssueInstant")?.ok_or_else(|| reject(format!("the {what} has no IssueInstant")))?;
+    if issued > now + expect.skew_secs {
+        return Err(reject(format!("the {what} was issued in the future")));
+    }
+    if issued < now - expect.max_age_secs - expect.skew_secs {
+        return Err(reject(format!(
+            "the {what} is older than {} seconds",
+            expect.max_age_secs
+        )));
+    }
+    Ok(issued)
+}
+
+fn validate_assertion(
+    response: &Element,
+    assertion: &Element,
+    expect: &ResponseExpectations,
+    now: i64,
+    response_id: String,
+) -> Result<ValidResponse, SamlError> {
+    let skew = expect.skew_secs;
+    if assertion.contains_comment() {
+        return Err(reject("the assertion contains XML comments"));
+    }
+    let assertion_id = assertion
+        .attr("ID")
+        .filter(|id| !id.is_empty() && id.len() <= 256)
+        .ok_or_else(|| reject("the assertion has no usable ID"))?
+        .to_string();
+    if assertion.attr("Version") != Some("2.0") {
+        return Err(reject("the assertion is not SAML 2.0"));
+    }
+    issuer_is(assertion, expect, "assertion", true)?;
+    let issued = check_instant_fresh(assertion, expect, now, "assertion")?;
+    let mut usable_until = issued + expect.max_age_secs;
+
+    let subject = assertion
+        .child(NS_ASSERTION, "Subject")
+        .ok_or_else(|| reject("the assertion has no Subject"))?;
+    if subject.child(NS_ASSERTION, "EncryptedID").is_some() {
+        return Err(reject("encrypted NameIDs are not supported"));
+    }
+    let name_id = subject.child(NS_ASSERTION, "NameID");
+
+    // Bearer confirmation: one valid SubjectConfirmation suffices (profile §4.1.4.2).
+    let mut confirmation_errors = Vec::new();
+    let mut confirmed: Option<(i64, Option<String>)> = None;
+    for confirmation in subject.children_named(NS_ASSERTION, "SubjectConfirmation") {
+        match check_bearer(confirmation, expect, now) {
+            Ok(found) => {
+                confirmed = Some(found);
+                break;
+            }
+            Err(e) => confirmation_errors.push(e.to_string()),
+        }
+    }
+    let (bearer_until, scd_in_response_to) = confirmed.ok_or_else(|| {
+        if confirmation_errors.is_empty() {
+            reject("the Subject has no bearer SubjectConfirmation")
+        } else {
+            reject(confirmation_errors.join("; "))
+        }
+    })?;
+    usable_until = usable_until.min(bearer_until);
+
+    let conditions = assertion
+        .child(NS_ASSERTION, "Conditions")
+        .ok_or_else(|| reject("the assertion has no Conditions"))?;
+    if let Some(not_before) = instant(conditions, "NotBefore")?
+        && now + skew < not_before
+    {
+        return Err(reject("the assertion is not yet valid"));
+    }
+    if let Some(not_on_or_after) = instant(conditions, "NotOnOrAfter")? {
+        if now - skew >= not_on_or_after {
+            return Err(reject("the assertion has expired"));
+        }
+        usable_until = usable_until.min(not_on_or_after);
+    }
+    let restrictions: Vec<&Element> = conditions.children_named(NS_ASSERTION, "AudienceRestriction").collect();
+    if restrictions.is_empty() {
+        return Err(reject("the assertion has no AudienceRestriction"));
+    }
+    for restriction in restrictions {
+        let ours = restriction
+            .children_named(NS_ASSERTION, "Audience")
+            .any(|a| a.text.trim() == expect.sp_entity_id);
+        if !ours {
+            return Err(reject(format!(
+                "the audience does not include this service provider ({})",
+                expect.sp_entity_id
+            )));
+        }
+    }
+
+    let response_in_response_to = response.attr("InResponseTo").map(str::to_string);
+    let in_response_to = match (response_in_response_to, scd_in_response_to) {
+        (Some(a), Some(b)) if a != b => {
+            return Err(reject("InResponseTo of the Response and of the assertion differ"));
+        }
+        (a, b) => b.or(a),
+    };
+
+    let mut attributes: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let (name_id_value, name_id_format) = match name_id {
+        Some(n) => {
+            let value = n.text.trim().to_string();
+            if !value.is_empty() {
+                attributes.insert("NameID".into(), vec![value.clone()]);
+            }
+            (Some(value), n.attr("Format").map(str::to_string))
+        }
+        None => (None, None),
+    };
+    for statement in assertion.children_named(NS_ASSERTION, "AttributeStatement") {
+        if statement.child(NS_ASSERTION, "EncryptedAttribute").is_some() {
+            return Err(reject("encrypted attributes are not supported"));
+        }
+        for attribute in statement.children_named(NS_ASSERTION, "Attribute") {
+            let values: Vec<String> = attribute
+                .children_named(NS_ASSERTION, "AttributeValue")
+                .map(|v| v.text.clone())
+                .collect();
+            let names = [attribute.attr("Name"), attribute.attr("FriendlyName")];
+            for (i, name) in names.into_iter().enumerate() {
+                let Some(name) = name.filter(|n| !n.is_empty()) else {
+                    continue;
+                };
+                if i == 1 && Some(name) == names[0] {
+                    continue;
+                }
+                attributes
+                    .entry(name.to_string())
+                    .or_default()
+                    .extend(values.iter().cloned());
+            }
+        }
+    }
+    let session_index = assertion
+        .child(NS_ASSERTION, "AuthnStatement")
+        .and_then(|s| s.attr("SessionIndex"))
+        .map(str::to_string);
+    Ok(ValidResponse {
+        response_id,
+        assertion_id,
+        in_response_to,
+        name_id: name_id_value,
+        name_id_format,
+        session_index,
+        usable_until_secs: usable_until + skew,
+        attributes,
+    })
+}
+
+/// Checks one SubjectConfirmation; returns its NotOnOrAfter and InResponseTo.
+fn check_bearer(
+    confirmation: &Element,
+    expect: &ResponseExpectations,
+    now: i64,
+) -> Result<(i64, Option<String>), SamlError> {
+    if confirmation.attr("Method") != Some(CM_BEARER) {
+        return Err(reject("SubjectConfirmation is not bearer"));
+    }
+    let data = confirmation
+        .child(NS_ASSERTION, "SubjectConfirmationData")
+        .ok_or_else(|| reject("bearer SubjectConfirmation has no SubjectConfirmationData"))?;
+    let not_on_or_after =
+        instant(data, "NotOnOrAfter")?.ok_or_else(|| reject("bearer SubjectConfirmationData has no NotOnOrAfter"))?;
+    if now - expect.skew_secs >= not_on_or_after {
+        return Err(reject("bearer SubjectConfirmationData has expired"));
+    }
+    if let Some(not_before) = instant(data, "NotBefore")?
+        && now + expect.skew_secs < not_before
+    {
+        return Err(reject("bearer SubjectConfirmationData is not yet valid"));
+    }
+    match data.attr("Recipient") {
+        Some(r) if expect.destinations.iter().any(|ok| ok == r) => {}
+        Some(r) => return Err(reject(format!("bearer Recipient {r:?} is not this endpoint"))),
+        None => return Err(reject("bearer SubjectConfirmationData has no Recipient")),
+    }
+    Ok((not_on_or_after, data.attr("InResponseTo").map(str::to_string)))
+}

@@ -1,0 +1,516 @@
+//! SAML sign-in as a service provider: SP-initiated starts (browser Redirect/POST, WebSSO for
+//! dashboards, ECP for the command line) and the assertion consumer that validates a Response,
+//! enforces InResponseTo and replay rules through the shared one-time store, and hands the
+//! attributes to the federated login.
+//!
+//! An AuthnRequest's ID is `_<128 random bits>.<what it was for>`: the IdP signs it back as
+//! InResponseTo, and only the digest of (ID, RelayState) is stored, single use, so neither a
+//! forged nor a replayed answer, nor one with another RelayState, finds an outstanding request.
+
+use std::sync::Arc;
+
+use base64::Engine;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use rand::RngCore;
+use samael::crypto::CertificateDer;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use tokio::sync::Semaphore;
+
+use super::auth::Issued;
+use super::ttl_cache::TtlCache;
+use super::{Error, Result, Services};
+use crate::saml::request::{AuthnRequestParams, paos_envelope, redirect_url, render_authn_request, sign_enveloped};
+use crate::saml::response::{ResponseExpectations, SignedPart, ValidResponse, validate_response};
+use crate::saml::sp_metadata::{ACS_ECP_PATH, ACS_POST_PATH};
+use crate::saml::{BINDING_PAOS, BINDING_POST, BINDING_REDIRECT, IdpMetadata, xml};
+
+/// Where the IdP-initiated token API lives (reference §5.13.6.1).
+pub const TOKENS_PATH: &str = "/v3.0/OS-FEDERATION/tokens";
+const REQUEST_TTL_MS: i64 = 10 * 60 * 1000;
+const REQUEST_NAMESPACE: &str = "saml-authn-request";
+/// The oldest IssueInstant accepted.
+const MAX_RESPONSE_AGE_SECS: i64 = 10 * 60;
+
+/// Per-provider choices made at metadata import (fedgate extensions of the import body).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SamlIdpSettings {
+    /// Accept responses that answer no AuthnRequest (IdP-initiated SSO).
+    #[serde(default = "default_true")]
+    pub allow_idp_initiated: bool,
+    #[serde(default)]
+    pub signed_part: SignedPart,
+    /// Accept RSA-SHA1 signatures and SHA-1 digests from this provider.
+    #[serde(default)]
+    pub allow_sha1: bool,
+}
+
+fn default_true() -> bool {
+    true
+}
+
+impl Default for SamlIdpSettings {
+    fn default() -> Self {
+        SamlIdpSettings {
+            allow_idp_initiated: true,
+            signed_part: SignedPart::Either,
+            allow_sha1: false,
+        }
+    }
+}
+
+/// What is stored as the metadata record's parsed form.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StoredIdpMetadata {
+    #[serde(flatten)]
+    pub metadata: IdpMetadata,
+    #[serde(default)]
+    pub settings: SamlIdpSettings,
+}
+
+pub struct SamlProvider {
+    pub idp_id: String,
+    pub metadata: IdpMetadata,
+    pub certificates: Vec<CertificateDer>,
+    pub settings: SamlIdpSettings,
+}
+
+/// Which endpoint received a Response: it decides the accepted Destination.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Acs {
+    Post,
+    Ecp,
+    Tokens,
+}
+
+/// What an SP-initiated sign-in was started for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StartFor {
+    /// A browser at the /auth URL: the token comes back as the ACS's answer.
+    Browser,
+    /// A dashboard: the token is posted to this trusted origin.
+    Dashboard(String),
+    /// An ECP client.
+    Ecp,
+}
+
+/// How to send the AuthnRequest.
+pub enum SamlStart {
+    Redirect(String),
+    /// An auto-submitting form to `url` with SAMLRequest and RelayState.
+    Post {
+        url: String,
+        saml_request: String,
+        relay_state: String,
+    },
+    /// The PAOS envelope for an ECP client.
+    Paos(String),
+}
+
+pub struct SamlSignIn {
+    pub issued: Issued,
+    /// The dashboard to post the token to, for WebSSO.
+    pub dashboard: Option<String>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct RequestPurpose {
+    /// Identity provider.
+    i: String,
+    /// `b` browser, `d` dashboard, `e` ECP.
+    k: char,
+    /// Dashboard origin.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    o: String,
+}
+
+pub struct SamlProviders {
+    providers: TtlCache<String, Option<Arc<SamlProvider>>>,
+    by_entity: TtlCache<String, Option<String>>,
+    /// Bounds concurrent signature work on the blocking pool.
+    verifiers: Semaphore,
+}
+
+impl SamlProviders {
+    pub fn new(ttl_ms: i64) -> Self {
+        let permits = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2) * 2;
+        SamlProviders {
+            providers: TtlCache::new(ttl_ms),
+            by_entity: TtlCache::new(ttl_ms),
+            verifiers: Semaphore::new(permits),
+        }
+    }
+
+    pub fn invalidate(&self) {
+        self.providers.invalidate();
+        self.by_entity.invalidate();
+    }
+}
+
+fn digest(text: &str) -> String {
+    hex::encode(Sha256::digest(text.as_bytes()))
+}
+
+fn random_b64(len: usize) -> String {
+    let mut bytes = vec![0u8; len];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+fn request_key(request_id: &str, relay_state: &str) -> String {
+    digest(&format!("{request_id}\n{relay_state}"))
+}
+
+impl Services {
+    pub fn acs_url(&self, acs: Acs) -> String {
+        let path = match acs {
+            Acs::Post => ACS_POST_PATH,
+            Acs::Ecp => ACS_ECP_PATH,
+            Acs::Tokens => TOKENS_PATH,
+        };
+        format!("{}{path}", self.config.public_url)
+    }
+
+    /// The provider's imported metadata and settings, cached for the refresh interval.
+    pub async fn saml_provider(&self, idp_id: &str, now_ms: i64) -> Result<Option<Arc<SamlProvider>>> {
+        let cache = &self.saml.providers;
+        if let Some(found) = cache.get(&idp_id.to_string(), now_ms) {
+            return Ok(found);
+        }
+        let generation = cache.generation();
+        let loaded = match self.store.get_saml_metadata(idp_id, "saml").await? {
+            None => None,
+            Some(record) => {
+                let stored: StoredIdpMetadata = serde_json::from_str(&record.parsed)
+                    .map_err(|e| Error::Internal(format!("stored metadata of {idp_id}: {e}")))?;
+                let certificates = stored
+                    .metadata
+                    .signing_certificates
+                    .iter()
+                    .filter_map(|c| STANDARD.decode(c).ok().map(CertificateDer::from))
+                    .collect();
+                Some(Arc::new(SamlProvider {
+                    idp_id: idp_id.to_string(),
+                    metadata: stored.metadata,
+                    certificates,
+                    settings: stored.settings,
+                }))
+            }
+        };
+        cache.put(idp_id.to_string(), loaded.clone(), generation, now_ms);
+        Ok(loaded)
+    }
+
+    /// The identity provider whose remote_ids hold `entity_id`.
+    async fn idp_for_entity(&self, entity_id: &str, now_ms: i64) -> Result<Option<String>> {
+        let cache = &self.saml.by_entity;
+        if let Some(found) = cache.get(&entity_id.to_string(), now_ms) {
+            return Ok(found);
+        }
+        let generation = cache.generation();
+        let found = self
+            .store
+            .list_idps()
+            .await?
+            .into_iter()
+            .find(|idp| idp.remote_ids.iter().any(|r| r == entity_id))
+            .map(|idp| idp.id);
+        cache.put(entity_id.to_string(), found.clone(), generation, now_ms);
+        Ok(found)
+    }
+
+    /// Starts SP-initiated sign-in at `idp_id`.
+    pub async fn start_saml_login(&self, idp_id: &str, purpose: StartFor, now_ms: i64) -> Result<SamlStart> {
+        if let StartFor::Dashboard(origin) = &purpose {
+            self.check_dashboard(origin)?;
+        }
+        let idp = self
+            .store
+            .get_idp(idp_id)
+            .await?
+            .filter(|i| i.enabled)
+            .ok_or_else(|| Error::not_found("identity provider", idp_id))?;
+        if self.store.get_protocol(&idp.id, "saml").await?.is_none() {
+            return Err(Error::not_found("protocol", format!("{idp_id}/saml")));
+        }
+        let provider = self
+            .saml_provider(&idp.id, now_ms)
+            .await?
+            .ok_or_else(|| Error::invalid("idp_id", "the identity provider has no SAML metadata"))?;
+        let (kind, origin) = match &purpose {
+            StartFor::Browser => ('b', String::new()),
+            StartFor::Dashboard(o) => ('d', o.clone()),
+            StartFor::Ecp => ('e', String::new()),
+        };
+        let purpose_text = serde_json::to_vec(&RequestPurpose {
+            i: idp.id.clone(),
+            k: kind,
+            o: origin,
+        })
+        .map_err(|e| Error::Internal(e.to_string()))?;
+        let mut id_bytes = [0u8; 16];
+        rand::rngs::OsRng.fill_bytes(&mut id_bytes);
+        let request_id = format!("_{}.{}", hex::encode(id_bytes), URL_SAFE_NO_PAD.encode(purpose_text));
+        let relay_state = random_b64(16);
+        self.store
+            .remember_once(
+                REQUEST_NAMESPACE,
+                &request_key(&request_id, &relay_state),
+                now_ms + REQUEST_TTL_MS,
+                now_ms,
+            )
+            .await?;
+        let metadata = &provider.metadata;
+        let sp_entity_id = self.config.public_url.clone();
+        let sign_key = self.sp.signing.private_key_der.clone();
+        let now_secs = now_ms.div_euclid(1000);
+        tracing::info!(idp.id = %idp.id, saml.request_id = %request_id, purpose = ?purpose, "SAML sign-in started");
+        if purpose == StartFor::Ecp {
+            let acs = self.acs_url(Acs::Ecp);
+            let destination = metadata.ecp_endpoint.clone().unwrap_or_default();
+            let request = render_authn_request(
+                &AuthnRequestParams {
+                    id: &request_id,
+                    issue_instant_secs: now_secs,
+                    destination: &destination,
+                    sp_entity_id: &sp_entity_id,
+                    acs_url: &acs,
+                    protocol_binding: BINDING_PAOS,
+                },
+                true,
+            );
+            let signed = blocking(move || sign_enveloped(&request, &sign_key)).await?;
+            return Ok(SamlStart::Paos(paos_envelope(
+                &signed,
+                &acs,
+                &sp_entity_id,
+                &relay_state,
+            )));
+        }
+        let acs = self.acs_url(Acs::Post);
+        if let Some(endpoint) = metadata.endpoint(BINDING_REDIRECT) {
+            let request = render_authn_request(
+                &AuthnRequestParams {
+                    id: &request_id,
+                    issue_instant_secs: now_secs,
+                    destination: endpoint,
+                    sp_entity_id: &sp_entity_id,
+                    acs_url: &acs,
+                    protocol_binding: BINDING_POST,
+                },
+                false,
+            );
+            let endpoint = endpoint.to_string();
+            let url = blocking(move || {
+                let key = openssl::pkey::PKey::private_key_from_der(&sign_key)
+                    .or_else(|_| {
+                        openssl::rsa::Rsa::private_key_from_der(&sign_key).and_then(openssl::pkey::PKey::from_rsa)
+                    })
+                    .map_err(|e| crate::saml::SamlError::Signing(e.to_string()))?;
+                redirect_url(&endpoint, &request, &relay_state, &key)
+            })
+            .await?;
+            return Ok(SamlStart::Redirect(url));
+        }
+        let endpoint = metadata
+            .endpoint(BINDING_POST)
+            .ok_or_else(|| Error::invalid("idp_id", "the identity provider offers no browser sign-in endpoint"))?
+            .to_string();
+        let request = render_authn_request(
+            &AuthnRequestParams {
+                id: &request_id,
+                issue_instant_secs: now_secs,
+                destination: &endpoint,
+                sp_entity_id: &sp_entity_id,
+                acs_url: &acs,
+                protocol_binding: BINDING_POST,
+            },
+            true,
+        );
+        let signed = blocking(move || sign_enveloped(&request, &sign_key)).await?;
+        Ok(SamlStart::Post {
+            url: endpoint,
+            saml_request: STANDARD.encode(signed),
+            relay_state,
+        })
+    }
+
+    /// The assertion consumer: validates `saml_response` (base64, as posted), checks it
+    /// answers an outstanding request (or is an allowed unsolicited one) and was not seen
+    /// before, and signs the user in. `idp_hint` is X-Idp-Id where the API has it.
+    pub async fn finish_saml_login(
+        &self,
+        acs: Acs,
+        idp_hint: Option<&str>,
+        saml_response: &str,
+        relay_state: Option<&str>,
+        now_ms: i64,
+    ) -> Result<SamlSignIn> {
+        let compact: String = saml_response.chars().filter(|c| !c.is_ascii_whitespace()).collect();
+        let decoded = STANDARD
+            .decode(compact.as_bytes())
+            .map_err(|_| Error::Unauthenticated("SAMLResponse is not base64".into()))?;
+        let xml = String::from_utf8(decoded).map_err(|_| Error::Unauthenticated("SAMLResponse is not UTF-8".into()))?;
+        self.consume_saml_response(acs, idp_hint, xml, relay_state, now_ms)
+            .await
+    }
+
+    /// As [`finish_saml_login`], for a Response already decoded (the ECP envelope's body).
+    pub async fn consume_saml_response(
+        &self,
+        acs: Acs,
+        idp_hint: Option<&str>,
+        xml: String,
+        relay_state: Option<&str>,
+        now_ms: i64,
+    ) -> Result<SamlSignIn> {
+        let refuse = |why: String| Error::Unauthenticated(format!("SAML response: {why}"));
+        if xml.len() > crate::saml::response::MAX_RESPONSE_BYTES {
+            return Err(refuse("larger than 256 KiB".into()));
+        }
+        let idp_id = match idp_hint {
+            Some(id) => id.to_string(),
+            None => {
+                let issuer = peek_issuer(&xml).map_err(|e| refuse(e.to_string()))?;
+                self.idp_for_entity(&issuer, now_ms)
+                    .await?
+                    .ok_or_else(|| refuse(format!("no identity provider has the entity id {issuer:?}")))?
+            }
+        };
+        let provider = self
+            .saml_provider(&idp_id, now_ms)
+            .await?
+            .ok_or_else(|| refuse(format!("{idp_id} has no SAML metadata")))?;
+        let mut destinations = vec![self.acs_url(acs)];
+        if acs == Acs::Tokens {
+            // The IdP addresses the response to the ACS it knows from our metadata.
+            destinations.push(self.acs_url(Acs::Post));
+        }
+        let skew = self.config.clock_skew_secs;
+        let decryption_key = self.sp.encryption.private_key_der.clone();
+        let sp_entity_id = self.config.public_url.clone();
+        let checked = Arc::clone(&provider);
+        let _permit = self
+            .saml
+            .verifiers
+            .acquire()
+            .await
+            .map_err(|e| Error::Internal(e.to_string()))?;
+        let valid: ValidResponse = tokio::task::spawn_blocking(move || {
+            let key = openssl::rsa::Rsa::private_key_from_der(&decryption_key)
+                .and_then(openssl::pkey::PKey::from_rsa)
+                .ok();
+            let expect = ResponseExpectations {
+                idp_entity_id: &checked.metadata.entity_id,
+                sp_entity_id: &sp_entity_id,
+                destinations: &destinations,
+                certificates: &checked.certificates,
+                signed_part: checked.settings.signed_part,
+                allow_sha1: checked.settings.allow_sha1,
+                skew_secs: skew,
+                max_age_secs: MAX_RESPONSE_AGE_SECS,
+                decryption_key: key.as_ref(),
+            };
+            validate_response(&xml, &expect, now_ms.div_euclid(1000))
+        })
+        .await
+        .map_err(|e| Error::Internal(e.to_string()))?
+        .map_err(|e| refuse(format!("from {idp_id}: {e}")))?;
+        drop(_permit);
+
+        let dashboard = match valid.in_response_to.as_deref() {
+            Some(request_id) => {
+                let relay = relay_state.unwrap_or_default();
+                if !self
+                    .store
+                    .take_once(REQUEST_NAMESPACE, &request_key(request_id, relay), now_ms)
+                    .await?
+                {
+                    return Err(refuse(format!(
+                        "InResponseTo {request_id:?} with this RelayState is unknown, expired or already answered"
+                    )));
+                }
+                let purpose: RequestPurpose = request_id
+                    .split_once('.')
+                    .and_then(|(_, p)| URL_SAFE_NO_PAD.decode(p).ok())
+                    .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+                    .ok_or_else(|| refuse("InResponseTo is not a request of ours".into()))?;
+                if purpose.i != idp_id {
+                    return Err(refuse(format!("answer for {} came from {idp_id}", purpose.i)));
+                }
+                if (purpose.k == 'e') != (acs == Acs::Ecp) {
+                    return Err(refuse("the answer arrived at the wrong assertion consumer".into()));
+                }
+                (purpose.k == 'd').then_some(purpose.o)
+            }
+            None => {
+                if !provider.settings.allow_idp_initiated || acs == Acs::Ecp {
+                    return Err(refuse(format!("unsolicited responses from {idp_id} are not accepted")));
+                }
+                None
+            }
+        };
+        let expires_ms = valid.usable_until_secs.saturating_mul(1000);
+        if !self
+            .store
+            .remember_once(
+                &format!("saml-assertion:{idp_id}"),
+                &valid.assertion_id,
+                expires_ms,
+                now_ms,
+            )
+            .await?
+        {
+            return Err(refuse(format!("assertion {} was already used", valid.assertion_id)));
+        }
+        tracing::info!(idp.id = %idp_id, saml.assertion_id = %valid.assertion_id, "SAML assertion accepted");
+        let issued = self.federated_login(&idp_id, "saml", &valid.attributes, now_ms).await?;
+        if let Some(origin) = &dashboard {
+            self.check_dashboard(origin)?;
+        }
+        Ok(SamlSignIn { issued, dashboard })
+    }
+
+    /// Providers offering SAML browser sign-in, for the WebSSO chooser.
+    pub async fn saml_websso_providers(&self, now_ms: i64) -> Result<Vec<String>> {
+        let mut out = Vec::new();
+        for idp in self.store.list_idps().await?.into_iter().filter(|i| i.enabled) {
+            if let Some(p) = self.saml_provider(&idp.id, now_ms).await?
+                && (p.metadata.endpoint(BINDING_REDIRECT).is_some() || p.metadata.endpoint(BINDING_POST).is_some())
+            {
+                out.push(idp.id);
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// The Issuer of a Response (or of its assertion), to find the provider before verifying.
+fn peek_issuer(xml: &str) -> std::result::Result<String, crate::saml::SamlError> {
+    use crate::saml::response::{NS_ASSERTION, NS_PROTOCOL};
+    crate::saml::metadata::check_untrusted_xml(xml, crate::saml::response::MAX_RESPONSE_BYTES)?;
+    let root = xml::parse(xml)?;
+    if !root.is(NS_PROTOCOL, "Response") {
+        return Err(crate::saml::SamlError::UnexpectedRoot {
+            expected: "samlp:Response",
+            found: root.name,
+        });
+    }
+    root.child(NS_ASSERTION, "Issuer")
+        .or_else(|| {
+            root.child(NS_ASSERTION, "Assertion")
+                .and_then(|a| a.child(NS_ASSERTION, "Issuer"))
+        })
+        .map(|i| i.text.trim().to_string())
+        .filter(|i| !i.is_empty())
+        .ok_or(crate::saml::SamlError::Missing("Issuer"))
+}
+
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> std::result::Result<T, crate::saml::SamlError> + Send + 'static,
+) -> Result<T> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| Error::Internal(e.to_string()))?
+        .map_err(|e| Error::Internal(e.to_string()))
+}
