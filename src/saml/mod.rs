@@ -45,7 +45,7 @@ pub enum SamlError {
     NoSigningCertificate,
     #[error("certificate is not valid base64 DER")]
     BadCertificate,
-    #[error("metadata signature does not verify: {0}")]
+    #[error("signature does not verify with the identity provider's certificates: {0}")]
     SignatureInvalid(String),
     #[error("signing failed: {0}")]
     Signing(String),

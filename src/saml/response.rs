@@ -122,6 +122,34 @@ fn signature_algorithms_allowed(root: &Element, allow_sha1: bool) -> Result<(), 
     Ok(())
 }
 
+/// Two elements with one ID make "the element this signature references" ambiguous, which
+/// is what signature wrapping relies on.
+fn refuse_duplicate_ids(root: &Element) -> Result<(), SamlError> {
+    let mut seen = std::collections::HashSet::new();
+    for e in std::iter::once(root).chain(root.descendants()) {
+        if let Some(id) = e.attr("ID")
+            && !seen.insert(id)
+        {
+            return Err(reject(format!("duplicate ID {id:?}")));
+        }
+    }
+    Ok(())
+}
+
+/// Comments never belong in an assertion; inside a value they are how signature-preserving
+/// truncation (`admin@example.com<!---->.evil.example`) works.
+fn refuse_comments_in_assertions(root: &Element) -> Result<(), SamlError> {
+    let assertions = std::iter::once(root)
+        .chain(root.descendants())
+        .filter(|e| e.is(NS_ASSERTION, "Assertion"));
+    for assertion in assertions {
+        if assertion.contains_comment() {
+            return Err(reject("the assertion contains XML comments"));
+        }
+    }
+    Ok(())
+}
+
 /// Verifies every signature in `xml` with the IdP's certificates and returns the signed
 /// content only (samael's reduction: the signed element becomes the root).
 fn verified_content(xml: &str, expect: &ResponseExpectations) -> Result<Element, SamlError> {
@@ -170,6 +198,8 @@ pub fn validate_response(xml: &str, expect: &ResponseExpectations, now_secs: i64
             found: raw.name.clone(),
         });
     }
+    refuse_duplicate_ids(&raw)?;
+    refuse_comments_in_assertions(&raw)?;
     signature_algorithms_allowed(&raw, expect.allow_sha1)?;
     let response_signed = has_signature(&raw);
     if expect.signed_part == SignedPart::Response && !response_signed {
@@ -227,6 +257,8 @@ pub fn validate_response(xml: &str, expect: &ResponseExpectations, now_secs: i64
         if !inner.is(NS_ASSERTION, "Assertion") {
             return Err(reject("the encrypted content is not an Assertion"));
         }
+        refuse_duplicate_ids(&inner)?;
+        refuse_comments_in_assertions(&inner)?;
         signature_algorithms_allowed(&inner, expect.allow_sha1)?;
         if has_signature(&inner) {
             let signed = verified_content(&inner_xml, expect)?;
@@ -287,9 +319,6 @@ fn validate_assertion(
     response_id: String,
 ) -> Result<ValidResponse, SamlError> {
     let skew = expect.skew_secs;
-    if assertion.contains_comment() {
-        return Err(reject("the assertion contains XML comments"));
-    }
     let assertion_id = assertion
         .attr("ID")
         .filter(|id| !id.is_empty() && id.len() <= 256)

@@ -420,6 +420,18 @@ impl Services {
 
         let dashboard = match valid.in_response_to.as_deref() {
             Some(request_id) => {
+                let purpose: RequestPurpose = request_id
+                    .split_once('.')
+                    .and_then(|(_, p)| URL_SAFE_NO_PAD.decode(p).ok())
+                    .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+                    .ok_or_else(|| refuse(format!("InResponseTo {request_id:?} is not a request of ours")))?;
+                if purpose.i != idp_id {
+                    return Err(refuse(format!("answer for {} came from {idp_id}", purpose.i)));
+                }
+                if (purpose.k == 'e') != (acs == Acs::Ecp) {
+                    return Err(refuse("the answer arrived at the wrong assertion consumer".into()));
+                }
+                // Checked before the request is spent, so a misdirected answer does not burn it.
                 let relay = relay_state.unwrap_or_default();
                 if !self
                     .store
@@ -429,17 +441,6 @@ impl Services {
                     return Err(refuse(format!(
                         "InResponseTo {request_id:?} with this RelayState is unknown, expired or already answered"
                     )));
-                }
-                let purpose: RequestPurpose = request_id
-                    .split_once('.')
-                    .and_then(|(_, p)| URL_SAFE_NO_PAD.decode(p).ok())
-                    .and_then(|bytes| serde_json::from_slice(&bytes).ok())
-                    .ok_or_else(|| refuse("InResponseTo is not a request of ours".into()))?;
-                if purpose.i != idp_id {
-                    return Err(refuse(format!("answer for {} came from {idp_id}", purpose.i)));
-                }
-                if (purpose.k == 'e') != (acs == Acs::Ecp) {
-                    return Err(refuse("the answer arrived at the wrong assertion consumer".into()));
                 }
                 (purpose.k == 'd').then_some(purpose.o)
             }

@@ -33,6 +33,8 @@ mod mapping_cli;
 mod mapping_corpus;
 mod oidc;
 mod oidc_op;
+mod saml;
+mod saml_idp;
 mod saml_metadata;
 mod snapshots;
 mod support;
