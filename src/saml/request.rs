@@ -78,10 +78,13 @@ pub fn render_authn_request(p: &AuthnRequestParams, signature_template: bool) ->
 pub fn sign_enveloped(template: &str, private_key_der: &[u8]) -> Result<String, SamlError> {
     let signed = XmlSec::sign_xml(template, private_key_der).map_err(|e| SamlError::Signing(e.to_string()))?;
     // libxml2 prepends an XML declaration; the request is embedded in other documents.
-    Ok(match signed.strip_prefix("<?xml version=\"1.0\"?>") {
-        Some(rest) => rest.trim_start().to_string(),
-        None => signed,
-    })
+    let signed = signed.trim_start();
+    Ok(
+        match signed.strip_prefix("<?xml").and_then(|rest| rest.split_once("?>")) {
+            Some((_, rest)) => rest.trim_start().to_string(),
+            None => signed.to_string(),
+        },
+    )
 }
 
 /// The Redirect-binding URL (saml-bindings §3.4.4.1): DEFLATE, base64, and an RSA-SHA256

@@ -277,11 +277,13 @@ impl Services {
                     acs_url: &acs,
                     protocol_binding: BINDING_PAOS,
                 },
-                true,
+                false,
             );
-            let signed = blocking(move || sign_enveloped(&request, &sign_key)).await?;
+            // Unsigned, as Shibboleth and Keystone send it: the ECP client relays the request
+            // inside SOAP, and IdPs that re-serialise the body (pysaml2) break an enveloped
+            // signature. The answer can only reach the ACS in our metadata either way.
             return Ok(SamlStart::Paos(paos_envelope(
-                &signed,
+                &request,
                 &acs,
                 &sp_entity_id,
                 &relay_state,

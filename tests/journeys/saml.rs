@@ -303,6 +303,11 @@ async fn saml_sign_in(db: Db) {
     );
     assert!(envelope.contains(&format!("AssertionConsumerServiceURL=\"{ecp_acs}\"")));
     assert!(envelope.find("<S:Header>").unwrap() < envelope.find("<S:Body>").unwrap());
+    assert_eq!(
+        envelope.matches("<?xml").count(),
+        1,
+        "one XML declaration, at the start: {envelope}"
+    );
     let request_id = envelope
         .split("ID=\"")
         .nth(1)

@@ -1,7 +1,9 @@
 // Headless Chromium (Debian's) through fedgate's browser sign-in: the dashboard link, the
-// OpenID provider's own login and consent pages, back to fedgate, and the token posted to the
-// trusted dashboard. Prints the token the dashboard received; saves a screenshot.
+// identity provider's own login (and consent) pages, back to fedgate, and the token posted to
+// the trusted dashboard. Prints the token the dashboard received; saves a screenshot.
 //   node browser.mjs START_URL DASHBOARD_PORT SCREENSHOT.png
+// LOGIN=form LOGIN_USER=u LOGIN_PASSWORD=p: a plain username/password form instead of
+// oidc-provider's login and consent pages.
 import { createServer } from 'node:http';
 import { chromium } from 'playwright-core';
 
@@ -29,15 +31,23 @@ const browser = await chromium.launch({
 try {
   const page = await browser.newPage();
   await page.goto(startUrl);
-  // oidc-provider's development login page, then its consent page.
-  await page.waitForSelector('input[name="login"]', { timeout: 15000 });
-  await page.fill('input[name="login"]', 'carol');
-  await page.fill('input[name="password"]', 'any');
-  await page.click('button[type="submit"]');
-  const consent = page.locator('button[type="submit"]');
-  await consent.waitFor({ timeout: 15000 });
-  if (!page.url().startsWith(`http://127.0.0.1:${dashboardPort}`)) {
-    await consent.click();
+  if (process.env.LOGIN === 'form') {
+    // A plain login form (the SAML test IdP's).
+    await page.waitForSelector('input[name="username"]', { timeout: 15000 });
+    await page.fill('input[name="username"]', process.env.LOGIN_USER);
+    await page.fill('input[name="password"]', process.env.LOGIN_PASSWORD);
+    await page.click('button[type="submit"]');
+  } else {
+    // oidc-provider's development login page, then its consent page.
+    await page.waitForSelector('input[name="login"]', { timeout: 15000 });
+    await page.fill('input[name="login"]', 'carol');
+    await page.fill('input[name="password"]', 'any');
+    await page.click('button[type="submit"]');
+    const consent = page.locator('button[type="submit"]');
+    await consent.waitFor({ timeout: 15000 });
+    if (!page.url().startsWith(`http://127.0.0.1:${dashboardPort}`)) {
+      await consent.click();
+    }
   }
   await page.waitForURL(`http://127.0.0.1:${dashboardPort}/**`, { timeout: 15000 });
   await page.waitForSelector('#status');
