@@ -141,6 +141,9 @@ pub fn parse(xml: &str) -> Result<Element, SamlError> {
                 }
             }
             Event::Eof => break,
+            Event::Decl(_) if count > 0 => {
+                return Err(malformed("an XML declaration is only allowed at the start"));
+            }
             Event::Decl(_) => {}
         }
     }
@@ -178,6 +181,7 @@ mod tests {
             ("<r/><r/>", "after the root"),
             ("<p:r/>", "undeclared"),
             ("<r>", "ends inside"),
+            ("<r><?xml version=\"1.0\"?><a/></r>", "declaration"),
             ("", "no root"),
         ] {
             let err = parse(xml).unwrap_err().to_string();

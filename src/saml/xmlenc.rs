@@ -160,13 +160,16 @@ pub fn decrypt_assertion(encrypted_assertion: &Element, key: &PKey<Private>) -> 
 
 /// The inverse, for tests and the benchmark's test IdP: encrypts `assertion_xml` to an
 /// `EncryptedAssertion` for the holder of `certificate_der`.
+///
+/// `random` supplies the content key and IV (at least 48 bytes), so this module draws no
+/// randomness itself.
 pub fn encrypt_assertion(
     assertion_xml: &str,
     certificate_der: &[u8],
     content_algorithm: &str,
     oaep_sha256: bool,
+    random: &[u8; 48],
 ) -> Result<String, SamlError> {
-    use rand::RngCore;
     let fail = |e: openssl::error::ErrorStack| SamlError::Signing(e.to_string());
     let cert = openssl::x509::X509::from_der(certificate_der).map_err(fail)?;
     let public = cert.public_key().map_err(fail)?;
@@ -177,28 +180,25 @@ pub fn encrypt_assertion(
         "http://www.w3.org/2009/xmlenc11#aes256-gcm" => (Cipher::aes_256_gcm(), true),
         other => return Err(SamlError::Signing(format!("unsupported {other}"))),
     };
-    let mut key = vec![0u8; cipher.key_len()];
-    rand::rngs::OsRng.fill_bytes(&mut key);
+    let (key, iv) = random.split_at(32);
+    let key = &key[..cipher.key_len()];
     let data = if gcm {
-        let mut iv = [0u8; 12];
-        rand::rngs::OsRng.fill_bytes(&mut iv);
+        let iv = &iv[..12];
         let mut tag = [0u8; 16];
-        let body = openssl::symm::encrypt_aead(cipher, &key, Some(&iv), &[], assertion_xml.as_bytes(), &mut tag)
+        let body = openssl::symm::encrypt_aead(cipher, key, Some(iv), &[], assertion_xml.as_bytes(), &mut tag)
             .map_err(fail)?;
-        [&iv[..], &body, &tag].concat()
+        [iv, &body, &tag].concat()
     } else {
-        let mut iv = [0u8; 16];
-        rand::rngs::OsRng.fill_bytes(&mut iv);
         let mut plain = assertion_xml.as_bytes().to_vec();
         let pad = 16 - plain.len() % 16;
         plain.extend(std::iter::repeat_n(pad as u8, pad));
-        let mut crypter = Crypter::new(cipher, Mode::Encrypt, &key, Some(&iv)).map_err(fail)?;
+        let mut crypter = Crypter::new(cipher, Mode::Encrypt, key, Some(iv)).map_err(fail)?;
         crypter.pad(false);
         let mut out = vec![0u8; plain.len() + 16];
         let mut n = crypter.update(&plain, &mut out).map_err(fail)?;
         n += crypter.finalize(&mut out[n..]).map_err(fail)?;
         out.truncate(n);
-        [&iv[..], &out].concat()
+        [iv, &out].concat()
     };
     let mut ctx = PkeyCtx::new(&public).map_err(fail)?;
     ctx.encrypt_init().map_err(fail)?;
@@ -214,7 +214,7 @@ pub fn encrypt_assertion(
         "<xenc:EncryptionMethod Algorithm=\"http://www.w3.org/2001/04/xmlenc#rsa-oaep-mgf1p\"/>"
     };
     let mut wrapped = Vec::new();
-    ctx.encrypt_to_vec(&key, &mut wrapped).map_err(fail)?;
+    ctx.encrypt_to_vec(key, &mut wrapped).map_err(fail)?;
     Ok(format!(
         "<saml:EncryptedAssertion xmlns:saml=\"urn:oasis:names:tc:SAML:2.0:assertion\">\
          <xenc:EncryptedData xmlns:xenc=\"{NS_XENC}\" xmlns:ds=\"{NS_DSIG}\" Type=\"http://www.w3.org/2001/04/xmlenc#Element\">\
@@ -246,7 +246,7 @@ mod tests {
             "http://www.w3.org/2009/xmlenc11#aes256-gcm",
         ] {
             for sha256 in [false, true] {
-                let enc = encrypt_assertion(plain, &cert, alg, sha256).unwrap();
+                let enc = encrypt_assertion(plain, &cert, alg, sha256, &[7u8; 48]).unwrap();
                 let tree = xml::parse(&enc).unwrap();
                 assert_eq!(decrypt_assertion(&tree, &key).unwrap(), plain, "{alg}");
                 // A flipped ciphertext byte must not decrypt to the same text.
@@ -255,9 +255,15 @@ mod tests {
                 assert_ne!(decrypt_assertion(&tree, &key).ok().as_deref(), Some(plain), "{alg}");
             }
         }
-        let v15 = encrypt_assertion(plain, &cert, "http://www.w3.org/2001/04/xmlenc#aes128-cbc", false)
-            .unwrap()
-            .replace("rsa-oaep-mgf1p", "rsa-1_5");
+        let v15 = encrypt_assertion(
+            plain,
+            &cert,
+            "http://www.w3.org/2001/04/xmlenc#aes128-cbc",
+            false,
+            &[7u8; 48],
+        )
+        .unwrap()
+        .replace("rsa-oaep-mgf1p", "rsa-1_5");
         let err = decrypt_assertion(&xml::parse(&v15).unwrap(), &key).unwrap_err();
         assert!(err.to_string().contains("not accepted"), "{err}");
     }

@@ -392,7 +392,7 @@ impl Services {
         let decryption_key = self.sp.encryption.private_key_der.clone();
         let sp_entity_id = self.config.public_url.clone();
         let checked = Arc::clone(&provider);
-        let _permit = self
+        let permit = self
             .saml
             .verifiers
             .acquire()
@@ -418,7 +418,7 @@ impl Services {
         .await
         .map_err(|e| Error::Internal(e.to_string()))?
         .map_err(|e| refuse(format!("from {idp_id}: {e}")))?;
-        drop(_permit);
+        drop(permit);
 
         let dashboard = match valid.in_response_to.as_deref() {
             Some(request_id) => {

@@ -352,6 +352,20 @@ async fn authn_request_bindings(db: Db) {
     let Some(app) = spawn_app(db).await else { return };
     let idp = TestIdp::new("https://idp.test/post-only");
     saml_provider(&app, "postonly", &idp, &["post"], json!({})).await;
+    // The provider settings are checked like every other field.
+    let (_, me) = app.validate(&app.admin_token, &app.admin_token).await;
+    let domain_id = me["token"]["project"]["domain"]["id"].as_str().unwrap();
+    for (field, value) in [
+        ("signed_part", json!("sometimes")),
+        ("allow_sha1", json!("yes")),
+        ("allow_idp_initiated", json!(1)),
+    ] {
+        let mut body = json!({"domain_id": domain_id, "xaccount_type": "", "metadata": idp.metadata(&["post"])});
+        body[field] = value;
+        let path = "/v3-ext/OS-FEDERATION/identity_providers/postonly/protocols/saml/metadata";
+        let (status, answer) = app.call("POST", path, &app.admin_token, Some(body)).await;
+        assert_eq!(status, 400, "{field}: {answer}");
+    }
     let r = no_redirects()
         .get(app.url("/v3/OS-FEDERATION/identity_providers/postonly/protocols/saml/auth"))
         .send()

@@ -4,7 +4,6 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use samael::crypto::{CryptoProvider, XmlSec};
 
 pub const RSA_SHA256: &str = "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256";
 pub const RSA_SHA1: &str = "http://www.w3.org/2000/09/xmldsig#rsa-sha1";
@@ -42,11 +41,7 @@ impl SigningIdentity {
 
     /// Fills the first signature template of `template`.
     pub fn sign(&self, template: &str) -> String {
-        let signed = XmlSec::sign_xml(template, &self.key_der).expect("test IdP signs");
-        signed
-            .strip_prefix("<?xml version=\"1.0\"?>")
-            .map(|s| s.trim_start().to_string())
-            .unwrap_or(signed)
+        fedgate::saml::request::sign_enveloped(template, &self.key_der).expect("test IdP signs")
     }
 }
 
@@ -161,6 +156,8 @@ impl TestIdp {
                     vec!["engineers".into(), "saml-users".into()],
                 ),
                 ("email".into(), None, vec!["alice@example.com".into()]),
+                // Text that must be escaped, through signing and verification.
+                ("department".into(), None, vec!["R&D <cloud>".into()]),
             ],
             status: SUCCESS.into(),
             issue_instant: now,
@@ -276,8 +273,17 @@ impl TestIdp {
     pub fn response_around(&self, spec: &Spec, assertion: &str) -> String {
         let assertion = match &spec.encrypt_to {
             Some((cert, algorithm)) => {
-                fedgate::saml::xmlenc::encrypt_assertion(assertion, &STANDARD.decode(cert).unwrap(), algorithm, true)
-                    .unwrap()
+                use rand::RngCore;
+                let mut random = [0u8; 48];
+                rand::rngs::OsRng.fill_bytes(&mut random);
+                fedgate::saml::xmlenc::encrypt_assertion(
+                    assertion,
+                    &STANDARD.decode(cert).unwrap(),
+                    algorithm,
+                    true,
+                    &random,
+                )
+                .unwrap()
             }
             None => assertion.to_string(),
         };
