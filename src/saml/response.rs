@@ -151,7 +151,7 @@ fn refuse_comments_in_assertions(root: &Element) -> Result<(), SamlError> {
 }
 
 /// Verifies every signature in `xml` with the IdP's certificates and returns the signed
-/// content only (samael's reduction: the signed element becomes the root).
+/// content only: the canonical form of the signed element, exactly as digested.
 fn verified_content(xml: &str, expect: &ResponseExpectations) -> Result<Element, SamlError> {
     if expect.certificates.is_empty() {
         return Err(reject("the identity provider has no signing certificate"));
@@ -164,7 +164,8 @@ fn verified_content(xml: &str, expect: &ResponseExpectations) -> Result<Element,
     let reduced = XmlSec::reduce_xml_to_signed_with_allowed_algorithms(
         xml,
         expect.certificates,
-        ReduceMode::ValidateAndMarkNoAncestors,
+        // No ancestors, no unsigned siblings, and no second pass over the document to prune.
+        ReduceMode::PreDigest,
         allowed,
     )
     .map_err(|e| SamlError::SignatureInvalid(e.to_string()))?;

@@ -945,6 +945,13 @@ async fn hostile_saml_responses(db: Db) {
             .any(|l| l.contains(&again.request_id) && l.contains("already used")),
         "replay reason logged"
     );
+    // SHA-1 is refused above; an operator can allow it for one provider that needs it.
+    let legacy = TestIdp::new("https://idp.test/legacy");
+    saml_provider(&app, "legacy", &legacy, &["redirect"], json!({"allow_sha1": true})).await;
+    let mut s = legacy.spec(&base, now());
+    (s.signature_algorithm, s.digest_algorithm) = (RSA_SHA1, SHA1);
+    let a = post_tokens(&app, "legacy", &b64(&legacy.response(&s))).await;
+    assert_eq!(a.status, 201, "{}", a.body);
     app.stop().await;
 }
 
