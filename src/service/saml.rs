@@ -14,9 +14,11 @@ use super::{AuthContext, Error, Result, Services, new_id};
 use crate::saml::{self, SpMetadataParams};
 use crate::store::{Store, StoreError, StoredSamlMetadata, StoredSpKey};
 
-/// One SP key pair: private key as PKCS#1 DER, certificate as base64 DER.
+/// One SP key pair: private key as PKCS#1 DER and parsed once (OpenSSL 3 key decoding costs
+/// more than an RSA operation), certificate as base64 DER.
 pub struct SpKeyPair {
     pub private_key_der: Zeroizing<Vec<u8>>,
+    pub private_key: openssl::pkey::PKey<openssl::pkey::Private>,
     pub certificate: String,
 }
 
@@ -94,8 +96,12 @@ async fn ensure_key(store: &dyn Store, usage: &str, public_url: &str, now_ms: i6
             .decode(&stored.private_key)
             .map_err(|_| Error::Internal(format!("stored SP {usage} key is not base64")))?,
     );
+    let private_key = openssl::rsa::Rsa::private_key_from_der(&private_key_der)
+        .and_then(openssl::pkey::PKey::from_rsa)
+        .map_err(|e| Error::Internal(format!("stored SP {usage} key does not parse: {e}")))?;
     Ok(SpKeyPair {
         private_key_der,
+        private_key,
         certificate: stored.certificate,
     })
 }

@@ -303,14 +303,8 @@ impl Services {
                 false,
             );
             let endpoint = endpoint.to_string();
-            let url = blocking(move || {
-                let key = openssl::pkey::PKey::private_key_from_der(&sign_key)
-                    .or_else(|_| {
-                        openssl::rsa::Rsa::private_key_from_der(&sign_key).and_then(openssl::pkey::PKey::from_rsa)
-                    })
-                    .map_err(|e| crate::saml::SamlError::Signing(e.to_string()))?;
-                redirect_url(&endpoint, &request, &relay_state, &key)
-            })
+            let key = self.sp.signing.private_key.clone();
+            let url = blocking(move || redirect_url(&endpoint, &request, &relay_state, &key))
             .await?;
             return Ok(SamlStart::Redirect(url));
         }
@@ -389,7 +383,7 @@ impl Services {
             destinations.push(self.acs_url(Acs::Post));
         }
         let skew = self.config.clock_skew_secs;
-        let decryption_key = self.sp.encryption.private_key_der.clone();
+        let decryption_key = self.sp.encryption.private_key.clone();
         let sp_entity_id = self.config.public_url.clone();
         let checked = Arc::clone(&provider);
         let permit = self
@@ -399,9 +393,6 @@ impl Services {
             .await
             .map_err(|e| Error::Internal(e.to_string()))?;
         let valid: ValidResponse = tokio::task::spawn_blocking(move || {
-            let key = openssl::rsa::Rsa::private_key_from_der(&decryption_key)
-                .and_then(openssl::pkey::PKey::from_rsa)
-                .ok();
             let expect = ResponseExpectations {
                 idp_entity_id: &checked.metadata.entity_id,
                 sp_entity_id: &sp_entity_id,
@@ -411,7 +402,7 @@ impl Services {
                 allow_sha1: checked.settings.allow_sha1,
                 skew_secs: skew,
                 max_age_secs: MAX_RESPONSE_AGE_SECS,
-                decryption_key: key.as_ref(),
+                decryption_key: Some(&decryption_key),
             };
             validate_response(&xml, &expect, now_ms.div_euclid(1000))
         })
