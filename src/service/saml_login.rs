@@ -304,8 +304,7 @@ impl Services {
             );
             let endpoint = endpoint.to_string();
             let key = self.sp.signing.private_key.clone();
-            let url = blocking(move || redirect_url(&endpoint, &request, &relay_state, &key))
-            .await?;
+            let url = blocking(move || redirect_url(&endpoint, &request, &relay_state, &key)).await?;
             return Ok(SamlStart::Redirect(url));
         }
         let endpoint = metadata
