@@ -21,6 +21,7 @@ pub const NS_PAOS: &str = "urn:liberty:paos:2003-08";
 pub const NS_ECP: &str = "urn:oasis:names:tc:SAML:2.0:profiles:SSO:ecp";
 pub const PAOS_CONTENT_TYPE: &str = "application/vnd.paos+xml";
 const RSA_SHA256: &str = "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256";
+const SHA256: &str = "http://www.w3.org/2001/04/xmlenc#sha256";
 /// Largest ECP envelope accepted from a client.
 pub const MAX_ENVELOPE_BYTES: usize = 256 * 1024;
 
@@ -42,20 +43,39 @@ pub fn format_instant(secs: i64) -> String {
         .unwrap_or_else(|| "1970-01-01T00:00:00Z".into())
 }
 
+/// An empty enveloped signature over the element with ID `reference_id` (exclusive
+/// canonicalisation), for [`sign_enveloped`] to fill in; with `certificate` (base64 DER) in
+/// KeyInfo.
+pub fn enveloped_signature_template(
+    reference_id: &str,
+    signature_algorithm: &str,
+    digest_algorithm: &str,
+    certificate: Option<&str>,
+) -> String {
+    let key_info = certificate
+        .map(|c| {
+            format!("<ds:KeyInfo><ds:X509Data><ds:X509Certificate>{c}</ds:X509Certificate></ds:X509Data></ds:KeyInfo>")
+        })
+        .unwrap_or_default();
+    format!(
+        "<ds:Signature xmlns:ds=\"http://www.w3.org/2000/09/xmldsig#\"><ds:SignedInfo>\
+         <ds:CanonicalizationMethod Algorithm=\"http://www.w3.org/2001/10/xml-exc-c14n#\"/>\
+         <ds:SignatureMethod Algorithm=\"{signature}\"/><ds:Reference URI=\"#{id}\"><ds:Transforms>\
+         <ds:Transform Algorithm=\"http://www.w3.org/2000/09/xmldsig#enveloped-signature\"/>\
+         <ds:Transform Algorithm=\"http://www.w3.org/2001/10/xml-exc-c14n#\"/></ds:Transforms>\
+         <ds:DigestMethod Algorithm=\"{digest}\"/><ds:DigestValue/></ds:Reference></ds:SignedInfo>\
+         <ds:SignatureValue/>{key_info}</ds:Signature>",
+        id = escape(reference_id),
+        signature = escape(signature_algorithm),
+        digest = escape(digest_algorithm),
+    )
+}
+
 /// The AuthnRequest; with `signature_template` an empty enveloped signature after the Issuer
 /// that [`sign_enveloped`] fills in.
 pub fn render_authn_request(p: &AuthnRequestParams, signature_template: bool) -> String {
     let signature = if signature_template {
-        format!(
-            "<ds:Signature xmlns:ds=\"http://www.w3.org/2000/09/xmldsig#\"><ds:SignedInfo>\
-             <ds:CanonicalizationMethod Algorithm=\"http://www.w3.org/2001/10/xml-exc-c14n#\"/>\
-             <ds:SignatureMethod Algorithm=\"{RSA_SHA256}\"/><ds:Reference URI=\"#{id}\"><ds:Transforms>\
-             <ds:Transform Algorithm=\"http://www.w3.org/2000/09/xmldsig#enveloped-signature\"/>\
-             <ds:Transform Algorithm=\"http://www.w3.org/2001/10/xml-exc-c14n#\"/></ds:Transforms>\
-             <ds:DigestMethod Algorithm=\"http://www.w3.org/2001/04/xmlenc#sha256\"/><ds:DigestValue/>\
-             </ds:Reference></ds:SignedInfo><ds:SignatureValue/></ds:Signature>",
-            id = escape(p.id)
-        )
+        enveloped_signature_template(p.id, RSA_SHA256, SHA256, None)
     } else {
         String::new()
     };

@@ -224,12 +224,7 @@ impl Services {
         if let StartFor::Dashboard(origin) = &purpose {
             self.check_dashboard(origin)?;
         }
-        let idp = self
-            .store
-            .get_idp(idp_id)
-            .await?
-            .filter(|i| i.enabled)
-            .ok_or_else(|| Error::not_found("identity provider", idp_id))?;
+        let idp = self.enabled_idp(idp_id).await?;
         if self.store.get_protocol(&idp.id, "saml").await?.is_none() {
             return Err(Error::not_found("protocol", format!("{idp_id}/saml")));
         }

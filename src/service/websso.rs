@@ -61,6 +61,15 @@ impl Services {
         }
     }
 
+    /// An identity provider a browser may start signing in at: it exists and is enabled.
+    pub async fn enabled_idp(&self, idp_id: &str) -> Result<crate::store::IdentityProvider> {
+        self.store
+            .get_idp(idp_id)
+            .await?
+            .filter(|i| i.enabled)
+            .ok_or_else(|| Error::not_found("identity provider", idp_id))
+    }
+
     pub fn oidc_callback_url(&self) -> String {
         format!("{}{OIDC_CALLBACK_PATH}", self.config.public_url)
     }
@@ -68,12 +77,7 @@ impl Services {
     /// Starts browser sign-in at `idp_id`'s OpenID provider for the dashboard at `origin`.
     pub async fn start_oidc_websso(&self, idp_id: &str, origin: &str, now_ms: i64) -> Result<WebSsoStart> {
         self.check_dashboard(origin)?;
-        let idp = self
-            .store
-            .get_idp(idp_id)
-            .await?
-            .filter(|i| i.enabled)
-            .ok_or_else(|| Error::not_found("identity provider", idp_id))?;
+        let idp = self.enabled_idp(idp_id).await?;
         let provider = self
             .oidc
             .provider(self.store.as_ref(), &idp.id, now_ms)

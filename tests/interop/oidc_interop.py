@@ -12,38 +12,19 @@ import json
 import os
 import re
 import secrets
-import socket
 import subprocess
 import sys
 import time
 from urllib.parse import parse_qs, quote, urljoin, urlparse
 
 import requests
+from checks import Checks, free_port
 
 fedgate, admin, openstack, work = sys.argv[1:5]
 here = os.path.dirname(os.path.abspath(__file__))
 op_dir = os.path.join(here, "oidc")
-passed = failed = 0
-
-
-def report(name, ok, detail=""):
-    global passed, failed
-    if ok:
-        passed += 1
-        print(f"ok   {name}")
-    else:
-        failed += 1
-        print(f"FAIL {name}")
-        if detail:
-            print("     " + str(detail)[-600:].replace("\n", "\n     "))
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
+checks = Checks("oidc")
+report = checks.report
 
 
 op_port = free_port()
@@ -239,5 +220,4 @@ except Exception as e:  # a broken setup is a failure, not a crash without a rep
 finally:
     stop_op()
 
-print(f"oidc: {passed} passed, {failed} failed")
-sys.exit(1 if failed else 0)
+sys.exit(checks.summary())

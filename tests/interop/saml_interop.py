@@ -11,7 +11,6 @@ import base64
 import html
 import os
 import re
-import socket
 import subprocess
 import sys
 import threading
@@ -22,6 +21,7 @@ from urllib.parse import parse_qs, quote, urlencode, urlparse
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 import requests
+from checks import Checks, free_port
 import saml2.entity
 from saml2 import BINDING_HTTP_POST, BINDING_HTTP_REDIRECT, BINDING_PAOS, BINDING_SOAP
 from saml2.config import IdPConfig
@@ -32,32 +32,13 @@ from saml2.xmldsig import DIGEST_SHA1, DIGEST_SHA256, SIG_RSA_SHA1, SIG_RSA_SHA2
 
 fedgate, admin, openstack, work = sys.argv[1:5]
 here = os.path.dirname(os.path.abspath(__file__))
-passed = failed = 0
+checks = Checks("saml")
+report = checks.report
 USERS = {
     "alice": {"uid": ["alice"], "mail": ["alice@example.com"], "eduPersonAffiliation": ["member", "staff"]},
     "carol": {"uid": ["carol"], "mail": ["carol@example.com"], "eduPersonAffiliation": ["staff"]},
 }
 PASSWORD = "Idp-passw0rd"
-
-
-def report(name, ok, detail=""):
-    global passed, failed
-    if ok:
-        passed += 1
-        print(f"ok   {name}")
-    else:
-        failed += 1
-        print(f"FAIL {name}")
-        if detail:
-            print("     " + str(detail)[-800:].replace("\n", "\n     "))
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 idp_port = free_port()
@@ -353,4 +334,4 @@ if dashboard_port and shot:
     report("Chromium WebSSO through pysaml2 lands the token on the dashboard", ok, out.stderr)
 
 server.shutdown()
-print(f"saml: {passed} passed, {failed} failed")
+sys.exit(checks.summary())

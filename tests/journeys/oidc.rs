@@ -58,38 +58,10 @@ async fn expect_status(app: &TestApp, method: &str, path: &str, body: Value, sta
 /// A provider `idp` with protocol oidc, the CI mapping, a `ci-deployers` group holding
 /// `member` on the admin project, and the given OIDC configuration.
 async fn provider(app: &TestApp, idp: &str, config: Value) {
-    let t = app.admin_token.as_str();
-    let (s, groups) = app.call("GET", "/v3/groups?name=ci-deployers", t, None).await;
-    assert_eq!(s, 200);
-    if groups["groups"].as_array().unwrap().is_empty() {
-        let g = expect_status(
-            app,
-            "POST",
-            "/v3/groups",
-            json!({"group": {"name": "ci-deployers"}}),
-            201,
-        )
-        .await;
-        let group_id = g["group"]["id"].as_str().unwrap().to_string();
-        let (_, roles) = app.call("GET", "/v3/roles?name=member", t, None).await;
-        let member = roles["roles"][0]["id"].as_str().unwrap();
-        let (_, me) = app.validate(t, t).await;
-        let project = me["token"]["project"]["id"].as_str().unwrap();
-        let path = format!("/v3/projects/{project}/groups/{group_id}/roles/{member}");
-        assert_eq!(app.call("PUT", &path, t, None).await.0, 204);
+    if app.ensure_member_group("ci-deployers").await {
         expect_status(app, "PUT", "/v3/OS-FEDERATION/mappings/ci", ci_mapping(), 201).await;
     }
-    let idp_path = format!("/v3/OS-FEDERATION/identity_providers/{idp}");
-    expect_status(
-        app,
-        "PUT",
-        &idp_path,
-        json!({"identity_provider": {"enabled": true}}),
-        201,
-    )
-    .await;
-    let proto = json!({"protocol": {"mapping_id": "ci"}});
-    expect_status(app, "PUT", &format!("{idp_path}/protocols/oidc"), proto, 201).await;
+    app.register_provider(idp, "oidc", "ci").await;
     let path = format!("/v3.0/OS-FEDERATION/identity-providers/{idp}/openid-connect-config");
     expect_status(app, "POST", &path, json!({"openid_connect_config": config}), 201).await;
 }

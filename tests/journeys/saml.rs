@@ -6,7 +6,7 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use serde_json::{Value, json};
 
-use crate::saml_idp::{RSA_SHA1, SHA1, Spec, TestIdp, random_id, read_redirect};
+use crate::saml_idp::{RSA_SHA1, SHA1, Spec, TestIdp, random_id, read_paos, read_redirect};
 use crate::support::{Db, TestApp, spawn_app, spawn_app_with};
 
 const DASHBOARD: &str = "https://dashboard.example/auth/websso/";
@@ -28,16 +28,7 @@ async fn expect_status(app: &TestApp, method: &str, path: &str, body: Value, sta
 /// `groups` FriendlyName -> group saml-users holding member on the admin project).
 async fn saml_provider(app: &TestApp, idp_id: &str, idp: &TestIdp, bindings: &[&str], settings: Value) {
     let t = app.admin_token.as_str();
-    let (_, groups) = app.call("GET", "/v3/groups?name=saml-users", t, None).await;
-    if groups["groups"].as_array().unwrap().is_empty() {
-        let g = expect_status(app, "POST", "/v3/groups", json!({"group": {"name": "saml-users"}}), 201).await;
-        let group_id = g["group"]["id"].as_str().unwrap().to_string();
-        let (_, roles) = app.call("GET", "/v3/roles?name=member", t, None).await;
-        let member = roles["roles"][0]["id"].as_str().unwrap();
-        let (_, me) = app.validate(t, t).await;
-        let project = me["token"]["project"]["id"].as_str().unwrap();
-        let path = format!("/v3/projects/{project}/groups/{group_id}/roles/{member}");
-        assert_eq!(app.call("PUT", &path, t, None).await.0, 204);
+    if app.ensure_member_group("saml-users").await {
         let rules = json!({"mapping": {"rules": [
             {"remote": [{"type": "NameID"}], "local": [{"user": {"name": "{0}"}}]},
             {"remote": [{"type": "groups", "any_one_of": ["saml-users"]}],
@@ -45,17 +36,7 @@ async fn saml_provider(app: &TestApp, idp_id: &str, idp: &TestIdp, bindings: &[&
         ]}});
         expect_status(app, "PUT", "/v3/OS-FEDERATION/mappings/saml-map", rules, 201).await;
     }
-    let idp_path = format!("/v3/OS-FEDERATION/identity_providers/{idp_id}");
-    expect_status(
-        app,
-        "PUT",
-        &idp_path,
-        json!({"identity_provider": {"enabled": true}}),
-        201,
-    )
-    .await;
-    let proto = json!({"protocol": {"mapping_id": "saml-map"}});
-    expect_status(app, "PUT", &format!("{idp_path}/protocols/saml"), proto, 201).await;
+    app.register_provider(idp_id, "saml", "saml-map").await;
     let (_, me) = app.validate(t, t).await;
     let domain_id = me["token"]["project"]["domain"]["id"].as_str().unwrap();
     let mut body = json!({"domain_id": domain_id, "xaccount_type": "", "metadata": idp.metadata(bindings)});
@@ -87,6 +68,26 @@ async fn answer(r: reqwest::Response) -> Answer {
         subject,
         body: r.text().await.unwrap(),
     }
+}
+
+/// The SP certificate (base64 DER) our metadata publishes for `key_use`.
+async fn sp_certificate(app: &TestApp, key_use: &str) -> String {
+    let metadata = app
+        .client
+        .get(app.url("/v3-ext/auth/OS-FEDERATION/SSO/metadata"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    metadata
+        .split(&format!("use=\"{key_use}\""))
+        .nth(1)
+        .and_then(|s| s.split("<ds:X509Certificate>").nth(1))
+        .and_then(|s| s.split("</ds:X509Certificate>").next())
+        .unwrap()
+        .to_string()
 }
 
 /// POST /v3.0/OS-FEDERATION/tokens with X-Idp-Id and the form field SAMLResponse.
@@ -194,22 +195,7 @@ async fn saml_sign_in(db: Db) {
     assert_eq!(a.status, 201, "{}", a.body);
 
     // Both signed, assertion encrypted with every content algorithm the SP advertises.
-    let (_, sp_metadata) = {
-        let r = app
-            .client
-            .get(app.url("/v3-ext/auth/OS-FEDERATION/SSO/metadata"))
-            .send()
-            .await
-            .unwrap();
-        ((), r.text().await.unwrap())
-    };
-    let encryption_cert = sp_metadata
-        .split("use=\"encryption\"")
-        .nth(1)
-        .and_then(|s| s.split("<ds:X509Certificate>").nth(1))
-        .and_then(|s| s.split("</ds:X509Certificate>").next())
-        .unwrap()
-        .to_string();
+    let encryption_cert = sp_certificate(&app, "encryption").await;
     for algorithm in [
         "http://www.w3.org/2009/xmlenc11#aes256-gcm",
         "http://www.w3.org/2009/xmlenc11#aes128-gcm",
@@ -308,21 +294,7 @@ async fn saml_sign_in(db: Db) {
         1,
         "one XML declaration, at the start: {envelope}"
     );
-    let request_id = envelope
-        .split("ID=\"")
-        .nth(1)
-        .unwrap()
-        .split('"')
-        .next()
-        .unwrap()
-        .to_string();
-    let relay = envelope
-        .split("<ecp:RelayState")
-        .nth(1)
-        .and_then(|s| s.split('>').nth(1))
-        .and_then(|s| s.split('<').next())
-        .unwrap()
-        .to_string();
+    let (request_id, relay) = read_paos(&envelope);
     let mut spec = idp.spec(&app.base, now());
     spec.in_response_to = Some(request_id);
     (spec.destination, spec.recipient) = (Some(ecp_acs.clone()), Some(ecp_acs.clone()));
@@ -386,23 +358,9 @@ async fn authn_request_bindings(db: Db) {
     let request = String::from_utf8(STANDARD.decode(field("SAMLRequest")).unwrap()).unwrap();
     assert!(!field("RelayState").is_empty());
     // Signed with the certificate our metadata publishes.
-    let sp_metadata = app
-        .client
-        .get(app.url("/v3-ext/auth/OS-FEDERATION/SSO/metadata"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let cert = sp_metadata
-        .split("use=\"signing\"")
-        .nth(1)
-        .and_then(|s| s.split("<ds:X509Certificate>").nth(1))
-        .and_then(|s| s.split("</ds:X509Certificate>").next())
-        .unwrap();
+    let cert = sp_certificate(&app, "signing").await;
     use samael::crypto::{CertificateDer, CryptoProvider, ReduceMode, XmlSec};
-    let certs = [CertificateDer::from(STANDARD.decode(cert).unwrap())];
+    let certs = [CertificateDer::from(STANDARD.decode(&cert).unwrap())];
     let signed = XmlSec::reduce_xml_to_signed(&request, &certs, ReduceMode::ValidateAndMarkNoAncestors)
         .expect("the AuthnRequest signature verifies");
     assert!(signed.contains("AuthnRequest") && signed.contains("Destination=\"https://idp.test/sso/post\""));
@@ -424,6 +382,12 @@ enum Send {
     Acs(String, Option<String>),
     /// An ECP envelope (raw).
     Ecp(String),
+}
+
+/// The first ds:Signature element of `xml`, as text.
+fn signature_of(xml: &str) -> String {
+    let (start, end) = (xml.find("<ds:Signature").unwrap(), xml.find("</ds:Signature>").unwrap());
+    xml[start..end + "</ds:Signature>".len()].to_string()
 }
 
 fn strip_signatures(xml: &str) -> String {
@@ -665,7 +629,7 @@ async fn hostile_saml_responses(db: Db) {
                 let evil_assertion = idp.assertion(&e);
                 // The signature moves to the evil assertion and still verifies: it points at the
                 // legitimate one, now unsigned in Extensions.
-                let sig = &signed[signed.find("<ds:Signature").unwrap()..signed.find("</ds:Signature>").unwrap() + 15];
+                let sig = signature_of(&signed);
                 let evil_signed = evil_assertion.replacen("</saml:Issuer>", &format!("</saml:Issuer>{sig}"), 1);
                 wrap_assertion(&idp, &s, &strip_signatures(&signed), &evil_signed)
             }),
@@ -688,8 +652,7 @@ async fn hostile_saml_responses(db: Db) {
             Send::Tokens({
                 let s = good();
                 let signed = idp.assertion(&s);
-                let sig = signed[signed.find("<ds:Signature").unwrap()..signed.find("</ds:Signature>").unwrap() + 15]
-                    .to_string();
+                let sig = signature_of(&signed);
                 let mut e = good();
                 e.sign_assertion = false;
                 e.name_id = "admin".into();
@@ -714,8 +677,7 @@ async fn hostile_saml_responses(db: Db) {
                 let mut s = good();
                 (s.sign_response, s.sign_assertion) = (true, false);
                 let signed = idp.response(&s);
-                let sig = signed[signed.find("<ds:Signature").unwrap()..signed.find("</ds:Signature>").unwrap() + 15]
-                    .to_string();
+                let sig = signature_of(&signed);
                 let mut e = good();
                 e.sign_assertion = false;
                 e.name_id = "admin".into();
@@ -809,23 +771,7 @@ async fn hostile_saml_responses(db: Db) {
         ),
     ];
     // Cases that need SP state first.
-    let encryption_cert = {
-        let m = app
-            .client
-            .get(app.url("/v3-ext/auth/OS-FEDERATION/SSO/metadata"))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
-        m.split("use=\"encryption\"")
-            .nth(1)
-            .and_then(|s| s.split("<ds:X509Certificate>").nth(1))
-            .and_then(|s| s.split("</ds:X509Certificate>").next())
-            .unwrap()
-            .to_string()
-    };
+    let encryption_cert = sp_certificate(&app, "encryption").await;
     for case in cases
         .iter_mut()
         .filter(|c| c.0 == "encrypted assertion unsigned inside")
@@ -865,22 +811,7 @@ async fn hostile_saml_responses(db: Db) {
             .await
             .unwrap();
         let envelope = r.text().await.unwrap();
-        let id = envelope
-            .split("ID=\"")
-            .nth(1)
-            .unwrap()
-            .split('"')
-            .next()
-            .unwrap()
-            .to_string();
-        let relay = envelope
-            .split("<ecp:RelayState")
-            .nth(1)
-            .and_then(|s| s.split('>').nth(1))
-            .and_then(|s| s.split('<').next())
-            .unwrap()
-            .to_string();
-        (id, relay)
+        read_paos(&envelope)
     };
     cases.push((
         "ECP answer at the browser ACS",

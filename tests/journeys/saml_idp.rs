@@ -174,24 +174,11 @@ impl TestIdp {
     }
 
     fn signature_template(&self, spec: &Spec, reference: &str) -> String {
-        let key_info = if spec.key_info {
-            format!(
-                "<ds:KeyInfo><ds:X509Data><ds:X509Certificate>{}</ds:X509Certificate></ds:X509Data></ds:KeyInfo>",
-                self.signer.cert_b64
-            )
-        } else {
-            String::new()
-        };
-        format!(
-            "<ds:Signature xmlns:ds=\"http://www.w3.org/2000/09/xmldsig#\"><ds:SignedInfo>\
-             <ds:CanonicalizationMethod Algorithm=\"http://www.w3.org/2001/10/xml-exc-c14n#\"/>\
-             <ds:SignatureMethod Algorithm=\"{sig}\"/><ds:Reference URI=\"#{reference}\"><ds:Transforms>\
-             <ds:Transform Algorithm=\"http://www.w3.org/2000/09/xmldsig#enveloped-signature\"/>\
-             <ds:Transform Algorithm=\"http://www.w3.org/2001/10/xml-exc-c14n#\"/></ds:Transforms>\
-             <ds:DigestMethod Algorithm=\"{digest}\"/><ds:DigestValue/></ds:Reference></ds:SignedInfo>\
-             <ds:SignatureValue/>{key_info}</ds:Signature>",
-            sig = spec.signature_algorithm,
-            digest = spec.digest_algorithm,
+        fedgate::saml::request::enveloped_signature_template(
+            reference,
+            spec.signature_algorithm,
+            spec.digest_algorithm,
+            spec.key_info.then_some(self.signer.cert_b64.as_str()),
         )
     }
 
@@ -337,15 +324,31 @@ pub fn read_redirect(location: &str) -> (String, String, String) {
     flate2::read::DeflateDecoder::new(&deflated[..])
         .read_to_string(&mut xml)
         .unwrap();
-    let id = xml
-        .split("ID=\"")
+    let id = first_id(&xml);
+    assert_eq!(get("SigAlg"), RSA_SHA256);
+    assert!(!get("Signature").is_empty());
+    (id, get("RelayState"), xml)
+}
+
+/// The value of the first `ID` attribute in `xml`.
+fn first_id(xml: &str) -> String {
+    xml.split("ID=\"")
         .nth(1)
         .unwrap()
         .split('"')
         .next()
         .unwrap()
+        .to_string()
+}
+
+/// The AuthnRequest ID and the RelayState of a PAOS request envelope.
+pub fn read_paos(envelope: &str) -> (String, String) {
+    let relay = envelope
+        .split("<ecp:RelayState")
+        .nth(1)
+        .and_then(|s| s.split('>').nth(1))
+        .and_then(|s| s.split('<').next())
+        .unwrap()
         .to_string();
-    assert_eq!(get("SigAlg"), RSA_SHA256);
-    assert!(!get("Signature").is_empty());
-    (id, get("RelayState"), xml)
+    (first_id(envelope), relay)
 }

@@ -268,6 +268,43 @@ impl TestApp {
     }
 
     /// Stops the server and drops a PostgreSQL test database.
+    /// An enabled identity provider `idp` with `protocol` mapped by `mapping`.
+    pub async fn register_provider(&self, idp: &str, protocol: &str, mapping: &str) {
+        let t = self.admin_token.as_str();
+        let idp_path = format!("/v3/OS-FEDERATION/identity_providers/{idp}");
+        let body = json!({"identity_provider": {"enabled": true}});
+        let (status, answer) = self.call("PUT", &idp_path, t, Some(body)).await;
+        assert_eq!(status, 201, "{answer}");
+        let body = json!({"protocol": {"mapping_id": mapping}});
+        let (status, answer) = self
+            .call("PUT", &format!("{idp_path}/protocols/{protocol}"), t, Some(body))
+            .await;
+        assert_eq!(status, 201, "{answer}");
+    }
+
+    /// Makes group `name` (admin domain) holding `member` on the admin project, unless it
+    /// exists; says whether it made it.
+    pub async fn ensure_member_group(&self, name: &str) -> bool {
+        let t = self.admin_token.as_str();
+        let (status, groups) = self.call("GET", &format!("/v3/groups?name={name}"), t, None).await;
+        assert_eq!(status, 200);
+        if !groups["groups"].as_array().unwrap().is_empty() {
+            return false;
+        }
+        let (status, g) = self
+            .call("POST", "/v3/groups", t, Some(json!({"group": {"name": name}})))
+            .await;
+        assert_eq!(status, 201, "{g}");
+        let group_id = g["group"]["id"].as_str().unwrap();
+        let (_, roles) = self.call("GET", "/v3/roles?name=member", t, None).await;
+        let member = roles["roles"][0]["id"].as_str().unwrap();
+        let (_, me) = self.validate(t, t).await;
+        let project = me["token"]["project"]["id"].as_str().unwrap();
+        let path = format!("/v3/projects/{project}/groups/{group_id}/roles/{member}");
+        assert_eq!(self.call("PUT", &path, t, None).await.0, 204);
+        true
+    }
+
     pub async fn stop(mut self) {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
