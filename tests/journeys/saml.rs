@@ -379,6 +379,8 @@ async fn authn_request_bindings(db: Db) {
 /// What a hostile case sends.
 enum Send {
     Tokens(String),
+    /// To the token API for another provider.
+    TokensFor(&'static str, String),
     Acs(String, Option<String>),
     /// An ECP envelope (raw).
     Ecp(String),
@@ -421,6 +423,15 @@ async fn hostile_saml_responses(db: Db) {
         &strict,
         &["redirect"],
         json!({"allow_idp_initiated": false, "signed_part": "response"}),
+    )
+    .await;
+    let assertion_signer = TestIdp::new("https://idp.test/assertion-signer");
+    saml_provider(
+        &app,
+        "assertion-signer",
+        &assertion_signer,
+        &["redirect"],
+        json!({"signed_part": "assertion"}),
     )
     .await;
     let base = app.base.clone();
@@ -755,6 +766,15 @@ async fn hostile_saml_responses(db: Db) {
             Send::Acs(strict.response(&strict.spec(&base, now())), None),
         ),
         (
+            "Response-only signature where the assertion must be signed",
+            "the assertion is not signed",
+            Send::TokensFor("assertion-signer", {
+                let mut s = assertion_signer.spec(&base, now());
+                (s.sign_response, s.sign_assertion) = (true, false);
+                assertion_signer.response(&s)
+            }),
+        ),
+        (
             "unsolicited over ECP",
             "unsolicited",
             Send::Ecp({
@@ -830,6 +850,7 @@ async fn hostile_saml_responses(db: Db) {
     for (name, reason, send) in &cases {
         let a = match send {
             Send::Tokens(xml) => post_tokens(&app, "acme", &if xml.is_empty() { "%%%".into() } else { b64(xml) }).await,
+            Send::TokensFor(provider, xml) => post_tokens(&app, provider, &b64(xml)).await,
             Send::Acs(xml, relay) => post_acs(&app, &b64(xml), relay.as_deref()).await,
             Send::Ecp(envelope) => {
                 answer(
@@ -855,7 +876,7 @@ async fn hostile_saml_responses(db: Db) {
             "{name}: expected {reason:?} in the log, got {line:?}"
         );
     }
-    for provider in ["acme", "strict"] {
+    for provider in ["acme", "strict", "assertion-signer"] {
         let users = app.services.store.list_federated_users(provider).await.unwrap();
         assert!(users.is_empty(), "hostile responses created users: {users:?}");
     }
