@@ -32,13 +32,17 @@ fn content_type_is(headers: &HeaderMap, expected: &str) -> bool {
         .is_some_and(|v| v.trim().eq_ignore_ascii_case(expected))
 }
 
-fn saml_form(headers: &HeaderMap, body: &Bytes) -> Result<(String, Option<String>), ApiError> {
+/// The SAMLResponse and RelayState of a form post. Decoding a large form is real work, so it
+/// runs on the blocking pool like the rest of the Response's processing.
+async fn saml_form(headers: &HeaderMap, body: Bytes) -> Result<(String, Option<String>), ApiError> {
     const FORM: &str = "application/x-www-form-urlencoded";
     if !content_type_is(headers, FORM) {
         return Err(Error::UnsupportedMediaType { expected: FORM }.into());
     }
-    let form: SamlForm =
-        serde_urlencoded::from_bytes(body).map_err(|e| Error::BadRequest(format!("form body is malformed: {e}")))?;
+    let form: SamlForm = tokio::task::spawn_blocking(move || serde_urlencoded::from_bytes::<SamlForm>(&body))
+        .await
+        .map_err(|e| Error::Internal(e.to_string()))?
+        .map_err(|e| Error::BadRequest(format!("form body is malformed: {e}")))?;
     let response = form
         .saml_response
         .filter(|r| !r.is_empty())
@@ -59,9 +63,9 @@ pub async fn idp_initiated_tokens(
     let idp_id = header_text(&headers, "x-idp-id").ok_or_else(|| Error::MissingField {
         field: "X-Idp-Id".into(),
     })?;
-    let (response, relay_state) = saml_form(&headers, &body)?;
+    let (response, relay_state) = saml_form(&headers, body).await?;
     let signed_in = s
-        .finish_saml_login(Acs::Tokens, Some(idp_id), &response, relay_state.as_deref(), now_ms())
+        .finish_saml_login(Acs::Tokens, Some(idp_id), response, relay_state.as_deref(), now_ms())
         .await?;
     Ok(created(&s, &signed_in.issued, &uri))
 }
@@ -74,9 +78,9 @@ pub async fn acs_post(
     uri: Uri,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let (response, relay_state) = saml_form(&headers, &body)?;
+    let (response, relay_state) = saml_form(&headers, body).await?;
     let signed_in = s
-        .finish_saml_login(Acs::Post, None, &response, relay_state.as_deref(), now_ms())
+        .finish_saml_login(Acs::Post, None, response, relay_state.as_deref(), now_ms())
         .await?;
     match &signed_in.dashboard {
         Some(origin) => post_token_to_dashboard(origin, &signed_in.issued.token),

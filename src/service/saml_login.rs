@@ -332,20 +332,28 @@ impl Services {
         &self,
         acs: Acs,
         idp_hint: Option<&str>,
-        saml_response: &str,
+        saml_response: String,
         relay_state: Option<&str>,
         now_ms: i64,
     ) -> Result<SamlSignIn> {
-        let compact: String = saml_response.chars().filter(|c| !c.is_ascii_whitespace()).collect();
-        let decoded = STANDARD
-            .decode(compact.as_bytes())
-            .map_err(|_| Error::Unauthenticated("SAMLResponse is not base64".into()))?;
-        let xml = String::from_utf8(decoded).map_err(|_| Error::Unauthenticated("SAMLResponse is not UTF-8".into()))?;
+        let decode = move || {
+            let compact: String = saml_response.chars().filter(|c| !c.is_ascii_whitespace()).collect();
+            let decoded = STANDARD
+                .decode(compact.as_bytes())
+                .map_err(|_| "SAMLResponse is not base64".to_string())?;
+            String::from_utf8(decoded).map_err(|_| "SAMLResponse is not UTF-8".to_string())
+        };
+        let xml = tokio::task::spawn_blocking(decode)
+            .await
+            .map_err(|e| Error::Internal(e.to_string()))?
+            .map_err(|why| Error::Unauthenticated(format!("SAML response: {why}")))?;
         self.consume_saml_response(acs, idp_hint, xml, relay_state, now_ms)
             .await
     }
 
     /// As [`finish_saml_login`], for a Response already decoded (the ECP envelope's body).
+    /// Everything that reads the document runs on the blocking pool, so a burst of large
+    /// Responses cannot hold up the async runtime.
     pub async fn consume_saml_response(
         &self,
         acs: Acs,
@@ -358,13 +366,18 @@ impl Services {
         if xml.len() > crate::saml::response::MAX_RESPONSE_BYTES {
             return Err(refuse("larger than 256 KiB".into()));
         }
-        let idp_id = match idp_hint {
-            Some(id) => id.to_string(),
+        let (idp_id, xml) = match idp_hint {
+            Some(id) => (id.to_string(), xml),
             None => {
-                let issuer = peek_issuer(&xml).map_err(|e| refuse(e.to_string()))?;
-                self.idp_for_entity(&issuer, now_ms)
+                let (issuer, xml) = tokio::task::spawn_blocking(move || (peek_issuer(&xml), xml))
+                    .await
+                    .map_err(|e| Error::Internal(e.to_string()))?;
+                let issuer = issuer.map_err(|e| refuse(e.to_string()))?;
+                let idp_id = self
+                    .idp_for_entity(&issuer, now_ms)
                     .await?
-                    .ok_or_else(|| refuse(format!("no identity provider has the entity id {issuer:?}")))?
+                    .ok_or_else(|| refuse(format!("no identity provider has the entity id {issuer:?}")))?;
+                (idp_id, xml)
             }
         };
         let provider = self
