@@ -81,13 +81,18 @@ pub fn render_authn_request(p: &AuthnRequestParams, signature_template: bool) ->
     };
     format!(
         "<samlp:AuthnRequest xmlns:samlp=\"{NS_PROTOCOL}\" xmlns:saml=\"{NS_ASSERTION}\" ID=\"{id}\" \
-         Version=\"2.0\" IssueInstant=\"{instant}\" Destination=\"{destination}\" \
+         Version=\"2.0\" IssueInstant=\"{instant}\"{destination} \
          AssertionConsumerServiceURL=\"{acs}\" ProtocolBinding=\"{binding}\">\
          <saml:Issuer>{issuer}</saml:Issuer>{signature}\
          <samlp:NameIDPolicy AllowCreate=\"true\"/></samlp:AuthnRequest>",
         id = escape(p.id),
         instant = format_instant(p.issue_instant_secs),
-        destination = escape(p.destination),
+        // Without an endpoint (ECP to an IdP whose metadata names none) there is no Destination.
+        destination = if p.destination.is_empty() {
+            String::new()
+        } else {
+            format!(" Destination=\"{}\"", escape(p.destination))
+        },
         acs = escape(p.acs_url),
         binding = escape(p.protocol_binding),
         issuer = escape(p.sp_entity_id),
@@ -288,6 +293,26 @@ mod tests {
             )
             .is_err()
         );
+    }
+
+    #[test]
+    fn authn_request_escapes_its_values_and_omits_an_unknown_destination() {
+        let params = |destination| AuthnRequestParams {
+            id: "_abc.x",
+            issue_instant_secs: 1_800_000_000,
+            destination,
+            sp_entity_id: "https://sp.example/a?b=1&c=\"2\"",
+            acs_url: "https://sp.example/acs",
+            protocol_binding: BINDING_PAOS,
+        };
+        let with = xml::parse(&render_authn_request(&params("https://idp.example/sso"), false)).unwrap();
+        assert_eq!(with.attr("Destination"), Some("https://idp.example/sso"));
+        assert_eq!(with.attr("IssueInstant"), Some("2027-01-15T08:00:00Z"));
+        let issuer = with.child(NS_ASSERTION, "Issuer").unwrap();
+        assert_eq!(issuer.text, "https://sp.example/a?b=1&c=\"2\"");
+        let without = xml::parse(&render_authn_request(&params(""), true)).unwrap();
+        assert_eq!(without.attr("Destination"), None);
+        assert!(without.child(super::super::NS_DSIG, "Signature").is_some());
     }
 
     #[test]

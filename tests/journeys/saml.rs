@@ -907,6 +907,46 @@ async fn hostile_saml_responses(db: Db) {
     app.stop().await;
 }
 
+/// Signing-key rollover: metadata listing the old and the new certificate accepts either;
+/// importing metadata with only the new one refuses the old key at once (no stale cache).
+async fn signing_certificate_rollover(db: Db) {
+    let Some(app) = spawn_app(db).await else { return };
+    let old = TestIdp::new("https://idp.test/rolling");
+    let new = TestIdp::new("https://idp.test/rolling");
+    let both = old.metadata(&["redirect"]).replacen(
+        "<md:NameIDFormat>",
+        &format!(
+            "<md:KeyDescriptor use=\"signing\"><ds:KeyInfo><ds:X509Data><ds:X509Certificate>{}\
+             </ds:X509Certificate></ds:X509Data></ds:KeyInfo></md:KeyDescriptor><md:NameIDFormat>",
+            new.signer.cert_b64
+        ),
+        1,
+    );
+    saml_provider(&app, "rolling", &old, &["redirect"], json!({})).await;
+    let (_, me) = app.validate(&app.admin_token, &app.admin_token).await;
+    let domain_id = me["token"]["project"]["domain"]["id"].as_str().unwrap().to_string();
+    let import = |metadata: String| {
+        let body = json!({"domain_id": domain_id, "xaccount_type": "", "metadata": metadata});
+        let app = &app;
+        async move {
+            let path = "/v3-ext/OS-FEDERATION/identity_providers/rolling/protocols/saml/metadata";
+            let (status, answer) = app.call("POST", path, &app.admin_token, Some(body)).await;
+            assert_eq!(status, 201, "{answer}");
+        }
+    };
+    import(both).await;
+    for (who, idp) in [("old", &old), ("new", &new)] {
+        let a = post_tokens(&app, "rolling", &b64(&idp.response(&idp.spec(&app.base, now())))).await;
+        assert_eq!(a.status, 201, "{who} key during the rollover: {}", a.body);
+    }
+    import(new.metadata(&["redirect"])).await;
+    let a = post_tokens(&app, "rolling", &b64(&old.response(&old.spec(&app.base, now())))).await;
+    assert_eq!(a.status, 401, "the retired key is refused: {}", a.body);
+    let a = post_tokens(&app, "rolling", &b64(&new.response(&new.spec(&app.base, now())))).await;
+    assert_eq!(a.status, 201, "{}", a.body);
+    app.stop().await;
+}
+
 /// Two replicas share the store: an assertion accepted by one is a replay at the other.
 async fn replay_refused_by_another_replica(db: Db) {
     let Some(first) = spawn_app(db).await else { return };
@@ -940,5 +980,6 @@ on_both_backends!(
     saml_sign_in,
     authn_request_bindings,
     hostile_saml_responses,
+    signing_certificate_rollover,
     replay_refused_by_another_replica
 );
