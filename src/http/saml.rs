@@ -32,17 +32,23 @@ fn content_type_is(headers: &HeaderMap, expected: &str) -> bool {
         .is_some_and(|v| v.trim().eq_ignore_ascii_case(expected))
 }
 
-/// The SAMLResponse and RelayState of a form post. Decoding a large form is real work, so it
-/// runs on the blocking pool like the rest of the Response's processing.
+/// The SAMLResponse and RelayState of a form post. Decoding a large form is real work, so a
+/// large one is decoded on the blocking pool like the rest of the Response's processing.
 async fn saml_form(headers: &HeaderMap, body: Bytes) -> Result<(String, Option<String>), ApiError> {
     const FORM: &str = "application/x-www-form-urlencoded";
     if !content_type_is(headers, FORM) {
         return Err(Error::UnsupportedMediaType { expected: FORM }.into());
     }
-    let form: SamlForm = tokio::task::spawn_blocking(move || serde_urlencoded::from_bytes::<SamlForm>(&body))
-        .await
-        .map_err(|e| Error::Internal(e.to_string()))?
-        .map_err(|e| Error::BadRequest(format!("form body is malformed: {e}")))?;
+    let body_len = body.len();
+    let parse = move || serde_urlencoded::from_bytes::<SamlForm>(&body);
+    let form = if body_len > crate::service::saml_login::INLINE_DECODE_BYTES {
+        tokio::task::spawn_blocking(parse)
+            .await
+            .map_err(|e| Error::Internal(e.to_string()))?
+    } else {
+        parse()
+    }
+    .map_err(|e| Error::BadRequest(format!("form body is malformed: {e}")))?;
     let response = form
         .saml_response
         .filter(|r| !r.is_empty())

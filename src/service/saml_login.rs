@@ -29,6 +29,9 @@ use crate::saml::{BINDING_PAOS, BINDING_POST, BINDING_REDIRECT, IdpMetadata, xml
 pub const TOKENS_PATH: &str = "/v3.0/OS-FEDERATION/tokens";
 const REQUEST_TTL_MS: i64 = 10 * 60 * 1000;
 const REQUEST_NAMESPACE: &str = "saml-authn-request";
+/// Inputs up to this size are decoded on the async runtime (microseconds); larger ones on the
+/// blocking pool, so a burst of large Responses cannot hold the runtime.
+pub const INLINE_DECODE_BYTES: usize = 64 * 1024;
 /// The oldest IssueInstant accepted.
 const MAX_RESPONSE_AGE_SECS: i64 = 10 * 60;
 
@@ -336,6 +339,7 @@ impl Services {
         relay_state: Option<&str>,
         now_ms: i64,
     ) -> Result<SamlSignIn> {
+        let saml_response_len = saml_response.len();
         let decode = move || {
             let compact: String = saml_response.chars().filter(|c| !c.is_ascii_whitespace()).collect();
             let decoded = STANDARD
@@ -343,17 +347,20 @@ impl Services {
                 .map_err(|_| "SAMLResponse is not base64".to_string())?;
             String::from_utf8(decoded).map_err(|_| "SAMLResponse is not UTF-8".to_string())
         };
-        let xml = tokio::task::spawn_blocking(decode)
-            .await
-            .map_err(|e| Error::Internal(e.to_string()))?
-            .map_err(|why| Error::Unauthenticated(format!("SAML response: {why}")))?;
+        let decoded = if saml_response_len > INLINE_DECODE_BYTES {
+            tokio::task::spawn_blocking(decode)
+                .await
+                .map_err(|e| Error::Internal(e.to_string()))?
+        } else {
+            decode()
+        };
+        let xml = decoded.map_err(|why| Error::Unauthenticated(format!("SAML response: {why}")))?;
         self.consume_saml_response(acs, idp_hint, xml, relay_state, now_ms)
             .await
     }
 
     /// As [`finish_saml_login`], for a Response already decoded (the ECP envelope's body).
-    /// Everything that reads the document runs on the blocking pool, so a burst of large
-    /// Responses cannot hold up the async runtime.
+    /// Signature work always runs on the blocking pool; reading a large document does too.
     pub async fn consume_saml_response(
         &self,
         acs: Acs,
@@ -369,9 +376,13 @@ impl Services {
         let (idp_id, xml) = match idp_hint {
             Some(id) => (id.to_string(), xml),
             None => {
-                let (issuer, xml) = tokio::task::spawn_blocking(move || (peek_issuer(&xml), xml))
-                    .await
-                    .map_err(|e| Error::Internal(e.to_string()))?;
+                let (issuer, xml) = if xml.len() > INLINE_DECODE_BYTES {
+                    tokio::task::spawn_blocking(move || (peek_issuer(&xml), xml))
+                        .await
+                        .map_err(|e| Error::Internal(e.to_string()))?
+                } else {
+                    (peek_issuer(&xml), xml)
+                };
                 let issuer = issuer.map_err(|e| refuse(e.to_string()))?;
                 let idp_id = self
                     .idp_for_entity(&issuer, now_ms)
