@@ -128,8 +128,8 @@ struct RequestPurpose {
 }
 
 pub struct SamlProviders {
-    providers: TtlCache<String, Option<Arc<SamlProvider>>>,
-    by_entity: TtlCache<String, Option<String>>,
+    providers: TtlCache<String, Arc<SamlProvider>>,
+    by_entity: TtlCache<String, String>,
     /// Bounds concurrent signature work on the blocking pool.
     verifiers: Semaphore,
 }
@@ -178,7 +178,7 @@ impl Services {
     pub async fn saml_provider(&self, idp_id: &str, now_ms: i64) -> Result<Option<Arc<SamlProvider>>> {
         let cache = &self.saml.providers;
         if let Some(found) = cache.get(&idp_id.to_string(), now_ms) {
-            return Ok(found);
+            return Ok(Some(found));
         }
         let generation = cache.generation();
         let loaded = match self.store.get_saml_metadata(idp_id, "saml").await? {
@@ -200,7 +200,11 @@ impl Services {
                 }))
             }
         };
-        cache.put(idp_id.to_string(), loaded.clone(), generation, now_ms);
+        // Only hits are kept: the key comes from the request, and unknown ones must not fill
+        // the cache.
+        if let Some(provider) = &loaded {
+            cache.put(idp_id.to_string(), provider.clone(), generation, now_ms);
+        }
         Ok(loaded)
     }
 
@@ -208,7 +212,7 @@ impl Services {
     async fn idp_for_entity(&self, entity_id: &str, now_ms: i64) -> Result<Option<String>> {
         let cache = &self.saml.by_entity;
         if let Some(found) = cache.get(&entity_id.to_string(), now_ms) {
-            return Ok(found);
+            return Ok(Some(found));
         }
         let generation = cache.generation();
         let found = self
@@ -218,7 +222,9 @@ impl Services {
             .into_iter()
             .find(|idp| idp.remote_ids.iter().any(|r| r == entity_id))
             .map(|idp| idp.id);
-        cache.put(entity_id.to_string(), found.clone(), generation, now_ms);
+        if let Some(idp_id) = &found {
+            cache.put(entity_id.to_string(), idp_id.clone(), generation, now_ms);
+        }
         Ok(found)
     }
 
@@ -508,14 +514,22 @@ fn peek_issuer(xml: &str) -> std::result::Result<String, crate::saml::SamlError>
             found: root.name,
         });
     }
-    root.child(NS_ASSERTION, "Issuer")
+    let issuer = root
+        .child(NS_ASSERTION, "Issuer")
         .or_else(|| {
             root.child(NS_ASSERTION, "Assertion")
                 .and_then(|a| a.child(NS_ASSERTION, "Issuer"))
         })
         .map(|i| i.text.trim().to_string())
         .filter(|i| !i.is_empty())
-        .ok_or(crate::saml::SamlError::Missing("Issuer"))
+        .ok_or(crate::saml::SamlError::Missing("Issuer"))?;
+    // Metadata import accepts entity ids up to this length; nothing longer can match.
+    if issuer.len() > 1024 {
+        return Err(crate::saml::SamlError::Rejected(
+            "the Issuer is longer than any entity id".into(),
+        ));
+    }
+    Ok(issuer)
 }
 
 async fn blocking<T: Send + 'static>(

@@ -775,6 +775,19 @@ async fn hostile_saml_responses(db: Db) {
             }),
         ),
         (
+            "unknown Issuer at the ACS",
+            "no identity provider has the entity id",
+            Send::Acs(bent(&|s| s.issuer = "https://idp.unknown.example/saml".into()), None),
+        ),
+        (
+            "Issuer longer than any entity id at the ACS",
+            "longer than any entity id",
+            Send::Acs(
+                bent(&|s| s.issuer = format!("https://idp.test/{}", "x".repeat(2048))),
+                None,
+            ),
+        ),
+        (
             "unsolicited over ECP",
             "unsolicited",
             Send::Ecp({
