@@ -14,7 +14,7 @@ use time::format_description::well_known::Rfc3339;
 
 use super::response::{NS_ASSERTION, NS_PROTOCOL};
 use super::xml::{self, Element};
-use super::{BINDING_PAOS, SamlError};
+use super::SamlError;
 
 pub const NS_SOAP: &str = "http://schemas.xmlsoap.org/soap/envelope/";
 pub const NS_PAOS: &str = "urn:liberty:paos:2003-08";
@@ -160,8 +160,6 @@ pub fn paos_envelope(signed_authn_request: &str, acs_url: &str, sp_entity_id: &s
     )
 }
 
-pub const ECP_BINDING: &str = BINDING_PAOS;
-
 /// What an ECP client relays back: the IdP's Response (as a standalone document, with the
 /// namespace declarations it inherited from the envelope) and the RelayState header.
 #[derive(Debug)]
@@ -303,7 +301,7 @@ mod tests {
             destination,
             sp_entity_id: "https://sp.example/a?b=1&c=\"2\"",
             acs_url: "https://sp.example/acs",
-            protocol_binding: BINDING_PAOS,
+            protocol_binding: crate::saml::BINDING_PAOS,
         };
         let with = xml::parse(&render_authn_request(&params("https://idp.example/sso"), false)).unwrap();
         assert_eq!(with.attr("Destination"), Some("https://idp.example/sso"));
