@@ -12,9 +12,9 @@ use samael::crypto::{CryptoProvider, XmlSec};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
+use super::SamlError;
 use super::response::{NS_ASSERTION, NS_PROTOCOL};
 use super::xml::{self, Element};
-use super::SamlError;
 
 pub const NS_SOAP: &str = "http://schemas.xmlsoap.org/soap/envelope/";
 pub const NS_PAOS: &str = "urn:liberty:paos:2003-08";
