@@ -313,6 +313,32 @@ mod tests {
         assert!(without.child(super::super::NS_DSIG, "Signature").is_some());
     }
 
+    /// The PAOS request's shape is what ECP clients parse (keystoneauth1 takes the RelayState
+    /// and responseConsumerURL by XPath and removes the Header, the first child).
+    #[test]
+    fn paos_envelope_keeps_its_shape() {
+        let request = render_authn_request(
+            &AuthnRequestParams {
+                id: "_00112233445566778899aabbccddeeff.eyJpIjoiYWNtZSIsImsiOiJlIn0",
+                issue_instant_secs: 1_800_000_000,
+                destination: "https://idp.example/idp/profile/SAML2/SOAP/ECP",
+                sp_entity_id: "https://iam.example.com",
+                acs_url: "https://iam.example.com/v3-ext/auth/OS-FEDERATION/SSO/SAML2/ECP",
+                protocol_binding: crate::saml::BINDING_PAOS,
+            },
+            false,
+        );
+        let envelope = paos_envelope(
+            &request,
+            "https://iam.example.com/v3-ext/auth/OS-FEDERATION/SSO/SAML2/ECP",
+            "https://iam.example.com",
+            "relay-state-1",
+        );
+        let tree = xml::parse(&envelope).unwrap();
+        assert!(tree.children[0].is(NS_SOAP, "Header"), "the Header comes first");
+        insta::assert_snapshot!(envelope.replace("><", ">\n<"));
+    }
+
     #[test]
     fn redirect_url_carries_a_verifiable_signature() {
         let key = PKey::from_rsa(openssl::rsa::Rsa::generate(2048).unwrap()).unwrap();
