@@ -8,7 +8,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use serde_json::{Value, json};
 
 use crate::oidc_op::{DiscoveryServer, SigningKey, b64, hmac_sha256, jwt};
-use crate::support::{Db, TestApp, spawn_app, spawn_app_with};
+use crate::support::{Db, TestApp, no_redirects, spawn_app, spawn_app_with};
 
 const ISSUER: &str = "https://token.actions.githubusercontent.com";
 const AUDIENCE: &str = "https://github.com/acme";
@@ -690,14 +690,6 @@ async fn discovered_keys_rotate(db: Db) {
 }
 const DASHBOARD: &str = "https://dashboard.example/auth/websso/";
 const AUTHORIZE: &str = "https://login.corp.example/oauth2/authorize";
-
-fn no_redirects() -> reqwest::Client {
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .no_proxy()
-        .build()
-        .unwrap()
-}
 
 /// Starts browser sign-in; returns (state, nonce, binding cookie) from the redirect.
 async fn websso_start(app: &TestApp, idp: &str) -> (String, String, String) {

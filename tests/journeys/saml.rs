@@ -7,7 +7,7 @@ use base64::engine::general_purpose::STANDARD;
 use serde_json::{Value, json};
 
 use crate::saml_idp::{RSA_SHA1, SHA1, Spec, TestIdp, random_id, read_paos, read_redirect};
-use crate::support::{Db, TestApp, spawn_app, spawn_app_with};
+use crate::support::{Db, TestApp, no_redirects, spawn_app, spawn_app_with};
 
 const DASHBOARD: &str = "https://dashboard.example/auth/websso/";
 
@@ -72,15 +72,7 @@ async fn answer(r: reqwest::Response) -> Answer {
 
 /// The SP certificate (base64 DER) our metadata publishes for `key_use`.
 async fn sp_certificate(app: &TestApp, key_use: &str) -> String {
-    let metadata = app
-        .client
-        .get(app.url("/v3-ext/auth/OS-FEDERATION/SSO/metadata"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metadata = app.get_text("/v3-ext/auth/OS-FEDERATION/SSO/metadata").await;
     metadata
         .split(&format!("use=\"{key_use}\""))
         .nth(1)
@@ -117,14 +109,6 @@ async fn post_acs(app: &TestApp, saml_response: &str, relay_state: Option<&str>)
         .await
         .unwrap();
     answer(r).await
-}
-
-fn no_redirects() -> reqwest::Client {
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .no_proxy()
-        .build()
-        .unwrap()
 }
 
 /// Starts SP-initiated sign-in at `path`; returns (request id, RelayState) of the

@@ -195,6 +195,15 @@ pub async fn spawn_app_with(db: Db, adjust: impl FnOnce(&mut ServeArgs)) -> Opti
     Some(app)
 }
 
+/// A client that shows redirects instead of following them (browser sign-in starts).
+pub fn no_redirects() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .no_proxy()
+        .build()
+        .unwrap()
+}
+
 pub fn project_scope(project: &str, domain: &str) -> Value {
     json!({"project": {"name": project, "domain": {"name": domain}}})
 }
@@ -268,6 +277,18 @@ impl TestApp {
     }
 
     /// Stops the server and drops a PostgreSQL test database.
+    /// GET `path` without credentials; the body as text.
+    pub async fn get_text(&self, path: &str) -> String {
+        self.client
+            .get(self.url(path))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    }
+
     /// An enabled identity provider `idp` with `protocol` mapped by `mapping`.
     pub async fn register_provider(&self, idp: &str, protocol: &str, mapping: &str) {
         let t = self.admin_token.as_str();

@@ -280,15 +280,7 @@ async fn service_basics_versions_metrics_and_request_ids() {
     let (s, catalog) = app.call("GET", "/v3/auth/catalog", &app.admin_token, None).await;
     assert_eq!(s, 200);
     assert_eq!(catalog["catalog"][0]["endpoints"].as_array().unwrap().len(), 3);
-    let metrics = app
-        .client
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = app.get_text("/metrics").await;
     assert!(metrics.contains("fedgate_http_requests_total"), "{metrics}");
     assert!(metrics.contains("fedgate_tokens_issued_total"), "{metrics}");
     app.stop().await;
