@@ -295,7 +295,7 @@ pub fn validate_response(xml: &str, expect: &ResponseExpectations, now_secs: i64
             candidate.clone()
         }
     };
-    validate_assertion(&response, &assertion, expect, now_secs, response_id)
+    validate_assertion(&response, response_signed, &assertion, expect, now_secs, response_id)
 }
 
 fn check_instant_fresh(e: &Element, expect: &ResponseExpectations, now: i64, what: &str) -> Result<i64, SamlError> {
@@ -314,6 +314,7 @@ fn check_instant_fresh(e: &Element, expect: &ResponseExpectations, now: i64, wha
 
 fn validate_assertion(
     response: &Element,
+    response_signed: bool,
     assertion: &Element,
     expect: &ResponseExpectations,
     now: i64,
@@ -395,6 +396,10 @@ fn validate_assertion(
     let in_response_to = match (response_in_response_to, scd_in_response_to) {
         (Some(a), Some(b)) if a != b => {
             return Err(reject("InResponseTo of the Response and of the assertion differ"));
+        }
+        // Only a signature makes InResponseTo worth anything.
+        (Some(_), None) if !response_signed => {
+            return Err(reject("InResponseTo is not covered by a signature"));
         }
         (a, b) => b.or(a),
     };

@@ -759,6 +759,20 @@ async fn hostile_saml_responses(db: Db) {
             }),
         ),
         (
+            "InResponseTo only on the unsigned Response",
+            "not covered by a signature",
+            Send::Acs(
+                {
+                    let s = good();
+                    let assertion = idp.assertion(&s);
+                    let mut r = s.clone();
+                    r.in_response_to = Some(random_id());
+                    idp.response_around(&r, &assertion)
+                },
+                Some("relay".into()),
+            ),
+        ),
+        (
             "unknown Issuer at the ACS",
             "no identity provider has the entity id",
             Send::Acs(bent(&|s| s.issuer = "https://idp.unknown.example/saml".into()), None),
