@@ -14,11 +14,11 @@ use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use rand::RngCore;
 use samael::crypto::CertificateDer;
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 use tokio::sync::Semaphore;
 
 use super::auth::Issued;
 use super::ttl_cache::TtlCache;
+use super::websso::{digest, random_b64};
 use super::{Error, Result, Services};
 use crate::saml::request::{AuthnRequestParams, paos_envelope, redirect_url, render_authn_request, sign_enveloped};
 use crate::saml::response::{ResponseExpectations, SignedPart, ValidResponse, validate_response};
@@ -150,16 +150,6 @@ impl SamlProviders {
     }
 }
 
-fn digest(text: &str) -> String {
-    hex::encode(Sha256::digest(text.as_bytes()))
-}
-
-fn random_b64(len: usize) -> String {
-    let mut bytes = vec![0u8; len];
-    rand::rngs::OsRng.fill_bytes(&mut bytes);
-    URL_SAFE_NO_PAD.encode(bytes)
-}
-
 fn request_key(request_id: &str, relay_state: &str) -> String {
     digest(&format!("{request_id}\n{relay_state}"))
 }
@@ -266,7 +256,6 @@ impl Services {
             .await?;
         let metadata = &provider.metadata;
         let sp_entity_id = self.config.public_url.clone();
-        let sign_key = self.sp.signing.private_key_der.clone();
         let now_secs = now_ms.div_euclid(1000);
         tracing::info!(idp.id = %idp.id, saml.request_id = %request_id, purpose = ?purpose, "SAML sign-in started");
         if purpose == StartFor::Ecp {
@@ -326,6 +315,7 @@ impl Services {
             },
             true,
         );
+        let sign_key = self.sp.signing.private_key_der.clone();
         let signed = blocking(move || sign_enveloped(&request, &sign_key)).await?;
         Ok(SamlStart::Post {
             url: endpoint,

@@ -41,13 +41,15 @@ pub struct WebSsoStart {
     pub binding: String,
 }
 
-fn random_b64(len: usize) -> String {
+/// `len` random bytes, base64url: states, nonces, bindings, relay states.
+pub(super) fn random_b64(len: usize) -> String {
     let mut bytes = vec![0u8; len];
     rand::rngs::OsRng.fill_bytes(&mut bytes);
     URL_SAFE_NO_PAD.encode(bytes)
 }
 
-fn digest(text: &str) -> String {
+/// What the one-time store keeps of a secret value: its SHA-256, hex.
+pub(super) fn digest(text: &str) -> String {
     hex::encode(Sha256::digest(text.as_bytes()))
 }
 

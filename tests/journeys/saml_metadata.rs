@@ -7,18 +7,6 @@ use serde_json::{Value, json};
 
 use crate::support::{Db, TestApp, spawn_app};
 
-/// A test-only self-signed certificate, base64 DER.
-fn test_only_certificate() -> String {
-    use openssl::{asn1::Asn1Time, hash::MessageDigest, pkey::PKey, rsa::Rsa, x509::X509};
-    let key = PKey::from_rsa(Rsa::generate(2048).unwrap()).unwrap();
-    let mut b = X509::builder().unwrap();
-    b.set_pubkey(&key).unwrap();
-    b.set_not_before(&Asn1Time::days_from_now(0).unwrap()).unwrap();
-    b.set_not_after(&Asn1Time::days_from_now(1).unwrap()).unwrap();
-    b.sign(&key, MessageDigest::sha256()).unwrap();
-    STANDARD.encode(b.build().to_der().unwrap())
-}
-
 fn idp_metadata(entity: &str, cert: &str, key_use: &str) -> String {
     format!(
         "<md:EntityDescriptor xmlns:md=\"urn:oasis:names:tc:SAML:2.0:metadata\" xmlns:ds=\"http://www.w3.org/2000/09/xmldsig#\" \
@@ -112,7 +100,7 @@ async fn idp_metadata_import(db: Db) {
         201
     );
     let path = "/v3-ext/OS-FEDERATION/identity_providers/shib/protocols/saml/metadata";
-    let cert = test_only_certificate();
+    let cert = crate::saml_idp::SigningIdentity::generate("test-only idp").cert_b64;
     let good = idp_metadata("https://idp.example/shibboleth", &cert, "signing");
     let body = |xml: &str| json!({"domain_id": domain_id, "xaccount_type": "", "metadata": xml});
 
