@@ -1,16 +1,23 @@
 //! Evaluating compiled rules against an assertion, as Keystone's `RuleProcessor.process` and
 //! `_transform` do, with an optional trace of each rule's outcome.
+//!
+//! The result borrows from the mapping and the assertion: a login copies only the text a
+//! template builds (`{0}@example.com`), never a value that is used as it is. Each matched
+//! rule's locals are folded into the result as the rule matches, in Keystone's order.
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use serde::Serialize;
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
+use smallvec::SmallVec;
 
 use super::MappingError;
 use super::python::{Piece, literal_list, repr_list};
-use super::rules::{GroupTemplate, LocalTemplate, Mapping, Matcher, RemoteKind, Rule, SchemaVersion, Template};
+use super::rules::{
+    GroupTemplate, LocalTemplate, Mapping, Matcher, RemoteKind, Rule, SchemaVersion, Template, UserTemplate, same_bytes,
+};
 
 /// Attribute name -> values. Keystone receives multi-valued attributes joined by `;`.
 pub type Assertion = BTreeMap<String, Vec<String>>;
@@ -31,16 +38,50 @@ pub fn assertion_from_json(obj: &Map<String, Value>) -> Assertion {
         .collect()
 }
 
-/// A group named in the mapping result: a name with its domain (shared, not copied, when the
-/// rule wrote it literally), or a whole group object given as `JSON:{...}`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(untagged)]
-pub enum GroupName {
-    Named { name: String, domain: Arc<Value> },
-    Json(Value),
+static NULL: Value = Value::Null;
+
+/// A JSON value in a mapping result: lent by the mapping (a literal in the rules) or built
+/// for this assertion and shared by the entries that name it.
+#[derive(Debug, Clone)]
+pub enum ValueRef<'a> {
+    Lent(&'a Value),
+    Built(Arc<Value>),
 }
 
-impl GroupName {
+impl std::ops::Deref for ValueRef<'_> {
+    type Target = Value;
+
+    #[inline]
+    fn deref(&self) -> &Value {
+        match self {
+            ValueRef::Lent(v) => v,
+            ValueRef::Built(v) => v,
+        }
+    }
+}
+
+impl PartialEq for ValueRef<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        **self == **other
+    }
+}
+
+impl Serialize for ValueRef<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        (**self).serialize(serializer)
+    }
+}
+
+/// A group named in the mapping result: a name with its domain, or a whole group object given
+/// as `JSON:{...}`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum GroupName<'a> {
+    Named { name: Cow<'a, str>, domain: ValueRef<'a> },
+    Json(Box<Value>),
+}
+
+impl GroupName<'_> {
     pub fn name(&self) -> Option<&str> {
         match self {
             GroupName::Named { name, .. } => Some(name),
@@ -56,12 +97,35 @@ impl GroupName {
     }
 }
 
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum UserType {
+    #[default]
+    Ephemeral,
+    Local,
+}
+
+/// Keystone's mapped user. Fields are in the order Keystone's dict serializes (sorted).
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct MappedUser<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub domain: Option<ValueRef<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub email: Option<Cow<'a, str>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id: Option<Cow<'a, str>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<Cow<'a, str>>,
+    #[serde(rename = "type")]
+    pub kind: UserType,
+}
+
 /// Keystone's mapped properties.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Mapped {
-    pub user: Map<String, Value>,
-    pub group_ids: Vec<String>,
-    pub group_names: Vec<GroupName>,
+pub struct Mapped<'a> {
+    pub user: MappedUser<'a>,
+    pub group_ids: Vec<Cow<'a, str>>,
+    pub group_names: Vec<GroupName<'a>>,
     pub projects: Vec<Value>,
 }
 
@@ -87,34 +151,119 @@ pub struct RuleTrace {
     pub values: Vec<Vec<String>>,
 }
 
-impl Matcher {
-    fn matches_any(&self, values: &[String]) -> bool {
+/// The assertion's values for each of the mapping's attributes, by `Remote::slot`.
+type Found<'a> = [Option<&'a [String]>];
+
+/// The values one `{N}` slot receives: a subset of one attribute's values, in their order.
+/// Attributes of up to 64 values (all but freak assertions) use a bit mask, so picking
+/// copies nothing.
+#[derive(Debug, Clone)]
+enum Picked<'a> {
+    All(&'a [String]),
+    Mask { values: &'a [String], mask: u64 },
+    List(Vec<&'a str>),
+}
+
+impl<'a> Picked<'a> {
+    /// The values that pass `keep`; with `dedup`, only the first of equal values (Keystone
+    /// builds these from sets; fedgate keeps the assertion's order).
+    fn select(values: &'a [String], dedup: bool, keep: impl Fn(&str) -> bool) -> Picked<'a> {
+        if values.len() > 64 {
+            let mut list: Vec<&'a str> = Vec::new();
+            for v in values.iter().map(String::as_str).filter(|v| keep(v)) {
+                if !dedup || !list.contains(&v) {
+                    list.push(v);
+                }
+            }
+            return Picked::List(list);
+        }
+        let mut mask = 0u64;
+        for (i, v) in values.iter().enumerate() {
+            let repeated = || (0..i).any(|j| mask & (1 << j) != 0 && same_bytes(values[j].as_bytes(), v.as_bytes()));
+            if keep(v) && !(dedup && repeated()) {
+                mask |= 1 << i;
+            }
+        }
+        Picked::Mask { values, mask }
+    }
+
+    fn len(&self) -> usize {
         match self {
-            Matcher::Exact(list) => values.iter().any(|v| list.contains(v)),
-            Matcher::Regex(res) => values.iter().any(|v| res.iter().any(|r| r.is_match(v))),
+            Picked::All(values) => values.len(),
+            Picked::Mask { mask, .. } => mask.count_ones() as usize,
+            Picked::List(list) => list.len(),
         }
     }
 
-    /// The assertion values this matcher selects: Keystone's `_evaluate_requirement` without
-    /// the final step. Regex matching is unanchored (`re.search`).
-    fn matches<'a>(&self, values: &'a [String]) -> Vec<&'a String> {
+    fn iter(&self) -> PickedIter<'_, 'a> {
         match self {
-            Matcher::Exact(list) => values.iter().filter(|v| list.contains(v)).collect(),
-            Matcher::Regex(res) => values.iter().filter(|v| res.iter().any(|r| r.is_match(v))).collect(),
+            Picked::All(values) => PickedIter::All(values.iter()),
+            Picked::Mask { values, mask } => PickedIter::Mask { values, mask: *mask },
+            Picked::List(list) => PickedIter::List(list.iter()),
+        }
+    }
+
+    /// The value, when there is exactly one.
+    fn single(&self) -> Option<&'a str> {
+        match self {
+            Picked::All([one]) => Some(one),
+            Picked::Mask { values, mask } if mask.count_ones() == 1 => {
+                values.get(mask.trailing_zeros() as usize).map(String::as_str)
+            }
+            Picked::List(list) if list.len() == 1 => Some(list[0]),
+            _ => None,
         }
     }
 }
 
-/// Keeps the first occurrence of each value. Keystone builds these lists from Python sets, so
-/// their order there is arbitrary; fedgate keeps the assertion's order.
-fn dedup(values: Vec<&String>) -> Vec<String> {
-    let mut out: Vec<String> = Vec::with_capacity(values.len());
-    for v in values {
-        if !out.contains(v) {
-            out.push(v.clone());
+enum PickedIter<'s, 'a> {
+    All(std::slice::Iter<'a, String>),
+    Mask { values: &'a [String], mask: u64 },
+    List(std::slice::Iter<'s, &'a str>),
+}
+
+impl<'a> Iterator for PickedIter<'_, 'a> {
+    type Item = &'a str;
+
+    fn next(&mut self) -> Option<&'a str> {
+        match self {
+            PickedIter::All(it) => it.next().map(String::as_str),
+            PickedIter::Mask { values, mask } => {
+                if *mask == 0 {
+                    return None;
+                }
+                let i = mask.trailing_zeros() as usize;
+                *mask &= *mask - 1;
+                values.get(i).map(String::as_str)
+            }
+            PickedIter::List(it) => it.next().copied(),
         }
     }
-    out
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        let n = match self {
+            PickedIter::All(it) => it.len(),
+            PickedIter::Mask { mask, .. } => mask.count_ones() as usize,
+            PickedIter::List(it) => it.len(),
+        };
+        (n, Some(n))
+    }
+}
+
+type Slots<'a> = Vec<Picked<'a>>;
+
+impl Matcher {
+    fn is_match(&self, value: &str) -> bool {
+        match self {
+            Matcher::Exact(set) => set.contains(value),
+            // Unanchored, as Keystone's `re.search`.
+            Matcher::Patterns(patterns) => patterns.iter().any(|p| p.is_match(value)),
+        }
+    }
+
+    fn matches_any(&self, values: &[String]) -> bool {
+        values.iter().any(|v| self.is_match(v))
+    }
 }
 
 /// Why a rule did not apply: the remote's index and the check. Cheap, so evaluations without
@@ -125,11 +274,13 @@ struct Stop {
     check: &'static str,
 }
 
-/// The values for the rule's `{N}` slots, or where it stopped.
-fn verify_requirements<'a>(rule: &Rule, assertion: &'a Assertion) -> Result<Vec<Cow<'a, [String]>>, Stop> {
-    let mut direct = Vec::new();
+/// Fills `slots` with the values for the rule's `{N}` slots (Keystone's
+/// `_verify_all_requirements`), or says where the rule stopped. The caller reuses `slots`
+/// from rule to rule.
+fn verify_requirements<'a>(rule: &Rule, found: &Found<'a>, slots: &mut Slots<'a>) -> Result<(), Stop> {
+    slots.clear();
     for (i, remote) in rule.remote.iter().enumerate() {
-        let values = match assertion.get(&remote.attribute) {
+        let values = match found.get(remote.slot).copied().flatten() {
             Some(v) if !v.is_empty() => v,
             _ => {
                 return Err(Stop {
@@ -155,126 +306,157 @@ fn verify_requirements<'a>(rule: &Rule, assertion: &'a Assertion) -> Result<Vec<
                     });
                 }
             }
-            RemoteKind::Value => direct.push(Cow::Borrowed(values.as_slice())),
-            RemoteKind::Whitelist(m) => direct.push(Cow::Owned(match m {
-                // Keystone: a list comprehension, so order and duplicates are kept.
-                Matcher::Regex(_) => m.matches(values).into_iter().cloned().collect(),
-                Matcher::Exact(_) => dedup(m.matches(values)),
-            })),
-            RemoteKind::Blacklist(m) => {
-                let hits = m.matches(values);
-                direct.push(Cow::Owned(dedup(values.iter().filter(|v| !hits.contains(v)).collect())));
+            RemoteKind::Value => slots.push(Picked::All(values)),
+            RemoteKind::Whitelist(m) => {
+                // Keystone: a list comprehension for regexes (order and duplicates kept), a
+                // set otherwise.
+                let dedup = matches!(m, Matcher::Exact(_));
+                slots.push(Picked::select(values, dedup, |v| m.is_match(v)));
             }
+            RemoteKind::Blacklist(m) => slots.push(Picked::select(values, true, |v| !m.is_match(v))),
         }
     }
-    Ok(direct)
+    Ok(())
 }
 
-fn describe(rule: &Rule, stop: Stop, assertion: &Assertion) -> FailedCondition {
-    let attribute = rule.remote[stop.remote].attribute.clone();
-    let seen = assertion.get(&attribute).cloned().unwrap_or_default();
+fn describe(rule: &Rule, stop: Stop, found: &Found) -> FailedCondition {
+    let remote = &rule.remote[stop.remote];
     FailedCondition {
         remote: stop.remote,
-        attribute,
+        attribute: remote.attribute.clone(),
         check: stop.check,
-        seen,
+        seen: found
+            .get(remote.slot)
+            .copied()
+            .flatten()
+            .map(<[String]>::to_vec)
+            .unwrap_or_default(),
     }
 }
 
-type Slots<'a> = [Cow<'a, [String]>];
-
-fn render_text(pieces: &[Piece], slots: &Slots) -> String {
-    let mut out = String::new();
+fn render_text<'a>(pieces: &'a [Piece], slots: &Slots<'a>) -> Cow<'a, str> {
+    match pieces {
+        [Piece::Literal(s)] => return Cow::Borrowed(s),
+        [Piece::Slot(n)] => {
+            if let Some(one) = slots.get(*n).and_then(Picked::single) {
+                return Cow::Borrowed(one);
+            }
+        }
+        _ => {}
+    }
+    let capacity = pieces
+        .iter()
+        .map(|p| match p {
+            Piece::Literal(s) => s.len(),
+            Piece::Slot(n) => slots.get(*n).map_or(0, |v| v.iter().map(|s| s.len() + 4).sum()),
+        })
+        .sum();
+    let mut out = String::with_capacity(capacity);
     for p in pieces {
         match p {
             Piece::Literal(s) => out.push_str(s),
             // Compilation checked every slot index against the rule's remotes.
-            Piece::Slot(n) => match slots.get(*n).map(|v| v.as_ref()) {
-                Some([one]) => out.push_str(one),
-                Some(many) => out.push_str(&repr_list(many)),
-                None => {}
-            },
+            Piece::Slot(n) => {
+                if let Some(picked) = slots.get(*n) {
+                    match picked.single() {
+                        Some(one) => out.push_str(one),
+                        None => out.push_str(&repr_list(&picked.iter().collect::<Vec<_>>())),
+                    }
+                }
+            }
         }
     }
-    out
+    Cow::Owned(out)
 }
 
-fn render(t: &Template, slots: &Slots) -> Value {
+fn render<'a>(t: &'a Template, slots: &Slots<'a>) -> Value {
     match t {
         Template::Object(fields) => Value::Object(fields.iter().map(|(k, v)| (k.clone(), render(v, slots))).collect()),
         Template::Array(items) => Value::Array(items.iter().map(|i| render(i, slots)).collect()),
-        Template::Text(pieces) => Value::String(render_text(pieces, slots)),
+        Template::Text(pieces) => Value::String(render_text(pieces, slots).into_owned()),
         Template::Verbatim(v) => v.clone(),
         Template::Constant(v) => (**v).clone(),
     }
 }
 
-fn render_shared(t: &Template, slots: &Slots) -> Arc<Value> {
+/// A subtree without placeholders is lent from the mapping; others are built.
+fn render_value<'a>(t: &'a Template, slots: &Slots<'a>) -> ValueRef<'a> {
     match t {
-        Template::Constant(v) => v.clone(),
-        other => Arc::new(render(other, slots)),
+        Template::Constant(v) => ValueRef::Lent(v),
+        other => ValueRef::Built(Arc::new(render(other, slots))),
     }
 }
 
-fn render_string(t: &Template, slots: &Slots) -> String {
+fn render_str<'a>(t: &'a Template, slots: &Slots<'a>) -> Cow<'a, str> {
     match t {
         Template::Text(pieces) => render_text(pieces, slots),
-        other => value_text(&render(other, slots)),
+        other => Cow::Owned(value_text(&render(other, slots))),
     }
 }
 
 /// A list-valued local (`groups`, `group_ids`). Exactly one slot with several values gives
 /// them as they are, which is what Keystone gets back after formatting them as Python list
 /// text and parsing it again; anything else is text read as Keystone reads it.
-fn render_list(t: &Template, slots: &Slots) -> Vec<String> {
+fn render_list<'s, 'a>(t: &'a Template, slots: &'s Slots<'a>) -> Listed<'s, 'a> {
     if let Template::Text(pieces) = t
         && let [Piece::Slot(n)] = pieces.as_slice()
         && let Some(values) = slots.get(*n)
         && values.len() != 1
     {
-        return values.to_vec();
+        return Listed::Values(values);
     }
-    literal_list(&render_string(t, slots))
+    let text = render_str(t, slots);
+    if !text.trim_start().starts_with('[') {
+        return Listed::One(text);
+    }
+    Listed::Parsed(literal_list(&text).into_iter().map(Cow::Owned).collect())
 }
 
-/// Group names of one domain in first-seen order, with their latest domain object.
-type NamedGroups = Vec<(String, Arc<Value>)>;
-
-enum RenderedGroup {
-    Id(String),
-    Name { name: String, domain: Arc<Value> },
+/// The entries of a list-valued local, lent where they are the assertion's values.
+enum Listed<'s, 'a> {
+    Values(&'s Picked<'a>),
+    One(Cow<'a, str>),
+    Parsed(Vec<Cow<'a, str>>),
 }
 
-/// One local element after substitution: Keystone's `identity_value`.
-#[derive(Default)]
-struct IdentityValue {
-    user: Option<Map<String, Value>>,
-    group: Option<RenderedGroup>,
-    groups: Option<Vec<String>>,
-    group_ids: Option<Vec<String>>,
-    domain: Option<Arc<Value>>,
-    projects: Option<Value>,
-    projects_json: Option<Value>,
+impl<'a> Listed<'_, 'a> {
+    fn len(&self) -> usize {
+        match self {
+            Listed::Values(values) => values.len(),
+            Listed::One(_) => 1,
+            Listed::Parsed(list) => list.len(),
+        }
+    }
+
+    fn for_each(&self, mut f: impl FnMut(Cow<'a, str>)) {
+        match self {
+            Listed::Values(values) => values.iter().for_each(|v| f(Cow::Borrowed(v))),
+            Listed::One(text) => f(text.clone()),
+            Listed::Parsed(list) => list.iter().for_each(|v| f(v.clone())),
+        }
+    }
+
+    fn any(&self, f: impl Fn(&str) -> bool) -> bool {
+        match self {
+            Listed::Values(values) => values.iter().any(f),
+            Listed::One(text) => f(text),
+            Listed::Parsed(list) => list.iter().any(|v| f(v)),
+        }
+    }
 }
 
-fn render_local(l: &LocalTemplate, slots: &Slots) -> IdentityValue {
-    IdentityValue {
-        user: l.user.as_ref().map(|t| match render(t, slots) {
-            Value::Object(m) => m,
-            _ => Map::new(),
-        }),
-        group: l.group.as_ref().map(|g| match g {
-            GroupTemplate::ById(id) => RenderedGroup::Id(render_string(id, slots)),
-            GroupTemplate::ByName { name, domain } => RenderedGroup::Name {
-                name: render_string(name, slots),
-                domain: render_shared(domain, slots),
-            },
-        }),
-        groups: l.groups.as_ref().map(|t| render_list(t, slots)),
-        group_ids: l.group_ids.as_ref().map(|t| render_list(t, slots)),
-        domain: l.domain.as_ref().map(|t| render_shared(t, slots)),
-        projects: l.projects.as_ref().map(|t| render(t, slots)),
-        projects_json: l.projects_json.as_ref().map(|t| render(t, slots)),
+fn render_user<'a>(u: &'a UserTemplate, slots: &Slots<'a>) -> MappedUser<'a> {
+    let text = |t: &'a Option<Template>| t.as_ref().map(|t| render_str(t, slots));
+    MappedUser {
+        domain: u.domain.as_ref().map(|t| render_value(t, slots)),
+        email: text(&u.email),
+        id: text(&u.id),
+        name: text(&u.name),
+        kind: if u.local == Some(true) {
+            UserType::Local
+        } else {
+            UserType::Ephemeral
+        },
     }
 }
 
@@ -289,161 +471,276 @@ fn truthy(v: Option<&Value>) -> bool {
     }
 }
 
+/// Keystone keys groups-by-name on the domain's name, else its id.
+fn domain_key<'a>(domain: &ValueRef<'a>) -> ValueRef<'a> {
+    fn pick(d: &Value) -> &Value {
+        match d.get("name").filter(|n| truthy(Some(n))) {
+            Some(name) => name,
+            None => d.get("id").unwrap_or(&NULL),
+        }
+    }
+    match domain {
+        ValueRef::Lent(d) => ValueRef::Lent(pick(d)),
+        ValueRef::Built(d) => ValueRef::Built(Arc::new(pick(d).clone())),
+    }
+}
+
+/// Room for a typical login's group names at the first, so the list is not regrown.
+const GROUP_NAMES_CAPACITY: usize = 16;
+
+fn reserve_group_names(names: &mut Vec<GroupName>, additional: usize) {
+    if names.capacity() == 0 {
+        names.reserve(additional.max(GROUP_NAMES_CAPACITY));
+    } else {
+        names.reserve(additional);
+    }
+}
+
+type NamedGroups<'a> = SmallVec<[(Cow<'a, str>, ValueRef<'a>); 4]>;
+
+/// Keystone's `_transform`, fed one local element at a time.
+#[derive(Default)]
+struct Transform<'a> {
+    locals: usize,
+    user: Option<MappedUser<'a>>,
+    group_ids: Vec<Cow<'a, str>>,
+    group_names: Vec<GroupName<'a>>,
+    /// Group names of each domain in first-seen order, with their latest domain object.
+    by_domain: Vec<(ValueRef<'a>, NamedGroups<'a>)>,
+    projects: Vec<Value>,
+    /// The domain of the last local element: the user's domain when it names none.
+    last_domain: Option<ValueRef<'a>>,
+}
+
+impl<'a> Transform<'a> {
+    /// Room for a typical login's results up front: growing them costs more than the rare
+    /// unused allocation.
+    fn with_room() -> Transform<'a> {
+        Transform {
+            group_ids: Vec::with_capacity(4),
+            group_names: Vec::with_capacity(GROUP_NAMES_CAPACITY),
+            by_domain: Vec::with_capacity(2),
+            ..Transform::default()
+        }
+    }
+
+    fn add(&mut self, version: SchemaVersion, l: &'a LocalTemplate, slots: &Slots<'a>) -> Result<(), MappingError> {
+        self.locals += 1;
+        let domain = l.domain.as_ref().map(|t| render_value(t, slots));
+        if l.projects.is_some() || l.projects_json.is_some() {
+            let projects = l.projects.as_ref().map(|t| render(t, slots));
+            let projects_json = l.projects_json.as_ref().map(|t| render(t, slots));
+            self.projects = extract_projects(version, projects, projects_json, domain.as_deref())?;
+        }
+        if self.user.is_none()
+            && let Some(u) = &l.user
+            && !u.is_empty()
+        {
+            self.user = Some(render_user(u, slots));
+        }
+        match &l.group {
+            Some(GroupTemplate::ById(id)) => push_unique(&mut self.group_ids, render_str(id, slots)),
+            Some(GroupTemplate::ByName { name, domain }) => {
+                self.add_named(render_str(name, slots), render_value(domain, slots))
+            }
+            None => {}
+        }
+        if let Some(t) = &l.groups {
+            normalize_groups(&render_list(t, slots), domain.as_ref(), &mut self.group_names)?;
+        }
+        if let Some(t) = &l.group_ids {
+            render_list(t, slots).for_each(|id| push_unique(&mut self.group_ids, id));
+        }
+        self.last_domain = domain;
+        Ok(())
+    }
+
+    /// Keystone re-emits every group-by-name seen so far each time one is added, grouped by
+    /// domain; reproduced for compatibility (see the corpus notes).
+    fn add_named(&mut self, name: Cow<'a, str>, domain: ValueRef<'a>) {
+        let key = domain_key(&domain);
+        let slot = match self.by_domain.iter().position(|(k, _)| *k == key) {
+            Some(i) => i,
+            None => {
+                self.by_domain.push((key, NamedGroups::new()));
+                self.by_domain.len() - 1
+            }
+        };
+        let groups = &mut self.by_domain[slot].1;
+        match groups
+            .iter_mut()
+            .find(|(n, _)| same_bytes(n.as_bytes(), name.as_bytes()))
+        {
+            Some(existing) => existing.1 = domain,
+            None => groups.push((name, domain)),
+        }
+        let count: usize = self.by_domain.iter().map(|(_, gs)| gs.len()).sum();
+        reserve_group_names(&mut self.group_names, count);
+        for (n, d) in self.by_domain.iter().flat_map(|(_, gs)| gs.iter()) {
+            self.group_names.push(GroupName::Named {
+                name: n.clone(),
+                domain: d.clone(),
+            });
+        }
+    }
+
+    fn finish(&mut self, version: SchemaVersion) -> Result<Mapped<'a>, MappingError> {
+        if self.locals == 0 {
+            return Err(MappingError::NoRuleMatched);
+        }
+        let mut user = self.user.take().unwrap_or_default();
+        if version != SchemaVersion::V1 && !truthy(user.domain.as_deref()) {
+            user.domain = Some(self.last_domain.take().unwrap_or(ValueRef::Lent(&NULL)));
+        }
+        Ok(Mapped {
+            user,
+            group_ids: std::mem::take(&mut self.group_ids),
+            group_names: std::mem::take(&mut self.group_names),
+            projects: std::mem::take(&mut self.projects),
+        })
+    }
+}
+
 impl Mapping {
-    pub fn evaluate(&self, assertion: &Assertion) -> Result<Mapped, MappingError> {
+    pub fn evaluate<'a>(&'a self, assertion: &'a Assertion) -> Result<Mapped<'a>, MappingError> {
         self.run(assertion, None)
     }
 
     /// Evaluates and records, for every rule, whether it matched and what stopped it.
-    pub fn evaluate_traced(&self, assertion: &Assertion) -> (Result<Mapped, MappingError>, Vec<RuleTrace>) {
+    pub fn evaluate_traced<'a>(
+        &'a self,
+        assertion: &'a Assertion,
+    ) -> (Result<Mapped<'a>, MappingError>, Vec<RuleTrace>) {
         let mut trace = Vec::with_capacity(self.rules.len());
         let result = self.run(assertion, Some(&mut trace));
         (result, trace)
     }
 
-    fn run(&self, assertion: &Assertion, mut trace: Option<&mut Vec<RuleTrace>>) -> Result<Mapped, MappingError> {
-        let mut identity_values: Vec<IdentityValue> = Vec::new();
+    /// The assertion's values for every attribute the rules read: a merge of two sorted
+    /// lists, or lookups when the assertion is much larger than what the rules read.
+    fn lookup<'a>(&self, assertion: &'a Assertion, found: &mut Found<'a>) {
+        if assertion.len() > 4 * self.attributes.len() {
+            for (slot, name) in found.iter_mut().zip(&self.attributes) {
+                *slot = assertion.get(name).map(Vec::as_slice);
+            }
+            return;
+        }
+        let mut entries = assertion.iter().peekable();
+        for (slot, name) in self.attributes.iter().enumerate() {
+            while let Some(&(key, values)) = entries.peek() {
+                // Names mostly differ in their first byte: decide there without a memcmp.
+                let order = match (key.as_bytes().first(), name.as_bytes().first()) {
+                    (Some(a), Some(b)) if a != b => a.cmp(b),
+                    _ => key.as_str().cmp(name.as_str()),
+                };
+                match order {
+                    std::cmp::Ordering::Less => {
+                        entries.next();
+                    }
+                    std::cmp::Ordering::Equal => {
+                        found[slot] = Some(values.as_slice());
+                        entries.next();
+                        break;
+                    }
+                    std::cmp::Ordering::Greater => break,
+                }
+            }
+        }
+    }
+
+    fn run<'a>(
+        &'a self,
+        assertion: &'a Assertion,
+        mut trace: Option<&mut Vec<RuleTrace>>,
+    ) -> Result<Mapped<'a>, MappingError> {
+        // On the stack for the usual handful of attributes.
+        let mut on_stack = [None; 32];
+        let mut on_heap = Vec::new();
+        let found: &mut Found<'a> = if self.attributes.len() <= on_stack.len() {
+            &mut on_stack[..self.attributes.len()]
+        } else {
+            on_heap.resize(self.attributes.len(), None);
+            &mut on_heap
+        };
+        self.lookup(assertion, found);
+        let found: &Found<'a> = found;
+        let mut transform = Transform::with_room();
+        // Keystone evaluates every rule and then fails at the first unusable local.
+        let mut failure = None;
+        let mut slots = Slots::with_capacity(self.max_slots);
         for (i, rule) in self.rules.iter().enumerate() {
-            match verify_requirements(rule, assertion) {
+            match verify_requirements(rule, found, &mut slots) {
                 Err(stop) => {
                     if let Some(t) = trace.as_deref_mut() {
                         t.push(RuleTrace {
                             rule: i,
                             matched: false,
-                            failed: Some(describe(rule, stop, assertion)),
+                            failed: Some(describe(rule, stop, found)),
                             values: Vec::new(),
                         });
                     }
                 }
-                Ok(slots) => {
-                    identity_values.extend(rule.local.iter().map(|l| render_local(l, &slots)));
+                Ok(()) => {
+                    if failure.is_none() {
+                        failure = rule
+                            .local
+                            .iter()
+                            .try_for_each(|l| transform.add(self.version, l, &slots))
+                            .err();
+                    }
                     if let Some(t) = trace.as_deref_mut() {
                         t.push(RuleTrace {
                             rule: i,
                             matched: true,
                             failed: None,
-                            values: slots.into_iter().map(Cow::into_owned).collect(),
+                            values: slots
+                                .iter()
+                                .map(|s| s.iter().map(|v| v.to_string()).collect())
+                                .collect(),
                         });
                     }
                 }
             }
         }
-        self.transform(identity_values)
-    }
-
-    fn transform(&self, identity_values: Vec<IdentityValue>) -> Result<Mapped, MappingError> {
-        if identity_values.is_empty() {
-            return Err(MappingError::NoRuleMatched);
+        match failure {
+            Some(e) => Err(e),
+            None => transform.finish(self.version),
         }
-        let mut user: Map<String, Value> = Map::new();
-        let mut group_ids: Vec<String> = Vec::new();
-        let mut group_names: Vec<GroupName> = Vec::new();
-        // Keystone re-emits every group-by-name seen so far each time one is added, grouped
-        // by domain; reproduced for compatibility (see the corpus notes).
-        let mut by_domain: Vec<(Value, NamedGroups)> = Vec::new();
-        let mut projects: Vec<Value> = Vec::new();
-        let last_domain = identity_values
-            .last()
-            .and_then(|iv| iv.domain.as_deref())
-            .cloned()
-            .unwrap_or(Value::Null);
-        for iv in identity_values {
-            if iv.projects.is_some() || iv.projects_json.is_some() {
-                projects = self.extract_projects(&iv)?;
-            }
-            if let Some(u) = iv.user
-                && user.is_empty()
-            {
-                user = u;
-            }
-            match iv.group {
-                Some(RenderedGroup::Id(id)) => push_unique(&mut group_ids, id),
-                Some(RenderedGroup::Name { name, domain }) => {
-                    let key = match domain.get("name").filter(|n| truthy(Some(n))) {
-                        Some(n) => n.clone(),
-                        None => domain.get("id").cloned().unwrap_or(Value::Null),
-                    };
-                    let slot = match by_domain.iter().position(|(k, _)| *k == key) {
-                        Some(i) => i,
-                        None => {
-                            by_domain.push((key, Vec::new()));
-                            by_domain.len() - 1
-                        }
-                    };
-                    let groups = &mut by_domain[slot].1;
-                    match groups.iter_mut().find(|(n, _)| *n == name) {
-                        Some(existing) => existing.1 = domain,
-                        None => groups.push((name, domain)),
-                    }
-                    group_names.extend(by_domain.iter().flat_map(|(_, gs)| {
-                        gs.iter().map(|(n, d)| GroupName::Named {
-                            name: n.clone(),
-                            domain: d.clone(),
-                        })
-                    }));
-                }
-                None => {}
-            }
-            if let Some(names) = iv.groups {
-                group_names.extend(normalize_groups(names, iv.domain.as_ref())?);
-            }
-            if let Some(ids) = iv.group_ids {
-                for id in ids {
-                    push_unique(&mut group_ids, id);
-                }
-            }
-        }
-        match user.get("type") {
-            None | Some(Value::Null) => {
-                user.insert("type".into(), json!("ephemeral"));
-            }
-            Some(Value::String(t)) if t == "ephemeral" || t == "local" => {}
-            Some(other) => {
-                return Err(MappingError::InvalidResult(format!(
-                    "user type {} not supported",
-                    value_text(other)
-                )));
-            }
-        }
-        if self.version != SchemaVersion::V1 && !truthy(user.get("domain")) {
-            user.insert("domain".into(), last_domain);
-        }
-        Ok(Mapped {
-            user,
-            group_ids,
-            group_names,
-            projects,
-        })
-    }
-
-    fn extract_projects(&self, iv: &IdentityValue) -> Result<Vec<Value>, MappingError> {
-        let mut projects = match &iv.projects {
-            Some(Value::Array(p)) => p.clone(),
-            // Schema 3.0 treats a string `projects` like `projects_json`.
-            Some(Value::String(s)) if self.version == SchemaVersion::V3 => parse_projects_json(s)?,
-            _ => Vec::new(),
-        };
-        if self.version == SchemaVersion::V3
-            && let Some(Value::String(text)) = &iv.projects_json
-        {
-            projects.extend(parse_projects_json(text)?);
-        }
-        if self.version != SchemaVersion::V1 {
-            let default_domain = iv.domain.as_deref().cloned().unwrap_or(Value::Null);
-            for p in projects.iter_mut() {
-                if let Some(obj) = p.as_object_mut()
-                    && !truthy(obj.get("domain"))
-                {
-                    obj.insert("domain".into(), default_domain.clone());
-                }
-            }
-        }
-        Ok(projects)
     }
 }
 
-fn push_unique(list: &mut Vec<String>, value: String) {
-    if !list.contains(&value) {
+fn extract_projects(
+    version: SchemaVersion,
+    projects: Option<Value>,
+    projects_json: Option<Value>,
+    domain: Option<&Value>,
+) -> Result<Vec<Value>, MappingError> {
+    let mut projects = match projects {
+        Some(Value::Array(p)) => p,
+        // Schema 3.0 treats a string `projects` like `projects_json`.
+        Some(Value::String(s)) if version == SchemaVersion::V3 => parse_projects_json(&s)?,
+        _ => Vec::new(),
+    };
+    if version == SchemaVersion::V3
+        && let Some(Value::String(text)) = &projects_json
+    {
+        projects.extend(parse_projects_json(text)?);
+    }
+    if version != SchemaVersion::V1 {
+        let default_domain = domain.cloned().unwrap_or(Value::Null);
+        for p in projects.iter_mut() {
+            if let Some(obj) = p.as_object_mut()
+                && !truthy(obj.get("domain"))
+            {
+                obj.insert("domain".into(), default_domain.clone());
+            }
+        }
+    }
+    Ok(projects)
+}
+
+fn push_unique<'a>(list: &mut Vec<Cow<'a, str>>, value: Cow<'a, str>) {
+    if !list.iter().any(|v| same_bytes(v.as_bytes(), value.as_bytes())) {
         list.push(value);
     }
 }
@@ -457,32 +754,35 @@ fn value_text(v: &Value) -> String {
 
 /// `groups` holds one name or the text of a list of names; each joins the rule's `domain`.
 /// Entries prefixed `JSON:` are whole group objects carrying their own domain.
-fn normalize_groups(names: Vec<String>, domain: Option<&Arc<Value>>) -> Result<Vec<GroupName>, MappingError> {
-    if names.iter().any(|n| n.starts_with("JSON:")) {
-        return names
-            .iter()
-            .map(|n| {
-                let body = n.trim_start_matches(['J', 'S', 'O', 'N', ':']);
-                let group: Value = serde_json::from_str(body)
-                    .map_err(|e| MappingError::InvalidResult(format!("groups entry is not JSON: {e}")))?;
-                if group.get("domain").is_none() {
-                    return Err(MappingError::InvalidResult(
-                        "both 'groups' and 'domain' must be specified".into(),
-                    ));
-                }
-                Ok(GroupName::Json(group))
-            })
-            .collect();
+fn normalize_groups<'a>(
+    names: &Listed<'_, 'a>,
+    domain: Option<&ValueRef<'a>>,
+    out: &mut Vec<GroupName<'a>>,
+) -> Result<(), MappingError> {
+    let missing_domain = || MappingError::InvalidResult("both 'groups' and 'domain' must be specified".into());
+    if names.any(|n| n.starts_with("JSON:")) {
+        let mut entries = Vec::with_capacity(names.len());
+        names.for_each(|n| entries.push(n));
+        for n in entries {
+            let body = n.trim_start_matches(['J', 'S', 'O', 'N', ':']);
+            let group: Value = serde_json::from_str(body)
+                .map_err(|e| MappingError::InvalidResult(format!("groups entry is not JSON: {e}")))?;
+            if group.get("domain").is_none() {
+                return Err(missing_domain());
+            }
+            out.push(GroupName::Json(Box::new(group)));
+        }
+        return Ok(());
     }
-    let domain =
-        domain.ok_or_else(|| MappingError::InvalidResult("both 'groups' and 'domain' must be specified".into()))?;
-    Ok(names
-        .into_iter()
-        .map(|name| GroupName::Named {
+    let domain = domain.ok_or_else(missing_domain)?;
+    reserve_group_names(out, names.len());
+    names.for_each(|name| {
+        out.push(GroupName::Named {
             name,
             domain: domain.clone(),
         })
-        .collect())
+    });
+    Ok(())
 }
 
 /// Schema 3.0 `projects_json`: a JSON array of `{name, roles: [{name}], domain?}`.
@@ -523,6 +823,7 @@ fn parse_projects_json(text: &str) -> Result<Vec<Value>, MappingError> {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+    use serde_json::json;
 
     fn arb_json() -> impl Strategy<Value = Value> {
         let leaf = prop_oneof![
@@ -617,6 +918,48 @@ mod tests {
                 Ok(_) | Err(MappingError::NoRuleMatched) | Err(MappingError::InvalidResult(_)) => {}
                 Err(e) => prop_assert!(false, "unexpected {e}"),
             }
+        }
+    }
+
+    /// Up to 64 values are picked with a bit mask, more with a list: both keep the
+    /// assertion's order, drop repeats where Keystone uses a set, and keep them where it
+    /// uses a list comprehension (regex whitelist).
+    #[test]
+    fn picking_agrees_below_and_above_sixty_four_values() {
+        let doc = json!({"rules": [{
+            "remote": [
+                {"type": "g", "whitelist": ["g1", "g3", "absent"]},
+                {"type": "g", "blacklist": ["^g[0-9]*[02-9]$"], "regex": true},
+                {"type": "g", "whitelist": ["^g1$"], "regex": true},
+            ],
+            "local": [
+                {"groups": "{0}", "domain": {"name": "white"}},
+                {"groups": "{1}", "domain": {"name": "black"}},
+                {"groups": "{2}", "domain": {"name": "regex"}},
+            ],
+        }]});
+        let mapping = Mapping::compile(&doc, None).unwrap();
+        for count in [5, 64, 65, 72] {
+            // g0..g{count-3}, then g1 and g3 again.
+            let mut values: Vec<String> = (0..count - 2).map(|i| format!("g{i}")).collect();
+            values.extend(["g1".to_string(), "g3".to_string()]);
+            let assertion: Assertion = [("g".to_string(), values)].into_iter().collect();
+            let mapped = mapping.evaluate(&assertion).unwrap();
+            let names = |domain: &str| -> Vec<&str> {
+                mapped
+                    .group_names
+                    .iter()
+                    .filter(|g| g.domain().and_then(|d| d.get("name")) == Some(&json!(domain)))
+                    .filter_map(GroupName::name)
+                    .collect()
+            };
+            assert_eq!(names("white"), vec!["g1", "g3"], "{count} values");
+            let black: Vec<String> = (0..count - 2)
+                .map(|i| format!("g{i}"))
+                .filter(|g| g.ends_with('1'))
+                .collect();
+            assert_eq!(names("black"), black, "{count} values");
+            assert_eq!(names("regex"), vec!["g1", "g1"], "{count} values");
         }
     }
 

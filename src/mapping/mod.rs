@@ -13,7 +13,7 @@ mod python;
 pub mod report;
 mod rules;
 
-pub use eval::{Assertion, FailedCondition, GroupName, Mapped, RuleTrace, assertion_from_json};
+pub use eval::{Assertion, FailedCondition, GroupName, Mapped, MappedUser, RuleTrace, UserType, assertion_from_json};
 pub use rules::{Mapping, SchemaVersion};
 
 /// Why rules were refused or an assertion could not be mapped.

@@ -94,8 +94,8 @@ pub fn repr_str(s: &str) -> String {
 }
 
 /// Python's `repr()` of a list of `str`.
-pub fn repr_list(items: &[String]) -> String {
-    let inner: Vec<String> = items.iter().map(|s| repr_str(s)).collect();
+pub fn repr_list<S: AsRef<str>>(items: &[S]) -> String {
+    let inner: Vec<String> = items.iter().map(|s| repr_str(s.as_ref())).collect();
     format!("[{}]", inner.join(", "))
 }
 
@@ -235,7 +235,7 @@ mod tests {
         for (s, want) in cases {
             assert_eq!(repr_str(s), want);
         }
-        assert_eq!(repr_list(&["a".into(), "b'c".into()]), "['a', \"b'c\"]");
+        assert_eq!(repr_list(&["a", "b'c"]), "['a', \"b'c\"]");
     }
 
     #[test]

@@ -47,8 +47,169 @@ impl SchemaVersion {
 
 #[derive(Debug, Clone)]
 pub(super) enum Matcher {
-    Exact(Vec<String>),
-    Regex(Vec<Regex>),
+    Exact(ExactSet),
+    Patterns(Vec<Pattern>),
+}
+
+/// A list of exact values with a cheap first test: most values an assertion carries are not
+/// in the list, and their length or first byte already says so.
+#[derive(Debug, Clone)]
+pub(super) struct ExactSet {
+    items: Vec<String>,
+    /// Bit `n` set when an item is `n` bytes long (63 stands for 63 or more).
+    lengths: u64,
+    /// Bit `b` set when an item starts with byte `b`.
+    first_bytes: [u64; 4],
+}
+
+impl ExactSet {
+    pub fn new(items: Vec<String>) -> ExactSet {
+        let mut set = ExactSet {
+            items: Vec::new(),
+            lengths: 0,
+            first_bytes: [0; 4],
+        };
+        for item in &items {
+            set.lengths |= 1 << item.len().min(63);
+            if let Some(&b) = item.as_bytes().first() {
+                set.first_bytes[usize::from(b >> 6)] |= 1 << (b & 63);
+            }
+        }
+        set.items = items;
+        set
+    }
+
+    #[inline]
+    pub fn contains(&self, value: &str) -> bool {
+        let bytes = value.as_bytes();
+        if self.lengths & (1 << bytes.len().min(63)) == 0 {
+            return false;
+        }
+        if let Some(&b) = bytes.first()
+            && self.first_bytes[usize::from(b >> 6)] & (1 << (b & 63)) == 0
+        {
+            return false;
+        }
+        self.items.iter().any(|item| same_bytes(item.as_bytes(), bytes))
+    }
+}
+
+/// Equality for the short strings mappings compare: a mismatch is nearly always in the first
+/// bytes, which an inline loop sees before a `memcmp` call would have started.
+#[inline]
+pub(super) fn same_bytes(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x == y)
+}
+
+/// A compiled regex and, when the pattern is only a literal with optional `^`, `$` and
+/// `(?i)`, the same test as plain string comparison (most mapping regexes are domain
+/// suffixes and group prefixes).
+#[derive(Debug, Clone)]
+pub(super) struct Pattern {
+    pub regex: Regex,
+    pub literal: Option<Literal>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct Literal {
+    pub needle: String,
+    pub at_start: bool,
+    pub at_end: bool,
+    /// `(?i)` on an ASCII needle (kept in lower case). Unicode case folding relates some non-ASCII characters to
+    /// ASCII ones (KELVIN SIGN and `k`), so non-ASCII values still go to the regex.
+    pub ascii_fold: bool,
+}
+
+impl Literal {
+    /// Reads `(?i)?^?literal$?`, where the literal may escape punctuation; None for anything
+    /// else. Anchors have the regex crate's meaning: `$` is the end of the value.
+    pub fn parse(pattern: &str) -> Option<Literal> {
+        let (ascii_fold, rest) = match pattern.strip_prefix("(?i)") {
+            Some(rest) => (true, rest),
+            None => (false, pattern),
+        };
+        let (at_start, rest) = match rest.strip_prefix('^') {
+            Some(rest) => (true, rest),
+            None => (false, rest),
+        };
+        let mut needle = String::with_capacity(rest.len());
+        let mut at_end = false;
+        let mut chars = rest.chars();
+        while let Some(c) = chars.next() {
+            match c {
+                '\\' => match chars.next() {
+                    Some(e) if e.is_ascii_punctuation() && e != '<' && e != '>' => needle.push(e),
+                    _ => return None,
+                },
+                '$' if chars.as_str().is_empty() => at_end = true,
+                '.' | '^' | '$' | '*' | '+' | '?' | '(' | ')' | '[' | ']' | '{' | '}' | '|' => return None,
+                c => needle.push(c),
+            }
+        }
+        if ascii_fold {
+            if !needle.is_ascii() {
+                return None;
+            }
+            needle.make_ascii_lowercase();
+        }
+        Some(Literal {
+            needle,
+            at_start,
+            at_end,
+            ascii_fold,
+        })
+    }
+
+    /// The regex's answer, or None when only the regex can tell (folding a non-ASCII value).
+    pub fn is_match(&self, value: &str) -> Option<bool> {
+        let (hay, needle) = (value.as_bytes(), self.needle.as_bytes());
+        if !self.ascii_fold {
+            let n = needle.len();
+            return Some(match (self.at_start, self.at_end) {
+                (true, true) => same_bytes(hay, needle),
+                (true, false) => hay.len() >= n && same_bytes(&hay[..n], needle),
+                (false, true) => hay.len() >= n && same_bytes(&hay[hay.len() - n..], needle),
+                // Values are short: checking where the first byte occurs beats building a
+                // searcher per value.
+                (false, false) => match needle.first() {
+                    None => true,
+                    Some(&first) => memchr::memchr_iter(first, hay)
+                        .any(|i| hay.len() - i >= n && same_bytes(&hay[i..i + n], needle)),
+                },
+            });
+        }
+        if !value.is_ascii() {
+            return None;
+        }
+        let n = needle.len();
+        Some(match (self.at_start, self.at_end) {
+            (true, true) => hay.eq_ignore_ascii_case(needle),
+            (true, false) => hay.len() >= n && hay[..n].eq_ignore_ascii_case(needle),
+            (false, true) => hay.len() >= n && hay[hay.len() - n..].eq_ignore_ascii_case(needle),
+            (false, false) => match needle.first() {
+                None => true,
+                // Candidates start where the first byte matches in either case.
+                Some(&first) => memchr::memchr2_iter(first, first.to_ascii_uppercase(), hay)
+                    .any(|i| hay.len() - i >= n && hay[i..i + n].eq_ignore_ascii_case(needle)),
+            },
+        })
+    }
+}
+
+impl Pattern {
+    #[inline]
+    pub fn is_match(&self, value: &str) -> bool {
+        match self.literal.as_ref().and_then(|l| l.is_match(value)) {
+            Some(answer) => answer,
+            None => self.regex_match(value),
+        }
+    }
+
+    /// Out of line: inlined, the regex engine's frame is paid by every literal test too.
+    #[inline(never)]
+    fn regex_match(&self, value: &str) -> bool {
+        self.regex.is_match(value)
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -63,9 +224,21 @@ pub(super) enum RemoteKind {
     NotAnyOf(Matcher),
 }
 
+impl RemoteKind {
+    /// Only value, whitelist and blacklist remotes fill `{0}`, `{1}`, ...
+    pub fn fills_slot(&self) -> bool {
+        matches!(
+            self,
+            RemoteKind::Value | RemoteKind::Whitelist(_) | RemoteKind::Blacklist(_)
+        )
+    }
+}
+
 #[derive(Debug, Clone)]
 pub(super) struct Remote {
     pub attribute: String,
+    /// Index of `attribute` in `Mapping::attributes`.
+    pub slot: usize,
     pub kind: RemoteKind,
 }
 
@@ -119,11 +292,33 @@ pub(super) enum GroupTemplate {
     ByName { name: Template, domain: Template },
 }
 
+/// A local `user`: its string fields are templates, `type` is literal (validated), `domain`
+/// an object template.
+#[derive(Debug, Clone, Default)]
+pub(super) struct UserTemplate {
+    pub id: Option<Template>,
+    pub name: Option<Template>,
+    pub email: Option<Template>,
+    pub domain: Option<Template>,
+    pub local: Option<bool>,
+}
+
+impl UserTemplate {
+    /// Keystone takes the first user dict that is not empty.
+    pub fn is_empty(&self) -> bool {
+        self.id.is_none()
+            && self.name.is_none()
+            && self.email.is_none()
+            && self.domain.is_none()
+            && self.local.is_none()
+    }
+}
+
 /// One `local` element, by field. Keystone reads these keys and ignores nothing else (the
 /// schema admits no other keys).
 #[derive(Debug, Clone, Default)]
 pub(super) struct LocalTemplate {
-    pub user: Option<Template>,
+    pub user: Option<UserTemplate>,
     pub group: Option<GroupTemplate>,
     pub groups: Option<Template>,
     pub group_ids: Option<Template>,
@@ -143,6 +338,11 @@ pub(super) struct Rule {
 pub struct Mapping {
     pub version: SchemaVersion,
     pub(super) rules: Vec<Rule>,
+    /// Every attribute the rules read, sorted and distinct, so an assertion's values are
+    /// looked up once per evaluation, not once per remote.
+    pub(super) attributes: Vec<String>,
+    /// The most `{N}` slots any rule fills.
+    pub(super) max_slots: usize,
 }
 
 fn invalid(path: &str, message: impl Into<String>) -> MappingError {
@@ -278,13 +478,13 @@ fn compile_matcher(v: &Value, path: &str, regex: bool) -> Result<Matcher, Mappin
         .map(|(i, item)| string(item, &format!("{path}[{i}]")).map(str::to_string))
         .collect::<Result<Vec<_>, _>>()?;
     if !regex {
-        return Ok(Matcher::Exact(items));
+        return Ok(Matcher::Exact(ExactSet::new(items)));
     }
     let compiled = items
         .iter()
         .enumerate()
         .map(|(i, pattern)| {
-            RegexBuilder::new(pattern)
+            let regex = RegexBuilder::new(pattern)
                 .size_limit(MAX_REGEX_BYTES)
                 .build()
                 .map_err(|e| {
@@ -292,10 +492,14 @@ fn compile_matcher(v: &Value, path: &str, regex: bool) -> Result<Matcher, Mappin
                         &format!("{path}[{i}]"),
                         format!("is not a valid regular expression: {e}"),
                     )
-                })
+                })?;
+            Ok(Pattern {
+                regex,
+                literal: Literal::parse(pattern),
+            })
         })
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok(Matcher::Regex(compiled))
+        .collect::<Result<Vec<_>, MappingError>>()?;
+    Ok(Matcher::Patterns(compiled))
 }
 
 fn compile_remote(v: &Value, path: &str) -> Result<Remote, MappingError> {
@@ -335,7 +539,11 @@ fn compile_remote(v: &Value, path: &str) -> Result<Remote, MappingError> {
             }
         }
     };
-    Ok(Remote { attribute, kind })
+    Ok(Remote {
+        attribute,
+        slot: 0,
+        kind,
+    })
 }
 
 /// Compiles a validated local value; `slots` is the number of value-contributing remotes.
@@ -399,15 +607,7 @@ fn compile_rule(v: &Value, path: &str, version: SchemaVersion) -> Result<Rule, M
         .enumerate()
         .map(|(i, r)| compile_remote(r, &format!("{path}.remote[{i}]")))
         .collect::<Result<Vec<_>, _>>()?;
-    let slots = remote
-        .iter()
-        .filter(|r| {
-            matches!(
-                r.kind,
-                RemoteKind::Value | RemoteKind::Whitelist(_) | RemoteKind::Blacklist(_)
-            )
-        })
-        .count();
+    let slots = remote.iter().filter(|r| r.kind.fills_slot()).count();
     let local = local
         .iter()
         .enumerate()
@@ -441,8 +641,25 @@ fn compile_local(v: &Value, path: &str, slots: usize) -> Result<LocalTemplate, M
             },
         }),
     };
+    let user = match obj.get("user").and_then(Value::as_object) {
+        None => None,
+        Some(u) => {
+            let field = |key: &str| {
+                u.get(key)
+                    .map(|val| compile_template(val, &format!("{path}.user.{key}"), slots))
+                    .transpose()
+            };
+            Some(UserTemplate {
+                id: field("id")?,
+                name: field("name")?,
+                email: field("email")?,
+                domain: field("domain")?,
+                local: u.get("type").and_then(Value::as_str).map(|t| t == "local"),
+            })
+        }
+    };
     Ok(LocalTemplate {
-        user: field("user")?,
+        user,
         group,
         groups: field("groups")?,
         group_ids: field("group_ids")?,
@@ -482,12 +699,31 @@ impl Mapping {
         if rules.len() > MAX_RULES {
             return Err(invalid("rules", format!("must have at most {MAX_RULES} items")));
         }
-        let rules = rules
+        let mut rules = rules
             .iter()
             .enumerate()
             .map(|(i, r)| compile_rule(r, &format!("rules[{i}]"), version))
             .collect::<Result<Vec<_>, _>>()?;
-        Ok(Mapping { version, rules })
+        let mut attributes: Vec<String> = rules
+            .iter()
+            .flat_map(|r| r.remote.iter().map(|rm| rm.attribute.clone()))
+            .collect();
+        attributes.sort();
+        attributes.dedup();
+        for remote in rules.iter_mut().flat_map(|r| r.remote.iter_mut()) {
+            remote.slot = attributes.binary_search(&remote.attribute).unwrap_or_default();
+        }
+        let max_slots = rules
+            .iter()
+            .map(|r| r.remote.iter().filter(|rm| rm.kind.fills_slot()).count())
+            .max()
+            .unwrap_or_default();
+        Ok(Mapping {
+            version,
+            rules,
+            attributes,
+            max_slots,
+        })
     }
 }
 
@@ -543,6 +779,51 @@ mod tests {
         for (doc, want) in cases {
             let err = Mapping::compile(&doc, None).unwrap_err().to_string();
             assert!(err.starts_with(want), "{doc}: got {err:?}, want {want:?}");
+        }
+    }
+
+    #[test]
+    fn plain_patterns_are_recognised_as_literals() {
+        let lit = |needle: &str, at_start, at_end, ascii_fold| {
+            Some(Literal {
+                needle: needle.into(),
+                at_start,
+                at_end,
+                ascii_fold,
+            })
+        };
+        let cases = [
+            (r"@corp\.example$", lit("@corp.example", false, true, false)),
+            ("^tmp-", lit("tmp-", true, false, false)),
+            ("(?i)manager", lit("manager", false, false, true)),
+            ("^admins$", lit("admins", true, true, false)),
+            (r"\$x\^", lit("$x^", false, false, false)),
+            ("a.c", None),
+            ("a$b", None),
+            (r"\d+", None),
+            (r"\<x", None),
+            ("(?i)émile", None),
+            ("(a|b)", None),
+        ];
+        for (pattern, want) in cases {
+            assert_eq!(Literal::parse(pattern), want, "{pattern}");
+        }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(2048))]
+
+        /// The literal shortcut answers exactly as the regex does, whenever it answers.
+        #[test]
+        fn literal_shortcut_agrees_with_the_regex(
+            pattern in r"(\(\?i\))?\^?([a-zA-Z.@\-]|\\[.$^])*\$?",
+            value in "[a-zA-Z.@\\-\u{212A}\u{17F}é$^\n]{0,8}",
+        ) {
+            if let (Ok(regex), Some(literal)) = (Regex::new(&pattern), Literal::parse(&pattern))
+                && let Some(answer) = literal.is_match(&value)
+            {
+                proptest::prop_assert_eq!(answer, regex.is_match(&value), "{} on {:?}", pattern, value);
+            }
         }
     }
 

@@ -1,36 +1,24 @@
-//! Verifying an external id_token: fedgate's own checks on the compact form and the header,
-//! then openidconnect's verifier (signature with a key from the trusted set, issuer, audience,
-//! expiry, issue time), then the claims openidconnect leaves alone (nbf, azp, token age and
-//! lifetime, jti). Pure: keys and `now` come in, nothing is fetched or remembered here.
+//! Verifying an external id_token: the compact form and header first, then the signature
+//! with the one trusted key that fits the header (openidconnect's key-set rules), then the
+//! claims (issuer, audience, azp, exp, nbf, iat, age, lifetime, jti, nonce) read in one
+//! borrowed pass. Pure: keys and `now` come in, nothing is fetched or remembered here.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
+use std::fmt;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use openidconnect::core::{CoreGenderClaim, CoreJweContentEncryptionAlgorithm, CoreJwsSigningAlgorithm};
-use openidconnect::{
-    AdditionalClaims, ClaimsVerificationError, ClientId, IdToken, IdTokenVerifier, IssuerUrl, JsonWebKeySet, Nonce,
-    SignatureVerificationError,
-};
+use openidconnect::core::CoreJwsSigningAlgorithm;
+use openidconnect::{JsonWebKey, JsonWebKeyAlgorithm, JsonWebKeySet, JsonWebKeyUse, JwsSigningAlgorithm};
+use serde::Deserialize;
+use serde::de::{self, SeqAccess, Visitor};
 use serde_json::{Map, Value};
 
-use super::jwk::{Jwk, SIGNING_ALGS, signing_alg};
+use super::jwk::{Jwk, signing_alg};
 
 /// Compact id_tokens larger than this are refused before any parsing.
 pub const MAX_ID_TOKEN_BYTES: usize = 16 * 1024;
-
-/// The claims openidconnect's typed form leaves out and fedgate checks, parsed in the same pass.
-#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
-struct Unlisted {
-    #[serde(default)]
-    nbf: Option<serde_json::Number>,
-    #[serde(default)]
-    jti: Option<Value>,
-}
-
-impl AdditionalClaims for Unlisted {}
-
-type ExternalIdToken = IdToken<Unlisted, CoreGenderClaim, CoreJweContentEncryptionAlgorithm, CoreJwsSigningAlgorithm>;
 
 /// What a provider's tokens must satisfy besides the signature.
 #[derive(Debug, Clone)]
@@ -97,6 +85,105 @@ fn decode_json(part: &str, what: &str) -> Result<Map<String, Value>, IdTokenErro
     }
 }
 
+/// The claims fedgate checks, borrowed from the decoded payload. Other claims are skipped
+/// here and read as mapping attributes later; a repeated claim is an error.
+#[derive(Deserialize)]
+struct Claims<'a> {
+    #[serde(borrow)]
+    iss: Cow<'a, str>,
+    #[serde(borrow)]
+    sub: Cow<'a, str>,
+    #[serde(borrow)]
+    aud: Audiences<'a>,
+    #[serde(borrow, default)]
+    azp: Option<Cow<'a, str>>,
+    exp: NumericDate,
+    iat: NumericDate,
+    #[serde(default)]
+    nbf: Option<NumericDate>,
+    #[serde(borrow, default)]
+    nonce: Option<Cow<'a, str>>,
+    #[serde(default)]
+    jti: Option<Value>,
+}
+
+/// `aud`: one string or an array of strings.
+struct Audiences<'a>(Vec<Cow<'a, str>>);
+
+impl<'de: 'a, 'a> Deserialize<'de> for Audiences<'a> {
+    fn deserialize<D: de::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct AudVisitor;
+        impl<'de> Visitor<'de> for AudVisitor {
+            type Value = Audiences<'de>;
+
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a string or an array of strings")
+            }
+
+            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
+                Ok(Audiences(vec![Cow::Borrowed(v)]))
+            }
+
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(Audiences(vec![Cow::Owned(v.to_string())]))
+            }
+
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+                let mut all = Vec::new();
+                while let Some(aud) = seq.next_element::<Cow<'de, str>>()? {
+                    all.push(aud);
+                }
+                Ok(Audiences(all))
+            }
+        }
+        deserializer.deserialize_any(AudVisitor)
+    }
+}
+
+/// Seconds since the epoch: a JSON number (fractions are cut), never a string.
+struct NumericDate(i64);
+
+impl<'de> Deserialize<'de> for NumericDate {
+    fn deserialize<D: de::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let n = serde_json::Number::deserialize(deserializer)?;
+        n.as_i64()
+            .or_else(|| n.as_f64().filter(|f| f.is_finite() && f.abs() < 1e15).map(|f| f as i64))
+            .map(NumericDate)
+            .ok_or_else(|| de::Error::custom("a date out of range"))
+    }
+}
+
+/// The one trusted key that fits the header: its kid when the token names one, a use that
+/// allows signatures, the algorithm's key type, and the key's own `alg` if it declares one.
+/// No key, or several without a kid to choose, is a refusal.
+fn signing_key<'k>(
+    keys: &'k JsonWebKeySet<Jwk>,
+    kid: Option<&str>,
+    alg: &CoreJwsSigningAlgorithm,
+) -> Result<&'k Jwk, IdTokenError> {
+    let fits = |key: &&Jwk| {
+        (kid.is_none() || key.kid() == kid)
+            && key.key_use().is_none_or(|u| u.allows_signature())
+            && alg.key_type().as_ref() == Some(key.key_type())
+            && match key.signing_alg() {
+                JsonWebKeyAlgorithm::Unspecified => true,
+                JsonWebKeyAlgorithm::Algorithm(a) => a == alg,
+                JsonWebKeyAlgorithm::Unsupported => false,
+            }
+    };
+    let mut candidates = keys.keys().iter().filter(fits);
+    match (candidates.next(), candidates.next()) {
+        (Some(key), None) => Ok(key),
+        (Some(_), Some(_)) => Err(reject("several trusted keys match and the token names no kid")),
+        (None, _) => match kid {
+            Some(kid) if !keys.keys().iter().any(|k| k.kid() == Some(kid)) => {
+                Err(IdTokenError::UnknownKey(kid.to_string()))
+            }
+            _ => Err(reject("no trusted key matches the token")),
+        },
+    }
+}
+
 /// Checks `token` against `keys` and `expect` at `now_secs`. `nonce`, when given, must equal
 /// the token's nonce claim (browser flow).
 pub fn verify_id_token(
@@ -110,88 +197,76 @@ pub fn verify_id_token(
         return Err(reject(format!("token of {} bytes exceeds the limit", token.len())));
     }
     let parts: Vec<&str> = token.split('.').collect();
-    match parts.len() {
-        3 => {}
-        5 => return Err(reject("encrypted tokens (JWE) are not accepted")),
-        n => return Err(reject(format!("compact form has {n} parts, not 3"))),
-    }
-    // An empty signature part gets as far as the algorithm check, which refuses it.
-    if !is_b64url(parts[0]) || !is_b64url(parts[1]) || !(parts[2].is_empty() || is_b64url(parts[2])) {
+    let (header_b64, payload_b64, signature_b64) = match parts.as_slice() {
+        [h, p, s] => (*h, *p, *s),
+        [_, _, _, _, _] => return Err(reject("encrypted tokens (JWE) are not accepted")),
+        other => return Err(reject(format!("compact form has {} parts, not 3", other.len()))),
+    };
+    // An empty signature part gets as far as the signature check, which refuses it.
+    if !is_b64url(header_b64) || !is_b64url(payload_b64) || !(signature_b64.is_empty() || is_b64url(signature_b64)) {
         return Err(reject("compact form holds characters outside base64url"));
     }
     // Small: a map costs little, and a JSON array must not pass as a header by position.
-    let header = decode_json(parts[0], "header")?;
-    let alg = header.get("alg").and_then(Value::as_str).unwrap_or("");
-    if signing_alg(alg).is_none() {
-        return Err(reject(format!("algorithm {alg:?} is not allowed")));
-    }
+    let header = decode_json(header_b64, "header")?;
+    let alg_name = header.get("alg").and_then(Value::as_str).unwrap_or("");
+    let alg = signing_alg(alg_name).ok_or_else(|| reject(format!("algorithm {alg_name:?} is not allowed")))?;
     if header.contains_key("crit") {
         return Err(reject("critical header parameters are not supported"));
     }
     // jwk, jku, x5u and x5c are never used to choose a key: only the trusted set is.
-
-    let parsed: ExternalIdToken = token
-        .parse()
-        .map_err(|e: serde_json::Error| reject(format!("not an id_token: {e}")))?;
-    let issuer = IssuerUrl::new(expect.issuer.clone()).map_err(|_| reject("configured issuer is not a URL"))?;
-    let skew = expect.skew_secs;
-    let now_minus_skew =
-        chrono::DateTime::from_timestamp(now_secs - skew, 0).ok_or_else(|| reject("clock out of range"))?;
-    let max_age = expect.max_age_secs;
-    let verifier = IdTokenVerifier::new_public_client(ClientId::new(expect.client_id.clone()), issuer, keys.clone())
-        .set_allowed_algs(SIGNING_ALGS.iter().filter_map(|a| signing_alg(a)))
-        // Several audiences are acceptable; azp is checked below.
-        .set_other_audience_verifier_fn(|_| true)
-        .set_time_fn(move || now_minus_skew)
-        .set_issue_time_verifier_fn(move |iat| {
-            let iat = iat.timestamp();
-            if iat > now_secs + skew {
-                Err(format!("issued in the future ({iat})"))
-            } else if now_secs - iat > max_age {
-                Err(format!("issued {}s ago, over the {max_age}s limit", now_secs - iat))
-            } else {
-                Ok(())
-            }
-        });
-    let expected_nonce = nonce.map(|n| Nonce::new(n.to_string()));
-    let nonce_check = |found: Option<&Nonce>| match (&expected_nonce, found) {
-        (None, _) => Ok(()),
-        (Some(want), Some(got)) if constant_time_eq(want.secret(), got.secret()) => Ok(()),
-        (Some(_), _) => Err("nonce mismatch".to_string()),
+    let kid = match header.get("kid") {
+        None => None,
+        Some(Value::String(kid)) => Some(kid.as_str()),
+        Some(_) => return Err(reject("kid is not a string")),
     };
-    let verified = parsed.claims(&verifier, nonce_check).map_err(|e| match e {
-        ClaimsVerificationError::SignatureVerification(SignatureVerificationError::NoMatchingKey) => {
-            match header.get("kid").and_then(Value::as_str) {
-                Some(kid) if !keys.keys().iter().any(|k| k.kid() == Some(kid)) => {
-                    IdTokenError::UnknownKey(kid.to_string())
-                }
-                _ => reject("no trusted key matches the token"),
-            }
-        }
-        other => reject(other.to_string()),
-    })?;
+    let key = signing_key(keys, kid, &alg)?;
+    let signature = URL_SAFE_NO_PAD
+        .decode(signature_b64)
+        .map_err(|_| reject("signature is not base64url"))?;
+    let signed = &token[..header_b64.len() + 1 + payload_b64.len()];
+    key.verify_signature(&alg, signed.as_bytes(), &signature)
+        .map_err(|_| reject("Signature verification failed"))?;
 
-    // openidconnect compares issuers as URLs; the claim must be the configured text exactly.
-    if verified.issuer().as_str() != expect.issuer {
+    // Only signed bytes are read from here on.
+    let payload = URL_SAFE_NO_PAD
+        .decode(payload_b64)
+        .map_err(|_| reject("payload is not base64url"))?;
+    // A JSON array would fill the claims by position.
+    if payload.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+        return Err(reject("payload is not a JSON object"));
+    }
+    let claims: Claims = serde_json::from_slice(&payload).map_err(|e| reject(format!("not an id_token: {e}")))?;
+    let skew = expect.skew_secs;
+    if claims.iss != expect.issuer {
         return Err(reject("issuer differs from the configured one"));
     }
-    match verified.authorized_party() {
-        Some(azp) if azp.as_str() == expect.client_id => {}
+    if !claims.aud.0.iter().any(|a| *a == expect.client_id) {
+        return Err(reject("our client_id is not among the audiences"));
+    }
+    match &claims.azp {
+        Some(azp) if *azp == expect.client_id => {}
         Some(_) => return Err(reject("azp is not our client_id")),
-        None if verified.audiences().len() > 1 => return Err(reject("several audiences and no azp")),
+        None if claims.aud.0.len() > 1 => return Err(reject("several audiences and no azp")),
         None => {}
     }
-    let exp = verified.expiration().timestamp();
-    let iat = verified.issue_time().timestamp();
-    let unlisted = verified.additional_claims();
-    if let Some(nbf) = &unlisted.nbf {
-        let nbf = nbf
-            .as_i64()
-            .or_else(|| nbf.as_f64().filter(|f| f.is_finite()).map(|f| f as i64))
-            .ok_or_else(|| reject("nbf is not a usable number"))?;
-        if nbf > now_secs + skew {
-            return Err(reject(format!("not valid before {nbf}")));
-        }
+    let (exp, iat) = (claims.exp.0, claims.iat.0);
+    if exp <= now_secs - skew {
+        return Err(reject(format!("expired at {exp}")));
+    }
+    if iat > now_secs + skew {
+        return Err(reject(format!("issued in the future ({iat})")));
+    }
+    if now_secs - iat > expect.max_age_secs {
+        return Err(reject(format!(
+            "issued {}s ago, over the {}s limit",
+            now_secs - iat,
+            expect.max_age_secs
+        )));
+    }
+    if let Some(NumericDate(nbf)) = claims.nbf
+        && nbf > now_secs + skew
+    {
+        return Err(reject(format!("not valid before {nbf}")));
     }
     if exp - iat > expect.max_lifetime_secs {
         return Err(reject(format!(
@@ -200,7 +275,12 @@ pub fn verify_id_token(
             expect.max_lifetime_secs
         )));
     }
-    let jti = match &unlisted.jti {
+    if let Some(want) = nonce
+        && !claims.nonce.as_deref().is_some_and(|got| constant_time_eq(want, got))
+    {
+        return Err(reject("nonce mismatch"));
+    }
+    let jti = match &claims.jti {
         Some(Value::String(j)) if !j.is_empty() && j.len() <= 255 => Some(j.clone()),
         None | Some(Value::Null) => None,
         Some(_) => return Err(reject("jti is not a usable string")),
@@ -208,16 +288,15 @@ pub fn verify_id_token(
     if expect.require_jti && jti.is_none() {
         return Err(reject("jti missing and replay protection is on"));
     }
-    let subject = verified.subject().as_str().to_string();
-    if subject.is_empty() {
+    if claims.sub.is_empty() {
         return Err(reject("sub is empty"));
     }
     Ok(VerifiedIdToken {
-        subject,
+        subject: claims.sub.into_owned(),
         jti,
         expires_at_secs: exp,
-        nonce: verified.nonce().map(|n| n.secret().clone()),
-        payload: parts[1].to_string(),
+        nonce: claims.nonce.map(Cow::into_owned),
+        payload: payload_b64.to_string(),
     })
 }
 
@@ -275,6 +354,83 @@ pub fn claims_to_attributes(claims: &Map<String, Value>) -> BTreeMap<String, Vec
 mod tests {
     use super::*;
     use serde_json::json;
+
+    /// Claims written with JSON escapes or as fractions verify like plain ones; a claims
+    /// array, a repeated claim and a string date do not.
+    #[test]
+    fn claims_are_read_whatever_their_json_spelling() {
+        use openssl::{hash::MessageDigest, pkey::PKey, rsa::Rsa, sign::Signer};
+        let rsa = Rsa::generate(2048).unwrap();
+        let key = PKey::from_rsa(rsa.clone()).unwrap();
+        let b64 = |b: &[u8]| URL_SAFE_NO_PAD.encode(b);
+        let jwks =
+            json!({"keys": [{"kty": "RSA", "kid": "k", "n": b64(&rsa.n().to_vec()), "e": b64(&rsa.e().to_vec())}]});
+        let keys: JsonWebKeySet<Jwk> = serde_json::from_value(jwks).unwrap();
+        let expect = Expectations {
+            issuer: "https://idp.example/".into(),
+            client_id: "fedgate".into(),
+            skew_secs: 60,
+            max_age_secs: 600,
+            max_lifetime_secs: 3600,
+            require_jti: false,
+        };
+        let sign = |payload: &str| {
+            let input = format!("{}.{}", b64(br#"{"alg":"RS256","kid":"k"}"#), b64(payload.as_bytes()));
+            let mut signer = Signer::new(MessageDigest::sha256(), &key).unwrap();
+            format!(
+                "{input}.{}",
+                b64(&signer.sign_oneshot_to_vec(input.as_bytes()).unwrap())
+            )
+        };
+        let now = 1_800_000_000i64;
+        let cases = [
+            (
+                format!(
+                    r#"{{"iss":"https:\/\/idp.example\/","sub":"u\u0031","aud":["other","fed\u0067ate"],"azp":"fedgate","exp":{}.5,"iat":{}}}"#,
+                    now + 60,
+                    now
+                ),
+                Ok("u1"),
+            ),
+            (
+                format!(
+                    r#"{{"iss":"https://idp.example/","sub":"u","aud":"fedgate","exp":{},"iat":{},"nbf":{}.9}}"#,
+                    now + 60,
+                    now,
+                    now
+                ),
+                Ok("u"),
+            ),
+            (
+                format!(r#"["https://idp.example/","u","fedgate",{},{}]"#, now + 60, now),
+                Err("payload is not a JSON object"),
+            ),
+            (
+                format!(
+                    r#"{{"iss":"https://evil.example/","iss":"https://idp.example/","sub":"u","aud":"fedgate","exp":{},"iat":{}}}"#,
+                    now + 60,
+                    now
+                ),
+                Err("duplicate field `iss`"),
+            ),
+            (
+                format!(
+                    r#"{{"iss":"https://idp.example/","sub":"u","aud":"fedgate","exp":"{}","iat":{}}}"#,
+                    now + 60,
+                    now
+                ),
+                Err("not an id_token"),
+            ),
+        ];
+        for (payload, want) in cases {
+            let got = verify_id_token(&sign(&payload), &keys, &expect, now, None);
+            match (want, got) {
+                (Ok(sub), Ok(v)) => assert_eq!(v.subject, sub, "{payload}"),
+                (Err(why), Err(IdTokenError::Rejected(msg))) => assert!(msg.contains(why), "{payload}: {msg}"),
+                (want, got) => panic!("{payload}: want {want:?}, got {got:?}"),
+            }
+        }
+    }
 
     #[test]
     fn claims_become_attributes_by_kind() {

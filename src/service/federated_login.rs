@@ -42,8 +42,8 @@ impl Services {
         let mapped = compiled.evaluate(attributes).map_err(|e| refuse(e.to_string()))?;
         let name = mapped
             .user
-            .get("name")
-            .and_then(Value::as_str)
+            .name
+            .as_deref()
             .filter(|n| !n.is_empty() && n.len() <= 255)
             .ok_or_else(|| refuse("the mapping yielded no user name".into()))?
             .to_string();
@@ -153,10 +153,10 @@ impl Services {
     /// Group ids the mapping names that exist in the IdP's own account. Groups of other
     /// accounts, and names that resolve to nothing, are ignored (logged at debug): a mapping
     /// can never grant more than its owner administers.
-    async fn mapped_groups(&self, idp: &IdentityProvider, mapped: &Mapped, now_ms: i64) -> Result<Vec<String>> {
+    async fn mapped_groups(&self, idp: &IdentityProvider, mapped: &Mapped<'_>, now_ms: i64) -> Result<Vec<String>> {
         let mut ids: Vec<String> = Vec::new();
         for id in &mapped.group_ids {
-            let key = (idp.domain_id.clone(), "by-id".to_string(), id.clone());
+            let key = (idp.domain_id.clone(), "by-id".to_string(), id.to_string());
             let groups = &self.login_cache.groups;
             let found = match groups.get(&key, now_ms) {
                 Some(hit) => hit,
