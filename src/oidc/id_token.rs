@@ -85,6 +85,35 @@ fn decode_json(part: &str, what: &str) -> Result<Map<String, Value>, IdTokenErro
     }
 }
 
+/// Decodes a base64url part holding a JSON object. Typed reads of anything else are refused
+/// here: serde would fill a struct from a JSON array by position.
+fn decode_object(part: &str, what: &str) -> Result<Vec<u8>, IdTokenError> {
+    let bytes = URL_SAFE_NO_PAD
+        .decode(part)
+        .map_err(|_| reject(format!("{what} is not base64url")))?;
+    if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+        return Err(reject(format!("{what} is not a JSON object")));
+    }
+    Ok(bytes)
+}
+
+/// The header members fedgate reads. jwk, jku, x5u and x5c are never used to choose a key:
+/// only the trusted set is.
+#[derive(Deserialize)]
+struct Header<'a> {
+    #[serde(borrow, default)]
+    alg: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    kid: Option<Cow<'a, str>>,
+    /// Present at all, whatever its value.
+    #[serde(default, deserialize_with = "present")]
+    crit: bool,
+}
+
+fn present<'de, D: de::Deserializer<'de>>(deserializer: D) -> Result<bool, D::Error> {
+    de::IgnoredAny::deserialize(deserializer).map(|_| true)
+}
+
 /// The claims fedgate checks, borrowed from the decoded payload. Other claims are skipped
 /// here and read as mapping attributes later; a repeated claim is an error.
 #[derive(Deserialize)]
@@ -196,30 +225,27 @@ pub fn verify_id_token(
     if token.len() > MAX_ID_TOKEN_BYTES {
         return Err(reject(format!("token of {} bytes exceeds the limit", token.len())));
     }
-    let parts: Vec<&str> = token.split('.').collect();
-    let (header_b64, payload_b64, signature_b64) = match parts.as_slice() {
-        [h, p, s] => (*h, *p, *s),
-        [_, _, _, _, _] => return Err(reject("encrypted tokens (JWE) are not accepted")),
-        other => return Err(reject(format!("compact form has {} parts, not 3", other.len()))),
+    let mut parts = token.splitn(4, '.');
+    let (header_b64, payload_b64, signature_b64) = match (parts.next(), parts.next(), parts.next(), parts.next()) {
+        (Some(h), Some(p), Some(s), None) => (h, p, s),
+        _ => match token.split('.').count() {
+            5 => return Err(reject("encrypted tokens (JWE) are not accepted")),
+            n => return Err(reject(format!("compact form has {n} parts, not 3"))),
+        },
     };
     // An empty signature part gets as far as the signature check, which refuses it.
     if !is_b64url(header_b64) || !is_b64url(payload_b64) || !(signature_b64.is_empty() || is_b64url(signature_b64)) {
         return Err(reject("compact form holds characters outside base64url"));
     }
-    // Small: a map costs little, and a JSON array must not pass as a header by position.
-    let header = decode_json(header_b64, "header")?;
-    let alg_name = header.get("alg").and_then(Value::as_str).unwrap_or("");
+    let header_json = decode_object(header_b64, "header")?;
+    let header: Header =
+        serde_json::from_slice(&header_json).map_err(|e| reject(format!("header is not usable: {e}")))?;
+    let alg_name = header.alg.as_deref().unwrap_or("");
     let alg = signing_alg(alg_name).ok_or_else(|| reject(format!("algorithm {alg_name:?} is not allowed")))?;
-    if header.contains_key("crit") {
+    if header.crit {
         return Err(reject("critical header parameters are not supported"));
     }
-    // jwk, jku, x5u and x5c are never used to choose a key: only the trusted set is.
-    let kid = match header.get("kid") {
-        None => None,
-        Some(Value::String(kid)) => Some(kid.as_str()),
-        Some(_) => return Err(reject("kid is not a string")),
-    };
-    let key = signing_key(keys, kid, &alg)?;
+    let key = signing_key(keys, header.kid.as_deref(), &alg)?;
     let signature = URL_SAFE_NO_PAD
         .decode(signature_b64)
         .map_err(|_| reject("signature is not base64url"))?;
@@ -228,13 +254,7 @@ pub fn verify_id_token(
         .map_err(|_| reject("Signature verification failed"))?;
 
     // Only signed bytes are read from here on.
-    let payload = URL_SAFE_NO_PAD
-        .decode(payload_b64)
-        .map_err(|_| reject("payload is not base64url"))?;
-    // A JSON array would fill the claims by position.
-    if payload.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
-        return Err(reject("payload is not a JSON object"));
-    }
+    let payload = decode_object(payload_b64, "payload")?;
     let claims: Claims = serde_json::from_slice(&payload).map_err(|e| reject(format!("not an id_token: {e}")))?;
     let skew = expect.skew_secs;
     if claims.iss != expect.issuer {

@@ -237,6 +237,13 @@ const SHA512_INFO: [u8; 19] = [
     0x30, 0x51, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x03, 0x05, 0x00, 0x04, 0x40,
 ];
 
+/// Writes DigestInfo || digest into `out`; returns its length.
+fn digest_info(out: &mut [u8; 19 + 64], info: &[u8; 19], digest: &[u8]) -> usize {
+    out[..19].copy_from_slice(info);
+    out[19..19 + digest.len()].copy_from_slice(digest);
+    19 + digest.len()
+}
+
 /// RSASSA-PKCS1-v1_5 verification: OpenSSL removes the type-1 padding (00 01 FF.. 00), and
 /// the rest must be exactly DigestInfo || H(message); an exact comparison leaves no room for
 /// the lenient-parsing forgeries.
@@ -247,29 +254,21 @@ fn rsa_pkcs1_verify(
     signature: &[u8],
 ) -> bool {
     use CoreJwsSigningAlgorithm as A;
-    let mut expected = Vec::with_capacity(19 + 64);
-    match alg {
-        A::RsaSsaPkcs1V15Sha256 => {
-            expected.extend_from_slice(&SHA256_INFO);
-            expected.extend_from_slice(&sha2::Sha256::digest(message));
-        }
-        A::RsaSsaPkcs1V15Sha384 => {
-            expected.extend_from_slice(&SHA384_INFO);
-            expected.extend_from_slice(&sha2::Sha384::digest(message));
-        }
-        A::RsaSsaPkcs1V15Sha512 => {
-            expected.extend_from_slice(&SHA512_INFO);
-            expected.extend_from_slice(&sha2::Sha512::digest(message));
-        }
+    let mut expected = [0u8; 19 + 64];
+    let len = match alg {
+        A::RsaSsaPkcs1V15Sha256 => digest_info(&mut expected, &SHA256_INFO, &sha2::Sha256::digest(message)),
+        A::RsaSsaPkcs1V15Sha384 => digest_info(&mut expected, &SHA384_INFO, &sha2::Sha384::digest(message)),
+        A::RsaSsaPkcs1V15Sha512 => digest_info(&mut expected, &SHA512_INFO, &sha2::Sha512::digest(message)),
         _ => return false,
-    }
+    };
     let size = rsa.size() as usize;
-    if signature.len() != size {
+    // Keys are 2048-8192 bits (checked when the key set is loaded).
+    let mut recovered = [0u8; 1024];
+    if signature.len() != size || size > recovered.len() {
         return false;
     }
-    let mut recovered = vec![0u8; size];
     match rsa.public_decrypt(signature, &mut recovered, Padding::PKCS1) {
-        Ok(n) => n == expected.len() && openssl::memcmp::eq(&recovered[..n], &expected),
+        Ok(n) => n == len && openssl::memcmp::eq(&recovered[..n], &expected[..len]),
         Err(_) => false,
     }
 }
