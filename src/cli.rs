@@ -153,7 +153,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Mapping {
             command: MappingCommand::Test(args),
         } => {
-            let code = crate::mapping::report::run_mapping_test(&args.into_request()?, &mut std::io::stdout())?;
+            let code = match crate::mapping::report::run_mapping_test(&args.into_request()?, &mut std::io::stdout()) {
+                Ok(code) => code,
+                // The reader went away (`| head`): stop quietly, as Unix filters do.
+                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => return Ok(()),
+                Err(e) => return Err(e.into()),
+            };
             if code != 0 {
                 std::process::exit(code);
             }

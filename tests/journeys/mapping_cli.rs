@@ -88,3 +88,30 @@ fn mapping_test_follows_the_command_line_contract() {
         "2.0 fills the user's domain"
     );
 }
+
+/// A reader that stops early (`| head -1`) ends the batch quietly: no error on stderr.
+#[test]
+fn mapping_test_stops_quietly_when_its_reader_goes_away() {
+    use std::io::{BufRead, BufReader};
+    let dir = tempfile::tempdir().unwrap();
+    let rules = json!({"rules": [{"remote": [{"type": "UserName"}], "local": [{"user": {"name": "{0}"}}]}]});
+    std::fs::write(dir.path().join("r.json"), rules.to_string()).unwrap();
+    // Far more output than a pipe buffers, so the writer meets the closed pipe.
+    let line = format!("{}\n", json!({"UserName": "x".repeat(200)}));
+    std::fs::write(dir.path().join("a.jsonl"), line.repeat(20_000)).unwrap();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_fedgate"))
+        .current_dir(dir.path())
+        .args(["mapping", "test", "--rules", "r.json", "--assertions", "a.jsonl"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    assert!(first.contains("\"name\""), "{first}");
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stderr), "", "stderr after the reader left");
+    assert_eq!(out.status.code(), Some(0));
+}
