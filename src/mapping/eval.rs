@@ -488,14 +488,6 @@ fn domain_key<'a>(domain: &ValueRef<'a>) -> ValueRef<'a> {
 /// Room for a typical login's group names at the first, so the list is not regrown.
 const GROUP_NAMES_CAPACITY: usize = 16;
 
-fn reserve_group_names(names: &mut Vec<GroupName>, additional: usize) {
-    if names.capacity() == 0 {
-        names.reserve(additional.max(GROUP_NAMES_CAPACITY));
-    } else {
-        names.reserve(additional);
-    }
-}
-
 type NamedGroups<'a> = SmallVec<[(Cow<'a, str>, ValueRef<'a>); 4]>;
 
 /// Keystone's `_transform`, fed one local element at a time.
@@ -575,7 +567,7 @@ impl<'a> Transform<'a> {
             None => groups.push((name, domain)),
         }
         let count: usize = self.by_domain.iter().map(|(_, gs)| gs.len()).sum();
-        reserve_group_names(&mut self.group_names, count);
+        self.group_names.reserve(count);
         for (n, d) in self.by_domain.iter().flat_map(|(_, gs)| gs.iter()) {
             self.group_names.push(GroupName::Named {
                 name: n.clone(),
@@ -775,7 +767,7 @@ fn normalize_groups<'a>(
         return Ok(());
     }
     let domain = domain.ok_or_else(missing_domain)?;
-    reserve_group_names(out, names.len());
+    out.reserve(names.len());
     names.for_each(|name| {
         out.push(GroupName::Named {
             name,
