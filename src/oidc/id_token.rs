@@ -376,7 +376,8 @@ mod tests {
     use serde_json::json;
 
     /// Claims written with JSON escapes or as fractions verify like plain ones; a claims
-    /// array, a repeated claim and a string date do not.
+    /// array, a repeated claim and a string date do not, nor do headers with `crit` (even
+    /// null), a repeated member, array form or a non-string kid.
     #[test]
     fn claims_are_read_whatever_their_json_spelling() {
         use openssl::{hash::MessageDigest, pkey::PKey, rsa::Rsa, sign::Signer};
@@ -394,14 +395,15 @@ mod tests {
             max_lifetime_secs: 3600,
             require_jti: false,
         };
-        let sign = |payload: &str| {
-            let input = format!("{}.{}", b64(br#"{"alg":"RS256","kid":"k"}"#), b64(payload.as_bytes()));
+        let sign_with = |header: &str, payload: &str| {
+            let input = format!("{}.{}", b64(header.as_bytes()), b64(payload.as_bytes()));
             let mut signer = Signer::new(MessageDigest::sha256(), &key).unwrap();
             format!(
                 "{input}.{}",
                 b64(&signer.sign_oneshot_to_vec(input.as_bytes()).unwrap())
             )
         };
+        let sign = |payload: &str| sign_with(r#"{"alg":"RS256","kid":"k"}"#, payload);
         let now = 1_800_000_000i64;
         let cases = [
             (
@@ -450,6 +452,28 @@ mod tests {
                 (want, got) => panic!("{payload}: want {want:?}, got {got:?}"),
             }
         }
+        // Headers are read as strictly, before any key is chosen.
+        let good = format!(
+            r#"{{"iss":"https://idp.example/","sub":"u","aud":"fedgate","exp":{},"iat":{}}}"#,
+            now + 60,
+            now
+        );
+        let headers = [
+            (r#"{"alg":"RS256","kid":"k","crit":null}"#, "critical header parameters"),
+            (r#"{"alg":"RS256","alg":"none","kid":"k"}"#, "duplicate field `alg`"),
+            (r#"["RS256","k"]"#, "header is not a JSON object"),
+            (r#"{"alg":"RS256","kid":5}"#, "header is not usable"),
+        ];
+        for (header, why) in headers {
+            match verify_id_token(&sign_with(header, &good), &keys, &expect, now, None) {
+                Err(IdTokenError::Rejected(msg)) => assert!(msg.contains(why), "{header}: {msg}"),
+                other => panic!("{header}: {other:?}"),
+            }
+        }
+        assert!(
+            verify_id_token(&sign(&good), &keys, &expect, now, None).is_ok(),
+            "the control verifies"
+        );
     }
 
     #[test]
