@@ -16,7 +16,8 @@ use smallvec::SmallVec;
 use super::MappingError;
 use super::python::{Piece, literal_list, repr_list};
 use super::rules::{
-    GroupTemplate, LocalTemplate, Mapping, Matcher, RemoteKind, Rule, SchemaVersion, Template, UserTemplate, same_bytes,
+    GroupTemplate, LocalTemplate, Mapping, Matcher, Remote, RemoteKind, Rule, SchemaVersion, Template, UserTemplate,
+    same_bytes,
 };
 
 /// Attribute name -> values. Keystone receives multi-valued attributes joined by `;`.
@@ -266,6 +267,13 @@ impl Matcher {
     }
 }
 
+impl Remote {
+    /// The assertion's values for this remote's attribute.
+    fn values_in<'a>(&self, found: &Found<'a>) -> Option<&'a [String]> {
+        found.get(self.slot).copied().flatten()
+    }
+}
+
 /// Why a rule did not apply: the remote's index and the check. Cheap, so evaluations without
 /// a trace allocate nothing for rules that do not match.
 #[derive(Clone, Copy)]
@@ -280,7 +288,7 @@ struct Stop {
 fn verify_requirements<'a>(rule: &Rule, found: &Found<'a>, slots: &mut Slots<'a>) -> Result<(), Stop> {
     slots.clear();
     for (i, remote) in rule.remote.iter().enumerate() {
-        let values = match found.get(remote.slot).copied().flatten() {
+        let values = match remote.values_in(found) {
             Some(v) if !v.is_empty() => v,
             _ => {
                 return Err(Stop {
@@ -325,12 +333,7 @@ fn describe(rule: &Rule, stop: Stop, found: &Found) -> FailedCondition {
         remote: stop.remote,
         attribute: remote.attribute.clone(),
         check: stop.check,
-        seen: found
-            .get(remote.slot)
-            .copied()
-            .flatten()
-            .map(<[String]>::to_vec)
-            .unwrap_or_default(),
+        seen: remote.values_in(found).map(<[String]>::to_vec).unwrap_or_default(),
     }
 }
 
