@@ -16,6 +16,7 @@ fn payload() -> TokenPayload {
         methods: Methods::PASSWORD,
         user_id: "7116d09f88fa41908676fdd4b039e1a2".into(),
         issued_at_ms: NOW,
+        authenticated_at_ms: NOW,
         expires_at_ms: NOW + 86_400_000,
         audit_ids: vec![[7; 16]],
         scope: Scope::Project("aa2d97d7e62c4b7da3ffdfc11551f0c1".into()),
@@ -28,13 +29,16 @@ fn revocations() -> RevocationList {
     for i in 0..10_000u32 {
         let mut id = [0u8; 16];
         id[..4].copy_from_slice(&i.to_be_bytes());
-        list.insert(RevocationEvent::AuditId(id));
+        list.insert(RevocationEvent::AuditId(id), NOW + 86_400_000);
     }
     for i in 0..1_000 {
-        list.insert(RevocationEvent::User {
-            user_id: format!("{i:032x}"),
-            issued_before_ms: NOW,
-        });
+        list.insert(
+            RevocationEvent::User {
+                user_id: format!("{i:032x}"),
+                authenticated_before_ms: NOW,
+            },
+            NOW + 86_400_000,
+        );
     }
     list
 }

@@ -9,7 +9,6 @@ use super::names::{NewPassword, ResourceName, UserName, parse_description};
 use super::password::{hash_password, verify_password};
 use super::{AuthContext, Error, Result, Services, new_id};
 use crate::store::*;
-use crate::token::RevocationEvent;
 
 /// A password as it arrives: never printed.
 #[derive(Deserialize, Clone, Default)]
@@ -159,15 +158,7 @@ impl Services {
     }
 
     async fn revoke_user_tokens(&self, user_id: &str, now_ms: i64) -> Result<()> {
-        self.tokens
-            .revoke(
-                RevocationEvent::User {
-                    user_id: user_id.to_string(),
-                    issued_before_ms: now_ms,
-                },
-                now_ms,
-            )
-            .await?;
+        self.tokens.revoke_user(user_id, now_ms).await?;
         self.invalidate_cache();
         Ok(())
     }

@@ -7,7 +7,7 @@ use serde::Deserialize;
 use super::password::verify_password;
 use super::{AuthContext, Error, Result, Services};
 use crate::store::{Domain, Project, User};
-use crate::token::{AuditId, Methods, RevocationEvent, Scope, TokenPayload};
+use crate::token::{AuditId, Methods, Scope, TokenPayload};
 
 #[derive(Debug, Deserialize)]
 pub struct AuthBody {
@@ -114,7 +114,8 @@ impl Services {
                     .open(&section.id, now_ms)
                     .await
                     .map_err(|e| Error::Unauthenticated(format!("token method: {e}")))?;
-                // The parent must still speak for a live identity.
+                // The parent must still speak for a live identity: user, shadow user and
+                // identity provider enabled (resolve reads them).
                 self.resolve(&parent, now_ms).await?;
                 (derive_payload(&parent, now_ms), "token")
             }
@@ -167,6 +168,7 @@ impl Services {
             methods,
             user_id: user_id.to_string(),
             issued_at_ms: now_ms,
+            authenticated_at_ms: now_ms,
             expires_at_ms: now_ms + self.tokens.ttl_ms(),
             audit_ids: vec![new_audit_id()],
             scope: Scope::Unscoped,
@@ -292,13 +294,9 @@ impl Services {
 
     pub async fn revoke_subject(&self, caller: &AuthContext, subject: &str, now_ms: i64) -> Result<()> {
         let ctx = self.check_subject(caller, subject, now_ms).await?;
-        let audit = ctx
-            .token
-            .audit_id()
-            .copied()
-            .ok_or_else(|| Error::Internal("token without audit id".into()))?;
-        self.tokens.revoke(RevocationEvent::AuditId(audit), now_ms).await?;
-        tracing::info!(token.audit_id = %hex::encode(audit), user.id = %ctx.identity.user.id, "token revoked");
+        self.tokens.revoke_token(&ctx.token).await?;
+        let audit = ctx.token.audit_id().map(hex::encode).unwrap_or_default();
+        tracing::info!(token.audit_id = %audit, user.id = %ctx.identity.user.id, "token revoked");
         Ok(())
     }
 }
@@ -312,18 +310,17 @@ fn scope_key(scope: &ScopeSection) -> String {
     }
 }
 
-/// A token derived through the `token` method keeps the parent's identity and expiry, and
-/// carries the parent's audit chain so revoking the parent revokes it too.
+/// A token derived through the `token` method keeps the parent's identity, expiry and time of
+/// authentication, and carries the parent's audit chain (root included) so revoking the
+/// parent, its root, the user or the identity provider revokes it too.
 fn derive_payload(parent: &TokenPayload, now_ms: i64) -> TokenPayload {
-    let mut audit_ids = vec![new_audit_id()];
-    audit_ids.extend(parent.audit_ids.iter().copied());
-    audit_ids.truncate(crate::token::MAX_AUDIT_CHAIN_LEN);
     TokenPayload {
         methods: Methods::TOKEN,
         user_id: parent.user_id.clone(),
         issued_at_ms: now_ms,
+        authenticated_at_ms: parent.authenticated_at_ms,
         expires_at_ms: parent.expires_at_ms,
-        audit_ids,
+        audit_ids: crate::token::derived_audit_chain(new_audit_id(), &parent.audit_ids),
         scope: Scope::Unscoped,
         federation: parent.federation.clone(),
     }

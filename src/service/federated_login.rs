@@ -91,6 +91,7 @@ impl Services {
             methods: Methods::MAPPED,
             user_id,
             issued_at_ms: now_ms,
+            authenticated_at_ms: now_ms,
             expires_at_ms: now_ms + self.tokens.ttl_ms(),
             audit_ids: vec![audit],
             scope: Scope::Unscoped,

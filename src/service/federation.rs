@@ -11,7 +11,6 @@ use serde_json::Value;
 use super::{AuthContext, Error, Result, Services};
 use crate::mapping::{self, Mapping};
 use crate::store::{IdentityProvider, MappingRecord, ProtocolRecord, StoreError};
-use crate::token::RevocationEvent;
 
 pub const SSO_TYPES: [&str; 2] = ["virtual_user_sso", "iam_user_sso"];
 pub const PROTOCOLS: [&str; 2] = ["saml", "oidc"];
@@ -209,11 +208,7 @@ impl Services {
     }
 
     async fn revoke_idp_tokens(&self, idp_id: &str, now_ms: i64) -> Result<()> {
-        let event = RevocationEvent::IdentityProvider {
-            idp_id: idp_id.to_string(),
-            issued_before_ms: now_ms,
-        };
-        self.tokens.revoke(event, now_ms).await?;
+        self.tokens.revoke_identity_provider(idp_id, now_ms).await?;
         self.invalidate_cache();
         Ok(())
     }

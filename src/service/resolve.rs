@@ -110,6 +110,23 @@ impl Services {
     async fn resolve_uncached(&self, payload: &TokenPayload) -> Result<Identity> {
         let store = &self.store;
         let gone = |what: String| Error::Unauthenticated(what);
+        if let Some(fed) = &payload.federation {
+            // Disabling or deleting either one also revokes, but a replica may not have
+            // polled that event yet; the stored state is the same answer sooner.
+            store
+                .get_idp(&fed.idp_id)
+                .await?
+                .filter(|idp| idp.enabled)
+                .ok_or_else(|| gone(format!("identity provider {} missing or disabled", fed.idp_id)))?;
+            if !fed.local_user
+                && !store
+                    .get_federated_user(&payload.user_id)
+                    .await?
+                    .is_some_and(|shadow| shadow.enabled)
+            {
+                return Err(gone(format!("federated user {} missing or disabled", payload.user_id)));
+            }
+        }
         let (user, groups) = match &payload.federation {
             Some(fed) if !fed.local_user => {
                 let domain = store

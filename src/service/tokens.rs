@@ -4,10 +4,13 @@
 //! database (PostgreSQL for several replicas) has the same ring without copying files. A
 //! replica re-reads the ring every refresh interval, and at once (rate-limited) when it meets a
 //! token sealed with a key it does not know yet, so a rotation elsewhere is picked up before
-//! any client notices. Revocation events are polled by sequence number on the same interval;
-//! revocations made by this replica apply immediately.
+//! any client notices. Revocation events are polled by sequence number on the same interval
+//! (with late commits of lower numbers picked up, see `PollState`); revocations made by this
+//! replica apply immediately. An event made on another replica therefore applies here within
+//! one refresh interval plus one poll of its commit.
 
-use std::sync::Arc;
+use std::collections::BTreeMap;
+use std::sync::{Arc, RwLock};
 
 use arc_swap::ArcSwap;
 use base64::Engine;
@@ -23,16 +26,39 @@ use crate::token::{KeyRing, RevocationEvent, RevocationList, TokenError, TokenKe
 /// tokens naming random keys cannot hammer the store.
 const RELOAD_COOLDOWN_MS: i64 = 1_000;
 
+/// Where revocation polling stands.
 #[derive(Default)]
-struct Revocations {
-    list: RevocationList,
+struct PollState {
+    loaded: bool,
+    /// Highest sequence number applied.
     last_seq: i64,
+    /// Numbers below `last_seq` not seen yet, with when they were first missed. On PostgreSQL
+    /// a transaction that drew its number first can commit after one that drew a later number,
+    /// so the polls re-read from the oldest gap until it fills, or until it has waited long
+    /// enough to be a rolled-back insert.
+    gaps: BTreeMap<i64, i64>,
+    last_pruned_ms: i64,
 }
+
+/// How long a missing sequence number is waited for. Far above any transaction fedgate runs
+/// (one INSERT); a gap older than this is a rollback.
+const GAP_WAIT_MS: i64 = 10 * 60 * 1000;
+/// At most this many gaps are tracked (a burst of rollbacks cannot grow the set).
+const MAX_GAPS: usize = 4096;
+/// At start, numbers this close below the newest event are watched as possible late commits.
+const START_WINDOW: i64 = 64;
+/// The in-memory list drops expired events at most this often.
+const PRUNE_EVERY_MS: i64 = 60_000;
+/// Replicas' clocks differ by up to this much; events outlive their tokens by it.
+const CLOCK_SKEW_MS: i64 = 60_000;
 
 pub struct TokenService {
     store: Arc<dyn Store>,
     ring: ArcSwap<KeyRing>,
-    revocations: ArcSwap<Revocations>,
+    /// Read on every validation, written on a revoke or a poll that found events: a revoke
+    /// inserts one entry instead of copying the list.
+    revocations: RwLock<RevocationList>,
+    poll: Mutex<PollState>,
     last_reload_ms: Mutex<i64>,
     ttl_ms: i64,
 }
@@ -54,7 +80,8 @@ impl TokenService {
         let svc = Self {
             store,
             ring: ArcSwap::from_pointee(ring),
-            revocations: ArcSwap::from_pointee(Revocations::default()),
+            revocations: RwLock::new(RevocationList::default()),
+            poll: Mutex::new(PollState::default()),
             last_reload_ms: Mutex::new(now_ms),
             ttl_ms: ttl_secs * 1000,
         };
@@ -98,11 +125,24 @@ impl TokenService {
         Ok(payload)
     }
 
-    fn check_revoked(&self, payload: &TokenPayload) -> Result<(), OpenError> {
-        if self.revocations.load().list.is_revoked(payload) {
+    /// Whether a payload (a token's, or one about to be sealed) is revoked by a known event.
+    pub fn check_revoked(&self, payload: &TokenPayload) -> Result<(), OpenError> {
+        if self.list().is_revoked(payload) {
             return Err(OpenError::Revoked);
         }
         Ok(())
+    }
+
+    fn list(&self) -> std::sync::RwLockReadGuard<'_, RevocationList> {
+        // A panic while holding the lock cannot leave the list half-written (inserts are
+        // single map operations), so a poisoned lock is still usable.
+        self.revocations.read().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn list_mut(&self) -> std::sync::RwLockWriteGuard<'_, RevocationList> {
+        self.revocations
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     async fn reload_ring_for(&self, key_id: u32, now_ms: i64) {
@@ -117,18 +157,44 @@ impl TokenService {
         }
     }
 
+    /// Revokes one token and what was derived from it: the event lasts as long as the token.
+    pub async fn revoke_token(&self, token: &TokenPayload) -> Result<()> {
+        let audit = token
+            .audit_id()
+            .copied()
+            .ok_or_else(|| Error::Internal("token without audit id".into()))?;
+        self.revoke(RevocationEvent::AuditId(audit), token.expires_at_ms + CLOCK_SKEW_MS)
+            .await
+    }
+
+    /// Revokes every token of a user whose authentication was at or before `now_ms`.
+    pub async fn revoke_user(&self, user_id: &str, now_ms: i64) -> Result<()> {
+        let event = RevocationEvent::User {
+            user_id: user_id.to_string(),
+            authenticated_before_ms: now_ms,
+        };
+        self.revoke(event, self.outlives_every_token(now_ms)).await
+    }
+
+    /// Revokes every token through an identity provider authenticated at or before `now_ms`.
+    pub async fn revoke_identity_provider(&self, idp_id: &str, now_ms: i64) -> Result<()> {
+        let event = RevocationEvent::IdentityProvider {
+            idp_id: idp_id.to_string(),
+            authenticated_before_ms: now_ms,
+        };
+        self.revoke(event, self.outlives_every_token(now_ms)).await
+    }
+
+    /// Every token authenticated by `now_ms` has expired by this instant: derived tokens keep
+    /// their parent's expiry, so none lives longer than the token lifetime after it.
+    fn outlives_every_token(&self, now_ms: i64) -> i64 {
+        now_ms + self.ttl_ms + CLOCK_SKEW_MS
+    }
+
     /// Records a revocation in the store and applies it here at once.
-    pub async fn revoke(&self, event: RevocationEvent, now_ms: i64) -> Result<()> {
-        let stored = to_stored(&event, now_ms + self.ttl_ms + 60_000);
-        self.store.insert_revocation(&stored).await?;
-        self.revocations.rcu(|current| {
-            let mut list = current.list.clone();
-            list.insert(event.clone());
-            Revocations {
-                list,
-                last_seq: current.last_seq,
-            }
-        });
+    async fn revoke(&self, event: RevocationEvent, expires_at_ms: i64) -> Result<()> {
+        self.store.insert_revocation(&to_stored(&event, expires_at_ms)).await?;
+        self.list_mut().insert(event, expires_at_ms);
         Ok(())
     }
 
@@ -142,48 +208,82 @@ impl TokenService {
         self.poll_revocations(now_ms).await
     }
 
+    /// Applies events committed since the last poll, including ones that committed after a
+    /// later-numbered event this replica has already seen.
     async fn poll_revocations(&self, now_ms: i64) -> Result<()> {
-        let last_seq = self.revocations.load().last_seq;
-        let events = self.store.list_revocations(last_seq, now_ms).await?;
-        if events.is_empty() {
-            return Ok(());
-        }
-        let mut state = Revocations {
-            list: self.revocations.load().list.clone(),
-            last_seq,
+        let mut poll = self.poll.lock().await;
+        poll.gaps.retain(|_, missed_at| now_ms - *missed_at < GAP_WAIT_MS);
+        let from = match poll.gaps.keys().next() {
+            Some(oldest_gap) => oldest_gap - 1,
+            None => poll.last_seq,
         };
+        let events = self.store.list_revocations(from, now_ms).await?;
+        let mut fresh = Vec::new();
         for (seq, stored) in events {
-            state.last_seq = state.last_seq.max(seq);
+            if seq > poll.last_seq {
+                let skipped_from = if poll.loaded {
+                    poll.last_seq + 1
+                } else {
+                    (seq - START_WINDOW).max(poll.last_seq + 1)
+                };
+                for missing in skipped_from..seq {
+                    if poll.gaps.len() >= MAX_GAPS {
+                        break;
+                    }
+                    poll.gaps.insert(missing, now_ms);
+                }
+                poll.last_seq = seq;
+            } else if poll.gaps.remove(&seq).is_none() {
+                // Applied before: re-read because an older gap is still open.
+                continue;
+            }
             match from_stored(&stored) {
-                Some(event) => state.list.insert(event),
+                Some(event) => fresh.push((event, stored.expires_at_ms)),
                 None => tracing::warn!(seq, kind = %stored.kind, "ignoring unreadable revocation event"),
             }
         }
-        self.revocations.store(Arc::new(state));
+        poll.loaded = true;
+        let prune = now_ms - poll.last_pruned_ms >= PRUNE_EVERY_MS;
+        if fresh.is_empty() && !prune {
+            return Ok(());
+        }
+        let mut list = self.list_mut();
+        for (event, expires_at_ms) in fresh {
+            list.insert(event, expires_at_ms);
+        }
+        if prune {
+            list.prune(now_ms);
+            poll.last_pruned_ms = now_ms;
+        }
         Ok(())
     }
 
     pub fn revocation_count(&self) -> usize {
-        self.revocations.load().list.len()
+        self.list().len()
+    }
+
+    /// Sequence numbers this replica still waits for (tests and diagnostics).
+    pub async fn revocation_gaps(&self) -> Vec<i64> {
+        self.poll.lock().await.gaps.keys().copied().collect()
     }
 }
 
 fn to_stored(event: &RevocationEvent, expires_at_ms: i64) -> StoredRevocation {
-    let (kind, subject, issued_before_ms) = match event {
+    let (kind, subject, before_ms) = match event {
         RevocationEvent::AuditId(id) => ("audit", hex::encode(id), 0),
         RevocationEvent::User {
             user_id,
-            issued_before_ms,
-        } => ("user", user_id.clone(), *issued_before_ms),
+            authenticated_before_ms,
+        } => ("user", user_id.clone(), *authenticated_before_ms),
         RevocationEvent::IdentityProvider {
             idp_id,
-            issued_before_ms,
-        } => ("idp", idp_id.clone(), *issued_before_ms),
+            authenticated_before_ms,
+        } => ("idp", idp_id.clone(), *authenticated_before_ms),
     };
     StoredRevocation {
         kind: kind.into(),
         subject,
-        issued_before_ms,
+        authenticated_before_ms: before_ms,
         expires_at_ms,
     }
 }
@@ -197,11 +297,11 @@ fn from_stored(s: &StoredRevocation) -> Option<RevocationEvent> {
         }
         "user" => Some(RevocationEvent::User {
             user_id: s.subject.clone(),
-            issued_before_ms: s.issued_before_ms,
+            authenticated_before_ms: s.authenticated_before_ms,
         }),
         "idp" => Some(RevocationEvent::IdentityProvider {
             idp_id: s.subject.clone(),
-            issued_before_ms: s.issued_before_ms,
+            authenticated_before_ms: s.authenticated_before_ms,
         }),
         _ => None,
     }

@@ -171,6 +171,9 @@ pub trait FederationStore: Send + Sync {
     async fn record_federated_login(&self, user: &FederatedUser) -> StoreResult<FederatedUser>;
     /// Shadow records of one provider's users, by name.
     async fn list_federated_users(&self, idp_id: &str) -> StoreResult<Vec<FederatedUser>>;
+    async fn get_federated_user(&self, id: &str) -> StoreResult<Option<FederatedUser>>;
+    /// Returns false when the shadow user does not exist.
+    async fn set_federated_user_enabled(&self, id: &str, enabled: bool) -> StoreResult<bool>;
 }
 
 /// Values that may be used once, shared by every replica. `namespace` keeps kinds apart

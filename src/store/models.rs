@@ -201,7 +201,7 @@ pub struct AgencyFilter {
 pub struct StoredRevocation {
     pub kind: String,
     pub subject: String,
-    pub issued_before_ms: i64,
+    pub authenticated_before_ms: i64,
     /// When the event can be forgotten: every token it could match has expired by then.
     pub expires_at_ms: i64,
 }

@@ -898,7 +898,7 @@ impl RevocationStore for SqlStore {
         )
         .bind(e.kind.clone())
         .bind(e.subject.clone())
-        .bind(e.issued_before_ms)
+        .bind(e.authenticated_before_ms)
         .bind(e.expires_at_ms)
         .fetch_one(&self.pool)
         .await?;
@@ -921,7 +921,7 @@ impl RevocationStore for SqlStore {
                     StoredRevocation {
                         kind: r.try_get("kind")?,
                         subject: r.try_get("subject")?,
-                        issued_before_ms: r.try_get("issued_before")?,
+                        authenticated_before_ms: r.try_get("issued_before")?,
                         expires_at_ms: r.try_get("expires_at")?,
                     },
                 ))
@@ -1334,6 +1334,23 @@ impl FederationStore for SqlStore {
             .fetch_all(&self.pool)
             .await?;
         rows.iter().map(federated_user).collect()
+    }
+
+    async fn get_federated_user(&self, id: &str) -> StoreResult<Option<FederatedUser>> {
+        let row = sqlx::query("SELECT * FROM federated_users WHERE id = $1")
+            .bind(id.to_string())
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(federated_user).transpose()
+    }
+
+    async fn set_federated_user_enabled(&self, id: &str, enabled: bool) -> StoreResult<bool> {
+        let done = sqlx::query("UPDATE federated_users SET enabled = $1 WHERE id = $2")
+            .bind(enabled as i64)
+            .bind(id.to_string())
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() > 0)
     }
 
     async fn delete_protocol(&self, idp_id: &str, id: &str) -> StoreResult<bool> {

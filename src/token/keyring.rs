@@ -180,6 +180,7 @@ mod tests {
             methods: Methods::PASSWORD,
             user_id: "7116d09f88fa41908676fdd4b039e1a2".into(),
             issued_at_ms: NOW,
+            authenticated_at_ms: NOW,
             expires_at_ms: NOW + 86_400_000,
             audit_ids: vec![[9; 16]],
             scope: Scope::Project("aa2d97d7e62c4b7da3ffdfc11551f0c1".into()),

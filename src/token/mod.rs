@@ -10,7 +10,7 @@ mod payload;
 mod revocation;
 
 pub use keyring::{KeyRing, TokenKey};
-pub use payload::{AuditId, Federation, MAX_AUDIT_CHAIN as MAX_AUDIT_CHAIN_LEN, Methods, Scope, TokenPayload};
+pub use payload::{AuditId, Federation, MAX_AUDIT_CHAIN, Methods, Scope, TokenPayload, derived_audit_chain};
 pub use revocation::{RevocationEvent, RevocationList};
 
 /// Why a token was refused. The caller only ever learns "not authenticated"; the variant goes

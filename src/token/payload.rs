@@ -4,6 +4,9 @@
 //! `methods:u8 | user_id:id | issued_at_ms | lifetime_ms | audit_count:u8 | audit_id:[u8;16]* |
 //! scope_tag:u8 [id] | (section_tag:u8 section)*`. An id is `0x00` + 16 bytes when it is 32
 //! lowercase hex characters (every id fedgate generates), else `0x01` + len:u8 + UTF-8 bytes.
+//! Sections, each at most once and in any order: federation (1, or 2 for a local user) and
+//! the original authentication time (3: `issued_at_ms - authenticated_at_ms`), written only
+//! when a token was derived from an earlier one, so a fresh token stays as small as before.
 
 use super::TokenError;
 
@@ -68,9 +71,13 @@ pub struct TokenPayload {
     pub methods: Methods,
     pub user_id: String,
     pub issued_at_ms: i64,
+    /// When the person or program behind this token last proved who it is (password, SAML
+    /// assertion, id_token). Tokens derived from this one carry it unchanged, so revocation by
+    /// user, password change or identity provider reaches them however late they were derived.
+    pub authenticated_at_ms: i64,
     pub expires_at_ms: i64,
-    /// This token's audit id first, then the ids of the tokens it was derived from (at most
-    /// `MAX_AUDIT_CHAIN` in all), so revoking a parent revokes what was minted from it.
+    /// This token's audit id first and the root's (the token that authenticated) last, with
+    /// the nearest ancestors between them (see `derived_audit_chain`).
     pub audit_ids: Vec<AuditId>,
     pub scope: Scope,
     pub federation: Option<Federation>,
@@ -79,11 +86,35 @@ pub struct TokenPayload {
 pub const MAX_AUDIT_CHAIN: usize = 4;
 const SECTION_FEDERATION: u8 = 1;
 const SECTION_FEDERATED_LOCAL_USER: u8 = 2;
+const SECTION_AUTHENTICATED_AT: u8 = 3;
 const MAX_GROUPS: usize = 1024;
+
+/// The audit chain of a token derived from one whose chain is `parent`: its own id first, the
+/// root (the chain's last id) always last, and as many of the nearest ancestors between them
+/// as fit in `MAX_AUDIT_CHAIN`. Revoking the root therefore reaches every descendant however
+/// deep; revoking an intermediate token reaches descendants up to `MAX_AUDIT_CHAIN - 2`
+/// derivations below it.
+pub fn derived_audit_chain(own: AuditId, parent: &[AuditId]) -> Vec<AuditId> {
+    let mut chain = Vec::with_capacity(MAX_AUDIT_CHAIN);
+    chain.push(own);
+    match parent.split_last() {
+        None => {}
+        Some((root, ancestors)) => {
+            chain.extend(ancestors.iter().take(MAX_AUDIT_CHAIN - 2).copied());
+            chain.push(*root);
+        }
+    }
+    chain
+}
 
 impl TokenPayload {
     pub fn audit_id(&self) -> Option<&AuditId> {
         self.audit_ids.first()
+    }
+
+    /// The audit id of the token whose authentication this one descends from.
+    pub fn root_audit_id(&self) -> Option<&AuditId> {
+        self.audit_ids.last()
     }
 
     pub fn encode(&self) -> Vec<u8> {
@@ -92,9 +123,13 @@ impl TokenPayload {
         put_id(&mut out, &self.user_id);
         put_varint(&mut out, self.issued_at_ms.max(0) as u64);
         put_varint(&mut out, (self.expires_at_ms - self.issued_at_ms).max(0) as u64);
-        let chain = &self.audit_ids[..self.audit_ids.len().min(MAX_AUDIT_CHAIN)];
+        // Chains are built by `derived_audit_chain`; a longer one keeps its root regardless.
+        let chain = match self.audit_ids.len() {
+            n if n > MAX_AUDIT_CHAIN => derived_audit_chain(self.audit_ids[0], &self.audit_ids[1..]),
+            _ => self.audit_ids.clone(),
+        };
         out.push(chain.len() as u8);
-        for id in chain {
+        for id in &chain {
             out.extend_from_slice(id);
         }
         match &self.scope {
@@ -122,6 +157,10 @@ impl TokenPayload {
             for g in &fed.group_ids {
                 put_id(&mut out, g);
             }
+        }
+        if self.authenticated_at_ms != self.issued_at_ms {
+            out.push(SECTION_AUTHENTICATED_AT);
+            put_varint(&mut out, (self.issued_at_ms - self.authenticated_at_ms).max(0) as u64);
         }
         out
     }
@@ -153,8 +192,17 @@ impl TokenPayload {
             _ => return Err(TokenError::Malformed("scope")),
         };
         let mut federation = None;
+        let mut authenticated_at_ms = None;
         while !r.done() {
             match r.byte()? {
+                SECTION_AUTHENTICATED_AT if authenticated_at_ms.is_none() => {
+                    let before = i64::try_from(r.varint()?).map_err(|_| TokenError::Malformed("authenticated_at"))?;
+                    // Zero is never written: a fresh token omits the section.
+                    if before == 0 || before > issued_at_ms {
+                        return Err(TokenError::Malformed("authenticated_at"));
+                    }
+                    authenticated_at_ms = Some(issued_at_ms - before);
+                }
                 tag @ (SECTION_FEDERATION | SECTION_FEDERATED_LOCAL_USER) if federation.is_none() => {
                     let idp_id = r.string()?;
                     let protocol_id = r.string()?;
@@ -184,6 +232,7 @@ impl TokenPayload {
             methods,
             user_id,
             issued_at_ms,
+            authenticated_at_ms: authenticated_at_ms.unwrap_or(issued_at_ms),
             expires_at_ms,
             audit_ids,
             scope,
@@ -304,6 +353,7 @@ mod tests {
             methods: Methods::PASSWORD,
             user_id: "7116d09f88fa41908676fdd4b039e1a2".into(),
             issued_at_ms: 1_700_000_000_123,
+            authenticated_at_ms: 1_700_000_000_123,
             expires_at_ms: 1_700_086_400_123,
             audit_ids: vec![[7u8; 16]],
             scope: Scope::Project("aa2d97d7e62c4b7da3ffdfc11551f0c1".into()),
@@ -347,18 +397,128 @@ mod tests {
         assert_eq!(m.names(), vec!["password", "token"]);
     }
 
+    #[test]
+    fn derived_chains_keep_their_root_however_deep() {
+        let root = [0u8; 16];
+        let mut chain = vec![root];
+        for depth in 1..=10u8 {
+            chain = derived_audit_chain([depth; 16], &chain);
+            assert_eq!(chain.first(), Some(&[depth; 16]), "depth {depth}: own id first");
+            assert_eq!(chain.last(), Some(&root), "depth {depth}: root last");
+            assert!(chain.len() <= MAX_AUDIT_CHAIN);
+            // The nearest ancestors follow the own id.
+            let nearest: Vec<u8> = chain[1..chain.len() - 1].iter().map(|id| id[0]).collect();
+            let want: Vec<u8> = (1..depth).rev().take(MAX_AUDIT_CHAIN - 2).collect();
+            assert_eq!(nearest, want, "depth {depth}");
+        }
+        let mut derived = sample();
+        derived.audit_ids = chain;
+        derived.authenticated_at_ms = derived.issued_at_ms - 3_600_000;
+        assert_eq!(TokenPayload::decode(&derived.encode()), Ok(derived));
+    }
+
+    #[test]
+    fn authentication_time_rides_only_in_derived_tokens() {
+        let fresh = sample();
+        let mut derived = sample();
+        derived.authenticated_at_ms -= 1;
+        assert_eq!(derived.encode().len(), fresh.encode().len() + 2);
+        assert_eq!(TokenPayload::decode(&derived.encode()), Ok(derived.clone()));
+        // A zero delta, a delta past the epoch and a repeated section are not ours.
+        let base = fresh.encode();
+        for (name, tail) in [
+            ("zero delta", vec![SECTION_AUTHENTICATED_AT, 0]),
+            ("before the epoch", {
+                let mut t = vec![SECTION_AUTHENTICATED_AT];
+                put_varint(&mut t, fresh.issued_at_ms as u64 + 1);
+                t
+            }),
+            ("twice", vec![SECTION_AUTHENTICATED_AT, 1, SECTION_AUTHENTICATED_AT, 1]),
+        ] {
+            let mut bytes = base.clone();
+            bytes.extend_from_slice(&tail);
+            assert_eq!(
+                TokenPayload::decode(&bytes),
+                Err(TokenError::Malformed(if name == "twice" {
+                    "section"
+                } else {
+                    "authenticated_at"
+                })),
+                "{name}"
+            );
+        }
+    }
+
+    /// Ids as fedgate makes them (32 lowercase hex) and as other systems name things.
+    fn any_id() -> impl Strategy<Value = String> {
+        prop_oneof![
+            proptest::collection::vec(any::<u8>(), 16).prop_map(hex::encode),
+            "[A-Za-z0-9_.@-]{0,40}",
+            "\\PC{0,20}",
+        ]
+    }
+
+    prop_compose! {
+        fn any_federation()(
+            idp_id in "\\PC{0,30}",
+            protocol_id in "saml|oidc",
+            user_name in "\\PC{0,60}",
+            domain_id in any_id(),
+            group_ids in proptest::collection::vec(any_id(), 0..5),
+            local_user in any::<bool>(),
+        ) -> Federation {
+            Federation { idp_id, protocol_id, user_name, domain_id, group_ids, local_user }
+        }
+    }
+
+    prop_compose! {
+        fn any_payload()(
+            methods in 1u8..16,
+            user_id in any_id(),
+            issued_at_ms in 0i64..4_000_000_000_000,
+            since_authentication in prop_oneof![Just(0i64), 1i64..90_000_000],
+            lifetime_ms in 0i64..604_800_000,
+            audit_ids in proptest::collection::vec(any::<[u8; 16]>(), 1..=MAX_AUDIT_CHAIN),
+            scope in prop_oneof![
+                Just(Scope::Unscoped),
+                any_id().prop_map(Scope::Domain),
+                any_id().prop_map(Scope::Project),
+            ],
+            federation in proptest::option::of(any_federation()),
+        ) -> TokenPayload {
+            TokenPayload {
+                methods: Methods(methods),
+                user_id,
+                issued_at_ms,
+                authenticated_at_ms: (issued_at_ms - since_authentication).max(0),
+                expires_at_ms: issued_at_ms + lifetime_ms,
+                audit_ids,
+                scope,
+                federation,
+            }
+        }
+    }
+
     proptest! {
         #[test]
-        fn decode_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..200)) {
-            let _ = TokenPayload::decode(&bytes);
+        fn every_payload_round_trips(p in any_payload()) {
+            prop_assert_eq!(TokenPayload::decode(&p.encode()), Ok(p));
         }
 
         #[test]
-        fn accepted_payloads_re_encode_to_the_same_bytes(bytes in proptest::collection::vec(any::<u8>(), 0..120)) {
-            if let Ok(p) = TokenPayload::decode(&bytes) {
-                // Equal ignoring non-canonical varints: decode(encode(p)) must give p back.
-                prop_assert_eq!(TokenPayload::decode(&p.encode()), Ok(p));
+        fn any_cut_of_a_payload_is_refused_or_a_shorter_valid_one(p in any_payload(), cut in any::<prop::sample::Index>()) {
+            let bytes = p.encode();
+            let cut = cut.index(bytes.len());
+            // A prefix ends inside a field (refused) or at a section boundary (a valid payload
+            // that lacks the later sections); it never decodes to the whole.
+            if let Ok(shorter) = TokenPayload::decode(&bytes[..cut]) {
+                prop_assert_ne!(shorter, p);
             }
+        }
+
+        #[test]
+        fn decode_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..200)) {
+            let _ = TokenPayload::decode(&bytes);
         }
     }
 }

@@ -295,7 +295,7 @@ async fn revocations_are_sequenced_and_expire(s: &dyn Store) {
     let event = |subject: &str, expires: i64| StoredRevocation {
         kind: "user".into(),
         subject: subject.into(),
-        issued_before_ms: NOW,
+        authenticated_before_ms: NOW,
         expires_at_ms: expires,
     };
     let a = s.insert_revocation(&event("u1", NOW + 10)).await.unwrap();
@@ -414,6 +414,49 @@ async fn federation_cascades_and_restricts(s: &dyn Store) {
     s.create_idp(&idp("other", &["https://b"])).await.unwrap();
 }
 
+async fn shadow_users_record_logins_and_keep_their_status(s: &dyn Store) {
+    s.create_domain(&domain("d1", "a")).await.unwrap();
+    s.create_idp(&IdentityProvider {
+        id: "acme".into(),
+        domain_id: "d1".into(),
+        sso_type: "virtual_user_sso".into(),
+        description: String::new(),
+        enabled: true,
+        remote_ids: vec![],
+        created_at_ms: NOW,
+    })
+    .await
+    .unwrap();
+    let shadow = FederatedUser {
+        id: "0123456789abcdef0123456789abcdef".into(),
+        idp_id: "acme".into(),
+        protocol_id: "saml".into(),
+        name: "Zoë".into(),
+        domain_id: "d1".into(),
+        enabled: true,
+        created_at_ms: NOW,
+        last_login_at_ms: NOW,
+    };
+    assert_eq!(s.record_federated_login(&shadow).await.unwrap(), shadow);
+    assert_eq!(s.get_federated_user(&shadow.id).await.unwrap(), Some(shadow.clone()));
+    assert_eq!(s.get_federated_user("missing").await.unwrap(), None);
+    assert!(s.set_federated_user_enabled(&shadow.id, false).await.unwrap());
+    assert!(!s.set_federated_user_enabled("missing", false).await.unwrap());
+    // A later login updates the last login and protocol, never the status an admin set.
+    let again = FederatedUser {
+        protocol_id: "oidc".into(),
+        last_login_at_ms: NOW + 5,
+        ..shadow.clone()
+    };
+    let stored = s.record_federated_login(&again).await.unwrap();
+    assert!(!stored.enabled, "a disabled shadow user stays disabled");
+    assert_eq!(
+        (stored.protocol_id.as_str(), stored.last_login_at_ms),
+        ("oidc", NOW + 5)
+    );
+    assert_eq!(s.list_federated_users("acme").await.unwrap(), vec![stored]);
+}
+
 async fn one_time_values_are_used_once(s: &dyn Store) {
     assert!(
         s.remember_once("saml-assertion:acme", "_a1", NOW + 100, NOW)
@@ -508,5 +551,6 @@ conformance!(
     token_keys_are_unique_and_retire_oldest_first,
     agencies_round_trip_and_cascade,
     federation_cascades_and_restricts,
+    shadow_users_record_logins_and_keep_their_status,
     one_time_values_are_used_once,
 );

@@ -164,6 +164,7 @@ async fn disabling_an_identity_provider_revokes_its_tokens() {
         methods: Methods::MAPPED,
         user_id: "0123456789abcdef0123456789abcdef".into(),
         issued_at_ms: now - 10,
+        authenticated_at_ms: now - 10,
         expires_at_ms: now + 3_600_000,
         audit_ids: vec![[5; 16]],
         scope: Scope::Unscoped,
@@ -176,6 +177,17 @@ async fn disabling_an_identity_provider_revokes_its_tokens() {
             local_user: false,
         }),
     };
+    let shadow = fedgate::store::FederatedUser {
+        id: payload.user_id.clone(),
+        idp_id: "acme".into(),
+        protocol_id: "saml".into(),
+        name: "alice".into(),
+        domain_id: admin_domain_id(&app).await,
+        enabled: true,
+        created_at_ms: now,
+        last_login_at_ms: now,
+    };
+    app.services.store.record_federated_login(&shadow).await.unwrap();
     let federated = app.services.tokens.seal(&payload);
     let (s, v) = app.validate(t, &federated).await;
     assert_eq!(s, 200, "{v}");
