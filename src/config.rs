@@ -78,6 +78,7 @@ pub struct FileConfig {
     pub token_ttl: Option<i64>,
     pub refresh_interval_ms: Option<u64>,
     pub admin_domain: Option<String>,
+    pub admin_project: Option<String>,
     #[serde(default)]
     pub catalog: CatalogConfig,
     #[serde(default)]
@@ -167,6 +168,9 @@ pub struct Config {
     pub refresh_interval: Duration,
     /// Admins of this domain administer every domain.
     pub admin_domain: String,
+    /// Admins of the project of this name in `admin_domain` do too (Keystone's
+    /// `admin_project_name`), so the bootstrapped admin's project-scoped token keeps working.
+    pub admin_project: String,
     pub catalog: CatalogConfig,
     /// Tolerated clock difference with identity providers, in seconds.
     pub clock_skew_secs: i64,
@@ -246,6 +250,7 @@ impl Config {
                     .max(50),
             ),
             admin_domain: file.admin_domain.clone().unwrap_or_else(|| "admin".to_string()),
+            admin_project: file.admin_project.clone().unwrap_or_else(|| "admin".to_string()),
             clock_skew_secs: file.federation.clock_skew_secs,
             trusted_dashboards: if args.trusted_dashboards.is_empty() {
                 file.federation.trusted_dashboards.clone()

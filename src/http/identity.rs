@@ -92,16 +92,29 @@ pub async fn list_users(
     uri: Uri,
 ) -> JsonResult {
     let base = &s.config.public_url;
-    let users = s.list_users(&c, q).await?;
-    Ok(Json(json!({
-        "users": users.iter().map(|u| views::user(base, u)).collect::<Vec<_>>(),
-        "links": views::list_links(base, uri.path()),
-    })))
+    let users: Vec<Value> = match q.idp_id.as_deref() {
+        // Keystone's filter for federated users.
+        Some(idp_id) => s
+            .list_federated_users(&c, idp_id)
+            .await?
+            .iter()
+            .map(|u| views::federated_user(base, u))
+            .collect(),
+        None => s
+            .list_users(&c, q)
+            .await?
+            .iter()
+            .map(|u| views::user(base, u))
+            .collect(),
+    };
+    Ok(Json(
+        json!({"users": users, "links": views::list_links(base, uri.path())}),
+    ))
 }
 
 pub async fn get_user(State(s): State<Arc<Services>>, Caller(c): Caller, Path(id): Path<String>) -> JsonResult {
-    let user = s.get_user(&c, &id).await?;
-    Ok(Json(json!({"user": views::user(&s.config.public_url, &user)})))
+    let user = s.get_any_user(&c, &id).await?;
+    Ok(Json(json!({"user": views::any_user(&s.config.public_url, &user)})))
 }
 
 pub async fn get_user_extended(
@@ -119,8 +132,8 @@ pub async fn update_user(
     Path(id): Path<String>,
     ApiJson(b): ApiJson<UserBody>,
 ) -> JsonResult {
-    let user = s.update_user(&c, &id, b.user, now_ms()).await?;
-    Ok(Json(json!({"user": views::user(&s.config.public_url, &user)})))
+    let user = s.update_any_user(&c, &id, b.user, now_ms()).await?;
+    Ok(Json(json!({"user": views::any_user(&s.config.public_url, &user)})))
 }
 
 pub async fn update_user_extended(

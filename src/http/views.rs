@@ -3,8 +3,9 @@
 use serde_json::{Value, json};
 
 use crate::service::catalog::Catalog;
+use crate::service::federated_users::AnyUser;
 use crate::service::{AuthContext, NameRef, ScopeView};
-use crate::store::{Agency, Domain, Group, Project, Role, User};
+use crate::store::{Agency, Domain, FederatedUser, Group, Project, Role, User};
 
 /// `2020-01-04T09:05:22.701000Z`: tokens and credentials.
 pub fn token_time(ms: i64) -> String {
@@ -156,6 +157,24 @@ pub fn user(base: &str, u: &User) -> Value {
         "options": {},
         "links": {"self": format!("{base}/v3/users/{}", u.id)},
     })
+}
+
+/// A federated (shadow) user as Keystone shows one: its provider and the name it logs in as.
+pub fn federated_user(base: &str, u: &FederatedUser) -> Value {
+    json!({
+        "id": u.id, "name": u.name, "domain_id": u.domain_id, "enabled": u.enabled,
+        "password_expires_at": null,
+        "options": {},
+        "federated": [{"idp_id": u.idp_id, "protocols": [{"protocol_id": u.protocol_id, "unique_id": u.name}]}],
+        "links": {"self": format!("{base}/v3/users/{}", u.id)},
+    })
+}
+
+pub fn any_user(base: &str, u: &AnyUser) -> Value {
+    match u {
+        AnyUser::Local(user) => self::user(base, user),
+        AnyUser::Federated(shadow) => federated_user(base, shadow),
+    }
 }
 
 /// The OS-USER form: Keystone's fields plus contact and audit details.

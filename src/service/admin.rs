@@ -1,5 +1,5 @@
 //! Administration of the identity store: users, groups, projects, roles, grants, agencies.
-//! Every function checks policy first (`require_admin` / `require_self_or_admin`), then
+//! Every function checks policy first (`policy.rs`: project, domain or cloud admin), then
 //! validates input into checked types, then writes. Writes that can change what a token
 //! means revoke tokens or drop cached identity views.
 
@@ -42,6 +42,8 @@ pub struct UserInput {
 #[derive(Debug, Deserialize, Default)]
 pub struct UserListQuery {
     pub domain_id: Option<String>,
+    /// Keystone's filter for federated users of one identity provider.
+    pub idp_id: Option<String>,
     pub name: Option<String>,
     pub enabled: Option<bool>,
     pub password_expires_at: Option<String>,
@@ -121,28 +123,18 @@ fn email_ok(email: &str) -> bool {
 }
 
 impl Services {
-    /// An admin of the configured admin domain, who administers every domain.
-    pub(super) fn is_cloud_admin(&self, ctx: &AuthContext) -> bool {
-        ctx.has_role("admin")
-            && ctx
-                .identity
-                .scope
-                .domain()
-                .is_some_and(|d| d.name == self.config.admin_domain)
-    }
-
     /// The domain a listing is limited to: the one asked for (if the caller administers it),
     /// none for cloud admins who ask for none, else the caller's own.
     async fn listing_domain(&self, ctx: &AuthContext, requested: Option<String>) -> Result<Option<String>> {
         match requested {
             Some(d) => {
-                self.require_admin(ctx, &d)?;
+                self.require_domain_admin(ctx, &d)?;
                 Ok(Some(d))
             }
             None if self.is_cloud_admin(ctx) => Ok(None),
             None => {
                 let d = self.default_domain(ctx);
-                self.require_admin(ctx, &d)?;
+                self.require_domain_admin(ctx, &d)?;
                 Ok(Some(d))
             }
         }
@@ -150,7 +142,7 @@ impl Services {
 
     async fn domain_for_write(&self, ctx: &AuthContext, requested: Option<&String>, field: &str) -> Result<Domain> {
         let id = requested.cloned().unwrap_or_else(|| self.default_domain(ctx));
-        self.require_admin(ctx, &id)?;
+        self.require_domain_admin(ctx, &id)?;
         self.store
             .get_domain(&id)
             .await?
@@ -193,7 +185,7 @@ impl Services {
             .get_user(id)
             .await?
             .ok_or_else(|| Error::not_found("user", id))?;
-        self.require_self_or_admin(ctx, &user.id, &user.domain_id)?;
+        self.require_self_or_domain_admin(ctx, &user.id, &user.domain_id)?;
         Ok(user)
     }
 
@@ -223,7 +215,16 @@ impl Services {
             .get_user(id)
             .await?
             .ok_or_else(|| Error::not_found("user", id))?;
-        self.require_admin(ctx, &user.domain_id)?;
+        self.require_domain_admin(ctx, &user.domain_id)?;
+        if user.is_domain_owner && ctx.user_id() != user.id && !self.is_cloud_admin(ctx) {
+            // The account's owner stands above the account's IAM admins (the reference's
+            // account model): they cannot take the account over by resetting its credentials.
+            return Err(Error::Forbidden(format!(
+                "user {} cannot change the account owner {}",
+                ctx.user_id(),
+                user.id
+            )));
+        }
         if input.domain_id.as_ref().is_some_and(|d| *d != user.domain_id) {
             return Err(Error::invalid("user.domain_id", "a user cannot move to another domain"));
         }
@@ -257,7 +258,7 @@ impl Services {
             .get_user(id)
             .await?
             .ok_or_else(|| Error::not_found("user", id))?;
-        self.require_admin(ctx, &user.domain_id)?;
+        self.require_domain_admin(ctx, &user.domain_id)?;
         if user.is_domain_owner {
             return Err(Error::IamRule {
                 code: "1107",
@@ -407,7 +408,7 @@ impl Services {
         Ok(domains
             .into_iter()
             .filter(|d| name.as_ref().is_none_or(|n| *n == d.name))
-            .filter(|d| self.require_admin(ctx, &d.id).is_ok() || ctx.identity.user.domain.id == d.id)
+            .filter(|d| self.require_domain_admin(ctx, &d.id).is_ok() || ctx.identity.user.domain.id == d.id)
             .collect())
     }
 
@@ -418,7 +419,7 @@ impl Services {
             .await?
             .ok_or_else(|| Error::not_found("domain", id))?;
         if ctx.identity.user.domain.id != domain.id {
-            self.require_admin(ctx, &domain.id)?;
+            self.require_domain_admin(ctx, &domain.id)?;
         }
         Ok(domain)
     }
@@ -449,7 +450,7 @@ impl Services {
             .get_group(id)
             .await?
             .ok_or_else(|| Error::not_found("group", id))?;
-        self.require_admin(ctx, &group.domain_id)?;
+        self.require_domain_admin(ctx, &group.domain_id)?;
         Ok(group)
     }
 
@@ -514,7 +515,7 @@ impl Services {
             .get_user(user_id)
             .await?
             .ok_or_else(|| Error::not_found("user", user_id))?;
-        self.require_admin(ctx, &user.domain_id)?;
+        self.require_domain_admin(ctx, &user.domain_id)?;
         match op {
             GrantOp::Create => self.store.add_member(&group.id, &user.id).await?,
             GrantOp::Check => {
@@ -591,7 +592,7 @@ impl Services {
             .ok_or_else(|| Error::not_found("project", id))?;
         let scoped_here = matches!(&ctx.identity.scope, super::ScopeView::Project { id: p, .. } if *p == project.id);
         if !scoped_here {
-            self.require_admin(ctx, &project.domain_id)?;
+            self.require_project_admin(ctx, &project.id, &project.domain_id)?;
         }
         Ok(project)
     }
@@ -619,7 +620,7 @@ impl Services {
             .get_project(id)
             .await?
             .ok_or_else(|| Error::not_found("project", id))?;
-        self.require_admin(ctx, &project.domain_id)?;
+        self.require_project_admin(ctx, &project.id, &project.domain_id)?;
         if input.name.is_none() && input.description.is_none() && input.enabled.is_none() {
             return Err(Error::MissingField {
                 field: "project.name".into(),
@@ -667,7 +668,7 @@ impl Services {
             .get_project(id)
             .await?
             .ok_or_else(|| Error::not_found("project", id))?;
-        self.require_admin(ctx, &project.domain_id)?;
+        self.require_project_admin(ctx, &project.id, &project.domain_id)?;
         project.status = status.to_string();
         self.store.update_project(&project).await?;
         self.invalidate_cache();
@@ -694,38 +695,53 @@ impl Services {
             .ok_or_else(|| Error::not_found("role", id))
     }
 
+    /// Grants on a project are administered by its admins, grants on a domain by the domain's;
+    /// the group or agency must belong to the target's domain unless a cloud admin grants.
     async fn check_actor_and_target(&self, ctx: &AuthContext, actor: Actor<'_>, target: Target<'_>) -> Result<()> {
-        match actor.kind {
+        let actor_domain = match actor.kind {
             ActorKind::Group => {
                 self.store
                     .get_group(actor.id)
                     .await?
-                    .ok_or_else(|| Error::not_found("group", actor.id))?;
+                    .ok_or_else(|| Error::not_found("group", actor.id))?
+                    .domain_id
             }
             ActorKind::Agency => {
                 self.store
                     .get_agency(actor.id)
                     .await?
-                    .ok_or_else(|| Error::not_found("agency", actor.id))?;
-            }
-        }
-        let domain_id = match target.kind {
-            TargetKind::Domain => {
-                self.store
-                    .get_domain(target.id)
-                    .await?
-                    .ok_or_else(|| Error::not_found("domain", target.id))?
-                    .id
-            }
-            TargetKind::Project => {
-                self.store
-                    .get_project(target.id)
-                    .await?
-                    .ok_or_else(|| Error::not_found("project", target.id))?
+                    .ok_or_else(|| Error::not_found("agency", actor.id))?
                     .domain_id
             }
         };
-        self.require_admin(ctx, &domain_id)
+        let target_domain = match target.kind {
+            TargetKind::Domain => {
+                let domain = self
+                    .store
+                    .get_domain(target.id)
+                    .await?
+                    .ok_or_else(|| Error::not_found("domain", target.id))?;
+                self.require_domain_admin(ctx, &domain.id)?;
+                domain.id
+            }
+            TargetKind::Project => {
+                let project = self
+                    .store
+                    .get_project(target.id)
+                    .await?
+                    .ok_or_else(|| Error::not_found("project", target.id))?;
+                self.require_project_admin(ctx, &project.id, &project.domain_id)?;
+                project.domain_id
+            }
+        };
+        if actor_domain != target_domain && !self.is_cloud_admin(ctx) {
+            return Err(Error::Forbidden(format!(
+                "{} {} of domain {actor_domain} cannot be granted roles in domain {target_domain} but by a cloud admin",
+                actor.kind.as_str(),
+                actor.id
+            )));
+        }
+        Ok(())
     }
 
     /// PUT, HEAD and DELETE of a grant.
@@ -904,7 +920,7 @@ impl Services {
             .get_agency(id)
             .await?
             .ok_or_else(|| Error::not_found("agency", id))?;
-        self.require_admin(ctx, &agency.domain_id)?;
+        self.require_domain_admin(ctx, &agency.domain_id)?;
         Ok(agency)
     }
 
@@ -912,7 +928,7 @@ impl Services {
         let domain_id = q.domain_id.ok_or_else(|| Error::MissingField {
             field: "domain_id".into(),
         })?;
-        self.require_admin(ctx, &domain_id)?;
+        self.require_domain_admin(ctx, &domain_id)?;
         Ok(self
             .store
             .list_agencies(&AgencyFilter {

@@ -284,7 +284,7 @@ impl Services {
             Error::Unauthenticated(reason) => Error::SubjectTokenInvalid(reason),
             other => other,
         })?;
-        self.require_self_or_admin(caller, &identity.user.id, &identity.user.domain.id)?;
+        self.require_self_or_domain_admin(caller, &identity.user.id, &identity.user.domain.id)?;
         metrics::counter!("fedgate_tokens_validated_total").increment(1);
         Ok(AuthContext {
             token: payload,

@@ -76,7 +76,7 @@ fn compile_document(mut doc: Value) -> Result<(Mapping, String)> {
 impl Services {
     fn federation_domain(&self, ctx: &AuthContext) -> Result<String> {
         let domain = self.default_domain(ctx);
-        self.require_admin(ctx, &domain)?;
+        self.require_domain_admin(ctx, &domain)?;
         Ok(domain)
     }
 
@@ -133,23 +133,33 @@ impl Services {
         Ok(idp)
     }
 
-    pub async fn get_idp(&self, _ctx: &AuthContext, id: &str) -> Result<IdentityProvider> {
-        // Any authenticated user may read a provider (reference §5.13.2).
-        self.store
+    /// Members of the provider's account (its users, its federated users) and its admins.
+    fn may_read_idp(&self, ctx: &AuthContext, idp: &IdentityProvider) -> bool {
+        ctx.identity.user.domain.id == idp.domain_id || self.require_domain_admin(ctx, &idp.domain_id).is_ok()
+    }
+
+    pub async fn get_idp(&self, ctx: &AuthContext, id: &str) -> Result<IdentityProvider> {
+        let idp = self
+            .store
             .get_idp(id)
             .await?
-            .ok_or_else(|| Error::not_found("identity provider", id))
+            .ok_or_else(|| Error::not_found("identity provider", id))?;
+        if !self.may_read_idp(ctx, &idp) {
+            return Err(Error::Forbidden(format!(
+                "user {} is not a member of the account of identity provider {id}",
+                ctx.user_id()
+            )));
+        }
+        Ok(idp)
     }
 
     pub async fn list_idps(&self, ctx: &AuthContext) -> Result<Vec<IdentityProvider>> {
-        let domain = self.default_domain(ctx);
-        let cloud_admin = self.is_cloud_admin(ctx);
         Ok(self
             .store
             .list_idps()
             .await?
             .into_iter()
-            .filter(|i| cloud_admin || i.domain_id == domain)
+            .filter(|i| self.may_read_idp(ctx, i))
             .collect())
     }
 
@@ -159,7 +169,7 @@ impl Services {
             .get_idp(id)
             .await?
             .ok_or_else(|| Error::not_found("identity provider", id))?;
-        self.require_admin(ctx, &idp.domain_id)?;
+        self.require_domain_admin(ctx, &idp.domain_id)?;
         Ok(idp)
     }
 
@@ -239,7 +249,7 @@ impl Services {
             .get_mapping(id)
             .await?
             .ok_or_else(|| Error::not_found("mapping", id))?;
-        self.require_admin(ctx, &m.domain_id)?;
+        self.require_domain_admin(ctx, &m.domain_id)?;
         Ok(m)
     }
 
@@ -347,7 +357,15 @@ impl Services {
         let mapping_id = mapping_id.ok_or_else(|| Error::MissingField {
             field: "protocol.mapping_id".into(),
         })?;
-        if self.store.get_mapping(&mapping_id).await?.is_none() {
+        // Only the provider's own account's mappings: another account's rules could map its
+        // users into groups the provider's admins do not administer. Another account's
+        // mapping is reported as missing, as it is from here.
+        let same_account = self
+            .store
+            .get_mapping(&mapping_id)
+            .await?
+            .is_some_and(|m| m.domain_id == idp.domain_id);
+        if !same_account {
             return Err(Error::not_found("mapping", mapping_id));
         }
         Ok(ProtocolRecord {

@@ -264,40 +264,4 @@ impl Services {
         roles.sort_by(|a, b| a.name.cmp(&b.name));
         Ok(roles)
     }
-
-    /// Policy: may the caller administer `domain_id`? Admins of the configured admin domain
-    /// administer every domain; other admins only their own scope's domain.
-    pub fn require_admin(&self, ctx: &AuthContext, domain_id: &str) -> Result<()> {
-        let Some(scope_domain) = ctx.identity.scope.domain() else {
-            return Err(Error::Forbidden("unscoped tokens cannot administer".into()));
-        };
-        if !ctx.has_role("admin") {
-            return Err(Error::Forbidden(format!("user {} lacks the admin role", ctx.user_id())));
-        }
-        if scope_domain.name == self.config.admin_domain || scope_domain.id == domain_id {
-            return Ok(());
-        }
-        Err(Error::Forbidden(format!(
-            "admin of domain {} cannot administer domain {domain_id}",
-            scope_domain.id
-        )))
-    }
-
-    /// The domain an admin's writes default to when the request names none (Keystone: the
-    /// domain of the token's scope).
-    pub fn default_domain(&self, ctx: &AuthContext) -> String {
-        ctx.identity
-            .scope
-            .domain()
-            .map(|d| d.id.clone())
-            .unwrap_or_else(|| ctx.identity.user.domain.id.clone())
-    }
-
-    /// Admin of `domain_id`, or the user itself.
-    pub fn require_self_or_admin(&self, ctx: &AuthContext, user_id: &str, domain_id: &str) -> Result<()> {
-        if ctx.user_id() == user_id {
-            return Ok(());
-        }
-        self.require_admin(ctx, domain_id)
-    }
 }

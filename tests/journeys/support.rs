@@ -137,24 +137,12 @@ pub async fn spawn_app_with(db: Db, adjust: impl FnOnce(&mut ServeArgs)) -> Opti
         Db::Sqlite => None,
         Db::Postgres => Some(PgDatabase::create().await?),
     };
-    let port = free_port();
-    let args = ServeArgs {
-        store: fedgate::config::StoreArgs {
-            data_dir: Some(dir.path().to_path_buf()),
-            database_url: pg.as_ref().map(|p| p.url.clone()),
-            config: None,
-        },
-        listen: Some(format!("127.0.0.1:{port}").parse().expect("address")),
-        public_url: Some(format!("http://127.0.0.1:{port}")),
-        refresh_interval_ms: Some(100),
-        ..ServeArgs::default()
+    let store = fedgate::config::StoreArgs {
+        data_dir: Some(dir.path().to_path_buf()),
+        database_url: pg.as_ref().map(|p| p.url.clone()),
+        config: None,
     };
-    let mut args = args;
-    adjust(&mut args);
-    let config = Config::load(&args).expect("config");
-    init_logs();
-    let app = Application::build(config.clone()).await.expect("application builds");
-    let services = app.services();
+    let (services, base, shutdown) = start_server(store, adjust).await;
     bootstrap(
         services.store.as_ref(),
         BootstrapRequest {
@@ -167,25 +155,14 @@ pub async fn spawn_app_with(db: Db, adjust: impl FnOnce(&mut ServeArgs)) -> Opti
     )
     .await
     .expect("bootstrap");
-    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(app.run_until(async move {
-        let _ = rx.await;
-    }));
-    let base = format!("http://127.0.0.1:{port}");
-    let client = reqwest::Client::builder()
-        .timeout(Duration::from_secs(30))
-        .no_proxy()
-        .build()
-        .expect("client");
     let mut app = TestApp {
         base,
-        client,
+        client: test_client(),
         admin_token: String::new(),
         services,
-
         dir,
         pg,
-        shutdown: Some(tx),
+        shutdown: Some(shutdown),
     };
     let (status, token, _) = app
         .password_token("admin", "admin", ADMIN_PASSWORD, Some(project_scope("admin", "admin")))
@@ -193,6 +170,40 @@ pub async fn spawn_app_with(db: Db, adjust: impl FnOnce(&mut ServeArgs)) -> Opti
     assert_eq!(status, 201, "admin login");
     app.admin_token = token;
     Some(app)
+}
+
+fn test_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .no_proxy()
+        .build()
+        .expect("client")
+}
+
+/// Builds the real `Application` on a free loopback port and serves it until the returned
+/// sender fires.
+async fn start_server(
+    store: fedgate::config::StoreArgs,
+    adjust: impl FnOnce(&mut ServeArgs),
+) -> (Arc<Services>, String, tokio::sync::oneshot::Sender<()>) {
+    let port = free_port();
+    let mut args = ServeArgs {
+        store,
+        listen: Some(format!("127.0.0.1:{port}").parse().expect("address")),
+        public_url: Some(format!("http://127.0.0.1:{port}")),
+        refresh_interval_ms: Some(100),
+        ..ServeArgs::default()
+    };
+    adjust(&mut args);
+    let config = Config::load(&args).expect("config");
+    init_logs();
+    let app = Application::build(config).await.expect("application builds");
+    let services = app.services();
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(app.run_until(async move {
+        let _ = rx.await;
+    }));
+    (services, format!("http://127.0.0.1:{port}"), tx)
 }
 
 /// A client that shows redirects instead of following them (browser sign-in starts).
@@ -333,6 +344,27 @@ impl TestApp {
         if let Some(pg) = self.pg.take() {
             tokio::time::sleep(Duration::from_millis(50)).await;
             pg.drop_database().await;
+        }
+    }
+
+    /// Another replica on this app's store (the same PostgreSQL database or SQLite file), with
+    /// its own caches and revocation list; it shares keys, so the admin token works on both.
+    pub async fn spawn_replica(&self, adjust: impl FnOnce(&mut ServeArgs)) -> TestApp {
+        let store = fedgate::config::StoreArgs {
+            data_dir: Some(self.dir.path().to_path_buf()),
+            database_url: self.pg.as_ref().map(|p| p.url.clone()),
+            config: None,
+        };
+        let (services, base, shutdown) = start_server(store, adjust).await;
+        TestApp {
+            base,
+            client: test_client(),
+            admin_token: self.admin_token.clone(),
+            services,
+            dir: tempfile::tempdir().expect("temp dir"),
+            // The first app owns the database and drops it.
+            pg: None,
+            shutdown: Some(shutdown),
         }
     }
 
