@@ -10,7 +10,7 @@ use crate::store::{FederatedUser, User};
 /// A user as /v3/users/{id} finds it: stored locally, or known from federated logins.
 #[derive(Debug, Clone)]
 pub enum AnyUser {
-    Local(User),
+    Local(Box<User>),
     Federated(FederatedUser),
 }
 
@@ -19,7 +19,7 @@ impl Services {
     /// may the admins of its domain.
     pub async fn get_any_user(&self, ctx: &AuthContext, id: &str) -> Result<AnyUser> {
         if self.store.get_user(id).await?.is_some() {
-            return Ok(AnyUser::Local(self.get_user(ctx, id).await?));
+            return Ok(AnyUser::Local(Box::new(self.get_user(ctx, id).await?)));
         }
         let shadow = self
             .store
@@ -34,7 +34,9 @@ impl Services {
     /// `enabled`.
     pub async fn update_any_user(&self, ctx: &AuthContext, id: &str, input: UserInput, now_ms: i64) -> Result<AnyUser> {
         if self.store.get_user(id).await?.is_some() {
-            return Ok(AnyUser::Local(self.update_user(ctx, id, input, now_ms).await?));
+            return Ok(AnyUser::Local(Box::new(
+                self.update_user(ctx, id, input, now_ms).await?,
+            )));
         }
         let mut shadow = self
             .store

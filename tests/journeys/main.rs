@@ -34,6 +34,7 @@ mod mapping_cli;
 mod mapping_corpus;
 mod oidc;
 mod oidc_op;
+mod revocation;
 mod saml;
 mod saml_idp;
 mod saml_metadata;

@@ -864,9 +864,92 @@ async fn websso_browser_sign_in(db: Db) {
     app.stop().await;
 }
 
+/// An admin disables a federated user through Keystone's /v3/users API: its tokens stop at
+/// once (the rescoped one too) and its next login is refused; enabling it lets it back in.
+async fn a_disabled_federated_user_is_locked_out(db: Db) {
+    let Some(app) = spawn_app(db).await else { return };
+    let rsa = SigningKey::rsa("rsa-1");
+    provider(
+        &app,
+        "github",
+        json!({"access_mode": "program", "idp_url": ISSUER, "client_id": AUDIENCE, "signing_key": jwks(&[&rsa])}),
+    )
+    .await;
+    async fn login(app: &TestApp, rsa: &SigningKey) -> (u16, String, Value) {
+        let token = jwt(&header("RS256", "rsa-1"), &claims(), rsa, "RS256");
+        exchange(app, "github", &token, None).await
+    }
+    let (s, unscoped, body) = login(&app, &rsa).await;
+    assert_eq!(s, 201, "{body}");
+    let user_id = body["token"]["user"]["id"].as_str().unwrap().to_string();
+    let (s, rescoped, _) = app
+        .post_auth(json!({"auth": {
+            "identity": {"methods": ["token"], "token": {"id": unscoped}},
+            "scope": {"project": {"name": "admin", "domain": {"name": "admin"}}}
+        }}))
+        .await;
+    assert_eq!(s, 201);
+    let t = app.admin_token.as_str();
+    let (s, shown) = app.call("GET", &format!("/v3/users/{user_id}"), t, None).await;
+    assert_eq!(s, 200, "{shown}");
+    assert_eq!(shown["user"]["name"], SUB);
+    assert_eq!(shown["user"]["federated"][0]["idp_id"], "github");
+    assert_eq!(shown["user"]["federated"][0]["protocols"][0]["protocol_id"], "oidc");
+    let (s, listed) = app.call("GET", "/v3/users?idp_id=github", t, None).await;
+    assert_eq!(s, 200);
+    assert_eq!(listed["users"][0]["id"], user_id.as_str());
+    // Its name comes from the provider: only `enabled` may be set.
+    let (s, refused) = app
+        .call(
+            "PATCH",
+            &format!("/v3/users/{user_id}"),
+            t,
+            Some(json!({"user": {"name": "x"}})),
+        )
+        .await;
+    assert_eq!(s, 400, "{refused}");
+    assert_eq!(
+        refused["error"]["message"],
+        "Invalid input for field 'user': a federated user's attributes come from its identity provider; only enabled can be set."
+    );
+
+    let (s, disabled) = app
+        .call(
+            "PATCH",
+            &format!("/v3/users/{user_id}"),
+            t,
+            Some(json!({"user": {"enabled": false}})),
+        )
+        .await;
+    assert_eq!(s, 200, "{disabled}");
+    assert_eq!(disabled["user"]["enabled"], false);
+    for token in [&unscoped, &rescoped] {
+        assert_eq!(app.validate(t, token).await.0, 404, "tokens stop at once");
+    }
+    let (s, _, body) = login(&app, &rsa).await;
+    assert_eq!(s, 401, "the next login is refused: {body}");
+    assert!(
+        crate::support::captured_logs().contains(&format!("federated user {user_id} is disabled")),
+        "the log says why"
+    );
+    let (s, _) = app
+        .call(
+            "PATCH",
+            &format!("/v3/users/{user_id}"),
+            t,
+            Some(json!({"user": {"enabled": true}})),
+        )
+        .await;
+    assert_eq!(s, 200);
+    let (s, _, body) = login(&app, &rsa).await;
+    assert_eq!(s, 201, "enabled again: {body}");
+    app.stop().await;
+}
+
 on_both_backends!(
     id_token_exchange,
     hostile_id_tokens,
     discovered_keys_rotate,
-    websso_browser_sign_in
+    websso_browser_sign_in,
+    a_disabled_federated_user_is_locked_out
 );

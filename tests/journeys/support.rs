@@ -368,6 +368,11 @@ impl TestApp {
         }
     }
 
+    /// The PostgreSQL database this app runs on (panics on SQLite).
+    pub fn database_url(&self) -> String {
+        self.pg.as_ref().expect("a PostgreSQL app").url.clone()
+    }
+
     /// Arguments that point the `fedgate` binary at this app's store.
     pub fn store_args(&self) -> Vec<String> {
         match &self.pg {
