@@ -4,12 +4,12 @@ use std::sync::Arc;
 
 use axum::Json;
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use axum::http::{StatusCode, Uri};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::error::ApiError;
-use super::extract::{ApiJson, ApiQuery, Caller};
+use super::extract::{ApiJson, ApiQuery, Caller, Paging};
 use super::views;
 use crate::service::admin::{AgencyInput, AgencyListQuery};
 use crate::service::{Services, now_ms};
@@ -36,15 +36,20 @@ pub async fn list(
     State(s): State<Arc<Services>>,
     Caller(c): Caller,
     ApiQuery(q): ApiQuery<AgencyListQuery>,
+    uri: Uri,
 ) -> Result<Json<Value>, ApiError> {
-    let agencies = s.list_agencies(&c, q).await?;
+    let paging = Paging::from_query(uri.query(), 500)?;
+    let (agencies, more) = Paging::apply(paging, s.list_agencies(&c, q).await?);
     let mut out = Vec::with_capacity(agencies.len());
     for a in &agencies {
         let mut v = views::agency(a, &s.domain_name(&a.trust_domain_id).await?);
         v["agency_urn"] = json!(format!("iam::{}:agency:{}", a.domain_id, a.name));
         out.push(v);
     }
-    Ok(Json(json!({"agencies": out})))
+    Ok(Json(json!({
+        "agencies": out,
+        "links": views::paged_links(&s.config.public_url, &uri, paging, more),
+    })))
 }
 
 pub async fn get(

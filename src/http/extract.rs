@@ -112,6 +112,46 @@ where
     }
 }
 
+/// `page` and `per_page` (API.md §0): both or neither, `page` from 1, `per_page` from 1 to
+/// the endpoint's maximum.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Paging {
+    pub page: usize,
+    pub per_page: usize,
+}
+
+impl Paging {
+    pub fn from_query(query: Option<&str>, max_per_page: usize) -> Result<Option<Paging>, Error> {
+        let pairs: Vec<(String, String)> =
+            serde_urlencoded::from_str(query.unwrap_or("")).map_err(|e| Error::invalid("query", e.to_string()))?;
+        let find = |name: &str| pairs.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
+        let number = |name: &str, value: &str, max: usize| {
+            value
+                .parse::<usize>()
+                .ok()
+                .filter(|n| (1..=max).contains(n))
+                .ok_or_else(|| Error::invalid(name, format!("must be an integer from 1 to {max}")))
+        };
+        match (find("page"), find("per_page")) {
+            (None, None) => Ok(None),
+            (Some(page), Some(per_page)) => Ok(Some(Paging {
+                page: number("page", page, u32::MAX as usize)?,
+                per_page: number("per_page", per_page, max_per_page)?,
+            })),
+            (Some(_), None) => Err(Error::invalid("per_page", "must be given with page")),
+            (None, Some(_)) => Err(Error::invalid("page", "must be given with per_page")),
+        }
+    }
+
+    /// This page of `items`, and whether more follow it.
+    pub fn apply<T>(paging: Option<Paging>, items: Vec<T>) -> (Vec<T>, bool) {
+        let Some(p) = paging else { return (items, false) };
+        let start = (p.page - 1).saturating_mul(p.per_page);
+        let more = items.len() > start.saturating_add(p.per_page);
+        (items.into_iter().skip(start).take(p.per_page).collect(), more)
+    }
+}
+
 /// True when the query string carries `name`, with or without a value (`?nocatalog`).
 pub fn has_query_flag(parts_query: Option<&str>, name: &str) -> bool {
     parts_query
@@ -168,6 +208,35 @@ mod tests {
     struct Inner {
         name: String,
         enabled: Option<bool>,
+    }
+
+    #[test]
+    fn paging_comes_in_pairs_within_range() {
+        let ok = |q: &str| Paging::from_query(Some(q), 50);
+        assert_eq!(ok(""), Ok(None));
+        assert_eq!(ok("name=x"), Ok(None));
+        assert_eq!(ok("page=2&per_page=50"), Ok(Some(Paging { page: 2, per_page: 50 })));
+        for (q, field) in [
+            ("page=1", "per_page"),
+            ("per_page=5", "page"),
+            ("page=0&per_page=5", "page"),
+            ("page=x&per_page=5", "page"),
+            ("page=1&per_page=51", "per_page"),
+            ("page=1&per_page=0", "per_page"),
+            ("page=1&per_page=-1", "per_page"),
+        ] {
+            match ok(q) {
+                Err(Error::InvalidField { field: f, .. }) => assert_eq!(f, field, "{q}"),
+                other => panic!("{q}: {other:?}"),
+            }
+        }
+        let items: Vec<u32> = (1..=5).collect();
+        assert_eq!(Paging::apply(None, items.clone()), (items.clone(), false));
+        let page = |page, per_page| Some(Paging { page, per_page });
+        assert_eq!(Paging::apply(page(1, 2), items.clone()), (vec![1, 2], true));
+        assert_eq!(Paging::apply(page(3, 2), items.clone()), (vec![5], false));
+        assert_eq!(Paging::apply(page(2, 5), items.clone()), (vec![], false));
+        assert_eq!(Paging::apply(page(usize::MAX, usize::MAX), items), (vec![], false));
     }
 
     #[test]

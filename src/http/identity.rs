@@ -9,7 +9,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::error::ApiError;
-use super::extract::{ApiJson, ApiQuery, Caller};
+use super::extract::{ApiJson, ApiQuery, Caller, Paging};
 use super::views;
 use crate::service::admin::{
     GrantOp, GroupInput, OwnInfoInput, ProjectInput, ProjectListQuery, Secret, UserInput, UserListQuery,
@@ -313,10 +313,11 @@ pub async fn list_projects(
     uri: Uri,
 ) -> JsonResult {
     let base = &s.config.public_url;
-    let projects = s.list_projects(&c, q).await?;
+    let paging = Paging::from_query(uri.query(), 5000)?;
+    let (projects, more) = Paging::apply(paging, s.list_projects(&c, q).await?);
     Ok(Json(json!({
         "projects": projects.iter().map(|p| views::project(base, p)).collect::<Vec<_>>(),
-        "links": views::list_links(base, uri.path()),
+        "links": views::paged_links(base, &uri, paging, more),
     })))
 }
 

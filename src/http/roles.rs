@@ -11,9 +11,10 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::error::ApiError;
-use super::extract::{ApiQuery, Caller};
+use super::extract::{ApiQuery, Caller, Paging};
 use super::views;
-use crate::service::admin::{Actor, Assignment, AssignmentQuery, GrantOp, Target};
+use crate::service::admin::{Actor, GrantOp, Target};
+use crate::service::assignments::{AssignmentQuery, IamAssignmentQuery, ScopeFilter, ScopeKind, Subject, SubjectKind};
 use crate::service::{Error, Services};
 use crate::store::{ActorKind, TargetKind};
 
@@ -30,11 +31,14 @@ pub async fn list_roles(
     uri: Uri,
 ) -> Result<Json<Value>, ApiError> {
     let base = &s.config.public_url;
+    let paging = Paging::from_query(uri.query(), 300)?;
     let roles = s.list_roles(q.name.as_deref(), q.display_name.as_deref()).await?;
+    let total = roles.len();
+    let (page, more) = Paging::apply(paging, roles);
     Ok(Json(json!({
-        "roles": roles.iter().map(|r| views::role(base, r)).collect::<Vec<_>>(),
-        "links": views::list_links(base, uri.path()),
-        "total_number": roles.len(),
+        "roles": page.iter().map(|r| views::role(base, r)).collect::<Vec<_>>(),
+        "links": views::paged_links(base, &uri, paging, more),
+        "total_number": total,
     })))
 }
 
@@ -91,28 +95,14 @@ pub fn grant_list_route(actor: ActorKind, target: TargetKind, inherited: bool) -
     )
 }
 
-fn scope_json(a: &Assignment) -> Value {
-    let mut scope = match a.grant.target_kind {
-        TargetKind::Domain => json!({"domain": {"id": a.grant.target_id}}),
-        TargetKind::Project => json!({"project": {"id": a.grant.target_id}}),
-    };
-    if a.grant.inherited {
-        scope["OS-INHERIT:inherited_to"] = json!("projects");
-    }
-    scope
-}
-
-fn parse_bool(field: &str, v: Option<&String>) -> Result<Option<bool>, Error> {
-    match v.map(|s| s.to_ascii_lowercase()) {
-        None => Ok(None),
-        Some(s) if s == "true" || s.is_empty() => Ok(Some(true)),
-        Some(s) if s == "false" => Ok(Some(false)),
-        Some(_) => Err(Error::invalid(field, "must be true or false")),
-    }
+/// Keystone's boolean query flags: present with any value but `0` is true (`?effective`,
+/// `?include_names=1`); absent is false.
+fn keystone_flag(q: &HashMap<String, String>, name: &str) -> bool {
+    q.get(name).is_some_and(|v| v != "0")
 }
 
 /// GET /v3/role_assignments (Keystone filters: user.id, group.id, role.id, scope.project.id,
-/// scope.domain.id, scope.OS-INHERIT:inherited_to, effective).
+/// scope.domain.id, scope.OS-INHERIT:inherited_to, effective, include_names).
 pub async fn keystone_assignments(
     State(s): State<Arc<Services>>,
     Caller(c): Caller,
@@ -120,88 +110,111 @@ pub async fn keystone_assignments(
     uri: Uri,
 ) -> Result<Json<Value>, ApiError> {
     let base = &s.config.public_url;
+    if keystone_flag(&q, "include_subtree") {
+        return Err(Error::invalid("include_subtree", "projects have no subtrees here").into());
+    }
     let query = AssignmentQuery {
-        domain_id: None,
         role_id: q.get("role.id").cloned(),
         user_id: q.get("user.id").cloned(),
         group_id: q.get("group.id").cloned(),
-        agency_id: None,
         project_id: q.get("scope.project.id").cloned(),
-        scope_domain_id: q.get("scope.domain.id").cloned(),
-        inherited: q.get("scope.OS-INHERIT:inherited_to").map(|_| true),
+        domain_id: q.get("scope.domain.id").cloned(),
+        inherited: q.get("scope.OS-INHERIT:inherited_to").map(|v| v == "projects"),
+        effective: keystone_flag(&q, "effective"),
     };
-    let include_names = q.contains_key("include_names");
     let found = s.role_assignments(&c, query).await?;
     let mut items = Vec::with_capacity(found.len());
     for a in &found {
-        let mut v = json!({
-            "role": {"id": a.grant.role_id},
-            "scope": scope_json(a),
-            "links": {"assignment": format!("{base}/v3/role_assignments")},
-        });
-        let actor_key = match (&a.user_id, a.grant.actor_kind) {
-            (Some(_), _) => "user",
-            (None, ActorKind::Group) => "group",
-            (None, ActorKind::Agency) => "agency",
+        let names = match keystone_flag(&q, "include_names") {
+            true => Some(s.assignment_names(a).await?),
+            false => None,
         };
-        v[actor_key] = json!({"id": a.user_id.clone().unwrap_or_else(|| a.grant.actor_id.clone())});
-        if include_names {
-            let names = s.assignment_names(a).await?;
-            v["role"]["name"] = json!(names.role);
-            v[actor_key]["name"] = json!(names.actor.0);
-            v[actor_key]["domain"] = json!({"id": names.actor.1.id, "name": names.actor.1.name});
-            let kind = match a.grant.target_kind {
-                TargetKind::Domain => "domain",
-                TargetKind::Project => "project",
-            };
-            v["scope"][kind]["name"] = json!(names.target.0);
-            if let Some(d) = names.target.1 {
-                v["scope"][kind]["domain"] = json!({"id": d.id, "name": d.name});
-            }
-        }
-        items.push(v);
+        items.push(views::keystone_assignment(base, a, names.as_ref()));
     }
     Ok(Json(
-        json!({"role_assignments": items, "links": views::list_links(base, uri.path())}),
+        json!({"role_assignments": items, "links": views::paged_links(base, &uri, None, false)}),
     ))
 }
 
-/// GET /v3.0/OS-PERMISSION/role-assignments (reference §5.8).
+/// The reference's booleans: `true` or `false`.
+fn iam_bool(q: &HashMap<String, String>, name: &str, default: bool) -> Result<bool, Error> {
+    match q.get(name).map(|v| v.to_ascii_lowercase()).as_deref() {
+        None => Ok(default),
+        Some("true") => Ok(true),
+        Some("false") => Ok(false),
+        Some(_) => Err(Error::invalid(name, "must be true or false")),
+    }
+}
+
+/// One of exclusive filters: `kind` (`subject`, `scope`) or one `kind.<x>` id.
+fn exclusive<'a>(q: &'a HashMap<String, String>, kind: &str, ids: &[&str]) -> Result<Vec<(&'a str, &'a str)>, Error> {
+    let mut given: Vec<(&str, &str)> = Vec::new();
+    for (k, v) in q {
+        if k == kind
+            || ids
+                .iter()
+                .any(|id| k.strip_prefix(kind).and_then(|r| r.strip_prefix('.')) == Some(id))
+        {
+            given.push((k.as_str(), v.as_str()));
+        }
+    }
+    if given.len() > 1 {
+        return Err(Error::invalid(kind, format!("{kind} and its ids are exclusive")));
+    }
+    Ok(given)
+}
+
+fn iam_query(q: &HashMap<String, String>) -> Result<IamAssignmentQuery, Error> {
+    let domain_id = q.get("domain_id").cloned().ok_or_else(|| Error::MissingField {
+        field: "domain_id".into(),
+    })?;
+    let subject = match exclusive(q, "subject", &["user_id", "group_id", "agency_id"])?.first() {
+        None => None,
+        Some(("subject", "user")) => Some(Subject::Kind(SubjectKind::User)),
+        Some(("subject", "group")) => Some(Subject::Kind(SubjectKind::Group)),
+        Some(("subject", "agency")) => Some(Subject::Kind(SubjectKind::Agency)),
+        Some(("subject", _)) => return Err(Error::invalid("subject", "must be user, group or agency")),
+        Some(("subject.user_id", id)) => Some(Subject::User(id.to_string())),
+        Some(("subject.group_id", id)) => Some(Subject::Group(id.to_string())),
+        Some((_, id)) => Some(Subject::Agency(id.to_string())),
+    };
+    let scope = match exclusive(q, "scope", &["project_id", "domain_id", "enterprise_projects_id"])?.first() {
+        None => None,
+        Some(("scope", "project")) => Some(ScopeFilter::Kind(ScopeKind::Project)),
+        Some(("scope", "domain")) => Some(ScopeFilter::Kind(ScopeKind::Domain)),
+        Some(("scope", "enterprise_project")) => Some(ScopeFilter::Kind(ScopeKind::EnterpriseProject)),
+        Some(("scope", _)) => {
+            return Err(Error::invalid("scope", "must be project, domain or enterprise_project"));
+        }
+        Some(("scope.project_id", id)) => Some(ScopeFilter::Project(id.to_string())),
+        Some(("scope.domain_id", id)) => Some(ScopeFilter::Domain(id.to_string())),
+        Some((_, id)) => Some(ScopeFilter::EnterpriseProject(id.to_string())),
+    };
+    Ok(IamAssignmentQuery {
+        domain_id,
+        role_id: q.get("role_id").cloned(),
+        subject,
+        scope,
+        is_inherited: iam_bool(q, "is_inherited", false)?,
+        include_group: iam_bool(q, "include_group", true)?,
+    })
+}
+
+/// GET /v3.0/OS-PERMISSION/role-assignments (reference §5.8, L8658).
 pub async fn iam_assignments(
     State(s): State<Arc<Services>>,
     Caller(c): Caller,
     ApiQuery(q): ApiQuery<HashMap<String, String>>,
+    uri: Uri,
 ) -> Result<Json<Value>, ApiError> {
-    let domain_id = q.get("domain_id").cloned().ok_or_else(|| Error::MissingField {
-        field: "domain_id".into(),
-    })?;
-    let include_group = parse_bool("include_group", q.get("include_group"))?.unwrap_or(true);
-    let query = AssignmentQuery {
-        domain_id: Some(domain_id),
-        role_id: q.get("role_id").cloned(),
-        user_id: q.get("subject.user_id").cloned().filter(|_| include_group),
-        group_id: q.get("subject.group_id").cloned(),
-        agency_id: q.get("subject.agency_id").cloned(),
-        project_id: q.get("scope.project_id").cloned(),
-        scope_domain_id: q.get("scope.domain_id").cloned(),
-        inherited: Some(parse_bool("is_inherited", q.get("is_inherited"))?.unwrap_or(false)),
-    };
-    let found = s.role_assignments(&c, query).await?;
-    let items: Vec<Value> = found
-        .iter()
-        .map(|a| {
-            let mut v = json!({"role_id": a.grant.role_id, "is_inherited": a.grant.inherited});
-            v["scope"] = match a.grant.target_kind {
-                TargetKind::Domain => json!({"domain": {"id": a.grant.target_id}}),
-                TargetKind::Project => json!({"project": {"id": a.grant.target_id}}),
-            };
-            match (&a.user_id, a.grant.actor_kind) {
-                (Some(u), _) => v["user_id"] = json!(u),
-                (None, ActorKind::Group) => v["group_id"] = json!(a.grant.actor_id),
-                (None, ActorKind::Agency) => v["agency_id"] = json!(a.grant.actor_id),
-            }
-            v
-        })
-        .collect();
-    Ok(Json(json!({"total_num": items.len(), "role_assignments": items})))
+    let paging = Paging::from_query(uri.query(), 50)?;
+    let found = s.iam_role_assignments(&c, iam_query(&q)?).await?;
+    let total = found.len();
+    let (page, more) = Paging::apply(paging, found);
+    let items: Vec<Value> = page.iter().map(views::iam_assignment).collect();
+    Ok(Json(json!({
+        "total_num": total,
+        "role_assignments": items,
+        "links": views::paged_links(&s.config.public_url, &uri, paging, more),
+    })))
 }

@@ -2,10 +2,12 @@
 
 use serde_json::{Value, json};
 
+use super::extract::Paging;
+use crate::service::assignments::{Assignment, AssignmentNames};
 use crate::service::catalog::Catalog;
 use crate::service::federated_users::AnyUser;
 use crate::service::{AuthContext, NameRef, ScopeView};
-use crate::store::{Agency, Domain, FederatedUser, Group, Project, Role, User};
+use crate::store::{ActorKind, Agency, Domain, FederatedUser, Grant, Group, Project, Role, User};
 
 /// `2020-01-04T09:05:22.701000Z`: tokens and credentials.
 pub fn token_time(ms: i64) -> String {
@@ -45,6 +47,32 @@ fn name_ref(r: &NameRef) -> Value {
 
 pub fn list_links(base: &str, path: &str) -> Value {
     json!({"self": format!("{base}{path}"), "previous": null, "next": null})
+}
+
+/// `links` of a paged list: this request, and the neighbouring pages when there are any.
+pub fn paged_links(base: &str, uri: &axum::http::Uri, paging: Option<Paging>, more: bool) -> Value {
+    let self_link = match uri.query() {
+        Some(q) => format!("{base}{}?{q}", uri.path()),
+        None => format!("{base}{}", uri.path()),
+    };
+    let Some(p) = paging else {
+        return json!({"self": self_link, "previous": null, "next": null});
+    };
+    let at_page = |page: usize| {
+        let pairs: Vec<(String, String)> =
+            serde_urlencoded::from_str::<Vec<(String, String)>>(uri.query().unwrap_or(""))
+                .unwrap_or_default()
+                .into_iter()
+                .map(|(k, v): (String, String)| if k == "page" { (k, page.to_string()) } else { (k, v) })
+                .collect();
+        let query = serde_urlencoded::to_string(pairs).unwrap_or_default();
+        Value::String(format!("{base}{}?{query}", uri.path()))
+    };
+    json!({
+        "self": self_link,
+        "previous": if p.page > 1 { at_page(p.page - 1) } else { Value::Null },
+        "next": if more { at_page(p.page + 1) } else { Value::Null },
+    })
 }
 
 pub fn token(ctx: &AuthContext, catalog: &Catalog, with_catalog: bool) -> Value {
@@ -237,4 +265,66 @@ mod tests {
         assert_eq!(local_time(ms), "2020-01-03T09:05:22.701000");
         assert_eq!(plain_time(ms), "2020-01-03 09:05:22");
     }
+}
+
+/// One entry of Keystone's /v3/role_assignments: actor, role, scope and the links that say
+/// where it comes from (the grant, and the group membership when expanded).
+pub fn keystone_assignment(base: &str, a: &Assignment, names: Option<&AssignmentNames>) -> Value {
+    let g = &a.grant;
+    let (target_kind, target_id) = a.target();
+    let mut scope = json!({target_kind.as_str(): {"id": target_id}});
+    if g.inherited {
+        scope["OS-INHERIT:inherited_to"] = json!("projects");
+    }
+    let actor_path = match g.actor_kind {
+        ActorKind::Group => "groups",
+        ActorKind::Agency => "agencies",
+    };
+    let grant_path = format!(
+        "/{}s/{}/{actor_path}/{}/roles/{}",
+        g.target_kind.as_str(),
+        g.target_id,
+        g.actor_id,
+        g.role_id
+    );
+    let assignment_link = match (g.actor_kind, g.inherited) {
+        (ActorKind::Group, false) => format!("{base}/v3{grant_path}"),
+        (ActorKind::Group, true) => format!("{base}/v3/OS-INHERIT{grant_path}/inherited_to_projects"),
+        (ActorKind::Agency, false) => format!("{base}/v3.0/OS-AGENCY{grant_path}"),
+        (ActorKind::Agency, true) => format!("{base}/v3.0/OS-INHERIT{grant_path}/inherited_to_projects"),
+    };
+    let mut links = json!({"assignment": assignment_link});
+    let (actor_key, actor_id) = match (&a.user_id, g.actor_kind) {
+        (Some(user), _) => {
+            links["membership"] = json!(format!("{base}/v3/groups/{}/users/{user}", g.actor_id));
+            ("user", user.as_str())
+        }
+        (None, kind) => (kind.as_str(), g.actor_id.as_str()),
+    };
+    let mut v = json!({
+        "role": {"id": g.role_id},
+        "scope": scope,
+        actor_key: {"id": actor_id},
+        "links": links,
+    });
+    if let Some(n) = names {
+        v["role"]["name"] = json!(n.role);
+        v[actor_key]["name"] = json!(n.actor.0);
+        v[actor_key]["domain"] = name_ref(&n.actor.1);
+        v["scope"][target_kind.as_str()]["name"] = json!(n.target.0);
+        if let Some(d) = &n.target.1 {
+            v["scope"][target_kind.as_str()]["domain"] = name_ref(d);
+        }
+    }
+    v
+}
+
+/// One record of the reference's role-assignment listing (§5.8, Table 5-328).
+pub fn iam_assignment(g: &Grant) -> Value {
+    json!({
+        "role": {"id": g.role_id},
+        g.actor_kind.as_str(): {"id": g.actor_id},
+        "scope": {g.target_kind.as_str(): {"id": g.target_id}},
+        "is_inherited": g.inherited,
+    })
 }

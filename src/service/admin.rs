@@ -818,62 +818,6 @@ impl Services {
         Ok(roles)
     }
 
-    /// Grants visible to the caller, optionally filtered. With `user_id`, the user's groups'
-    /// grants are expanded into assignments of the user (Keystone's `effective`).
-    pub async fn role_assignments(&self, ctx: &AuthContext, q: AssignmentQuery) -> Result<Vec<Assignment>> {
-        let domain_scope = self.listing_domain(ctx, q.domain_id.clone()).await?;
-        let mut filter = GrantFilter {
-            role_id: q.role_id.clone(),
-            ..GrantFilter::default()
-        };
-        let mut user_groups: Option<(String, Vec<String>)> = None;
-        if let Some(user_id) = &q.user_id {
-            let groups = self.store.list_groups_of_user(user_id).await?;
-            let ids: Vec<String> = groups.into_iter().map(|g| g.id).collect();
-            filter.actor_kind = Some(ActorKind::Group);
-            filter.actor_ids = Some(ids.clone());
-            user_groups = Some((user_id.clone(), ids));
-        } else if let Some(group_id) = &q.group_id {
-            filter.actor_kind = Some(ActorKind::Group);
-            filter.actor_ids = Some(vec![group_id.clone()]);
-        } else if let Some(agency_id) = &q.agency_id {
-            filter.actor_kind = Some(ActorKind::Agency);
-            filter.actor_ids = Some(vec![agency_id.clone()]);
-        }
-        if let Some(p) = &q.project_id {
-            filter.target_kind = Some(TargetKind::Project);
-            filter.target_ids = Some(vec![p.clone()]);
-        } else if let Some(d) = &q.scope_domain_id {
-            filter.target_kind = Some(TargetKind::Domain);
-            filter.target_ids = Some(vec![d.clone()]);
-        }
-        if let Some(inherited) = q.inherited {
-            filter.inherited = Some(inherited);
-        }
-        let grants = self.store.list_grants(&filter).await?;
-        let mut out = Vec::new();
-        for g in grants {
-            let target_domain = match g.target_kind {
-                TargetKind::Domain => Some(g.target_id.clone()),
-                TargetKind::Project => self.store.get_project(&g.target_id).await?.map(|p| p.domain_id),
-            };
-            if domain_scope.is_some() && target_domain != domain_scope {
-                continue;
-            }
-            match &user_groups {
-                Some((user_id, _)) => out.push(Assignment {
-                    grant: g.clone(),
-                    user_id: Some(user_id.clone()),
-                }),
-                None => out.push(Assignment {
-                    grant: g,
-                    user_id: None,
-                }),
-            }
-        }
-        Ok(out)
-    }
-
     // ---- agencies ----
 
     pub async fn create_agency(&self, ctx: &AuthContext, input: AgencyInput, now_ms: i64) -> Result<Agency> {
@@ -972,25 +916,6 @@ impl Services {
         }
         Ok(())
     }
-}
-
-#[derive(Debug, Default, Clone)]
-pub struct AssignmentQuery {
-    pub domain_id: Option<String>,
-    pub role_id: Option<String>,
-    pub user_id: Option<String>,
-    pub group_id: Option<String>,
-    pub agency_id: Option<String>,
-    pub project_id: Option<String>,
-    pub scope_domain_id: Option<String>,
-    pub inherited: Option<bool>,
-}
-
-#[derive(Debug, Clone)]
-pub struct Assignment {
-    pub grant: Grant,
-    /// Set when the assignment was expanded from a group to this user.
-    pub user_id: Option<String>,
 }
 
 /// Applies the optional fields shared by create and update. Returns a validated new password.
@@ -1191,59 +1116,5 @@ impl Services {
         user.updated_at_ms = now_ms;
         self.store.update_user(&user).await?;
         Ok(())
-    }
-}
-
-/// Names for an assignment listing with `include_names` (Keystone).
-#[derive(Debug, Clone)]
-pub struct AssignmentNames {
-    pub role: String,
-    /// The group, agency or user the assignment is shown for, with its domain.
-    pub actor: (String, super::NameRef),
-    /// The target's name, and for a project its domain.
-    pub target: (String, Option<super::NameRef>),
-}
-
-impl Services {
-    pub async fn assignment_names(&self, a: &Assignment) -> Result<AssignmentNames> {
-        let domain_ref = |id: String, name: String| super::NameRef { id, name };
-        let role = self
-            .store
-            .get_role(&a.grant.role_id)
-            .await?
-            .map(|r| r.name)
-            .unwrap_or_default();
-        let (actor_name, actor_domain) = match (&a.user_id, a.grant.actor_kind) {
-            (Some(user_id), _) => {
-                let u = self.store.get_user(user_id).await?;
-                u.map(|u| (u.name, u.domain_id)).unwrap_or_default()
-            }
-            (None, ActorKind::Group) => {
-                let g = self.store.get_group(&a.grant.actor_id).await?;
-                g.map(|g| (g.name, g.domain_id)).unwrap_or_default()
-            }
-            (None, ActorKind::Agency) => {
-                let ag = self.store.get_agency(&a.grant.actor_id).await?;
-                ag.map(|ag| (ag.name, ag.domain_id)).unwrap_or_default()
-            }
-        };
-        let actor = (
-            actor_name,
-            domain_ref(actor_domain.clone(), self.domain_name(&actor_domain).await?),
-        );
-        let target = match a.grant.target_kind {
-            TargetKind::Domain => (self.domain_name(&a.grant.target_id).await?, None),
-            TargetKind::Project => {
-                let p = self.store.get_project(&a.grant.target_id).await?;
-                match p {
-                    Some(p) => {
-                        let d = domain_ref(p.domain_id.clone(), self.domain_name(&p.domain_id).await?);
-                        (p.name, Some(d))
-                    }
-                    None => (String::new(), None),
-                }
-            }
-        };
-        Ok(AssignmentNames { role, actor, target })
     }
 }

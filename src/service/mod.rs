@@ -3,6 +3,7 @@
 //! modules and persistence to `store`. Knows nothing of HTTP.
 
 pub mod admin;
+pub mod assignments;
 pub mod auth;
 pub mod bootstrap;
 pub mod catalog;
