@@ -213,9 +213,12 @@ mod tests {
     #[test]
     fn paging_comes_in_pairs_within_range() {
         let ok = |q: &str| Paging::from_query(Some(q), 50);
-        assert_eq!(ok(""), Ok(None));
-        assert_eq!(ok("name=x"), Ok(None));
-        assert_eq!(ok("page=2&per_page=50"), Ok(Some(Paging { page: 2, per_page: 50 })));
+        assert_eq!(ok("").ok(), Some(None));
+        assert_eq!(ok("name=x").ok(), Some(None));
+        assert_eq!(
+            ok("page=2&per_page=50").ok(),
+            Some(Some(Paging { page: 2, per_page: 50 }))
+        );
         for (q, field) in [
             ("page=1", "per_page"),
             ("per_page=5", "page"),

@@ -254,19 +254,6 @@ pub fn agency(a: &Agency, trust_domain_name: &str) -> Value {
     })
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn times_use_the_reference_formats() {
-        let ms = 1_578_042_322_701; // 2020-01-03T09:05:22.701Z
-        assert_eq!(token_time(ms), "2020-01-03T09:05:22.701000Z");
-        assert_eq!(local_time(ms), "2020-01-03T09:05:22.701000");
-        assert_eq!(plain_time(ms), "2020-01-03 09:05:22");
-    }
-}
-
 /// One entry of Keystone's /v3/role_assignments: actor, role, scope and the links that say
 /// where it comes from (the grant, and the group membership when expanded).
 pub fn keystone_assignment(base: &str, a: &Assignment, names: Option<&AssignmentNames>) -> Value {
@@ -327,4 +314,17 @@ pub fn iam_assignment(g: &Grant) -> Value {
         "scope": {g.target_kind.as_str(): {"id": g.target_id}},
         "is_inherited": g.inherited,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_use_the_reference_formats() {
+        let ms = 1_578_042_322_701; // 2020-01-03T09:05:22.701Z
+        assert_eq!(token_time(ms), "2020-01-03T09:05:22.701000Z");
+        assert_eq!(local_time(ms), "2020-01-03T09:05:22.701000");
+        assert_eq!(plain_time(ms), "2020-01-03 09:05:22");
+    }
 }
