@@ -10,7 +10,7 @@ use serde_json::Value;
 
 use super::{AuthContext, Error, Result, Services};
 use crate::mapping::{self, Mapping};
-use crate::store::{IdentityProvider, MappingRecord, ProtocolRecord, StoreError};
+use crate::store::{IdentityProvider, MappingRecord, ProtocolRecord, SSO_TYPE_CONFLICT, StoreError};
 
 pub const SSO_TYPES: [&str; 2] = ["virtual_user_sso", "iam_user_sso"];
 pub const PROTOCOLS: [&str; 2] = ["saml", "oidc"];
@@ -98,18 +98,6 @@ impl Services {
                 "must be virtual_user_sso or iam_user_sso",
             ));
         }
-        if sso_type == "iam_user_sso"
-            && self
-                .store
-                .list_idps()
-                .await?
-                .iter()
-                .any(|i| i.domain_id == domain_id && i.sso_type == "iam_user_sso")
-        {
-            return Err(Error::Conflict(
-                "an iam_user_sso identity provider already exists in this account".into(),
-            ));
-        }
         let idp = IdentityProvider {
             id,
             domain_id,
@@ -124,6 +112,10 @@ impl Services {
             created_at_ms: now_ms,
         };
         self.store.create_idp(&idp).await.map_err(|e| match e {
+            StoreError::Conflict(what) if what == SSO_TYPE_CONFLICT => Error::Conflict(format!(
+                "identity provider {}: an account's providers are all virtual_user_sso or one iam_user_sso",
+                idp.id
+            )),
             StoreError::Conflict(_) => {
                 Error::Conflict(format!("identity provider {} or one of its remote ids exists", idp.id))
             }

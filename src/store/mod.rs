@@ -10,7 +10,7 @@ mod one_time_batch;
 mod sql;
 
 pub use models::*;
-pub use sql::{Backend, SqlStore, redact_url};
+pub use sql::{Backend, SSO_TYPE_CONFLICT, SqlStore, redact_url};
 
 use async_trait::async_trait;
 
@@ -135,7 +135,8 @@ pub trait KeyStore: Send + Sync {
 
 #[async_trait]
 pub trait FederationStore: Send + Sync {
-    /// Conflict when the id or one of the remote ids exists.
+    /// Conflict when the id or one of the remote ids exists, and `Conflict(SSO_TYPE_CONFLICT)`
+    /// when the account already has providers of the other `sso_type` or an `iam_user_sso` one.
     async fn create_idp(&self, idp: &IdentityProvider) -> StoreResult<()>;
     async fn get_idp(&self, id: &str) -> StoreResult<Option<IdentityProvider>>;
     async fn list_idps(&self) -> StoreResult<Vec<IdentityProvider>>;

@@ -1021,9 +1021,20 @@ impl SqlStore {
 impl FederationStore for SqlStore {
     async fn create_idp(&self, idp: &IdentityProvider) -> StoreResult<()> {
         let mut tx = self.pool.begin().await?;
-        sqlx::query(
+        if self.backend == Backend::Postgres {
+            // Serialises provider creation per account, so the kind check below sees every
+            // committed provider (SQLite runs one write at a time anyway).
+            sqlx::query("SELECT id FROM domains WHERE id = $1 FOR UPDATE")
+                .bind(idp.domain_id.clone())
+                .fetch_optional(&mut *tx)
+                .await?;
+        }
+        // The reference (L16930): virtual_user_sso and iam_user_sso are exclusive within an
+        // account, and it has at most one iam_user_sso provider.
+        let done = sqlx::query(
             "INSERT INTO identity_providers (id, domain_id, sso_type, description, enabled, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6)",
+             SELECT $1, $2, $3, $4, $5, $6 WHERE NOT EXISTS (SELECT 1 FROM identity_providers \
+             WHERE domain_id = $2 AND (sso_type = 'iam_user_sso' OR $3 = 'iam_user_sso'))",
         )
         .bind(idp.id.clone())
         .bind(idp.domain_id.clone())
@@ -1034,6 +1045,9 @@ impl FederationStore for SqlStore {
         .execute(&mut *tx)
         .await
         .map_err(|e| write_error(e, "identity provider"))?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::Conflict(SSO_TYPE_CONFLICT.into()));
+        }
         for remote in &idp.remote_ids {
             sqlx::query("INSERT INTO idp_remote_ids (remote_id, idp_id) VALUES ($1, $2)")
                 .bind(remote.clone())
@@ -1362,6 +1376,9 @@ impl FederationStore for SqlStore {
         Ok(done.rows_affected() > 0)
     }
 }
+
+/// The conflict `create_idp` reports when the account's providers are of the other kind.
+pub const SSO_TYPE_CONFLICT: &str = "sso_type";
 
 fn federated_user(r: &sqlx::any::AnyRow) -> StoreResult<FederatedUser> {
     Ok(FederatedUser {

@@ -414,6 +414,61 @@ async fn federation_cascades_and_restricts(s: &dyn Store) {
     s.create_idp(&idp("other", &["https://b"])).await.unwrap();
 }
 
+/// An account's providers are all virtual_user_sso or a single iam_user_sso one, even when
+/// admins create them at the same moment.
+async fn an_account_has_one_kind_of_identity_provider(s: &dyn Store) {
+    for d in ["d1", "d2", "d3"] {
+        s.create_domain(&domain(d, d)).await.unwrap();
+    }
+    let idp = |id: &str, domain: &str, sso_type: &str| IdentityProvider {
+        id: id.into(),
+        domain_id: domain.into(),
+        sso_type: sso_type.into(),
+        description: String::new(),
+        enabled: true,
+        remote_ids: vec![],
+        created_at_ms: NOW,
+    };
+    let sso_type_conflict = |r: StoreResult<()>| matches!(r, Err(StoreError::Conflict(w)) if w == SSO_TYPE_CONFLICT);
+    s.create_idp(&idp("v1", "d1", "virtual_user_sso")).await.unwrap();
+    s.create_idp(&idp("v2", "d1", "virtual_user_sso")).await.unwrap();
+    assert!(sso_type_conflict(s.create_idp(&idp("i1", "d1", "iam_user_sso")).await));
+    s.create_idp(&idp("i2", "d2", "iam_user_sso")).await.unwrap();
+    assert!(sso_type_conflict(s.create_idp(&idp("i3", "d2", "iam_user_sso")).await));
+    assert!(sso_type_conflict(
+        s.create_idp(&idp("v3", "d2", "virtual_user_sso")).await
+    ));
+    assert_eq!(s.get_idp("i1").await.unwrap(), None, "nothing left behind");
+    let racers: Vec<_> = (0..8)
+        .map(|i| {
+            idp(
+                &format!("race{i}"),
+                "d3",
+                if i % 2 == 0 { "iam_user_sso" } else { "virtual_user_sso" },
+            )
+        })
+        .collect();
+    let results = futures::future::join_all(racers.iter().map(|i| s.create_idp(i))).await;
+    let created: Vec<&str> = racers
+        .iter()
+        .zip(&results)
+        .filter(|(_, r)| r.is_ok())
+        .map(|(i, _)| i.sso_type.as_str())
+        .collect();
+    assert!(
+        results.iter().all(|r| r.is_ok() || sso_type_conflict_ref(r)),
+        "{results:?}"
+    );
+    assert!(
+        created == ["iam_user_sso"] || (!created.is_empty() && created.iter().all(|t| *t == "virtual_user_sso")),
+        "one kind only: {created:?}"
+    );
+}
+
+fn sso_type_conflict_ref(r: &StoreResult<()>) -> bool {
+    matches!(r, Err(StoreError::Conflict(w)) if w == SSO_TYPE_CONFLICT)
+}
+
 async fn shadow_users_record_logins_and_keep_their_status(s: &dyn Store) {
     s.create_domain(&domain("d1", "a")).await.unwrap();
     s.create_idp(&IdentityProvider {
@@ -551,6 +606,7 @@ conformance!(
     token_keys_are_unique_and_retire_oldest_first,
     agencies_round_trip_and_cascade,
     federation_cascades_and_restricts,
+    an_account_has_one_kind_of_identity_provider,
     shadow_users_record_logins_and_keep_their_status,
     one_time_values_are_used_once,
 );

@@ -177,7 +177,14 @@ async fn federated_logins(db: Db) {
     ));
     assert_eq!(app.validate(t, &issued.token).await.0, 404);
 
-    // iam_user_sso: the mapped name must be a local user's external id.
+    // iam_user_sso: the mapped name must be a local user's external id. The account's
+    // virtual_user_sso provider goes first: the two kinds are exclusive.
+    assert_eq!(
+        app.call("DELETE", "/v3/OS-FEDERATION/identity_providers/acme", t, None)
+            .await
+            .0,
+        204
+    );
     let (_, bob) = app
         .call(
             "POST",

@@ -61,15 +61,24 @@ async fn federation_configuration_round_trips(db: Db) {
         "remote ids are unique"
     );
     let iam = json!({"identity_provider": {"sso_type": "iam_user_sso"}});
+    let (s, v) = app.call("PUT", &format!("{IDP}/iam1"), t, Some(iam.clone())).await;
     assert_eq!(
-        app.call("PUT", &format!("{IDP}/iam1"), t, Some(iam.clone())).await.0,
+        s, 409,
+        "an account with virtual_user_sso providers takes no iam_user_sso one: {v}"
+    );
+    // An account of its own: one iam_user_sso provider, and nothing beside it (L16930).
+    let corp = app.account_admin("corp").await;
+    assert_eq!(
+        app.call("PUT", &format!("{IDP}/iam1"), &corp, Some(iam.clone()))
+            .await
+            .0,
         201
     );
-    assert_eq!(
-        app.call("PUT", &format!("{IDP}/iam2"), t, Some(iam)).await.0,
-        409,
-        "one iam_user_sso per account"
-    );
+    let (s, v) = app.call("PUT", &format!("{IDP}/iam2"), &corp, Some(iam)).await;
+    assert_eq!(s, 409, "one iam_user_sso per account: {v}");
+    let virtual_idp = json!({"identity_provider": {"sso_type": "virtual_user_sso"}});
+    let (s, v) = app.call("PUT", &format!("{IDP}/v1"), &corp, Some(virtual_idp)).await;
+    assert_eq!(s, 409, "no virtual_user_sso beside it: {v}");
     let (s, list) = app.call("GET", IDP, t, None).await;
     assert_eq!(s, 200);
     assert_eq!(list["identity_providers"].as_array().unwrap().len(), 2);

@@ -347,6 +347,28 @@ impl TestApp {
         }
     }
 
+    /// A new account `domain` with its owner `<domain>-admin` (as `fedgate bootstrap
+    /// --domain-name` makes it); returns the owner's token scoped to the domain.
+    pub async fn account_admin(&self, domain: &str) -> String {
+        let owner = format!("{domain}-admin");
+        bootstrap(
+            self.services.store.as_ref(),
+            BootstrapRequest {
+                domain_name: domain.into(),
+                project_name: format!("{domain}-main"),
+                user_name: owner.clone(),
+                password: ADMIN_PASSWORD.into(),
+            },
+            fedgate::service::now_ms(),
+        )
+        .await
+        .expect("bootstrap an account");
+        let scope = json!({"domain": {"name": domain}});
+        let (status, token, body) = self.password_token(&owner, domain, ADMIN_PASSWORD, Some(scope)).await;
+        assert_eq!(status, 201, "{owner} logs in: {body}");
+        token
+    }
+
     /// Another replica on this app's store (the same PostgreSQL database or SQLite file), with
     /// its own caches and revocation list; it shares keys, so the admin token works on both.
     pub async fn spawn_replica(&self, adjust: impl FnOnce(&mut ServeArgs)) -> TestApp {
