@@ -41,3 +41,17 @@ ensure_postgres() {
     fi
     echo "warning: PostgreSQL is not reachable on 127.0.0.1:5432" >&2
 }
+
+# PostgreSQL tests that cannot reach the database append one line each (test, outcome,
+# reason) to $FEDGATE_TEST_SKIP_LOG (tests/journeys/support.rs): with CI=true they fail,
+# otherwise they skip. scripts/test empties the file before the tests and calls this at exit.
+report_postgres_skips() {
+    local log="$1"
+    [ -s "$log" ] || return 0
+    local skipped failed
+    skipped=$(awk -F'\t' '$2 == "skipped"' "$log" | wc -l)
+    failed=$(awk -F'\t' '$2 == "failed"' "$log" | wc -l)
+    echo "==> PostgreSQL was unreachable: $skipped test(s) skipped, $failed failed (CI)" >&2
+    awk -F'\t' '{print "    " $2 "  " $1}' "$log" | sort >&2
+    echo "    first reason: $(head -n1 "$log" | cut -f3-)" >&2
+}

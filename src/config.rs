@@ -7,6 +7,8 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use crate::store::LockoutPolicy;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum LogFormat {
@@ -83,6 +85,79 @@ pub struct FileConfig {
     pub catalog: CatalogConfig,
     #[serde(default)]
     pub federation: FederationConfig,
+    #[serde(default)]
+    pub login_policy: LoginPolicyConfig,
+    #[serde(default)]
+    pub limits: LimitsConfig,
+}
+
+/// `[login_policy]` in fedgate.toml: the lockout part of the reference's login policy
+/// (L14380-14390), with its names and ranges. The policy API itself is not offered, so these
+/// are server settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LoginPolicyConfig {
+    /// Failed password logins within the period that lock the user (3-10).
+    #[serde(default = "default_login_failed_times")]
+    pub login_failed_times: i64,
+    /// Minutes in which failures are counted, from the first one (15-60).
+    #[serde(default = "default_period_minutes")]
+    pub period_within_login_failures: i64,
+    /// Minutes a locked user stays locked (15-30).
+    #[serde(default = "default_lockout_minutes")]
+    pub lockout_duration: i64,
+}
+
+impl Default for LoginPolicyConfig {
+    fn default() -> Self {
+        LoginPolicyConfig {
+            login_failed_times: default_login_failed_times(),
+            period_within_login_failures: default_period_minutes(),
+            lockout_duration: default_lockout_minutes(),
+        }
+    }
+}
+
+// Huawei Cloud's defaults for a new account, inside the reference's ranges.
+fn default_login_failed_times() -> i64 {
+    5
+}
+
+fn default_period_minutes() -> i64 {
+    15
+}
+
+fn default_lockout_minutes() -> i64 {
+    15
+}
+
+/// `[limits]` in fedgate.toml: admission control for unauthenticated work (see
+/// `service::admission`). Defaults follow the machine's cores.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LimitsConfig {
+    /// Password hashes computed at once (argon2: 19 MiB and one core each). Default: cores.
+    pub password_hashing: Option<usize>,
+    /// Password logins waiting for a hash beyond those. Default: 4 x cores.
+    pub password_hashing_queue: Option<usize>,
+    /// SAML and OIDC sign-in starts (and unknown SAML Issuers) at once. Default: 4 x cores.
+    pub sign_in_starts: Option<usize>,
+    /// Sign-in starts waiting beyond those. Default: 8 x cores.
+    pub sign_in_starts_queue: Option<usize>,
+}
+
+/// The size of one admission pool.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolLimits {
+    pub permits: usize,
+    pub queue: usize,
+}
+
+/// Admission pools, resolved.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    pub hashing: PoolLimits,
+    pub sign_in: PoolLimits,
 }
 
 /// `[federation]` in fedgate.toml.
@@ -176,6 +251,9 @@ pub struct Config {
     pub clock_skew_secs: i64,
     /// Exact URLs browser sign-in may post tokens to.
     pub trusted_dashboards: Vec<String>,
+    /// Password login lockout.
+    pub lockout: LockoutPolicy,
+    pub limits: Limits,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -234,6 +312,8 @@ impl Config {
                 reason: "must be between 0 and 300 seconds".into(),
             });
         }
+        let lockout = lockout_policy(&file.login_policy)?;
+        let limits = limits(&file.limits)?;
         Ok(Config {
             data_dir,
             database_url,
@@ -258,6 +338,8 @@ impl Config {
                 args.trusted_dashboards.clone()
             },
             catalog: file.catalog,
+            lockout,
+            limits,
         })
     }
 
@@ -268,6 +350,57 @@ impl Config {
             ..ServeArgs::default()
         })
     }
+}
+
+fn in_range(
+    name: &'static str,
+    value: i64,
+    range: std::ops::RangeInclusive<i64>,
+    unit: &str,
+) -> Result<i64, ConfigError> {
+    if range.contains(&value) {
+        return Ok(value);
+    }
+    Err(ConfigError::Invalid {
+        name,
+        reason: format!("must be between {} and {}{unit}", range.start(), range.end()),
+    })
+}
+
+/// The reference's ranges (L14384-14386); anything outside them is refused at start.
+fn lockout_policy(p: &LoginPolicyConfig) -> Result<LockoutPolicy, ConfigError> {
+    const MINUTE_MS: i64 = 60_000;
+    let max_failures = in_range("login_policy.login_failed_times", p.login_failed_times, 3..=10, "")?;
+    let period = in_range(
+        "login_policy.period_within_login_failures",
+        p.period_within_login_failures,
+        15..=60,
+        " minutes",
+    )?;
+    let lockout = in_range("login_policy.lockout_duration", p.lockout_duration, 15..=30, " minutes")?;
+    Ok(LockoutPolicy {
+        max_failures,
+        window_ms: period * MINUTE_MS,
+        lockout_ms: lockout * MINUTE_MS,
+    })
+}
+
+fn limits(l: &LimitsConfig) -> Result<Limits, ConfigError> {
+    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
+    let size = |name: &'static str, value: Option<usize>, default: usize, min: i64| {
+        let v = value.unwrap_or(default);
+        in_range(name, i64::try_from(v).unwrap_or(i64::MAX), min..=65_536, "").map(|v| v as usize)
+    };
+    Ok(Limits {
+        hashing: PoolLimits {
+            permits: size("limits.password_hashing", l.password_hashing, cores, 1)?,
+            queue: size("limits.password_hashing_queue", l.password_hashing_queue, 4 * cores, 0)?,
+        },
+        sign_in: PoolLimits {
+            permits: size("limits.sign_in_starts", l.sign_in_starts, 4 * cores, 1)?,
+            queue: size("limits.sign_in_starts_queue", l.sign_in_starts_queue, 8 * cores, 0)?,
+        },
+    })
 }
 
 pub fn sqlite_url(data_dir: &Path) -> String {
@@ -313,6 +446,98 @@ mod tests {
         assert_eq!(config.public_url, "https://id.example.com");
         assert_eq!(config.token_ttl_secs, 600);
         assert_eq!(config.body_limit, 1024 * 1024);
+    }
+
+    fn load_file(text: &str) -> Result<Config, ConfigError> {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("fedgate.toml");
+        std::fs::write(&file, text).unwrap();
+        let mut args = ServeArgs::default();
+        args.store.config = Some(file);
+        Config::load(&args)
+    }
+
+    #[test]
+    fn lockout_defaults_are_huawei_s_and_inside_the_reference_ranges() {
+        let config = load_file("").unwrap();
+        assert_eq!(
+            config.lockout,
+            LockoutPolicy {
+                max_failures: 5,
+                window_ms: 15 * 60_000,
+                lockout_ms: 15 * 60_000,
+            }
+        );
+        let cores = std::thread::available_parallelism().unwrap().get();
+        assert_eq!(
+            config.limits.hashing,
+            PoolLimits {
+                permits: cores,
+                queue: 4 * cores
+            }
+        );
+        assert_eq!(
+            config.limits.sign_in,
+            PoolLimits {
+                permits: 4 * cores,
+                queue: 8 * cores
+            }
+        );
+        let config = load_file(
+            "[login_policy]\nlogin_failed_times = 10\nperiod_within_login_failures = 60\nlockout_duration = 30\n\
+             [limits]\npassword_hashing = 3\npassword_hashing_queue = 0\n",
+        )
+        .unwrap();
+        assert_eq!(
+            config.lockout,
+            LockoutPolicy {
+                max_failures: 10,
+                window_ms: 60 * 60_000,
+                lockout_ms: 30 * 60_000,
+            }
+        );
+        assert_eq!(config.limits.hashing, PoolLimits { permits: 3, queue: 0 });
+    }
+
+    #[test]
+    fn lockout_and_limits_outside_their_ranges_are_refused_at_start() {
+        let cases = [
+            (
+                "[login_policy]\nlogin_failed_times = 2",
+                "login_policy.login_failed_times",
+            ),
+            (
+                "[login_policy]\nlogin_failed_times = 11",
+                "login_policy.login_failed_times",
+            ),
+            (
+                "[login_policy]\nperiod_within_login_failures = 14",
+                "login_policy.period_within_login_failures",
+            ),
+            (
+                "[login_policy]\nperiod_within_login_failures = 61",
+                "login_policy.period_within_login_failures",
+            ),
+            ("[login_policy]\nlockout_duration = 14", "login_policy.lockout_duration"),
+            ("[login_policy]\nlockout_duration = 31", "login_policy.lockout_duration"),
+            ("[limits]\npassword_hashing = 0", "limits.password_hashing"),
+            ("[limits]\nsign_in_starts = 0", "limits.sign_in_starts"),
+            ("[limits]\nsign_in_starts_queue = 70000", "limits.sign_in_starts_queue"),
+        ];
+        for (text, field) in cases {
+            match load_file(text) {
+                Err(ConfigError::Invalid { name, .. }) => assert_eq!(name, field, "{text}"),
+                other => panic!("{text}: {other:?}"),
+            }
+        }
+        assert!(matches!(
+            load_file("[login_policy]\nlockout_minutes = 15"),
+            Err(ConfigError::Parse { .. })
+        ));
+        assert!(matches!(
+            load_file("[login_policy]\nlogin_failed_times = -1"),
+            Err(ConfigError::Invalid { .. })
+        ));
     }
 
     #[test]

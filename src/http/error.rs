@@ -17,6 +17,8 @@ pub struct ErrorReport {
     pub iam_code: String,
     /// The precise reason, for the log only.
     pub detail: String,
+    /// Sent as Retry-After (429).
+    pub retry_after_secs: Option<u64>,
 }
 
 #[derive(Debug)]
@@ -58,6 +60,15 @@ fn report(e: &Error) -> ErrorReport {
             (status, message.clone(), code)
         }
         Error::Unauthenticated(_) => (StatusCode::UNAUTHORIZED, NOT_AUTHENTICATED.into(), "IAM.0001"),
+        // The reference's answer for a locked user (L22328). /v3/auth/tokens is a Keystone
+        // path, so it arrives as Keystone's body with this message; IAM paths carry the code.
+        Error::Locked { .. } => (StatusCode::UNAUTHORIZED, "Account locked.".into(), "IAM.0061"),
+        // The reference's throttling answer (L22192, L22349), with Retry-After.
+        Error::TooManyRequests { .. } => (
+            StatusCode::TOO_MANY_REQUESTS,
+            "The throttling threshold has been reached.".into(),
+            "IAM.0012",
+        ),
         Error::Forbidden(_) => (
             StatusCode::FORBIDDEN,
             "You are not authorized to perform the requested action.".into(),
@@ -99,6 +110,10 @@ fn report(e: &Error) -> ErrorReport {
         message,
         iam_code: iam_code.to_string(),
         detail: e.to_string(),
+        retry_after_secs: match e {
+            Error::TooManyRequests { retry_after_secs, .. } => Some(*retry_after_secs),
+            _ => None,
+        },
     }
 }
 
@@ -131,6 +146,7 @@ pub fn report_for_status(status: StatusCode) -> ErrorReport {
         message: message.into(),
         iam_code: iam_code.into(),
         detail: format!("{status} produced by the framework"),
+        retry_after_secs: None,
     }
 }
 
@@ -161,6 +177,10 @@ fn render_page(report: &ErrorReport, request_id: &str) -> Response {
             "Not allowed",
             "You are signed in but not allowed to go there.".to_string(),
         ),
+        StatusCode::TOO_MANY_REQUESTS => (
+            "Too many sign-ins at once",
+            "The sign-in service is busy. Wait a moment and try again.".to_string(),
+        ),
         s if s.is_server_error() => (
             "Something went wrong",
             "The sign-in service failed; try again later.".to_string(),
@@ -185,9 +205,20 @@ pub fn render(report: &ErrorReport, path: &str, head_request: bool, request_id: 
     } else {
         tracing::info!(status = report.status.as_u16(), reason = %report.detail, "request refused");
     }
-    if is_browser_path(path) && !head_request {
-        return render_page(report, request_id);
+    let mut response = if is_browser_path(path) && !head_request {
+        render_page(report, request_id)
+    } else {
+        render_json(report, path, head_request)
+    };
+    if let Some(secs) = report.retry_after_secs {
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(secs));
     }
+    response
+}
+
+fn render_json(report: &ErrorReport, path: &str, head_request: bool) -> Response {
     let body = if uses_iam_shape(path) {
         serde_json::json!({"error_msg": report.message, "error_code": report.iam_code})
     } else {
@@ -212,4 +243,99 @@ pub fn render(report: &ErrorReport, path: &str, head_request: bool, request_id: 
         );
     }
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn rendered(e: Error, path: &str, head: bool) -> (StatusCode, Option<String>, String) {
+        let response = render(&report(&e), path, head, "req-1");
+        let retry_after = response
+            .headers()
+            .get(header::RETRY_AFTER)
+            .map(|v| v.to_str().unwrap().to_string());
+        let body = axum::body::to_bytes(response.into_body(), 1 << 20).await.unwrap();
+        let status = report(&e).status;
+        (status, retry_after, String::from_utf8(body.to_vec()).unwrap())
+    }
+
+    fn throttled() -> Error {
+        Error::TooManyRequests {
+            what: "password hashing: permits and queue are full".into(),
+            retry_after_secs: 1,
+        }
+    }
+
+    fn locked() -> Error {
+        Error::Locked {
+            user_id: "u1".into(),
+            until_ms: 1,
+        }
+    }
+
+    #[tokio::test]
+    async fn throttling_and_lockout_answer_in_each_path_s_shape() {
+        let keystone = |code: u16, title: &str, message: &str| {
+            serde_json::json!({"error": {"code": code, "title": title, "message": message}}).to_string()
+        };
+        let iam = |message: &str, code: &str| serde_json::json!({"error_msg": message, "error_code": code}).to_string();
+        let throttle = "The throttling threshold has been reached.";
+        let cases = [
+            (
+                throttled(),
+                "/v3/auth/tokens",
+                false,
+                StatusCode::TOO_MANY_REQUESTS,
+                Some("1"),
+                keystone(429, "Too Many Requests", throttle),
+            ),
+            (
+                throttled(),
+                "/v3.0/OS-FEDERATION/tokens",
+                false,
+                StatusCode::TOO_MANY_REQUESTS,
+                Some("1"),
+                iam(throttle, "IAM.0012"),
+            ),
+            (
+                throttled(),
+                "/v3/auth/tokens",
+                true,
+                StatusCode::TOO_MANY_REQUESTS,
+                Some("1"),
+                String::new(),
+            ),
+            (
+                locked(),
+                "/v3/auth/tokens",
+                false,
+                StatusCode::UNAUTHORIZED,
+                None,
+                keystone(401, "Unauthorized", "Account locked."),
+            ),
+            (
+                locked(),
+                "/v3.0/OS-USER/users",
+                false,
+                StatusCode::UNAUTHORIZED,
+                None,
+                iam("Account locked.", "IAM.0061"),
+            ),
+        ];
+        for (error, path, head, status, retry_after, body) in cases {
+            let name = format!("{error} at {path} (HEAD: {head})");
+            let got = rendered(error, path, head).await;
+            assert_eq!(got, (status, retry_after.map(str::to_string), body), "{name}");
+        }
+        let (status, retry_after, page) = rendered(throttled(), crate::saml::sp_metadata::ACS_POST_PATH, false).await;
+        assert_eq!(
+            (status, retry_after.as_deref()),
+            (StatusCode::TOO_MANY_REQUESTS, Some("1"))
+        );
+        assert!(
+            page.contains("The sign-in service is busy") && page.contains("req-1"),
+            "{page}"
+        );
+    }
 }

@@ -6,7 +6,6 @@
 use serde::Deserialize;
 
 use super::names::{NewPassword, ResourceName, UserName, parse_description};
-use super::password::{hash_password, verify_password};
 use super::{AuthContext, Error, Result, Services, new_id};
 use crate::store::*;
 
@@ -168,7 +167,7 @@ impl Services {
         let mut user = User::new(new_id(), domain.id, name, now_ms);
         let new_password = apply_user_input(&mut user, &input)?;
         if let Some(pw) = new_password {
-            user.password_hash = Some(hash_password(pw.expose().to_string()).await?);
+            user.password_hash = Some(self.hash_password(pw.expose().to_string()).await?);
             user.password_changed_at_ms = Some(now_ms);
         }
         self.store.create_user(&user).await.map_err(|e| match e {
@@ -234,7 +233,7 @@ impl Services {
         let was_enabled = user.enabled;
         let new_password = apply_user_input(&mut user, &input)?;
         if let Some(pw) = &new_password {
-            user.password_hash = Some(hash_password(pw.expose().to_string()).await?);
+            user.password_hash = Some(self.hash_password(pw.expose().to_string()).await?);
             user.password_changed_at_ms = Some(now_ms);
         }
         user.updated_at_ms = now_ms;
@@ -292,7 +291,10 @@ impl Services {
             .get_user(id)
             .await?
             .ok_or_else(|| Error::not_found("user", id))?;
-        if !verify_password(original.0.clone(), user.password_hash.clone()).await {
+        if !self
+            .verify_password(original.0.clone(), user.password_hash.clone())
+            .await?
+        {
             return Err(Error::IamRule {
                 code: "1103",
                 message: "Incorrect password.".into(),
@@ -305,7 +307,7 @@ impl Services {
             });
         }
         let new = NewPassword::parse(&new.0)?;
-        user.password_hash = Some(hash_password(new.expose().to_string()).await?);
+        user.password_hash = Some(self.hash_password(new.expose().to_string()).await?);
         user.password_changed_at_ms = Some(now_ms);
         user.pwd_status = false;
         user.updated_at_ms = now_ms;

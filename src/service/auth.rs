@@ -4,7 +4,6 @@
 use rand::RngCore;
 use serde::Deserialize;
 
-use super::password::verify_password;
 use super::{AuthContext, Error, Result, Services};
 use crate::store::{Domain, Project, User};
 use crate::token::{AuditId, Methods, Scope, TokenPayload};
@@ -102,7 +101,7 @@ impl Services {
                 let section = identity.password.ok_or_else(|| Error::MissingField {
                     field: "auth.identity.password".into(),
                 })?;
-                let user = self.authenticate_password(section.user).await?;
+                let user = self.authenticate_password(section.user, now_ms).await?;
                 (self.fresh_payload(Methods::PASSWORD, &user.id, now_ms), "password")
             }
             ["token"] => {
@@ -176,7 +175,9 @@ impl Services {
         }
     }
 
-    async fn authenticate_password(&self, u: PasswordUser) -> Result<User> {
+    /// Checks a password login. A locked user is refused before any hash is spent; failures
+    /// count towards the lockout, a success clears them (`lockout.rs`).
+    async fn authenticate_password(&self, u: PasswordUser, now_ms: i64) -> Result<User> {
         let user = match (&u.id, &u.name) {
             (Some(id), _) => self.store.get_user(id).await?,
             (None, Some(name)) => {
@@ -195,14 +196,20 @@ impl Services {
                 });
             }
         };
+        let user_id = user.as_ref().map(|u| u.id.as_str());
+        let earlier_failures = self.check_lockout(user_id, now_ms).await?;
         let stored = user.as_ref().and_then(|u| u.password_hash.clone());
-        if !verify_password(u.password, stored).await {
+        if !self.verify_password(u.password, stored).await? {
+            self.count_login_failure(user_id, now_ms).await?;
             return Err(Error::Unauthenticated(match &user {
                 Some(user) => format!("wrong password for user {}", user.id),
                 None => "unknown user".into(),
             }));
         }
         let user = user.ok_or_else(|| Error::Unauthenticated("unknown user".into()))?;
+        if earlier_failures {
+            self.clear_login_failures(&user.id).await?;
+        }
         if !user.enabled {
             return Err(Error::Unauthenticated(format!("user {} is disabled", user.id)));
         }

@@ -22,6 +22,13 @@ pub enum Error {
     /// Authenticated but not allowed. The reason goes to the log only.
     #[error("forbidden: {0}")]
     Forbidden(String),
+    /// Password login refused because the user is locked out after repeated failures
+    /// (IAM.0061, "Account locked."). The user id and the time are for the log.
+    #[error("user {user_id} is locked out until {until_ms}")]
+    Locked { user_id: String, until_ms: i64 },
+    /// Admission control refused the work (429); the client may retry after the given time.
+    #[error("too many requests: {what}")]
+    TooManyRequests { what: String, retry_after_secs: u64 },
     #[error("could not find {kind}: {id}")]
     NotFound { kind: &'static str, id: String },
     /// X-Subject-Token is invalid; the reason goes to the log only.

@@ -3,6 +3,7 @@
 //! modules and persistence to `store`. Knows nothing of HTTP.
 
 pub mod admin;
+pub mod admission;
 pub mod assignments;
 pub mod auth;
 pub mod bootstrap;
@@ -11,6 +12,7 @@ pub mod error;
 pub mod federated_login;
 pub mod federated_users;
 pub mod federation;
+mod lockout;
 pub mod login_cache;
 pub mod names;
 pub mod oidc_login;
@@ -57,6 +59,8 @@ pub struct Services {
     pub oidc: oidc_login::OidcProviders,
     login_cache: login_cache::LoginCache,
     saml: saml_login::SamlProviders,
+    /// Admission control for password hashing and sign-in starts.
+    pub admission: admission::Pools,
 }
 
 impl Services {
@@ -68,6 +72,7 @@ impl Services {
         let upstream = crate::upstream::Upstream::new().map_err(|e| Error::Internal(e.to_string()))?;
         let config_ttl = config.refresh_interval.as_millis() as i64;
         let login_cache = login_cache::LoginCache::new(config_ttl);
+        let admission = admission::Pools::new(&config.limits);
         let oidc = oidc_login::OidcProviders::new(
             upstream,
             config.refresh_interval.as_millis() as i64,
@@ -84,6 +89,7 @@ impl Services {
             oidc,
             login_cache,
             saml: saml_login::SamlProviders::new(config_ttl),
+            admission,
         })
     }
 

@@ -1,12 +1,30 @@
 //! Password hashing with argon2id (OWASP parameters: 19 MiB, 2 passes, 1 lane), run off the
-//! async runtime because one hash costs tens of milliseconds.
+//! async runtime because one hash costs tens of milliseconds. Requests hash through
+//! `Services::verify_password` and `Services::hash_password`, which admit at most the
+//! configured number of hashes at once (`service::admission`); the free functions are for the
+//! command line.
 
 use std::sync::OnceLock;
 
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
 
+use super::Services;
 use super::error::{Error, Result};
+
+impl Services {
+    /// [`verify_password`] once the hashing pool admits it (429 when it is full).
+    pub async fn verify_password(&self, password: String, stored: Option<String>) -> Result<bool> {
+        let _admitted = self.admission.hashing.admit().await?;
+        Ok(verify_password(password, stored).await)
+    }
+
+    /// [`hash_password`] once the hashing pool admits it.
+    pub async fn hash_password(&self, password: String) -> Result<String> {
+        let _admitted = self.admission.hashing.admit().await?;
+        hash_password(password).await
+    }
+}
 
 fn hasher() -> Argon2<'static> {
     // argon2's defaults are exactly the OWASP recommendation: m = 19 MiB, t = 2, p = 1.

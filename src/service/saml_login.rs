@@ -205,6 +205,8 @@ impl Services {
             return Ok(Some(found));
         }
         let generation = cache.generation();
+        // A miss reads every provider, and unknown Issuers always miss: bounded like a start.
+        let _admitted = self.admission.sign_in.admit().await?;
         let found = self
             .store
             .list_idps()
@@ -220,6 +222,8 @@ impl Services {
 
     /// Starts SP-initiated sign-in at `idp_id`.
     pub async fn start_saml_login(&self, idp_id: &str, purpose: StartFor, now_ms: i64) -> Result<SamlStart> {
+        // Unauthenticated, and it writes to the shared store and signs: admitted like a hash.
+        let _admitted = self.admission.sign_in.admit().await?;
         if let StartFor::Dashboard(origin) = &purpose {
             self.check_dashboard(origin)?;
         }

@@ -78,6 +78,8 @@ impl Services {
 
     /// Starts browser sign-in at `idp_id`'s OpenID provider for the dashboard at `origin`.
     pub async fn start_oidc_websso(&self, idp_id: &str, origin: &str, now_ms: i64) -> Result<WebSsoStart> {
+        // Unauthenticated, and it writes to the shared store: bounded by admission control.
+        let _admitted = self.admission.sign_in.admit().await?;
         self.check_dashboard(origin)?;
         let idp = self.enabled_idp(idp_id).await?;
         let provider = self

@@ -177,6 +177,25 @@ pub trait FederationStore: Send + Sync {
     async fn set_federated_user_enabled(&self, id: &str, enabled: bool) -> StoreResult<bool>;
 }
 
+/// Failed password logins (the login policy's lockout), shared by every replica so a lock holds
+/// wherever the next attempt lands. Only existing users have records.
+#[async_trait]
+pub trait LoginFailureStore: Send + Sync {
+    async fn get_login_failures(&self, user_id: &str) -> StoreResult<Option<LoginFailures>>;
+    /// Counts one failure at `now_ms` in one atomic statement and returns the record after it.
+    /// A window older than `policy.window_ms` or a lock that has run out starts a new count;
+    /// reaching `policy.max_failures` locks the user for `policy.lockout_ms`; a running lock is
+    /// never extended. Conflict when the user does not exist.
+    async fn record_login_failure(
+        &self,
+        user_id: &str,
+        now_ms: i64,
+        policy: &LockoutPolicy,
+    ) -> StoreResult<LoginFailures>;
+    /// Forgets the user's failures (a successful login); false when there were none.
+    async fn clear_login_failures(&self, user_id: &str) -> StoreResult<bool>;
+}
+
 /// Values that may be used once, shared by every replica. `namespace` keeps kinds apart
 /// (`saml-assertion:<idp>`, `oidc-jti:<idp>`, `authn-request`, ...).
 #[async_trait]
@@ -202,6 +221,7 @@ pub trait Store:
     + KeyStore
     + FederationStore
     + OneTimeStore
+    + LoginFailureStore
 {
 }
 
@@ -217,5 +237,6 @@ impl<T> Store for T where
         + KeyStore
         + FederationStore
         + OneTimeStore
+        + LoginFailureStore
 {
 }

@@ -299,3 +299,31 @@ pub struct FederatedUser {
     pub created_at_ms: i64,
     pub last_login_at_ms: i64,
 }
+
+/// The lockout rule the store applies atomically when it counts a failed password login.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LockoutPolicy {
+    /// Failures within the window that lock the user.
+    pub max_failures: i64,
+    /// How long failures are counted, from the first one.
+    pub window_ms: i64,
+    /// How long a lock lasts.
+    pub lockout_ms: i64,
+}
+
+/// Failed password logins of one existing user, shared by every replica.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoginFailures {
+    pub user_id: String,
+    /// Failures counted since `window_started_at_ms`.
+    pub failures: i64,
+    pub window_started_at_ms: i64,
+    /// Set when the count reached the limit: login is refused before this instant.
+    pub locked_until_ms: Option<i64>,
+}
+
+impl LoginFailures {
+    pub fn locked_at(&self, now_ms: i64) -> bool {
+        self.locked_until_ms.is_some_and(|until| until > now_ms)
+    }
+}

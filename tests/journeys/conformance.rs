@@ -569,6 +569,83 @@ async fn one_time_values_are_used_once(s: &dyn Store) {
     assert_eq!(fresh, 3, "one success per distinct value");
 }
 
+async fn login_failures_count_lock_and_reset(s: &dyn Store) {
+    const MIN: i64 = 60_000;
+    let policy = LockoutPolicy {
+        max_failures: 3,
+        window_ms: 15 * MIN,
+        lockout_ms: 20 * MIN,
+    };
+    s.create_domain(&domain("d1", "one")).await.unwrap();
+    s.create_user(&user("u1", "d1", "alice")).await.unwrap();
+    s.create_user(&user("u2", "d1", "bob")).await.unwrap();
+    assert_eq!(s.get_login_failures("u1").await.unwrap(), None);
+    assert!(!s.clear_login_failures("u1").await.unwrap(), "nothing to clear");
+    let record = |failures, window_started_at_ms, locked_until_ms| LoginFailures {
+        user_id: "u1".into(),
+        failures,
+        window_started_at_ms,
+        locked_until_ms,
+    };
+
+    // Counted from the first failure; the third within the window locks.
+    let first = s.record_login_failure("u1", NOW, &policy).await.unwrap();
+    assert_eq!(first, record(1, NOW, None));
+    assert_eq!(s.get_login_failures("u1").await.unwrap(), Some(first));
+    let second = s.record_login_failure("u1", NOW + MIN, &policy).await.unwrap();
+    assert_eq!(second, record(2, NOW, None));
+    let third = s.record_login_failure("u1", NOW + 2 * MIN, &policy).await.unwrap();
+    assert_eq!(third, record(3, NOW, Some(NOW + 22 * MIN)));
+    assert!(third.locked_at(NOW + 22 * MIN - 1));
+    assert!(!third.locked_at(NOW + 22 * MIN), "the lock ends at its instant");
+    // A failure during the lock does not extend it.
+    let during = s.record_login_failure("u1", NOW + 3 * MIN, &policy).await.unwrap();
+    assert_eq!(during.locked_until_ms, Some(NOW + 22 * MIN));
+    // After the lock, counting starts again.
+    let after = s.record_login_failure("u1", NOW + 22 * MIN, &policy).await.unwrap();
+    assert_eq!(after, record(1, NOW + 22 * MIN, None));
+    // Failures further apart than the window never add up.
+    let later = NOW + 22 * MIN + 15 * MIN;
+    let fresh = s.record_login_failure("u1", later, &policy).await.unwrap();
+    assert_eq!(fresh, record(1, later, None));
+    assert_eq!(s.get_login_failures("u2").await.unwrap(), None, "users are apart");
+
+    // A success clears the record.
+    assert!(s.clear_login_failures("u1").await.unwrap());
+    assert_eq!(s.get_login_failures("u1").await.unwrap(), None);
+
+    // Concurrent failures (replicas at once) are each counted, and lock exactly once.
+    let burst: Vec<_> = (0..10)
+        .map(|i| s.record_login_failure("u2", NOW + i, &policy))
+        .collect();
+    let results: Vec<LoginFailures> = futures::future::join_all(burst)
+        .await
+        .into_iter()
+        .map(Result::unwrap)
+        .collect();
+    let mut counts: Vec<i64> = results.iter().map(|r| r.failures).collect();
+    counts.sort();
+    assert_eq!(counts, (1..=10).collect::<Vec<_>>());
+    let stored = s.get_login_failures("u2").await.unwrap().unwrap();
+    assert_eq!(stored.failures, 10);
+    let lock = stored.locked_until_ms.unwrap();
+    assert!(
+        results
+            .iter()
+            .filter(|r| r.failures >= 3)
+            .all(|r| r.locked_until_ms == Some(lock))
+    );
+
+    // Only existing users have records, and deleting the user deletes it.
+    assert!(matches!(
+        s.record_login_failure("ghost", NOW, &policy).await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert_eq!(s.get_login_failures("ghost").await.unwrap(), None);
+    assert!(s.delete_user("u2").await.unwrap());
+    assert_eq!(s.get_login_failures("u2").await.unwrap(), None);
+}
+
 macro_rules! conformance {
     ($($case:ident),* $(,)?) => {
         mod sqlite {
@@ -609,4 +686,5 @@ conformance!(
     an_account_has_one_kind_of_identity_provider,
     shadow_users_record_logins_and_keep_their_status,
     one_time_values_are_used_once,
+    login_failures_count_lock_and_reset,
 );

@@ -25,6 +25,7 @@ macro_rules! on_both_backends {
     };
 }
 
+mod abuse_limits;
 mod authorization;
 mod bad_input;
 mod conformance;

@@ -65,8 +65,76 @@ pub fn postgres_admin_url() -> String {
     std::env::var("FEDGATE_TEST_DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
 }
 
-/// A fresh PostgreSQL database for one test; `None` (a loud skip) when PostgreSQL is not
-/// reachable outside CI. In CI a missing PostgreSQL fails the test.
+/// What a PostgreSQL test does when it cannot reach the database: fail (CI), or skip loudly
+/// and, when `log` is set, append one line to it so the run can count and list the skips
+/// (scripts/test empties the file before the run and reports it at the end).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PgUnreachable {
+    Fail {
+        log: Option<std::path::PathBuf>,
+    },
+    /// `loud`: also say so on the terminal, past the harness's capture.
+    Skip {
+        log: Option<std::path::PathBuf>,
+        loud: bool,
+    },
+}
+
+impl PgUnreachable {
+    /// `CI` set to anything but "", "0" or "false" fails; `FEDGATE_TEST_SKIP_LOG` names the log.
+    pub fn from_env() -> Self {
+        Self::from_vars(
+            std::env::var("CI").ok().as_deref(),
+            std::env::var_os("FEDGATE_TEST_SKIP_LOG").map(Into::into),
+        )
+    }
+
+    pub fn from_vars(ci: Option<&str>, log: Option<std::path::PathBuf>) -> Self {
+        match ci.map(|v| v.trim().to_ascii_lowercase()) {
+            Some(v) if !matches!(v.as_str(), "" | "0" | "false") => PgUnreachable::Fail { log },
+            _ => PgUnreachable::Skip { log, loud: true },
+        }
+    }
+
+    /// Records the outcome, then panics (CI) or returns so the caller can skip.
+    fn handle(&self, admin_url: &str, error: &dyn std::fmt::Display) {
+        use std::io::Write;
+        let test = std::thread::current().name().unwrap_or("unnamed test").to_string();
+        let (outcome, log) = match self {
+            PgUnreachable::Fail { log } => ("failed", log),
+            PgUnreachable::Skip { log, .. } => ("skipped", log),
+        };
+        if let Some(log) = log {
+            // One write of one line per test: appends from parallel test threads (and
+            // processes) do not interleave.
+            let line = format!(
+                "{test}\t{outcome}\t{admin_url}: {}\n",
+                error.to_string().replace('\n', " ")
+            );
+            let written = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(log)
+                .and_then(|mut f| f.write_all(line.as_bytes()));
+            if let Err(e) = written {
+                panic!("cannot record the unreachable PostgreSQL in {}: {e}", log.display());
+            }
+        }
+        if let PgUnreachable::Fail { .. } = self {
+            panic!("PostgreSQL is required in CI ({admin_url}): {error}");
+        }
+        // Straight to stderr, past the test harness's capture, so a local run shows it.
+        if let PgUnreachable::Skip { loud: true, .. } = self {
+            let _ = writeln!(
+                std::io::stderr(),
+                "SKIPPING PostgreSQL test {test}: cannot connect to {admin_url}: {error}"
+            );
+        }
+    }
+}
+
+/// A fresh PostgreSQL database for one test; `None` (a counted, loud skip) when PostgreSQL
+/// is not reachable outside CI. In CI a missing PostgreSQL fails the test.
 pub struct PgDatabase {
     pub url: String,
     name: String,
@@ -74,14 +142,14 @@ pub struct PgDatabase {
 
 impl PgDatabase {
     pub async fn create() -> Option<PgDatabase> {
-        let admin_url = postgres_admin_url();
-        let mut conn = match sqlx::PgConnection::connect(&admin_url).await {
+        Self::create_at(&postgres_admin_url(), &PgUnreachable::from_env()).await
+    }
+
+    pub async fn create_at(admin_url: &str, unreachable: &PgUnreachable) -> Option<PgDatabase> {
+        let mut conn = match sqlx::PgConnection::connect(admin_url).await {
             Ok(c) => c,
             Err(e) => {
-                if std::env::var("CI").is_ok() {
-                    panic!("PostgreSQL is required in CI ({admin_url}): {e}");
-                }
-                eprintln!("SKIPPING PostgreSQL test: cannot connect to {admin_url}: {e}");
+                unreachable.handle(admin_url, &e);
                 return None;
             }
         };
@@ -90,7 +158,7 @@ impl PgDatabase {
             .execute(&mut conn)
             .await
             .expect("create test database");
-        let base = admin_url.rsplit_once('/').map(|(b, _)| b).unwrap_or(&admin_url);
+        let base = admin_url.rsplit_once('/').map(|(b, _)| b).unwrap_or(admin_url);
         Some(PgDatabase {
             url: format!("{base}/{name}"),
             name,
@@ -407,4 +475,58 @@ impl TestApp {
 /// Opens a second connection to a store (as another replica or a CLI would).
 pub async fn open_store(url: &str) -> SqlStore {
     SqlStore::connect(url).await.expect("store")
+}
+
+/// Point 19 of issue 12: an unreachable PostgreSQL fails under CI and is counted otherwise.
+mod postgres_reachability {
+    use super::{PgDatabase, PgUnreachable};
+
+    /// Nothing listens on port 1.
+    const UNREACHABLE: &str = "postgres://postgres@127.0.0.1:1/test";
+
+    #[test]
+    fn ci_variable_decides_between_failing_and_skipping() {
+        let fail = PgUnreachable::Fail { log: None };
+        let skip = PgUnreachable::Skip { log: None, loud: true };
+        let cases = [
+            (None, &skip),
+            (Some(""), &skip),
+            (Some("0"), &skip),
+            (Some("false"), &skip),
+            (Some("FALSE"), &skip),
+            (Some("true"), &fail),
+            (Some("1"), &fail),
+            (Some("yes"), &fail),
+        ];
+        for (ci, want) in cases {
+            assert_eq!(&PgUnreachable::from_vars(ci, None), want, "CI={ci:?}");
+        }
+    }
+
+    #[tokio::test]
+    async fn unreachable_postgres_is_counted_locally_and_fails_in_ci() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("skips.log");
+        let skip = PgUnreachable::Skip {
+            log: Some(log.clone()),
+            loud: false,
+        };
+        assert!(PgDatabase::create_at(UNREACHABLE, &skip).await.is_none());
+        assert!(PgDatabase::create_at(UNREACHABLE, &skip).await.is_none());
+        let fail = PgUnreachable::Fail { log: Some(log.clone()) };
+        let in_ci = tokio::spawn(async move { PgDatabase::create_at(UNREACHABLE, &fail).await.is_some() });
+        let panic = in_ci.await.expect_err("CI fails").into_panic();
+        let message = panic.downcast_ref::<String>().cloned().unwrap_or_default();
+        assert!(message.starts_with("PostgreSQL is required in CI"), "{message}");
+        let text = std::fs::read_to_string(&log).unwrap();
+        let outcomes: Vec<(&str, &str)> = text
+            .lines()
+            .map(|l| {
+                let mut fields = l.split('\t');
+                (fields.next().unwrap(), fields.next().unwrap())
+            })
+            .collect();
+        let me = "support::postgres_reachability::unreachable_postgres_is_counted_locally_and_fails_in_ci";
+        assert_eq!(outcomes, [(me, "skipped"), (me, "skipped"), (me, "failed")]);
+    }
 }
