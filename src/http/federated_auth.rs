@@ -12,6 +12,7 @@ use super::auth::created;
 use super::error::ApiError;
 use super::extract::{ApiJson, header_text};
 use crate::service::auth::ScopeSection;
+use crate::service::oidc_login::IdTokenUse;
 use crate::service::{Error, Services, now_ms};
 
 #[derive(Debug, Deserialize)]
@@ -52,7 +53,9 @@ pub async fn id_token_tokens(
     })?;
     let now = now_ms();
     let IdTokenAuth { id_token, scope } = body.auth;
-    let issued = s.oidc_login(idp_id, "oidc", &id_token.id, None, now).await?;
+    let issued = s
+        .oidc_login(idp_id, "oidc", &id_token.id, None, IdTokenUse::Exchange, now)
+        .await?;
     let issued = match scope {
         Some(scope) => s.scope_issued(issued, scope, now).await?,
         None => issued,
@@ -84,6 +87,15 @@ pub async fn protocol_auth(
             );
         }
     };
-    let issued = s.oidc_login(&idp_id, &protocol_id, bearer, None, now_ms()).await?;
+    let issued = s
+        .oidc_login(
+            &idp_id,
+            &protocol_id,
+            bearer,
+            None,
+            IdTokenUse::KeystoneBearer,
+            now_ms(),
+        )
+        .await?;
     Ok(created(&s, &issued, &uri))
 }

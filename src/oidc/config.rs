@@ -204,14 +204,34 @@ pub fn parse_jwks(text: &str) -> Result<String, OidcError> {
     Ok(doc.to_string())
 }
 
+/// Where an id_token is presented: it decides whether the token may be presented again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IdTokenUse {
+    /// `POST /v3.0/OS-AUTH/id-token/tokens`, the CI exchange: one token, one exchange.
+    Exchange,
+    /// The WebSSO callback: the browser's answer, bound to its state and nonce.
+    BrowserCallback,
+    /// `.../protocols/oidc/auth` with `Authorization: Bearer`: keystoneauth1's
+    /// v3oidcaccesstoken presents the same token for every `openstack` command, as Keystone
+    /// users work with `OS_ACCESS_TOKEN`.
+    KeystoneBearer,
+}
+
 impl OidcConfig {
-    /// Applies `input` over `current` (a modify) or alone (a create) and validates the result.
-    /// Whether a second use of a `jti` is refused.
-    pub fn replay_protected(&self) -> bool {
-        self.replay_protection
-            .unwrap_or(self.access_mode == AccessMode::Program)
+    /// Whether an id_token accepted once is refused afterwards (its `jti`, or its digest when
+    /// it has none, kept until it expires). `replay_protection`, when set, decides for every
+    /// endpoint; by default the exchange and the browser callback are single-use for every
+    /// provider, and the Keystone bearer path is for program-only (CI) providers, whose tokens
+    /// are never meant to be reused.
+    pub fn single_use(&self, at: IdTokenUse) -> bool {
+        match (self.replay_protection, at) {
+            (Some(explicit), _) => explicit,
+            (None, IdTokenUse::KeystoneBearer) => self.access_mode == AccessMode::Program,
+            (None, IdTokenUse::Exchange | IdTokenUse::BrowserCallback) => true,
+        }
     }
 
+    /// Applies `input` over `current` (a modify) or alone (a create) and validates the result.
     pub fn build(input: OidcConfigInput, current: Option<OidcConfig>) -> Result<OidcConfig, OidcError> {
         let required = |field: &str| invalid(field, "is required");
         let (cur_mode, cur_url, cur_client, cur_key) = match &current {
@@ -470,15 +490,24 @@ mod tests {
         discovered.signing_key = None;
         let config = OidcConfig::build(discovered, None).unwrap();
         assert_eq!(config.signing_key, None, "no JWKS: keys come from discovery");
-        assert!(
-            !config.replay_protected(),
-            "console providers default to no jti replay check"
-        );
         let mut program = console_input();
         program.access_mode = Some(AccessMode::Program);
-        assert!(OidcConfig::build(program.clone(), None).unwrap().replay_protected());
+        let program_default = OidcConfig::build(program.clone(), None).unwrap();
         program.replay_protection = Some(false);
-        assert!(!OidcConfig::build(program, None).unwrap().replay_protected());
+        let program_reusable = OidcConfig::build(program, None).unwrap();
+        let mut console = console_input();
+        console.replay_protection = Some(true);
+        let console_single_use = OidcConfig::build(console, None).unwrap();
+        use IdTokenUse::{BrowserCallback, Exchange, KeystoneBearer};
+        for (name, config, want) in [
+            ("console default", &config, [true, true, false]),
+            ("program default", &program_default, [true, true, true]),
+            ("replay_protection false", &program_reusable, [false, false, false]),
+            ("replay_protection true", &console_single_use, [true, true, true]),
+        ] {
+            let got = [Exchange, BrowserCallback, KeystoneBearer].map(|at| config.single_use(at));
+            assert_eq!(got, want, "{name}: exchange, browser callback, Keystone bearer");
+        }
     }
 
     #[test]

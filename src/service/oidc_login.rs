@@ -11,6 +11,7 @@ use arc_swap::ArcSwap;
 
 use super::auth::Issued;
 use super::{Error, Result, Services};
+pub use crate::oidc::IdTokenUse;
 use crate::oidc::{
     DEFAULT_MAX_TOKEN_AGE_SECS, DEFAULT_MAX_TOKEN_LIFETIME_SECS, Expectations, IdTokenError, KeySet, OidcConfig,
     key_set, verify_id_token,
@@ -73,7 +74,9 @@ impl OidcProviders {
             skew_secs: self.skew_secs,
             max_age_secs: config.max_token_age.unwrap_or(DEFAULT_MAX_TOKEN_AGE_SECS),
             max_lifetime_secs: config.max_token_lifetime.unwrap_or(DEFAULT_MAX_TOKEN_LIFETIME_SECS),
-            require_jti: config.replay_protected(),
+            // Tokens without a jti are kept apart by their digest (Google, Entra ID and the
+            // node oidc-provider issue none).
+            require_jti: false,
         };
         Ok(Provider {
             discovered: config.signing_key.is_none(),
@@ -153,13 +156,15 @@ impl OidcProviders {
 
 impl Services {
     /// Verifies `id_token` as issued by `idp_id`'s OpenID provider and maps its claims with
-    /// the protocol's mapping into an unscoped federated token. `nonce` is the browser flow's.
+    /// the protocol's mapping into an unscoped federated token. `nonce` is the browser flow's;
+    /// `at` says where the token was presented, which decides whether it is single-use.
     pub async fn oidc_login(
         &self,
         idp_id: &str,
         protocol_id: &str,
         id_token: &str,
         nonce: Option<&str>,
+        at: IdTokenUse,
         now_ms: i64,
     ) -> Result<Issued> {
         let refuse = |why: String| Error::Unauthenticated(format!("id_token for {idp_id}/{protocol_id}: {why}"));
@@ -182,15 +187,16 @@ impl Services {
             other => other,
         }
         .map_err(|e| refuse(e.to_string()))?;
-        if provider.expect.require_jti {
-            let jti = verified.jti.as_deref().unwrap_or_default();
+        if provider.config.single_use(at) {
+            // The jti names the token; without one, its digest does (a re-signed copy with a new
+            // signature is a new token to the provider too).
+            let (namespace, key) = match &verified.jti {
+                Some(jti) => (format!("oidc-jti:{idp_id}"), jti.clone()),
+                None => (format!("oidc-token:{idp_id}"), super::websso::digest(id_token)),
+            };
             let expires_ms = (verified.expires_at_secs + provider.expect.skew_secs).saturating_mul(1000);
-            if !self
-                .store
-                .remember_once(&format!("oidc-jti:{idp_id}"), jti, expires_ms, now_ms)
-                .await?
-            {
-                return Err(refuse(format!("jti {jti} was already used")));
+            if !self.store.remember_once(&namespace, &key, expires_ms, now_ms).await? {
+                return Err(refuse(format!("{namespace} {key} was already used ({at:?})")));
             }
         }
         let attributes = verified.attributes().map_err(|e| refuse(e.to_string()))?;

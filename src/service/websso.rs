@@ -11,7 +11,7 @@ use sha2::{Digest, Sha256};
 
 use super::auth::Issued;
 use super::{Error, Result, Services};
-use crate::oidc::AccessMode;
+use crate::oidc::{AccessMode, IdTokenUse};
 
 /// Where the provider sends the browser back (one URL for every provider: the state names it).
 pub const OIDC_CALLBACK_PATH: &str = "/v3-ext/auth/OS-FEDERATION/SSO/OIDC/callback";
@@ -158,7 +158,14 @@ impl Services {
         }
         self.check_dashboard(&data.o)?;
         let issued = self
-            .oidc_login(&data.i, "oidc", id_token, Some(&data.n), now_ms)
+            .oidc_login(
+                &data.i,
+                "oidc",
+                id_token,
+                Some(&data.n),
+                IdTokenUse::BrowserCallback,
+                now_ms,
+            )
             .await?;
         Ok((issued, data.o))
     }
