@@ -12,6 +12,7 @@ use std::sync::Arc;
 
 use super::auth::Issued;
 use super::login_cache::LoginConfig;
+use super::names::{escaped, is_untypeable};
 use super::{AuthContext, Error, Result, Services};
 use crate::mapping::{self, Mapped};
 use crate::store::{FederatedUser, GroupFilter, IdentityProvider};
@@ -22,6 +23,40 @@ use crate::token::{Federation, Methods, Scope, TokenPayload};
 pub fn federated_user_id(idp_id: &str, name: &str) -> String {
     let digest = Sha256::digest(format!("{idp_id}/{name}").as_bytes());
     hex::encode(&digest[..16])
+}
+
+/// Names, ids and addresses a mapping yields are text a person could have typed: a value with
+/// control characters (CR/LF to forge log lines or headers, bidi overrides to disguise a name)
+/// refuses the login before anything is stored, and is logged only escaped.
+fn refuse_untypeable(mapped: &Mapped<'_>) -> std::result::Result<(), String> {
+    let user = &mapped.user;
+    let mut values: Vec<(&str, &str)> = Vec::new();
+    for (what, value) in [
+        ("user name", &user.name),
+        ("user id", &user.id),
+        ("user email", &user.email),
+    ] {
+        if let Some(v) = value {
+            values.push((what, v));
+        }
+    }
+    values.extend(mapped.group_ids.iter().map(|g| ("group id", g.as_ref())));
+    for group in &mapped.group_names {
+        values.push(("group name", group.name().unwrap_or("")));
+        let domain = group.domain();
+        for key in ["id", "name"] {
+            if let Some(v) = domain.and_then(|d| d.get(key)).and_then(Value::as_str) {
+                values.push(("group domain", v));
+            }
+        }
+    }
+    match values.iter().find(|(_, v)| v.chars().any(is_untypeable)) {
+        Some((what, v)) => Err(format!(
+            "the mapping yielded a {what} with control characters: {}",
+            escaped(v)
+        )),
+        None => Ok(()),
+    }
 }
 
 impl Services {
@@ -40,6 +75,7 @@ impl Services {
             return Err(refuse("identity provider disabled".into()));
         }
         let mapped = compiled.evaluate(attributes).map_err(|e| refuse(e.to_string()))?;
+        refuse_untypeable(&mapped).map_err(refuse)?;
         let name = mapped
             .user
             .name

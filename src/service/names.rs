@@ -45,6 +45,30 @@ impl UserName {
     }
 }
 
+/// Characters no one types as part of a name: C0 and C1 controls (NUL, CR, LF, ESC, NEL, ...)
+/// and DEL, the bidirectional controls that reorder what a screen shows (U+061C, U+200E/F,
+/// U+202A-U+202E, U+2066-U+2069), and the Unicode line and paragraph separators.
+pub fn is_untypeable(c: char) -> bool {
+    c.is_control()
+        || matches!(
+            c,
+            '\u{061C}' | '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{2028}' | '\u{2029}'
+        )
+}
+
+/// `value` safe for a log line or an error message: untypeable characters as `\u{..}`.
+pub fn escaped(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for c in value.chars() {
+        if is_untypeable(c) {
+            out.push_str(&format!("\\u{{{:04x}}}", c as u32));
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 /// A display name for groups, projects and agencies: trimmed non-empty text without control
 /// characters, within `max` characters.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -53,7 +77,7 @@ pub struct ResourceName(String);
 impl ResourceName {
     pub fn parse(field: &str, value: &str, max: usize) -> Result<Self, Error> {
         check_len(field, value, 1, max)?;
-        if value.trim().is_empty() || value.chars().any(char::is_control) {
+        if value.trim().is_empty() || value.chars().any(is_untypeable) {
             return Err(Error::invalid(
                 field,
                 "must be non-blank text without control characters",

@@ -254,4 +254,70 @@ async fn federated_logins(db: Db) {
     app.stop().await;
 }
 
-on_both_backends!(federated_logins);
+/// A mapped name or group that holds characters no one types (CR/LF, NUL, C1 controls, bidi
+/// overrides, line separators) refuses the login with the reason logged escaped; nothing is
+/// stored and the raw value reaches no log line.
+async fn mapped_text_with_control_characters_is_refused(db: Db) {
+    let Some(app) = spawn_app(db).await else { return };
+    setup(&app).await;
+    app.register_provider("acme", "saml", "m").await;
+    let login = |a: Value| {
+        let services = app.services.clone();
+        async move {
+            services
+                .federated_login("acme", "saml", &attrs(a), fedgate::service::now_ms())
+                .await
+        }
+    };
+    let cases = [
+        (json!({"UserName": "alice\nadmin"}), "user name", "alice\\u{000a}admin"),
+        (json!({"UserName": "alice\r"}), "user name", "alice\\u{000d}"),
+        (json!({"UserName": "a\u{0}b"}), "user name", "a\\u{0000}b"),
+        (json!({"UserName": "ali\u{85}ce"}), "user name", "ali\\u{0085}ce"),
+        (json!({"UserName": "\u{202e}nimda"}), "user name", "\\u{202e}nimda"),
+        (json!({"UserName": "bob\u{2066}"}), "user name", "bob\\u{2066}"),
+        (json!({"UserName": "carol\u{2028}x"}), "user name", "carol\\u{2028}x"),
+        (
+            json!({"UserName": "dave", "Groups": "devs\u{202e}"}),
+            "group name",
+            "devs\\u{202e}",
+        ),
+        (
+            json!({"UserName": "erin", "Ids": "abc\u{1b}[0m"}),
+            "group id",
+            "abc\\u{001b}[0m",
+        ),
+    ];
+    for (attributes, what, shown) in cases {
+        match login(attributes.clone()).await {
+            Err(Error::Unauthenticated(reason)) => assert!(
+                reason.ends_with(&format!(
+                    "the mapping yielded a {what} with control characters: {shown}"
+                )),
+                "{attributes}: {reason}"
+            ),
+            other => panic!("{attributes}: {:?}", other.map(|i| i.ctx.identity.user.name.clone())),
+        }
+    }
+    let stored = app.services.store.list_federated_users("acme").await.unwrap();
+    assert!(stored.is_empty(), "nothing stored: {stored:?}");
+    let logs = crate::support::captured_logs();
+    for raw in [
+        "alice\nadmin",
+        "\u{202e}",
+        "\u{2066}",
+        "\u{2028}",
+        "\u{1b}[0m",
+        "\u{85}",
+    ] {
+        assert!(!logs.contains(raw), "{raw:?} reached the log");
+    }
+    // Text people do type is fine, accents and all.
+    let issued = login(json!({"UserName": "Zoë Müller-Łukasz", "Groups": "devs"}))
+        .await
+        .unwrap();
+    assert_eq!(issued.ctx.identity.user.name, "Zoë Müller-Łukasz");
+    app.stop().await;
+}
+
+on_both_backends!(federated_logins, mapped_text_with_control_characters_is_refused);
