@@ -478,7 +478,7 @@ async fn bad_federation_input_is_refused_and_changes_nothing() {
             "/v3-ext/OS-FEDERATION/mappings/nope/test".into(),
             json!({"assertion": {}}),
             404,
-            "",
+            "Could not find mapping: nope.",
         ),
     ];
     assert!(cases.len() >= 25);
