@@ -7,6 +7,8 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use crate::egress::EgressPolicy;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum LogFormat {
@@ -62,6 +64,15 @@ pub struct ServeArgs {
         value_name = "URL"
     )]
     pub trusted_dashboards: Vec<String>,
+    /// An address range (CIDR) or host name fedgate may fetch from although the egress policy
+    /// refuses it (private, loopback, link-local ...); repeat for several.
+    #[arg(
+        long = "egress-allow",
+        env = "FEDGATE_EGRESS_ALLOW",
+        value_delimiter = ',',
+        value_name = "CIDR|HOST"
+    )]
+    pub egress_allow: Vec<String>,
 }
 
 /// `fedgate.toml`: every serve option plus what only a file can express (the catalog).
@@ -82,6 +93,18 @@ pub struct FileConfig {
     pub catalog: CatalogConfig,
     #[serde(default)]
     pub federation: FederationConfig,
+    #[serde(default)]
+    pub egress: EgressConfig,
+}
+
+/// `[egress]` in fedgate.toml: exceptions to the egress policy (`crate::egress`).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EgressConfig {
+    /// Address ranges (`10.20.0.0/16`, `fd12::/48`, `192.0.2.7`) and exact host names that
+    /// outgoing fetches may reach although they are private, loopback, link-local ...
+    #[serde(default)]
+    pub allow: Vec<String>,
 }
 
 /// `[federation]` in fedgate.toml.
@@ -172,6 +195,8 @@ pub struct Config {
     pub clock_skew_secs: i64,
     /// Exact URLs browser sign-in may post tokens to.
     pub trusted_dashboards: Vec<String>,
+    /// What outgoing fetches may reach (`[egress] allow` applied).
+    pub egress: EgressPolicy,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -230,6 +255,15 @@ impl Config {
                 reason: "must be between 0 and 300 seconds".into(),
             });
         }
+        let egress_allow = if args.egress_allow.is_empty() {
+            &file.egress.allow
+        } else {
+            &args.egress_allow
+        };
+        let egress = EgressPolicy::new(egress_allow).map_err(|reason| ConfigError::Invalid {
+            name: "egress.allow",
+            reason,
+        })?;
         Ok(Config {
             data_dir,
             database_url,
@@ -252,6 +286,7 @@ impl Config {
             } else {
                 args.trusted_dashboards.clone()
             },
+            egress,
             catalog: file.catalog,
         })
     }
@@ -326,5 +361,39 @@ mod tests {
             Config::load(&args),
             Err(ConfigError::Invalid { name: "public_url", .. })
         ));
+        let args = ServeArgs {
+            egress_allow: vec!["10.0.0.0/40".into()],
+            ..ServeArgs::default()
+        };
+        assert!(matches!(
+            Config::load(&args),
+            Err(ConfigError::Invalid {
+                name: "egress.allow",
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn egress_allow_list_comes_from_the_file_or_the_flag() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("fedgate.toml");
+        std::fs::write(&file, "[egress]\nallow = [\"10.20.0.0/16\", \"idp.corp.example\"]\n").unwrap();
+        let mut args = ServeArgs::default();
+        args.store.config = Some(file);
+        let ip = |s: &str| s.parse::<std::net::IpAddr>().unwrap();
+        let config = Config::load(&args).unwrap();
+        assert!(config.egress.permits("a.example", ip("10.20.1.1")).is_ok());
+        assert!(config.egress.permits("idp.corp.example", ip("10.99.1.1")).is_ok());
+        assert!(config.egress.permits("a.example", ip("10.99.1.1")).is_err());
+        args.egress_allow = vec!["10.99.0.0/16".into()];
+        let config = Config::load(&args).unwrap();
+        assert!(config.egress.permits("a.example", ip("10.99.1.1")).is_ok());
+        assert!(
+            config.egress.permits("a.example", ip("10.20.1.1")).is_err(),
+            "the flag wins over the file"
+        );
+        let config = Config::load(&ServeArgs::default()).unwrap();
+        assert_eq!(config.egress, EgressPolicy::default(), "nothing allowed by default");
     }
 }

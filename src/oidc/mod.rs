@@ -8,8 +8,7 @@ mod id_token;
 mod jwk;
 
 pub use config::{
-    AccessMode, DEFAULT_MAX_TOKEN_AGE_SECS, DEFAULT_MAX_TOKEN_LIFETIME_SECS, OidcConfig, OidcConfigInput, check_url,
-    parse_jwks,
+    AccessMode, DEFAULT_MAX_TOKEN_AGE_SECS, DEFAULT_MAX_TOKEN_LIFETIME_SECS, OidcConfig, OidcConfigInput, parse_jwks,
 };
 pub use id_token::{
     Expectations, IdTokenError, MAX_ID_TOKEN_BYTES, VerifiedIdToken, claims_to_attributes, verify_id_token,

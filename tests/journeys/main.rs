@@ -27,6 +27,7 @@ macro_rules! on_both_backends {
 
 mod bad_input;
 mod conformance;
+mod egress;
 mod federated_login;
 mod federation;
 mod mapping_cli;

@@ -58,6 +58,8 @@ fn module_boundaries_hold() {
         ("oidc/", PURE_PROTOCOL),
         ("mapping/", PURE_PROTOCOL),
         ("saml/", PURE_PROTOCOL),
+        // The egress policy judges text and addresses; `upstream` resolves and connects.
+        ("egress.rs", PURE_PROTOCOL),
         // Request ids and encryption keys come from the caller.
         ("saml/", &["OsRng", "thread_rng"]),
         ("upstream/", &["use axum", "use sqlx", "crate::service", "crate::store"]),
