@@ -49,6 +49,18 @@ fn refusal(error: &reqwest::Error) -> Option<EgressError> {
     None
 }
 
+/// An error with its causes (reqwest's own message does not say why a connection failed).
+fn causes(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(e) = source {
+        text.push_str(": ");
+        text.push_str(&e.to_string());
+        source = e.source();
+    }
+    text
+}
+
 impl Upstream {
     pub fn new(policy: EgressPolicy) -> Result<Upstream, UpstreamError> {
         Upstream::with_lookup(policy, Arc::new(SystemLookup))
@@ -69,10 +81,6 @@ impl Upstream {
         Ok(Upstream { client, policy })
     }
 
-    pub fn policy(&self) -> &EgressPolicy {
-        &self.policy
-    }
-
     async fn get_text(&self, url: &CheckedUrl) -> Result<String, UpstreamError> {
         let text = url.url().as_str();
         let fail = |reason: String| UpstreamError::Fetch {
@@ -90,7 +98,7 @@ impl Upstream {
                     url: text.to_string(),
                     reason,
                 },
-                None => fail(e.to_string()),
+                None => fail(causes(&e)),
             })?;
         if response.status().is_redirection() {
             let location = response

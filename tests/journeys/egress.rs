@@ -429,6 +429,13 @@ async fn allow_list_and_changing_answers() {
         outcome(&got)
     );
     assert_eq!(reached(before), 0);
+    // A name that does not resolve: an ordinary fetch error that says so.
+    let got = fetch(strict.clone(), "https://unknown.test".into()).await;
+    assert!(
+        matches!(&got, Err(UpstreamError::Fetch { reason, .. }) if reason.contains("resolving unknown.test: no such name")),
+        "{}",
+        outcome(&got)
+    );
 
     // Allow-listed range (loopback, opened by the operator): accepted, and the connection
     // reaches the address (the TLS handshake with the counting listener then fails).
