@@ -302,6 +302,15 @@ impl Services {
             .saml_provider(&idp.id, now_ms)
             .await?
             .ok_or_else(|| Error::invalid("idp_id", "the identity provider has no SAML metadata"))?;
+        if purpose != Purpose::Ecp {
+            let metadata = &provider.metadata;
+            if let Some(location) = metadata
+                .endpoint(BINDING_REDIRECT)
+                .or_else(|| metadata.endpoint(BINDING_POST))
+            {
+                check_sso_location(location)?;
+            }
+        }
         let (kind, origin, binding) = match &purpose {
             Purpose::Browser => ('b', String::new(), String::new()),
             Purpose::Dashboard { origin, binding_digest } => ('d', origin.clone(), binding_digest.clone()),
@@ -356,7 +365,6 @@ impl Services {
         }
         let acs = self.acs_url(Acs::Post);
         if let Some(endpoint) = metadata.endpoint(BINDING_REDIRECT) {
-            check_sso_location(endpoint)?;
             let request = render_authn_request(
                 &AuthnRequestParams {
                     id: &request_id,
@@ -377,7 +385,6 @@ impl Services {
             .endpoint(BINDING_POST)
             .ok_or_else(|| Error::invalid("idp_id", "the identity provider offers no browser sign-in endpoint"))?
             .to_string();
-        check_sso_location(&endpoint)?;
         let request = render_authn_request(
             &AuthnRequestParams {
                 id: &request_id,
