@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use crate::egress::EgressPolicy;
 use crate::store::LockoutPolicy;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Deserialize)]
@@ -64,6 +65,15 @@ pub struct ServeArgs {
         value_name = "URL"
     )]
     pub trusted_dashboards: Vec<String>,
+    /// An address range (CIDR) or host name fedgate may fetch from although the egress policy
+    /// refuses it (private, loopback, link-local ...); repeat for several.
+    #[arg(
+        long = "egress-allow",
+        env = "FEDGATE_EGRESS_ALLOW",
+        value_delimiter = ',',
+        value_name = "CIDR|HOST"
+    )]
+    pub egress_allow: Vec<String>,
 }
 
 /// `fedgate.toml`: every serve option plus what only a file can express (the catalog).
@@ -89,6 +99,8 @@ pub struct FileConfig {
     pub login_policy: LoginPolicyConfig,
     #[serde(default)]
     pub limits: LimitsConfig,
+    #[serde(default)]
+    pub egress: EgressConfig,
 }
 
 /// `[login_policy]` in fedgate.toml: the lockout part of the reference's login policy
@@ -158,6 +170,16 @@ pub struct PoolLimits {
 pub struct Limits {
     pub hashing: PoolLimits,
     pub sign_in: PoolLimits,
+}
+
+/// `[egress]` in fedgate.toml: exceptions to the egress policy (`crate::egress`).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EgressConfig {
+    /// Address ranges (`10.20.0.0/16`, `fd12::/48`, `192.0.2.7`) and exact host names that
+    /// outgoing fetches may reach although they are private, loopback, link-local ...
+    #[serde(default)]
+    pub allow: Vec<String>,
 }
 
 /// `[federation]` in fedgate.toml.
@@ -254,6 +276,8 @@ pub struct Config {
     /// Password login lockout.
     pub lockout: LockoutPolicy,
     pub limits: Limits,
+    /// What outgoing fetches may reach (`[egress] allow` applied).
+    pub egress: EgressPolicy,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -314,6 +338,15 @@ impl Config {
         }
         let lockout = lockout_policy(&file.login_policy)?;
         let limits = limits(&file.limits)?;
+        let egress_allow = if args.egress_allow.is_empty() {
+            &file.egress.allow
+        } else {
+            &args.egress_allow
+        };
+        let egress = EgressPolicy::new(egress_allow).map_err(|reason| ConfigError::Invalid {
+            name: "egress.allow",
+            reason,
+        })?;
         Ok(Config {
             data_dir,
             database_url,
@@ -337,6 +370,7 @@ impl Config {
             } else {
                 args.trusted_dashboards.clone()
             },
+            egress,
             catalog: file.catalog,
             lockout,
             limits,
@@ -556,5 +590,39 @@ mod tests {
             Config::load(&args),
             Err(ConfigError::Invalid { name: "public_url", .. })
         ));
+        let args = ServeArgs {
+            egress_allow: vec!["10.0.0.0/40".into()],
+            ..ServeArgs::default()
+        };
+        assert!(matches!(
+            Config::load(&args),
+            Err(ConfigError::Invalid {
+                name: "egress.allow",
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn egress_allow_list_comes_from_the_file_or_the_flag() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("fedgate.toml");
+        std::fs::write(&file, "[egress]\nallow = [\"10.20.0.0/16\", \"idp.corp.example\"]\n").unwrap();
+        let mut args = ServeArgs::default();
+        args.store.config = Some(file);
+        let ip = |s: &str| s.parse::<std::net::IpAddr>().unwrap();
+        let config = Config::load(&args).unwrap();
+        assert!(config.egress.permits("a.example", ip("10.20.1.1")).is_ok());
+        assert!(config.egress.permits("idp.corp.example", ip("10.99.1.1")).is_ok());
+        assert!(config.egress.permits("a.example", ip("10.99.1.1")).is_err());
+        args.egress_allow = vec!["10.99.0.0/16".into()];
+        let config = Config::load(&args).unwrap();
+        assert!(config.egress.permits("a.example", ip("10.99.1.1")).is_ok());
+        assert!(
+            config.egress.permits("a.example", ip("10.20.1.1")).is_err(),
+            "the flag wins over the file"
+        );
+        let config = Config::load(&ServeArgs::default()).unwrap();
+        assert_eq!(config.egress, EgressPolicy::default(), "nothing allowed by default");
     }
 }

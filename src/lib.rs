@@ -4,6 +4,7 @@
 pub mod app;
 pub mod cli;
 pub mod config;
+pub mod egress;
 pub mod http;
 pub mod mapping;
 pub mod oidc;

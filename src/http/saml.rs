@@ -13,9 +13,10 @@ use serde::Deserialize;
 use super::auth::created;
 use super::error::ApiError;
 use super::extract::header_text;
-use super::websso::{post_token_to_dashboard, send_authn_request};
+use super::websso::{SAML_BINDING_COOKIE, cookie, post_token_to_dashboard, send_authn_request, set_binding_cookie};
 use crate::saml::request::{PAOS_CONTENT_TYPE, read_ecp_envelope};
-use crate::service::saml_login::{Acs, SamlStart, StartFor};
+use crate::saml::sp_metadata::ACS_POST_PATH;
+use crate::service::saml_login::{Acs, Answer, SamlStart, StartFor};
 use crate::service::{Error, Services, now_ms};
 
 #[derive(Deserialize)]
@@ -70,8 +71,12 @@ pub async fn idp_initiated_tokens(
         field: "X-Idp-Id".into(),
     })?;
     let (response, relay_state) = saml_form(&headers, body).await?;
+    let answer = Answer {
+        relay_state: relay_state.as_deref(),
+        binding: None,
+    };
     let signed_in = s
-        .finish_saml_login(Acs::Tokens, Some(idp_id), response, relay_state.as_deref(), now_ms())
+        .finish_saml_login(Acs::Tokens, Some(idp_id), response, answer, now_ms())
         .await?;
     Ok(created(&s, &signed_in.issued, &uri))
 }
@@ -85,11 +90,18 @@ pub async fn acs_post(
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let (response, relay_state) = saml_form(&headers, body).await?;
-    let signed_in = s
-        .finish_saml_login(Acs::Post, None, response, relay_state.as_deref(), now_ms())
-        .await?;
+    let answer = Answer {
+        relay_state: relay_state.as_deref(),
+        binding: cookie(&headers, SAML_BINDING_COOKIE),
+    };
+    let signed_in = s.finish_saml_login(Acs::Post, None, response, answer, now_ms()).await?;
     match &signed_in.dashboard {
-        Some(origin) => post_token_to_dashboard(origin, &signed_in.issued.token),
+        Some(origin) => {
+            let mut page = post_token_to_dashboard(origin, &signed_in.issued.token)?;
+            // The binding is spent.
+            set_binding_cookie(&mut page, SAML_BINDING_COOKIE, ACS_POST_PATH, "");
+            Ok(page)
+        }
         None => Ok(created(&s, &signed_in.issued, &uri)),
     }
 }
@@ -105,7 +117,10 @@ pub async fn acs_ecp(State(s): State<Arc<Services>>, uri: Uri, body: Bytes) -> R
             Acs::Ecp,
             None,
             relay.response_xml,
-            relay.relay_state.as_deref(),
+            Answer {
+                relay_state: relay.relay_state.as_deref(),
+                binding: None,
+            },
             now_ms(),
         )
         .await?;

@@ -16,11 +16,14 @@ use rand::RngCore;
 use serde::Deserialize;
 
 use super::error::ApiError;
-use crate::service::saml_login::{SamlStart, StartFor};
+use crate::saml::sp_metadata::ACS_POST_PATH;
+use crate::service::saml_login::SamlStart;
 use crate::service::websso::OIDC_CALLBACK_PATH;
 use crate::service::{Error, Services, now_ms};
 
 const BINDING_COOKIE: &str = "fedgate_websso";
+/// The SAML dashboard sign-in's binding: its own name, sent only to the HTTP-POST ACS.
+pub const SAML_BINDING_COOKIE: &str = "fedgate_websso_saml";
 
 pub fn page_nonce() -> String {
     let mut bytes = [0u8; 16];
@@ -158,10 +161,10 @@ pub async fn start(
 ) -> Result<Response, ApiError> {
     let origin = origin(&q)?;
     if protocol == "saml" {
-        let started = s
-            .start_saml_login(&idp_id, StartFor::Dashboard(origin.to_string()), now_ms())
-            .await?;
-        return send_authn_request(started);
+        let started = s.start_saml_websso(&idp_id, origin, now_ms()).await?;
+        let mut response = send_authn_request(started.send)?;
+        set_binding_cookie(&mut response, SAML_BINDING_COOKIE, ACS_POST_PATH, &started.binding);
+        return Ok(response);
     }
     if protocol != "oidc" {
         return Err(Error::invalid("protocol", format!("browser sign-in with {protocol} is not available")).into());
@@ -172,16 +175,20 @@ pub async fn start(
     if let Ok(v) = HeaderValue::from_str(&started.redirect_to) {
         headers.insert(header::LOCATION, v);
     }
-    // SameSite=None: the provider's form_post answer is a cross-site POST.
-    let cookie = format!(
-        "{BINDING_COOKIE}={}; Path={OIDC_CALLBACK_PATH}; Max-Age=600; HttpOnly; Secure; SameSite=None",
-        started.binding
-    );
-    if let Ok(v) = HeaderValue::from_str(&cookie) {
-        headers.insert(header::SET_COOKIE, v);
-    }
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    set_binding_cookie(&mut response, BINDING_COOKIE, OIDC_CALLBACK_PATH, &started.binding);
     Ok(response)
+}
+
+/// The browser-binding cookie, sent back only to the endpoint that finishes the sign-in.
+/// SameSite=None: the provider's answer (form_post, SAML HTTP-POST) is a cross-site POST.
+/// An empty `value` expires it.
+pub fn set_binding_cookie(response: &mut Response, name: &str, path: &str, value: &str) {
+    let max_age = if value.is_empty() { 0 } else { 600 };
+    let cookie = format!("{name}={value}; Path={path}; Max-Age={max_age}; HttpOnly; Secure; SameSite=None");
+    if let Ok(v) = HeaderValue::from_str(&cookie) {
+        response.headers_mut().append(header::SET_COOKIE, v);
+    }
 }
 
 /// Sends the browser to the identity provider with an AuthnRequest.
@@ -230,7 +237,7 @@ pub struct CallbackForm {
     error: String,
 }
 
-fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers
         .get_all(header::COOKIE)
         .iter()
@@ -256,9 +263,6 @@ pub async fn callback(
         .await?;
     let mut response = post_token_to_dashboard(&origin, &issued.token)?;
     // The binding is spent.
-    let expired = format!("{BINDING_COOKIE}=; Path={OIDC_CALLBACK_PATH}; Max-Age=0; HttpOnly; Secure; SameSite=None");
-    if let Ok(v) = HeaderValue::from_str(&expired) {
-        response.headers_mut().insert(header::SET_COOKIE, v);
-    }
+    set_binding_cookie(&mut response, BINDING_COOKIE, OIDC_CALLBACK_PATH, "");
     Ok(response)
 }

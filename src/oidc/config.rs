@@ -8,6 +8,7 @@ use serde_json::{Map, Value};
 
 use super::jwk::SIGNING_ALGS;
 use super::{OidcError, invalid};
+use crate::egress::{CheckedUrl, EgressError, EgressPolicy, check_url};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -72,27 +73,14 @@ fn length(field: &str, value: &str, min: usize, max: usize) -> Result<(), OidcEr
     Ok(())
 }
 
-/// `https://host...`, or `http://` for loopback hosts only (local test providers).
-pub fn check_url(field: &str, url: &str) -> Result<(), OidcError> {
+/// A URL field: its length, then the egress rules (`crate::egress`) `check` applies.
+fn url_field(
+    field: &str,
+    url: &str,
+    check: impl FnOnce(&str) -> Result<CheckedUrl, EgressError>,
+) -> Result<(), OidcError> {
     length(field, url, 10, 255)?;
-    let (scheme, rest) = url
-        .split_once("://")
-        .ok_or_else(|| invalid(field, "must be an absolute http(s) URL"))?;
-    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
-    let host = if authority.starts_with('[') {
-        authority.split(']').next().map(|h| format!("{h}]")).unwrap_or_default()
-    } else {
-        authority.split(':').next().unwrap_or("").to_string()
-    };
-    if host.is_empty() || authority.contains('@') || url.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        return Err(invalid(field, "must be an absolute URL with a host and no credentials"));
-    }
-    let loopback = host == "localhost" || host == "[::1]" || host.starts_with("127.");
-    match scheme {
-        "https" => Ok(()),
-        "http" if loopback => Ok(()),
-        _ => Err(invalid(field, "must use https (http only for loopback hosts)")),
-    }
+    check(url).map(|_| ()).map_err(|e| invalid(field, e.to_string()))
 }
 
 fn b64_len(field: &str, value: Option<&Value>) -> Result<usize, OidcError> {
@@ -232,7 +220,13 @@ impl OidcConfig {
     }
 
     /// Applies `input` over `current` (a modify) or alone (a create) and validates the result.
-    pub fn build(input: OidcConfigInput, current: Option<OidcConfig>) -> Result<OidcConfig, OidcError> {
+    /// `idp_url` is where keys are discovered, so it must be a URL `egress` lets fedgate fetch;
+    /// `authorization_endpoint` is where browsers are sent, so it follows the URL rules only.
+    pub fn build(
+        input: OidcConfigInput,
+        current: Option<OidcConfig>,
+        egress: &EgressPolicy,
+    ) -> Result<OidcConfig, OidcError> {
         let required = |field: &str| invalid(field, "is required");
         let (cur_mode, cur_url, cur_client, cur_key) = match &current {
             Some(c) => (
@@ -245,7 +239,7 @@ impl OidcConfig {
         };
         let access_mode = input.access_mode.or(cur_mode).ok_or_else(|| required("access_mode"))?;
         let idp_url = input.idp_url.or(cur_url).ok_or_else(|| required("idp_url"))?;
-        check_url("idp_url", &idp_url)?;
+        url_field("idp_url", &idp_url, |u| egress.check_fetch(u))?;
         let client_id = input.client_id.or(cur_client).ok_or_else(|| required("client_id"))?;
         length("client_id", &client_id, 5, 255)?;
         if client_id.chars().any(|c| c.is_control() || c.is_whitespace()) {
@@ -303,7 +297,7 @@ impl OidcConfig {
             .authorization_endpoint
             .as_deref()
             .ok_or_else(|| required("authorization_endpoint"))?;
-        check_url("authorization_endpoint", endpoint)?;
+        url_field("authorization_endpoint", endpoint, check_url)?;
         let scope = config.scope.as_deref().ok_or_else(|| required("scope"))?;
         let scopes: Vec<&str> = scope.split(' ').collect();
         if scopes.is_empty()
@@ -452,7 +446,7 @@ mod tests {
 
     #[test]
     fn configuration_fields_follow_the_reference() {
-        assert!(OidcConfig::build(console_input(), None).is_ok());
+        assert!(OidcConfig::build(console_input(), None, &EgressPolicy::default()).is_ok());
         type Change = Box<dyn Fn(&mut OidcConfigInput)>;
         let bad: Vec<(&str, Change)> = vec![
             (
@@ -464,6 +458,26 @@ mod tests {
                 Box::new(|i| i.idp_url = Some("https://user:pw@example.com".into())),
             ),
             ("idp_url", Box::new(|i| i.idp_url = None)),
+            (
+                "idp_url",
+                Box::new(|i| i.idp_url = Some("https://169.254.169.254/latest".into())),
+            ),
+            (
+                "idp_url",
+                Box::new(|i| i.idp_url = Some("http://127.0.0.2:9000".into())),
+            ),
+            (
+                "idp_url",
+                Box::new(|i| i.idp_url = Some("https://2130706433/op".into())),
+            ),
+            (
+                "authorization_endpoint",
+                Box::new(|i| i.authorization_endpoint = Some("http://accounts.example.com/auth".into())),
+            ),
+            (
+                "authorization_endpoint",
+                Box::new(|i| i.authorization_endpoint = Some("https://a@accounts.example.com/auth".into())),
+            ),
             ("client_id", Box::new(|i| i.client_id = Some("abc".into()))),
             ("scope", Box::new(|i| i.scope = Some("email profile".into()))),
             ("scope", Box::new(|i| i.scope = Some("openid groups".into()))),
@@ -480,24 +494,42 @@ mod tests {
         for (field, change) in bad {
             let mut input = console_input();
             change(&mut input);
-            let err = OidcConfig::build(input, None).unwrap_err().to_string();
+            let err = OidcConfig::build(input, None, &EgressPolicy::default())
+                .unwrap_err()
+                .to_string();
             assert!(err.starts_with(field), "{err} should name {field}");
         }
         let mut local = console_input();
         local.idp_url = Some("http://127.0.0.1:9000/op".into());
-        assert!(OidcConfig::build(local, None).is_ok(), "http is fine on loopback");
+        assert!(
+            OidcConfig::build(local, None, &EgressPolicy::default()).is_ok(),
+            "http is fine on loopback"
+        );
+        let mut intranet = console_input();
+        intranet.authorization_endpoint = Some("https://10.0.0.5/auth".into());
+        assert!(
+            OidcConfig::build(intranet.clone(), None, &EgressPolicy::default()).is_ok(),
+            "browsers may be sent to an intranet address"
+        );
+        intranet.idp_url = Some("https://10.0.0.5/realms/corp".into());
+        assert!(OidcConfig::build(intranet.clone(), None, &EgressPolicy::default()).is_err());
+        let allowed = EgressPolicy::new(&["10.0.0.0/8".into()]).unwrap();
+        assert!(
+            OidcConfig::build(intranet, None, &allowed).is_ok(),
+            "the operator's allow-list opens a private issuer"
+        );
         let mut discovered = console_input();
         discovered.signing_key = None;
-        let config = OidcConfig::build(discovered, None).unwrap();
+        let config = OidcConfig::build(discovered, None, &EgressPolicy::default()).unwrap();
         assert_eq!(config.signing_key, None, "no JWKS: keys come from discovery");
         let mut program = console_input();
         program.access_mode = Some(AccessMode::Program);
-        let program_default = OidcConfig::build(program.clone(), None).unwrap();
+        let program_default = OidcConfig::build(program.clone(), None, &EgressPolicy::default()).unwrap();
         program.replay_protection = Some(false);
-        let program_reusable = OidcConfig::build(program, None).unwrap();
+        let program_reusable = OidcConfig::build(program, None, &EgressPolicy::default()).unwrap();
         let mut console = console_input();
         console.replay_protection = Some(true);
-        let console_single_use = OidcConfig::build(console, None).unwrap();
+        let console_single_use = OidcConfig::build(console, None, &EgressPolicy::default()).unwrap();
         use IdTokenUse::{BrowserCallback, Exchange, KeystoneBearer};
         for (name, config, want) in [
             ("console default", &config, [true, true, false]),
@@ -514,7 +546,7 @@ mod tests {
     fn program_mode_drops_console_fields_and_modify_keeps_the_rest() {
         let mut input = console_input();
         input.access_mode = Some(AccessMode::Program);
-        let program = OidcConfig::build(input, None).unwrap();
+        let program = OidcConfig::build(input, None, &EgressPolicy::default()).unwrap();
         assert_eq!(program.authorization_endpoint, None);
         assert_eq!(program.scope, None);
         let modified = OidcConfig::build(
@@ -523,6 +555,7 @@ mod tests {
                 ..OidcConfigInput::default()
             },
             Some(program.clone()),
+            &EgressPolicy::default(),
         )
         .unwrap();
         assert_eq!(modified.client_id, "client-456");

@@ -9,7 +9,7 @@ mod jwk;
 
 pub use config::{
     AccessMode, DEFAULT_MAX_TOKEN_AGE_SECS, DEFAULT_MAX_TOKEN_LIFETIME_SECS, IdTokenUse, OidcConfig, OidcConfigInput,
-    check_url, parse_jwks,
+    parse_jwks,
 };
 pub use id_token::{
     Expectations, IdTokenError, MAX_ID_TOKEN_BYTES, VerifiedIdToken, claims_to_attributes, verify_id_token,

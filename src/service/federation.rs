@@ -431,7 +431,7 @@ impl Services {
                 "the identity provider has no oidc protocol yet",
             ));
         }
-        let config = crate::oidc::OidcConfig::build(input, None).map_err(oidc_error)?;
+        let config = crate::oidc::OidcConfig::build(input, None, &self.config.egress).map_err(oidc_error)?;
         let text = serde_json::to_string(&config).map_err(|e| Error::Internal(e.to_string()))?;
         self.store
             .create_oidc_config(&idp.id, &text, now_ms)
@@ -464,7 +464,7 @@ impl Services {
     ) -> Result<crate::oidc::OidcConfig> {
         self.idp_for_admin(ctx, idp_id).await?;
         let current = self.stored_oidc_config(idp_id).await?;
-        let config = crate::oidc::OidcConfig::build(input, Some(current)).map_err(oidc_error)?;
+        let config = crate::oidc::OidcConfig::build(input, Some(current), &self.config.egress).map_err(oidc_error)?;
         let text = serde_json::to_string(&config).map_err(|e| Error::Internal(e.to_string()))?;
         if !self.store.update_oidc_config(idp_id, &text, now_ms).await? {
             return Err(Error::not_found("openid connect config", idp_id));

@@ -69,7 +69,8 @@ impl Services {
         let catalog = Arc::new(Catalog::from_config(&config));
         let resolver = resolve::Resolver::new(config.refresh_interval.as_millis() as i64);
         let sp = saml::load_sp_keys(store.as_ref(), &config.public_url, now_ms()).await?;
-        let upstream = crate::upstream::Upstream::new().map_err(|e| Error::Internal(e.to_string()))?;
+        let upstream =
+            crate::upstream::Upstream::new(config.egress.clone()).map_err(|e| Error::Internal(e.to_string()))?;
         let config_ttl = config.refresh_interval.as_millis() as i64;
         let login_cache = login_cache::LoginCache::new(config_ttl);
         let admission = admission::Pools::new(&config.limits);

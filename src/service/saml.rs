@@ -184,6 +184,17 @@ impl Services {
             .await
             .map_err(|e| Error::Internal(e.to_string()))?;
         let parsed = parsed.map_err(saml_error)?;
+        // fedgate sends browsers to these: https, or http on a literal loopback host.
+        for endpoint in &parsed.sso_endpoints {
+            if endpoint.binding == saml::BINDING_REDIRECT || endpoint.binding == saml::BINDING_POST {
+                crate::egress::check_url(&endpoint.location).map_err(|e| {
+                    Error::invalid(
+                        "metadata",
+                        format!("the SingleSignOnService Location {:?} {e}", endpoint.location),
+                    )
+                })?;
+            }
+        }
         if idp.remote_ids.is_empty() {
             idp.remote_ids = vec![parsed.entity_id.clone()];
             self.store.update_idp(&idp).await.map_err(|e| match e {

@@ -86,15 +86,32 @@ pub enum Acs {
     Tokens,
 }
 
-/// What an SP-initiated sign-in was started for.
+/// What an SP-initiated sign-in was started for (dashboards: `start_saml_websso`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StartFor {
     /// A browser at the /auth URL: the token comes back as the ACS's answer.
     Browser,
-    /// A dashboard: the token is posted to this trusted origin.
-    Dashboard(String),
     /// An ECP client.
     Ecp,
+}
+
+/// What a request is for, as it rides in the AuthnRequest ID.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Purpose {
+    Browser,
+    /// The token is posted to this trusted origin, from the browser holding the binding whose
+    /// digest this is.
+    Dashboard {
+        origin: String,
+        binding_digest: String,
+    },
+    Ecp,
+}
+
+/// A dashboard sign-in's start: the AuthnRequest to send, and the browser-binding cookie to set.
+pub struct SamlWebSsoStart {
+    pub send: SamlStart,
+    pub binding: String,
 }
 
 /// How to send the AuthnRequest.
@@ -108,6 +125,39 @@ pub enum SamlStart {
     },
     /// The PAOS envelope for an ECP client.
     Paos(String),
+}
+
+/// What arrived with a Response besides the document: its RelayState, and the browser-binding
+/// cookie where a browser posted it.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Answer<'a> {
+    pub relay_state: Option<&'a str>,
+    pub binding: Option<&'a str>,
+}
+
+/// The digest a dashboard request carries of its browser binding: SHA-256, base64url (shorter
+/// than hex in an ID that travels in URLs).
+fn binding_digest(binding: &str) -> String {
+    use sha2::{Digest, Sha256};
+    URL_SAFE_NO_PAD.encode(Sha256::digest(binding.as_bytes()))
+}
+
+fn binding_matches(binding: Option<&str>, expected: &str) -> bool {
+    binding.is_some_and(|b| {
+        let seen = binding_digest(b);
+        // memcmp::eq needs equal lengths; an empty expectation never matches.
+        !expected.is_empty()
+            && seen.len() == expected.len()
+            && openssl::memcmp::eq(seen.as_bytes(), expected.as_bytes())
+    })
+}
+
+/// An IdP's browser sign-in endpoint, checked again before a browser is sent there: metadata
+/// imported before this rule existed may hold one that fails it.
+fn check_sso_location(location: &str) -> Result<()> {
+    crate::egress::check_url(location)
+        .map(|_| ())
+        .map_err(|e| Error::invalid("metadata", format!("the SingleSignOnService Location {location:?} {e}")))
 }
 
 pub struct SamlSignIn {
@@ -125,6 +175,9 @@ struct RequestPurpose {
     /// Dashboard origin.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     o: String,
+    /// Dashboards: digest of the browser-binding cookie (base64url SHA-256).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    b: String,
 }
 
 pub struct SamlProviders {
@@ -222,11 +275,29 @@ impl Services {
 
     /// Starts SP-initiated sign-in at `idp_id`.
     pub async fn start_saml_login(&self, idp_id: &str, purpose: StartFor, now_ms: i64) -> Result<SamlStart> {
+        let purpose = match purpose {
+            StartFor::Browser => Purpose::Browser,
+            StartFor::Ecp => Purpose::Ecp,
+        };
+        self.start_saml(idp_id, purpose, now_ms).await
+    }
+
+    /// Starts browser sign-in for the dashboard at `origin`, bound to the browser that will
+    /// carry `binding` as a cookie: the answer is accepted only from it.
+    pub async fn start_saml_websso(&self, idp_id: &str, origin: &str, now_ms: i64) -> Result<SamlWebSsoStart> {
+        self.check_dashboard(origin)?;
+        let binding = random_b64(16);
+        let purpose = Purpose::Dashboard {
+            origin: origin.to_string(),
+            binding_digest: binding_digest(&binding),
+        };
+        let send = self.start_saml(idp_id, purpose, now_ms).await?;
+        Ok(SamlWebSsoStart { send, binding })
+    }
+
+    async fn start_saml(&self, idp_id: &str, purpose: Purpose, now_ms: i64) -> Result<SamlStart> {
         // Unauthenticated, and it writes to the shared store and signs: admitted like a hash.
         let _admitted = self.admission.sign_in.admit().await?;
-        if let StartFor::Dashboard(origin) = &purpose {
-            self.check_dashboard(origin)?;
-        }
         let idp = self.enabled_idp(idp_id).await?;
         if self.store.get_protocol(&idp.id, "saml").await?.is_none() {
             return Err(Error::not_found("protocol", format!("{idp_id}/saml")));
@@ -235,15 +306,25 @@ impl Services {
             .saml_provider(&idp.id, now_ms)
             .await?
             .ok_or_else(|| Error::invalid("idp_id", "the identity provider has no SAML metadata"))?;
-        let (kind, origin) = match &purpose {
-            StartFor::Browser => ('b', String::new()),
-            StartFor::Dashboard(o) => ('d', o.clone()),
-            StartFor::Ecp => ('e', String::new()),
+        if purpose != Purpose::Ecp {
+            let metadata = &provider.metadata;
+            if let Some(location) = metadata
+                .endpoint(BINDING_REDIRECT)
+                .or_else(|| metadata.endpoint(BINDING_POST))
+            {
+                check_sso_location(location)?;
+            }
+        }
+        let (kind, origin, binding) = match &purpose {
+            Purpose::Browser => ('b', String::new(), String::new()),
+            Purpose::Dashboard { origin, binding_digest } => ('d', origin.clone(), binding_digest.clone()),
+            Purpose::Ecp => ('e', String::new(), String::new()),
         };
         let purpose_text = serde_json::to_vec(&RequestPurpose {
             i: idp.id.clone(),
             k: kind,
             o: origin,
+            b: binding,
         })
         .map_err(|e| Error::Internal(e.to_string()))?;
         let mut id_bytes = [0u8; 16];
@@ -261,8 +342,8 @@ impl Services {
         let metadata = &provider.metadata;
         let sp_entity_id = self.config.public_url.clone();
         let now_secs = now_ms.div_euclid(1000);
-        tracing::info!(idp.id = %idp.id, saml.request_id = %request_id, purpose = ?purpose, "SAML sign-in started");
-        if purpose == StartFor::Ecp {
+        tracing::info!(idp.id = %idp.id, saml.request_id = %request_id, purpose = %kind, "SAML sign-in started");
+        if purpose == Purpose::Ecp {
             let acs = self.acs_url(Acs::Ecp);
             let destination = metadata.ecp_endpoint.clone().unwrap_or_default();
             let request = render_authn_request(
@@ -336,7 +417,7 @@ impl Services {
         acs: Acs,
         idp_hint: Option<&str>,
         saml_response: String,
-        relay_state: Option<&str>,
+        answer: Answer<'_>,
         now_ms: i64,
     ) -> Result<SamlSignIn> {
         let saml_response_len = saml_response.len();
@@ -355,8 +436,7 @@ impl Services {
             decode()
         };
         let xml = decoded.map_err(|why| Error::Unauthenticated(format!("SAML response: {why}")))?;
-        self.consume_saml_response(acs, idp_hint, xml, relay_state, now_ms)
-            .await
+        self.consume_saml_response(acs, idp_hint, xml, answer, now_ms).await
     }
 
     /// As [`finish_saml_login`], for a Response already decoded (the ECP envelope's body).
@@ -366,9 +446,10 @@ impl Services {
         acs: Acs,
         idp_hint: Option<&str>,
         xml: String,
-        relay_state: Option<&str>,
+        answer: Answer<'_>,
         now_ms: i64,
     ) -> Result<SamlSignIn> {
+        let Answer { relay_state, binding } = answer;
         let refuse = |why: String| Error::Unauthenticated(format!("SAML response: {why}"));
         if xml.len() > crate::saml::response::MAX_RESPONSE_BYTES {
             return Err(refuse("larger than 256 KiB".into()));
@@ -441,6 +522,13 @@ impl Services {
                 }
                 if (purpose.k == 'e') != (acs == Acs::Ecp) {
                     return Err(refuse("the answer arrived at the wrong assertion consumer".into()));
+                }
+                // A dashboard sign-in ends only in the browser that started it, so nobody's
+                // answer can be posted into another person's browser. Checked before the
+                // request is spent, as above: an answer delivered to the wrong browser must not
+                // cancel the right browser's sign-in.
+                if purpose.k == 'd' && !binding_matches(binding, &purpose.b) {
+                    return Err(refuse("the browser that started the sign-in did not finish it".into()));
                 }
                 // Checked before the request is spent, so a misdirected answer does not burn it.
                 let relay = relay_state.unwrap_or_default();

@@ -98,6 +98,13 @@ impl Services {
                 "console configuration of {idp_id} is incomplete"
             )));
         };
+        // Stored before this rule existed, a configuration may hold an endpoint that fails it.
+        crate::egress::check_url(endpoint).map_err(|e| {
+            Error::invalid(
+                "authorization_endpoint",
+                format!("the identity provider's {endpoint:?} {e}"),
+            )
+        })?;
         let binding = random_b64(16);
         let data = StateData {
             i: idp.id.clone(),

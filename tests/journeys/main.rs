@@ -29,6 +29,7 @@ mod abuse_limits;
 mod authorization;
 mod bad_input;
 mod conformance;
+mod egress;
 mod federated_login;
 mod federation;
 mod mapping_cli;

@@ -97,18 +97,63 @@ async fn post_tokens(app: &TestApp, idp_id: &str, saml_response: &str) -> Answer
 
 /// POST to the browser ACS.
 async fn post_acs(app: &TestApp, saml_response: &str, relay_state: Option<&str>) -> Answer {
+    post_acs_from(app, saml_response, relay_state, None).await
+}
+
+/// POST to the browser ACS from a browser holding `cookie` (`name=value`).
+async fn post_acs_from(app: &TestApp, saml_response: &str, relay_state: Option<&str>, cookie: Option<&str>) -> Answer {
     let mut form = vec![("SAMLResponse", saml_response)];
     if let Some(r) = relay_state {
         form.push(("RelayState", r));
     }
-    let r = app
+    let mut request = app
         .client
         .post(app.url("/v3-ext/auth/OS-FEDERATION/SSO/SAML2/POST"))
-        .form(&form)
-        .send()
-        .await
-        .unwrap();
-    answer(r).await
+        .form(&form);
+    if let Some(c) = cookie {
+        request = request.header("Cookie", c);
+    }
+    answer(request.send().await.unwrap()).await
+}
+
+/// The dashboard sign-in start for `idp_id`.
+fn websso_path(idp_id: &str) -> String {
+    format!(
+        "/v3/auth/OS-FEDERATION/identity_providers/{idp_id}/protocols/saml/websso?{}",
+        serde_urlencoded::to_string([("origin", DASHBOARD)]).unwrap()
+    )
+}
+
+/// Starts a dashboard sign-in; returns (request id, RelayState, binding cookie `name=value`).
+async fn start_websso(app: &TestApp, idp_id: &str) -> (String, String, String) {
+    let r = no_redirects().get(app.url(&websso_path(idp_id))).send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 302);
+    let cookie = r.headers()["set-cookie"].to_str().unwrap().to_string();
+    for attribute in [
+        "Path=/v3-ext/auth/OS-FEDERATION/SSO/SAML2/POST",
+        "HttpOnly",
+        "Secure",
+        "SameSite=None",
+        "Max-Age=600",
+    ] {
+        assert!(cookie.contains(attribute), "{attribute} in {cookie}");
+    }
+    let binding = cookie.split(';').next().unwrap().to_string();
+    assert!(
+        binding.starts_with("fedgate_websso_saml=") && binding.len() > 30,
+        "{binding}"
+    );
+    let (id, relay, _) = read_redirect(r.headers()["location"].to_str().unwrap());
+    (id, relay, binding)
+}
+
+/// The reason the server logged for the refused request `request_id`.
+fn logged_reason(request_id: &str) -> String {
+    crate::support::captured_logs()
+        .lines()
+        .find(|l| l.contains(request_id) && l.contains("request refused"))
+        .unwrap_or_default()
+        .to_string()
 }
 
 /// Starts SP-initiated sign-in at `path`; returns (request id, RelayState) of the
@@ -227,14 +272,10 @@ async fn saml_sign_in(db: Db) {
             .unwrap()
             .contains("/identity_providers/acme/protocols/saml/websso")
     );
-    let websso = format!(
-        "/v3/auth/OS-FEDERATION/identity_providers/acme/protocols/saml/websso?{}",
-        serde_urlencoded::to_string([("origin", DASHBOARD)]).unwrap()
-    );
-    let (request_id, relay) = start_redirect(&app, &websso).await;
+    let (request_id, relay, binding) = start_websso(&app, "acme").await;
     let mut spec = idp.spec(&app.base, now());
     spec.in_response_to = Some(request_id);
-    let a = post_acs(&app, &b64(&idp.response(&spec)), Some(&relay)).await;
+    let a = post_acs_from(&app, &b64(&idp.response(&spec)), Some(&relay), Some(&binding)).await;
     assert_eq!(a.status, 200, "{}", a.body);
     assert!(a.body.contains(&format!("action=\"{DASHBOARD}\"")), "{}", a.body);
     assert!(a.body.contains("name=\"token\""));
@@ -987,10 +1028,159 @@ async fn replay_refused_by_another_replica(db: Db) {
     first.stop().await;
 }
 
+/// A dashboard sign-in ends only in the browser that started it: an answer for someone else's
+/// sign-in (an attacker's own, signed in at the IdP as the attacker) posted from a victim's
+/// browser, with no binding cookie or with the cookie of the victim's own sign-in, is refused
+/// with 401, without spending the request; the browser that started it then finishes.
+async fn websso_answer_bound_to_its_browser(db: Db) {
+    let Some(app) = spawn_app_with(db, |args| args.trusted_dashboards = vec![DASHBOARD.to_string()]).await else {
+        return;
+    };
+    let idp = TestIdp::new("https://idp.test/saml");
+    saml_provider(&app, "acme", &idp, &["redirect", "post"], json!({})).await;
+    let (attacker_request, attacker_relay, attacker_cookie) = start_websso(&app, "acme").await;
+    let (_, _, victim_cookie) = start_websso(&app, "acme").await;
+    let mut spec = idp.spec(&app.base, now());
+    spec.in_response_to = Some(attacker_request.clone());
+    spec.name_id = "mallory@example.com".into();
+    let attackers_answer = b64(&idp.response(&spec));
+    let victim_cookie_wrong_name = victim_cookie.replace("fedgate_websso_saml=", "fedgate_websso=");
+    let victim_browsers: [(&str, Option<&str>); 4] = [
+        ("no cookie", None),
+        ("the victim's own sign-in's cookie", Some(&victim_cookie)),
+        ("the OIDC cookie's name", Some(&victim_cookie_wrong_name)),
+        ("an empty cookie", Some("fedgate_websso_saml=")),
+    ];
+    for (name, cookie) in victim_browsers {
+        let a = post_acs_from(&app, &attackers_answer, Some(&attacker_relay), cookie).await;
+        assert_eq!(a.status, 401, "{name}: {}", a.body);
+        assert!(a.subject.is_empty() && !a.body.contains("name=\"token\""), "{name}");
+        let reason = logged_reason(&a.request_id);
+        assert!(
+            reason.contains("the browser that started the sign-in did not finish it"),
+            "{name}: {reason:?}"
+        );
+    }
+    // The same answer at the token API, which has no browser: refused too.
+    let a = post_tokens(&app, "acme", &attackers_answer).await;
+    assert_eq!(a.status, 401, "{}", a.body);
+    assert!(logged_reason(&a.request_id).contains("did not finish it"));
+    // Not spent by the refusals: the browser that started it finishes, once.
+    let a = post_acs_from(&app, &attackers_answer, Some(&attacker_relay), Some(&attacker_cookie)).await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    assert!(a.body.contains(&format!("action=\"{DASHBOARD}\"")) && a.body.contains("name=\"token\""));
+    let again = post_acs_from(&app, &attackers_answer, Some(&attacker_relay), Some(&attacker_cookie)).await;
+    assert_eq!(again.status, 401);
+    assert!(logged_reason(&again.request_id).contains("unknown, expired or already answered"));
+    // The SP-initiated browser flow (not a dashboard) answers the token to whoever posts it,
+    // as before: it hands nothing to a dashboard session.
+    let (request_id, relay) =
+        start_redirect(&app, "/v3/OS-FEDERATION/identity_providers/acme/protocols/saml/auth").await;
+    let mut spec = idp.spec(&app.base, now());
+    spec.in_response_to = Some(request_id);
+    assert_eq!(
+        post_acs(&app, &b64(&idp.response(&spec)), Some(&relay)).await.status,
+        201
+    );
+    app.stop().await;
+}
+
+/// SSO Locations must be https (http only on a literal loopback host): refused at import
+/// (400 naming the metadata), and checked again before a browser is sent to a stored one.
+async fn idp_endpoints_must_be_https(db: Db) {
+    let Some(app) = spawn_app_with(db, |args| args.trusted_dashboards = vec![DASHBOARD.to_string()]).await else {
+        return;
+    };
+    let idp = TestIdp::new("https://idp.test/saml");
+    saml_provider(&app, "acme", &idp, &["redirect", "post"], json!({})).await;
+    let (_, me) = app.validate(&app.admin_token, &app.admin_token).await;
+    let domain_id = me["token"]["project"]["domain"]["id"].as_str().unwrap().to_string();
+    let path = "/v3-ext/OS-FEDERATION/identity_providers/acme/protocols/saml/metadata";
+    let good = idp.metadata(&["redirect", "post"]);
+    let cases = [
+        (
+            "http Redirect",
+            good.replace("https://idp.test/sso/redirect", "http://idp.test/sso/redirect"),
+            "must use https",
+        ),
+        (
+            "http POST",
+            good.replace("https://idp.test/sso/post", "http://idp.test/sso/post"),
+            "must use https",
+        ),
+        (
+            "javascript:",
+            good.replace("https://idp.test/sso/redirect", "javascript:alert(1)"),
+            "absolute http(s) URL",
+        ),
+        (
+            "credentials",
+            good.replace("https://idp.test/sso/post", "https://idp.test@evil.test/sso"),
+            "credentials",
+        ),
+        (
+            "http on 127.0.0.2",
+            good.replace("https://idp.test/sso/redirect", "http://127.0.0.2/sso"),
+            "must use https",
+        ),
+    ];
+    for (name, metadata, reason) in cases {
+        let body = json!({"domain_id": domain_id, "xaccount_type": "", "metadata": metadata});
+        let (s, v) = app.call("POST", path, &app.admin_token, Some(body)).await;
+        assert_eq!(s, 400, "{name}: {v}");
+        let message = v["error_msg"].as_str().unwrap_or_default();
+        assert!(
+            message.contains("'metadata'") && message.contains(reason),
+            "{name}: {message}"
+        );
+    }
+    let stored = app
+        .services
+        .store
+        .get_saml_metadata("acme", "saml")
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        stored.parsed.contains("https://idp.test/sso/redirect"),
+        "refused imports changed nothing"
+    );
+    // Loopback IdPs (test and interop peers) may use http.
+    let local = good
+        .replace("https://idp.test/sso/redirect", "http://127.0.0.1:9/sso/redirect")
+        .replace("https://idp.test/sso/post", "http://localhost:9/sso/post");
+    let body = json!({"domain_id": domain_id, "xaccount_type": "", "metadata": local});
+    assert_eq!(app.call("POST", path, &app.admin_token, Some(body)).await.0, 201);
+
+    // Metadata stored before the rule: the start refuses to send the browser there.
+    let mut legacy = stored.clone();
+    legacy.parsed = legacy
+        .parsed
+        .replace("https://idp.test/sso/redirect", "http://idp.test/sso/redirect");
+    app.services.store.put_saml_metadata(&legacy).await.unwrap();
+    app.services.invalidate_cache();
+    for start in [
+        "/v3/OS-FEDERATION/identity_providers/acme/protocols/saml/auth".to_string(),
+        websso_path("acme"),
+    ] {
+        let r = no_redirects().get(app.url(&start)).send().await.unwrap();
+        assert_eq!(r.status().as_u16(), 400, "{start}");
+        assert!(r.headers().get("location").is_none());
+        let body = r.text().await.unwrap();
+        assert!(
+            body.contains("SingleSignOnService Location") && body.contains("must use https"),
+            "{start}: {body}"
+        );
+    }
+    app.stop().await;
+}
+
 on_both_backends!(
     saml_sign_in,
     authn_request_bindings,
     hostile_saml_responses,
     signing_certificate_rollover,
-    replay_refused_by_another_replica
+    replay_refused_by_another_replica,
+    websso_answer_bound_to_its_browser,
+    idp_endpoints_must_be_https
 );
