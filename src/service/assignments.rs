@@ -245,8 +245,20 @@ impl Services {
         } else {
             q.inherited
         };
+        // Keystone looks the filtered project up to find its domain's inherited grants, and
+        // the filtered user to find its groups: either missing is 404, project first.
+        let mut filtered_project_domain = None;
+        if let (Some(p), true) = (&q.project_id, inherited != Some(false)) {
+            match self.store.get_project(p).await? {
+                Some(project) => filtered_project_domain = Some(project.domain_id),
+                None => return Err(Error::not_found("project", p.as_str())),
+            }
+        }
         let actors = match &q.user_id {
             Some(user) => {
+                if self.store.get_user(user).await?.is_none() && self.store.get_federated_user(user).await?.is_none() {
+                    return Err(Error::not_found("user", user.as_str()));
+                }
                 let groups = self.store.list_groups_of_user(user).await?;
                 if groups.is_empty() {
                     return Ok(Vec::new());
@@ -275,22 +287,13 @@ impl Services {
             }
             grants.extend(self.store.list_grants(&direct).await?);
         }
-        let mut filtered_project_domain = None;
         if inherited != Some(false) {
-            let mut from_domains = GrantFilter {
+            let from_domains = GrantFilter {
                 inherited: Some(true),
                 target_kind: Some(TargetKind::Domain),
+                target_ids: filtered_project_domain.clone().map(|d| vec![d]),
                 ..base.clone()
             };
-            if let Some(p) = &q.project_id {
-                match self.store.get_project(p).await? {
-                    Some(project) => {
-                        from_domains.target_ids = Some(vec![project.domain_id.clone()]);
-                        filtered_project_domain = Some(project.domain_id);
-                    }
-                    None => from_domains.target_ids = Some(Vec::new()),
-                }
-            }
             grants.extend(self.store.list_grants(&from_domains).await?);
         }
         let mut members: HashMap<String, Vec<String>> = HashMap::new();
