@@ -3,7 +3,7 @@ becomes `<kind:name>`, the server's base URL is dropped from links, entries abou
 outside the scenario (each server's own bootstrap admin, Keystone's system scope) are left
 out, and lists are sorted, since neither server promises an order.
 
-tests/journeys/role_assignments.rs does the same in Rust; keep the two in step."""
+tests/journeys/role_assignments/mod.rs does the same in Rust; keep the two in step."""
 
 import json
 

@@ -8,8 +8,8 @@
 //! lists them in whatever order its SQL query returns. 403 bodies are compared by code and
 //! title only: Keystone's message names its policy rule.
 //!
-//! Then the reference's `GET /v3.0/OS-PERMISSION/role-assignments` (filters, exclusivity,
-//! paging) and paging on the other paged lists.
+//! `iam` tests the reference's `GET /v3.0/OS-PERMISSION/role-assignments` on the same
+//! scenario, `paging` the paged lists (API.md §0).
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -18,8 +18,11 @@ use serde_json::{Value, json};
 
 use crate::support::{Db, TestApp, spawn_app};
 
-const RECORDED: &str = include_str!("../role_assignments/keystone.json");
-const SCENARIO: &str = include_str!("../role_assignments/scenario.json");
+mod iam;
+mod paging;
+
+const RECORDED: &str = include_str!("../../role_assignments/keystone.json");
+pub(super) const SCENARIO: &str = include_str!("../../role_assignments/scenario.json");
 
 /// Queries where fedgate answers otherwise on purpose: (name, fedgate's status, fedgate's
 /// message when it matters, why). Each must still differ from Keystone's recorded answer.
@@ -52,13 +55,13 @@ fn recorded() -> Value {
 }
 
 /// The scenario built in fedgate: its ids as `<kind:name>`, and the callers' tokens.
-struct Built {
-    ids: BTreeMap<String, String>,
-    callers: HashMap<String, String>,
+pub(super) struct Built {
+    pub(super) ids: BTreeMap<String, String>,
+    pub(super) callers: HashMap<String, String>,
 }
 
 impl Built {
-    fn raw(&self, kind: &str, name: &str) -> &str {
+    pub(super) fn raw(&self, kind: &str, name: &str) -> &str {
         let token = format!("<{kind}:{name}>");
         self.ids
             .iter()
@@ -68,7 +71,7 @@ impl Built {
     }
 
     /// `user.id={user:alice}` with fedgate's ids.
-    fn resolve(&self, query: &str) -> String {
+    pub(super) fn resolve(&self, query: &str) -> String {
         let mut out = String::new();
         let mut rest = query;
         while let Some(start) = rest.find('{') {
@@ -83,11 +86,11 @@ impl Built {
     }
 }
 
-fn s<'a>(v: &'a Value, key: &str) -> &'a str {
+pub(super) fn s<'a>(v: &'a Value, key: &str) -> &'a str {
     v[key].as_str().unwrap_or_else(|| panic!("no {key} in {v}"))
 }
 
-async fn ok(app: &TestApp, method: &str, path: &str, body: Option<Value>) -> Value {
+pub(super) async fn ok(app: &TestApp, method: &str, path: &str, body: Option<Value>) -> Value {
     let (status, answer) = app.call(method, path, &app.admin_token, body).await;
     assert!(matches!(status, 200 | 201 | 204), "{method} {path}: {status} {answer}");
     answer
@@ -113,7 +116,7 @@ async fn password_token(app: &TestApp, user: &str, domain: &str, password: &str,
 
 /// Builds scenario.json: each domain as `fedgate bootstrap` makes one (fedgate has no API to
 /// create domains), the rest over HTTP with the cloud admin's token.
-async fn build(app: &TestApp, sc: &Value) -> Built {
+pub(super) async fn build(app: &TestApp, sc: &Value) -> Built {
     let mut tokens: Vec<(String, String)> = Vec::new();
     let roles = ok(app, "GET", "/v3/roles", None).await;
     let mut role_ids = HashMap::new();
