@@ -141,4 +141,5 @@ def caller_tokens(api, sc, admin_token):
         "north-owner": api.token_for("north-owner", "north", pw, {"domain": {"name": "north"}}),
         "pam": api.token_for("pam", "north", pw, {"project": {"name": "n-beta", "domain": {"name": "north"}}}),
         "ben": api.token_for("ben", "north", pw, {"project": {"name": "n-alpha", "domain": {"name": "north"}}}),
+        "erin": api.token_for("erin", "south", pw, {"domain": {"name": "south"}}),
     }

@@ -43,6 +43,13 @@ const DELIBERATE: &[(&str, u16, Option<&str>, &str)] = &[
          Keystone's admin_required lets the admin of any project list every assignment",
     ),
     (
+        "domain_reader/all",
+        403,
+        None,
+        "listing assignments is administration here: a domain's reader may not, where Keystone's \
+         domain-reader rule lets it list its domain's assignments",
+    ),
+    (
         "project_admin/other_project",
         403,
         None,
@@ -207,6 +214,10 @@ pub(super) async fn build(app: &TestApp, sc: &Value) -> Built {
         (
             "ben".to_string(),
             password_token(app, "ben", "north", password, project("n-alpha", "north")).await,
+        ),
+        (
+            "erin".to_string(),
+            password_token(app, "erin", "south", password, json!({"domain": {"name": "south"}})).await,
         ),
     ]);
     Built {
