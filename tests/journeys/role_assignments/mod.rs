@@ -22,7 +22,7 @@ mod iam;
 mod paging;
 
 const RECORDED: &str = include_str!("../../role_assignments/keystone.json");
-pub(super) const SCENARIO: &str = include_str!("../../role_assignments/scenario.json");
+const SCENARIO: &str = include_str!("../../role_assignments/scenario.json");
 
 /// Queries where fedgate answers otherwise on purpose: (name, fedgate's status, fedgate's
 /// message when it matters, why). Each must still differ from Keystone's recorded answer.
@@ -62,13 +62,13 @@ fn recorded() -> Value {
 }
 
 /// The scenario built in fedgate: its ids as `<kind:name>`, and the callers' tokens.
-pub(super) struct Built {
-    pub(super) ids: BTreeMap<String, String>,
-    pub(super) callers: HashMap<String, String>,
+struct Built {
+    ids: BTreeMap<String, String>,
+    callers: HashMap<String, String>,
 }
 
 impl Built {
-    pub(super) fn raw(&self, kind: &str, name: &str) -> &str {
+    fn raw(&self, kind: &str, name: &str) -> &str {
         let token = format!("<{kind}:{name}>");
         self.ids
             .iter()
@@ -78,7 +78,7 @@ impl Built {
     }
 
     /// `user.id={user:alice}` with fedgate's ids.
-    pub(super) fn resolve(&self, query: &str) -> String {
+    fn resolve(&self, query: &str) -> String {
         let mut out = String::new();
         let mut rest = query;
         while let Some(start) = rest.find('{') {
@@ -93,11 +93,11 @@ impl Built {
     }
 }
 
-pub(super) fn s<'a>(v: &'a Value, key: &str) -> &'a str {
+fn s<'a>(v: &'a Value, key: &str) -> &'a str {
     v[key].as_str().unwrap_or_else(|| panic!("no {key} in {v}"))
 }
 
-pub(super) async fn ok(app: &TestApp, method: &str, path: &str, body: Option<Value>) -> Value {
+async fn ok(app: &TestApp, method: &str, path: &str, body: Option<Value>) -> Value {
     let (status, answer) = app.call(method, path, &app.admin_token, body).await;
     assert!(matches!(status, 200 | 201 | 204), "{method} {path}: {status} {answer}");
     answer
@@ -123,7 +123,7 @@ async fn password_token(app: &TestApp, user: &str, domain: &str, password: &str,
 
 /// Builds scenario.json: each domain as `fedgate bootstrap` makes one (fedgate has no API to
 /// create domains), the rest over HTTP with the cloud admin's token.
-pub(super) async fn build(app: &TestApp, sc: &Value) -> Built {
+async fn build(app: &TestApp, sc: &Value) -> Built {
     let mut tokens: Vec<(String, String)> = Vec::new();
     let roles = ok(app, "GET", "/v3/roles", None).await;
     let mut role_ids = HashMap::new();
