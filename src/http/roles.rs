@@ -102,7 +102,7 @@ fn keystone_flag(q: &HashMap<String, String>, name: &str) -> bool {
 }
 
 /// GET /v3/role_assignments (Keystone filters: user.id, group.id, role.id, scope.project.id,
-/// scope.domain.id, scope.OS-INHERIT:inherited_to, effective, include_names).
+/// scope.domain.id, scope.system, scope.OS-INHERIT:inherited_to, effective, include_names).
 pub async fn keystone_assignments(
     State(s): State<Arc<Services>>,
     Caller(c): Caller,
@@ -120,6 +120,7 @@ pub async fn keystone_assignments(
         project_id: q.get("scope.project.id").cloned(),
         domain_id: q.get("scope.domain.id").cloned(),
         inherited: q.get("scope.OS-INHERIT:inherited_to").map(|v| v == "projects"),
+        system: q.get("scope.system").cloned(),
         effective: keystone_flag(&q, "effective"),
     };
     let found = s.role_assignments(&c, query).await?;

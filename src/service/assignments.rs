@@ -24,6 +24,9 @@ pub struct AssignmentQuery {
     /// `scope.OS-INHERIT:inherited_to`: `Some(true)` when it is `projects`, `Some(false)`
     /// when present with another value.
     pub inherited: Option<bool>,
+    /// `scope.system` as given. Keystone refuses it beside a domain or project; `all` asks for
+    /// system grants, which fedgate does not have, and other values are ignored.
+    pub system: Option<String>,
     pub effective: bool,
 }
 
@@ -132,6 +135,13 @@ impl Services {
         if q.domain_id.is_some() && q.project_id.is_some() {
             return Err(refuse_combination("Specify a domain or project, not both"));
         }
+        let system = q.system.as_deref().filter(|s| !s.is_empty());
+        if system.is_some() && q.domain_id.is_some() {
+            return Err(refuse_combination("Specify system or domain, not both"));
+        }
+        if system.is_some() && q.project_id.is_some() {
+            return Err(refuse_combination("Specify system or project, not both"));
+        }
         if q.effective && q.group_id.is_some() {
             return Err(refuse_combination(
                 "Combining effective and group filter will always result in an empty list.",
@@ -208,7 +218,9 @@ impl Services {
     /// The grants as stored, filtered (no expansion). A user filter matches nothing: no role is
     /// granted to a user directly.
     async fn direct_assignments(&self, q: &AssignmentQuery) -> Result<Vec<Assignment>> {
-        if q.user_id.is_some() {
+        // Nor is anything granted on the system; effective listings ignore `scope.system`, as
+        // Keystone's do.
+        if q.user_id.is_some() || q.system.as_deref() == Some("all") {
             return Ok(Vec::new());
         }
         let mut filter = GrantFilter {
@@ -245,8 +257,20 @@ impl Services {
         } else {
             q.inherited
         };
+        // Keystone looks the filtered project up to find its domain's inherited grants, and
+        // the filtered user to find its groups: either missing is 404, project first.
+        let mut filtered_project_domain = None;
+        if let (Some(p), true) = (&q.project_id, inherited != Some(false)) {
+            match self.store.get_project(p).await? {
+                Some(project) => filtered_project_domain = Some(project.domain_id),
+                None => return Err(Error::not_found("project", p.as_str())),
+            }
+        }
         let actors = match &q.user_id {
             Some(user) => {
+                if self.store.get_user(user).await?.is_none() && self.store.get_federated_user(user).await?.is_none() {
+                    return Err(Error::not_found("user", user.as_str()));
+                }
                 let groups = self.store.list_groups_of_user(user).await?;
                 if groups.is_empty() {
                     return Ok(Vec::new());
@@ -275,22 +299,13 @@ impl Services {
             }
             grants.extend(self.store.list_grants(&direct).await?);
         }
-        let mut filtered_project_domain = None;
         if inherited != Some(false) {
-            let mut from_domains = GrantFilter {
+            let from_domains = GrantFilter {
                 inherited: Some(true),
                 target_kind: Some(TargetKind::Domain),
+                target_ids: filtered_project_domain.clone().map(|d| vec![d]),
                 ..base.clone()
             };
-            if let Some(p) = &q.project_id {
-                match self.store.get_project(p).await? {
-                    Some(project) => {
-                        from_domains.target_ids = Some(vec![project.domain_id.clone()]);
-                        filtered_project_domain = Some(project.domain_id);
-                    }
-                    None => from_domains.target_ids = Some(Vec::new()),
-                }
-            }
             grants.extend(self.store.list_grants(&from_domains).await?);
         }
         let mut members: HashMap<String, Vec<String>> = HashMap::new();

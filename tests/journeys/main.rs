@@ -37,6 +37,7 @@ mod mapping_corpus;
 mod oidc;
 mod oidc_op;
 mod revocation;
+mod role_assignments;
 mod saml;
 mod saml_idp;
 mod saml_metadata;
