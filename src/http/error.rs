@@ -57,7 +57,9 @@ fn report(e: &Error) -> ErrorReport {
             };
             (status, message.clone(), code)
         }
-        Error::Unauthenticated(_) => (StatusCode::UNAUTHORIZED, NOT_AUTHENTICATED.into(), "IAM.0001"),
+        Error::Unauthenticated(_) | Error::Refused { .. } => {
+            (StatusCode::UNAUTHORIZED, NOT_AUTHENTICATED.into(), "IAM.0001")
+        }
         Error::Forbidden(_) => (
             StatusCode::FORBIDDEN,
             "You are not authorized to perform the requested action.".into(),

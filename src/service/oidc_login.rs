@@ -10,7 +10,7 @@ use std::sync::{Arc, RwLock};
 use arc_swap::ArcSwap;
 
 use super::auth::Issued;
-use super::{Error, Result, Services};
+use super::{Error, Refusal, Result, Services};
 use crate::oidc::{
     DEFAULT_MAX_TOKEN_AGE_SECS, DEFAULT_MAX_TOKEN_LIFETIME_SECS, Expectations, IdTokenError, KeySet, OidcConfig,
     key_set, verify_id_token,
@@ -162,15 +162,18 @@ impl Services {
         nonce: Option<&str>,
         now_ms: i64,
     ) -> Result<Issued> {
-        let refuse = |why: String| Error::Unauthenticated(format!("id_token for {idp_id}/{protocol_id}: {why}"));
+        let refuse = |reason: Refusal| Error::Refused {
+            via: format!("id_token for {idp_id}/{protocol_id}"),
+            reason,
+        };
         if protocol_id != "oidc" {
-            return Err(refuse("the protocol is not oidc".into()));
+            return Err(refuse(Refusal::NotOidc(protocol_id.to_string())));
         }
         let provider = self
             .oidc
             .provider(self.store.as_ref(), idp_id, now_ms)
             .await?
-            .ok_or_else(|| refuse("no OpenID Connect configuration".into()))?;
+            .ok_or_else(|| refuse(Refusal::NotConfigured("OpenID Connect configuration")))?;
         let now_secs = now_ms.div_euclid(1000);
         let keys = self.oidc.keys(&provider, now_ms, false).await?;
         let verified = match verify_id_token(id_token, &keys, &provider.expect, now_secs, nonce) {
@@ -181,7 +184,7 @@ impl Services {
             }
             other => other,
         }
-        .map_err(|e| refuse(e.to_string()))?;
+        .map_err(|e| refuse(e.into()))?;
         if provider.expect.require_jti {
             let jti = verified.jti.as_deref().unwrap_or_default();
             let expires_ms = (verified.expires_at_secs + provider.expect.skew_secs).saturating_mul(1000);
@@ -190,10 +193,13 @@ impl Services {
                 .remember_once(&format!("oidc-jti:{idp_id}"), jti, expires_ms, now_ms)
                 .await?
             {
-                return Err(refuse(format!("jti {jti} was already used")));
+                return Err(refuse(Refusal::Replayed {
+                    what: "jti",
+                    id: jti.to_string(),
+                }));
             }
         }
-        let attributes = verified.attributes().map_err(|e| refuse(e.to_string()))?;
+        let attributes = verified.attributes().map_err(|e| refuse(e.into()))?;
         self.federated_login(idp_id, protocol_id, &attributes, now_ms).await
     }
 }
