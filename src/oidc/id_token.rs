@@ -179,20 +179,23 @@ fn decode_object(text: &str, part: JwsPart) -> Result<Vec<u8>, IdTokenError> {
 
 /// Whether arrays and objects in JSON text nest deeper than `limit`, counted without parsing:
 /// brackets inside strings do not count, and text that is not JSON is left to the parser.
+/// Strings, most of a token's bytes, are skipped with memchr.
 fn nests_deeper_than(json: &[u8], limit: usize) -> bool {
-    let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
-    for &b in json {
-        if in_string {
-            match b {
-                _ if escaped => escaped = false,
-                b'\\' => escaped = true,
-                b'"' => in_string = false,
-                _ => {}
-            }
-            continue;
-        }
+    let mut depth = 0usize;
+    let mut rest = json;
+    while let Some((&b, tail)) = rest.split_first() {
+        rest = tail;
         match b {
-            b'"' => in_string = true,
+            b'"' => loop {
+                let Some(at) = memchr::memchr2(b'"', b'\\', rest) else {
+                    return false;
+                };
+                let escape = rest.get(at) == Some(&b'\\');
+                rest = rest.get(at + 1 + usize::from(escape)..).unwrap_or_default();
+                if !escape {
+                    break;
+                }
+            },
             b'{' | b'[' => {
                 depth += 1;
                 if depth > limit {

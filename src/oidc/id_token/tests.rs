@@ -245,6 +245,12 @@ fn json_nesting_is_bounded_before_parsing() {
     );
     assert!(nests_deeper_than(br#"{"a":"\\","b":[[[]]]}"#, 3));
     assert!(!nests_deeper_than(br#"{"a":"\"[[[[","b":[[]]}"#, 3));
+    assert!(
+        !nests_deeper_than(br#"{"k":"v\\\"[[[[[["}"#, 3),
+        "escaped backslash, then quote"
+    );
+    assert!(!nests_deeper_than(br#"{"a":"[[[[\"#, 3), "unterminated: for the parser");
+    assert!(nests_deeper_than(b"[[[[", 3));
 }
 
 /// Each claim check refuses with its own variant, and the time checks have their boundaries
