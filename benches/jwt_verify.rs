@@ -69,7 +69,6 @@ fn bench(c: &mut Criterion) {
         skew_secs: 60,
         max_age_secs: 3600,
         max_lifetime_secs: 86_400,
-        require_jti: true,
     };
     verify_id_token(&token, &keys, &expect, now, None).expect("the bench token verifies");
     let mut group = c.benchmark_group("jwt");

@@ -1,8 +1,9 @@
 # Shared by scripts/run and scripts/test: install what a fresh machine lacks.
 
 # Debian packages the build and tests need (samael links libxmlsec1; the SAML interop runs
-# xmlsec1 and makes its IdP key with the openssl command).
-FEDGATE_APT_PACKAGES=(libxml2-dev libxmlsec1-dev libxmlsec1-openssl libssl-dev pkg-config libclang-dev xmlsec1 libxml2-utils postgresql-client openssl)
+# xmlsec1 and makes its IdP key with the openssl command; tests/fixtures/independent/generate
+# runs both and PyJWT from a venv).
+FEDGATE_APT_PACKAGES=(libxml2-dev libxmlsec1-dev libxmlsec1-openssl libssl-dev pkg-config libclang-dev xmlsec1 libxml2-utils postgresql-client openssl python3-venv)
 
 ensure_apt_packages() {
     local missing=()

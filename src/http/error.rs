@@ -59,7 +59,9 @@ fn report(e: &Error) -> ErrorReport {
             };
             (status, message.clone(), code)
         }
-        Error::Unauthenticated(_) => (StatusCode::UNAUTHORIZED, NOT_AUTHENTICATED.into(), "IAM.0001"),
+        Error::Unauthenticated(_) | Error::Refused { .. } => {
+            (StatusCode::UNAUTHORIZED, NOT_AUTHENTICATED.into(), "IAM.0001")
+        }
         // The reference's answer for a locked user (L22328). /v3/auth/tokens is a Keystone
         // path, so it arrives as Keystone's body with this message; IAM paths carry the code.
         Error::Locked { .. } => (StatusCode::UNAUTHORIZED, "Account locked.".into(), "IAM.0061"),

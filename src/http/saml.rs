@@ -14,7 +14,7 @@ use super::auth::created;
 use super::error::ApiError;
 use super::extract::header_text;
 use super::websso::{SAML_BINDING_COOKIE, cookie, post_token_to_dashboard, send_authn_request, set_binding_cookie};
-use crate::saml::request::{PAOS_CONTENT_TYPE, read_ecp_envelope};
+use crate::saml::request::PAOS_CONTENT_TYPE;
 use crate::saml::sp_metadata::ACS_POST_PATH;
 use crate::service::saml_login::{Acs, Answer, SamlStart, StartFor};
 use crate::service::{Error, Services, now_ms};
@@ -109,21 +109,7 @@ pub async fn acs_post(
 /// POST {public}/v3-ext/auth/OS-FEDERATION/SSO/SAML2/ECP: the IdP's SOAP response relayed by
 /// an ECP client, with our RelayState header; the token as keystoneauth1 expects it.
 pub async fn acs_ecp(State(s): State<Arc<Services>>, uri: Uri, body: Bytes) -> Result<Response, ApiError> {
-    let envelope =
-        std::str::from_utf8(&body).map_err(|_| Error::Unauthenticated("ECP envelope is not UTF-8".into()))?;
-    let relay = read_ecp_envelope(envelope).map_err(|e| Error::Unauthenticated(format!("ECP envelope: {e}")))?;
-    let signed_in = s
-        .consume_saml_response(
-            Acs::Ecp,
-            None,
-            relay.response_xml,
-            Answer {
-                relay_state: relay.relay_state.as_deref(),
-                binding: None,
-            },
-            now_ms(),
-        )
-        .await?;
+    let signed_in = s.finish_ecp_login(&body, now_ms()).await?;
     Ok(created(&s, &signed_in.issued, &uri))
 }
 

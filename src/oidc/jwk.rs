@@ -47,7 +47,9 @@ enum Curve {
 #[derive(Debug, Clone)]
 enum PublicKey {
     /// Both forms: PKCS#1 v1.5 goes through the RSA primitive directly (OpenSSL 3's EVP
-    /// set-up costs as much as the modular exponentiation itself); PSS uses EVP.
+    /// set-up costs half as much as the modular exponentiation: with EVP a whole RS256 id_token
+    /// verification in benches/jwt_verify.rs took 24.7 µs instead of 20.3 µs); Wycheproof's
+    /// vectors hold it to the exact encoding. PSS uses EVP.
     Rsa(openssl::rsa::Rsa<Public>, PKey<Public>),
     Ec(PKey<Public>, Curve),
     Ed25519(PKey<Public>),
@@ -370,6 +372,46 @@ impl JsonWebKey for Jwk {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Wycheproof's RSA PKCS#1 v1.5 vectors (tests/fixtures/wycheproof) for every key size and
+    /// digest fedgate accepts, keys loaded as any JWK is: valid signatures verify; invalid ones
+    /// (BER or altered padding, wrong or missing hash, edge-case integers, ...) and the
+    /// "acceptable" ones (a DigestInfo without its NULL) do not, since the encoding is compared
+    /// whole.
+    #[test]
+    fn rsa_pkcs1_v1_5_agrees_with_wycheproof() {
+        let mut seen = [0usize; 2];
+        for bits in [2048, 3072, 4096, 8192] {
+            for sha in [256, 384, 512] {
+                let path = format!(
+                    "{}/tests/fixtures/wycheproof/rsa_pkcs1_{bits}_sha{sha}.json",
+                    env!("CARGO_MANIFEST_DIR")
+                );
+                let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+                let vectors: serde_json::Value = serde_json::from_str(&text).unwrap();
+                let alg = signing_alg(&format!("RS{sha}")).unwrap();
+                for group in vectors["testGroups"].as_array().unwrap() {
+                    assert_eq!(group["sha"], format!("SHA-{sha}"), "{path}");
+                    let key: Jwk = serde_json::from_value(group["keyJwk"].clone()).unwrap();
+                    for test in group["tests"].as_array().unwrap() {
+                        let hex_field = |k: &str| hex::decode(test[k].as_str().unwrap()).unwrap();
+                        let verified = key.verify_signature(&alg, &hex_field("msg"), &hex_field("sig")).is_ok();
+                        let valid = test["result"] == "valid";
+                        assert_eq!(
+                            verified, valid,
+                            "{bits}-bit SHA-{sha} tcId {} {}: {}",
+                            test["tcId"], test["flags"], test["result"]
+                        );
+                        seen[usize::from(valid)] += 1;
+                    }
+                }
+            }
+        }
+        assert!(
+            seen[1] >= 80 && seen[0] >= 500,
+            "valid and invalid vectors seen: {seen:?}"
+        );
+    }
 
     #[test]
     fn the_allow_list_and_the_algorithm_names_agree() {

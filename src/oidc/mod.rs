@@ -12,7 +12,8 @@ pub use config::{
     parse_jwks,
 };
 pub use id_token::{
-    Expectations, IdTokenError, MAX_ID_TOKEN_BYTES, VerifiedIdToken, claims_to_attributes, verify_id_token,
+    Expectations, IdTokenError, JwsPart, MAX_ID_TOKEN_BYTES, MAX_JSON_DEPTH, VerifiedIdToken, claims_to_attributes,
+    verify_id_token,
 };
 pub use jwk::{Jwk, RawJwk};
 pub use openidconnect::JsonWebKeySet;

@@ -185,9 +185,7 @@ pub fn read_ecp_envelope(envelope: &str) -> Result<EcpRelay, SamlError> {
     let body = tree.child(NS_SOAP, "Body").ok_or(SamlError::Missing("S:Body"))?;
     let responses = body.children_named(NS_PROTOCOL, "Response").count();
     if responses != 1 || body.children.len() != 1 {
-        return Err(SamlError::Rejected(
-            "the SOAP Body must hold exactly one samlp:Response".into(),
-        ));
+        return Err(SamlError::EnvelopeBody);
     }
     Ok(EcpRelay {
         response_xml: extract_body_child(envelope)?,

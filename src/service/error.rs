@@ -1,6 +1,8 @@
 //! The service layer's error: what went wrong, in terms the HTTP layer maps to a status and a
 //! Keystone or IAM body (`http::error`). Reasons for authentication failures are for the log.
 
+use crate::oidc::IdTokenError;
+use crate::saml::SamlError;
 use crate::store::StoreError;
 
 #[derive(Debug, thiserror::Error)]
@@ -19,6 +21,10 @@ pub enum Error {
     /// The caller is not authenticated. The reason goes to the log only.
     #[error("not authenticated: {0}")]
     Unauthenticated(String),
+    /// A federated sign-in (an id_token or a SAML Response) was refused: answered like
+    /// `Unauthenticated`; `via` and the typed reason go to the log, and tests match the reason.
+    #[error("not authenticated: {via}: {reason}")]
+    Refused { via: String, reason: Refusal },
     /// Authenticated but not allowed. The reason goes to the log only.
     #[error("forbidden: {0}")]
     Forbidden(String),
@@ -44,7 +50,56 @@ pub enum Error {
     Internal(String),
 }
 
+/// Why a federated sign-in was refused: a check of the protocol module, or one the service
+/// makes around it (provider set-up, request state, replay).
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum Refusal {
+    #[error("{0}")]
+    IdToken(#[from] IdTokenError),
+    #[error("{0}")]
+    Saml(#[from] SamlError),
+    #[error("the protocol {0:?} is not oidc")]
+    NotOidc(String),
+    /// The identity provider has no configuration for the protocol.
+    #[error("no {0} for this identity provider")]
+    NotConfigured(&'static str),
+    #[error("{0} is not base64")]
+    NotBase64(&'static str),
+    #[error("{0} is not UTF-8")]
+    NotUtf8(&'static str),
+    /// No identity provider lists the Issuer among its remote ids.
+    #[error("no identity provider has the entity id {0:?}")]
+    UnknownIssuer(String),
+    /// InResponseTo is not in the form of fedgate's request IDs.
+    #[error("InResponseTo {0:?} is not a request of ours")]
+    ForeignRequest(String),
+    /// The request was sent to `expected`, the answer came from `got`.
+    #[error("answer for {expected} came from {got}")]
+    OtherProvider { expected: String, got: String },
+    #[error("the answer arrived at the wrong assertion consumer")]
+    WrongConsumer,
+    #[error("InResponseTo {0:?} with this RelayState is unknown, expired or already answered")]
+    RequestUnknown(String),
+    #[error("unsolicited responses are not accepted")]
+    Unsolicited,
+    /// A dashboard sign-in's answer reached a browser without the cookie of the one that
+    /// started it.
+    #[error("the browser that started the sign-in did not finish it")]
+    OtherBrowser,
+    /// A single-use value (`what`: assertion, jti) seen before.
+    #[error("{what} {id} was already used")]
+    Replayed { what: &'static str, id: String },
+}
+
 impl Error {
+    /// The typed reason of a refused federated sign-in.
+    pub fn refusal(&self) -> Option<&Refusal> {
+        match self {
+            Error::Refused { reason, .. } => Some(reason),
+            _ => None,
+        }
+    }
+
     pub fn invalid(field: impl Into<String>, reason: impl Into<String>) -> Self {
         Error::InvalidField {
             field: field.into(),

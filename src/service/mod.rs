@@ -27,7 +27,7 @@ pub mod websso;
 
 use std::sync::Arc;
 
-pub use error::{Error, Result};
+pub use error::{Error, Refusal, Result};
 pub use resolve::{AuthContext, Identity, NameRef, ScopeView, UserView};
 
 use crate::config::Config;

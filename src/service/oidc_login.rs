@@ -10,7 +10,7 @@ use std::sync::{Arc, RwLock};
 use arc_swap::ArcSwap;
 
 use super::auth::Issued;
-use super::{Error, Result, Services};
+use super::{Error, Refusal, Result, Services};
 pub use crate::oidc::IdTokenUse;
 use crate::oidc::{
     DEFAULT_MAX_TOKEN_AGE_SECS, DEFAULT_MAX_TOKEN_LIFETIME_SECS, Expectations, IdTokenError, KeySet, OidcConfig,
@@ -74,9 +74,6 @@ impl OidcProviders {
             skew_secs: self.skew_secs,
             max_age_secs: config.max_token_age.unwrap_or(DEFAULT_MAX_TOKEN_AGE_SECS),
             max_lifetime_secs: config.max_token_lifetime.unwrap_or(DEFAULT_MAX_TOKEN_LIFETIME_SECS),
-            // Tokens without a jti are kept apart by their digest (Google, Entra ID and the
-            // node oidc-provider issue none).
-            require_jti: false,
         };
         Ok(Provider {
             discovered: config.signing_key.is_none(),
@@ -167,15 +164,18 @@ impl Services {
         at: IdTokenUse,
         now_ms: i64,
     ) -> Result<Issued> {
-        let refuse = |why: String| Error::Unauthenticated(format!("id_token for {idp_id}/{protocol_id}: {why}"));
+        let refuse = |reason: Refusal| Error::Refused {
+            via: format!("id_token for {idp_id}/{protocol_id}"),
+            reason,
+        };
         if protocol_id != "oidc" {
-            return Err(refuse("the protocol is not oidc".into()));
+            return Err(refuse(Refusal::NotOidc(protocol_id.to_string())));
         }
         let provider = self
             .oidc
             .provider(self.store.as_ref(), idp_id, now_ms)
             .await?
-            .ok_or_else(|| refuse("no OpenID Connect configuration".into()))?;
+            .ok_or_else(|| refuse(Refusal::NotConfigured("OpenID Connect configuration")))?;
         let now_secs = now_ms.div_euclid(1000);
         let keys = self.oidc.keys(&provider, now_ms, false).await?;
         let verified = match verify_id_token(id_token, &keys, &provider.expect, now_secs, nonce) {
@@ -186,20 +186,24 @@ impl Services {
             }
             other => other,
         }
-        .map_err(|e| refuse(e.to_string()))?;
+        .map_err(|e| refuse(e.into()))?;
         if provider.config.single_use(at) {
             // The jti names the token; without one, its digest does (a re-signed copy with a new
             // signature is a new token to the provider too).
-            let (namespace, key) = match &verified.jti {
-                Some(jti) => (format!("oidc-jti:{idp_id}"), jti.clone()),
-                None => (format!("oidc-token:{idp_id}"), super::websso::digest(id_token)),
+            let (what, namespace, key) = match &verified.jti {
+                Some(jti) => ("jti", format!("oidc-jti:{idp_id}"), jti.clone()),
+                None => (
+                    "id_token digest",
+                    format!("oidc-token:{idp_id}"),
+                    super::websso::digest(id_token),
+                ),
             };
             let expires_ms = (verified.expires_at_secs + provider.expect.skew_secs).saturating_mul(1000);
             if !self.store.remember_once(&namespace, &key, expires_ms, now_ms).await? {
-                return Err(refuse(format!("{namespace} {key} was already used ({at:?})")));
+                return Err(refuse(Refusal::Replayed { what, id: key }));
             }
         }
-        let attributes = verified.attributes().map_err(|e| refuse(e.to_string()))?;
+        let attributes = verified.attributes().map_err(|e| refuse(e.into()))?;
         self.federated_login(idp_id, protocol_id, &attributes, now_ms).await
     }
 }

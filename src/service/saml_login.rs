@@ -19,11 +19,12 @@ use tokio::sync::Semaphore;
 use super::auth::Issued;
 use super::ttl_cache::TtlCache;
 use super::websso::{digest, random_b64};
-use super::{Error, Result, Services};
+use super::{Error, Refusal, Result, Services};
+use crate::saml::request::read_ecp_envelope;
 use crate::saml::request::{AuthnRequestParams, paos_envelope, redirect_url, render_authn_request, sign_enveloped};
 use crate::saml::response::{ResponseExpectations, SignedPart, ValidResponse, validate_response};
 use crate::saml::sp_metadata::{ACS_ECP_PATH, ACS_POST_PATH};
-use crate::saml::{BINDING_PAOS, BINDING_POST, BINDING_REDIRECT, IdpMetadata, xml};
+use crate::saml::{BINDING_PAOS, BINDING_POST, BINDING_REDIRECT, IdpMetadata, SamlError, xml};
 
 /// Where the IdP-initiated token API lives (reference §5.13.6.1).
 pub const TOKENS_PATH: &str = "/v3.0/OS-FEDERATION/tokens";
@@ -205,6 +206,17 @@ impl SamlProviders {
 
 fn request_key(request_id: &str, relay_state: &str) -> String {
     digest(&format!("{request_id}\n{relay_state}"))
+}
+
+/// A refused SAML sign-in, from `idp_id` when it is known.
+fn refused(idp_id: Option<&str>, reason: impl Into<Refusal>) -> Error {
+    Error::Refused {
+        via: match idp_id {
+            Some(idp) => format!("SAML response from {idp}"),
+            None => "SAML response".into(),
+        },
+        reason: reason.into(),
+    }
 }
 
 impl Services {
@@ -425,8 +437,8 @@ impl Services {
             let compact: String = saml_response.chars().filter(|c| !c.is_ascii_whitespace()).collect();
             let decoded = STANDARD
                 .decode(compact.as_bytes())
-                .map_err(|_| "SAMLResponse is not base64".to_string())?;
-            String::from_utf8(decoded).map_err(|_| "SAMLResponse is not UTF-8".to_string())
+                .map_err(|_| Refusal::NotBase64("SAMLResponse"))?;
+            String::from_utf8(decoded).map_err(|_| Refusal::NotUtf8("SAMLResponse"))
         };
         let decoded = if saml_response_len > INLINE_DECODE_BYTES {
             tokio::task::spawn_blocking(decode)
@@ -435,8 +447,21 @@ impl Services {
         } else {
             decode()
         };
-        let xml = decoded.map_err(|why| Error::Unauthenticated(format!("SAML response: {why}")))?;
+        let xml = decoded.map_err(|why| refused(None, why))?;
         self.consume_saml_response(acs, idp_hint, xml, answer, now_ms).await
+    }
+
+    /// The ECP assertion consumer: reads the SOAP envelope an ECP client relays (the IdP's
+    /// Response and our RelayState header), then as [`consume_saml_response`].
+    pub async fn finish_ecp_login(&self, envelope: &[u8], now_ms: i64) -> Result<SamlSignIn> {
+        let envelope = std::str::from_utf8(envelope).map_err(|_| refused(None, Refusal::NotUtf8("ECP envelope")))?;
+        let relay = read_ecp_envelope(envelope).map_err(|e| refused(None, e))?;
+        let answer = Answer {
+            relay_state: relay.relay_state.as_deref(),
+            binding: None,
+        };
+        self.consume_saml_response(Acs::Ecp, None, relay.response_xml, answer, now_ms)
+            .await
     }
 
     /// As [`finish_saml_login`], for a Response already decoded (the ECP envelope's body).
@@ -450,9 +475,9 @@ impl Services {
         now_ms: i64,
     ) -> Result<SamlSignIn> {
         let Answer { relay_state, binding } = answer;
-        let refuse = |why: String| Error::Unauthenticated(format!("SAML response: {why}"));
-        if xml.len() > crate::saml::response::MAX_RESPONSE_BYTES {
-            return Err(refuse("larger than 256 KiB".into()));
+        let limit = crate::saml::response::MAX_RESPONSE_BYTES;
+        if xml.len() > limit {
+            return Err(refused(None, SamlError::TooLarge { limit }));
         }
         let (idp_id, xml) = match idp_hint {
             Some(id) => (id.to_string(), xml),
@@ -464,18 +489,19 @@ impl Services {
                 } else {
                     (peek_issuer(&xml), xml)
                 };
-                let issuer = issuer.map_err(|e| refuse(e.to_string()))?;
+                let issuer = issuer.map_err(|e| refused(None, e))?;
                 let idp_id = self
                     .idp_for_entity(&issuer, now_ms)
                     .await?
-                    .ok_or_else(|| refuse(format!("no identity provider has the entity id {issuer:?}")))?;
+                    .ok_or_else(|| refused(None, Refusal::UnknownIssuer(issuer)))?;
                 (idp_id, xml)
             }
         };
+        let refuse = |reason: Refusal| refused(Some(&idp_id), reason);
         let provider = self
             .saml_provider(&idp_id, now_ms)
             .await?
-            .ok_or_else(|| refuse(format!("{idp_id} has no SAML metadata")))?;
+            .ok_or_else(|| refuse(Refusal::NotConfigured("SAML metadata")))?;
         let mut destinations = vec![self.acs_url(acs)];
         if acs == Acs::Tokens {
             // The IdP addresses the response to the ACS it knows from our metadata.
@@ -507,7 +533,7 @@ impl Services {
         })
         .await
         .map_err(|e| Error::Internal(e.to_string()))?
-        .map_err(|e| refuse(format!("from {idp_id}: {e}")))?;
+        .map_err(|e| refuse(e.into()))?;
         drop(permit);
 
         let dashboard = match valid.in_response_to.as_deref() {
@@ -516,19 +542,22 @@ impl Services {
                     .split_once('.')
                     .and_then(|(_, p)| URL_SAFE_NO_PAD.decode(p).ok())
                     .and_then(|bytes| serde_json::from_slice(&bytes).ok())
-                    .ok_or_else(|| refuse(format!("InResponseTo {request_id:?} is not a request of ours")))?;
+                    .ok_or_else(|| refuse(Refusal::ForeignRequest(request_id.to_string())))?;
                 if purpose.i != idp_id {
-                    return Err(refuse(format!("answer for {} came from {idp_id}", purpose.i)));
+                    return Err(refuse(Refusal::OtherProvider {
+                        expected: purpose.i,
+                        got: idp_id.clone(),
+                    }));
                 }
                 if (purpose.k == 'e') != (acs == Acs::Ecp) {
-                    return Err(refuse("the answer arrived at the wrong assertion consumer".into()));
+                    return Err(refuse(Refusal::WrongConsumer));
                 }
                 // A dashboard sign-in ends only in the browser that started it, so nobody's
                 // answer can be posted into another person's browser. Checked before the
                 // request is spent, as above: an answer delivered to the wrong browser must not
                 // cancel the right browser's sign-in.
                 if purpose.k == 'd' && !binding_matches(binding, &purpose.b) {
-                    return Err(refuse("the browser that started the sign-in did not finish it".into()));
+                    return Err(refuse(Refusal::OtherBrowser));
                 }
                 // Checked before the request is spent, so a misdirected answer does not burn it.
                 let relay = relay_state.unwrap_or_default();
@@ -537,15 +566,13 @@ impl Services {
                     .take_once(REQUEST_NAMESPACE, &request_key(request_id, relay), now_ms)
                     .await?
                 {
-                    return Err(refuse(format!(
-                        "InResponseTo {request_id:?} with this RelayState is unknown, expired or already answered"
-                    )));
+                    return Err(refuse(Refusal::RequestUnknown(request_id.to_string())));
                 }
                 (purpose.k == 'd').then_some(purpose.o)
             }
             None => {
                 if !provider.settings.allow_idp_initiated || acs == Acs::Ecp {
-                    return Err(refuse(format!("unsolicited responses from {idp_id} are not accepted")));
+                    return Err(refuse(Refusal::Unsolicited));
                 }
                 None
             }
@@ -561,7 +588,10 @@ impl Services {
             )
             .await?
         {
-            return Err(refuse(format!("assertion {} was already used", valid.assertion_id)));
+            return Err(refuse(Refusal::Replayed {
+                what: "assertion",
+                id: valid.assertion_id.clone(),
+            }));
         }
         tracing::info!(idp.id = %idp_id, saml.assertion_id = %valid.assertion_id, "SAML assertion accepted");
         let issued = self.federated_login(&idp_id, "saml", &valid.attributes, now_ms).await?;
@@ -586,12 +616,12 @@ impl Services {
 }
 
 /// The Issuer of a Response (or of its assertion), to find the provider before verifying.
-fn peek_issuer(xml: &str) -> std::result::Result<String, crate::saml::SamlError> {
+fn peek_issuer(xml: &str) -> std::result::Result<String, SamlError> {
     use crate::saml::response::{NS_ASSERTION, NS_PROTOCOL};
     crate::saml::metadata::check_untrusted_xml(xml, crate::saml::response::MAX_RESPONSE_BYTES)?;
     let root = xml::parse(xml)?;
     if !root.is(NS_PROTOCOL, "Response") {
-        return Err(crate::saml::SamlError::UnexpectedRoot {
+        return Err(SamlError::UnexpectedRoot {
             expected: "samlp:Response",
             found: root.name,
         });
@@ -604,18 +634,16 @@ fn peek_issuer(xml: &str) -> std::result::Result<String, crate::saml::SamlError>
         })
         .map(|i| i.text.trim().to_string())
         .filter(|i| !i.is_empty())
-        .ok_or(crate::saml::SamlError::Missing("Issuer"))?;
+        .ok_or(SamlError::Missing("Issuer"))?;
     // Metadata import accepts entity ids up to this length; nothing longer can match.
     if issuer.len() > 1024 {
-        return Err(crate::saml::SamlError::Rejected(
-            "the Issuer is longer than any entity id".into(),
-        ));
+        return Err(SamlError::IssuerTooLong);
     }
     Ok(issuer)
 }
 
 async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> std::result::Result<T, crate::saml::SamlError> + Send + 'static,
+    f: impl FnOnce() -> std::result::Result<T, SamlError> + Send + 'static,
 ) -> Result<T> {
     tokio::task::spawn_blocking(f)
         .await
