@@ -78,7 +78,40 @@ fn bench(c: &mut Criterion) {
     group.bench_function("seal", |b| {
         b.iter(|| black_box(ring.seal(black_box(&payload()), [3; 12])))
     });
+    // As the service holds the list: behind a read-write lock, read on every validation.
+    let shared = std::sync::RwLock::new(revocations());
+    group.bench_function("validate, list behind the service's lock", |b| {
+        b.iter(|| {
+            let p = ring.open(black_box(&token), NOW).unwrap();
+            black_box(shared.read().unwrap().is_revoked(&p))
+        })
+    });
     group.finish();
+
+    // A revoke adds one entry in place; the reference is what a revoke used to cost, a copy
+    // of the whole list (11,000 events here) plus the insert.
+    let mut revokes = c.benchmark_group("revoke");
+    revokes.throughput(Throughput::Elements(1));
+    let mut n = 0u32;
+    let mut list = revocations();
+    revokes.bench_function("insert one event", |b| {
+        b.iter(|| {
+            // 100,000 distinct ids, then the same again: the list stays the size it would be.
+            n = (n + 1) % 100_000;
+            let mut id = [7u8; 16];
+            id[12..].copy_from_slice(&n.to_be_bytes());
+            list.insert(RevocationEvent::AuditId(id), NOW + 1_000);
+        })
+    });
+    let base = revocations();
+    revokes.bench_function("reference: copy the list, then insert", |b| {
+        b.iter(|| {
+            let mut copy = base.clone();
+            copy.insert(RevocationEvent::AuditId([8; 16]), NOW + 1_000);
+            black_box(copy)
+        })
+    });
+    revokes.finish();
 }
 
 criterion_group!(benches, bench);
