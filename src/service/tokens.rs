@@ -226,7 +226,9 @@ impl TokenService {
                 } else {
                     (seq - START_WINDOW).max(poll.last_seq + 1)
                 };
-                for missing in skipped_from..seq {
+                // Nearest first: at the cap, the numbers just below `seq` are the ones a late
+                // commit can still fill (a replica that loaded no event starts from 0).
+                for missing in (skipped_from..seq).rev() {
                     if poll.gaps.len() >= MAX_GAPS {
                         break;
                     }
