@@ -45,7 +45,8 @@ struct PollState {
 const GAP_WAIT_MS: i64 = 10 * 60 * 1000;
 /// At most this many gaps are tracked (a burst of rollbacks cannot grow the set).
 const MAX_GAPS: usize = 4096;
-/// At start, numbers this close below the newest event are watched as possible late commits.
+/// Before a replica has seen any event, numbers this close below the first one it sees are
+/// watched as possible late commits (the lower ones belong to expired or pruned events).
 const START_WINDOW: i64 = 64;
 /// The in-memory list drops expired events at most this often.
 const PRUNE_EVERY_MS: i64 = 60_000;
@@ -221,7 +222,9 @@ impl TokenService {
         let mut fresh = Vec::new();
         for (seq, stored) in events {
             if seq > poll.last_seq {
-                let skipped_from = if poll.loaded {
+                // Until a first event is seen, the numbers below it are expired or pruned events,
+                // except for those a concurrent transaction may still commit, just below.
+                let skipped_from = if poll.loaded && poll.last_seq > 0 {
                     poll.last_seq + 1
                 } else {
                     (seq - START_WINDOW).max(poll.last_seq + 1)
