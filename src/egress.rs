@@ -11,7 +11,8 @@
 //! URLs fedgate fetches, in addition: no address in a refused range (private, carrier-grade NAT,
 //! loopback, link-local with the cloud metadata services, unique-local, documentation,
 //! benchmarking, deprecated transition ranges; IPv4 embedded in IPv6 is judged as IPv4) unless
-//! the operator's allow-list (`[egress] allow`) names the range or the host. Unspecified,
+//! the operator's allow-list (`[egress] allow`) names the range or the host; loopback included,
+//! so a tenant admin cannot aim fedgate at services on its own host. Unspecified,
 //! multicast and broadcast addresses are refused even then: no server lives there. Browser
 //! targets are not judged by address: a person's browser may well reach an intranet IdP.
 
@@ -188,14 +189,10 @@ pub struct EgressPolicy {
     hosts: Vec<String>,
 }
 
-/// `127.0.0.1`, `[::1]` or `localhost`: the hosts that may be spoken to over http and whose
-/// loopback address is not refused.
+/// `127.0.0.1`, `[::1]` or `localhost`: the hosts that may be spoken to over http (once the
+/// allow-list opens loopback).
 fn literal_loopback_host(host: &str) -> bool {
     matches!(host, "127.0.0.1" | "[::1]" | "localhost")
-}
-
-fn is_loopback_literal_address(ip: IpAddr) -> bool {
-    ip == IpAddr::V4(Ipv4Addr::LOCALHOST) || ip == IpAddr::V6(Ipv6Addr::LOCALHOST)
 }
 
 impl EgressPolicy {
@@ -245,10 +242,10 @@ impl EgressPolicy {
         let Some(range) = refused_range(ip) else {
             return Ok(());
         };
+        // Loopback too needs the operator's word: any tenant admin can write an issuer URL,
+        // and fedgate's own host runs services that were never meant to be reachable.
         let allowed = !range.never
-            && ((literal_loopback_host(host) && is_loopback_literal_address(ip))
-                || self.hosts.iter().any(|h| h.eq_ignore_ascii_case(host))
-                || self.nets.iter().any(|n| n.contains(ip)));
+            && (self.hosts.iter().any(|h| h.eq_ignore_ascii_case(host)) || self.nets.iter().any(|n| n.contains(ip)));
         if allowed {
             Ok(())
         } else {
@@ -425,11 +422,18 @@ mod tests {
         for (host, addr, want) in cases {
             assert_eq!(policy.permits(host, ip(addr)).is_ok(), *want, "{host} {addr}");
         }
+        // Loopback is closed until the operator opens it (a tenant could otherwise aim fetches
+        // at services on fedgate's host), by address or by the name `localhost`.
         let default = EgressPolicy::default();
-        assert!(default.permits("127.0.0.1", ip("127.0.0.1")).is_ok());
-        assert!(default.permits("localhost", ip("::1")).is_ok());
-        assert!(default.permits("localhost", ip("127.0.0.2")).is_err());
-        assert!(default.permits("evil.example", ip("127.0.0.1")).is_err());
+        assert!(default.permits("127.0.0.1", ip("127.0.0.1")).is_err());
+        assert!(default.permits("localhost", ip("::1")).is_err());
+        let loopback = EgressPolicy::new(&["127.0.0.1".into(), "::1".into()]).unwrap();
+        assert!(loopback.permits("127.0.0.1", ip("127.0.0.1")).is_ok());
+        assert!(loopback.permits("localhost", ip("::1")).is_ok());
+        assert!(loopback.permits("localhost", ip("127.0.0.2")).is_err());
+        let by_name = EgressPolicy::new(&["localhost".into()]).unwrap();
+        assert!(by_name.permits("localhost", ip("127.0.0.1")).is_ok());
+        assert!(by_name.permits("evil.example", ip("127.0.0.1")).is_err());
         for bad in [
             "10.0.0.0/33",
             "::/129",
@@ -463,9 +467,12 @@ mod tests {
             ("https://accounts.example.com", Ok(())),
             ("https://accounts.example.com:8443/realms/x?a=b", Ok(())),
             ("HTTPS://Accounts.Example.com/", Ok(())),
-            ("http://127.0.0.1:9000/op", Ok(())),
+            (
+                "http://127.0.0.1:9000/op",
+                address("127.0.0.1", "127.0.0.1", "loopback"),
+            ),
             ("http://localhost:9000", Ok(())),
-            ("http://[::1]:9000", Ok(())),
+            ("http://[::1]:9000", address("[::1]", "::1", "loopback")),
             ("https://8.8.8.8/", Ok(())),
             ("http://accounts.example.com", Err(Scheme)),
             ("ftp://accounts.example.com", Err(NotAUrl)),
@@ -536,6 +543,11 @@ mod tests {
             let got = policy.check_fetch(text).map(|_| ());
             assert_eq!(got, want, "{text}");
         }
+        // A name is judged by its addresses when connecting; an opened loopback passes here.
+        let loopback = EgressPolicy::new(&["127.0.0.1".into(), "::1".into()]).unwrap();
+        for text in ["http://127.0.0.1:9000/op", "http://[::1]:9000"] {
+            assert!(loopback.check_fetch(text).is_ok(), "{text}");
+        }
         // Browser targets follow the URL rules but are not judged by address.
         assert!(check_url("https://10.0.0.1/adfs/ls").is_ok());
         assert_eq!(check_url("http://10.0.0.1/adfs/ls").map(|_| ()), Err(Scheme));
@@ -547,7 +559,7 @@ mod tests {
 
     #[test]
     fn a_remote_document_cannot_point_at_loopback() {
-        let policy = EgressPolicy::default();
+        let policy = EgressPolicy::new(&["127.0.0.1".into()]).unwrap();
         let remote = policy.check_fetch("https://op.example").unwrap();
         let local = policy.check_fetch("http://127.0.0.1:9000").unwrap();
         assert_eq!(

@@ -502,8 +502,13 @@ mod tests {
         let mut local = console_input();
         local.idp_url = Some("http://127.0.0.1:9000/op".into());
         assert!(
-            OidcConfig::build(local, None, &EgressPolicy::default()).is_ok(),
-            "http is fine on loopback"
+            OidcConfig::build(local.clone(), None, &EgressPolicy::default()).is_err(),
+            "loopback is closed until the operator opens it"
+        );
+        let loopback = EgressPolicy::new(&["127.0.0.1".into()]).unwrap();
+        assert!(
+            OidcConfig::build(local, None, &loopback).is_ok(),
+            "http is fine on an opened loopback"
         );
         let mut intranet = console_input();
         intranet.authorization_endpoint = Some("https://10.0.0.5/auth".into());

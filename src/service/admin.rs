@@ -148,6 +148,24 @@ impl Services {
             .ok_or_else(|| Error::invalid(field, format!("domain {id} does not exist")))
     }
 
+    /// An account's owner holds its power through the bootstrap's admin group and its grants;
+    /// only the owner itself or a cloud admin may take that away (remove the owner from a
+    /// group, delete a group the owner is in, or revoke such a group's roles).
+    async fn protect_owner_of_group(&self, ctx: &AuthContext, group_id: &str) -> Result<()> {
+        if self.is_cloud_admin(ctx) {
+            return Ok(());
+        }
+        let members = self.store.list_members(group_id).await?;
+        match members.iter().find(|m| m.is_domain_owner && m.id != ctx.user_id()) {
+            Some(owner) => Err(Error::Forbidden(format!(
+                "user {} cannot change the standing of group {group_id}, which holds the account owner {}",
+                ctx.user_id(),
+                owner.id
+            ))),
+            None => Ok(()),
+        }
+    }
+
     async fn revoke_user_tokens(&self, user_id: &str, now_ms: i64) -> Result<()> {
         self.tokens.revoke_user(user_id, now_ms).await?;
         self.invalidate_cache();
@@ -291,14 +309,22 @@ impl Services {
             .get_user(id)
             .await?
             .ok_or_else(|| Error::not_found("user", id))?;
+        // The original password is guessed here as well as at login: the same lockout counts
+        // and refuses (a stolen token must not be an unlimited guessing oracle).
+        let _one_at_a_time = self.password_checks.enter(&user.id).await?;
+        let earlier_failures = self.check_lockout(Some(&user.id), now_ms).await?;
         if !self
             .verify_password(original.0.clone(), user.password_hash.clone())
             .await?
         {
+            self.count_login_failure(Some(&user.id), now_ms).await?;
             return Err(Error::IamRule {
                 code: "1103",
                 message: "Incorrect password.".into(),
             });
+        }
+        if earlier_failures {
+            self.clear_login_failures(&user.id).await?;
         }
         if original.0 == new.0 {
             return Err(Error::IamRule {
@@ -502,6 +528,7 @@ impl Services {
 
     pub async fn delete_group(&self, ctx: &AuthContext, id: &str) -> Result<()> {
         self.group_for_admin(ctx, id).await?;
+        self.protect_owner_of_group(ctx, id).await?;
         if !self.store.delete_group(id).await? {
             return Err(Error::not_found("group", id));
         }
@@ -518,6 +545,13 @@ impl Services {
             .await?
             .ok_or_else(|| Error::not_found("user", user_id))?;
         self.require_domain_admin(ctx, &user.domain_id)?;
+        if op == GrantOp::Delete && user.is_domain_owner && user.id != ctx.user_id() && !self.is_cloud_admin(ctx) {
+            return Err(Error::Forbidden(format!(
+                "user {} cannot remove the account owner {} from a group",
+                ctx.user_id(),
+                user.id
+            )));
+        }
         match op {
             GrantOp::Create => self.store.add_member(&group.id, &user.id).await?,
             GrantOp::Check => {
@@ -756,6 +790,9 @@ impl Services {
         op: GrantOp,
     ) -> Result<()> {
         self.check_actor_and_target(ctx, actor, target).await?;
+        if op == GrantOp::Delete && actor.kind == ActorKind::Group {
+            self.protect_owner_of_group(ctx, actor.id).await?;
+        }
         let role = self.get_role(role_id).await?;
         if actor.kind == ActorKind::Agency && op == GrantOp::Create {
             // Reference §5.10: te_agency never goes to an agency; secu_admin not on projects.

@@ -197,6 +197,10 @@ impl Services {
             }
         };
         let user_id = user.as_ref().map(|u| u.id.as_str());
+        let _one_at_a_time = match user_id {
+            Some(id) => Some(self.password_checks.enter(id).await?),
+            None => None,
+        };
         let earlier_failures = self.check_lockout(user_id, now_ms).await?;
         let stored = user.as_ref().and_then(|u| u.password_hash.clone());
         if !self.verify_password(u.password, stored).await? {

@@ -93,6 +93,14 @@ impl Services {
             if !user.enabled {
                 return Err(refuse(format!("user {} is disabled", user.id)));
             }
+            // The account's owner stands above its IAM admins, any of whom can configure an
+            // identity provider (and its keys): the owner signs in only with its own password.
+            if user.is_domain_owner {
+                return Err(refuse(format!(
+                    "user {} owns the account and cannot sign in through an identity provider",
+                    user.id
+                )));
+            }
             (user.id, true)
         } else {
             let id = federated_user_id(&idp.id, &name);

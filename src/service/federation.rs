@@ -181,6 +181,19 @@ impl Services {
         }
         if let Some(ids) = input.remote_ids {
             idp.remote_ids = parse_remote_ids(ids)?;
+            // Imported metadata is trusted for its entityID only while the provider claims it;
+            // remote ids are unique across providers, so no two can trust one entity.
+            if let Some(saml) = self.saml_provider(&idp.id, now_ms).await?
+                && !idp.remote_ids.contains(&saml.metadata.entity_id)
+            {
+                return Err(Error::invalid(
+                    "identity_provider.remote_ids",
+                    format!(
+                        "must keep {}, the entityID of the imported SAML metadata",
+                        saml.metadata.entity_id
+                    ),
+                ));
+            }
         }
         let disabling = idp.enabled && input.enabled == Some(false);
         if let Some(e) = input.enabled {

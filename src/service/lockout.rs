@@ -9,8 +9,74 @@
 //! one write after a failure, on a key no user has, so timing does not tell them apart.
 //! This module does not hash passwords or decide what a failure is (`auth.rs` does).
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, Weak};
+
 use super::{Error, Result, Services};
 use crate::store::StoreError;
+
+/// One password check at a time per user on this replica: attempts that arrive together would
+/// otherwise all read "not locked" before any of them is counted, and a burst would get more
+/// guesses than the limit. Across replicas the overshoot is at most one attempt per replica.
+/// A few attempts may wait their turn (parallel `openstack` commands with one password); more,
+/// or a wait longer than `MAX_WAIT`, get 429 like any other overload.
+#[derive(Default)]
+pub struct PasswordChecks {
+    running: Mutex<HashMap<String, Weak<UserTurn>>>,
+}
+
+#[derive(Default)]
+struct UserTurn {
+    lock: Arc<tokio::sync::Mutex<()>>,
+    waiting: std::sync::atomic::AtomicUsize,
+}
+
+/// Held while a user's password is checked and its outcome counted. It keeps the user's turn
+/// alive: the registry holds it weakly, and the next attempt must find this one's lock.
+pub struct PasswordCheck {
+    _guard: tokio::sync::OwnedMutexGuard<()>,
+    _turn: Arc<UserTurn>,
+}
+
+const MAX_WAITING_PER_USER: usize = 8;
+const MAX_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+
+impl PasswordChecks {
+    pub async fn enter(&self, user_id: &str) -> Result<PasswordCheck> {
+        use std::sync::atomic::Ordering;
+        let turn = {
+            let mut running = self.running.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            if running.len() >= 1024 {
+                running.retain(|_, weak| weak.strong_count() > 0);
+            }
+            match running.get(user_id).and_then(Weak::upgrade) {
+                Some(turn) => turn,
+                None => {
+                    let turn = Arc::new(UserTurn::default());
+                    running.insert(user_id.to_string(), Arc::downgrade(&turn));
+                    turn
+                }
+            }
+        };
+        let busy = |why: &str| Error::TooManyRequests {
+            what: format!("password checks of user {user_id}: {why}"),
+            retry_after_secs: 1,
+        };
+        if turn.waiting.fetch_add(1, Ordering::SeqCst) >= MAX_WAITING_PER_USER {
+            turn.waiting.fetch_sub(1, Ordering::SeqCst);
+            return Err(busy("too many waiting"));
+        }
+        let acquired = tokio::time::timeout(MAX_WAIT, turn.lock.clone().lock_owned()).await;
+        turn.waiting.fetch_sub(1, Ordering::SeqCst);
+        match acquired {
+            Ok(guard) => Ok(PasswordCheck {
+                _guard: guard,
+                _turn: turn,
+            }),
+            Err(_) => Err(busy("waited too long")),
+        }
+    }
+}
 
 /// The key unknown users' look-ups go to: no user id is empty.
 const NO_USER: &str = "";

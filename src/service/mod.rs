@@ -61,6 +61,7 @@ pub struct Services {
     saml: saml_login::SamlProviders,
     /// Admission control for password hashing and sign-in starts.
     pub admission: admission::Pools,
+    password_checks: lockout::PasswordChecks,
 }
 
 impl Services {
@@ -91,6 +92,7 @@ impl Services {
             login_cache,
             saml: saml_login::SamlProviders::new(config_ttl),
             admission,
+            password_checks: lockout::PasswordChecks::default(),
         })
     }
 

@@ -187,21 +187,27 @@ impl Services {
             other => other,
         }
         .map_err(|e| refuse(e.into()))?;
-        if provider.config.single_use(at) {
-            // The jti names the token; without one, its digest does (a re-signed copy with a new
-            // signature is a new token to the provider too).
-            let (what, namespace, key) = match &verified.jti {
-                Some(jti) => ("jti", format!("oidc-jti:{idp_id}"), jti.clone()),
-                None => (
-                    "id_token digest",
-                    format!("oidc-token:{idp_id}"),
-                    super::websso::digest(id_token),
-                ),
-            };
-            let expires_ms = (verified.expires_at_secs + provider.expect.skew_secs).saturating_mul(1000);
-            if !self.store.remember_once(&namespace, &key, expires_ms, now_ms).await? {
-                return Err(refuse(Refusal::Replayed { what, id: key }));
-            }
+        // The jti names the token; without one, the digest of what was signed does (not of
+        // the whole token: ECDSA signatures are malleable, (r, n - s) verifies too).
+        let signed_part = id_token.rsplit_once('.').map_or(id_token, |(signed, _)| signed);
+        let (what, namespace, key) = match &verified.jti {
+            Some(jti) => ("jti", format!("oidc-jti:{idp_id}"), jti.clone()),
+            None => (
+                "id_token digest",
+                format!("oidc-token:{idp_id}"),
+                super::websso::digest(signed_part),
+            ),
+        };
+        let expires_ms = (verified.expires_at_secs + provider.expect.skew_secs).saturating_mul(1000);
+        let spent = if provider.config.single_use(at) {
+            !self.store.remember_once(&namespace, &key, expires_ms, now_ms).await?
+        } else {
+            // Reusable here (v3oidcaccesstoken), but not once a single-use endpoint took it:
+            // a browser's id_token, spent at the callback, stays spent.
+            self.store.was_used(&namespace, &key, now_ms).await?
+        };
+        if spent {
+            return Err(refuse(Refusal::Replayed { what, id: key }));
         }
         let attributes = verified.attributes().map_err(|e| refuse(e.into()))?;
         self.federated_login(idp_id, protocol_id, &attributes, now_ms).await

@@ -70,7 +70,10 @@ impl AuthContext {
     }
 }
 
-type CacheKey = (String, Scope, Vec<String>);
+/// (user, scope, mapped groups, provider and whether the user is local): tokens of one user
+/// through different paths (a password, an identity provider) resolve apart, so a view cached
+/// for one never skips a check the other needs (the provider being enabled).
+type CacheKey = (String, Scope, Vec<String>, Option<(String, bool)>);
 /// (cached at, cache generation, view)
 pub(super) type Resolver = super::ttl_cache::TtlCache<CacheKey, Arc<Identity>>;
 
@@ -97,7 +100,8 @@ impl Services {
             .as_ref()
             .map(|f| f.group_ids.clone())
             .unwrap_or_default();
-        let key = (payload.user_id.clone(), payload.scope.clone(), fed_groups);
+        let via = payload.federation.as_ref().map(|f| (f.idp_id.clone(), f.local_user));
+        let key = (payload.user_id.clone(), payload.scope.clone(), fed_groups, via);
         if let Some(hit) = self.resolver.get(&key, now_ms) {
             return Ok(hit);
         }

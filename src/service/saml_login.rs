@@ -581,7 +581,9 @@ impl Services {
         if !self
             .store
             .remember_once(
-                &format!("saml-assertion:{idp_id}"),
+                // Keyed by the issuing entity, not by our provider record: whatever provider an
+                // assertion is posted as, it signs in once.
+                &format!("saml-assertion:{}", provider.metadata.entity_id),
                 &valid.assertion_id,
                 expires_ms,
                 now_ms,

@@ -205,6 +205,9 @@ pub trait OneTimeStore: Send + Sync {
     async fn remember_once(&self, namespace: &str, value: &str, expires_at_ms: i64, now_ms: i64) -> StoreResult<bool>;
     /// Consumes a value stored by `remember_once`: true exactly once, and only before it expires.
     async fn take_once(&self, namespace: &str, value: &str, now_ms: i64) -> StoreResult<bool>;
+    /// Whether `remember_once` recorded `value` and the record has not expired (it reads,
+    /// records nothing).
+    async fn was_used(&self, namespace: &str, value: &str, now_ms: i64) -> StoreResult<bool>;
     async fn prune_one_time_values(&self, now_ms: i64) -> StoreResult<u64>;
 }
 

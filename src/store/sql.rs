@@ -1421,6 +1421,16 @@ impl OneTimeStore for SqlStore {
         Ok(done.rows_affected() > 0)
     }
 
+    async fn was_used(&self, namespace: &str, value: &str, now_ms: i64) -> StoreResult<bool> {
+        let row = sqlx::query("SELECT 1 FROM one_time_values WHERE namespace = $1 AND value = $2 AND expires_at > $3")
+            .bind(namespace.to_string())
+            .bind(value.to_string())
+            .bind(now_ms)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.is_some())
+    }
+
     async fn prune_one_time_values(&self, now_ms: i64) -> StoreResult<u64> {
         let done = sqlx::query("DELETE FROM one_time_values WHERE expires_at <= $1")
             .bind(now_ms)

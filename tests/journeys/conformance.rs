@@ -553,6 +553,19 @@ async fn one_time_values_are_used_once(s: &dyn Store) {
         "taken once only"
     );
     assert!(!s.take_once("authn-request", "unknown", NOW).await.unwrap());
+    assert!(s.was_used("saml-assertion:acme", "_a1", NOW + 200).await.unwrap());
+    assert!(
+        !s.was_used("saml-assertion:acme", "_a1", NOW + 300).await.unwrap(),
+        "expired"
+    );
+    assert!(!s.was_used("saml-assertion:acme", "_zz", NOW).await.unwrap());
+    assert!(!s.was_used("saml-assertion:other", "_zz", NOW).await.unwrap());
+    assert!(
+        s.remember_once("saml-assertion:acme", "_zz", NOW + 100, NOW)
+            .await
+            .unwrap(),
+        "looking records nothing"
+    );
     assert!(s.prune_one_time_values(NOW + 1_000).await.unwrap() >= 2);
 
     // Many at once, as concurrent logins send them (they may share one write): each distinct

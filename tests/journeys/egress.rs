@@ -212,8 +212,8 @@ fn matches(result: &Result<fedgate::oidc::KeySet, UpstreamError>, want: &Expect)
 const LINK_LOCAL: &str = "link-local (cloud metadata)";
 
 /// The egress table: every issuer URL below is given to the real discovery client with
-/// fedgate's default policy; each gets exactly the outcome listed, and only the requests
-/// listed reach the hostile provider.
+/// fedgate's default policy plus `localhost` opened (the hostile provider listens there); each
+/// gets exactly the outcome listed, and only the requests listed reach the hostile provider.
 #[tokio::test]
 async fn hostile_issuer_urls() {
     let key = SigningKey::rsa("k1");
@@ -225,12 +225,27 @@ async fn hostile_issuer_urls() {
         ("mapped.corp.test", &["::ffff:10.20.30.40", "fd00:ec2::254"]),
         ("mixed-refused.test", &["198.51.100.7", "127.0.0.1", "::1"]),
     ]);
-    let upstream = Upstream::with_lookup(EgressPolicy::default(), dns.clone()).unwrap();
-    let (base, port) = (op.base.as_str(), op.port);
+    // The operator opens `localhost` for its test provider, by name: loopback stays closed to
+    // every other spelling and to names that resolve to it.
+    let policy = EgressPolicy::new(&["localhost".into()]).unwrap();
+    let upstream = Upstream::with_lookup(policy, dns.clone()).unwrap();
+    let port = op.port;
+    let base = format!("http://localhost:{port}");
+    let base = base.as_str();
     let cases: Vec<(String, Expect, usize)> = vec![
-        // The two loopback spellings fedgate allows, over http.
+        // The opened name, over http.
         (format!("{base}/ok"), Expect::Keys, 2),
-        (format!("http://localhost:{port}/ok"), Expect::Keys, 2),
+        // Loopback by address is not what was opened.
+        (
+            format!("{}/ok", op.base),
+            address("127.0.0.1", "127.0.0.1", "loopback"),
+            0,
+        ),
+        (
+            format!("http://[::1]:{port}/ok"),
+            address("[::1]", "::1", "loopback"),
+            0,
+        ),
         // Other spellings of loopback and of the metadata address: refused before any request.
         (
             format!("http://2130706433:{port}/ok"),

@@ -26,6 +26,7 @@ macro_rules! on_both_backends {
 }
 
 mod abuse_limits;
+mod attacks;
 mod authorization;
 mod bad_input;
 mod conformance;

@@ -260,6 +260,9 @@ async fn start_server(
         listen: Some(format!("127.0.0.1:{port}").parse().expect("address")),
         public_url: Some(format!("http://127.0.0.1:{port}")),
         refresh_interval_ms: Some(100),
+        // The in-process identity providers listen on loopback, which fedgate does not fetch
+        // from unless the operator allows it, as an operator testing with a local IdP would.
+        egress_allow: vec!["127.0.0.1".into(), "::1".into()],
         ..ServeArgs::default()
     };
     adjust(&mut args);
