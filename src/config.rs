@@ -156,6 +156,11 @@ pub struct LimitsConfig {
     pub sign_in_starts: Option<usize>,
     /// Sign-in starts waiting beyond those. Default: 8 x cores.
     pub sign_in_starts_queue: Option<usize>,
+    /// SAML Responses verified at once (signatures, decryption; up to 256 KiB of XML each).
+    /// Default: 2 x cores.
+    pub saml_responses: Option<usize>,
+    /// Responses waiting beyond those. Default: 8 x cores.
+    pub saml_responses_queue: Option<usize>,
 }
 
 /// The size of one admission pool.
@@ -170,6 +175,7 @@ pub struct PoolLimits {
 pub struct Limits {
     pub hashing: PoolLimits,
     pub sign_in: PoolLimits,
+    pub signatures: PoolLimits,
 }
 
 /// `[egress]` in fedgate.toml: exceptions to the egress policy (`crate::egress`).
@@ -433,6 +439,10 @@ fn limits(l: &LimitsConfig) -> Result<Limits, ConfigError> {
         sign_in: PoolLimits {
             permits: size("limits.sign_in_starts", l.sign_in_starts, 4 * cores, 1)?,
             queue: size("limits.sign_in_starts_queue", l.sign_in_starts_queue, 8 * cores, 0)?,
+        },
+        signatures: PoolLimits {
+            permits: size("limits.saml_responses", l.saml_responses, 2 * cores, 1)?,
+            queue: size("limits.saml_responses_queue", l.saml_responses_queue, 8 * cores, 0)?,
         },
     })
 }

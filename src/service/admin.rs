@@ -249,7 +249,11 @@ impl Services {
             user.name = UserName::parse("user.name", name)?.into_inner();
         }
         let was_enabled = user.enabled;
+        let external_id = (user.xuser_type.clone(), user.xuser_id.clone());
         let new_password = apply_user_input(&mut user, &input)?;
+        // Tokens signed in through an iam_user_sso provider spoke for the external identity the
+        // user was bound to; a new binding ends them.
+        let rebound = external_id != (user.xuser_type.clone(), user.xuser_id.clone());
         if let Some(pw) = &new_password {
             user.password_hash = Some(self.hash_password(pw.expose().to_string()).await?);
             user.password_changed_at_ms = Some(now_ms);
@@ -262,7 +266,7 @@ impl Services {
         if !updated {
             return Err(Error::not_found("user", id));
         }
-        if (was_enabled && !user.enabled) || new_password.is_some() {
+        if (was_enabled && !user.enabled) || new_password.is_some() || rebound {
             self.revoke_user_tokens(&user.id, now_ms).await?;
         }
         self.invalidate_cache();

@@ -1,9 +1,10 @@
 //! Admission control for work an unauthenticated caller can make us do: a fixed number of
 //! permits, a short queue behind them, and an immediate refusal (429 with Retry-After) beyond
 //! that, so a flood costs bounded memory and threads instead of a blocking-pool thread and an
-//! argon2 buffer per request. Two pools: password hashing (argon2 holds 19 MiB per hash, one
-//! core each) and sign-in starts (SAML AuthnRequests, OIDC browser starts, Responses whose
-//! Issuer is not cached), which write to the shared store or read every provider.
+//! argon2 buffer per request. Three pools: password hashing (argon2 holds 19 MiB per hash, one
+//! core each), sign-in starts (SAML AuthnRequests, OIDC browser starts, Responses whose
+//! Issuer is not cached), which write to the shared store or read every provider, and SAML
+//! Response checks (signatures and decryption on the blocking pool, each holding its XML).
 //!
 //! This bounds concurrency, not rate: it does not count requests per client or per user (the
 //! login lockout does that for passwords).
@@ -114,6 +115,8 @@ pub struct Pools {
     pub hashing: Admission,
     /// SAML and OIDC sign-in starts, and Responses whose Issuer is not cached.
     pub sign_in: Admission,
+    /// SAML Responses of known providers: signature checks and decryption.
+    pub signatures: Admission,
 }
 
 impl Pools {
@@ -121,6 +124,7 @@ impl Pools {
         Pools {
             hashing: Admission::new("password hashing", limits.hashing),
             sign_in: Admission::new("sign-in starts", limits.sign_in),
+            signatures: Admission::new("SAML response checks", limits.signatures),
         }
     }
 }

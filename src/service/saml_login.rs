@@ -14,7 +14,6 @@ use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use rand::RngCore;
 use samael::crypto::CertificateDer;
 use serde::{Deserialize, Serialize};
-use tokio::sync::Semaphore;
 
 use super::auth::Issued;
 use super::ttl_cache::TtlCache;
@@ -184,17 +183,13 @@ struct RequestPurpose {
 pub struct SamlProviders {
     providers: TtlCache<String, Arc<SamlProvider>>,
     by_entity: TtlCache<String, String>,
-    /// Bounds concurrent signature work on the blocking pool.
-    verifiers: Semaphore,
 }
 
 impl SamlProviders {
     pub fn new(ttl_ms: i64) -> Self {
-        let permits = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2) * 2;
         SamlProviders {
             providers: TtlCache::new(ttl_ms),
             by_entity: TtlCache::new(ttl_ms),
-            verifiers: Semaphore::new(permits),
         }
     }
 
@@ -432,6 +427,9 @@ impl Services {
         answer: Answer<'_>,
         now_ms: i64,
     ) -> Result<SamlSignIn> {
+        // Decoding, reading and verifying a Response hold its text and a blocking thread:
+        // bounded in number and in waiting time, 429 beyond (known Issuers included).
+        let _admitted = self.admission.signatures.admit().await?;
         let saml_response_len = saml_response.len();
         let decode = move || {
             let compact: String = saml_response.chars().filter(|c| !c.is_ascii_whitespace()).collect();
@@ -454,6 +452,7 @@ impl Services {
     /// The ECP assertion consumer: reads the SOAP envelope an ECP client relays (the IdP's
     /// Response and our RelayState header), then as [`consume_saml_response`].
     pub async fn finish_ecp_login(&self, envelope: &[u8], now_ms: i64) -> Result<SamlSignIn> {
+        let _admitted = self.admission.signatures.admit().await?;
         let envelope = std::str::from_utf8(envelope).map_err(|_| refused(None, Refusal::NotUtf8("ECP envelope")))?;
         let relay = read_ecp_envelope(envelope).map_err(|e| refused(None, e))?;
         let answer = Answer {
@@ -464,9 +463,10 @@ impl Services {
             .await
     }
 
-    /// As [`finish_saml_login`], for a Response already decoded (the ECP envelope's body).
-    /// Signature work always runs on the blocking pool; reading a large document does too.
-    pub async fn consume_saml_response(
+    /// The work behind both consumers, for a decoded Response; callers hold a `signatures`
+    /// admission. Signature work always runs on the blocking pool; reading a large document
+    /// does too.
+    async fn consume_saml_response(
         &self,
         acs: Acs,
         idp_hint: Option<&str>,
@@ -511,12 +511,6 @@ impl Services {
         let decryption_key = self.sp.encryption.private_key.clone();
         let sp_entity_id = self.config.public_url.clone();
         let checked = Arc::clone(&provider);
-        let permit = self
-            .saml
-            .verifiers
-            .acquire()
-            .await
-            .map_err(|e| Error::Internal(e.to_string()))?;
         let valid: ValidResponse = tokio::task::spawn_blocking(move || {
             let expect = ResponseExpectations {
                 idp_entity_id: &checked.metadata.entity_id,
@@ -534,7 +528,6 @@ impl Services {
         .await
         .map_err(|e| Error::Internal(e.to_string()))?
         .map_err(|e| refuse(e.into()))?;
-        drop(permit);
 
         let dashboard = match valid.in_response_to.as_deref() {
             Some(request_id) => {

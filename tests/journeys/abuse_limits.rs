@@ -455,6 +455,59 @@ async fn sign_in_starts_are_admitted(db: Db) {
     app.stop().await;
 }
 
+/// Checking a Response (decoding, signatures, decryption) has its own pool, known Issuers
+/// included: with every permit taken, the ACS, the token API and the ECP consumer answer 429
+/// at once instead of queueing without bound; once free, the same Responses are checked.
+async fn response_checks_are_admitted(db: Db) {
+    let Some(app) = spawn_configured(db, "[limits]\nsaml_responses = 1\nsaml_responses_queue = 0\n").await else {
+        return;
+    };
+    let idp = TestIdp::new("https://idp.test/saml");
+    sign_in_providers(&app, &idp).await;
+    let now_secs = fedgate::service::now_ms() / 1000;
+    let response = || base64_std(&idp.response(&idp.spec(&app.base, now_secs)));
+    let at_acs = |form: String| {
+        app.client
+            .post(app.url("/v3-ext/auth/OS-FEDERATION/SSO/SAML2/POST"))
+            .form(&[("SAMLResponse", form)])
+            .send()
+    };
+    let at_tokens = |form: String| {
+        app.client
+            .post(app.url("/v3.0/OS-FEDERATION/tokens"))
+            .header("X-Idp-Id", "acme")
+            .form(&[("SAMLResponse", form)])
+            .send()
+    };
+    let ecp = || {
+        app.client
+            .post(app.url("/v3-ext/auth/OS-FEDERATION/SSO/SAML2/ECP"))
+            .header("Content-Type", "application/vnd.paos+xml")
+            .body("<soap11:Envelope/>")
+            .send()
+    };
+    let held = app.services.admission.signatures.admit().await.unwrap();
+    let statuses = [
+        at_acs(response()).await.unwrap(),
+        at_tokens(response()).await.unwrap(),
+        ecp().await.unwrap(),
+    ];
+    for (name, r) in ["ACS", "token API", "ECP consumer"].iter().zip(statuses) {
+        assert_eq!(r.status().as_u16(), 429, "{name} while the pool is full");
+        assert_eq!(r.headers()["retry-after"], "1", "{name}");
+    }
+    drop(held);
+    assert_eq!(at_acs(response()).await.unwrap().status().as_u16(), 201);
+    assert_eq!(at_tokens(response()).await.unwrap().status().as_u16(), 201);
+    assert_eq!(
+        ecp().await.unwrap().status().as_u16(),
+        401,
+        "an empty envelope, checked"
+    );
+    assert_eq!(app.services.admission.signatures.in_use(), 0, "every permit came back");
+    app.stop().await;
+}
+
 fn base64_std(text: &str) -> String {
     use base64::Engine;
     base64::engine::general_purpose::STANDARD.encode(text)
@@ -463,5 +516,6 @@ fn base64_std(text: &str) -> String {
 on_both_backends!(
     password_lockout,
     password_flood_is_throttled,
-    sign_in_starts_are_admitted
+    sign_in_starts_are_admitted,
+    response_checks_are_admitted
 );

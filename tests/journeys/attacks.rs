@@ -752,7 +752,60 @@ async fn concurrent_guesses_stop_at_the_limit(db: Db) {
     app.stop().await;
 }
 
+/// R16. Binding a user to another external identity ends the tokens its old identity signed
+/// in through an iam_user_sso provider (they spoke for a binding that no longer exists).
+async fn rebinding_a_user_ends_its_sso_tokens(db: Db) {
+    let Some(app) = spawn_app(db).await else { return };
+    let t = app.admin_token.clone();
+    let (_, me) = app.validate(&t, &t).await;
+    let domain_id = me["token"]["project"]["domain"]["id"].as_str().unwrap().to_string();
+    let bob = call_ok(
+        &app,
+        "POST",
+        "/v3.0/OS-USER/users",
+        &t,
+        Some(
+            json!({"user": {"name": "bob", "domain_id": domain_id, "xuser_type": "TenantIdp", "xuser_id": "bob@corp"}}),
+        ),
+        201,
+    )
+    .await;
+    let bob = id(&bob, "user");
+    let idp = "/v3/OS-FEDERATION/identity_providers/corp";
+    let body = json!({"identity_provider": {"enabled": true, "sso_type": "iam_user_sso"}});
+    call_ok(&app, "PUT", idp, &t, Some(body), 201).await;
+    let rules = json!({"mapping": {"rules": [{"remote": [{"type": "sub"}], "local": [{"user": {"name": "{0}"}}]}]}});
+    call_ok(&app, "PUT", "/v3/OS-FEDERATION/mappings/corp-map", &t, Some(rules), 201).await;
+    let protocol = json!({"protocol": {"mapping_id": "corp-map"}});
+    call_ok(&app, "PUT", &format!("{idp}/protocols/oidc"), &t, Some(protocol), 201).await;
+    let attrs = fedgate::mapping::assertion_from_json(json!({"sub": "bob@corp"}).as_object().unwrap());
+    let signed_in = app
+        .services
+        .federated_login("corp", "oidc", &attrs, fedgate::service::now_ms())
+        .await
+        .unwrap()
+        .token;
+    assert_eq!(app.validate(&t, &signed_in).await.0, 200);
+    let rebind = json!({"user": {"xuser_type": "TenantIdp", "xuser_id": "robert@corp"}});
+    call_ok(
+        &app,
+        "PUT",
+        &format!("/v3.0/OS-USER/users/{bob}"),
+        &t,
+        Some(rebind),
+        200,
+    )
+    .await;
+    assert_eq!(
+        app.validate(&t, &signed_in).await.0,
+        404,
+        "the old binding's token ends"
+    );
+    app.stop().await;
+}
+
 on_both_backends!(
+    rebinding_a_user_ends_its_sso_tokens,
     a_domain_admin_cannot_strip_the_account_owner,
     a_domain_admin_cannot_sign_in_as_the_owner_through_iam_user_sso,
     a_domain_admin_cannot_aim_fetches_at_fedgates_own_host,
