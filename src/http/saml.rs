@@ -99,7 +99,7 @@ pub async fn acs_post(
         Some(origin) => {
             let mut page = post_token_to_dashboard(origin, &signed_in.issued.token)?;
             // The binding is spent.
-            set_binding_cookie(&mut page, SAML_BINDING_COOKIE, ACS_POST_PATH, "");
+            set_binding_cookie(&mut page, &s.config.public_url, SAML_BINDING_COOKIE, ACS_POST_PATH, "");
             Ok(page)
         }
         None => Ok(created(&s, &signed_in.issued, &uri)),

@@ -163,7 +163,13 @@ pub async fn start(
     if protocol == "saml" {
         let started = s.start_saml_websso(&idp_id, origin, now_ms()).await?;
         let mut response = send_authn_request(started.send)?;
-        set_binding_cookie(&mut response, SAML_BINDING_COOKIE, ACS_POST_PATH, &started.binding);
+        set_binding_cookie(
+            &mut response,
+            &s.config.public_url,
+            SAML_BINDING_COOKIE,
+            ACS_POST_PATH,
+            &started.binding,
+        );
         return Ok(response);
     }
     if protocol != "oidc" {
@@ -176,15 +182,33 @@ pub async fn start(
         headers.insert(header::LOCATION, v);
     }
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    set_binding_cookie(&mut response, BINDING_COOKIE, OIDC_CALLBACK_PATH, &started.binding);
+    set_binding_cookie(
+        &mut response,
+        &s.config.public_url,
+        BINDING_COOKIE,
+        OIDC_CALLBACK_PATH,
+        &started.binding,
+    );
     Ok(response)
 }
 
 /// The browser-binding cookie, sent back only to the endpoint that finishes the sign-in.
 /// SameSite=None: the provider's answer (form_post, SAML HTTP-POST) is a cross-site POST.
 /// An empty `value` expires it.
-pub fn set_binding_cookie(response: &mut Response, name: &str, path: &str, value: &str) {
+/// The path a browser sees for one of ours: under the public URL's own path (a proxy may serve
+/// fedgate at `https://example.com/iam`).
+fn cookie_path(public_url: &str, path: &str) -> String {
+    let prefix = public_url
+        .split_once("://")
+        .and_then(|(_, rest)| rest.find('/').map(|i| &rest[i..]))
+        .unwrap_or("")
+        .trim_end_matches('/');
+    format!("{prefix}{path}")
+}
+
+pub fn set_binding_cookie(response: &mut Response, public_url: &str, name: &str, path: &str, value: &str) {
     let max_age = if value.is_empty() { 0 } else { 600 };
+    let path = cookie_path(public_url, path);
     let cookie = format!("{name}={value}; Path={path}; Max-Age={max_age}; HttpOnly; Secure; SameSite=None");
     if let Ok(v) = HeaderValue::from_str(&cookie) {
         response.headers_mut().append(header::SET_COOKIE, v);
@@ -263,6 +287,30 @@ pub async fn callback(
         .await?;
     let mut response = post_token_to_dashboard(&origin, &issued.token)?;
     // The binding is spent.
-    set_binding_cookie(&mut response, BINDING_COOKIE, OIDC_CALLBACK_PATH, "");
+    set_binding_cookie(
+        &mut response,
+        &s.config.public_url,
+        BINDING_COOKIE,
+        OIDC_CALLBACK_PATH,
+        "",
+    );
     Ok(response)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::cookie_path;
+
+    #[test]
+    fn binding_cookies_live_under_the_public_path() {
+        let acs = "/v3-ext/auth/OS-FEDERATION/SSO/SAML2/POST";
+        for (public_url, want) in [
+            ("https://iam.example.com", acs.to_string()),
+            ("https://iam.example.com/", acs.to_string()),
+            ("https://example.com/iam", format!("/iam{acs}")),
+            ("http://127.0.0.1:5000/a/b/", format!("/a/b{acs}")),
+        ] {
+            assert_eq!(cookie_path(public_url, acs), want, "{public_url}");
+        }
+    }
 }

@@ -122,6 +122,10 @@ pub struct AssignmentNames {
     pub target: (String, Option<NameRef>),
 }
 
+/// Effective listings expand members x projects; beyond this many rows (and the queries their
+/// names take) a caller is asked to filter rather than hold a replica busy.
+const MAX_EFFECTIVE: usize = 50_000;
+
 fn refuse_combination(message: &str) -> Error {
     Error::BadRequest(message.to_string())
 }
@@ -352,6 +356,12 @@ impl Services {
             } else {
                 vec![None]
             };
+            if out.len() + users.len() * targets.len() > MAX_EFFECTIVE {
+                return Err(Error::BadRequest(format!(
+                    "The effective listing would hold more than {MAX_EFFECTIVE} assignments; narrow it with \
+                     user.id, scope.project.id, scope.domain.id or role.id."
+                )));
+            }
             for user_id in &users {
                 for project_id in &targets {
                     out.push(Assignment {

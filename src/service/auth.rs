@@ -305,7 +305,7 @@ impl Services {
 
     pub async fn revoke_subject(&self, caller: &AuthContext, subject: &str, now_ms: i64) -> Result<()> {
         let ctx = self.check_subject(caller, subject, now_ms).await?;
-        self.tokens.revoke_token(&ctx.token).await?;
+        self.tokens.revoke_token(&ctx.token, now_ms).await?;
         let audit = ctx.token.audit_id().map(hex::encode).unwrap_or_default();
         tracing::info!(token.audit_id = %audit, user.id = %ctx.identity.user.id, "token revoked");
         Ok(())

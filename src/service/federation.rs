@@ -195,14 +195,18 @@ impl Services {
                 ));
             }
         }
+        let was_enabled = idp.enabled;
         let disabling = idp.enabled && input.enabled == Some(false);
         if let Some(e) = input.enabled {
             idp.enabled = e;
         }
-        self.store.update_idp(&idp).await.map_err(|e| match e {
+        let updated = self.store.update_idp(&idp, was_enabled).await.map_err(|e| match e {
             StoreError::Conflict(_) => Error::Conflict("a remote id belongs to another identity provider".into()),
             other => other.into(),
         })?;
+        if !updated {
+            return Err(changed_meanwhile(&idp.id));
+        }
         if disabling {
             self.revoke_idp_tokens(&idp.id, now_ms).await?;
         }
@@ -417,6 +421,13 @@ impl Services {
         self.invalidate_cache();
         Ok(())
     }
+}
+
+/// A provider disabled, enabled or deleted while a request that read it was running.
+pub(super) fn changed_meanwhile(idp_id: &str) -> Error {
+    Error::Conflict(format!(
+        "identity provider {idp_id}, which changed while this request ran; try again"
+    ))
 }
 
 fn oidc_error(e: crate::oidc::OidcError) -> Error {

@@ -197,13 +197,16 @@ impl Services {
         }
         if idp.remote_ids.is_empty() {
             idp.remote_ids = vec![parsed.entity_id.clone()];
-            self.store.update_idp(&idp).await.map_err(|e| match e {
+            let updated = self.store.update_idp(&idp, idp.enabled).await.map_err(|e| match e {
                 StoreError::Conflict(_) => Error::Conflict(format!(
                     "entityID {} belongs to another identity provider",
                     parsed.entity_id
                 )),
                 other => other.into(),
             })?;
+            if !updated {
+                return Err(super::federation::changed_meanwhile(&idp.id));
+            }
         } else if !idp.remote_ids.contains(&parsed.entity_id) {
             return Err(Error::invalid(
                 "metadata",

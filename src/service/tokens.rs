@@ -50,6 +50,9 @@ const MAX_GAPS: usize = 4096;
 const START_WINDOW: i64 = 64;
 /// The in-memory list drops expired events at most this often.
 const PRUNE_EVERY_MS: i64 = 60_000;
+/// Audit-id revocations of one user, within a token lifetime on one replica, before they turn
+/// into one revocation of all the user's tokens.
+pub const MAX_AUDIT_EVENTS_PER_USER: u32 = 10_000;
 /// Replicas' clocks differ by up to this much; events outlive their tokens by it.
 const CLOCK_SKEW_MS: i64 = 60_000;
 
@@ -59,6 +62,7 @@ pub struct TokenService {
     /// Read on every validation, written on a revoke or a poll that found events: a revoke
     /// inserts one entry instead of copying the list.
     revocations: RwLock<RevocationList>,
+    audit_budget: std::sync::Mutex<AuditBudget>,
     poll: Mutex<PollState>,
     last_reload_ms: Mutex<i64>,
     ttl_ms: i64,
@@ -82,6 +86,7 @@ impl TokenService {
             store,
             ring: ArcSwap::from_pointee(ring),
             revocations: RwLock::new(RevocationList::default()),
+            audit_budget: std::sync::Mutex::new(AuditBudget::new(MAX_AUDIT_EVENTS_PER_USER, ttl_secs * 1000)),
             poll: Mutex::new(PollState::default()),
             last_reload_ms: Mutex::new(now_ms),
             ttl_ms: ttl_secs * 1000,
@@ -159,13 +164,28 @@ impl TokenService {
     }
 
     /// Revokes one token and what was derived from it: the event lasts as long as the token.
-    pub async fn revoke_token(&self, token: &TokenPayload) -> Result<()> {
+    /// A user whose tokens are revoked one by one more than `MAX_AUDIT_EVENTS_PER_USER` times
+    /// within a token lifetime (deriving costs nothing, so a script could grow the list) gets
+    /// one event for all of its tokens instead, and the count starts again.
+    pub async fn revoke_token(&self, token: &TokenPayload, now_ms: i64) -> Result<()> {
         let audit = token
             .audit_id()
             .copied()
             .ok_or_else(|| Error::Internal("token without audit id".into()))?;
+        if self.count_audit_revocation(&token.user_id, now_ms) {
+            tracing::warn!(user.id = %token.user_id, "many tokens revoked one by one; revoking all of the user's tokens at once");
+            return self.revoke_user(&token.user_id, now_ms).await;
+        }
         self.revoke(RevocationEvent::AuditId(audit), token.expires_at_ms + CLOCK_SKEW_MS)
             .await
+    }
+
+    fn count_audit_revocation(&self, user_id: &str, now_ms: i64) -> bool {
+        let mut budget = self
+            .audit_budget
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        budget.spend(user_id, now_ms)
     }
 
     /// Revokes every token of a user whose authentication was at or before `now_ms`.
@@ -270,6 +290,43 @@ impl TokenService {
     /// Sequence numbers this replica still waits for (tests and diagnostics).
     pub async fn revocation_gaps(&self) -> Vec<i64> {
         self.poll.lock().await.gaps.keys().copied().collect()
+    }
+}
+
+/// Audit-id revocations per user within a window (a token lifetime).
+struct AuditBudget {
+    limit: u32,
+    window_ms: i64,
+    /// User -> (window start, revocations in it).
+    counts: std::collections::HashMap<String, (i64, u32)>,
+}
+
+impl AuditBudget {
+    fn new(limit: u32, window_ms: i64) -> Self {
+        AuditBudget {
+            limit,
+            window_ms,
+            counts: std::collections::HashMap::new(),
+        }
+    }
+
+    /// Counts one revocation of the user's; true when that reaches the limit (the count then
+    /// starts again).
+    fn spend(&mut self, user_id: &str, now_ms: i64) -> bool {
+        let window = self.window_ms;
+        if self.counts.len() >= 10_000 {
+            self.counts.retain(|_, (since, _)| now_ms - *since < window);
+        }
+        let entry = self.counts.entry(user_id.to_string()).or_insert((now_ms, 0));
+        if now_ms - entry.0 >= window {
+            *entry = (now_ms, 0);
+        }
+        entry.1 += 1;
+        if entry.1 >= self.limit {
+            self.counts.remove(user_id);
+            return true;
+        }
+        false
     }
 }
 
@@ -389,4 +446,28 @@ pub async fn rotate_keys(store: &dyn Store, ttl_secs: i64, now_ms: i64) -> Resul
     }
     let retired = store.delete_token_keys_before(keep_from).await?;
     Ok(Rotation { new_primary, retired })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::AuditBudget;
+
+    #[test]
+    fn revoking_one_by_one_turns_into_one_event_at_the_limit() {
+        let mut budget = AuditBudget::new(3, 1_000);
+        let spent: Vec<bool> = (0..7).map(|i| budget.spend("u1", i)).collect();
+        assert_eq!(
+            spent,
+            [false, false, true, false, false, true, false],
+            "every third, then again"
+        );
+        assert!(!budget.spend("u2", 7), "users count apart");
+        // A new window starts the count again.
+        let mut budget = AuditBudget::new(3, 1_000);
+        assert!(!budget.spend("u1", 0));
+        assert!(!budget.spend("u1", 1));
+        assert!(!budget.spend("u1", 1_001), "the window passed");
+        assert!(!budget.spend("u1", 1_002));
+        assert!(budget.spend("u1", 1_003));
+    }
 }

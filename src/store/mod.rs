@@ -140,8 +140,10 @@ pub trait FederationStore: Send + Sync {
     async fn create_idp(&self, idp: &IdentityProvider) -> StoreResult<()>;
     async fn get_idp(&self, id: &str) -> StoreResult<Option<IdentityProvider>>;
     async fn list_idps(&self) -> StoreResult<Vec<IdentityProvider>>;
-    /// Replaces description, enabled and remote ids. Conflict when a remote id is taken.
-    async fn update_idp(&self, idp: &IdentityProvider) -> StoreResult<bool>;
+    /// Replaces description, enabled and remote ids, if the provider is still `was_enabled`
+    /// (as the caller read it: a concurrent disable is never undone by a stale write). False
+    /// when the provider is gone or its status changed; Conflict when a remote id is taken.
+    async fn update_idp(&self, idp: &IdentityProvider, was_enabled: bool) -> StoreResult<bool>;
     /// Removes the provider with its remote ids and protocols.
     async fn delete_idp(&self, id: &str) -> StoreResult<bool>;
     async fn create_mapping(&self, mapping: &MappingRecord) -> StoreResult<()>;

@@ -1082,14 +1082,16 @@ impl FederationStore for SqlStore {
         Ok(out)
     }
 
-    async fn update_idp(&self, idp: &IdentityProvider) -> StoreResult<bool> {
+    async fn update_idp(&self, idp: &IdentityProvider, was_enabled: bool) -> StoreResult<bool> {
         let mut tx = self.pool.begin().await?;
-        let done = sqlx::query("UPDATE identity_providers SET description = $2, enabled = $3 WHERE id = $1")
-            .bind(idp.id.clone())
-            .bind(idp.description.clone())
-            .bind(idp.enabled as i64)
-            .execute(&mut *tx)
-            .await?;
+        let done =
+            sqlx::query("UPDATE identity_providers SET description = $2, enabled = $3 WHERE id = $1 AND enabled = $4")
+                .bind(idp.id.clone())
+                .bind(idp.description.clone())
+                .bind(idp.enabled as i64)
+                .bind(was_enabled as i64)
+                .execute(&mut *tx)
+                .await?;
         if done.rows_affected() == 0 {
             return Ok(false);
         }

@@ -676,7 +676,7 @@ async fn an_assertion_is_used_once_whatever_provider_it_is_posted_to(db: Db) {
     let store = &app.services.store;
     let mut first = store.get_idp("first").await.unwrap().unwrap();
     first.remote_ids = vec!["https://first.elsewhere.test/".into()];
-    store.update_idp(&first).await.unwrap();
+    store.update_idp(&first, first.enabled).await.unwrap();
     app.register_provider("second", "saml", "saml-review").await;
     let (path, body) = import("second");
     call_ok(&app, "POST", &path, &t, Some(body), 201).await;

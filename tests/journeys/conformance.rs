@@ -465,6 +465,56 @@ async fn an_account_has_one_kind_of_identity_provider(s: &dyn Store) {
     );
 }
 
+/// A provider update made from a stale read of its status writes nothing: a concurrent
+/// disable is never undone.
+async fn a_stale_provider_write_changes_nothing(s: &dyn Store) {
+    s.create_domain(&domain("d1", "a")).await.unwrap();
+    let mut idp = IdentityProvider {
+        id: "acme".into(),
+        domain_id: "d1".into(),
+        sso_type: "virtual_user_sso".into(),
+        description: String::new(),
+        enabled: true,
+        remote_ids: vec![],
+        created_at_ms: NOW,
+    };
+    s.create_idp(&idp).await.unwrap();
+    let stale = IdentityProvider {
+        description: "renamed".into(),
+        remote_ids: vec!["https://a".into()],
+        ..idp.clone()
+    };
+    idp.enabled = false;
+    assert!(s.update_idp(&idp, true).await.unwrap(), "the disable, read as enabled");
+    assert!(
+        !s.update_idp(&stale, true).await.unwrap(),
+        "read as enabled, but it is not any more"
+    );
+    assert_eq!(s.get_idp("acme").await.unwrap(), Some(idp.clone()), "nothing written");
+    assert!(
+        s.update_idp(
+            &IdentityProvider {
+                enabled: false,
+                ..stale
+            },
+            false
+        )
+        .await
+        .unwrap()
+    );
+    assert!(
+        !s.update_idp(
+            &IdentityProvider {
+                id: "gone".into(),
+                ..idp
+            },
+            false
+        )
+        .await
+        .unwrap()
+    );
+}
+
 fn sso_type_conflict_ref(r: &StoreResult<()>) -> bool {
     matches!(r, Err(StoreError::Conflict(w)) if w == SSO_TYPE_CONFLICT)
 }
@@ -697,6 +747,7 @@ conformance!(
     agencies_round_trip_and_cascade,
     federation_cascades_and_restricts,
     an_account_has_one_kind_of_identity_provider,
+    a_stale_provider_write_changes_nothing,
     shadow_users_record_logins_and_keep_their_status,
     one_time_values_are_used_once,
     login_failures_count_lock_and_reset,
