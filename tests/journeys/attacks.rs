@@ -112,6 +112,35 @@ async fn account_with_second_admin(app: &TestApp) -> (String, String, String, St
     (d, acme.user_id, owners, dana_token)
 }
 
+/// With `token`'s account: provider `idp` of `sso_type` with protocol oidc and a mapping
+/// `<idp>-map` that signs `sub` in as the user of that name.
+async fn oidc_federation_as(app: &TestApp, token: &str, idp: &str, sso_type: &str) {
+    let path = format!("/v3/OS-FEDERATION/identity_providers/{idp}");
+    let body = json!({"identity_provider": {"enabled": true, "sso_type": sso_type}});
+    call_ok(app, "PUT", &path, token, Some(body), 201).await;
+    let rules = json!({"mapping": {"rules": [{"remote": [{"type": "sub"}], "local": [{"user": {"name": "{0}"}}]}]}});
+    let mapping = format!("{idp}-map");
+    call_ok(
+        app,
+        "PUT",
+        &format!("/v3/OS-FEDERATION/mappings/{mapping}"),
+        token,
+        Some(rules),
+        201,
+    )
+    .await;
+    let protocol = json!({"protocol": {"mapping_id": mapping}});
+    call_ok(
+        app,
+        "PUT",
+        &format!("{path}/protocols/oidc"),
+        token,
+        Some(protocol),
+        201,
+    )
+    .await;
+}
+
 /// R1. "An account's owner is changed only by itself or a cloud admin, so an account's IAM
 /// admins cannot take the account over": but the owner's admin power is a group membership
 /// and a grant that any admin of the domain may remove. Dana strips the owner of it and keeps
@@ -183,35 +212,7 @@ async fn a_domain_admin_cannot_sign_in_as_the_owner_through_iam_user_sso(db: Db)
     )
     .await;
     let key = SigningKey::rsa("dana-1");
-    let idp = "/v3/OS-FEDERATION/identity_providers/acme-sso";
-    call_ok(
-        &app,
-        "PUT",
-        idp,
-        &dana,
-        Some(json!({"identity_provider": {"enabled": true, "sso_type": "iam_user_sso"}})),
-        201,
-    )
-    .await;
-    let rules = json!({"mapping": {"rules": [{"remote": [{"type": "sub"}], "local": [{"user": {"name": "{0}"}}]}]}});
-    call_ok(
-        &app,
-        "PUT",
-        "/v3/OS-FEDERATION/mappings/acme-sso-map",
-        &dana,
-        Some(rules),
-        201,
-    )
-    .await;
-    call_ok(
-        &app,
-        "PUT",
-        &format!("{idp}/protocols/oidc"),
-        &dana,
-        Some(json!({"protocol": {"mapping_id": "acme-sso-map"}})),
-        201,
-    )
-    .await;
+    oidc_federation_as(&app, &dana, "acme-sso", "iam_user_sso").await;
     let jwks = json!({"keys": [key.jwk()]}).to_string();
     call_ok(
         &app,
@@ -299,35 +300,7 @@ async fn a_domain_admin_cannot_aim_fetches_at_fedgates_own_host(db: Db) {
     };
     let (_, _, _, dana) = account_with_second_admin(&app).await;
     let (port, hits) = counting_listener().await;
-    let idp = "/v3/OS-FEDERATION/identity_providers/acme-oidc";
-    call_ok(
-        &app,
-        "PUT",
-        idp,
-        &dana,
-        Some(json!({"identity_provider": {"enabled": true}})),
-        201,
-    )
-    .await;
-    let rules = json!({"mapping": {"rules": [{"remote": [{"type": "sub"}], "local": [{"user": {"name": "{0}"}}]}]}});
-    call_ok(
-        &app,
-        "PUT",
-        "/v3/OS-FEDERATION/mappings/acme-oidc-map",
-        &dana,
-        Some(rules),
-        201,
-    )
-    .await;
-    call_ok(
-        &app,
-        "PUT",
-        &format!("{idp}/protocols/oidc"),
-        &dana,
-        Some(json!({"protocol": {"mapping_id": "acme-oidc-map"}})),
-        201,
-    )
-    .await;
+    oidc_federation_as(&app, &dana, "acme-oidc", "virtual_user_sso").await;
     // Any internal HTTP service on the host: a path and query of dana's choosing go with it.
     let (configured, answer) = app
         .call(
@@ -499,27 +472,8 @@ async fn a_token_through_a_disabled_provider_stays_refused(db: Db) {
         201,
     )
     .await;
+    oidc_federation_as(&a, &t, "corp", "iam_user_sso").await;
     let idp = "/v3/OS-FEDERATION/identity_providers/corp";
-    call_ok(
-        &a,
-        "PUT",
-        idp,
-        &t,
-        Some(json!({"identity_provider": {"enabled": true, "sso_type": "iam_user_sso"}})),
-        201,
-    )
-    .await;
-    let rules = json!({"mapping": {"rules": [{"remote": [{"type": "sub"}], "local": [{"user": {"name": "{0}"}}]}]}});
-    call_ok(&a, "PUT", "/v3/OS-FEDERATION/mappings/corp-map", &t, Some(rules), 201).await;
-    call_ok(
-        &a,
-        "PUT",
-        &format!("{idp}/protocols/oidc"),
-        &t,
-        Some(json!({"protocol": {"mapping_id": "corp-map"}})),
-        201,
-    )
-    .await;
     let b = a.spawn_replica(|args| args.refresh_interval_ms = Some(5_000)).await;
     let attrs = fedgate::mapping::assertion_from_json(json!({"sub": "bob@corp"}).as_object().unwrap());
     // B has signed bob in through corp before: its caches hold the provider and bob's view.
@@ -771,13 +725,7 @@ async fn rebinding_a_user_ends_its_sso_tokens(db: Db) {
     )
     .await;
     let bob = id(&bob, "user");
-    let idp = "/v3/OS-FEDERATION/identity_providers/corp";
-    let body = json!({"identity_provider": {"enabled": true, "sso_type": "iam_user_sso"}});
-    call_ok(&app, "PUT", idp, &t, Some(body), 201).await;
-    let rules = json!({"mapping": {"rules": [{"remote": [{"type": "sub"}], "local": [{"user": {"name": "{0}"}}]}]}});
-    call_ok(&app, "PUT", "/v3/OS-FEDERATION/mappings/corp-map", &t, Some(rules), 201).await;
-    let protocol = json!({"protocol": {"mapping_id": "corp-map"}});
-    call_ok(&app, "PUT", &format!("{idp}/protocols/oidc"), &t, Some(protocol), 201).await;
+    oidc_federation_as(&app, &t, "corp", "iam_user_sso").await;
     let attrs = fedgate::mapping::assertion_from_json(json!({"sub": "bob@corp"}).as_object().unwrap());
     let signed_in = app
         .services

@@ -148,12 +148,7 @@ async fn a_revocation_reaches_another_replica_within_the_refresh_interval(db: Db
         let token = bob_token(&a).await;
         assert_eq!(status_of(&b, &token).await, 200);
         revoke(&a, &token).await;
-        let started = Instant::now();
-        while status_of(&b, &token).await != 404 {
-            assert!(started.elapsed() < Duration::from_secs(5), "B never saw the revocation");
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
-        delays.push(started.elapsed());
+        delays.push(wait_until_refused(&b, &token, "B never saw the revocation").await);
     }
     let worst = delays.iter().max().copied().unwrap_or_default();
     eprintln!("revocation propagation ({db:?}, refresh interval 100 ms): {delays:?}, worst {worst:?}");
@@ -163,23 +158,34 @@ async fn a_revocation_reaches_another_replica_within_the_refresh_interval(db: Db
     a.stop().await;
 }
 
-/// A revocation whose sequence number was drawn before another's but committed after it
-/// (PostgreSQL allows this between concurrent transactions) is still applied by a replica
-/// that polled in between. It used to be skipped for good: polling asked only for numbers
-/// above the highest seen.
-async fn a_revocation_committed_out_of_order_still_reaches_other_replicas(db: Db) {
-    if db != Db::Postgres {
-        return; // SQLite has one writer: numbers commit in order.
+/// Polls `app` until it refuses `token` (within five seconds), failing with `what`.
+async fn wait_until_refused(app: &TestApp, token: &str, what: &str) -> Duration {
+    let started = Instant::now();
+    while status_of(app, token).await != 404 {
+        assert!(started.elapsed() < Duration::from_secs(5), "{what}");
+        tokio::time::sleep(Duration::from_millis(5)).await;
     }
+    started.elapsed()
+}
+
+/// A revocation of bob whose sequence number is drawn first but committed after a later one
+/// reaches replica B all the same. `first_id`, when set, restarts the numbering there first.
+async fn late_commit_reaches_another_replica(db: Db, first_id: Option<i64>) {
     let Some(a) = spawn_app(db).await else { return };
     let bob = seed_bob(&a).await;
+    let mut conn = sqlx::PgConnection::connect(&a.database_url()).await.unwrap();
+    if let Some(id) = first_id {
+        let restart = format!("ALTER TABLE revocation_events ALTER COLUMN id RESTART WITH {id}");
+        sqlx::query(sqlx::AssertSqlSafe(restart))
+            .execute(&mut conn)
+            .await
+            .unwrap();
+    }
     let b = a.spawn_replica(|_| {}).await;
     let bobs = bob_token(&a).await;
     assert_eq!(status_of(&b, &bobs).await, 200);
-
     // A slow writer takes its number first and holds its transaction open.
-    let mut slow = sqlx::PgConnection::connect(&a.database_url()).await.unwrap();
-    let mut tx = slow.begin().await.unwrap();
+    let mut tx = conn.begin().await.unwrap();
     let now = fedgate::service::now_ms();
     let (held,): (i64,) = sqlx::query_as(
         "INSERT INTO revocation_events (kind, subject, issued_before, expires_at) VALUES ('user', $1, $2, $3) RETURNING id",
@@ -193,28 +199,27 @@ async fn a_revocation_committed_out_of_order_still_reaches_other_replicas(db: Db
     // A later-numbered revocation commits first, and B polls past it.
     let other = bob_token(&a).await;
     revoke(&a, &other).await;
-    let started = Instant::now();
-    while status_of(&b, &other).await != 404 {
-        assert!(
-            started.elapsed() < Duration::from_secs(5),
-            "B never saw the later event"
-        );
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
+    wait_until_refused(&b, &other, "B never saw the later event").await;
     assert_eq!(status_of(&b, &bobs).await, 200, "the held event is not committed yet");
     assert!(
         b.services.tokens.revocation_gaps().await.contains(&held),
         "B waits for {held}"
     );
     tx.commit().await.unwrap();
-    let started = Instant::now();
-    while status_of(&b, &bobs).await != 404 {
-        assert!(started.elapsed() < Duration::from_secs(5), "B skipped the late commit");
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
+    wait_until_refused(&b, &bobs, "B skipped the late commit").await;
     assert!(!b.services.tokens.revocation_gaps().await.contains(&held));
     b.stop().await;
     a.stop().await;
+}
+
+/// A revocation whose sequence number was drawn before another's but committed after it
+/// (PostgreSQL allows this between concurrent transactions) is still applied by a replica
+/// that polled in between. It used to be skipped for good: polling asked only for numbers
+/// above the highest seen.
+async fn a_revocation_committed_out_of_order_still_reaches_other_replicas(db: Db) {
+    if db == Db::Postgres {
+        late_commit_reaches_another_replica(db, None).await;
+    } // SQLite has one writer: numbers commit in order.
 }
 
 /// A replica that loaded no live event (a quiet store whose old events expired) has seen
@@ -222,52 +227,9 @@ async fn a_revocation_committed_out_of_order_still_reaches_other_replicas(db: Db
 /// lowest numbers, which never come, and leave the ones just below it untracked, though those
 /// are the ones a concurrent transaction can still commit. Such a late commit was skipped.
 async fn a_late_commit_far_up_the_sequence_still_reaches_other_replicas(db: Db) {
-    if db != Db::Postgres {
-        return; // SQLite has one writer: numbers commit in order.
+    if db == Db::Postgres {
+        late_commit_reaches_another_replica(db, Some(100_000)).await;
     }
-    let Some(a) = spawn_app(db).await else { return };
-    let bob = seed_bob(&a).await;
-    let mut conn = sqlx::PgConnection::connect(&a.database_url()).await.unwrap();
-    sqlx::query("ALTER TABLE revocation_events ALTER COLUMN id RESTART WITH 100000")
-        .execute(&mut conn)
-        .await
-        .unwrap();
-    let b = a.spawn_replica(|_| {}).await;
-    let bobs = bob_token(&a).await;
-    assert_eq!(status_of(&b, &bobs).await, 200);
-    let mut tx = conn.begin().await.unwrap();
-    let now = fedgate::service::now_ms();
-    let (held,): (i64,) = sqlx::query_as(
-        "INSERT INTO revocation_events (kind, subject, issued_before, expires_at) VALUES ('user', $1, $2, $3) RETURNING id",
-    )
-    .bind(&bob)
-    .bind(now)
-    .bind(now + 3_600_000)
-    .fetch_one(&mut *tx)
-    .await
-    .unwrap();
-    let other = bob_token(&a).await;
-    revoke(&a, &other).await;
-    let started = Instant::now();
-    while status_of(&b, &other).await != 404 {
-        assert!(
-            started.elapsed() < Duration::from_secs(5),
-            "B never saw the later event"
-        );
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
-    assert!(
-        b.services.tokens.revocation_gaps().await.contains(&held),
-        "B waits for {held}"
-    );
-    tx.commit().await.unwrap();
-    let started = Instant::now();
-    while status_of(&b, &bobs).await != 404 {
-        assert!(started.elapsed() < Duration::from_secs(5), "B skipped the late commit");
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
-    b.stop().await;
-    a.stop().await;
 }
 
 /// Anything derived inherits the revocation: disabling bob after a rescope revokes the
