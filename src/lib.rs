@@ -11,6 +11,7 @@ pub mod oidc;
 pub mod saml;
 pub mod service;
 pub mod store;
+pub mod sts;
 pub mod telemetry;
 pub mod token;
 pub mod upstream;

@@ -1,0 +1,31 @@
+//! Temporary credentials and signed requests, pure: the canonical request of a request signed
+//! the Huawei SDK way and its HMAC (`signing`), and session policies (`policy`). Functions of
+//! (request bytes, keys, `now`); this module does not look access keys up, read the clock,
+//! draw randomness or log. The service layer finds the secret (a temporary credential's comes
+//! sealed in its security token, a permanent key's from the store) and decides what the
+//! verified caller may do.
+
+pub mod policy;
+pub mod signing;
+
+/// Why a signed request or a session policy is refused. The caller of a signed request learns
+/// only "not authenticated"; the variant goes to the log.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StsError {
+    #[error("the Authorization header is not SDK-HMAC-SHA256")]
+    NotSdkSigned,
+    #[error("the Authorization header is malformed")]
+    MalformedAuthorization,
+    #[error("the signed headers leave out {0}")]
+    UnsignedHeader(&'static str),
+    #[error("the signed header {0} is missing")]
+    MissingHeader(String),
+    #[error("the header {0} appears more than once")]
+    RepeatedHeader(String),
+    #[error("X-Sdk-Date is not YYYYMMDDTHHMMSSZ")]
+    BadDate,
+    #[error("signed at {signed_at}, outside the window around {now}")]
+    OutsideWindow { signed_at: i64, now: i64 },
+    #[error("the signature does not match")]
+    BadSignature,
+}
