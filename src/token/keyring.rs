@@ -1,8 +1,10 @@
 //! The key ring: the primary key seals, every key opens.
 //!
-//! Wire form: base64url (no padding) of `version:u8 = 1 | key_id:u32 BE | nonce:[u8;12] |
+//! Wire form: base64url (no padding) of `version:u8 | key_id:u32 BE | nonce:[u8;12] |
 //! AES-256-GCM(payload) | tag:[u8;16]`, with the first five bytes as associated data so the
-//! version and key id cannot be swapped without failing authentication.
+//! version and key id cannot be swapped without failing authentication. Version 1 is a token
+//! (X-Auth-Token), version 2 a security token (X-Security-Token): one can never open as the
+//! other.
 
 use aes_gcm::aead::{Aead, KeyInit, Payload};
 use aes_gcm::{Aes256Gcm, Nonce};
@@ -12,7 +14,14 @@ use zeroize::Zeroizing;
 
 use super::{TokenError, TokenPayload};
 
-const VERSION: u8 = 1;
+/// What a sealed value is; its version byte, bound to the ciphertext as associated data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sealed {
+    Token = 1,
+    SecurityToken = 2,
+}
+
+const VERSION: u8 = Sealed::Token as u8;
 const HEADER_LEN: usize = 1 + 4;
 const NONCE_LEN: usize = 12;
 const TAG_LEN: usize = 16;
@@ -87,16 +96,20 @@ impl KeyRing {
     /// Seals `payload` under the primary key. The nonce must be fresh for every call (the
     /// caller draws it from a CSPRNG): AES-GCM loses its guarantees on nonce reuse.
     pub fn seal(&self, payload: &TokenPayload, nonce: [u8; NONCE_LEN]) -> String {
+        self.seal_bytes(Sealed::Token, &payload.encode(), nonce)
+    }
+
+    /// Seals `plain` as a value of `kind` under the primary key (fresh nonce, as for `seal`).
+    pub fn seal_bytes(&self, kind: Sealed, plain: &[u8], nonce: [u8; NONCE_LEN]) -> String {
         let (key_id, cipher) = &self.keys[0];
         let mut header = [0u8; HEADER_LEN];
-        header[0] = VERSION;
+        header[0] = kind as u8;
         header[1..].copy_from_slice(&key_id.to_be_bytes());
-        let plain = payload.encode();
         let sealed = cipher
             .encrypt(
                 Nonce::from_slice(&nonce),
                 Payload {
-                    msg: &plain,
+                    msg: plain,
                     aad: &header,
                 },
             )
@@ -118,17 +131,25 @@ impl KeyRing {
 
     /// Authenticates, decrypts and time-checks a token. Revocation is checked separately.
     pub fn open(&self, token: &str, now_ms: i64) -> Result<TokenPayload, TokenError> {
-        if token.len() > MAX_TOKEN_CHARS {
-            return Err(TokenError::BadLength { len: token.len() });
+        let plain = self.open_bytes(Sealed::Token, token, MAX_TOKEN_CHARS)?;
+        let payload = TokenPayload::decode(&plain)?;
+        check_times(&payload, now_ms)?;
+        Ok(payload)
+    }
+
+    /// Authenticates and decrypts a value of `kind` at most `max_chars` long.
+    pub fn open_bytes(&self, kind: Sealed, text: &str, max_chars: usize) -> Result<Vec<u8>, TokenError> {
+        if text.len() > max_chars {
+            return Err(TokenError::BadLength { len: text.len() });
         }
         let wire = URL_SAFE_NO_PAD
-            .decode(token.as_bytes())
+            .decode(text.as_bytes())
             .map_err(|_| TokenError::NotBase64)?;
         if wire.len() < HEADER_LEN + NONCE_LEN + TAG_LEN + 1 {
             return Err(TokenError::BadLength { len: wire.len() });
         }
         let (header, rest) = wire.split_at(HEADER_LEN);
-        if header[0] != VERSION {
+        if header[0] != kind as u8 {
             return Err(TokenError::UnsupportedVersion(header[0]));
         }
         let key_id = u32::from_be_bytes([header[1], header[2], header[3], header[4]]);
@@ -139,7 +160,7 @@ impl KeyRing {
             .map(|(_, c)| c)
             .ok_or(TokenError::UnknownKey(key_id))?;
         let (nonce, sealed) = rest.split_at(NONCE_LEN);
-        let plain = cipher
+        cipher
             .decrypt(
                 Nonce::from_slice(nonce),
                 Payload {
@@ -147,24 +168,27 @@ impl KeyRing {
                     aad: header,
                 },
             )
-            .map_err(|_| TokenError::Forged)?;
-        let payload = TokenPayload::decode(&plain)?;
-        if payload.expires_at_ms <= now_ms {
-            return Err(TokenError::Expired {
-                expires_at_ms: payload.expires_at_ms,
-                now_ms,
-            });
-        }
-        // Replicas' clocks drift; a token from a few seconds ahead is still ours.
-        const ISSUE_SKEW_MS: i64 = 60_000;
-        if payload.issued_at_ms > now_ms + ISSUE_SKEW_MS {
-            return Err(TokenError::NotYetValid {
-                issued_at_ms: payload.issued_at_ms,
-                now_ms,
-            });
-        }
-        Ok(payload)
+            .map_err(|_| TokenError::Forged)
     }
+}
+
+/// A sealed payload is valid from shortly before it was issued until it expires.
+pub fn check_times(payload: &TokenPayload, now_ms: i64) -> Result<(), TokenError> {
+    if payload.expires_at_ms <= now_ms {
+        return Err(TokenError::Expired {
+            expires_at_ms: payload.expires_at_ms,
+            now_ms,
+        });
+    }
+    // Replicas' clocks drift; a token from a few seconds ahead is still ours.
+    const ISSUE_SKEW_MS: i64 = 60_000;
+    if payload.issued_at_ms > now_ms + ISSUE_SKEW_MS {
+        return Err(TokenError::NotYetValid {
+            issued_at_ms: payload.issued_at_ms,
+            now_ms,
+        });
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -5,11 +5,13 @@
 //! This module does not read the clock, generate randomness (nonces and audit ids come in as
 //! arguments), load keys (the service loads them from the store), or resolve names and roles.
 
+mod credential;
 mod keyring;
 mod payload;
 mod revocation;
 
-pub use keyring::{KeyRing, TokenKey};
+pub use credential::{MAX_SECURITY_TOKEN_CHARS, TemporaryCredential};
+pub use keyring::{KeyRing, Sealed, TokenKey};
 pub use payload::{AuditId, Federation, MAX_AUDIT_CHAIN, Methods, Scope, TokenPayload, derived_audit_chain};
 pub use revocation::{RevocationEvent, RevocationList};
 

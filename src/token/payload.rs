@@ -241,7 +241,7 @@ impl TokenPayload {
     }
 }
 
-fn put_varint(out: &mut Vec<u8>, mut v: u64) {
+pub(super) fn put_varint(out: &mut Vec<u8>, mut v: u64) {
     loop {
         let byte = (v & 0x7f) as u8;
         v >>= 7;
@@ -253,7 +253,7 @@ fn put_varint(out: &mut Vec<u8>, mut v: u64) {
     }
 }
 
-fn put_str(out: &mut Vec<u8>, s: &str) {
+pub(super) fn put_str(out: &mut Vec<u8>, s: &str) {
     put_varint(out, s.len() as u64);
     out.extend_from_slice(s.as_bytes());
 }
@@ -279,17 +279,17 @@ fn put_id(out: &mut Vec<u8>, id: &str) {
     }
 }
 
-struct Reader<'a> {
-    bytes: &'a [u8],
-    pos: usize,
+pub(super) struct Reader<'a> {
+    pub(super) bytes: &'a [u8],
+    pub(super) pos: usize,
 }
 
 impl Reader<'_> {
-    fn done(&self) -> bool {
+    pub(super) fn done(&self) -> bool {
         self.pos >= self.bytes.len()
     }
 
-    fn take(&mut self, n: usize) -> Result<&[u8], TokenError> {
+    pub(super) fn take(&mut self, n: usize) -> Result<&[u8], TokenError> {
         let end = self.pos.checked_add(n).ok_or(TokenError::Malformed("length"))?;
         let slice = self
             .bytes
@@ -299,7 +299,7 @@ impl Reader<'_> {
         Ok(slice)
     }
 
-    fn byte(&mut self) -> Result<u8, TokenError> {
+    pub(super) fn byte(&mut self) -> Result<u8, TokenError> {
         Ok(self.take(1)?[0])
     }
 
@@ -309,7 +309,7 @@ impl Reader<'_> {
         Ok(out)
     }
 
-    fn varint(&mut self) -> Result<u64, TokenError> {
+    pub(super) fn varint(&mut self) -> Result<u64, TokenError> {
         let mut value = 0u64;
         for shift in (0..64).step_by(7) {
             let b = self.byte()?;
@@ -321,7 +321,7 @@ impl Reader<'_> {
         Err(TokenError::Malformed("varint"))
     }
 
-    fn string(&mut self) -> Result<String, TokenError> {
+    pub(super) fn string(&mut self) -> Result<String, TokenError> {
         let len = self.varint()? as usize;
         if len > 4096 {
             return Err(TokenError::Malformed("string length"));

@@ -1,0 +1,166 @@
+//! Temporary credentials (STS): an access key, its secret key, and the token they act as,
+//! sealed together under the token key ring as a security token (`Sealed::SecurityToken`), so
+//! any replica verifies a request signed with them without the database, and revocation
+//! reaches them as it reaches the token (same user, authentication time, audit chain).
+//!
+//! Layout: `token_len | token payload | access | secret | policy_count | policy*` (lengths as
+//! varints, strings as varint length + UTF-8).
+
+use super::keyring::{Sealed, check_times};
+use super::payload::{Reader, put_str, put_varint};
+use super::{KeyRing, TokenError, TokenPayload};
+
+/// Security tokens longer than this are not ours (the largest has a 2,048-character policy).
+pub const MAX_SECURITY_TOKEN_CHARS: usize = 16 * 1024;
+const MAX_POLICIES: usize = 4;
+
+#[derive(Clone, PartialEq, Eq)]
+pub struct TemporaryCredential {
+    /// The access key id the credential signs requests under.
+    pub access: String,
+    /// The secret access key (HMAC key of the signatures).
+    pub secret: String,
+    /// Who the credential acts as, with its scope, times and audit chain.
+    pub token: TokenPayload,
+    /// Session policies, compact JSON: each narrows what the credential may do.
+    pub policies: Vec<String>,
+}
+
+impl std::fmt::Debug for TemporaryCredential {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TemporaryCredential")
+            .field("access", &self.access)
+            .field("secret", &"[redacted]")
+            .field("token", &self.token)
+            .field("policies", &self.policies)
+            .finish()
+    }
+}
+
+impl TemporaryCredential {
+    pub fn encode(&self) -> Vec<u8> {
+        let token = self.token.encode();
+        let mut out = Vec::with_capacity(token.len() + 80 + self.policies.iter().map(String::len).sum::<usize>());
+        put_varint(&mut out, token.len() as u64);
+        out.extend_from_slice(&token);
+        put_str(&mut out, &self.access);
+        put_str(&mut out, &self.secret);
+        put_varint(&mut out, self.policies.len() as u64);
+        for p in &self.policies {
+            put_str(&mut out, p);
+        }
+        out
+    }
+
+    pub fn decode(bytes: &[u8]) -> Result<Self, TokenError> {
+        let mut r = Reader { bytes, pos: 0 };
+        let token_len = usize::try_from(r.varint()?).map_err(|_| TokenError::Malformed("token length"))?;
+        let token = TokenPayload::decode(r.take(token_len)?)?;
+        let access = r.string()?;
+        let secret = r.string()?;
+        let count = r.varint()? as usize;
+        if count > MAX_POLICIES {
+            return Err(TokenError::Malformed("policy count"));
+        }
+        let mut policies = Vec::with_capacity(count);
+        for _ in 0..count {
+            policies.push(r.string()?);
+        }
+        if !r.done() || access.is_empty() || secret.is_empty() {
+            return Err(TokenError::Malformed("credential"));
+        }
+        Ok(TemporaryCredential {
+            access,
+            secret,
+            token,
+            policies,
+        })
+    }
+}
+
+impl KeyRing {
+    /// The security token of `credential` (fresh nonce, as for `seal`).
+    pub fn seal_credential(&self, credential: &TemporaryCredential, nonce: [u8; 12]) -> String {
+        self.seal_bytes(Sealed::SecurityToken, &credential.encode(), nonce)
+    }
+
+    /// Authenticates, decrypts and time-checks a security token. Revocation is checked
+    /// separately, on `token`.
+    pub fn open_credential(&self, security_token: &str, now_ms: i64) -> Result<TemporaryCredential, TokenError> {
+        let plain = self.open_bytes(Sealed::SecurityToken, security_token, MAX_SECURITY_TOKEN_CHARS)?;
+        let credential = TemporaryCredential::decode(&plain)?;
+        check_times(&credential.token, now_ms)?;
+        Ok(credential)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use base64::Engine;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::token::{Methods, Scope, TokenKey};
+
+    const NOW: i64 = 1_800_000_000_000;
+
+    fn credential() -> TemporaryCredential {
+        TemporaryCredential {
+            access: "HST3WQ7ZK9P2M4R8T6YB".into(),
+            secret: "Vq1zG8uJc0pXkR3dLm5nB7tY2wE4aS6hF9iK1oPq".into(),
+            token: TokenPayload {
+                methods: Methods::TOKEN,
+                user_id: "7116d09f88fa41908676fdd4b039e1a2".into(),
+                issued_at_ms: NOW,
+                authenticated_at_ms: NOW - 60_000,
+                expires_at_ms: NOW + 900_000,
+                audit_ids: vec![[1; 16], [2; 16]],
+                scope: Scope::Domain("d78cbac186b744899480f25bd022f468".into()),
+                federation: None,
+            },
+            policies: vec![r#"{"Version":"1.1","Statement":[{"Effect":"Allow","Action":["obs:*:*"]}]}"#.into()],
+        }
+    }
+
+    fn ring() -> KeyRing {
+        KeyRing::new(&[TokenKey::new(1, [1; 32])]).unwrap()
+    }
+
+    #[test]
+    fn a_security_token_round_trips_and_never_opens_as_a_token() {
+        let r = ring();
+        let sealed = r.seal_credential(&credential(), [4; 12]);
+        assert_eq!(r.open_credential(&sealed, NOW + 1), Ok(credential()));
+        assert_eq!(r.open(&sealed, NOW + 1), Err(TokenError::UnsupportedVersion(2)));
+        let token = r.seal(&credential().token, [5; 12]);
+        assert_eq!(
+            r.open_credential(&token, NOW + 1),
+            Err(TokenError::UnsupportedVersion(1))
+        );
+        assert!(matches!(
+            r.open_credential(&sealed, NOW + 900_000),
+            Err(TokenError::Expired { .. })
+        ));
+        assert!(
+            !format!("{:?}", credential()).contains("Vq1zG8"),
+            "the secret stays out of Debug"
+        );
+    }
+
+    proptest! {
+        #[test]
+        fn any_flipped_bit_of_a_security_token_is_rejected(pos in 0usize..400, bit in 0u8..8) {
+            let r = ring();
+            let mut wire = URL_SAFE_NO_PAD.decode(r.seal_credential(&credential(), [6; 12])).unwrap();
+            let pos = pos % wire.len();
+            wire[pos] ^= 1 << bit;
+            prop_assert!(r.open_credential(&URL_SAFE_NO_PAD.encode(wire), NOW).is_err());
+        }
+
+        #[test]
+        fn decode_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..300)) {
+            let _ = TemporaryCredential::decode(&bytes);
+        }
+    }
+}
