@@ -2,6 +2,7 @@
 //! store. Owns policy (who may do what) and the clock; delegates protocol work to the pure
 //! modules and persistence to `store`. Knows nothing of HTTP.
 
+pub mod access_keys;
 pub mod admin;
 pub mod admission;
 pub mod assignments;
