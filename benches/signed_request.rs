@@ -22,6 +22,7 @@ fn credential() -> TemporaryCredential {
             audit_ids: vec![[1; 16], [2; 16]],
             scope: Scope::Project("aa2d97d7e62c4b7da3ffdfc11551f0c1".into()),
             federation: None,
+            agency: None,
         },
         policies: Vec::new(),
     }
@@ -49,6 +50,7 @@ fn bench(c: &mut Criterion) {
         query: Some("name=ap-southeast-1"),
         headers: &headers,
         body: b"",
+        body_sha256: None,
     };
     let auth = Authorization::parse(unsigned).unwrap();
     let canonical = fedgate::sts::signing::canonical_request(&req, &auth).unwrap();
@@ -67,6 +69,7 @@ fn bench(c: &mut Criterion) {
                 query: Some("name=ap-southeast-1"),
                 headers: &headers,
                 body: b"",
+                body_sha256: None,
             };
             let auth = Authorization::parse(black_box(&authorization)).unwrap();
             let opened = ring

@@ -21,6 +21,7 @@ fn payload() -> TokenPayload {
         audit_ids: vec![[7; 16]],
         scope: Scope::Project("aa2d97d7e62c4b7da3ffdfc11551f0c1".into()),
         federation: None,
+        agency: None,
     }
 }
 

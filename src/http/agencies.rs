@@ -78,6 +78,6 @@ pub async fn delete(
     Caller(c): Caller,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    s.delete_agency(&c, &id).await?;
+    s.delete_agency(&c, &id, now_ms()).await?;
     Ok(StatusCode::NO_CONTENT)
 }

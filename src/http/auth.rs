@@ -9,7 +9,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
 use super::error::ApiError;
-use super::extract::{ApiJson, Caller, has_query_flag, header_text};
+use super::extract::{ApiJson, Caller, MaybeCaller, has_query_flag, header_text};
 use super::views;
 use crate::service::auth::AuthBody;
 use crate::service::{AuthContext, Error, Services, now_ms};
@@ -37,10 +37,11 @@ pub(super) fn created(services: &Services, issued: &crate::service::auth::Issued
 
 pub async fn issue(
     State(s): State<Arc<Services>>,
+    MaybeCaller(caller): MaybeCaller,
     uri: Uri,
     ApiJson(body): ApiJson<AuthBody>,
 ) -> Result<Response, ApiError> {
-    let issued = s.issue_token(body, now_ms()).await?;
+    let issued = s.issue_token(caller, body, now_ms()).await?;
     Ok(created(&s, &issued, &uri))
 }
 

@@ -52,7 +52,8 @@ fn report(e: &Error) -> ErrorReport {
         ),
         Error::BadRequest(m) => (StatusCode::BAD_REQUEST, m.clone(), "IAM.0011"),
         Error::IamRule { code, message } => {
-            let status = if code.starts_with("IAM.008") {
+            // IAM.0003: a session policy's deny (§8.2); IAM.008x: console-only and friends.
+            let status = if code.starts_with("IAM.008") || *code == "IAM.0003" {
                 StatusCode::FORBIDDEN
             } else {
                 StatusCode::BAD_REQUEST

@@ -12,6 +12,8 @@ mod identity;
 mod middleware;
 mod roles;
 mod saml;
+mod signed;
+mod sts;
 pub mod views;
 mod websso;
 
@@ -160,6 +162,11 @@ pub fn router(services: Arc<Services>) -> Router {
             "/v3.0/OS-INHERIT/domains/{d}/agencies/{a}/roles/{r}/inherited_to_projects",
             roles::grant_route(Agency, Domain, true),
         )
+        // temporary credentials, login tokens, signature checks
+        .route("/v3.0/OS-CREDENTIAL/securitytokens", post(sts::security_tokens))
+        .route("/v3.0/OS-AUTH/securitytoken/logintokens", post(sts::login_tokens))
+        .route("/v3-ext/auth/logintokens", get(sts::check_login_token))
+        .route("/v3-ext/auth/signed-requests", post(sts::check_signed_request))
         // federation configuration
         .route("/v3/OS-FEDERATION/identity_providers", get(federation::list_idps))
         .route(
@@ -239,6 +246,7 @@ pub fn router(services: Arc<Services>) -> Router {
         .route_layer(axum::middleware::from_fn(middleware::capture_route))
         .fallback(catalog::not_found)
         .layer(DefaultBodyLimit::max(body_limit))
+        .layer(axum::middleware::from_fn_with_state(services.clone(), signed::verify))
         .layer(TimeoutLayer::with_status_code(
             axum::http::StatusCode::REQUEST_TIMEOUT,
             timeout,

@@ -78,13 +78,16 @@ pub fn paged_links(base: &str, uri: &axum::http::Uri, paging: Option<Paging>, mo
 pub fn token(ctx: &AuthContext, catalog: &Catalog, with_catalog: bool) -> Value {
     let t = &ctx.token;
     let id = &ctx.identity;
-    let mut user = json!({
-        "id": id.user.id,
-        "name": id.user.name,
-        "domain": name_ref(&id.user.domain),
-        "password_expires_at": id.user.password_expires_at_ms.map(token_time).unwrap_or_default(),
-    });
-    if let Some(fed) = &t.federation {
+    let user_view = |u: &crate::service::UserView| {
+        json!({
+            "id": u.id,
+            "name": u.name,
+            "domain": name_ref(&u.domain),
+            "password_expires_at": u.password_expires_at_ms.map(token_time).unwrap_or_default(),
+        })
+    };
+    let mut user = user_view(&id.user);
+    if let (Some(fed), None) = (&t.federation, &id.assumed_by) {
         user["OS-FEDERATION"] = json!({
             "identity_provider": {"id": fed.idp_id},
             "protocol": {"id": fed.protocol_id},
@@ -99,6 +102,9 @@ pub fn token(ctx: &AuthContext, catalog: &Catalog, with_catalog: bool) -> Value 
         "audit_ids": audit_ids,
         "user": user,
     });
+    if let Some(assumer) = &id.assumed_by {
+        body["assumed_by"] = json!({"user": user_view(assumer)});
+    }
     let project_id = match &id.scope {
         ScopeView::Unscoped => None,
         ScopeView::Domain(d) => {
@@ -120,6 +126,40 @@ pub fn token(ctx: &AuthContext, catalog: &Catalog, with_catalog: bool) -> Value 
         };
     }
     json!({"token": body})
+}
+
+/// `logintoken` of a login token (reference L20551): `method` is `federation_proxy` for an
+/// agency session with a session user (a custom identity broker), else `token`.
+pub fn login_token(ctx: &AuthContext) -> Value {
+    let id = &ctx.identity;
+    let session_user = ctx
+        .token
+        .agency
+        .as_ref()
+        .and_then(|a| a.session_user.as_ref().map(|n| (a, n)));
+    let mut body = json!({
+        "domain_id": id.user.domain.id,
+        "expires_at": token_time(ctx.token.expires_at_ms),
+        "method": if session_user.is_some() { "federation_proxy" } else { "token" },
+        "user_id": id.user.id,
+        "user_name": id.user.name,
+        "session_id": ctx.token.audit_id().map(hex::encode).unwrap_or_default(),
+    });
+    if let Some((agency, name)) = session_user {
+        use sha2::Digest;
+        let digest = sha2::Sha256::digest(format!("{}/{name}", agency.agency_id));
+        body["session_user_id"] = json!(hex::encode(&digest[..16]));
+        body["session_name"] = json!(name);
+    }
+    if let Some(assumer) = &id.assumed_by {
+        body["assumed_by"] = json!({"user": {
+            "id": assumer.id,
+            "name": assumer.name,
+            "domain": name_ref(&assumer.domain),
+            "password_expires_at": assumer.password_expires_at_ms.map(token_time).unwrap_or_default(),
+        }});
+    }
+    json!({"logintoken": body})
 }
 
 fn base64_url(bytes: &[u8]) -> String {

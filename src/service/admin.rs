@@ -355,19 +355,19 @@ impl Services {
     pub async fn projects_of_user(&self, ctx: &AuthContext, id: &str) -> Result<Vec<Project>> {
         let user = self.get_user(ctx, id).await?;
         let groups = self.store.list_groups_of_user(&user.id).await?;
-        self.projects_for_groups(groups.into_iter().map(|g| g.id).collect())
+        self.projects_for((ActorKind::Group, groups.into_iter().map(|g| g.id).collect()))
             .await
     }
 
-    async fn projects_for_groups(&self, group_ids: Vec<String>) -> Result<Vec<Project>> {
-        if group_ids.is_empty() {
+    async fn projects_for(&self, (actor_kind, actor_ids): (ActorKind, Vec<String>)) -> Result<Vec<Project>> {
+        if actor_ids.is_empty() {
             return Ok(Vec::new());
         }
         let grants = self
             .store
             .list_grants(&GrantFilter {
-                actor_kind: Some(ActorKind::Group),
-                actor_ids: Some(group_ids),
+                actor_kind: Some(actor_kind),
+                actor_ids: Some(actor_ids),
                 ..GrantFilter::default()
             })
             .await?;
@@ -403,21 +403,20 @@ impl Services {
 
     /// GET /v3/auth/projects: projects the token's user can scope to.
     pub async fn auth_projects(&self, ctx: &AuthContext) -> Result<Vec<Project>> {
-        let group_ids = ctx.identity.groups.iter().map(|g| g.id.clone()).collect();
-        self.projects_for_groups(group_ids).await
+        self.projects_for(grantees(ctx)).await
     }
 
     /// GET /v3/auth/domains: the user's own domain and every domain its groups hold a
     /// domain-level role on.
     pub async fn auth_domains(&self, ctx: &AuthContext) -> Result<Vec<Domain>> {
         let mut ids = vec![ctx.identity.user.domain.id.clone()];
-        let group_ids: Vec<String> = ctx.identity.groups.iter().map(|g| g.id.clone()).collect();
-        if !group_ids.is_empty() {
+        let (actor_kind, actor_ids) = grantees(ctx);
+        if !actor_ids.is_empty() {
             let grants = self
                 .store
                 .list_grants(&GrantFilter {
-                    actor_kind: Some(ActorKind::Group),
-                    actor_ids: Some(group_ids),
+                    actor_kind: Some(actor_kind),
+                    actor_ids: Some(actor_ids),
                     target_kind: Some(TargetKind::Domain),
                     ..GrantFilter::default()
                 })
@@ -937,7 +936,9 @@ impl Services {
                 field: "agency.description".into(),
             });
         }
+        let mut trust_changed = false;
         if let Some(trust) = self.trust_domain(&input).await? {
+            trust_changed = trust.id != agency.trust_domain_id;
             agency.trust_domain_id = trust.id;
         }
         if let Some(d) = &input.description {
@@ -949,15 +950,34 @@ impl Services {
             agency.expire_at_ms = expire;
         }
         self.store.update_agency(&agency).await?;
+        if trust_changed {
+            // Whoever assumed it under the old trust no longer may.
+            self.tokens.revoke_agency(&agency.id, now_ms).await?;
+        }
+        self.invalidate_cache();
         Ok(agency)
     }
 
-    pub async fn delete_agency(&self, ctx: &AuthContext, id: &str) -> Result<()> {
+    /// Deleting an agency revokes every token and temporary credential acting as it.
+    pub async fn delete_agency(&self, ctx: &AuthContext, id: &str, now_ms: i64) -> Result<()> {
         self.get_agency(ctx, id).await?;
         if !self.store.delete_agency(id).await? {
             return Err(Error::not_found("agency", id));
         }
+        self.tokens.revoke_agency(id, now_ms).await?;
+        self.invalidate_cache();
         Ok(())
+    }
+}
+
+/// Who holds the caller's grants: its groups, or the agency it acts as.
+fn grantees(ctx: &AuthContext) -> (ActorKind, Vec<String>) {
+    match ctx.identity.assumed_by {
+        Some(_) => (ActorKind::Agency, vec![ctx.identity.user.id.clone()]),
+        None => (
+            ActorKind::Group,
+            ctx.identity.groups.iter().map(|g| g.id.clone()).collect(),
+        ),
     }
 }
 

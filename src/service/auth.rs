@@ -24,6 +24,7 @@ pub struct IdentitySection {
     pub methods: Vec<String>,
     pub password: Option<PasswordSection>,
     pub token: Option<TokenSection>,
+    pub assume_role: Option<super::sts::AssumeRole>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -93,7 +94,8 @@ fn new_audit_id() -> AuditId {
 }
 
 impl Services {
-    pub async fn issue_token(&self, body: AuthBody, now_ms: i64) -> Result<Issued> {
+    /// `caller` is the X-Auth-Token or signed request's identity, which `assume_role` needs.
+    pub async fn issue_token(&self, caller: Option<AuthContext>, body: AuthBody, now_ms: i64) -> Result<Issued> {
         let AuthSection { identity, scope } = body.auth;
         let methods: Vec<&str> = identity.methods.iter().map(String::as_str).collect();
         let (payload, method_name) = match methods.as_slice() {
@@ -117,6 +119,14 @@ impl Services {
                 // identity provider enabled (resolve reads them).
                 self.resolve(&parent, now_ms).await?;
                 (derive_payload(&parent, now_ms), "token")
+            }
+            ["assume_role"] => {
+                // L2551: the caller's own token (X-Auth-Token) assumes the agency.
+                let caller = caller.ok_or_else(|| Error::Unauthenticated("assume_role: no X-Auth-Token".into()))?;
+                let section = identity.assume_role.ok_or_else(|| Error::MissingField {
+                    field: "auth.identity.assume_role".into(),
+                })?;
+                (self.assume_agency(&caller, &section, now_ms).await?, "assume_role")
             }
             [] => return Err(Error::invalid("auth.identity.methods", "must name one method")),
             other => {
@@ -142,6 +152,7 @@ impl Services {
             ctx: AuthContext {
                 token: payload,
                 identity,
+                session_policies: Vec::new(),
             },
         })
     }
@@ -158,6 +169,7 @@ impl Services {
             ctx: AuthContext {
                 token: payload,
                 identity,
+                session_policies: Vec::new(),
             },
         })
     }
@@ -172,6 +184,7 @@ impl Services {
             audit_ids: vec![new_audit_id()],
             scope: Scope::Unscoped,
             federation: None,
+            agency: None,
         }
     }
 
@@ -300,6 +313,7 @@ impl Services {
         Ok(AuthContext {
             token: payload,
             identity,
+            session_policies: Vec::new(),
         })
     }
 
@@ -334,5 +348,6 @@ fn derive_payload(parent: &TokenPayload, now_ms: i64) -> TokenPayload {
         audit_ids: crate::token::derived_audit_chain(new_audit_id(), &parent.audit_ids),
         scope: Scope::Unscoped,
         federation: parent.federation.clone(),
+        agency: parent.agency.clone(),
     }
 }

@@ -21,10 +21,16 @@ pub struct BootstrapOutcome {
 }
 
 /// System roles seeded in every store (Huawei type `AA`: usable on domains and projects).
-pub const SYSTEM_ROLES: [(&str, &str, &str); 3] = [
+pub const SYSTEM_ROLES: [(&str, &str, &str); 4] = [
     ("admin", "Administrator", "Full control of the domain or project."),
     ("member", "Member", "Can use the resources of the domain or project."),
     ("reader", "Reader", "Read-only access to the domain or project."),
+    // Huawei's Agent Operator: may assume agencies that trust its account (L2551).
+    (
+        "te_agency",
+        "Agent Operator",
+        "Can switch roles to access resources of a delegating account.",
+    ),
 ];
 
 pub async fn seed_roles(store: &dyn Store, now_ms: i64) -> Result<()> {

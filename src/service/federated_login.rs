@@ -148,6 +148,7 @@ impl Services {
                 group_ids: if local_user { Vec::new() } else { group_ids },
                 local_user,
             }),
+            agency: None,
         };
         let identity = self.resolve(&payload, now_ms).await?;
         let token = self.tokens.seal(&payload);
@@ -159,6 +160,7 @@ impl Services {
             ctx: AuthContext {
                 token: payload,
                 identity,
+                session_policies: Vec::new(),
             },
         })
     }

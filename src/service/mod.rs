@@ -22,6 +22,7 @@ pub mod policy;
 mod resolve;
 pub mod saml;
 pub mod saml_login;
+pub mod sts;
 pub mod tokens;
 mod ttl_cache;
 pub mod websso;

@@ -49,8 +49,11 @@ pub struct Identity {
     pub scope: ScopeView,
     pub roles: Vec<NameRef>,
     /// Groups the user belongs to for this token: stored memberships, or the mapped groups of
-    /// a federated login.
+    /// a federated login. None for an agency.
     pub groups: Vec<NameRef>,
+    /// For a token acting as an agency (`user` is then the agency, named
+    /// `<delegating domain>/<agency>`): the user who assumed it.
+    pub assumed_by: Option<UserView>,
 }
 
 /// An authenticated token: what it says and who it speaks for.
@@ -58,6 +61,9 @@ pub struct Identity {
 pub struct AuthContext {
     pub token: TokenPayload,
     pub identity: Arc<Identity>,
+    /// Session policies of the temporary credential that signed the request (compact JSON),
+    /// each narrowing what it may do; empty for tokens and permanent keys.
+    pub session_policies: Vec<String>,
 }
 
 impl AuthContext {
@@ -70,10 +76,10 @@ impl AuthContext {
     }
 }
 
-/// (user, scope, mapped groups, provider and whether the user is local): tokens of one user
-/// through different paths (a password, an identity provider) resolve apart, so a view cached
-/// for one never skips a check the other needs (the provider being enabled).
-type CacheKey = (String, Scope, Vec<String>, Option<(String, bool)>);
+/// (user, scope, mapped groups, provider and whether the user is local, agency): tokens of
+/// one user through different paths (a password, an identity provider, an agency) resolve
+/// apart, so a view cached for one never skips a check the other needs.
+type CacheKey = (String, Scope, Vec<String>, Option<(String, bool)>, Option<String>);
 /// (cached at, cache generation, view)
 pub(super) type Resolver = super::ttl_cache::TtlCache<CacheKey, Arc<Identity>>;
 
@@ -89,6 +95,7 @@ impl Services {
         Ok(AuthContext {
             token: payload,
             identity,
+            session_policies: Vec::new(),
         })
     }
 
@@ -101,17 +108,86 @@ impl Services {
             .map(|f| f.group_ids.clone())
             .unwrap_or_default();
         let via = payload.federation.as_ref().map(|f| (f.idp_id.clone(), f.local_user));
-        let key = (payload.user_id.clone(), payload.scope.clone(), fed_groups, via);
+        let agency = payload.agency.as_ref().map(|a| a.agency_id.clone());
+        let key = (payload.user_id.clone(), payload.scope.clone(), fed_groups, via, agency);
         if let Some(hit) = self.resolver.get(&key, now_ms) {
             return Ok(hit);
         }
         let generation = self.resolver.generation();
-        let identity = Arc::new(self.resolve_uncached(payload).await?);
+        let identity = Arc::new(self.resolve_uncached(payload, now_ms).await?);
         self.resolver.put(key, identity.clone(), generation, now_ms);
         Ok(identity)
     }
 
-    async fn resolve_uncached(&self, payload: &TokenPayload) -> Result<Identity> {
+    async fn resolve_uncached(&self, payload: &TokenPayload, now_ms: i64) -> Result<Identity> {
+        let (user, groups) = self.resolve_principal(payload).await?;
+        let scope = self.resolve_scope(&payload.scope).await?;
+        let (user, assumed_by, actor) = match &payload.agency {
+            None => {
+                let ids = groups.iter().map(|g| g.id.clone()).collect();
+                (user, None, (ActorKind::Group, ids))
+            }
+            Some(session) => {
+                let agency = self.agency_for(&user, &session.agency_id, now_ms).await?;
+                let id = agency.id.clone();
+                (agency, Some(user), (ActorKind::Agency, vec![id]))
+            }
+        };
+        let roles = self.roles_on(&scope, actor.0, &actor.1).await?;
+        if !matches!(scope, ScopeView::Unscoped) && roles.is_empty() {
+            return Err(Error::Unauthenticated(format!(
+                "user {} has no role on the token's scope",
+                user.id
+            )));
+        }
+        let groups = if assumed_by.is_some() { Vec::new() } else { groups };
+        Ok(Identity {
+            user,
+            scope,
+            roles,
+            groups,
+            assumed_by,
+        })
+    }
+
+    /// The agency a token acts as, seen as its user: it must exist, not have expired, and still
+    /// trust the domain of the user who assumed it.
+    async fn agency_for(&self, assumer: &UserView, agency_id: &str, now_ms: i64) -> Result<UserView> {
+        let gone = |what: String| Error::Unauthenticated(what);
+        let agency = self
+            .store
+            .get_agency(agency_id)
+            .await?
+            .ok_or_else(|| gone(format!("agency {agency_id} no longer exists")))?;
+        if agency.expire_at_ms.is_some_and(|at| at <= now_ms) {
+            return Err(gone(format!("agency {agency_id} has expired")));
+        }
+        if agency.trust_domain_id != assumer.domain.id {
+            return Err(gone(format!(
+                "agency {agency_id} no longer trusts domain {}",
+                assumer.domain.id
+            )));
+        }
+        let domain = self
+            .store
+            .get_domain(&agency.domain_id)
+            .await?
+            .filter(|d| d.enabled)
+            .ok_or_else(|| gone(format!("domain {} missing or disabled", agency.domain_id)))?;
+        Ok(UserView {
+            id: agency.id,
+            name: format!("{}/{}", domain.name, agency.name),
+            domain: NameRef {
+                id: domain.id,
+                name: domain.name,
+            },
+            password_expires_at_ms: None,
+        })
+    }
+
+    /// The user a payload names (stored, or the ephemeral user of a federated login) and its
+    /// groups, when it and what it came through are still live.
+    async fn resolve_principal(&self, payload: &TokenPayload) -> Result<(UserView, Vec<NameRef>)> {
         let store = &self.store;
         let gone = |what: String| Error::Unauthenticated(what);
         if let Some(fed) = &payload.federation {
@@ -183,18 +259,7 @@ impl Services {
                 (view, groups)
             }
         };
-        let group_ids: Vec<String> = groups.iter().map(|g| g.id.clone()).collect();
-        let scope = self.resolve_scope(&payload.scope).await?;
-        let roles = self.roles_on(&scope, &group_ids).await?;
-        if !matches!(scope, ScopeView::Unscoped) && roles.is_empty() {
-            return Err(gone(format!("user {} has no role on the token's scope", user.id)));
-        }
-        Ok(Identity {
-            user,
-            scope,
-            roles,
-            groups,
-        })
+        Ok((user, groups))
     }
 
     async fn resolve_scope(&self, scope: &Scope) -> Result<ScopeView> {
@@ -232,15 +297,20 @@ impl Services {
         })
     }
 
-    /// Roles the groups hold on a scope: direct grants, plus for a project the grants
-    /// inherited from its domain. Sorted by name, without duplicates.
-    pub async fn roles_on(&self, scope: &ScopeView, group_ids: &[String]) -> Result<Vec<NameRef>> {
-        if group_ids.is_empty() {
+    /// Roles the groups (or an agency) hold on a scope: direct grants, plus for a project the
+    /// grants inherited from its domain. Sorted by name, without duplicates.
+    pub async fn roles_on(
+        &self,
+        scope: &ScopeView,
+        actor_kind: ActorKind,
+        actor_ids: &[String],
+    ) -> Result<Vec<NameRef>> {
+        if actor_ids.is_empty() {
             return Ok(Vec::new());
         }
         let mut filter = GrantFilter {
-            actor_kind: Some(ActorKind::Group),
-            actor_ids: Some(group_ids.to_vec()),
+            actor_kind: Some(actor_kind),
+            actor_ids: Some(actor_ids.to_vec()),
             ..GrantFilter::default()
         };
         let (direct_kind, direct_id, inherited_domain) = match scope {

@@ -20,7 +20,7 @@ use tokio::sync::Mutex;
 
 use super::error::{Error, Result};
 use crate::store::{Store, StoreError, StoredKey, StoredRevocation};
-use crate::token::{KeyRing, RevocationEvent, RevocationList, TokenError, TokenKey, TokenPayload};
+use crate::token::{KeyRing, RevocationEvent, RevocationList, TemporaryCredential, TokenError, TokenKey, TokenPayload};
 
 /// Minimum time between two on-demand key reloads triggered by unknown key ids, so forged
 /// tokens naming random keys cannot hammer the store.
@@ -104,24 +104,55 @@ impl TokenService {
     }
 
     pub fn seal(&self, payload: &TokenPayload) -> String {
-        let mut nonce = [0u8; 12];
-        rand::rngs::OsRng.fill_bytes(&mut nonce);
-        self.ring.load().seal(payload, nonce)
+        self.ring.load().seal(payload, fresh_nonce())
     }
 
     /// Decrypts, authenticates, time-checks and revocation-checks a token. No store access
     /// unless the token names a key this replica has not loaded yet.
     pub async fn open(&self, token: &str, now_ms: i64) -> Result<TokenPayload, OpenError> {
-        let opened = self.ring.load().open(token, now_ms);
-        let payload = match opened {
-            Err(TokenError::UnknownKey(id)) => {
-                self.reload_ring_for(id, now_ms).await;
-                self.ring.load().open(token, now_ms)?
-            }
-            other => other?,
-        };
+        let payload = self.open_reloading(now_ms, |ring| ring.open(token, now_ms)).await?;
         self.check_revoked(&payload)?;
         Ok(payload)
+    }
+
+    /// Opens a security token and checks the token it carries for revocation.
+    pub async fn open_credential(&self, security_token: &str, now_ms: i64) -> Result<TemporaryCredential, OpenError> {
+        let credential = self
+            .open_reloading(now_ms, |ring| ring.open_credential(security_token, now_ms))
+            .await?;
+        self.check_revoked(&credential.token)?;
+        Ok(credential)
+    }
+
+    pub fn seal_credential(&self, credential: &TemporaryCredential) -> String {
+        self.ring.load().seal_credential(credential, fresh_nonce())
+    }
+
+    pub fn seal_login_token(&self, payload: &TokenPayload) -> String {
+        self.ring.load().seal_login_token(payload, fresh_nonce())
+    }
+
+    pub async fn open_login_token(&self, login_token: &str, now_ms: i64) -> Result<TokenPayload, OpenError> {
+        let payload = self
+            .open_reloading(now_ms, |ring| ring.open_login_token(login_token, now_ms))
+            .await?;
+        self.check_revoked(&payload)?;
+        Ok(payload)
+    }
+
+    /// `open` with the ring, reloading it once when the value names a key not loaded yet.
+    async fn open_reloading<T>(
+        &self,
+        now_ms: i64,
+        open: impl Fn(&KeyRing) -> Result<T, TokenError>,
+    ) -> Result<T, TokenError> {
+        match open(&self.ring.load()) {
+            Err(TokenError::UnknownKey(id)) => {
+                self.reload_ring_for(id, now_ms).await;
+                open(&self.ring.load())
+            }
+            other => other,
+        }
     }
 
     /// The in-memory part of `open`, for callers (and benchmarks) that already hold the ring.
@@ -201,6 +232,15 @@ impl TokenService {
     pub async fn revoke_identity_provider(&self, idp_id: &str, now_ms: i64) -> Result<()> {
         let event = RevocationEvent::IdentityProvider {
             idp_id: idp_id.to_string(),
+            authenticated_before_ms: now_ms,
+        };
+        self.revoke(event, self.outlives_every_token(now_ms)).await
+    }
+
+    /// Revokes every token and credential acting as an agency, assumed at or before `now_ms`.
+    pub async fn revoke_agency(&self, agency_id: &str, now_ms: i64) -> Result<()> {
+        let event = RevocationEvent::Agency {
+            agency_id: agency_id.to_string(),
             authenticated_before_ms: now_ms,
         };
         self.revoke(event, self.outlives_every_token(now_ms)).await
@@ -341,6 +381,10 @@ fn to_stored(event: &RevocationEvent, expires_at_ms: i64) -> StoredRevocation {
             idp_id,
             authenticated_before_ms,
         } => ("idp", idp_id.clone(), *authenticated_before_ms),
+        RevocationEvent::Agency {
+            agency_id,
+            authenticated_before_ms,
+        } => ("agency", agency_id.clone(), *authenticated_before_ms),
     };
     StoredRevocation {
         kind: kind.into(),
@@ -365,8 +409,18 @@ fn from_stored(s: &StoredRevocation) -> Option<RevocationEvent> {
             idp_id: s.subject.clone(),
             authenticated_before_ms: s.authenticated_before_ms,
         }),
+        "agency" => Some(RevocationEvent::Agency {
+            agency_id: s.subject.clone(),
+            authenticated_before_ms: s.authenticated_before_ms,
+        }),
         _ => None,
     }
+}
+
+fn fresh_nonce() -> [u8; 12] {
+    let mut nonce = [0u8; 12];
+    rand::rngs::OsRng.fill_bytes(&mut nonce);
+    nonce
 }
 
 fn new_secret() -> String {

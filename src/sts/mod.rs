@@ -28,4 +28,6 @@ pub enum StsError {
     OutsideWindow { signed_at: i64, now: i64 },
     #[error("the signature does not match")]
     BadSignature,
+    #[error("X-Sdk-Content-Sha256 is not the body's digest")]
+    BodyMismatch,
 }

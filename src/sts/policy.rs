@@ -119,6 +119,123 @@ impl SessionPolicy {
     }
 }
 
+impl SessionPolicy {
+    fn statements(&self) -> Vec<Statement> {
+        // Validated when issued; a policy that no longer parses allows nothing.
+        let Ok(value) = serde_json::from_str::<Value>(&self.0) else {
+            return Vec::new();
+        };
+        let Some(list) = value.get("Statement").and_then(Value::as_array) else {
+            return Vec::new();
+        };
+        list.iter().filter_map(Statement::read).collect()
+    }
+
+    /// Whether the policy lets `action` (`service:type:verb`) through on fedgate itself: any
+    /// matching Deny refuses, whatever its condition or resources (erring towards refusal);
+    /// otherwise an Allow must match without a Condition, for `iam` resources or all.
+    pub fn allows(&self, action: &str) -> bool {
+        let statements = self.statements();
+        if statements.iter().any(|s| !s.allow && s.matches(action)) {
+            return false;
+        }
+        statements
+            .iter()
+            .any(|s| s.allow && !s.conditional && s.for_iam && s.matches(action))
+    }
+
+    /// The first action this policy allows that `parent` does not: a policy derived from a
+    /// credential that already carries `parent` may only narrow it.
+    pub fn widening_of(&self, parent: &SessionPolicy) -> Option<String> {
+        let granted: Vec<Statement> = parent
+            .statements()
+            .into_iter()
+            .filter(|s| s.allow && !s.conditional && !s.negated)
+            .collect();
+        for statement in self.statements().iter().filter(|s| s.allow) {
+            if statement.negated {
+                // "everything but" cannot be shown to be inside the parent's list.
+                return Some(format!("NotAction {:?}", statement.actions));
+            }
+            for action in &statement.actions {
+                // The parent's pattern must match this one's text, wildcards included.
+                if !granted
+                    .iter()
+                    .any(|g| g.actions.iter().any(|p| wildcard_match(p, action)))
+                {
+                    return Some(action.clone());
+                }
+            }
+        }
+        None
+    }
+}
+
+/// One statement as evaluation needs it.
+struct Statement {
+    allow: bool,
+    /// NotAction: matches every action not listed.
+    negated: bool,
+    actions: Vec<String>,
+    conditional: bool,
+    /// No Resource, or one that names `iam` or any service.
+    for_iam: bool,
+}
+
+impl Statement {
+    fn read(value: &Value) -> Option<Statement> {
+        let allow = value.get("Effect")?.as_str()?.eq_ignore_ascii_case("allow");
+        let (list, negated) = match (value.get("Action"), value.get("NotAction")) {
+            (Some(a), None) => (a, false),
+            (None, Some(a)) => (a, true),
+            _ => return None,
+        };
+        let actions = strings(list)?.into_iter().map(str::to_string).collect();
+        let for_iam = match value.get("Resource").and_then(strings) {
+            None => true,
+            Some(resources) => resources.iter().any(|r| {
+                let service = r.split(':').next().unwrap_or("");
+                service == "*" || service.eq_ignore_ascii_case("iam")
+            }),
+        };
+        Some(Statement {
+            allow,
+            negated,
+            actions,
+            conditional: value.get("Condition").is_some(),
+            for_iam,
+        })
+    }
+
+    fn matches(&self, action: &str) -> bool {
+        self.actions.iter().any(|p| wildcard_match(p, action)) != self.negated
+    }
+}
+
+/// `*` matches any run of characters and `?` one, ASCII case-insensitively (IAM action names
+/// are case-insensitive).
+pub fn wildcard_match(pattern: &str, text: &str) -> bool {
+    let (p, t) = (pattern.as_bytes(), text.as_bytes());
+    let (mut pi, mut ti) = (0, 0);
+    let mut star: Option<(usize, usize)> = None;
+    while ti < t.len() {
+        if pi < p.len() && (p[pi] == b'?' || p[pi].eq_ignore_ascii_case(&t[ti])) {
+            pi += 1;
+            ti += 1;
+        } else if pi < p.len() && p[pi] == b'*' {
+            star = Some((pi, ti));
+            pi += 1;
+        } else if let Some((sp, st)) = star {
+            pi = sp + 1;
+            ti = st + 1;
+            star = Some((sp, st + 1));
+        } else {
+            return false;
+        }
+    }
+    p[pi..].iter().all(|&b| b == b'*')
+}
+
 fn only_keys(obj: &Map<String, Value>, allowed: &[&str]) -> Result<(), PolicyError> {
     match obj.keys().find(|k| !allowed.contains(&k.as_str())) {
         Some(key) => Err(refuse("IAM.1059", format!("Invalid key '{key}'."))),
@@ -517,6 +634,104 @@ mod tests {
                 Err(e) => assert_eq!(e.code, code, "{name}: {}", e.message),
                 Ok(_) => panic!("{name}: accepted"),
             }
+        }
+    }
+
+    fn policy(statements: Value) -> SessionPolicy {
+        SessionPolicy::parse(&json!({"Version": "1.1", "Statement": statements})).unwrap()
+    }
+
+    #[test]
+    fn wildcards_match_as_iam_does() {
+        for (pattern, text, want) in [
+            ("iam:*:*", "iam:projects:list", true),
+            ("iam:projects:*", "iam:projects:list", true),
+            ("iam:projects:*", "iam:users:list", false),
+            ("IAM:Projects:List", "iam:projects:list", true),
+            ("iam:projects:l?st", "iam:projects:list", true),
+            ("iam:projects:l?st", "iam:projects:lst", false),
+            ("*", "", true),
+            ("obs:object:Get*", "obs:object:*", false),
+            ("obs:*:*", "obs:object:*", true),
+        ] {
+            assert_eq!(wildcard_match(pattern, text), want, "{pattern} ~ {text}");
+        }
+    }
+
+    #[test]
+    fn deny_wins_and_allow_must_match_unconditionally() {
+        let cases = [
+            (
+                "allow all iam",
+                json!([{"Effect": "Allow", "Action": ["iam:*:*"]}]),
+                true,
+            ),
+            ("obs only", json!([{"Effect": "Allow", "Action": ["obs:*:*"]}]), false),
+            (
+                "allow then deny",
+                json!([{"Effect": "Allow", "Action": ["iam:*:*"]}, {"Effect": "Deny", "Action": ["iam:projects:*"]}]),
+                false,
+            ),
+            (
+                "conditional allow counts for nothing",
+                json!([{"Effect": "Allow", "Action": ["iam:*:*"], "Condition": {"StringEquals": {"g:DomainName": ["x"]}}}]),
+                false,
+            ),
+            (
+                "conditional deny still denies",
+                json!([{"Effect": "Allow", "Action": ["*:*:*"]}, {"Effect": "Deny", "Action": ["iam:*:*"], "Condition": {"StringEquals": {"g:DomainName": ["x"]}}}]),
+                false,
+            ),
+            (
+                "allow on obs resources only",
+                json!([{"Effect": "Allow", "Action": ["*:*:*"], "Resource": ["obs:*:*:object:*"]}]),
+                false,
+            ),
+            (
+                "NotAction allow",
+                json!([{"Effect": "Allow", "NotAction": ["obs:*:*"]}]),
+                true,
+            ),
+            (
+                "NotAction deny",
+                json!([{"Effect": "Allow", "Action": ["iam:*:*"]}, {"Effect": "Deny", "NotAction": ["iam:tokens:*"]}]),
+                false,
+            ),
+        ];
+        for (name, statements, want) in cases {
+            assert_eq!(policy(statements).allows("iam:projects:list"), want, "{name}");
+        }
+    }
+
+    #[test]
+    fn a_derived_policy_may_only_narrow() {
+        let parent = policy(json!([{"Effect": "Allow", "Action": ["obs:object:*", "iam:projects:list"]}]));
+        let cases = [
+            ("same", json!([{"Effect": "Allow", "Action": ["obs:object:*"]}]), None),
+            (
+                "narrower",
+                json!([{"Effect": "Allow", "Action": ["obs:object:GetObject"]}]),
+                None,
+            ),
+            ("deny only", json!([{"Effect": "Deny", "Action": ["*:*:*"]}]), None),
+            (
+                "wider",
+                json!([{"Effect": "Allow", "Action": ["obs:*:*"]}]),
+                Some("obs:*:*".to_string()),
+            ),
+            (
+                "another service",
+                json!([{"Effect": "Allow", "Action": ["ecs:server:list"]}]),
+                Some("ecs:server:list".to_string()),
+            ),
+            (
+                "everything but",
+                json!([{"Effect": "Allow", "NotAction": ["ecs:*:*"]}]),
+                Some("NotAction [\"ecs:*:*\"]".to_string()),
+            ),
+        ];
+        for (name, statements, want) in cases {
+            assert_eq!(policy(statements).widening_of(&parent), want, "{name}");
         }
     }
 }

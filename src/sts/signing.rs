@@ -51,6 +51,22 @@ pub struct Received<'a> {
     pub query: Option<&'a str>,
     pub headers: &'a [(&'a str, &'a [u8])],
     pub body: &'a [u8],
+    /// The body's SHA-256 in lower-case hex, when the verifier holds only that (a service
+    /// asking fedgate to check a request it received); `body` is then ignored.
+    pub body_sha256: Option<&'a str>,
+}
+
+impl Received<'_> {
+    fn has_body(&self) -> bool {
+        self.body_sha256.is_some_and(|h| h != EMPTY_HASH) || (self.body_sha256.is_none() && !self.body.is_empty())
+    }
+
+    fn body_hash(&self) -> String {
+        match self.body_sha256 {
+            Some(h) => h.to_ascii_lowercase(),
+            None => hex::encode(Sha256::digest(self.body)),
+        }
+    }
 }
 
 /// The `Authorization` header of a signed request.
@@ -210,18 +226,34 @@ pub fn canonical_request(req: &Received<'_>, auth: &Authorization<'_>) -> Result
     out.push(b'\n');
     out.extend_from_slice(auth.signed_headers.join(";").as_bytes());
     out.push(b'\n');
-    if req.body.is_empty() {
+    if !req.has_body() {
         out.extend_from_slice(EMPTY_HASH.as_bytes());
     } else {
         match single_header(req, "x-sdk-content-sha256") {
             // The SDK's unsigned payloads: only as a signed claim of the client's.
-            Ok(declared) if auth.signed_headers.contains(&"x-sdk-content-sha256") => out.extend_from_slice(declared),
+            Ok(UNSIGNED_PAYLOAD) if auth.signed_headers.contains(&"x-sdk-content-sha256") => {
+                out.extend_from_slice(UNSIGNED_PAYLOAD)
+            }
+            // A declared digest is the body's or nothing: the signature covers the claim only.
+            Ok(declared) if auth.signed_headers.contains(&"x-sdk-content-sha256") => {
+                if !declared.eq_ignore_ascii_case(req.body_hash().as_bytes()) {
+                    return Err(StsError::BodyMismatch);
+                }
+                out.extend_from_slice(declared)
+            }
             Ok(_) => return Err(StsError::UnsignedHeader("x-sdk-content-sha256")),
-            Err(StsError::MissingHeader(_)) => out.extend_from_slice(hex::encode(Sha256::digest(req.body)).as_bytes()),
+            Err(StsError::MissingHeader(_)) => out.extend_from_slice(req.body_hash().as_bytes()),
             Err(e) => return Err(e),
         }
     }
     Ok(out)
+}
+
+const UNSIGNED_PAYLOAD: &[u8] = b"UNSIGNED-PAYLOAD";
+
+/// Whether the signature covers the body: it does unless the client declared it unsigned.
+fn body_signed(req: &Received<'_>) -> bool {
+    !req.has_body() || !matches!(single_header(req, "x-sdk-content-sha256"), Ok(UNSIGNED_PAYLOAD))
 }
 
 /// `YYYYMMDDTHHMMSSZ` as seconds since the epoch.
@@ -271,6 +303,9 @@ pub fn signature(secret: &[u8], string_to_sign: &[u8]) -> [u8; 32] {
 pub struct VerifiedRequest {
     pub access: String,
     pub signed_at_secs: i64,
+    /// False when the client sent `X-Sdk-Content-Sha256: UNSIGNED-PAYLOAD` with a body: the
+    /// body may have been changed on the way, so it cannot speak for the signer.
+    pub body_signed: bool,
 }
 
 /// Checks `req`'s signature under `auth` with `secret`, and its date against `now_secs`.
@@ -296,6 +331,7 @@ pub fn verify(
     Ok(VerifiedRequest {
         access: auth.access.to_string(),
         signed_at_secs: signed_at,
+        body_signed: body_signed(req),
     })
 }
 

@@ -12,7 +12,8 @@ use super::{KeyRing, TokenError, TokenPayload};
 
 /// Security tokens longer than this are not ours (the largest has a 2,048-character policy).
 pub const MAX_SECURITY_TOKEN_CHARS: usize = 16 * 1024;
-const MAX_POLICIES: usize = 4;
+/// Session policies a credential carries at most (its own and its ancestors').
+pub const MAX_POLICIES: usize = 4;
 
 #[derive(Clone, PartialEq, Eq)]
 pub struct TemporaryCredential {
@@ -92,6 +93,19 @@ impl KeyRing {
         check_times(&credential.token, now_ms)?;
         Ok(credential)
     }
+
+    /// A console login token: the payload of who signs in, sealed as its own kind so it never
+    /// opens as an API token or a security token.
+    pub fn seal_login_token(&self, payload: &TokenPayload, nonce: [u8; 12]) -> String {
+        self.seal_bytes(Sealed::LoginToken, &payload.encode(), nonce)
+    }
+
+    pub fn open_login_token(&self, login_token: &str, now_ms: i64) -> Result<TokenPayload, TokenError> {
+        let plain = self.open_bytes(Sealed::LoginToken, login_token, MAX_SECURITY_TOKEN_CHARS)?;
+        let payload = TokenPayload::decode(&plain)?;
+        check_times(&payload, now_ms)?;
+        Ok(payload)
+    }
 }
 
 #[cfg(test)]
@@ -118,6 +132,7 @@ mod tests {
                 audit_ids: vec![[1; 16], [2; 16]],
                 scope: Scope::Domain("d78cbac186b744899480f25bd022f468".into()),
                 federation: None,
+                agency: None,
             },
             policies: vec![r#"{"Version":"1.1","Statement":[{"Effect":"Allow","Action":["obs:*:*"]}]}"#.into()],
         }
@@ -142,6 +157,13 @@ mod tests {
             r.open_credential(&sealed, NOW + 900_000),
             Err(TokenError::Expired { .. })
         ));
+        let login = r.seal_login_token(&credential().token, [7; 12]);
+        assert_eq!(r.open_login_token(&login, NOW + 1), Ok(credential().token));
+        assert_eq!(r.open(&login, NOW + 1), Err(TokenError::UnsupportedVersion(3)));
+        assert_eq!(
+            r.open_credential(&login, NOW + 1),
+            Err(TokenError::UnsupportedVersion(3))
+        );
         assert!(
             !format!("{:?}", credential()).contains("Vq1zG8"),
             "the secret stays out of Debug"

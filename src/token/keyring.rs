@@ -19,6 +19,9 @@ use super::{TokenError, TokenPayload};
 pub enum Sealed {
     Token = 1,
     SecurityToken = 2,
+    /// A console login token (custom identity broker): a token payload that never opens as
+    /// an API token.
+    LoginToken = 3,
 }
 
 const VERSION: u8 = Sealed::Token as u8;
@@ -209,6 +212,7 @@ mod tests {
             audit_ids: vec![[9; 16]],
             scope: Scope::Project("aa2d97d7e62c4b7da3ffdfc11551f0c1".into()),
             federation: None,
+            agency: None,
         }
     }
 

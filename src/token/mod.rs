@@ -10,9 +10,11 @@ mod keyring;
 mod payload;
 mod revocation;
 
-pub use credential::{MAX_SECURITY_TOKEN_CHARS, TemporaryCredential};
+pub use credential::{MAX_POLICIES, MAX_SECURITY_TOKEN_CHARS, TemporaryCredential};
 pub use keyring::{KeyRing, Sealed, TokenKey};
-pub use payload::{AuditId, Federation, MAX_AUDIT_CHAIN, Methods, Scope, TokenPayload, derived_audit_chain};
+pub use payload::{
+    AgencySession, AuditId, Federation, MAX_AUDIT_CHAIN, Methods, Scope, TokenPayload, derived_audit_chain,
+};
 pub use revocation::{RevocationEvent, RevocationList};
 
 /// Why a token was refused. The caller only ever learns "not authenticated"; the variant goes

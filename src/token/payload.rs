@@ -6,7 +6,8 @@
 //! lowercase hex characters (every id fedgate generates), else `0x01` + len:u8 + UTF-8 bytes.
 //! Sections, each at most once and in any order: federation (1, or 2 for a local user) and
 //! the original authentication time (3: `issued_at_ms - authenticated_at_ms`), written only
-//! when a token was derived from an earlier one, so a fresh token stays as small as before.
+//! when a token was derived from an earlier one, so a fresh token stays as small as before;
+//! the agency it acts as (4: agency id, session user name or empty).
 
 use super::TokenError;
 
@@ -19,11 +20,15 @@ impl Methods {
     pub const TOKEN: Methods = Methods(2);
     pub const MAPPED: Methods = Methods(4);
     pub const ASSUME_ROLE: Methods = Methods(8);
-    const NAMES: [(Methods, &'static str); 4] = [
+    /// A request signed with a permanent access key.
+    pub const ACCESS_KEY: Methods = Methods(16);
+    const ALL: u8 = 0x1f;
+    const NAMES: [(Methods, &'static str); 5] = [
         (Methods::PASSWORD, "password"),
         (Methods::TOKEN, "token"),
         (Methods::MAPPED, "mapped"),
         (Methods::ASSUME_ROLE, "assume_role"),
+        (Methods::ACCESS_KEY, "access_key"),
     ];
 
     pub fn names(self) -> Vec<&'static str> {
@@ -66,6 +71,16 @@ pub struct Federation {
     pub local_user: bool,
 }
 
+/// A token (or temporary credential) that acts as an agency (`assume_role`). Its `user_id`
+/// stays the user who assumed the agency, so revoking that user (or its identity provider,
+/// through `federation`) reaches it, as does revoking the agency.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct AgencySession {
+    pub agency_id: String,
+    /// `session_user.name` of the request, when given (reference L3264).
+    pub session_user: Option<String>,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TokenPayload {
     pub methods: Methods,
@@ -81,12 +96,14 @@ pub struct TokenPayload {
     pub audit_ids: Vec<AuditId>,
     pub scope: Scope,
     pub federation: Option<Federation>,
+    pub agency: Option<AgencySession>,
 }
 
 pub const MAX_AUDIT_CHAIN: usize = 4;
 const SECTION_FEDERATION: u8 = 1;
 const SECTION_FEDERATED_LOCAL_USER: u8 = 2;
 const SECTION_AUTHENTICATED_AT: u8 = 3;
+const SECTION_AGENCY: u8 = 4;
 const MAX_GROUPS: usize = 1024;
 
 /// The audit chain of a token derived from one whose chain is `parent`: its own id first, the
@@ -162,13 +179,18 @@ impl TokenPayload {
             out.push(SECTION_AUTHENTICATED_AT);
             put_varint(&mut out, (self.issued_at_ms - self.authenticated_at_ms).max(0) as u64);
         }
+        if let Some(agency) = &self.agency {
+            out.push(SECTION_AGENCY);
+            put_id(&mut out, &agency.agency_id);
+            put_str(&mut out, agency.session_user.as_deref().unwrap_or(""));
+        }
         out
     }
 
     pub fn decode(bytes: &[u8]) -> Result<Self, TokenError> {
         let mut r = Reader { bytes, pos: 0 };
         let methods = Methods(r.byte()?);
-        if methods.0 == 0 || methods.0 & !0x0f != 0 {
+        if methods.0 == 0 || methods.0 & !Methods::ALL != 0 {
             return Err(TokenError::Malformed("methods"));
         }
         let user_id = r.id()?;
@@ -193,6 +215,7 @@ impl TokenPayload {
         };
         let mut federation = None;
         let mut authenticated_at_ms = None;
+        let mut agency = None;
         while !r.done() {
             match r.byte()? {
                 SECTION_AUTHENTICATED_AT if authenticated_at_ms.is_none() => {
@@ -225,6 +248,14 @@ impl TokenPayload {
                         local_user: tag == SECTION_FEDERATED_LOCAL_USER,
                     });
                 }
+                SECTION_AGENCY if agency.is_none() => {
+                    let agency_id = r.id()?;
+                    let session_user = r.string()?;
+                    agency = Some(AgencySession {
+                        agency_id,
+                        session_user: (!session_user.is_empty()).then_some(session_user),
+                    });
+                }
                 _ => return Err(TokenError::Malformed("section")),
             }
         }
@@ -237,6 +268,7 @@ impl TokenPayload {
             audit_ids,
             scope,
             federation,
+            agency,
         })
     }
 }
@@ -358,7 +390,25 @@ mod tests {
             audit_ids: vec![[7u8; 16]],
             scope: Scope::Project("aa2d97d7e62c4b7da3ffdfc11551f0c1".into()),
             federation: None,
+            agency: None,
         }
+    }
+
+    #[test]
+    fn agency_payload_round_trips_and_costs_only_its_section() {
+        let mut p = sample();
+        p.methods = Methods::ASSUME_ROLE;
+        p.agency = Some(AgencySession {
+            agency_id: "0760a9e2a60026664f1fc0031f9f205e".into(),
+            session_user: None,
+        });
+        assert_eq!(p.encode().len(), sample().encode().len() + 19);
+        assert_eq!(TokenPayload::decode(&p.encode()), Ok(p.clone()));
+        p.agency = Some(AgencySession {
+            agency_id: "ops-agency".into(),
+            session_user: Some("SessionUserName".into()),
+        });
+        assert_eq!(TokenPayload::decode(&p.encode()), Ok(p));
     }
 
     #[test]
@@ -473,7 +523,7 @@ mod tests {
 
     prop_compose! {
         fn any_payload()(
-            methods in 1u8..16,
+            methods in 1u8..32,
             user_id in any_id(),
             issued_at_ms in 0i64..4_000_000_000_000,
             since_authentication in prop_oneof![Just(0i64), 1i64..90_000_000],
@@ -485,6 +535,7 @@ mod tests {
                 any_id().prop_map(Scope::Project),
             ],
             federation in proptest::option::of(any_federation()),
+            agency in proptest::option::of((any_id(), proptest::option::of("[A-Za-z][A-Za-z0-9 ._-]{4,63}"))),
         ) -> TokenPayload {
             TokenPayload {
                 methods: Methods(methods),
@@ -495,6 +546,7 @@ mod tests {
                 audit_ids,
                 scope,
                 federation,
+                agency: agency.map(|(agency_id, session_user)| AgencySession { agency_id, session_user }),
             }
         }
     }

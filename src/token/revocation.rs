@@ -29,6 +29,12 @@ pub enum RevocationEvent {
         idp_id: String,
         authenticated_before_ms: i64,
     },
+    /// Tokens and credentials acting as this agency (deleted, or its trust changed) with an
+    /// original authentication at or before the instant.
+    Agency {
+        agency_id: String,
+        authenticated_before_ms: i64,
+    },
 }
 
 /// An instant and how long the fact about it matters.
@@ -44,6 +50,7 @@ pub struct RevocationList {
     audit_ids: HashMap<AuditId, i64>,
     users: HashMap<String, Cutoff>,
     idps: HashMap<String, Cutoff>,
+    agencies: HashMap<String, Cutoff>,
 }
 
 fn merge(map: &mut HashMap<String, Cutoff>, key: String, before_ms: i64, expires_at_ms: i64) {
@@ -72,6 +79,10 @@ impl RevocationList {
                 idp_id,
                 authenticated_before_ms,
             } => merge(&mut self.idps, idp_id, authenticated_before_ms, expires_at_ms),
+            RevocationEvent::Agency {
+                agency_id,
+                authenticated_before_ms,
+            } => merge(&mut self.agencies, agency_id, authenticated_before_ms, expires_at_ms),
         }
     }
 
@@ -81,11 +92,12 @@ impl RevocationList {
         self.audit_ids.retain(|_, expires| *expires > now_ms);
         self.users.retain(|_, c| c.expires_at_ms > now_ms);
         self.idps.retain(|_, c| c.expires_at_ms > now_ms);
+        self.agencies.retain(|_, c| c.expires_at_ms > now_ms);
         before - self.len()
     }
 
     pub fn len(&self) -> usize {
-        self.audit_ids.len() + self.users.len() + self.idps.len()
+        self.audit_ids.len() + self.users.len() + self.idps.len() + self.agencies.len()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -104,10 +116,12 @@ impl RevocationList {
         {
             return true;
         }
+        let cut = |map: &HashMap<String, Cutoff>, key: &str| map.get(key).is_some_and(|c| authenticated <= c.before_ms);
         token
             .federation
             .as_ref()
-            .is_some_and(|fed| self.idps.get(&fed.idp_id).is_some_and(|c| authenticated <= c.before_ms))
+            .is_some_and(|fed| cut(&self.idps, &fed.idp_id))
+            || token.agency.as_ref().is_some_and(|a| cut(&self.agencies, &a.agency_id))
     }
 }
 
@@ -135,6 +149,7 @@ mod tests {
                 group_ids: vec![],
                 local_user: false,
             }),
+            agency: None,
         }
     }
 
@@ -150,6 +165,21 @@ mod tests {
             idp_id: id.into(),
             authenticated_before_ms: before,
         }
+    }
+
+    fn agency(id: &str, before: i64) -> RevocationEvent {
+        RevocationEvent::Agency {
+            agency_id: id.into(),
+            authenticated_before_ms: before,
+        }
+    }
+
+    fn acting_as(agency_id: &str, mut token: TokenPayload) -> TokenPayload {
+        token.agency = Some(crate::token::AgencySession {
+            agency_id: agency_id.into(),
+            session_user: None,
+        });
+        token
     }
 
     #[test]
@@ -212,6 +242,36 @@ mod tests {
                 false,
             ),
             ("other idp", idp("other", 10), token(9, 9, vec![[1; 16]]), false),
+            (
+                "agency, assumed before",
+                agency("ops", 10),
+                acting_as("ops", token(9, 20, vec![[1; 16]])),
+                true,
+            ),
+            (
+                "agency, assumed after",
+                agency("ops", 10),
+                acting_as("ops", token(11, 11, vec![[1; 16]])),
+                false,
+            ),
+            (
+                "other agency",
+                agency("dev", 10),
+                acting_as("ops", token(9, 9, vec![[1; 16]])),
+                false,
+            ),
+            (
+                "agency event, no agency",
+                agency("ops", 10),
+                token(9, 9, vec![[1; 16]]),
+                false,
+            ),
+            (
+                "the assuming user revoked",
+                user("u1", 10),
+                acting_as("ops", token(9, 20, vec![[1; 16]])),
+                true,
+            ),
         ];
         for (name, event, token, want) in cases {
             let mut list = RevocationList::default();

@@ -66,7 +66,11 @@ fn password_body(user: &str, password: &str) -> AuthBody {
 
 /// Password login with an injected clock; the error's variant, or "ok".
 async fn login_at(app: &TestApp, user: &str, password: &str, now_ms: i64) -> &'static str {
-    match app.services.issue_token(password_body(user, password), now_ms).await {
+    match app
+        .services
+        .issue_token(None, password_body(user, password), now_ms)
+        .await
+    {
         Ok(_) => "ok",
         Err(Error::Unauthenticated(_)) => "unauthenticated",
         Err(Error::Locked { .. }) => "locked",

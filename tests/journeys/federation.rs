@@ -185,6 +185,7 @@ async fn disabling_an_identity_provider_revokes_its_tokens() {
             group_ids: vec![],
             local_user: false,
         }),
+        agency: None,
     };
     let shadow = fedgate::store::FederatedUser {
         id: payload.user_id.clone(),

@@ -70,6 +70,7 @@ fn received<T>(v: &Vector, check: impl FnOnce(&Received<'_>, &Authorization<'_>)
         query,
         headers: &headers,
         body: &v.body,
+        body_sha256: None,
     };
     let auth = Authorization::parse(&v.authorization).unwrap();
     check(&req, &auth)

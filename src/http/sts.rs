@@ -1,0 +1,151 @@
+//! Temporary credentials, login tokens and signature checks for services.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use serde_json::json;
+
+use super::error::ApiError;
+use super::extract::{ApiJson, Caller, MaybeCaller, header_text};
+use super::views;
+use crate::service::sts::{LoginTokenBody, SecurityTokenBody, SignedBy, SignedOutcome};
+use crate::service::{Error, Services, now_ms};
+use crate::sts::signing::Received;
+
+/// POST /v3.0/OS-CREDENTIAL/securitytokens.
+pub async fn security_tokens(
+    State(s): State<Arc<Services>>,
+    MaybeCaller(caller): MaybeCaller,
+    ApiJson(body): ApiJson<SecurityTokenBody>,
+) -> Result<Response, ApiError> {
+    let issued = s.issue_security_token(caller, body, now_ms()).await?;
+    let body = json!({"credential": {
+        "access": issued.access,
+        "secret": issued.secret,
+        "securitytoken": issued.security_token,
+        "expires_at": views::token_time(issued.expires_at_ms),
+    }});
+    Ok((StatusCode::CREATED, Json(body)).into_response())
+}
+
+/// POST /v3.0/OS-AUTH/securitytoken/logintokens.
+pub async fn login_tokens(
+    State(s): State<Arc<Services>>,
+    ApiJson(body): ApiJson<LoginTokenBody>,
+) -> Result<Response, ApiError> {
+    let issued = s.issue_login_token(body, now_ms()).await?;
+    let mut response = (StatusCode::CREATED, Json(views::login_token(&issued.ctx))).into_response();
+    if let Ok(v) = HeaderValue::from_str(&issued.token) {
+        response.headers_mut().insert("x-subject-logintoken", v);
+    }
+    Ok(response)
+}
+
+/// GET /v3-ext/auth/logintokens: a relying console checks `X-Subject-LoginToken`.
+pub async fn check_login_token(
+    State(s): State<Arc<Services>>,
+    Caller(caller): Caller,
+    headers: HeaderMap,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let token = header_text(&headers, "x-subject-logintoken")
+        .ok_or_else(|| Error::SubjectTokenInvalid("no X-Subject-LoginToken".into()))?;
+    let ctx = s.check_login_token(&caller, token, now_ms()).await?;
+    Ok(Json(views::login_token(&ctx)))
+}
+
+/// What a service received and wants checked.
+#[derive(Debug, Deserialize)]
+pub struct SignedRequestBody {
+    pub signed_request: SignedRequestParts,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct SignedRequestParts {
+    pub method: String,
+    /// The path as received, percent-encoded as the client sent it.
+    pub path: String,
+    pub query: Option<String>,
+    /// Every header the client sent (Authorization, X-Sdk-Date, Host, X-Security-Token, the
+    /// signed ones); names in any case.
+    pub headers: BTreeMap<String, String>,
+    /// SHA-256 of the body, hex; absent for an empty body.
+    pub body_sha256: Option<String>,
+}
+
+/// POST /v3-ext/auth/signed-requests: Keystone's `/v3/ec2tokens` for the SDK's scheme. A
+/// service that received a signed request asks who signed it; the answer is a token body with
+/// the caller's identity, scope and roles, and the session policies the service must apply.
+/// The asking service must be a cloud admin (a service account), so a captured request
+/// cannot be turned into an identity by anyone else.
+pub async fn check_signed_request(
+    State(s): State<Arc<Services>>,
+    Caller(caller): Caller,
+    uri: Uri,
+    ApiJson(body): ApiJson<SignedRequestBody>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    s.require_cloud_admin(&caller)?;
+    let parts = body.signed_request;
+    let find = |name: &str| {
+        parts
+            .headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.trim())
+            .filter(|v| !v.is_empty())
+    };
+    let authorization = find("authorization").ok_or_else(|| Error::MissingField {
+        field: "signed_request.headers.Authorization".into(),
+    })?;
+    if let Some(h) = &parts.body_sha256
+        && (h.len() != 64 || !h.bytes().all(|b| b.is_ascii_hexdigit()))
+    {
+        return Err(Error::invalid("signed_request.body_sha256", "must be 64 hex digits").into());
+    }
+    let now = now_ms();
+    let headers: Vec<(&str, &[u8])> = parts.headers.iter().map(|(k, v)| (k.as_str(), v.as_bytes())).collect();
+    let received = Received {
+        method: &parts.method,
+        path: &parts.path,
+        query: parts.query.as_deref(),
+        headers: &headers,
+        body: b"",
+        body_sha256: parts.body_sha256.as_deref(),
+    };
+    let outcome = s
+        .verify_signed_request(&received, authorization, find("x-security-token"), now)
+        .await?;
+    let by = match outcome {
+        SignedOutcome::Verified(by) => by,
+        SignedOutcome::UnknownKey { access } => {
+            return Err(Error::Unauthenticated(format!("signed request: unknown access key {access}")).into());
+        }
+    };
+    let hint = match (find("x-project-id"), find("x-domain-id")) {
+        (Some(p), _) => Some(crate::service::sts::ScopeHint::Project(p.to_string())),
+        (None, Some(d)) => Some(crate::service::sts::ScopeHint::Domain(d.to_string())),
+        (None, None) => None,
+    };
+    let ctx = s.signed_context(&by, hint, now).await?;
+    let mut body = views::token(
+        &ctx,
+        &s.catalog,
+        !super::extract::has_query_flag(uri.query(), "nocatalog"),
+    );
+    let access = match &by {
+        SignedBy::Temporary(c) => c.access.clone(),
+        SignedBy::Permanent { access, .. } => access.clone(),
+    };
+    let policies: Vec<serde_json::Value> = ctx
+        .session_policies
+        .iter()
+        .filter_map(|p| serde_json::from_str(p).ok())
+        .collect();
+    body["token"]["access"] = json!(access);
+    body["token"]["session_policies"] = json!(policies);
+    Ok(Json(body))
+}

@@ -1,0 +1,632 @@
+//! Temporary credentials (reference §5.2: `POST /v3.0/OS-CREDENTIAL/securitytokens`), agency
+//! sessions (`assume_role`, also a method of `/v3/auth/tokens`, L2551), console login tokens
+//! (§5.14.1) and the verification of requests signed with access keys.
+//!
+//! A temporary credential is derived like a rescoped token: it keeps the source's user, time
+//! of authentication and root audit id, so everything that revokes the source revokes it. It
+//! never outlives its source token: `expires_at` is the earlier of `now + duration_seconds`
+//! and the source's expiry (and the agency's, for `assume_role`).
+
+use rand::Rng;
+use serde::Deserialize;
+use serde_json::Value;
+
+use super::auth::DomainRef;
+use super::{AuthContext, Error, Result, Services};
+use crate::store::AgencyFilter;
+use crate::sts::StsError;
+use crate::sts::policy::{PolicyError, SessionPolicy};
+use crate::sts::signing::{self, Authorization, Received};
+use crate::token::{AgencySession, Methods, Scope, TemporaryCredential, TokenPayload, derived_audit_chain};
+
+/// `duration_seconds` of a temporary credential: 15 minutes to 24 hours, 15 minutes by default
+/// (L3264).
+pub const CREDENTIAL_SECS: (i64, i64, i64) = (900, 86_400, 900);
+/// `duration_seconds` of a login token: 10 minutes to 12 hours, 10 minutes by default
+/// (L20578); out of range falls back to the default, as the reference says.
+pub const LOGIN_TOKEN_SECS: (i64, i64, i64) = (600, 43_200, 600);
+/// A credential carries at most this many session policies (its own and its ancestors').
+pub const MAX_SESSION_POLICIES: usize = crate::token::MAX_POLICIES;
+
+/// `duration_seconds`: the reference's tables say Integer, its examples send `"900"`
+/// (API.md §7.11); both are accepted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DurationSeconds(pub i64);
+
+impl<'de> Deserialize<'de> for DurationSeconds {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        struct Visitor;
+        impl serde::de::Visitor<'_> for Visitor {
+            type Value = DurationSeconds;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a number of seconds (integer or numeric string)")
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> std::result::Result<Self::Value, E> {
+                Ok(DurationSeconds(v))
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> std::result::Result<Self::Value, E> {
+                Ok(DurationSeconds(i64::try_from(v).unwrap_or(i64::MAX)))
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> std::result::Result<Self::Value, E> {
+                v.trim()
+                    .parse::<i64>()
+                    .map(DurationSeconds)
+                    .map_err(|_| E::custom("expected a number of seconds"))
+            }
+        }
+        d.deserialize_any(Visitor)
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct SecurityTokenBody {
+    pub auth: StsAuth,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct StsAuth {
+    pub identity: StsIdentity,
+    /// One of the reference's examples (L3781) puts `token` beside `identity`.
+    pub token: Option<TokenSource>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct StsIdentity {
+    pub methods: Vec<String>,
+    pub token: Option<TokenSource>,
+    pub assume_role: Option<AssumeRole>,
+    pub policy: Option<Value>,
+}
+
+#[derive(Deserialize)]
+pub struct TokenSource {
+    pub id: Option<String>,
+    pub duration_seconds: Option<DurationSeconds>,
+}
+
+impl std::fmt::Debug for TokenSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenSource")
+            .field("id", &self.id.as_ref().map(|_| "[redacted]"))
+            .field("duration_seconds", &self.duration_seconds)
+            .finish()
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct AssumeRole {
+    pub agency_name: String,
+    pub domain_id: Option<String>,
+    pub domain_name: Option<String>,
+    pub duration_seconds: Option<DurationSeconds>,
+    pub session_user: Option<SessionUser>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct SessionUser {
+    pub name: Option<String>,
+}
+
+/// A freshly issued temporary credential.
+pub struct IssuedCredential {
+    pub access: String,
+    pub secret: String,
+    pub security_token: String,
+    pub expires_at_ms: i64,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct LoginTokenBody {
+    pub auth: LoginTokenAuth,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct LoginTokenAuth {
+    pub securitytoken: LoginTokenSource,
+}
+
+#[derive(Deserialize)]
+pub struct LoginTokenSource {
+    pub access: String,
+    pub secret: String,
+    pub id: String,
+    pub duration_seconds: Option<DurationSeconds>,
+}
+
+impl std::fmt::Debug for LoginTokenSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LoginTokenSource")
+            .field("access", &self.access)
+            .field("duration_seconds", &self.duration_seconds)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A login token and who it signs in.
+pub struct IssuedLoginToken {
+    pub token: String,
+    pub ctx: AuthContext,
+}
+
+/// Who signed a request, once the signature verified.
+#[derive(Debug, Clone)]
+pub enum SignedBy {
+    /// A temporary credential, opened from its security token.
+    Temporary(Box<TemporaryCredential>),
+    /// A user's permanent access key.
+    Permanent { access: String, user_id: String },
+}
+
+/// What the signature of a request established.
+#[derive(Debug, Clone)]
+pub enum SignedOutcome {
+    Verified(SignedBy),
+    /// A permanent access key fedgate does not know. Endpoints where the caller proves itself
+    /// in the body (password tokens, securitytokens with a token) ignore such a signature:
+    /// the Huawei SDK signs every request, with whatever key it was given.
+    UnknownKey {
+        access: String,
+    },
+}
+
+/// The scope a signed request asks for: `X-Project-Id`, else `X-Domain-Id`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ScopeHint {
+    Project(String),
+    Domain(String),
+}
+
+fn policy_refused(e: PolicyError) -> Error {
+    Error::IamRule {
+        code: e.code,
+        message: e.message,
+    }
+}
+
+/// A duration within `(min, max, default)`, or 400 naming the field.
+fn duration_within(value: Option<DurationSeconds>, (min, max, default): (i64, i64, i64), field: &str) -> Result<i64> {
+    match value {
+        None => Ok(default),
+        Some(DurationSeconds(s)) if (min..=max).contains(&s) => Ok(s),
+        Some(_) => Err(Error::invalid(field, format!("must be from {min} to {max} seconds"))),
+    }
+}
+
+/// `session_user.name`: 5-64 characters of letters, digits, space, `-`, `_`, `.`, starting
+/// with a letter (L3264).
+fn session_user_name(name: &str) -> Result<String> {
+    let ok = (5..=64).contains(&name.chars().count())
+        && name.starts_with(|c: char| c.is_ascii_alphabetic())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, ' ' | '-' | '_' | '.'));
+    if !ok {
+        return Err(Error::invalid(
+            "auth.identity.assume_role.session_user.name",
+            "must be 5-64 letters, digits, spaces, '-', '_' or '.', starting with a letter",
+        ));
+    }
+    Ok(name.to_string())
+}
+
+const KEY_ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+const SECRET_ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+
+fn random_text(alphabet: &[u8], len: usize) -> String {
+    let mut rng = rand::rngs::OsRng;
+    (0..len)
+        .map(|_| alphabet[rng.gen_range(0..alphabet.len())] as char)
+        .collect()
+}
+
+fn new_audit_id() -> crate::token::AuditId {
+    let mut id = [0u8; 16];
+    rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut id);
+    id
+}
+
+impl Services {
+    /// `POST /v3.0/OS-CREDENTIAL/securitytokens`. `caller` is the X-Auth-Token or signed
+    /// request's identity, when there is one.
+    pub async fn issue_security_token(
+        &self,
+        caller: Option<AuthContext>,
+        body: SecurityTokenBody,
+        now_ms: i64,
+    ) -> Result<IssuedCredential> {
+        let StsAuth {
+            identity,
+            token: beside,
+        } = body.auth;
+        let policy = identity
+            .policy
+            .as_ref()
+            .map(SessionPolicy::parse)
+            .transpose()
+            .map_err(policy_refused)?;
+        let methods: Vec<&str> = identity.methods.iter().map(String::as_str).collect();
+        match methods.as_slice() {
+            ["token"] => {
+                let section = match (identity.token, beside) {
+                    (Some(_), Some(_)) => {
+                        return Err(Error::invalid("auth.token", "give the token inside auth.identity only"));
+                    }
+                    (inside, beside) => inside.or(beside),
+                };
+                let (id, duration) = match section {
+                    Some(TokenSource { id, duration_seconds }) => (id, duration_seconds),
+                    None => (None, None),
+                };
+                let duration = duration_within(duration, CREDENTIAL_SECS, "auth.identity.token.duration_seconds")?;
+                let source = match (caller, id) {
+                    (Some(caller), _) => caller,
+                    (None, Some(id)) => {
+                        let ctx = self.authenticate(id.trim(), now_ms).await?;
+                        if ctx.token.federation.as_ref().is_some_and(|f| !f.local_user) {
+                            // L3642: federated users obtain security tokens with X-Auth-Token only.
+                            return Err(Error::Forbidden(
+                                "a federated user's token must come as X-Auth-Token".into(),
+                            ));
+                        }
+                        ctx
+                    }
+                    (None, None) => {
+                        return Err(Error::Unauthenticated(
+                            "securitytokens: no X-Auth-Token, signature or auth.identity.token.id".into(),
+                        ));
+                    }
+                };
+                let payload = derive(&source.token, now_ms);
+                self.mint_credential(&source, payload, duration, policy, now_ms).await
+            }
+            ["assume_role"] => {
+                let caller =
+                    caller.ok_or_else(|| Error::Unauthenticated("assume_role: no X-Auth-Token or signature".into()))?;
+                let section = identity.assume_role.ok_or_else(|| Error::MissingField {
+                    field: "auth.identity.assume_role".into(),
+                })?;
+                let duration = duration_within(
+                    section.duration_seconds,
+                    CREDENTIAL_SECS,
+                    "auth.identity.assume_role.duration_seconds",
+                )?;
+                let payload = self.assume_agency(&caller, &section, now_ms).await?;
+                self.mint_credential(&caller, payload, duration, policy, now_ms).await
+            }
+            [] => Err(Error::invalid("auth.identity.methods", "must name one method")),
+            _ => Err(Error::invalid(
+                "auth.identity.methods",
+                "must be [\"token\"] or [\"assume_role\"]",
+            )),
+        }
+    }
+
+    /// The session of `caller` acting as the agency `section` names: the agency must trust
+    /// the caller's domain and not have expired, and the caller's token must carry the Agent
+    /// Operator role (`te_agency`) or `admin`. Unscoped; it keeps the caller's user,
+    /// authentication time, federation and expiry, and its root audit id.
+    pub async fn assume_agency(&self, caller: &AuthContext, section: &AssumeRole, now_ms: i64) -> Result<TokenPayload> {
+        let refuse = |why: String| Error::Forbidden(format!("assume_role: {why}"));
+        if caller.token.agency.is_some() {
+            return Err(refuse("an agency session cannot assume another agency".into()));
+        }
+        let session_user = match section.session_user.as_ref().and_then(|s| s.name.as_deref()) {
+            Some(name) => Some(session_user_name(name)?),
+            None => None,
+        };
+        let domain_ref = DomainRef {
+            id: section.domain_id.clone(),
+            name: section.domain_name.clone(),
+        };
+        let domain = match self
+            .find_domain(&domain_ref, "auth.identity.assume_role.domain_id")
+            .await
+        {
+            Ok(d) => d,
+            Err(Error::NotFound { id, .. }) => return Err(refuse(format!("no domain {id}"))),
+            Err(e) => return Err(e),
+        };
+        let agency = self
+            .store
+            .list_agencies(&AgencyFilter {
+                domain_id: Some(domain.id.clone()),
+                name: Some(section.agency_name.clone()),
+                trust_domain_id: None,
+            })
+            .await?
+            .into_iter()
+            .next()
+            .ok_or_else(|| refuse(format!("no agency {:?} in domain {}", section.agency_name, domain.id)))?;
+        let caller_domain = &caller.identity.user.domain.id;
+        if &agency.trust_domain_id != caller_domain {
+            return Err(refuse(format!(
+                "agency {} trusts domain {}, not the caller's {caller_domain}",
+                agency.id, agency.trust_domain_id
+            )));
+        }
+        if agency.expire_at_ms.is_some_and(|at| at <= now_ms) {
+            return Err(refuse(format!("agency {} has expired", agency.id)));
+        }
+        if !(caller.has_role("te_agency") || caller.has_role("admin")) {
+            return Err(refuse(format!(
+                "user {} holds neither te_agency (Agent Operator) nor admin on its token's scope",
+                caller.identity.user.id
+            )));
+        }
+        let mut payload = derive(&caller.token, now_ms);
+        payload.methods = Methods::ASSUME_ROLE;
+        payload.scope = Scope::Unscoped;
+        if let Some(at) = agency.expire_at_ms {
+            payload.expires_at_ms = payload.expires_at_ms.min(at);
+        }
+        payload.agency = Some(AgencySession {
+            agency_id: agency.id,
+            session_user,
+        });
+        Ok(payload)
+    }
+
+    /// Seals `payload` as a temporary credential of `source` (the identity that asked):
+    /// lifetime capped by the source's, the source's session policies kept, the new one
+    /// checked to narrow them.
+    async fn mint_credential(
+        &self,
+        source: &AuthContext,
+        mut payload: TokenPayload,
+        duration_secs: i64,
+        policy: Option<SessionPolicy>,
+        now_ms: i64,
+    ) -> Result<IssuedCredential> {
+        payload.issued_at_ms = now_ms;
+        payload.expires_at_ms = payload.expires_at_ms.min(now_ms + duration_secs * 1000);
+        let mut policies = source.session_policies.clone();
+        if let Some(policy) = policy {
+            for parent in &policies {
+                if let Some(action) = policy.widening_of(&SessionPolicy::from_sealed(parent.clone())) {
+                    return Err(Error::IamRule {
+                        code: "IAM.1102",
+                        message: format!(
+                            "The policy in the request body is invalid: it allows {action}, which the credential's own session policy does not."
+                        ),
+                    });
+                }
+            }
+            policies.push(policy.as_str().to_string());
+        }
+        if policies.len() > MAX_SESSION_POLICIES {
+            return Err(Error::invalid(
+                "auth.identity.policy",
+                format!(
+                    "a credential carries at most {MAX_SESSION_POLICIES} session policies, its ancestors' included"
+                ),
+            ));
+        }
+        // The identity must still be live (user, provider, agency), as for a rescoped token.
+        self.resolve(&payload, now_ms).await?;
+        self.tokens
+            .check_revoked(&payload)
+            .map_err(|e| Error::Unauthenticated(format!("securitytokens: {e}")))?;
+        let credential = TemporaryCredential {
+            access: random_text(KEY_ALPHABET, 20),
+            secret: random_text(SECRET_ALPHABET, 40),
+            token: payload,
+            policies,
+        };
+        let security_token = self.tokens.seal_credential(&credential);
+        metrics::counter!("fedgate_security_tokens_issued_total").increment(1);
+        tracing::info!(
+            user.id = %credential.token.user_id,
+            agency.id = credential.token.agency.as_ref().map(|a| a.agency_id.as_str()).unwrap_or(""),
+            access = %credential.access,
+            token.audit_id = %hex::encode(credential.token.audit_id().copied().unwrap_or_default()),
+            "temporary credential issued"
+        );
+        Ok(IssuedCredential {
+            expires_at_ms: credential.token.expires_at_ms,
+            access: credential.access,
+            secret: credential.secret,
+            security_token,
+        })
+    }
+
+    /// Checks the signature of a request signed the Huawei SDK way. The security token (for a
+    /// temporary key) or the store (a permanent key) gives the secret; the caller learns only
+    /// "not authenticated", the log the reason.
+    pub async fn verify_signed_request(
+        &self,
+        request: &Received<'_>,
+        authorization: &str,
+        security_token: Option<&str>,
+        now_ms: i64,
+    ) -> Result<SignedOutcome> {
+        let unauthenticated = |why: String| Error::Unauthenticated(format!("signed request: {why}"));
+        let signed = |e: StsError| unauthenticated(e.to_string());
+        let auth = Authorization::parse(authorization).map_err(signed)?;
+        let now_secs = now_ms.div_euclid(1000);
+        if let Some(security_token) = security_token {
+            let credential = self
+                .tokens
+                .open_credential(security_token, now_ms)
+                .await
+                .map_err(|e| unauthenticated(format!("X-Security-Token: {e}")))?;
+            if credential.access != auth.access {
+                return Err(unauthenticated(format!(
+                    "access key {} is not the security token's",
+                    auth.access
+                )));
+            }
+            let verified = signing::verify(request, &auth, credential.secret.as_bytes(), now_secs).map_err(signed)?;
+            if !verified.body_signed {
+                return Err(unauthenticated("the body is declared unsigned".into()));
+            }
+            return Ok(SignedOutcome::Verified(SignedBy::Temporary(Box::new(credential))));
+        }
+        let Some(key) = self.permanent_key(auth.access, now_ms).await? else {
+            return Ok(SignedOutcome::UnknownKey {
+                access: auth.access.to_string(),
+            });
+        };
+        let verified = signing::verify(request, &auth, key.secret.as_bytes(), now_secs).map_err(signed)?;
+        if !key.active {
+            return Err(unauthenticated(format!("access key {} is inactive", key.access)));
+        }
+        if !verified.body_signed {
+            return Err(unauthenticated("the body is declared unsigned".into()));
+        }
+        self.note_key_use(&key.access, now_ms);
+        Ok(SignedOutcome::Verified(SignedBy::Permanent {
+            access: key.access.clone(),
+            user_id: key.user_id.clone(),
+        }))
+    }
+
+    /// The identity a verified signature speaks for, in the scope the request asks for:
+    /// `X-Project-Id`, or `X-Domain-Id`, or else the credential's own. `X-Domain-Id` naming
+    /// the principal's own domain is where the SDK says whose account it calls; without a role
+    /// there it leaves the credential's own scope in place rather than refusing.
+    pub async fn signed_context(&self, by: &SignedBy, hint: Option<ScopeHint>, now_ms: i64) -> Result<AuthContext> {
+        let (mut payload, policies) = match by {
+            SignedBy::Temporary(credential) => (credential.token.clone(), credential.policies.clone()),
+            SignedBy::Permanent { user_id, .. } => (
+                TokenPayload {
+                    methods: Methods::ACCESS_KEY,
+                    user_id: user_id.clone(),
+                    issued_at_ms: now_ms,
+                    authenticated_at_ms: now_ms,
+                    expires_at_ms: now_ms + self.tokens.ttl_ms(),
+                    audit_ids: vec![new_audit_id()],
+                    scope: Scope::Unscoped,
+                    federation: None,
+                    agency: None,
+                },
+                Vec::new(),
+            ),
+        };
+        let own = self.resolve(&payload, now_ms).await?;
+        let asked = match hint {
+            None => None,
+            Some(ScopeHint::Project(id)) => Some((Scope::Project(id), false)),
+            Some(ScopeHint::Domain(id)) => {
+                let own_domain = id == own.user.domain.id;
+                Some((Scope::Domain(id), own_domain))
+            }
+        };
+        let identity = match asked {
+            Some((scope, _)) if scope == payload.scope => own,
+            Some((scope, own_domain)) => {
+                let mut scoped = payload.clone();
+                scoped.scope = scope;
+                match self.resolve(&scoped, now_ms).await {
+                    Ok(identity) => {
+                        payload = scoped;
+                        identity
+                    }
+                    Err(Error::Unauthenticated(_)) if own_domain => own,
+                    Err(e) => return Err(e),
+                }
+            }
+            None => own,
+        };
+        Ok(AuthContext {
+            token: payload,
+            identity,
+            session_policies: policies,
+        })
+    }
+
+    /// Refuses `action` (`iam:<resource>:<verb>`) unless every session policy the caller's
+    /// credential carries allows it (403 IAM.0003).
+    pub fn check_session_policies(&self, ctx: &AuthContext, action: &str) -> Result<()> {
+        for text in &ctx.session_policies {
+            if !SessionPolicy::from_sealed(text.clone()).allows(action) {
+                return Err(Error::IamRule {
+                    code: "IAM.0003",
+                    message: format!("Policy doesn't allow {action} to be performed."),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// `POST /v3.0/OS-AUTH/securitytoken/logintokens`: a console login token for the holder
+    /// of a temporary credential, proven by presenting its access key, secret and security
+    /// token. It lasts `duration_seconds` (default 600; out of range falls back to 600, as
+    /// the reference says) but never beyond the credential.
+    pub async fn issue_login_token(&self, body: LoginTokenBody, now_ms: i64) -> Result<IssuedLoginToken> {
+        let source = body.auth.securitytoken;
+        let credential = self
+            .tokens
+            .open_credential(source.id.trim(), now_ms)
+            .await
+            .map_err(|e| Error::Unauthenticated(format!("logintokens: security token: {e}")))?;
+        let same_access = credential.access == source.access;
+        let same_secret = constant_time_eq(credential.secret.as_bytes(), source.secret.as_bytes());
+        if !(same_access && same_secret) {
+            return Err(Error::Unauthenticated(
+                "logintokens: the access key or secret is not the security token's".into(),
+            ));
+        }
+        let (min, max, default) = LOGIN_TOKEN_SECS;
+        let secs = source
+            .duration_seconds
+            .map(|d| d.0)
+            .filter(|s| (min..=max).contains(s))
+            .unwrap_or(default);
+        let mut payload = derive(&credential.token, now_ms);
+        payload.expires_at_ms = credential.token.expires_at_ms.min(now_ms + secs * 1000);
+        let identity = self.resolve(&payload, now_ms).await?;
+        let token = self.tokens.seal_login_token(&payload);
+        tracing::info!(user.id = %payload.user_id, access = %credential.access, "login token issued");
+        Ok(IssuedLoginToken {
+            token,
+            ctx: AuthContext {
+                token: payload,
+                identity,
+                session_policies: credential.policies,
+            },
+        })
+    }
+
+    /// Verifies a login token for a relying console: the caller must be its user, or an admin
+    /// of the user's domain.
+    pub async fn check_login_token(&self, caller: &AuthContext, login_token: &str, now_ms: i64) -> Result<AuthContext> {
+        let payload = self
+            .tokens
+            .open_login_token(login_token, now_ms)
+            .await
+            .map_err(|e| Error::SubjectTokenInvalid(format!("login token: {e}")))?;
+        let identity = self.resolve(&payload, now_ms).await.map_err(|e| match e {
+            Error::Unauthenticated(reason) => Error::SubjectTokenInvalid(reason),
+            other => other,
+        })?;
+        let owner = identity.assumed_by.as_ref().unwrap_or(&identity.user);
+        if caller.identity.user.id != identity.user.id {
+            self.require_self_or_domain_admin(caller, &owner.id, &owner.domain.id)?;
+        }
+        Ok(AuthContext {
+            token: payload,
+            identity,
+            session_policies: Vec::new(),
+        })
+    }
+}
+
+/// A payload derived from `parent` now: same user, authentication time, federation, agency,
+/// expiry and scope; a fresh audit id in front of the parent's chain.
+fn derive(parent: &TokenPayload, now_ms: i64) -> TokenPayload {
+    TokenPayload {
+        methods: parent.methods,
+        user_id: parent.user_id.clone(),
+        issued_at_ms: now_ms,
+        authenticated_at_ms: parent.authenticated_at_ms,
+        expires_at_ms: parent.expires_at_ms,
+        audit_ids: derived_audit_chain(new_audit_id(), &parent.audit_ids),
+        scope: parent.scope.clone(),
+        federation: parent.federation.clone(),
+        agency: parent.agency.clone(),
+    }
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
