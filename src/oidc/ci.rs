@@ -128,6 +128,20 @@ pub fn render_script(p: &CiPreset) -> String {
         format!("/v3.0/OS-FEDERATION/identity-providers/{idp}/openid-connect-config"),
         &p.openid_connect_config,
     );
+    out += &format!(
+        r#"
+# In the CI job, with the job's id_token in $ID_TOKEN, two requests give a temporary access key
+# (nothing stored; it ends with the job's token, at most 15 minutes by default):
+#   TOKEN=$(curl -fsSi -X POST "$FEDGATE_URL/v3.0/OS-AUTH/id-token/tokens" -H 'X-Idp-Id: {idp}' \
+#     -H 'Content-Type: application/json' -d '{{"auth": {{"id_token": {{"id": "'"$ID_TOKEN"'"}},
+#       "scope": {{"project": {{"name": "<project>", "domain": {{"name": "<account>"}}}}}}}}}}' |
+#     awk 'tolower($1)=="x-subject-token:" {{print $2}}' | tr -d '')
+#   curl -fsS -X POST "$FEDGATE_URL/v3.0/OS-CREDENTIAL/securitytokens" -H "X-Auth-Token: $TOKEN" \
+#     -H 'Content-Type: application/json' -d '{{"auth": {{"identity": {{"methods": ["token"]}}}}}}'
+# The answer's credential.access, .secret and .securitytoken sign SDK calls, e.g. in Python:
+#   GlobalCredentials(access, secret, "<account id>").with_security_token(securitytoken)
+"#
+    );
     out
 }
 
@@ -177,7 +191,9 @@ mod tests {
                     let expect = claim == "environment" && env.is_none();
                     assert_eq!(admit(&c), expect, "{system:?} {env:?} {claim}={value}");
                 }
-                assert!(render_script(&p).contains("openid-connect-config"));
+                let script = render_script(&p);
+                assert!(script.contains("openid-connect-config"));
+                assert!(script.contains("/v3.0/OS-CREDENTIAL/securitytokens"));
             }
         }
     }
