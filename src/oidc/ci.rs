@@ -135,8 +135,7 @@ pub fn render_script(p: &CiPreset) -> String {
 #   TOKEN=$(curl -fsSi -X POST "$FEDGATE_URL/v3.0/OS-AUTH/id-token/tokens" -H 'X-Idp-Id: {idp}' \
 #     -H 'Content-Type: application/json' -d '{{"auth": {{"id_token": {{"id": "'"$ID_TOKEN"'"}},
 #       "scope": {{"project": {{"name": "<project>", "domain": {{"name": "<account>"}}}}}}}}}}' |
-#     awk 'tolower($1)=="x-subject-token:" {{print $2}}' | tr -d '
-')
+#     awk 'tolower($1)=="x-subject-token:" {{print $2}}' | tr -d '\r')
 #   curl -fsS -X POST "$FEDGATE_URL/v3.0/OS-CREDENTIAL/securitytokens" -H "X-Auth-Token: $TOKEN" \
 #     -H 'Content-Type: application/json' -d '{{"auth": {{"identity": {{"methods": ["token"]}}}}}}'
 # The answer's credential.access, .secret and .securitytoken sign SDK calls, e.g. in Python:
