@@ -74,6 +74,11 @@ pub struct ServeArgs {
         value_name = "CIDR|HOST"
     )]
     pub egress_allow: Vec<String>,
+    /// The 32-byte key that seals permanent access keys' secrets in the store. Replicas
+    /// sharing a store share this file. Default: credential.key in the data directory,
+    /// created at first start.
+    #[arg(long, env = "FEDGATE_CREDENTIAL_KEY_FILE", value_name = "FILE")]
+    pub credential_key_file: Option<PathBuf>,
 }
 
 /// `fedgate.toml`: every serve option plus what only a file can express (the catalog).
@@ -91,6 +96,7 @@ pub struct FileConfig {
     pub refresh_interval_ms: Option<u64>,
     pub admin_domain: Option<String>,
     pub admin_project: Option<String>,
+    pub credential_key_file: Option<PathBuf>,
     #[serde(default)]
     pub catalog: CatalogConfig,
     #[serde(default)]
@@ -284,6 +290,8 @@ pub struct Config {
     pub limits: Limits,
     /// What outgoing fetches may reach (`[egress] allow` applied).
     pub egress: EgressPolicy,
+    /// The key that seals permanent access keys' secrets, kept outside the database.
+    pub credential_key_file: PathBuf,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -353,7 +361,13 @@ impl Config {
             name: "egress.allow",
             reason,
         })?;
+        let credential_key_file = args
+            .credential_key_file
+            .clone()
+            .or(file.credential_key_file.clone())
+            .unwrap_or_else(|| data_dir.join("credential.key"));
         Ok(Config {
+            credential_key_file,
             data_dir,
             database_url,
             listen,

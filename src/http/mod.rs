@@ -4,6 +4,7 @@
 mod agencies;
 mod auth;
 mod catalog;
+mod credentials;
 pub mod error;
 pub mod extract;
 mod federated_auth;
@@ -159,6 +160,17 @@ pub fn router(services: Arc<Services>) -> Router {
         .route(
             "/v3.0/OS-INHERIT/domains/{d}/agencies/{a}/roles/{r}/inherited_to_projects",
             roles::grant_route(Agency, Domain, true),
+        )
+        // permanent access keys
+        .route(
+            "/v3.0/OS-CREDENTIAL/credentials",
+            get(credentials::list).post(credentials::create),
+        )
+        .route(
+            "/v3.0/OS-CREDENTIAL/credentials/{access}",
+            get(credentials::get)
+                .put(credentials::update)
+                .delete(credentials::delete),
         )
         // federation configuration
         .route("/v3/OS-FEDERATION/identity_providers", get(federation::list_idps))
