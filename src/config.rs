@@ -628,6 +628,30 @@ mod tests {
     }
 
     #[test]
+    fn credential_key_file_is_in_the_data_dir_unless_set() {
+        let mut args = ServeArgs::default();
+        args.store.data_dir = Some(PathBuf::from("/var/lib/fedgate"));
+        let config = Config::load(&args).unwrap();
+        assert_eq!(
+            config.credential_key_file,
+            PathBuf::from("/var/lib/fedgate/credential.key")
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("fedgate.toml");
+        std::fs::write(&file, "credential_key_file = \"/etc/fedgate/credential.key\"\n").unwrap();
+        args.store.config = Some(file);
+        let config = Config::load(&args).unwrap();
+        assert_eq!(config.credential_key_file, PathBuf::from("/etc/fedgate/credential.key"));
+        args.credential_key_file = Some(PathBuf::from("/run/secrets/ck"));
+        let config = Config::load(&args).unwrap();
+        assert_eq!(
+            config.credential_key_file,
+            PathBuf::from("/run/secrets/ck"),
+            "the flag wins"
+        );
+    }
+
+    #[test]
     fn egress_allow_list_comes_from_the_file_or_the_flag() {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("fedgate.toml");

@@ -756,7 +756,7 @@ async fn access_keys_are_capped_updated_and_cascade(s: &dyn Store) {
     assert_eq!(s.access_key_fingerprints().await.unwrap(), ["0011223344556677"]);
 
     // Concurrent creates for one user (replicas at once): exactly the cap succeeds.
-    let burst: Vec<StoredAccessKey> = (0..6).map(|i| access_key(&format!("BK{i}"), "u2", NOW + i)).collect();
+    let burst: Vec<StoredAccessKey> = (0..10).map(|i| access_key(&format!("BK{i}"), "u2", NOW + i)).collect();
     let results = futures::future::join_all(burst.iter().map(|k| s.create_access_key(k, 2))).await;
     let created = results.into_iter().map(Result::unwrap).filter(|ok| *ok).count();
     assert_eq!(created, 2);
