@@ -63,12 +63,17 @@ impl Application {
             .await
             .context("serving HTTP");
         refresher.abort();
+        // Last uses noted since the last refresh round.
+        if let Err(e) = self.services.flush_key_uses().await {
+            tracing::warn!(error = %e, "writing access keys' last uses failed");
+        }
         tracing::info!("stopped");
         result
     }
 }
 
-/// Picks up keys rotated and tokens revoked by other replicas (or by `fedgate keys rotate`).
+/// Picks up keys rotated and tokens revoked by other replicas (or by `fedgate keys rotate`),
+/// and writes access keys' last uses noted since the previous round.
 async fn refresh_loop(services: Arc<Services>) {
     let mut tick = tokio::time::interval(services.config.refresh_interval);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -78,6 +83,9 @@ async fn refresh_loop(services: Arc<Services>) {
         let now = now_ms();
         if let Err(e) = services.tokens.refresh(now).await {
             tracing::warn!(error = %e, "refreshing keys and revocations failed; keeping the cached copies");
+        }
+        if let Err(e) = services.flush_key_uses().await {
+            tracing::warn!(error = %e, "writing access keys' last uses failed; keeping them for the next round");
         }
         rounds += 1;
         if rounds.is_multiple_of(720) {

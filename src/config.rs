@@ -74,6 +74,11 @@ pub struct ServeArgs {
         value_name = "CIDR|HOST"
     )]
     pub egress_allow: Vec<String>,
+    /// The 32-byte key that seals permanent access keys' secrets in the store. Replicas
+    /// sharing a store share this file. Default: credential.key in the data directory,
+    /// created at first start.
+    #[arg(long, env = "FEDGATE_CREDENTIAL_KEY_FILE", value_name = "FILE")]
+    pub credential_key_file: Option<PathBuf>,
 }
 
 /// `fedgate.toml`: every serve option plus what only a file can express (the catalog).
@@ -91,6 +96,7 @@ pub struct FileConfig {
     pub refresh_interval_ms: Option<u64>,
     pub admin_domain: Option<String>,
     pub admin_project: Option<String>,
+    pub credential_key_file: Option<PathBuf>,
     #[serde(default)]
     pub catalog: CatalogConfig,
     #[serde(default)]
@@ -284,6 +290,8 @@ pub struct Config {
     pub limits: Limits,
     /// What outgoing fetches may reach (`[egress] allow` applied).
     pub egress: EgressPolicy,
+    /// The key that seals permanent access keys' secrets, kept outside the database.
+    pub credential_key_file: PathBuf,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -353,7 +361,13 @@ impl Config {
             name: "egress.allow",
             reason,
         })?;
+        let credential_key_file = args
+            .credential_key_file
+            .clone()
+            .or(file.credential_key_file.clone())
+            .unwrap_or_else(|| data_dir.join("credential.key"));
         Ok(Config {
+            credential_key_file,
             data_dir,
             database_url,
             listen,
@@ -611,6 +625,30 @@ mod tests {
                 ..
             })
         ));
+    }
+
+    #[test]
+    fn credential_key_file_is_in_the_data_dir_unless_set() {
+        let mut args = ServeArgs::default();
+        args.store.data_dir = Some(PathBuf::from("/var/lib/fedgate"));
+        let config = Config::load(&args).unwrap();
+        assert_eq!(
+            config.credential_key_file,
+            PathBuf::from("/var/lib/fedgate/credential.key")
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("fedgate.toml");
+        std::fs::write(&file, "credential_key_file = \"/etc/fedgate/credential.key\"\n").unwrap();
+        args.store.config = Some(file);
+        let config = Config::load(&args).unwrap();
+        assert_eq!(config.credential_key_file, PathBuf::from("/etc/fedgate/credential.key"));
+        args.credential_key_file = Some(PathBuf::from("/run/secrets/ck"));
+        let config = Config::load(&args).unwrap();
+        assert_eq!(
+            config.credential_key_file,
+            PathBuf::from("/run/secrets/ck"),
+            "the flag wins"
+        );
     }
 
     #[test]

@@ -19,6 +19,9 @@ pub struct ErrorReport {
     pub detail: String,
     /// Sent as Retry-After (429).
     pub retry_after_secs: Option<u64>,
+    /// The reference's access-key quota body (L3915), whatever the path:
+    /// `{"error":{"message","code","title","error_msg":null,"error_code":null}}`.
+    pub quota_body: bool,
 }
 
 #[derive(Debug)]
@@ -77,6 +80,7 @@ fn report(e: &Error) -> ErrorReport {
             "You are not authorized to perform the requested action.".into(),
             "IAM.0002",
         ),
+        Error::AccessKeyQuota { .. } => (StatusCode::BAD_REQUEST, "akSkNumExceed".into(), "IAM.0011"),
         Error::NotFound { kind, id } => (
             StatusCode::NOT_FOUND,
             format!("Could not find {kind}: {id}."),
@@ -117,6 +121,7 @@ fn report(e: &Error) -> ErrorReport {
             Error::TooManyRequests { retry_after_secs, .. } => Some(*retry_after_secs),
             _ => None,
         },
+        quota_body: matches!(e, Error::AccessKeyQuota { .. }),
     }
 }
 
@@ -150,6 +155,7 @@ pub fn report_for_status(status: StatusCode) -> ErrorReport {
         iam_code: iam_code.into(),
         detail: format!("{status} produced by the framework"),
         retry_after_secs: None,
+        quota_body: false,
     }
 }
 
@@ -222,7 +228,15 @@ pub fn render(report: &ErrorReport, path: &str, head_request: bool, request_id: 
 }
 
 fn render_json(report: &ErrorReport, path: &str, head_request: bool) -> Response {
-    let body = if uses_iam_shape(path) {
+    let body = if report.quota_body {
+        serde_json::json!({"error": {
+            "message": report.message,
+            "code": report.status.as_u16(),
+            "title": report.status.canonical_reason().unwrap_or("Error"),
+            "error_msg": null,
+            "error_code": null,
+        }})
+    } else if uses_iam_shape(path) {
         serde_json::json!({"error_msg": report.message, "error_code": report.iam_code})
     } else {
         serde_json::json!({"error": {
@@ -278,7 +292,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn throttling_and_lockout_answer_in_each_path_s_shape() {
+    async fn throttling_lockout_and_quota_answer_in_their_shapes() {
         let keystone = |code: u16, title: &str, message: &str| {
             serde_json::json!({"error": {"code": code, "title": title, "message": message}}).to_string()
         };
@@ -324,6 +338,17 @@ mod tests {
                 StatusCode::UNAUTHORIZED,
                 None,
                 iam("Account locked.", "IAM.0061"),
+            ),
+            (
+                Error::AccessKeyQuota { user_id: "u1".into() },
+                "/v3.0/OS-CREDENTIAL/credentials",
+                false,
+                StatusCode::BAD_REQUEST,
+                None,
+                // The reference's body, exactly (L3915).
+                serde_json::json!({"error": {"message": "akSkNumExceed", "code": 400, "title": "Bad Request",
+                    "error_msg": null, "error_code": null}})
+                .to_string(),
             ),
         ];
         for (error, path, head, status, retry_after, body) in cases {

@@ -4,6 +4,7 @@
 mod agencies;
 mod auth;
 mod catalog;
+mod credentials;
 pub mod error;
 pub mod extract;
 mod federated_auth;
@@ -167,6 +168,17 @@ pub fn router(services: Arc<Services>) -> Router {
         .route("/v3.0/OS-AUTH/securitytoken/logintokens", post(sts::login_tokens))
         .route("/v3-ext/auth/logintokens", get(sts::check_login_token))
         .route("/v3-ext/auth/signed-requests", post(sts::check_signed_request))
+        // permanent access keys
+        .route(
+            "/v3.0/OS-CREDENTIAL/credentials",
+            get(credentials::list).post(credentials::create),
+        )
+        .route(
+            "/v3.0/OS-CREDENTIAL/credentials/{access}",
+            get(credentials::get)
+                .put(credentials::update)
+                .delete(credentials::delete),
+        )
         // federation configuration
         .route("/v3/OS-FEDERATION/identity_providers", get(federation::list_idps))
         .route(

@@ -3,6 +3,7 @@
 use serde_json::{Value, json};
 
 use super::extract::Paging;
+use crate::service::access_keys::Credential;
 use crate::service::assignments::{Assignment, AssignmentNames};
 use crate::service::catalog::Catalog;
 use crate::service::federated_users::AnyUser;
@@ -39,6 +40,18 @@ fn format_ms(ms: i64, zulu: bool) -> String {
 pub fn plain_time(ms: i64) -> String {
     let s = format_ms(ms, false);
     format!("{} {}", &s[..10], &s[11..19])
+}
+
+/// A permanent access key as list, show and update answer it (L3951, L4048, L4137); create
+/// adds `secret`, show adds `last_use_time`.
+pub fn credential(k: &Credential) -> Value {
+    json!({
+        "access": k.access,
+        "status": k.status(),
+        "user_id": k.user_id,
+        "create_time": token_time(k.created_at_ms),
+        "description": k.description,
+    })
 }
 
 fn name_ref(r: &NameRef) -> Value {

@@ -35,6 +35,10 @@ pub enum Error {
     /// Admission control refused the work (429); the client may retry after the given time.
     #[error("too many requests: {what}")]
     TooManyRequests { what: String, retry_after_secs: u64 },
+    /// The user already holds the most permanent access keys allowed (reference L3915:
+    /// answered with its own body, `akSkNumExceed`).
+    #[error("user {user_id} already holds the most access keys allowed")]
+    AccessKeyQuota { user_id: String },
     #[error("could not find {kind}: {id}")]
     NotFound { kind: &'static str, id: String },
     /// X-Subject-Token is invalid; the reason goes to the log only.

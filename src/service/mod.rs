@@ -9,6 +9,7 @@ pub mod assignments;
 pub mod auth;
 pub mod bootstrap;
 pub mod catalog;
+pub mod credential_key;
 pub mod error;
 pub mod federated_login;
 pub mod federated_users;
@@ -64,12 +65,20 @@ pub struct Services {
     /// Admission control for password hashing and sign-in starts.
     pub admission: admission::Pools,
     password_checks: lockout::PasswordChecks,
+    /// Permanent access keys: the credential key, verification caches, pending last uses.
+    access_keys: access_keys::AccessKeys,
 }
 
 impl Services {
     pub async fn build(store: Arc<dyn Store>, config: Arc<Config>) -> Result<Self> {
         let tokens = Arc::new(TokenService::load(store.clone(), config.token_ttl_secs, now_ms()).await?);
         let catalog = Arc::new(Catalog::from_config(&config));
+        let access_keys = access_keys::AccessKeys::load(
+            store.as_ref(),
+            &config.credential_key_file,
+            config.refresh_interval.as_millis() as i64,
+        )
+        .await?;
         let resolver = resolve::Resolver::new(config.refresh_interval.as_millis() as i64);
         let sp = saml::load_sp_keys(store.as_ref(), &config.public_url, now_ms()).await?;
         let upstream =
@@ -95,6 +104,7 @@ impl Services {
             saml: saml_login::SamlProviders::new(config_ttl),
             admission,
             password_checks: lockout::PasswordChecks::default(),
+            access_keys,
         })
     }
 
@@ -103,5 +113,6 @@ impl Services {
         self.resolver.invalidate();
         self.login_cache.invalidate();
         self.saml.invalidate();
+        self.access_keys.invalidate();
     }
 }

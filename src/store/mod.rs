@@ -213,6 +213,27 @@ pub trait OneTimeStore: Send + Sync {
     async fn prune_one_time_values(&self, now_ms: i64) -> StoreResult<u64>;
 }
 
+/// Permanent access keys (AK/SK). The store keeps the sealed secret it is given; it never sees
+/// the plain secret or the key that seals it.
+#[async_trait]
+pub trait AccessKeyStore: Send + Sync {
+    /// Inserts the key unless its user already has `max_per_user` keys (then false), in one
+    /// step that concurrent creates on any replica cannot both pass. Conflict when the user
+    /// does not exist or the access key id is taken.
+    async fn create_access_key(&self, key: &StoredAccessKey, max_per_user: i64) -> StoreResult<bool>;
+    async fn get_access_key(&self, access: &str) -> StoreResult<Option<StoredAccessKey>>;
+    /// The user's keys, oldest first.
+    async fn list_access_keys(&self, user_id: &str) -> StoreResult<Vec<StoredAccessKey>>;
+    /// Sets status and description; false when the key is gone.
+    async fn update_access_key(&self, access: &str, enabled: bool, description: &str) -> StoreResult<bool>;
+    async fn delete_access_key(&self, access: &str) -> StoreResult<bool>;
+    /// Records last uses: each key's `last_used_at` becomes the later of the stored and the
+    /// given instant. Keys that are gone are skipped. Returns how many rows changed.
+    async fn record_access_key_uses(&self, uses: &[(String, i64)]) -> StoreResult<u64>;
+    /// The distinct fingerprints of the credential keys that sealed stored secrets.
+    async fn access_key_fingerprints(&self) -> StoreResult<Vec<String>>;
+}
+
 /// Everything the services need, as one object.
 pub trait Store:
     DomainStore
@@ -227,6 +248,7 @@ pub trait Store:
     + FederationStore
     + OneTimeStore
     + LoginFailureStore
+    + AccessKeyStore
 {
 }
 
@@ -243,5 +265,6 @@ impl<T> Store for T where
         + FederationStore
         + OneTimeStore
         + LoginFailureStore
+        + AccessKeyStore
 {
 }

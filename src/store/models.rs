@@ -327,3 +327,21 @@ impl LoginFailures {
         self.locked_until_ms.is_some_and(|until| until > now_ms)
     }
 }
+
+/// A permanent access key as stored: the secret only sealed (AES-256-GCM under the credential
+/// key kept outside the database), never in plain text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredAccessKey {
+    /// The access key id (AK), 20 characters.
+    pub access: String,
+    pub user_id: String,
+    /// base64 of nonce | ciphertext | tag.
+    pub secret_sealed: String,
+    /// Fingerprint (hex) of the credential key that sealed the secret.
+    pub key_id: String,
+    /// `status`: active or inactive.
+    pub enabled: bool,
+    pub description: String,
+    pub created_at_ms: i64,
+    pub last_used_at_ms: Option<i64>,
+}

@@ -18,6 +18,8 @@ use sqlx::{Any, AnyPool, AssertSqlSafe, Executor, Row};
 
 use super::*;
 
+mod access_keys;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
     Sqlite,

@@ -11,16 +11,16 @@ use serde_json::{Value, json};
 
 use crate::support::{Db, TestApp, project_scope, spawn_app};
 
-const PASSWORD: &str = "Sc0ped-Passw0rd";
+pub(crate) const PASSWORD: &str = "Sc0ped-Passw0rd";
 
-struct World {
+pub(crate) struct World {
     acme: String,
     p1: String,
     p2: String,
     staff: String,
     other_group: String,
     owner: String,
-    sam: String,
+    pub(crate) sam: String,
     member: String,
     admin_role: String,
 }
@@ -72,13 +72,14 @@ async fn user_with_role(app: &TestApp, domain: &str, name: &str, role: &str, tar
     user
 }
 
-async fn token(app: &TestApp, user: &str, domain: &str, scope: Value) -> String {
+pub(crate) async fn token(app: &TestApp, user: &str, domain: &str, scope: Value) -> String {
     let (s, token, body) = app.password_token(user, domain, PASSWORD, Some(scope)).await;
     assert_eq!(s, 201, "{user} logs in: {body}");
     token
 }
 
-async fn world(app: &TestApp) -> (World, Vec<(&'static str, String)>) {
+/// The two accounts and the callers of the table (also used by `credentials.rs`).
+pub(crate) async fn world(app: &TestApp) -> (World, Vec<(&'static str, String)>) {
     let now = fedgate::service::now_ms();
     let store = app.services.store.as_ref();
     let account = |domain: &str, owner: &str| BootstrapRequest {

@@ -42,7 +42,11 @@ async fn snapshot(app: &TestApp) -> String {
     let agencies = s.list_agencies(&AgencyFilter::default()).await.unwrap();
     let grants = s.list_grants(&GrantFilter::default()).await.unwrap();
     let revocations = app.services.tokens.revocation_count();
-    format!("{users:?}\n{groups:?}\n{projects:?}\n{agencies:?}\n{grants:?}\n{revocations}")
+    let mut access_keys = Vec::new();
+    for u in &users {
+        access_keys.extend(s.list_access_keys(&u.id).await.unwrap());
+    }
+    format!("{users:?}\n{groups:?}\n{projects:?}\n{agencies:?}\n{grants:?}\n{revocations}\n{access_keys:?}")
 }
 
 fn auth(identity: Value) -> String {
@@ -104,6 +108,11 @@ async fn malformed_requests_get_clear_errors_and_change_nothing() {
         case("bad password expiry filter", "GET", "/v3/users?password_expires_at=soon", "", 400),
         case("OS-USER create without domain_id", "POST", "/v3.0/OS-USER/users", r#"{"user": {"name": "bob"}}"#, 400),
         case("agency duration nonsense", "POST", "/v3.0/OS-AGENCY/agencies", r#"{"agency": {"name": "a", "domain_id": "x", "trust_domain_name": "admin", "duration": "FOREVERISH"}}"#, 400),
+        case("access key without user_id", "POST", "/v3.0/OS-CREDENTIAL/credentials", r#"{"credential": {}}"#, 400),
+        case("access key user_id of the wrong type", "POST", "/v3.0/OS-CREDENTIAL/credentials", r#"{"credential": {"user_id": []}}"#, 400),
+        case("access key description too long", "POST", "/v3.0/OS-CREDENTIAL/credentials", &json!({"credential": {"user_id": admin_id, "description": "d".repeat(256)}}).to_string(), 400),
+        case("access key status unknown", "PUT", "/v3.0/OS-CREDENTIAL/credentials/NOSUCHKEY00000000000", r#"{"credential": {"status": "on"}}"#, 400),
+        case("missing access key", "GET", "/v3.0/OS-CREDENTIAL/credentials/NOSUCHKEY00000000000", "", 404),
         case("validate without subject token", "GET", "/v3/auth/tokens", "", 404),
         case("role creation is not offered", "POST", "/v3/roles", "{}", 405),
         case("oversize body", "POST", "/v3/users", &huge, 413),

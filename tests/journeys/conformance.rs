@@ -709,6 +709,91 @@ async fn login_failures_count_lock_and_reset(s: &dyn Store) {
     assert_eq!(s.get_login_failures("u2").await.unwrap(), None);
 }
 
+fn access_key(access: &str, user_id: &str, at: i64) -> StoredAccessKey {
+    StoredAccessKey {
+        access: access.into(),
+        user_id: user_id.into(),
+        secret_sealed: format!("sealed-{access}"),
+        key_id: "0011223344556677".into(),
+        enabled: true,
+        description: String::new(),
+        created_at_ms: at,
+        last_used_at_ms: None,
+    }
+}
+
+async fn access_keys_are_capped_updated_and_cascade(s: &dyn Store) {
+    s.create_domain(&domain("d1", "one")).await.unwrap();
+    s.create_user(&user("u1", "d1", "alice")).await.unwrap();
+    s.create_user(&user("u2", "d1", "bob")).await.unwrap();
+    let mut first = access_key("AK1", "u1", NOW);
+    first.description = "Ünïcødé 鍵".into();
+    assert!(s.create_access_key(&first, 2).await.unwrap());
+    assert_eq!(s.get_access_key("AK1").await.unwrap(), Some(first.clone()));
+    assert!(matches!(
+        s.create_access_key(&access_key("AK1", "u2", NOW), 2).await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert!(matches!(
+        s.create_access_key(&access_key("AK9", "ghost", NOW), 2).await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert!(s.create_access_key(&access_key("AK2", "u1", NOW + 1), 2).await.unwrap());
+    assert!(
+        !s.create_access_key(&access_key("AK3", "u1", NOW + 2), 2).await.unwrap(),
+        "the cap holds"
+    );
+    assert_eq!(s.get_access_key("AK3").await.unwrap(), None);
+    let listed: Vec<String> = s
+        .list_access_keys("u1")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|k| k.access)
+        .collect();
+    assert_eq!(listed, ["AK1", "AK2"], "oldest first");
+    assert!(s.list_access_keys("u2").await.unwrap().is_empty());
+    assert_eq!(s.access_key_fingerprints().await.unwrap(), ["0011223344556677"]);
+
+    // Concurrent creates for one user (replicas at once): exactly the cap succeeds.
+    let burst: Vec<StoredAccessKey> = (0..10).map(|i| access_key(&format!("BK{i}"), "u2", NOW + i)).collect();
+    let results = futures::future::join_all(burst.iter().map(|k| s.create_access_key(k, 2))).await;
+    let created = results.into_iter().map(Result::unwrap).filter(|ok| *ok).count();
+    assert_eq!(created, 2);
+    assert_eq!(s.list_access_keys("u2").await.unwrap().len(), 2);
+
+    assert!(s.update_access_key("AK1", false, "off").await.unwrap());
+    let updated = s.get_access_key("AK1").await.unwrap().unwrap();
+    assert_eq!((updated.enabled, updated.description.as_str()), (false, "off"));
+    assert!(!s.update_access_key("nope", true, "").await.unwrap());
+
+    // Last uses only move forward; missing keys are skipped.
+    let uses = vec![
+        ("AK1".to_string(), NOW + 50),
+        ("nope".to_string(), NOW),
+        ("AK2".to_string(), NOW + 7),
+    ];
+    assert_eq!(s.record_access_key_uses(&uses).await.unwrap(), 2);
+    assert_eq!(
+        s.record_access_key_uses(&[("AK1".to_string(), NOW + 10)])
+            .await
+            .unwrap(),
+        0
+    );
+    assert_eq!(
+        s.get_access_key("AK1").await.unwrap().unwrap().last_used_at_ms,
+        Some(NOW + 50)
+    );
+    assert_eq!(s.record_access_key_uses(&[]).await.unwrap(), 0);
+
+    assert!(s.delete_access_key("AK2").await.unwrap());
+    assert!(!s.delete_access_key("AK2").await.unwrap());
+    // Deleting the user deletes its keys.
+    assert!(s.delete_user("u1").await.unwrap());
+    assert_eq!(s.get_access_key("AK1").await.unwrap(), None);
+    assert!(s.list_access_keys("u1").await.unwrap().is_empty());
+}
+
 macro_rules! conformance {
     ($($case:ident),* $(,)?) => {
         mod sqlite {
@@ -751,4 +836,5 @@ conformance!(
     shadow_users_record_logins_and_keep_their_status,
     one_time_values_are_used_once,
     login_failures_count_lock_and_reset,
+    access_keys_are_capped_updated_and_cascade,
 );

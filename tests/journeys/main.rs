@@ -30,6 +30,7 @@ mod attacks;
 mod authorization;
 mod bad_input;
 mod conformance;
+mod credentials;
 mod egress;
 mod federated_login;
 mod federation;
