@@ -742,3 +742,203 @@ on_both_backends!(
     services_check_the_signatures_they_receive,
     unknown_keys_are_ignored_only_where_the_body_proves_the_caller,
 );
+
+// ---------------------------------------------------------------------------------------------
+// REVIEW FINDINGS (branch sts-review). Each journey below asserts the secure behaviour and
+// FAILS against the code under review; it passes once the finding is fixed.
+// ---------------------------------------------------------------------------------------------
+
+fn policy_body(policy: Value) -> Value {
+    json!({"auth": {"identity": {"methods": ["token"], "policy": policy}}})
+}
+
+/// REVIEW FINDING 1: a credential whose session policy allows only `iam:tokens:create` signs
+/// `POST /v3/auth/tokens` with `assume_role` and gets an agency token that carries no policy
+/// at all (tokens cannot), so the policy is gone for everything the agency may do.
+async fn review_policy_credential_cannot_shed_its_policy_through_an_agency_token(db: Db) {
+    let Some(app) = spawn_app(db).await else { return };
+    let t = app.admin_token.clone();
+    let acme = app.account_admin("acme").await;
+    let (_, me) = app.validate(&acme, &acme).await;
+    let acme_id = me["token"]["domain"]["id"].as_str().unwrap().to_string();
+    let (_, admin) = app.validate(&t, &t).await;
+    let admin_domain = admin["token"]["project"]["domain"]["id"].as_str().unwrap().to_string();
+    let admin_project = admin["token"]["project"]["id"].as_str().unwrap().to_string();
+    let (s, agency) = app
+        .call(
+            "POST",
+            "/v3.0/OS-AGENCY/agencies",
+            &t,
+            Some(json!({"agency": {"name": "ops", "domain_id": admin_domain, "trust_domain_id": acme_id}})),
+        )
+        .await;
+    assert_eq!(s, 201, "{agency}");
+    let agency_id = agency["agency"]["id"].as_str().unwrap().to_string();
+    let (_, roles) = app.call("GET", "/v3/roles?name=member", &t, None).await;
+    let member = roles["roles"][0]["id"].as_str().unwrap();
+    let grant = format!("/v3.0/OS-AGENCY/projects/{admin_project}/agencies/{agency_id}/roles/{member}");
+    assert_eq!(app.call("PUT", &grant, &t, None).await.0, 204);
+
+    let policy = json!({"Version": "1.1", "Statement": [{"Effect": "Allow", "Action": ["iam:tokens:create"]}]});
+    let signer = Signer::temporary(&credential_from(&app, &acme, policy_body(policy)).await);
+    // The credential itself may not list projects.
+    assert_eq!(
+        signed_call(&app, &signer, "GET", "/v3/auth/projects", None).await.0,
+        403
+    );
+    let body = json!({"auth": {"identity": {"methods": ["assume_role"],
+        "assume_role": {"agency_name": "ops", "domain_id": admin_domain}},
+        "scope": {"project": {"id": admin_project}}}});
+    let (s, headers, answer) = SignedRequest::new(&app, &signer, "POST", "/v3/auth/tokens", Some(body))
+        .sign(&signer)
+        .send_full(&app)
+        .await;
+    let escaped = if s == 201 {
+        let agency_token = headers["x-subject-token"].to_str().unwrap().to_string();
+        app.call("GET", "/v3/auth/projects", &agency_token, None).await.0 == 200
+    } else {
+        false
+    };
+    assert!(
+        !escaped,
+        "a credential limited to iam:tokens:create got an agency token without its policy ({s}: {answer})"
+    );
+    app.stop().await;
+}
+
+/// REVIEW FINDING 2: the action of a nested route is named after its last literal segment, so
+/// `PUT /v3/groups/{g}/users/{u}` is `iam:users:update` (the reference's action is
+/// `iam:permissions:addUserToGroup`, L22015) and a policy that denies `iam:groups:*` and
+/// `iam:permissions:*` still lets the holder add users to groups (here: to the admin group).
+async fn review_session_policy_denies_reach_nested_routes(db: Db) {
+    let Some(app) = spawn_app(db).await else { return };
+    app.ensure_member_group("builders").await;
+    let t = app.admin_token.clone();
+    let (s, user) = app
+        .call(
+            "POST",
+            "/v3/users",
+            &t,
+            Some(json!({"user": {"name": "mallory", "password": PASSWORD}})),
+        )
+        .await;
+    assert_eq!(s, 201, "{user}");
+    let mallory = user["user"]["id"].as_str().unwrap().to_string();
+    let (_, groups) = app.call("GET", "/v3/groups?name=builders", &t, None).await;
+    let group = groups["groups"][0]["id"].as_str().unwrap().to_string();
+    let policy = json!({"Version": "1.1", "Statement": [
+        {"Effect": "Allow", "Action": ["iam:*:*"]},
+        {"Effect": "Deny", "Action": ["iam:groups:*", "iam:permissions:*"]}
+    ]});
+    let signer = Signer::temporary(&credential_from(&app, &t, policy_body(policy)).await);
+    let (s, e) = signed_call(
+        &app,
+        &signer,
+        "PUT",
+        &format!("/v3/groups/{group}/users/{mallory}"),
+        None,
+    )
+    .await;
+    assert_eq!(
+        s, 403,
+        "group membership changed under a policy denying iam:groups:* and iam:permissions:*: {e}"
+    );
+    app.stop().await;
+}
+
+/// REVIEW FINDING 3: audit chains keep the root and two ancestors, so revoking an intermediate
+/// token misses credentials three derivations below it. Whoever holds a token can launder it
+/// in three requests (credential of a credential of a credential) so that revoking it, as the
+/// owner does on a leak, leaves a live credential until the token's original expiry.
+async fn review_revoking_a_token_reaches_credentials_derived_deep_below_it(db: Db) {
+    let Some(app) = spawn_app(db).await else { return };
+    seed_user(&app, "bob").await;
+    let t = app.admin_token.clone();
+    let t0 = token_of(&app, "bob").await;
+    // T1: rescoped from T0 (the token that leaks).
+    let body = json!({"auth": {"identity": {"methods": ["token"], "token": {"id": t0}},
+        "scope": project_scope("admin", "admin")}});
+    let r = app
+        .client
+        .post(app.url("/v3/auth/tokens"))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 201);
+    let t1 = r.headers()["x-subject-token"].to_str().unwrap().to_string();
+    let c1 = Signer::temporary(&credential_from(&app, &t1, token_body(json!(900))).await);
+    let (s, a2) = signed_call(&app, &c1, "POST", SECURITYTOKENS, Some(token_body(json!(900)))).await;
+    assert_eq!(s, 201, "{a2}");
+    let c2 = Signer::temporary(&a2);
+    let (s, a3) = signed_call(&app, &c2, "POST", SECURITYTOKENS, Some(token_body(json!(900)))).await;
+    assert_eq!(s, 201, "{a3}");
+    let c3 = Signer::temporary(&a3);
+    let r = app
+        .client
+        .delete(app.url("/v3/auth/tokens"))
+        .header("x-auth-token", &t)
+        .header("x-subject-token", &t1)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 204);
+    for (name, c) in [("c1", &c1), ("c2", &c2), ("c3", &c3)] {
+        assert_eq!(
+            signed_call(&app, c, "GET", "/v3/auth/projects", None).await.0,
+            401,
+            "{name} outlived the revocation of the token it descends from"
+        );
+    }
+    app.stop().await;
+}
+
+/// REVIEW FINDING 4: X-Project-Id / X-Domain-Id choose the scope of a signed request but need
+/// not be signed: anyone replaying a captured request within the 15-minute window may add
+/// them and act in another scope of the signer. Expected: a scope hint outside SignedHeaders
+/// is refused (the SDK signs every header it sends).
+async fn review_scope_hints_must_be_signed(db: Db) {
+    let Some(app) = spawn_app(db).await else { return };
+    seed_user(&app, "bob").await;
+    let t = app.admin_token.clone();
+    let token = token_of(&app, "bob").await;
+    let signer = Signer::temporary(&credential_from(&app, &token, token_body(json!(900))).await);
+    let (_, admin) = app.validate(&t, &t).await;
+    let admin_domain = admin["token"]["project"]["domain"]["id"].as_str().unwrap().to_string();
+    let (s, p2) = app
+        .call(
+            "POST",
+            "/v3/projects",
+            &t,
+            Some(json!({"project": {"name": "second", "domain_id": admin_domain}})),
+        )
+        .await;
+    assert_eq!(s, 201, "{p2}");
+    let p2 = p2["project"]["id"].as_str().unwrap().to_string();
+    let (_, groups) = app.call("GET", "/v3/groups?name=builders", &t, None).await;
+    let group = groups["groups"][0]["id"].as_str().unwrap().to_string();
+    let (_, roles) = app.call("GET", "/v3/roles?name=member", &t, None).await;
+    let member = roles["roles"][0]["id"].as_str().unwrap().to_string();
+    let grant = format!("/v3/projects/{p2}/groups/{group}/roles/{member}");
+    assert_eq!(app.call("PUT", &grant, &t, None).await.0, 204);
+    let (s, body) = SignedRequest::new(&app, &signer, "GET", "/v3/auth/catalog", None)
+        .sign(&signer)
+        .header("X-Project-Id", &p2)
+        .send(&app)
+        .await;
+    assert_eq!(
+        s, 401,
+        "an X-Project-Id added after signing moved the request to another project: {body}"
+    );
+    app.stop().await;
+}
+
+mod review_findings {
+    use super::*;
+    on_both_backends!(
+        review_policy_credential_cannot_shed_its_policy_through_an_agency_token,
+        review_session_policy_denies_reach_nested_routes,
+        review_revoking_a_token_reaches_credentials_derived_deep_below_it,
+        review_scope_hints_must_be_signed,
+    );
+}
