@@ -37,10 +37,15 @@ pub(super) fn created(services: &Services, issued: &crate::service::auth::Issued
 
 pub async fn issue(
     State(s): State<Arc<Services>>,
-    MaybeCaller(caller): MaybeCaller,
+    caller: MaybeCaller,
     uri: Uri,
     ApiJson(body): ApiJson<AuthBody>,
 ) -> Result<Response, ApiError> {
+    // Only assume_role acts for the caller; password and token logins prove themselves.
+    let caller = match body.auth.identity.methods.as_slice() {
+        [m] if m == "assume_role" => caller.resolve(&s).await?,
+        _ => None,
+    };
     let issued = s.issue_token(caller, body, now_ms()).await?;
     Ok(created(&s, &issued, &uri))
 }

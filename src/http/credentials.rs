@@ -57,7 +57,7 @@ pub async fn update(
     Path(access): Path<String>,
     ApiJson(b): ApiJson<CredentialBody>,
 ) -> Result<Json<Value>, ApiError> {
-    let key = s.update_credential(&c, &access, b.credential).await?;
+    let key = s.update_credential(&c, &access, b.credential, now_ms()).await?;
     Ok(Json(json!({ "credential": views::credential(&key) })))
 }
 
@@ -66,6 +66,6 @@ pub async fn delete(
     Caller(c): Caller,
     Path(access): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    s.delete_credential(&c, &access).await?;
+    s.delete_credential(&c, &access, now_ms()).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -9,7 +9,7 @@ use serde::de::DeserializeOwned;
 use std::sync::Arc;
 
 use super::error::ApiError;
-use crate::service::sts::SignedOutcome;
+use crate::service::sts::{ScopeHint, SignedBy, SignedOutcome};
 use crate::service::{AuthContext, Error, Services, now_ms};
 
 /// JSON body; `application/json` with any parameters, or no Content-Type at all.
@@ -163,7 +163,7 @@ pub fn has_query_flag(parts_query: Option<&str>, name: &str) -> bool {
 
 /// The authenticated caller: from a verified request signature (`SDK-HMAC-SHA256`, see
 /// `signed.rs`), else from X-Auth-Token. A temporary credential's session policies must allow
-/// the route's action.
+/// the route's action (`actions.rs`); a route without one is refused to such a caller.
 pub struct Caller(pub AuthContext);
 
 impl<S> FromRequestParts<S> for Caller
@@ -174,50 +174,62 @@ where
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        match MaybeCaller::from_request_parts(parts, state).await?.0 {
-            Some(ctx) => Ok(Caller(ctx)),
-            None => Err(Error::Unauthenticated("no X-Auth-Token header or request signature".into()).into()),
+        let services = Arc::<Services>::from_ref(state);
+        let maybe = MaybeCaller::from_request_parts(parts, state).await?;
+        let Some(ctx) = maybe.resolve(&services).await? else {
+            return Err(Error::Unauthenticated("no X-Auth-Token header or request signature".into()).into());
+        };
+        if !ctx.session_policies.is_empty() {
+            let route = parts.extensions.get::<MatchedPath>().map(|m| m.as_str()).unwrap_or("");
+            let action = super::actions::action(&parts.method, route).ok_or_else(|| Error::IamRule {
+                code: "IAM.0003",
+                message: format!("Policy doesn't allow {} {route} to be performed.", parts.method),
+            })?;
+            services.check_session_policies(&ctx, action)?;
+        }
+        Ok(Caller(ctx))
+    }
+}
+
+/// Who the request says is calling (a signature by a known key, or X-Auth-Token), resolved
+/// only when the handler needs it: where the body may prove the caller instead (password
+/// tokens, securitytokens with a token in the body), a stale X-Auth-Token or a signature by an
+/// unknown key must not stand in the way. The Huawei SDK signs every request with whatever key
+/// it holds, so an unknown key's signature is ignored.
+pub struct MaybeCaller {
+    signed: Option<(SignedBy, Result<Option<ScopeHint>, Error>)>,
+    token: Option<String>,
+}
+
+impl MaybeCaller {
+    /// The caller, if the request names one; an invalid one is an error.
+    pub async fn resolve(self, services: &Services) -> Result<Option<AuthContext>, Error> {
+        let now = now_ms();
+        if let Some((by, hint)) = self.signed {
+            return Ok(Some(services.signed_context(&by, hint?, now).await?));
+        }
+        match self.token {
+            Some(token) => Ok(Some(services.authenticate(&token, now).await?)),
+            None => Ok(None),
         }
     }
 }
 
-/// The caller when the request names one (a signature by a known key, or X-Auth-Token), for
-/// endpoints where the body may prove who calls instead. A signature by an unknown key is
-/// ignored (the Huawei SDK signs every request with whatever key it holds); a present but
-/// invalid X-Auth-Token is refused.
-pub struct MaybeCaller(pub Option<AuthContext>);
-
 impl<S> FromRequestParts<S> for MaybeCaller
 where
-    Arc<Services>: FromRef<S>,
     S: Send + Sync,
 {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let services = Arc::<Services>::from_ref(state);
-        let now = now_ms();
-        let ctx = match parts.extensions.get::<SignedOutcome>() {
-            Some(SignedOutcome::Verified(by)) => {
-                let hint = super::signed::scope_hint(&parts.headers);
-                Some(services.signed_context(by, hint, now).await?)
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let signed = match parts.extensions.get::<SignedOutcome>() {
+            Some(SignedOutcome::Verified { by, signed_headers }) => {
+                Some((by.clone(), super::signed::scope_hint(&parts.headers, signed_headers)))
             }
-            _ => match header_text(&parts.headers, "x-auth-token") {
-                Some(token) => Some(services.authenticate(token, now).await?),
-                None => None,
-            },
+            _ => None,
         };
-        if let Some(ctx) = &ctx
-            && !ctx.session_policies.is_empty()
-        {
-            let route = parts
-                .extensions
-                .get::<MatchedPath>()
-                .map(|m| m.as_str().to_string())
-                .unwrap_or_default();
-            services.check_session_policies(ctx, &super::signed::action(&parts.method, &route))?;
-        }
-        Ok(MaybeCaller(ctx))
+        let token = header_text(&parts.headers, "x-auth-token").map(str::to_string);
+        Ok(MaybeCaller { signed, token })
     }
 }
 

@@ -1,6 +1,7 @@
 //! HTTP edge: routes, extractors, middleware, and the error mapping. Handlers extract input,
 //! call one service function and render its result; they hold no policy and touch no store.
 
+mod actions;
 mod agencies;
 mod auth;
 mod catalog;

@@ -20,9 +20,10 @@ use crate::sts::signing::Received;
 /// POST /v3.0/OS-CREDENTIAL/securitytokens.
 pub async fn security_tokens(
     State(s): State<Arc<Services>>,
-    MaybeCaller(caller): MaybeCaller,
+    caller: MaybeCaller,
     ApiJson(body): ApiJson<SecurityTokenBody>,
 ) -> Result<Response, ApiError> {
+    let caller = caller.resolve(&s).await?;
     let issued = s.issue_security_token(caller, body, now_ms()).await?;
     let body = json!({"credential": {
         "access": issued.access,
@@ -119,17 +120,19 @@ pub async fn check_signed_request(
     let outcome = s
         .verify_signed_request(&received, authorization, find("x-security-token"), now)
         .await?;
-    let by = match outcome {
-        SignedOutcome::Verified(by) => by,
+    let (by, signed_headers) = match outcome {
+        SignedOutcome::Verified { by, signed_headers } => (by, signed_headers),
         SignedOutcome::UnknownKey { access } => {
             return Err(Error::Unauthenticated(format!("signed request: unknown access key {access}")).into());
         }
     };
-    let hint = match (find("x-project-id"), find("x-domain-id")) {
-        (Some(p), _) => Some(crate::service::sts::ScopeHint::Project(p.to_string())),
-        (None, Some(d)) => Some(crate::service::sts::ScopeHint::Domain(d.to_string())),
-        (None, None) => None,
-    };
+    let mut scope_headers = HeaderMap::new();
+    for name in ["x-project-id", "x-domain-id"] {
+        if let Some(v) = find(name).and_then(|v| HeaderValue::from_str(v).ok()) {
+            scope_headers.insert(name, v);
+        }
+    }
+    let hint = super::signed::scope_hint(&scope_headers, &signed_headers)?;
     let ctx = s.signed_context(&by, hint, now).await?;
     let mut body = views::token(
         &ctx,

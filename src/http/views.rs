@@ -172,6 +172,15 @@ pub fn login_token(ctx: &AuthContext) -> Value {
             "password_expires_at": assumer.password_expires_at_ms.map(token_time).unwrap_or_default(),
         }});
     }
+    if !ctx.session_policies.is_empty() {
+        // Not in the reference: the console must apply the credential's session policies.
+        let policies: Vec<Value> = ctx
+            .session_policies
+            .iter()
+            .filter_map(|p| serde_json::from_str(p).ok())
+            .collect();
+        body["session_policies"] = json!(policies);
+    }
     json!({"logintoken": body})
 }
 

@@ -295,6 +295,7 @@ impl Services {
         ctx: &AuthContext,
         access: &str,
         input: CredentialInput,
+        now_ms: i64,
     ) -> Result<Credential> {
         if input.status.is_none() && input.description.is_none() {
             return Err(Error::invalid("credential", "names neither status nor description"));
@@ -306,6 +307,7 @@ impl Services {
             .map(|d| parse_description("credential.description", d))
             .transpose()?;
         let mut key = self.managed_key(ctx, access).await?;
+        let deactivated = key.enabled && enabled == Some(false);
         key.enabled = enabled.unwrap_or(key.enabled);
         key.description = description.unwrap_or(key.description);
         if !self
@@ -315,16 +317,25 @@ impl Services {
         {
             return Err(Error::not_found("credential", access));
         }
+        if deactivated {
+            // The temporary credentials the key obtained end with it.
+            self.tokens
+                .revoke_root(super::sts::access_key_root(access), now_ms)
+                .await?;
+        }
         self.access_keys.invalidate();
         tracing::info!(access = %access, active = key.enabled, "access key updated");
         Ok(self.access_keys.credential(&key))
     }
 
-    pub async fn delete_credential(&self, ctx: &AuthContext, access: &str) -> Result<()> {
+    pub async fn delete_credential(&self, ctx: &AuthContext, access: &str, now_ms: i64) -> Result<()> {
         self.managed_key(ctx, access).await?;
         if !self.store.delete_access_key(access).await? {
             return Err(Error::not_found("credential", access));
         }
+        self.tokens
+            .revoke_root(super::sts::access_key_root(access), now_ms)
+            .await?;
         self.access_keys.invalidate();
         if let Ok(mut uses) = self.access_keys.uses.lock() {
             uses.remove(access);

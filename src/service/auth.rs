@@ -118,11 +118,19 @@ impl Services {
                 // The parent must still speak for a live identity: user, shadow user and
                 // identity provider enabled (resolve reads them).
                 self.resolve(&parent, now_ms).await?;
+                super::sts::check_derivable(&parent)?;
                 (derive_payload(&parent, now_ms), "token")
             }
             ["assume_role"] => {
                 // L2551: the caller's own token (X-Auth-Token) assumes the agency.
                 let caller = caller.ok_or_else(|| Error::Unauthenticated("assume_role: no X-Auth-Token".into()))?;
+                if !caller.session_policies.is_empty() {
+                    // A token cannot carry session policies; securitytokens keeps them.
+                    return Err(Error::Forbidden(
+                        "assume_role: a credential with a session policy gets agency credentials from securitytokens"
+                            .into(),
+                    ));
+                }
                 let section = identity.assume_role.ok_or_else(|| Error::MissingField {
                     field: "auth.identity.assume_role".into(),
                 })?;

@@ -160,13 +160,13 @@ pub enum SignedBy {
 /// What the signature of a request established.
 #[derive(Debug, Clone)]
 pub enum SignedOutcome {
-    Verified(SignedBy),
+    /// `signed_headers` as the Authorization header listed them (lower case): headers that
+    /// choose something (the scope) count only when signed.
+    Verified { by: SignedBy, signed_headers: Vec<String> },
     /// A permanent access key fedgate does not know. Endpoints where the caller proves itself
     /// in the body (password tokens, securitytokens with a token) ignore such a signature:
     /// the Huawei SDK signs every request, with whatever key it was given.
-    UnknownKey {
-        access: String,
-    },
+    UnknownKey { access: String },
 }
 
 /// The scope a signed request asks for: `X-Project-Id`, else `X-Domain-Id`.
@@ -276,7 +276,7 @@ impl Services {
                         ));
                     }
                 };
-                let payload = derive(&source.token, now_ms);
+                let payload = derive(&source.token, now_ms)?;
                 self.mint_credential(&source, payload, duration, policy, now_ms).await
             }
             ["assume_role"] => {
@@ -347,13 +347,20 @@ impl Services {
         if agency.expire_at_ms.is_some_and(|at| at <= now_ms) {
             return Err(refuse(format!("agency {} has expired", agency.id)));
         }
-        if !(caller.has_role("te_agency") || caller.has_role("admin")) {
+        // Agent Operator is an account-level role: held on the caller's own domain, whatever
+        // the token's scope (a project admin or a role elsewhere does not count).
+        let own_domain = super::ScopeView::Domain(caller.identity.user.domain.clone());
+        let group_ids: Vec<String> = caller.identity.groups.iter().map(|g| g.id.clone()).collect();
+        let roles = self
+            .roles_on(&own_domain, crate::store::ActorKind::Group, &group_ids)
+            .await?;
+        if !roles.iter().any(|r| r.name == "te_agency" || r.name == "admin") {
             return Err(refuse(format!(
-                "user {} holds neither te_agency (Agent Operator) nor admin on its token's scope",
+                "user {} holds neither te_agency (Agent Operator) nor admin on its domain {caller_domain}",
                 caller.identity.user.id
             )));
         }
-        let mut payload = derive(&caller.token, now_ms);
+        let mut payload = derive(&caller.token, now_ms)?;
         payload.methods = Methods::ASSUME_ROLE;
         payload.scope = Scope::Unscoped;
         if let Some(at) = agency.expire_at_ms {
@@ -459,7 +466,10 @@ impl Services {
             if !verified.body_signed {
                 return Err(unauthenticated("the body is declared unsigned".into()));
             }
-            return Ok(SignedOutcome::Verified(SignedBy::Temporary(Box::new(credential))));
+            return Ok(SignedOutcome::Verified {
+                by: SignedBy::Temporary(Box::new(credential)),
+                signed_headers: auth.signed_headers.iter().map(|h| h.to_string()).collect(),
+            });
         }
         let Some(key) = self.permanent_key(auth.access, now_ms).await? else {
             return Ok(SignedOutcome::UnknownKey {
@@ -474,10 +484,13 @@ impl Services {
             return Err(unauthenticated("the body is declared unsigned".into()));
         }
         self.note_key_use(&key.access, now_ms);
-        Ok(SignedOutcome::Verified(SignedBy::Permanent {
-            access: key.access.clone(),
-            user_id: key.user_id.clone(),
-        }))
+        Ok(SignedOutcome::Verified {
+            by: SignedBy::Permanent {
+                access: key.access.clone(),
+                user_id: key.user_id.clone(),
+            },
+            signed_headers: auth.signed_headers.iter().map(|h| h.to_string()).collect(),
+        })
     }
 
     /// The identity a verified signature speaks for, in the scope the request asks for:
@@ -487,14 +500,14 @@ impl Services {
     pub async fn signed_context(&self, by: &SignedBy, hint: Option<ScopeHint>, now_ms: i64) -> Result<AuthContext> {
         let (mut payload, policies) = match by {
             SignedBy::Temporary(credential) => (credential.token.clone(), credential.policies.clone()),
-            SignedBy::Permanent { user_id, .. } => (
+            SignedBy::Permanent { user_id, access } => (
                 TokenPayload {
                     methods: Methods::ACCESS_KEY,
                     user_id: user_id.clone(),
                     issued_at_ms: now_ms,
                     authenticated_at_ms: now_ms,
                     expires_at_ms: now_ms + self.tokens.ttl_ms(),
-                    audit_ids: vec![new_audit_id()],
+                    audit_ids: vec![access_key_root(access)],
                     scope: Scope::Unscoped,
                     federation: None,
                     agency: None,
@@ -572,10 +585,13 @@ impl Services {
             .map(|d| d.0)
             .filter(|s| (min..=max).contains(s))
             .unwrap_or(default);
-        let mut payload = derive(&credential.token, now_ms);
+        let mut payload = derive(&credential.token, now_ms)?;
         payload.expires_at_ms = credential.token.expires_at_ms.min(now_ms + secs * 1000);
         let identity = self.resolve(&payload, now_ms).await?;
-        let token = self.tokens.seal_login_token(&payload);
+        let token = self.tokens.seal_login_token(&crate::token::LoginToken {
+            token: payload.clone(),
+            policies: credential.policies.clone(),
+        });
         tracing::info!(user.id = %payload.user_id, access = %credential.access, "login token issued");
         Ok(IssuedLoginToken {
             token,
@@ -590,31 +606,35 @@ impl Services {
     /// Verifies a login token for a relying console: the caller must be its user, or an admin
     /// of the user's domain.
     pub async fn check_login_token(&self, caller: &AuthContext, login_token: &str, now_ms: i64) -> Result<AuthContext> {
-        let payload = self
+        let login = self
             .tokens
             .open_login_token(login_token, now_ms)
             .await
             .map_err(|e| Error::SubjectTokenInvalid(format!("login token: {e}")))?;
-        let identity = self.resolve(&payload, now_ms).await.map_err(|e| match e {
+        let identity = self.resolve(&login.token, now_ms).await.map_err(|e| match e {
             Error::Unauthenticated(reason) => Error::SubjectTokenInvalid(reason),
             other => other,
         })?;
+        // The person behind it: for an agency session, who assumed the agency (another session
+        // of the same agency is not its owner).
         let owner = identity.assumed_by.as_ref().unwrap_or(&identity.user);
-        if caller.identity.user.id != identity.user.id {
-            self.require_self_or_domain_admin(caller, &owner.id, &owner.domain.id)?;
+        let same_person = caller.identity.assumed_by.is_none() && caller.identity.user.id == owner.id;
+        if !same_person {
+            self.require_domain_admin(caller, &owner.domain.id)?;
         }
         Ok(AuthContext {
-            token: payload,
+            token: login.token,
             identity,
-            session_policies: Vec::new(),
+            session_policies: login.policies,
         })
     }
 }
 
 /// A payload derived from `parent` now: same user, authentication time, federation, agency,
 /// expiry and scope; a fresh audit id in front of the parent's chain.
-fn derive(parent: &TokenPayload, now_ms: i64) -> TokenPayload {
-    TokenPayload {
+fn derive(parent: &TokenPayload, now_ms: i64) -> Result<TokenPayload> {
+    check_derivable(parent)?;
+    Ok(TokenPayload {
         methods: parent.methods,
         user_id: parent.user_id.clone(),
         issued_at_ms: now_ms,
@@ -624,7 +644,30 @@ fn derive(parent: &TokenPayload, now_ms: i64) -> TokenPayload {
         scope: parent.scope.clone(),
         federation: parent.federation.clone(),
         agency: parent.agency.clone(),
+    })
+}
+
+/// A derivation keeps every ancestor's audit id, so revoking any of them reaches it: a parent
+/// whose chain is full (the root and `MAX_AUDIT_CHAIN - 1` derivations) is derived from no
+/// further; derive from an earlier token instead.
+pub fn check_derivable(parent: &TokenPayload) -> Result<()> {
+    if parent.audit_ids.len() >= crate::token::MAX_AUDIT_CHAIN {
+        return Err(Error::Forbidden(format!(
+            "the token was derived {} times already; derive from an earlier one",
+            parent.audit_ids.len() - 1
+        )));
     }
+    Ok(())
+}
+
+/// The root audit id of everything a permanent access key signs: deactivating or deleting the
+/// key revokes this root up to that instant, so the temporary credentials it obtained end too.
+pub fn access_key_root(access: &str) -> crate::token::AuditId {
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(format!("fedgate access key {access}"));
+    let mut id = [0u8; 16];
+    id.copy_from_slice(&digest[..16]);
+    id
 }
 
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {

@@ -20,7 +20,10 @@ use tokio::sync::Mutex;
 
 use super::error::{Error, Result};
 use crate::store::{Store, StoreError, StoredKey, StoredRevocation};
-use crate::token::{KeyRing, RevocationEvent, RevocationList, TemporaryCredential, TokenError, TokenKey, TokenPayload};
+use crate::token::{
+    AuditId, KeyRing, LoginToken, RevocationEvent, RevocationList, TemporaryCredential, TokenError, TokenKey,
+    TokenPayload,
+};
 
 /// Minimum time between two on-demand key reloads triggered by unknown key ids, so forged
 /// tokens naming random keys cannot hammer the store.
@@ -128,16 +131,16 @@ impl TokenService {
         self.ring.load().seal_credential(credential, fresh_nonce())
     }
 
-    pub fn seal_login_token(&self, payload: &TokenPayload) -> String {
-        self.ring.load().seal_login_token(payload, fresh_nonce())
+    pub fn seal_login_token(&self, login: &LoginToken) -> String {
+        self.ring.load().seal_login_token(login, fresh_nonce())
     }
 
-    pub async fn open_login_token(&self, login_token: &str, now_ms: i64) -> Result<TokenPayload, OpenError> {
-        let payload = self
+    pub async fn open_login_token(&self, login_token: &str, now_ms: i64) -> Result<LoginToken, OpenError> {
+        let login = self
             .open_reloading(now_ms, |ring| ring.open_login_token(login_token, now_ms))
             .await?;
-        self.check_revoked(&payload)?;
-        Ok(payload)
+        self.check_revoked(&login.token)?;
+        Ok(login)
     }
 
     /// `open` with the ring, reloading it once when the value names a key not loaded yet.
@@ -241,6 +244,16 @@ impl TokenService {
     pub async fn revoke_agency(&self, agency_id: &str, now_ms: i64) -> Result<()> {
         let event = RevocationEvent::Agency {
             agency_id: agency_id.to_string(),
+            authenticated_before_ms: now_ms,
+        };
+        self.revoke(event, self.outlives_every_token(now_ms)).await
+    }
+
+    /// Revokes what descends from `root` (a permanent access key's requests) authenticated at
+    /// or before `now_ms`; later uses of the same root stay valid.
+    pub async fn revoke_root(&self, root: AuditId, now_ms: i64) -> Result<()> {
+        let event = RevocationEvent::Root {
+            audit_id: root,
             authenticated_before_ms: now_ms,
         };
         self.revoke(event, self.outlives_every_token(now_ms)).await
@@ -385,6 +398,10 @@ fn to_stored(event: &RevocationEvent, expires_at_ms: i64) -> StoredRevocation {
             agency_id,
             authenticated_before_ms,
         } => ("agency", agency_id.clone(), *authenticated_before_ms),
+        RevocationEvent::Root {
+            audit_id,
+            authenticated_before_ms,
+        } => ("root", hex::encode(audit_id), *authenticated_before_ms),
     };
     StoredRevocation {
         kind: kind.into(),
@@ -409,6 +426,14 @@ fn from_stored(s: &StoredRevocation) -> Option<RevocationEvent> {
             idp_id: s.subject.clone(),
             authenticated_before_ms: s.authenticated_before_ms,
         }),
+        "root" => {
+            let mut id = [0u8; 16];
+            hex::decode_to_slice(&s.subject, &mut id).ok()?;
+            Some(RevocationEvent::Root {
+                audit_id: id,
+                authenticated_before_ms: s.authenticated_before_ms,
+            })
+        }
         "agency" => Some(RevocationEvent::Agency {
             agency_id: s.subject.clone(),
             authenticated_before_ms: s.authenticated_before_ms,

@@ -30,4 +30,6 @@ pub enum StsError {
     BadSignature,
     #[error("X-Sdk-Content-Sha256 is not the body's digest")]
     BodyMismatch,
+    #[error("the request is ambiguous: {0}")]
+    Ambiguous(&'static str),
 }

@@ -191,11 +191,14 @@ impl Statement {
             _ => return None,
         };
         let actions = strings(list)?.into_iter().map(str::to_string).collect();
+        // A Resource list narrows to named objects fedgate does not match requests against,
+        // so only "everything" (`*`, or `*`/`iam` followed by wildcards) grants here.
         let for_iam = match value.get("Resource").and_then(strings) {
             None => true,
             Some(resources) => resources.iter().any(|r| {
-                let service = r.split(':').next().unwrap_or("");
-                service == "*" || service.eq_ignore_ascii_case("iam")
+                let mut segments = r.split(':');
+                let service = segments.next().unwrap_or("");
+                (service == "*" || service.eq_ignore_ascii_case("iam")) && segments.all(|s| s == "*")
             }),
         };
         Some(Statement {
@@ -681,6 +684,16 @@ mod tests {
                 "conditional deny still denies",
                 json!([{"Effect": "Allow", "Action": ["*:*:*"]}, {"Effect": "Deny", "Action": ["iam:*:*"], "Condition": {"StringEquals": {"g:DomainName": ["x"]}}}]),
                 false,
+            ),
+            (
+                "allow on one named iam resource only",
+                json!([{"Effect": "Allow", "Action": ["iam:*:*"], "Resource": ["iam:*:*:user:bob"]}]),
+                false,
+            ),
+            (
+                "allow on every iam resource",
+                json!([{"Effect": "Allow", "Action": ["iam:*:*"], "Resource": ["iam:*:*:*:*"]}]),
+                true,
             ),
             (
                 "allow on obs resources only",

@@ -208,6 +208,42 @@ fn push_canonical_query(out: &mut Vec<u8>, query: Option<&str>) {
     }
 }
 
+/// Refuses paths and queries that two readers could take apart differently while the
+/// canonical request stays the same, so a captured signature cannot be replayed onto a request
+/// fedgate's handlers read otherwise (they take no repeated parameters, and read `+` as a
+/// space). The SDK sends none of these to fedgate: it percent-encodes everything but `-._~`
+/// and letters and digits. Not part of `verify`: other services may take repeated parameters.
+pub fn check_unambiguous(path: &str, query: Option<&str>) -> Result<(), StsError> {
+    let decodes = |text: &str| percent_decode_str(text).decode_utf8().is_ok();
+    if !decodes(path) {
+        return Err(StsError::Ambiguous("a path that is not UTF-8 once decoded"));
+    }
+    if path.to_ascii_lowercase().contains("%2f") {
+        return Err(StsError::Ambiguous("an encoded '/' in the path"));
+    }
+    let Some(query) = query.filter(|q| !q.is_empty()) else {
+        return Ok(());
+    };
+    if query.contains('+') {
+        return Err(StsError::Ambiguous("'+' in the query (a space to some readers)"));
+    }
+    let mut names = Vec::new();
+    for pair in query.split('&').filter(|p| !p.is_empty()) {
+        let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+        if !decodes(name) || !decodes(value) {
+            return Err(StsError::Ambiguous("a query that is not UTF-8 once decoded"));
+        }
+        if name.contains('%') {
+            return Err(StsError::Ambiguous("an encoded query parameter name"));
+        }
+        if names.contains(&name) {
+            return Err(StsError::Ambiguous("a repeated query parameter"));
+        }
+        names.push(name);
+    }
+    Ok(())
+}
+
 /// The canonical request the client's signer built, rebuilt from what was received.
 pub fn canonical_request(req: &Received<'_>, auth: &Authorization<'_>) -> Result<Vec<u8>, StsError> {
     let mut out = Vec::with_capacity(512);

@@ -59,14 +59,7 @@ impl TemporaryCredential {
         let token = TokenPayload::decode(r.take(token_len)?)?;
         let access = r.string()?;
         let secret = r.string()?;
-        let count = r.varint()? as usize;
-        if count > MAX_POLICIES {
-            return Err(TokenError::Malformed("policy count"));
-        }
-        let mut policies = Vec::with_capacity(count);
-        for _ in 0..count {
-            policies.push(r.string()?);
-        }
+        let policies = read_policies(&mut r)?;
         if !r.done() || access.is_empty() || secret.is_empty() {
             return Err(TokenError::Malformed("credential"));
         }
@@ -77,6 +70,51 @@ impl TemporaryCredential {
             policies,
         })
     }
+}
+
+/// A console login token: who signs in, and the session policies of the credential it came
+/// from, which the console must apply as the credential's holder had to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoginToken {
+    pub token: TokenPayload,
+    pub policies: Vec<String>,
+}
+
+impl LoginToken {
+    pub fn encode(&self) -> Vec<u8> {
+        let token = self.token.encode();
+        let mut out = Vec::with_capacity(token.len() + 8);
+        put_varint(&mut out, token.len() as u64);
+        out.extend_from_slice(&token);
+        put_varint(&mut out, self.policies.len() as u64);
+        for p in &self.policies {
+            put_str(&mut out, p);
+        }
+        out
+    }
+
+    pub fn decode(bytes: &[u8]) -> Result<Self, TokenError> {
+        let mut r = Reader { bytes, pos: 0 };
+        let token_len = usize::try_from(r.varint()?).map_err(|_| TokenError::Malformed("token length"))?;
+        let token = TokenPayload::decode(r.take(token_len)?)?;
+        let policies = read_policies(&mut r)?;
+        if !r.done() {
+            return Err(TokenError::Malformed("login token"));
+        }
+        Ok(LoginToken { token, policies })
+    }
+}
+
+fn read_policies(r: &mut Reader<'_>) -> Result<Vec<String>, TokenError> {
+    let count = r.varint()? as usize;
+    if count > MAX_POLICIES {
+        return Err(TokenError::Malformed("policy count"));
+    }
+    let mut policies = Vec::with_capacity(count);
+    for _ in 0..count {
+        policies.push(r.string()?);
+    }
+    Ok(policies)
 }
 
 impl KeyRing {
@@ -96,15 +134,15 @@ impl KeyRing {
 
     /// A console login token: the payload of who signs in, sealed as its own kind so it never
     /// opens as an API token or a security token.
-    pub fn seal_login_token(&self, payload: &TokenPayload, nonce: [u8; 12]) -> String {
-        self.seal_bytes(Sealed::LoginToken, &payload.encode(), nonce)
+    pub fn seal_login_token(&self, login: &LoginToken, nonce: [u8; 12]) -> String {
+        self.seal_bytes(Sealed::LoginToken, &login.encode(), nonce)
     }
 
-    pub fn open_login_token(&self, login_token: &str, now_ms: i64) -> Result<TokenPayload, TokenError> {
+    pub fn open_login_token(&self, login_token: &str, now_ms: i64) -> Result<LoginToken, TokenError> {
         let plain = self.open_bytes(Sealed::LoginToken, login_token, MAX_SECURITY_TOKEN_CHARS)?;
-        let payload = TokenPayload::decode(&plain)?;
-        check_times(&payload, now_ms)?;
-        Ok(payload)
+        let login = LoginToken::decode(&plain)?;
+        check_times(&login.token, now_ms)?;
+        Ok(login)
     }
 }
 
@@ -157,8 +195,12 @@ mod tests {
             r.open_credential(&sealed, NOW + 900_000),
             Err(TokenError::Expired { .. })
         ));
-        let login = r.seal_login_token(&credential().token, [7; 12]);
-        assert_eq!(r.open_login_token(&login, NOW + 1), Ok(credential().token));
+        let login_token = LoginToken {
+            token: credential().token,
+            policies: credential().policies,
+        };
+        let login = r.seal_login_token(&login_token, [7; 12]);
+        assert_eq!(r.open_login_token(&login, NOW + 1), Ok(login_token));
         assert_eq!(r.open(&login, NOW + 1), Err(TokenError::UnsupportedVersion(3)));
         assert_eq!(
             r.open_credential(&login, NOW + 1),

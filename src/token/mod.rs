@@ -10,7 +10,7 @@ mod keyring;
 mod payload;
 mod revocation;
 
-pub use credential::{MAX_POLICIES, MAX_SECURITY_TOKEN_CHARS, TemporaryCredential};
+pub use credential::{LoginToken, MAX_POLICIES, MAX_SECURITY_TOKEN_CHARS, TemporaryCredential};
 pub use keyring::{KeyRing, Sealed, TokenKey};
 pub use payload::{
     AgencySession, AuditId, Federation, MAX_AUDIT_CHAIN, Methods, Scope, TokenPayload, derived_audit_chain,

@@ -29,6 +29,12 @@ pub enum RevocationEvent {
         idp_id: String,
         authenticated_before_ms: i64,
     },
+    /// Tokens whose root audit id is this one, authenticated at or before the instant: what a
+    /// permanent access key signed, once the key is deactivated or deleted.
+    Root {
+        audit_id: AuditId,
+        authenticated_before_ms: i64,
+    },
     /// Tokens and credentials acting as this agency (deleted, or its trust changed) with an
     /// original authentication at or before the instant.
     Agency {
@@ -51,9 +57,10 @@ pub struct RevocationList {
     users: HashMap<String, Cutoff>,
     idps: HashMap<String, Cutoff>,
     agencies: HashMap<String, Cutoff>,
+    roots: HashMap<AuditId, Cutoff>,
 }
 
-fn merge(map: &mut HashMap<String, Cutoff>, key: String, before_ms: i64, expires_at_ms: i64) {
+fn merge<K: std::hash::Hash + Eq>(map: &mut HashMap<K, Cutoff>, key: K, before_ms: i64, expires_at_ms: i64) {
     let entry = map.entry(key).or_insert(Cutoff {
         before_ms,
         expires_at_ms,
@@ -83,6 +90,10 @@ impl RevocationList {
                 agency_id,
                 authenticated_before_ms,
             } => merge(&mut self.agencies, agency_id, authenticated_before_ms, expires_at_ms),
+            RevocationEvent::Root {
+                audit_id,
+                authenticated_before_ms,
+            } => merge(&mut self.roots, audit_id, authenticated_before_ms, expires_at_ms),
         }
     }
 
@@ -93,11 +104,12 @@ impl RevocationList {
         self.users.retain(|_, c| c.expires_at_ms > now_ms);
         self.idps.retain(|_, c| c.expires_at_ms > now_ms);
         self.agencies.retain(|_, c| c.expires_at_ms > now_ms);
+        self.roots.retain(|_, c| c.expires_at_ms > now_ms);
         before - self.len()
     }
 
     pub fn len(&self) -> usize {
-        self.audit_ids.len() + self.users.len() + self.idps.len() + self.agencies.len()
+        self.audit_ids.len() + self.users.len() + self.idps.len() + self.agencies.len() + self.roots.len()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -122,6 +134,10 @@ impl RevocationList {
             .as_ref()
             .is_some_and(|fed| cut(&self.idps, &fed.idp_id))
             || token.agency.as_ref().is_some_and(|a| cut(&self.agencies, &a.agency_id))
+            || token
+                .root_audit_id()
+                .and_then(|root| self.roots.get(root))
+                .is_some_and(|c| authenticated <= c.before_ms)
     }
 }
 
@@ -170,6 +186,13 @@ mod tests {
     fn agency(id: &str, before: i64) -> RevocationEvent {
         RevocationEvent::Agency {
             agency_id: id.into(),
+            authenticated_before_ms: before,
+        }
+    }
+
+    fn root(audit_id: AuditId, before: i64) -> RevocationEvent {
+        RevocationEvent::Root {
+            audit_id,
             authenticated_before_ms: before,
         }
     }
@@ -264,6 +287,24 @@ mod tests {
                 "agency event, no agency",
                 agency("ops", 10),
                 token(9, 9, vec![[1; 16]]),
+                false,
+            ),
+            (
+                "root, authenticated before",
+                root([1; 16], 10),
+                token(9, 20, vec![[2; 16], [1; 16]]),
+                true,
+            ),
+            (
+                "root, authenticated after (the key was enabled again)",
+                root([1; 16], 10),
+                token(11, 20, vec![[2; 16], [1; 16]]),
+                false,
+            ),
+            (
+                "root, not the root",
+                root([2; 16], 10),
+                token(9, 20, vec![[2; 16], [1; 16]]),
                 false,
             ),
             (

@@ -304,3 +304,36 @@ fn sdk_dates_are_read_exactly() {
         );
     }
 }
+
+#[test]
+fn requests_two_readers_could_read_apart_are_refused() {
+    for (path, query, want) in [
+        ("/v3/projects", Some("name=a%20b&enabled=true"), None),
+        ("/v3/users/%E4%B8%AD", None, None),
+        ("/v3/projects%2Fx", None, Some("an encoded '/' in the path")),
+        ("/v3/%ff", None, Some("a path that is not UTF-8 once decoded")),
+        (
+            "/v3/projects",
+            Some("name=a+b"),
+            Some("'+' in the query (a space to some readers)"),
+        ),
+        (
+            "/v3/projects",
+            Some("name=a&name=b"),
+            Some("a repeated query parameter"),
+        ),
+        (
+            "/v3/projects",
+            Some("%6Eocatalog"),
+            Some("an encoded query parameter name"),
+        ),
+        (
+            "/v3/projects",
+            Some("name=%ff"),
+            Some("a query that is not UTF-8 once decoded"),
+        ),
+    ] {
+        let got = check_unambiguous(path, query).err();
+        assert_eq!(got, want.map(StsError::Ambiguous), "{path}?{query:?}");
+    }
+}
