@@ -40,23 +40,16 @@ impl std::fmt::Debug for TemporaryCredential {
 
 impl TemporaryCredential {
     pub fn encode(&self) -> Vec<u8> {
-        let token = self.token.encode();
-        let mut out = Vec::with_capacity(token.len() + 80 + self.policies.iter().map(String::len).sum::<usize>());
-        put_varint(&mut out, token.len() as u64);
-        out.extend_from_slice(&token);
+        let mut out = put_token(&self.token, 80 + self.policies.iter().map(String::len).sum::<usize>());
         put_str(&mut out, &self.access);
         put_str(&mut out, &self.secret);
-        put_varint(&mut out, self.policies.len() as u64);
-        for p in &self.policies {
-            put_str(&mut out, p);
-        }
+        put_policies(&mut out, &self.policies);
         out
     }
 
     pub fn decode(bytes: &[u8]) -> Result<Self, TokenError> {
         let mut r = Reader { bytes, pos: 0 };
-        let token_len = usize::try_from(r.varint()?).map_err(|_| TokenError::Malformed("token length"))?;
-        let token = TokenPayload::decode(r.take(token_len)?)?;
+        let token = read_token(&mut r)?;
         let access = r.string()?;
         let secret = r.string()?;
         let policies = read_policies(&mut r)?;
@@ -82,26 +75,40 @@ pub struct LoginToken {
 
 impl LoginToken {
     pub fn encode(&self) -> Vec<u8> {
-        let token = self.token.encode();
-        let mut out = Vec::with_capacity(token.len() + 8);
-        put_varint(&mut out, token.len() as u64);
-        out.extend_from_slice(&token);
-        put_varint(&mut out, self.policies.len() as u64);
-        for p in &self.policies {
-            put_str(&mut out, p);
-        }
+        let mut out = put_token(&self.token, 8 + self.policies.iter().map(String::len).sum::<usize>());
+        put_policies(&mut out, &self.policies);
         out
     }
 
     pub fn decode(bytes: &[u8]) -> Result<Self, TokenError> {
         let mut r = Reader { bytes, pos: 0 };
-        let token_len = usize::try_from(r.varint()?).map_err(|_| TokenError::Malformed("token length"))?;
-        let token = TokenPayload::decode(r.take(token_len)?)?;
+        let token = read_token(&mut r)?;
         let policies = read_policies(&mut r)?;
         if !r.done() {
             return Err(TokenError::Malformed("login token"));
         }
         Ok(LoginToken { token, policies })
+    }
+}
+
+/// A buffer starting with the length-prefixed token payload, with room for `more` bytes.
+fn put_token(token: &TokenPayload, more: usize) -> Vec<u8> {
+    let token = token.encode();
+    let mut out = Vec::with_capacity(token.len() + 2 + more);
+    put_varint(&mut out, token.len() as u64);
+    out.extend_from_slice(&token);
+    out
+}
+
+fn read_token(r: &mut Reader<'_>) -> Result<TokenPayload, TokenError> {
+    let token_len = usize::try_from(r.varint()?).map_err(|_| TokenError::Malformed("token length"))?;
+    TokenPayload::decode(r.take(token_len)?)
+}
+
+fn put_policies(out: &mut Vec<u8>, policies: &[String]) {
+    put_varint(out, policies.len() as u64);
+    for p in policies {
+        put_str(out, p);
     }
 }
 

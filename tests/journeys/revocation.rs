@@ -14,27 +14,7 @@ const BOB_PASSWORD: &str = "B0b-the-builder";
 
 /// User bob with `member` on the admin project; returns his id.
 async fn seed_bob(app: &TestApp) -> String {
-    app.ensure_member_group("builders").await;
-    let t = &app.admin_token;
-    let (s, user) = app
-        .call(
-            "POST",
-            "/v3/users",
-            t,
-            Some(json!({"user": {"name": "bob", "password": BOB_PASSWORD}})),
-        )
-        .await;
-    assert_eq!(s, 201, "{user}");
-    let bob = user["user"]["id"].as_str().unwrap().to_string();
-    let (_, groups) = app.call("GET", "/v3/groups?name=builders", t, None).await;
-    let group = groups["groups"][0]["id"].as_str().unwrap();
-    assert_eq!(
-        app.call("PUT", &format!("/v3/groups/{group}/users/{bob}"), t, None)
-            .await
-            .0,
-        204
-    );
-    bob
+    app.seed_builder("bob", BOB_PASSWORD).await
 }
 
 async fn bob_token(app: &TestApp) -> String {

@@ -18,29 +18,8 @@ fn now_secs() -> i64 {
     fedgate::service::now_ms() / 1000
 }
 
-/// User `name` in the admin domain, member of `builders` (member on the admin project).
 async fn seed_user(app: &TestApp, name: &str) -> String {
-    app.ensure_member_group("builders").await;
-    let t = &app.admin_token;
-    let (s, user) = app
-        .call(
-            "POST",
-            "/v3/users",
-            t,
-            Some(json!({"user": {"name": name, "password": PASSWORD}})),
-        )
-        .await;
-    assert_eq!(s, 201, "{user}");
-    let id = user["user"]["id"].as_str().unwrap().to_string();
-    let (_, groups) = app.call("GET", "/v3/groups?name=builders", t, None).await;
-    let group = groups["groups"][0]["id"].as_str().unwrap();
-    assert_eq!(
-        app.call("PUT", &format!("/v3/groups/{group}/users/{id}"), t, None)
-            .await
-            .0,
-        204
-    );
-    id
+    app.seed_builder(name, PASSWORD).await
 }
 
 async fn token_of(app: &TestApp, name: &str) -> String {
@@ -559,6 +538,42 @@ async fn disabling_the_identity_provider_reaches_federated_credentials(db: Db) {
     app.stop().await;
 }
 
+/// The agency the agency journeys share: account `acme` (its owner's token), and the admin
+/// account's agency `ops` trusting acme with `member` on the admin project.
+struct OpsAgency {
+    acme_token: String,
+    acme_user: String,
+    admin_domain: String,
+    admin_project: String,
+    agency_id: String,
+}
+
+async fn ops_agency(app: &TestApp) -> OpsAgency {
+    let t = app.admin_token.as_str();
+    let acme_token = app.account_admin("acme").await;
+    let (_, me) = app.validate(&acme_token, &acme_token).await;
+    let acme_id = me["token"]["domain"]["id"].as_str().unwrap().to_string();
+    let acme_user = me["token"]["user"]["id"].as_str().unwrap().to_string();
+    let (_, admin) = app.validate(t, t).await;
+    let admin_domain = admin["token"]["project"]["domain"]["id"].as_str().unwrap().to_string();
+    let admin_project = admin["token"]["project"]["id"].as_str().unwrap().to_string();
+    let body = json!({"agency": {"name": "ops", "domain_id": admin_domain, "trust_domain_id": acme_id}});
+    let (s, agency) = app.call("POST", "/v3.0/OS-AGENCY/agencies", t, Some(body)).await;
+    assert_eq!(s, 201, "{agency}");
+    let agency_id = agency["agency"]["id"].as_str().unwrap().to_string();
+    let (_, roles) = app.call("GET", "/v3/roles?name=member", t, None).await;
+    let member = roles["roles"][0]["id"].as_str().unwrap();
+    let grant = format!("/v3.0/OS-AGENCY/projects/{admin_project}/agencies/{agency_id}/roles/{member}");
+    assert_eq!(app.call("PUT", &grant, t, None).await.0, 204);
+    OpsAgency {
+        acme_token,
+        acme_user,
+        admin_domain,
+        admin_project,
+        agency_id,
+    }
+}
+
 /// Account `acme` trusts nobody; the admin account's agency `ops` trusts acme and holds
 /// `member` on the admin project. acme's admin assumes it (credential and token), sees the
 /// agency's grants, is recorded as who assumed it; other accounts and plain users cannot;
@@ -566,28 +581,15 @@ async fn disabling_the_identity_provider_reaches_federated_credentials(db: Db) {
 async fn agencies_lend_their_grants_to_trusted_callers(db: Db) {
     let Some(app) = spawn_app(db).await else { return };
     let t = app.admin_token.clone();
-    let acme = app.account_admin("acme").await;
     let other = app.account_admin("globex").await;
-    let (_, me) = app.validate(&acme, &acme).await;
-    let acme_id = me["token"]["domain"]["id"].as_str().unwrap().to_string();
-    let acme_user = me["token"]["user"]["id"].as_str().unwrap().to_string();
-    let (_, admin) = app.validate(&t, &t).await;
-    let admin_domain = admin["token"]["project"]["domain"]["id"].as_str().unwrap().to_string();
-    let admin_project = admin["token"]["project"]["id"].as_str().unwrap().to_string();
-    let (s, agency) = app
-        .call(
-            "POST",
-            "/v3.0/OS-AGENCY/agencies",
-            &t,
-            Some(json!({"agency": {"name": "ops", "domain_id": admin_domain, "trust_domain_id": acme_id}})),
-        )
-        .await;
-    assert_eq!(s, 201, "{agency}");
-    let agency_id = agency["agency"]["id"].as_str().unwrap().to_string();
-    let (_, roles) = app.call("GET", "/v3/roles?name=member", &t, None).await;
-    let member = roles["roles"][0]["id"].as_str().unwrap();
-    let grant = format!("/v3.0/OS-AGENCY/projects/{admin_project}/agencies/{agency_id}/roles/{member}");
-    assert_eq!(app.call("PUT", &grant, &t, None).await.0, 204);
+    let ops = ops_agency(&app).await;
+    let (acme, acme_user, admin_domain, admin_project, agency_id) = (
+        ops.acme_token,
+        ops.acme_user,
+        ops.admin_domain,
+        ops.admin_project,
+        ops.agency_id,
+    );
 
     let assume = |session: Option<&str>| {
         let mut role = json!({"agency_name": "ops", "domain_name": "admin", "duration_seconds": 3600});
@@ -826,27 +828,8 @@ fn policy_body(policy: Value) -> Value {
 /// at all (tokens cannot), so the policy is gone for everything the agency may do.
 async fn review_policy_credential_cannot_shed_its_policy_through_an_agency_token(db: Db) {
     let Some(app) = spawn_app(db).await else { return };
-    let t = app.admin_token.clone();
-    let acme = app.account_admin("acme").await;
-    let (_, me) = app.validate(&acme, &acme).await;
-    let acme_id = me["token"]["domain"]["id"].as_str().unwrap().to_string();
-    let (_, admin) = app.validate(&t, &t).await;
-    let admin_domain = admin["token"]["project"]["domain"]["id"].as_str().unwrap().to_string();
-    let admin_project = admin["token"]["project"]["id"].as_str().unwrap().to_string();
-    let (s, agency) = app
-        .call(
-            "POST",
-            "/v3.0/OS-AGENCY/agencies",
-            &t,
-            Some(json!({"agency": {"name": "ops", "domain_id": admin_domain, "trust_domain_id": acme_id}})),
-        )
-        .await;
-    assert_eq!(s, 201, "{agency}");
-    let agency_id = agency["agency"]["id"].as_str().unwrap().to_string();
-    let (_, roles) = app.call("GET", "/v3/roles?name=member", &t, None).await;
-    let member = roles["roles"][0]["id"].as_str().unwrap();
-    let grant = format!("/v3.0/OS-AGENCY/projects/{admin_project}/agencies/{agency_id}/roles/{member}");
-    assert_eq!(app.call("PUT", &grant, &t, None).await.0, 204);
+    let ops = ops_agency(&app).await;
+    let (acme, admin_domain, admin_project) = (ops.acme_token, ops.admin_domain, ops.admin_project);
 
     let policy = json!({"Version": "1.1", "Statement": [{"Effect": "Allow", "Action": ["iam:tokens:create"]}]});
     let signer = Signer::temporary(&credential_from(&app, &acme, policy_body(policy)).await);

@@ -408,6 +408,22 @@ impl TestApp {
         true
     }
 
+    /// User `name` in the admin domain, member of `builders` (member on the admin project);
+    /// returns its id.
+    pub async fn seed_builder(&self, name: &str, password: &str) -> String {
+        self.ensure_member_group("builders").await;
+        let t = self.admin_token.as_str();
+        let body = json!({"user": {"name": name, "password": password}});
+        let (s, user) = self.call("POST", "/v3/users", t, Some(body)).await;
+        assert_eq!(s, 201, "{user}");
+        let id = user["user"]["id"].as_str().unwrap().to_string();
+        let (_, groups) = self.call("GET", "/v3/groups?name=builders", t, None).await;
+        let group = groups["groups"][0]["id"].as_str().unwrap();
+        let path = format!("/v3/groups/{group}/users/{id}");
+        assert_eq!(self.call("PUT", &path, t, None).await.0, 204);
+        id
+    }
+
     pub async fn stop(mut self) {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
