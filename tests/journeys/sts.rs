@@ -478,6 +478,7 @@ async fn revoking_the_source_reaches_its_credentials(db: Db) {
             "{cause}, here"
         );
         let took = until_refused(&replica, &signer, Duration::from_secs(5)).await;
+        eprintln!("propagation: {cause} reached the replica after {took:?}");
         assert!(
             took < Duration::from_secs(2),
             "{cause} reached the replica after {took:?}"
@@ -520,6 +521,11 @@ async fn disabling_the_identity_provider_reaches_federated_credentials(db: Db) {
         .await;
     assert_eq!(s, 403);
     let signer = Signer::temporary(&credential_from(&app, &issued.token, token_body(json!(900))).await);
+    let replica = app.spawn_replica(|args| args.refresh_interval_ms = Some(200)).await;
+    assert_eq!(
+        signed_call(&replica, &signer, "GET", "/v3/auth/projects", None).await.0,
+        200
+    );
     assert_eq!(
         signed_call(&app, &signer, "GET", "/v3/auth/projects", None).await.0,
         200
@@ -535,6 +541,10 @@ async fn disabling_the_identity_provider_reaches_federated_credentials(db: Db) {
         signed_call(&app, &signer, "GET", "/v3/auth/projects", None).await.0,
         401
     );
+    let took = until_refused(&replica, &signer, Duration::from_secs(5)).await;
+    eprintln!("propagation: the replica refused it after {took:?}");
+    assert!(took < Duration::from_secs(2), "the replica refused it after {took:?}");
+    replica.stop().await;
     app.stop().await;
 }
 
@@ -658,7 +668,12 @@ async fn agencies_lend_their_grants_to_trusted_callers(db: Db) {
     let (s, e) = app.call("POST", SECURITYTOKENS, &acme, Some(assume(Some("x y")))).await;
     assert_eq!(s, 400, "a session user name of 3 characters: {e}");
 
-    // Deleting the agency ends the credential and the token.
+    // Deleting the agency ends the credential and the token, here and on another replica.
+    let replica = app.spawn_replica(|args| args.refresh_interval_ms = Some(200)).await;
+    assert_eq!(
+        signed_call(&replica, &signer, "GET", "/v3/auth/projects", None).await.0,
+        200
+    );
     assert_eq!(
         app.call("DELETE", &format!("/v3.0/OS-AGENCY/agencies/{agency_id}"), &t, None)
             .await
@@ -670,6 +685,10 @@ async fn agencies_lend_their_grants_to_trusted_callers(db: Db) {
         401
     );
     assert_eq!(app.validate(&t, &agency_token).await.0, 404);
+    let took = until_refused(&replica, &signer, Duration::from_secs(5)).await;
+    eprintln!("propagation: the replica refused it after {took:?}");
+    assert!(took < Duration::from_secs(2), "the replica refused it after {took:?}");
+    replica.stop().await;
     app.stop().await;
 }
 
