@@ -90,6 +90,9 @@ pub enum Refusal {
     /// started it.
     #[error("the browser that started the sign-in did not finish it")]
     OtherBrowser,
+    /// The provider's keys are discovered, and discovery has failed with none known yet.
+    #[error("the OpenID provider {issuer} could not be reached for its keys: {error}")]
+    NoProviderKeys { issuer: String, error: String },
     /// A single-use value (`what`: assertion, jti) seen before.
     #[error("{what} {id} was already used")]
     Replayed { what: &'static str, id: String },

@@ -38,6 +38,7 @@ mod mapping_cli;
 mod mapping_corpus;
 mod oidc;
 mod oidc_op;
+mod plain_logs;
 mod revocation;
 mod role_assignments;
 mod saml;
