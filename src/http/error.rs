@@ -80,6 +80,7 @@ fn report(e: &Error) -> ErrorReport {
             "You are not authorized to perform the requested action.".into(),
             "IAM.0002",
         ),
+        Error::ForbiddenNow(m) => (StatusCode::FORBIDDEN, m.clone(), "IAM.0002"),
         Error::AccessKeyQuota { .. } => (StatusCode::BAD_REQUEST, "akSkNumExceed".into(), "IAM.0011"),
         Error::NotFound { kind, id } => (
             StatusCode::NOT_FOUND,

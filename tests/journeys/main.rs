@@ -31,6 +31,7 @@ mod authorization;
 mod bad_input;
 mod conformance;
 mod credentials;
+mod domains;
 mod egress;
 mod federated_login;
 mod federation;
