@@ -223,6 +223,14 @@ impl Services {
             .ok_or_else(|| refuse(Refusal::NotConfigured("OpenID Connect configuration")))?;
         let now_secs = now_ms.div_euclid(1000);
         let keys = self.oidc.keys(&provider, now_ms, false).await?;
+        if provider.discovered && keys.keys().is_empty() {
+            // Not the token's fault: discovery failed and no keys are known.
+            let error = provider.last_error.lock().ok().and_then(|e| e.clone());
+            return Err(refuse(Refusal::NoProviderKeys {
+                issuer: provider.config.idp_url.clone(),
+                error: error.unwrap_or_else(|| "no usable key".into()),
+            }));
+        }
         let verified = match verify_id_token(id_token, &keys, &provider.expect, now_secs, nonce) {
             Err(IdTokenError::UnknownKey(kid)) if provider.discovered => {
                 tracing::debug!(idp.id = %idp_id, kid = %kid, "unknown kid; refreshing discovered keys");
@@ -231,21 +239,7 @@ impl Services {
             }
             other => other,
         }
-        .map_err(|e| match e {
-            // Not the token's fault: discovery failed and no keys are known.
-            IdTokenError::UnknownKey(_) if provider.discovered && provider.keys.load().keys().is_empty() => {
-                refuse(Refusal::NoProviderKeys {
-                    issuer: provider.config.idp_url.clone(),
-                    error: provider
-                        .last_error
-                        .lock()
-                        .ok()
-                        .and_then(|e| e.clone())
-                        .unwrap_or_else(|| "no usable key".into()),
-                })
-            }
-            e => refuse(e.into()),
-        })?;
+        .map_err(|e| refuse(e.into()))?;
         // The jti names the token; without one, the digest of what was signed does (not of
         // the whole token: ECDSA signatures are malleable, (r, n - s) verifies too).
         let signed_part = id_token.rsplit_once('.').map_or(id_token, |(signed, _)| signed);
