@@ -153,7 +153,15 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Mapping {
             command: MappingCommand::Test(args),
         } => {
-            let code = match crate::mapping::report::run_mapping_test(&args.into_request()?, &mut std::io::stdout()) {
+            // An unreadable file is a usage problem (2), never "rejected" (1).
+            let request = match args.into_request() {
+                Ok(request) => request,
+                Err(e) => {
+                    eprintln!("fedgate: {e:#}");
+                    std::process::exit(2);
+                }
+            };
+            let code = match crate::mapping::report::run_mapping_test(&request, &mut std::io::stdout()) {
                 Ok(code) => code,
                 // The reader went away (`| head`): stop quietly, as Unix filters do.
                 Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => return Ok(()),

@@ -32,7 +32,10 @@ const ACTIONS: &[(&str, &str, &str)] = &[
     ("GET", "/v3/OS-FEDERATION/domains", "iam:domains:listDomainsForToken"),
     // domains and projects
     ("GET", "/v3/domains", "iam:domains:listDomains"),
+    ("POST", "/v3/domains", "iam:domains:createDomain"),
     ("GET", "/v3/domains/{id}", "iam:domains:getDomain"),
+    ("PATCH", "/v3/domains/{id}", "iam:domains:updateDomain"),
+    ("DELETE", "/v3/domains/{id}", "iam:domains:deleteDomain"),
     ("GET", "/v3/projects", "iam:projects:listProjects"),
     ("POST", "/v3/projects", "iam:projects:createProject"),
     ("GET", "/v3/projects/{id}", "iam:projects:getProject"),

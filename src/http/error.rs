@@ -80,6 +80,7 @@ fn report(e: &Error) -> ErrorReport {
             "You are not authorized to perform the requested action.".into(),
             "IAM.0002",
         ),
+        Error::ForbiddenNow(m) => (StatusCode::FORBIDDEN, m.clone(), "IAM.0002"),
         Error::AccessKeyQuota { .. } => (StatusCode::BAD_REQUEST, "akSkNumExceed".into(), "IAM.0011"),
         Error::NotFound { kind, id } => (
             StatusCode::NOT_FOUND,
@@ -159,8 +160,12 @@ pub fn report_for_status(status: StatusCode) -> ErrorReport {
     }
 }
 
-/// Paths whose errors use the IAM body shape.
+/// Paths whose errors use the IAM body shape. The ECP consumer is under /v3-ext but its client
+/// is keystoneauth1 (`v3samlpassword`), which reads only Keystone's body.
 pub fn uses_iam_shape(path: &str) -> bool {
+    if path == crate::saml::sp_metadata::ACS_ECP_PATH {
+        return false;
+    }
     path.starts_with("/v3.0/") || path.starts_with("/v3-ext/") || path.starts_with("/v3/OS-INHERIT/")
 }
 
@@ -338,6 +343,14 @@ mod tests {
                 StatusCode::UNAUTHORIZED,
                 None,
                 iam("Account locked.", "IAM.0061"),
+            ),
+            (
+                Error::Unauthenticated("the mapping rejected the user".into()),
+                crate::saml::sp_metadata::ACS_ECP_PATH,
+                false,
+                StatusCode::UNAUTHORIZED,
+                None,
+                keystone(401, "Unauthorized", NOT_AUTHENTICATED),
             ),
             (
                 Error::AccessKeyQuota { user_id: "u1".into() },

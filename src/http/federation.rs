@@ -167,7 +167,7 @@ pub async fn test_mapping(
     Path(id): Path<String>,
     ApiJson(b): ApiJson<TestBody>,
 ) -> JsonResult {
-    Ok(Json(s.test_mapping(&c, &id, &b.assertion).await?))
+    Ok(Json(s.test_mapping(&c, &id, &b.assertion, now_ms()).await?))
 }
 
 pub async fn list_protocols(
@@ -242,10 +242,10 @@ pub async fn create_oidc_config(
     Path(idp): Path<String>,
     ApiJson(b): ApiJson<OidcConfigBody>,
 ) -> Created {
-    let config = s
+    let (config, warnings) = s
         .create_oidc_config(&c, &idp, b.openid_connect_config, now_ms())
         .await?;
-    Ok((StatusCode::CREATED, Json(json!({"openid_connect_config": config}))))
+    Ok((StatusCode::CREATED, Json(oidc_config_answer(config, warnings))))
 }
 
 pub async fn update_oidc_config(
@@ -254,10 +254,20 @@ pub async fn update_oidc_config(
     Path(idp): Path<String>,
     ApiJson(b): ApiJson<OidcConfigBody>,
 ) -> JsonResult {
-    let config = s
+    let (config, warnings) = s
         .update_oidc_config(&c, &idp, b.openid_connect_config, now_ms())
         .await?;
-    Ok(Json(json!({"openid_connect_config": config})))
+    Ok(Json(oidc_config_answer(config, warnings)))
+}
+
+/// The configuration, with `warnings` beside it when there are any (an issuer that cannot be
+/// reached now).
+fn oidc_config_answer(config: crate::oidc::OidcConfig, warnings: Vec<String>) -> Value {
+    let mut answer = json!({"openid_connect_config": config});
+    if !warnings.is_empty() {
+        answer["warnings"] = json!(warnings);
+    }
+    answer
 }
 
 pub async fn get_oidc_config(State(s): State<Arc<Services>>, Caller(c): Caller, Path(idp): Path<String>) -> JsonResult {

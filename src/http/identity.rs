@@ -389,3 +389,39 @@ pub async fn get_domain(State(s): State<Arc<Services>>, Caller(c): Caller, Path(
     let domain = s.get_domain(&c, &id).await?;
     Ok(Json(json!({"domain": views::domain(&s.config.public_url, &domain)})))
 }
+
+#[derive(Deserialize)]
+pub struct DomainBody {
+    domain: crate::service::domains::DomainInput,
+}
+
+pub async fn create_domain(
+    State(s): State<Arc<Services>>,
+    Caller(c): Caller,
+    ApiJson(b): ApiJson<DomainBody>,
+) -> Created {
+    let domain = s.create_domain(&c, b.domain, now_ms()).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({"domain": views::domain(&s.config.public_url, &domain)})),
+    ))
+}
+
+pub async fn update_domain(
+    State(s): State<Arc<Services>>,
+    Caller(c): Caller,
+    Path(id): Path<String>,
+    ApiJson(b): ApiJson<DomainBody>,
+) -> JsonResult {
+    let domain = s.update_domain(&c, &id, b.domain, now_ms()).await?;
+    Ok(Json(json!({"domain": views::domain(&s.config.public_url, &domain)})))
+}
+
+pub async fn delete_domain(
+    State(s): State<Arc<Services>>,
+    Caller(c): Caller,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    s.delete_domain(&c, &id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -64,8 +64,13 @@ pub fn router(services: Arc<Services>) -> Router {
         .route("/v3/OS-FEDERATION/projects", get(auth::projects))
         .route("/v3/OS-FEDERATION/domains", get(auth::domains))
         // domains and projects
-        .route("/v3/domains", get(identity::list_domains))
-        .route("/v3/domains/{id}", get(identity::get_domain))
+        .route("/v3/domains", get(identity::list_domains).post(identity::create_domain))
+        .route(
+            "/v3/domains/{id}",
+            get(identity::get_domain)
+                .patch(identity::update_domain)
+                .delete(identity::delete_domain),
+        )
         .route(
             "/v3/projects",
             get(identity::list_projects).post(identity::create_project),

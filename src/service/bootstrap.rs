@@ -121,7 +121,21 @@ pub async fn bootstrap(store: &dyn Store, req: BootstrapRequest, now_ms: i64) ->
         }
     };
     // The admin reaches its roles through a group, like every other user.
-    let group_name = format!("{}-admins", req.domain_name);
+    let group = ensure_admin_group(store, &domain, now_ms).await?;
+    store.add_member(&group.id, &user.id).await?;
+    grant_admin(store, &group, TargetKind::Project, &project.id, false).await?;
+    Ok(BootstrapOutcome {
+        domain_id: domain.id,
+        project_id: project.id,
+        user_id: user.id,
+        created_user,
+    })
+}
+
+/// The account's administrators: group `<domain>-admins` holding `admin` on the domain, directly
+/// and inherited to its projects. Made by bootstrap and by `POST /v3/domains`; idempotent.
+pub async fn ensure_admin_group(store: &dyn Store, domain: &Domain, now_ms: i64) -> Result<Group> {
+    let group_name = format!("{}-admins", domain.name);
     let group = match store
         .list_groups(&GroupFilter {
             domain_id: Some(domain.id.clone()),
@@ -137,38 +151,33 @@ pub async fn bootstrap(store: &dyn Store, req: BootstrapRequest, now_ms: i64) ->
                 id: new_id(),
                 domain_id: domain.id.clone(),
                 name: group_name,
-                description: "Administrators (created by fedgate bootstrap)".into(),
+                description: "Administrators of the account".into(),
                 created_at_ms: now_ms,
             };
             store.create_group(&g).await?;
             g
         }
     };
-    store.add_member(&group.id, &user.id).await?;
+    for inherited in [false, true] {
+        grant_admin(store, &group, TargetKind::Domain, &domain.id, inherited).await?;
+    }
+    Ok(group)
+}
+
+async fn grant_admin(store: &dyn Store, group: &Group, kind: TargetKind, target: &str, inherited: bool) -> Result<()> {
     let admin = store
         .get_role_by_name("admin")
         .await?
         .ok_or_else(|| Error::Internal("admin role missing after seeding".into()))?;
-    for (kind, target, inherited) in [
-        (TargetKind::Domain, domain.id.clone(), false),
-        (TargetKind::Domain, domain.id.clone(), true),
-        (TargetKind::Project, project.id.clone(), false),
-    ] {
-        store
-            .create_grant(&Grant {
-                actor_kind: ActorKind::Group,
-                actor_id: group.id.clone(),
-                role_id: admin.id.clone(),
-                target_kind: kind,
-                target_id: target,
-                inherited,
-            })
-            .await?;
-    }
-    Ok(BootstrapOutcome {
-        domain_id: domain.id,
-        project_id: project.id,
-        user_id: user.id,
-        created_user,
-    })
+    store
+        .create_grant(&Grant {
+            actor_kind: ActorKind::Group,
+            actor_id: group.id.clone(),
+            role_id: admin.id,
+            target_kind: kind,
+            target_id: target.to_string(),
+            inherited,
+        })
+        .await?;
+    Ok(())
 }

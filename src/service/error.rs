@@ -28,6 +28,10 @@ pub enum Error {
     /// Authenticated but not allowed. The reason goes to the log only.
     #[error("forbidden: {0}")]
     Forbidden(String),
+    /// Not allowed in the resource's present state, with a message the caller may see
+    /// (Keystone's ForbiddenNotSecurity: deleting an enabled domain).
+    #[error("{0}")]
+    ForbiddenNow(String),
     /// Password login refused because the user is locked out after repeated failures
     /// (IAM.0061, "Account locked."). The user id and the time are for the log.
     #[error("user {user_id} is locked out until {until_ms}")]
@@ -90,6 +94,9 @@ pub enum Refusal {
     /// started it.
     #[error("the browser that started the sign-in did not finish it")]
     OtherBrowser,
+    /// The provider's keys are discovered, and discovery has failed with none known yet.
+    #[error("the OpenID provider {issuer} could not be reached for its keys: {error}")]
+    NoProviderKeys { issuer: String, error: String },
     /// A single-use value (`what`: assertion, jti) seen before.
     #[error("{what} {id} was already used")]
     Replayed { what: &'static str, id: String },

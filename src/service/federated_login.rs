@@ -197,31 +197,49 @@ impl Services {
         Ok(config)
     }
 
-    /// Group ids the mapping names that exist in the IdP's own account. Groups of other
-    /// accounts, and names that resolve to nothing, are ignored (logged at debug): a mapping
-    /// can never grant more than its owner administers.
+    /// Group ids the mapping names that exist in the IdP's own account, and the ones it drops:
+    /// groups of other accounts and names that resolve to nothing never count (a mapping can
+    /// never grant more than its owner administers), but each drop is logged as a warning
+    /// with the group and the account, since the login may then fail for want of a role.
     async fn mapped_groups(&self, idp: &IdentityProvider, mapped: &Mapped<'_>, now_ms: i64) -> Result<Vec<String>> {
+        let (ids, dropped) = self.resolve_mapped_groups(&idp.domain_id, mapped, now_ms).await?;
+        for d in &dropped {
+            tracing::warn!(idp.id = %idp.id, idp.account = %idp.domain_id, group = %d.group,
+                group.account = %d.account.as_deref().unwrap_or("-"), reason = %d.reason,
+                "mapped group dropped");
+        }
+        Ok(ids)
+    }
+
+    /// Resolves the groups a mapping yields against `account`: the ids of those that belong
+    /// to it, and the others with the reason each is dropped.
+    pub(super) async fn resolve_mapped_groups(
+        &self,
+        account: &str,
+        mapped: &Mapped<'_>,
+        now_ms: i64,
+    ) -> Result<(Vec<String>, Vec<DroppedGroup>)> {
         let mut ids: Vec<String> = Vec::new();
+        let mut dropped = Vec::new();
+        let groups = &self.login_cache.groups;
         for id in &mapped.group_ids {
-            let key = (idp.domain_id.clone(), "by-id".to_string(), id.to_string());
-            let groups = &self.login_cache.groups;
+            let key = (account.to_string(), "by-id".to_string(), id.to_string());
             let found = match groups.get(&key, now_ms) {
                 Some(hit) => hit,
                 None => {
                     let generation = groups.generation();
-                    let found = self
-                        .store
-                        .get_group(id)
-                        .await?
-                        .filter(|g| g.domain_id == idp.domain_id)
-                        .map(|g| g.id);
+                    let found = match self.store.get_group(id).await? {
+                        Some(g) if g.domain_id == account => Ok(g.id),
+                        Some(g) => Err(GroupMiss::OtherAccount(Some(g.domain_id))),
+                        None => Err(GroupMiss::NoSuchGroup),
+                    };
                     groups.put(key, found.clone(), generation, now_ms);
                     found
                 }
             };
             match found {
-                Some(id) => ids.push(id),
-                None => tracing::debug!(idp.id = %idp.id, group = %id, "mapped group id ignored"),
+                Ok(id) => ids.push(id),
+                Err(miss) => dropped.push(miss.dropped(id, account)),
             }
         }
         for entry in &mapped.group_names {
@@ -235,46 +253,46 @@ impl Services {
                 (None, Some(n)) => format!("name:{n}"),
                 (None, None) => "none".to_string(),
             };
-            let key = (idp.domain_id.clone(), domain_ref, name.to_string());
-            let groups = &self.login_cache.groups;
+            let key = (account.to_string(), domain_ref, name.to_string());
             let found = match groups.get(&key, now_ms) {
                 Some(hit) => hit,
                 None => {
                     let generation = groups.generation();
-                    let found = self.find_mapped_group(idp, domain, name).await?;
+                    let found = self.find_mapped_group(account, domain, name).await?;
                     groups.put(key, found.clone(), generation, now_ms);
                     found
                 }
             };
             match found {
-                Some(id) => ids.push(id),
-                None => {
-                    tracing::debug!(idp.id = %idp.id, group = %name, "mapped group not found in the provider's account")
-                }
+                Ok(id) => ids.push(id),
+                Err(miss) => dropped.push(miss.dropped(name, account)),
             }
         }
         ids.sort();
         ids.dedup();
-        Ok(ids)
+        Ok((ids, dropped))
     }
 
-    /// A group named by the mapping, if it exists in the provider's own account.
+    /// A group named by the mapping, if it exists in `account`; else why not.
     async fn find_mapped_group(
         &self,
-        idp: &IdentityProvider,
+        account: &str,
         domain: Option<&Value>,
         name: &str,
-    ) -> Result<Option<String>> {
+    ) -> Result<std::result::Result<String, GroupMiss>> {
         let domain_id = match (
             domain.and_then(|d| d.get("id")).and_then(Value::as_str),
             domain.and_then(|d| d.get("name")).and_then(Value::as_str),
         ) {
             (Some(id), _) => Some(id.to_string()),
-            (None, Some(n)) => self.store.get_domain_by_name(n).await?.map(|d| d.id),
-            (None, None) => None,
+            (None, Some(n)) => match self.store.get_domain_by_name(n).await? {
+                Some(d) => Some(d.id),
+                None => return Ok(Err(GroupMiss::NoSuchAccount(n.to_string()))),
+            },
+            (None, None) => return Ok(Err(GroupMiss::NoAccount)),
         };
-        if domain_id.as_deref() != Some(idp.domain_id.as_str()) {
-            return Ok(None);
+        if domain_id.as_deref() != Some(account) {
+            return Ok(Err(GroupMiss::OtherAccount(domain_id)));
         }
         let found = self
             .store
@@ -283,6 +301,54 @@ impl Services {
                 name: Some(name.to_string()),
             })
             .await?;
-        Ok(found.into_iter().next().map(|g| g.id))
+        Ok(found.into_iter().next().map(|g| g.id).ok_or(GroupMiss::NoSuchGroup))
+    }
+}
+
+/// Why a group the mapping yields does not count (cached with the lookups).
+#[derive(Debug, Clone, PartialEq)]
+pub enum GroupMiss {
+    /// The group (or the account named beside it, by id) is another account's.
+    OtherAccount(Option<String>),
+    NoSuchAccount(String),
+    NoAccount,
+    NoSuchGroup,
+}
+
+/// A group a mapping yields that a login does not use: shown in the dry run
+/// (`groups_dropped`) and logged at every login.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct DroppedGroup {
+    /// The group's name, or its id when the mapping gave an id.
+    pub group: String,
+    /// The account (domain id) the group belongs to, when it is another one.
+    pub account: Option<String>,
+    pub reason: String,
+}
+
+impl GroupMiss {
+    fn dropped(&self, group: &str, account: &str) -> DroppedGroup {
+        let (other, reason) = match self {
+            GroupMiss::OtherAccount(other) => (
+                other.clone(),
+                format!(
+                    "the group belongs to another account; a mapping grants only groups of its own account ({account})"
+                ),
+            ),
+            GroupMiss::NoSuchAccount(name) => (
+                None,
+                format!("no account is named {name:?}; a mapping grants only groups of its own account ({account})"),
+            ),
+            GroupMiss::NoAccount => (
+                None,
+                "the mapping names no domain for the group; add \"domain\": {\"id\"} or {\"name\"}".to_string(),
+            ),
+            GroupMiss::NoSuchGroup => (None, format!("no group of that name or id in account {account}")),
+        };
+        DroppedGroup {
+            group: group.to_string(),
+            account: other,
+            reason,
+        }
     }
 }

@@ -329,10 +329,20 @@ impl Services {
         ctx: &AuthContext,
         id: &str,
         assertion: &serde_json::Map<String, Value>,
+        now_ms: i64,
     ) -> Result<Value> {
         let record = self.mapping_for_admin(ctx, id).await?;
         let compiled = self.compiled_mapping(&record)?;
-        Ok(mapping::report::map_one(&compiled, assertion, true).0)
+        let (mut answer, _) = mapping::report::map_one(&compiled, assertion, true);
+        // What a login would drop: groups the rules name outside the mapping's own account.
+        let attributes = mapping::assertion_from_json(assertion);
+        if let Ok(mapped) = compiled.evaluate(&attributes) {
+            let (_, dropped) = self.resolve_mapped_groups(&record.domain_id, &mapped, now_ms).await?;
+            if let Some(obj) = answer.as_object_mut() {
+                obj.insert("groups_dropped".into(), serde_json::json!(dropped));
+            }
+        }
+        Ok(answer)
     }
 
     // ---- protocols ----
@@ -447,7 +457,7 @@ impl Services {
         idp_id: &str,
         input: crate::oidc::OidcConfigInput,
         now_ms: i64,
-    ) -> Result<crate::oidc::OidcConfig> {
+    ) -> Result<(crate::oidc::OidcConfig, Vec<String>)> {
         let idp = self.idp_for_admin(ctx, idp_id).await?;
         if self.store.get_protocol(&idp.id, "oidc").await?.is_none() {
             return Err(Error::invalid(
@@ -467,7 +477,22 @@ impl Services {
                 other => other.into(),
             })?;
         self.oidc.invalidate(&idp.id);
-        Ok(config)
+        let warnings = self.discovery_warnings(&idp.id, &config, now_ms).await?;
+        Ok((config, warnings))
+    }
+
+    /// A configuration whose keys are discovered says at once when the issuer cannot be
+    /// reached, rather than at the first login.
+    async fn discovery_warnings(
+        &self,
+        idp_id: &str,
+        config: &crate::oidc::OidcConfig,
+        now_ms: i64,
+    ) -> Result<Vec<String>> {
+        if config.signing_key.is_some() {
+            return Ok(Vec::new());
+        }
+        Ok(self.oidc.probe(idp_id, config, now_ms).await?.into_iter().collect())
     }
 
     async fn stored_oidc_config(&self, idp_id: &str) -> Result<crate::oidc::OidcConfig> {
@@ -485,7 +510,7 @@ impl Services {
         idp_id: &str,
         input: crate::oidc::OidcConfigInput,
         now_ms: i64,
-    ) -> Result<crate::oidc::OidcConfig> {
+    ) -> Result<(crate::oidc::OidcConfig, Vec<String>)> {
         self.idp_for_admin(ctx, idp_id).await?;
         let current = self.stored_oidc_config(idp_id).await?;
         let config = crate::oidc::OidcConfig::build(input, Some(current), &self.config.egress).map_err(oidc_error)?;
@@ -494,7 +519,8 @@ impl Services {
             return Err(Error::not_found("openid connect config", idp_id));
         }
         self.oidc.invalidate(idp_id);
-        Ok(config)
+        let warnings = self.discovery_warnings(idp_id, &config, now_ms).await?;
+        Ok((config, warnings))
     }
 
     pub async fn get_oidc_config(&self, ctx: &AuthContext, idp_id: &str) -> Result<crate::oidc::OidcConfig> {

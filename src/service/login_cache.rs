@@ -22,8 +22,8 @@ pub struct LoginConfig {
 pub struct LoginCache {
     /// (idp, protocol) -> provider and compiled mapping.
     pub configs: TtlCache<(String, String), Arc<LoginConfig>>,
-    /// (account, group domain id or name, group name) -> group id, or None when absent.
-    pub groups: TtlCache<(String, String, String), Option<String>>,
+    /// (account, group domain id or name, group name) -> group id, or why it does not count.
+    pub groups: TtlCache<(String, String, String), Result<String, super::federated_login::GroupMiss>>,
     /// Shadow user ids recorded (and enabled) within the interval.
     pub shadows: TtlCache<String, ()>,
     /// A scope request's names -> the scope's ids.

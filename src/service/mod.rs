@@ -10,6 +10,7 @@ pub mod auth;
 pub mod bootstrap;
 pub mod catalog;
 pub mod credential_key;
+pub mod domains;
 pub mod error;
 pub mod federated_login;
 pub mod federated_users;

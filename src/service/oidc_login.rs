@@ -33,6 +33,8 @@ pub struct Provider {
     loaded_at_ms: AtomicI64,
     last_fetch_ms: AtomicI64,
     fetch_lock: tokio::sync::Mutex<()>,
+    /// Why the last discovery failed, while no later one succeeded (for the login's refusal).
+    last_error: std::sync::Mutex<Option<String>>,
 }
 
 /// Providers by IdP id, re-read from the store after `ttl_ms` or a local write.
@@ -83,6 +85,7 @@ impl OidcProviders {
             loaded_at_ms: AtomicI64::new(now_ms),
             last_fetch_ms: AtomicI64::new(0),
             fetch_lock: tokio::sync::Mutex::new(()),
+            last_error: std::sync::Mutex::new(None),
         })
     }
 
@@ -141,13 +144,55 @@ impl OidcProviders {
             Ok(keys) => {
                 tracing::info!(issuer = %p.config.idp_url, keys = keys.keys().len(), "OpenID provider keys fetched");
                 p.keys.store(Arc::new(keys));
+                set_last_error(p, None);
+            }
+            Err(e) if p.keys.load().keys().is_empty() => {
+                tracing::warn!(issuer = %p.config.idp_url, error = %e,
+                    "OpenID provider keys could not be fetched and none are known: its id_tokens are refused until the issuer answers");
+                set_last_error(p, Some(e.to_string()));
             }
             Err(e) => {
-                tracing::warn!(issuer = %p.config.idp_url, error = %e, "OpenID provider keys not refreshed; keeping the previous ones")
+                tracing::warn!(issuer = %p.config.idp_url, error = %e, "OpenID provider keys not refreshed; keeping the previous ones");
+                set_last_error(p, Some(e.to_string()));
             }
         }
         p.last_fetch_ms.store(now_ms, Ordering::Release);
         Ok(p.keys.load_full())
+    }
+
+    /// At configuration time, for a provider whose keys are discovered: fetches them now and
+    /// caches the provider with them, so the first login needs no fetch. None when that
+    /// worked; else a warning for the answer (the configuration is stored all the same, since
+    /// the issuer may come up later, and logins retry at most every MIN_REFETCH_MS).
+    pub async fn probe(&self, idp_id: &str, config: &OidcConfig, now_ms: i64) -> Result<Option<String>> {
+        let p = self.build(config.clone(), now_ms)?;
+        let warning = match self.upstream.discover_keys(&config.idp_url).await {
+            Ok(keys) => {
+                tracing::info!(issuer = %config.idp_url, keys = keys.keys().len(), "OpenID provider keys fetched");
+                p.keys.store(Arc::new(keys));
+                None
+            }
+            Err(e) => {
+                tracing::warn!(issuer = %config.idp_url, error = %e,
+                    "OpenID provider keys could not be fetched and none are known: its id_tokens are refused until the issuer answers");
+                set_last_error(&p, Some(e.to_string()));
+                Some(format!(
+                    "the keys of {} could not be discovered now ({e}); its id_tokens are refused until they can be",
+                    config.idp_url
+                ))
+            }
+        };
+        p.last_fetch_ms.store(now_ms, Ordering::Release);
+        if let Ok(mut entries) = self.entries.write() {
+            entries.insert(idp_id.to_string(), Arc::new(p));
+        }
+        Ok(warning)
+    }
+}
+
+fn set_last_error(p: &Provider, error: Option<String>) {
+    if let Ok(mut last) = p.last_error.lock() {
+        *last = error;
     }
 }
 
@@ -178,6 +223,14 @@ impl Services {
             .ok_or_else(|| refuse(Refusal::NotConfigured("OpenID Connect configuration")))?;
         let now_secs = now_ms.div_euclid(1000);
         let keys = self.oidc.keys(&provider, now_ms, false).await?;
+        if provider.discovered && keys.keys().is_empty() {
+            // Not the token's fault: discovery failed and no keys are known.
+            let error = provider.last_error.lock().ok().and_then(|e| e.clone());
+            return Err(refuse(Refusal::NoProviderKeys {
+                issuer: provider.config.idp_url.clone(),
+                error: error.unwrap_or_else(|| "no usable key".into()),
+            }));
+        }
         let verified = match verify_id_token(id_token, &keys, &provider.expect, now_secs, nonce) {
             Err(IdTokenError::UnknownKey(kid)) if provider.discovered => {
                 tracing::debug!(idp.id = %idp_id, kid = %kid, "unknown kid; refreshing discovered keys");

@@ -38,6 +38,16 @@ pub trait DomainStore: Send + Sync {
     async fn get_domain(&self, id: &str) -> StoreResult<Option<Domain>>;
     async fn get_domain_by_name(&self, name: &str) -> StoreResult<Option<Domain>>;
     async fn list_domains(&self) -> StoreResult<Vec<Domain>>;
+    /// Sets name, description and enabled. Conflict when the name is taken; false when the
+    /// domain is gone.
+    async fn update_domain(&self, domain: &Domain) -> StoreResult<bool>;
+    /// Removes a disabled domain with everything in it (Keystone's delete): its users with
+    /// their memberships, access keys and login failures; its groups, projects, agencies and
+    /// the grants on or of any of them; its identity providers with their protocols,
+    /// settings and shadow users; its mappings. One transaction. False, with nothing
+    /// removed, when the domain is gone or enabled. Agencies of other accounts that trust it
+    /// stay (their owners' records), trusting no one that can sign in.
+    async fn delete_domain(&self, id: &str) -> StoreResult<bool>;
 }
 
 #[async_trait]

@@ -19,6 +19,7 @@ use sqlx::{Any, AnyPool, AssertSqlSafe, Executor, Row};
 use super::*;
 
 mod access_keys;
+mod domains;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -401,6 +402,14 @@ impl DomainStore for SqlStore {
             .fetch_all(&self.pool)
             .await?;
         Ok(rows.iter().map(domain_from).collect::<Result<_, _>>()?)
+    }
+
+    async fn update_domain(&self, domain: &Domain) -> StoreResult<bool> {
+        domains::update_domain(self, domain).await
+    }
+
+    async fn delete_domain(&self, id: &str) -> StoreResult<bool> {
+        domains::delete_domain(self, id).await
     }
 }
 

@@ -37,6 +37,8 @@ report = checks.report
 USERS = {
     "alice": {"uid": ["alice"], "mail": ["alice@example.com"], "eduPersonAffiliation": ["member", "staff"]},
     "carol": {"uid": ["carol"], "mail": ["carol@example.com"], "eduPersonAffiliation": ["staff"]},
+    # No uid: the mapping yields no user name and refuses the sign-in.
+    "mallory": {"mail": ["mallory@example.com"], "eduPersonAffiliation": ["staff"]},
 }
 PASSWORD = "Idp-passw0rd"
 
@@ -309,6 +311,19 @@ try:
     report("keystoneauth1 v3samlpassword (ECP) gets a project-scoped token", access.project_id == project_id)
 except Exception as e:
     report("keystoneauth1 v3samlpassword (ECP)", False, e)
+# A user the mapping rejects: fedgate answers the ECP consumer in Keystone's error shape, so
+# keystoneauth1 raises Unauthorized with fedgate's message rather than "Unrecognized schema".
+try:
+    from keystoneauth1 import exceptions as ks_exceptions
+    auth = V3Saml2Password(auth_url=f"{fedgate}/v3", identity_provider="pysaml2", protocol="saml",
+                           identity_provider_url=f"{idp_url}/ecp", username="mallory", password=PASSWORD)
+    ks_session.Session(auth=auth).get_token()
+    report("keystoneauth1 ECP: a user the mapping rejects gets no token", False, "got a token")
+except ks_exceptions.Unauthorized as e:
+    report("keystoneauth1 ECP: a user the mapping rejects gets Unauthorized with fedgate's message",
+           "The request you have made requires authentication." in str(e) and "Unrecognized schema" not in str(e), e)
+except Exception as e:
+    report("keystoneauth1 ECP: a user the mapping rejects gets Unauthorized with fedgate's message", False, repr(e))
 
 # 7. The same through the openstack CLI.
 env = {k: v for k, v in os.environ.items() if not k.startswith("OS_")}

@@ -23,6 +23,7 @@ pub(crate) struct World {
     pub(crate) sam: String,
     member: String,
     admin_role: String,
+    admin_domain: String,
 }
 
 fn id(v: &Value, kind: &str) -> String {
@@ -152,7 +153,10 @@ pub(crate) async fn world(app: &TestApp) -> (World, Vec<(&'static str, String)>)
     .await;
     let rules = json!({"mapping": {"rules": [{"local": [{"user": {"name": "{0}"}}], "remote": [{"type": "uid"}]}]}});
     put(app, "/v3/OS-FEDERATION/mappings/acme-map", dana, Some(rules), 201).await;
+    let (_, me) = app.validate(&app.admin_token, &app.admin_token).await;
+    let admin_domain = me["token"]["project"]["domain"]["id"].as_str().unwrap().to_string();
     let world = World {
+        admin_domain,
         acme: acme.domain_id,
         p1,
         p2,
@@ -284,6 +288,42 @@ fn table(w: &World, run: usize) -> Vec<Row> {
             format!("/v3/domains/{acme}"),
             None,
             [200, 200, 403, 200, 200],
+        ),
+        // Accounts themselves: cloud admins only, not even the account's own admin.
+        (
+            "create a domain",
+            "POST",
+            "/v3/domains".into(),
+            Some(json!({"domain": {"name": unique("account")}})),
+            [403, 403, 403, 201, 403],
+        ),
+        (
+            "update the domain",
+            "PATCH",
+            format!("/v3/domains/{acme}"),
+            Some(json!({"domain": {"description": unique("d")}})),
+            [403, 403, 403, 200, 403],
+        ),
+        (
+            "delete the (enabled) domain",
+            "DELETE",
+            format!("/v3/domains/{acme}"),
+            None,
+            [403, 403, 403, 403, 403],
+        ),
+        (
+            "delete a domain that does not exist",
+            "DELETE",
+            "/v3/domains/0000000000000000000000000000dead".into(),
+            None,
+            [403, 403, 403, 404, 403],
+        ),
+        (
+            "disable the admin domain",
+            "PATCH",
+            format!("/v3/domains/{}", w.admin_domain),
+            Some(json!({"domain": {"enabled": false}})),
+            [403, 403, 403, 400, 403],
         ),
         (
             "reset the account owner's password",

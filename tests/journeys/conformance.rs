@@ -821,7 +821,118 @@ macro_rules! conformance {
     };
 }
 
+/// Domains are renamed and disabled in place; a delete takes only a disabled domain, with
+/// everything in it (nested projects, grants on and of its records, federation), and leaves
+/// the other domains' records alone.
+async fn a_disabled_domain_is_deleted_with_its_contents(s: &dyn Store) {
+    for (id, name) in [("d1", "a"), ("d2", "b")] {
+        s.create_domain(&domain(id, name)).await.unwrap();
+    }
+    let mut d1 = domain("d1", "renamed");
+    d1.description = "x".into();
+    assert!(s.update_domain(&d1).await.unwrap());
+    assert_eq!(s.get_domain("d1").await.unwrap(), Some(d1.clone()));
+    assert!(matches!(
+        s.update_domain(&domain("d1", "b")).await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert!(!s.update_domain(&domain("missing", "m")).await.unwrap());
+    s.create_role(&role("r1", "member")).await.unwrap();
+    for (uid, d, name) in [("u1", "d1", "alice"), ("u2", "d2", "bob")] {
+        s.create_user(&user(uid, d, name)).await.unwrap();
+    }
+    for (gid, d) in [("g1", "d1"), ("g2", "d2")] {
+        s.create_group(&group(gid, d, "staff")).await.unwrap();
+    }
+    s.add_member("g1", "u1").await.unwrap();
+    s.add_member("g2", "u2").await.unwrap();
+    s.create_project(&project("p1", "d1", "region", None)).await.unwrap();
+    s.create_project(&project("p2", "d1", "region_sub", Some("p1")))
+        .await
+        .unwrap();
+    s.create_project(&project("q1", "d2", "region", None)).await.unwrap();
+    let grants = [
+        group_grant("g1", "r1", TargetKind::Domain, "d1", true),
+        group_grant("g1", "r1", TargetKind::Project, "p2", false),
+        // Another account's group on this account's project, and the reverse.
+        group_grant("g2", "r1", TargetKind::Project, "p1", false),
+        group_grant("g1", "r1", TargetKind::Project, "q1", false),
+        group_grant("g2", "r1", TargetKind::Project, "q1", false),
+    ];
+    for g in &grants {
+        s.create_grant(g).await.unwrap();
+    }
+    s.create_idp(&IdentityProvider {
+        id: "idp1".into(),
+        domain_id: "d1".into(),
+        sso_type: "virtual_user_sso".into(),
+        description: String::new(),
+        enabled: true,
+        remote_ids: vec!["https://idp1".into()],
+        created_at_ms: NOW,
+    })
+    .await
+    .unwrap();
+    s.create_mapping(&MappingRecord {
+        id: "m1".into(),
+        domain_id: "d1".into(),
+        document: "{\"rules\": []}".into(),
+        created_at_ms: NOW,
+        updated_at_ms: NOW,
+    })
+    .await
+    .unwrap();
+    s.create_protocol(&ProtocolRecord {
+        idp_id: "idp1".into(),
+        id: "saml".into(),
+        mapping_id: "m1".into(),
+    })
+    .await
+    .unwrap();
+
+    assert!(!s.delete_domain("d1").await.unwrap(), "an enabled domain stays");
+    assert!(s.get_user("u1").await.unwrap().is_some() && s.get_project("p2").await.unwrap().is_some());
+    assert!(!s.delete_domain("missing").await.unwrap());
+    d1.enabled = false;
+    assert!(s.update_domain(&d1).await.unwrap());
+    assert!(s.delete_domain("d1").await.unwrap());
+    assert!(!s.delete_domain("d1").await.unwrap());
+    assert_eq!(s.get_domain("d1").await.unwrap(), None);
+    for id in ["u1"] {
+        assert_eq!(s.get_user(id).await.unwrap(), None);
+    }
+    assert_eq!(s.get_group("g1").await.unwrap(), None);
+    for p in ["p1", "p2"] {
+        assert_eq!(s.get_project(p).await.unwrap(), None);
+    }
+    assert_eq!(s.get_idp("idp1").await.unwrap(), None);
+    assert_eq!(s.get_protocol("idp1", "saml").await.unwrap(), None);
+    assert_eq!(s.get_mapping("m1").await.unwrap(), None);
+    assert_eq!(
+        s.list_grants(&GrantFilter::default()).await.unwrap(),
+        vec![grants[4].clone()],
+        "only the other account's own grant is left"
+    );
+    assert!(s.get_user("u2").await.unwrap().is_some());
+    assert!(s.is_member("g2", "u2").await.unwrap());
+    assert!(s.get_project("q1").await.unwrap().is_some());
+    assert!(s.get_domain("d2").await.unwrap().is_some());
+    // The provider's id and remote id are free again.
+    s.create_idp(&IdentityProvider {
+        id: "idp1".into(),
+        domain_id: "d2".into(),
+        sso_type: "virtual_user_sso".into(),
+        description: String::new(),
+        enabled: true,
+        remote_ids: vec!["https://idp1".into()],
+        created_at_ms: NOW,
+    })
+    .await
+    .unwrap();
+}
+
 conformance!(
+    a_disabled_domain_is_deleted_with_its_contents,
     duplicates_conflict_and_missing_reads_are_none,
     records_round_trip_exactly,
     filters_select_exactly,

@@ -635,7 +635,9 @@ async fn discovery_refused_at_login(db: Db) {
         let issuer = format!("{}/{case}", op.base);
         let config = json!({"access_mode": "program", "idp_url": issuer, "client_id": "fedgate-ci"});
         let path = format!("/v3.0/OS-FEDERATION/identity-providers/{idp}/openid-connect-config");
-        expect_status(&app, "POST", &path, json!({"openid_connect_config": config}), 201).await;
+        let answer = expect_status(&app, "POST", &path, json!({"openid_connect_config": config}), 201).await;
+        let warning = answer["warnings"][0].as_str().unwrap_or_default();
+        assert!(warning.contains(logged), "{idp}: {answer}");
         let now = fedgate::service::now_ms() / 1000;
         let claims = json!({"iss": issuer, "aud": "fedgate-ci", "sub": "alice", "iat": now, "exp": now + 300,
             "jti": uuid::Uuid::new_v4().to_string()});
@@ -654,11 +656,22 @@ async fn discovery_refused_at_login(db: Db) {
             .await
             .unwrap();
         assert_eq!(r.status().as_u16(), 401, "{idp}");
+        // Said when the configuration is written and again at the refused login.
         let logs = crate::support::captured_logs();
         assert!(
-            logs.lines()
-                .any(|l| l.contains("keys not refreshed") && l.contains(&issuer) && l.contains(logged)),
+            logs.lines().any(|l| l.contains("WARN")
+                && l.contains("keys could not be fetched and none are known")
+                && l.contains(&issuer)
+                && l.contains(logged)),
             "{idp}: expected {logged:?} logged for {issuer}"
+        );
+        assert!(
+            logs.lines().any(|l| l.contains("request refused")
+                && l.contains(&format!(
+                    "the OpenID provider {issuer} could not be reached for its keys"
+                ))
+                && l.contains(logged)),
+            "{idp}: the refusal names the unreachable issuer"
         );
     }
     app.stop().await;

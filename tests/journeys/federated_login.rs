@@ -320,4 +320,101 @@ async fn mapped_text_with_control_characters_is_refused(db: Db) {
     app.stop().await;
 }
 
-on_both_backends!(federated_logins, mapped_text_with_control_characters_is_refused);
+/// Groups a mapping yields that a login cannot use (another account's, unknown) are listed
+/// with the reason in the dry run, and logged as a warning with the group and the account at
+/// every login, since the login may then fail for want of a role.
+async fn dropped_groups_are_explained(db: Db) {
+    let Some(app) = spawn_app(db).await else { return };
+    let t = app.admin_token.as_str();
+    let (_, devs) = setup(&app).await;
+    let (_, me) = app.validate(t, t).await;
+    let admin_domain = me["token"]["project"]["domain"]["id"].as_str().unwrap().to_string();
+    let other = "0ther0domain0000000000000000000a";
+    let own = format!("a mapping grants only groups of its own account ({admin_domain})");
+    let assertion = json!({"UserName": "alice", "Groups": "devs;ghosts", "Ids": "0ther0group00000000000000000000b"});
+    let (s, dry) = app
+        .call(
+            "POST",
+            "/v3-ext/OS-FEDERATION/mappings/m/test",
+            t,
+            Some(json!({"assertion": assertion})),
+        )
+        .await;
+    assert_eq!(s, 200, "{dry}");
+    assert_eq!(
+        dry["groups_dropped"],
+        json!([
+            {"group": "0ther0group00000000000000000000b", "account": other,
+             "reason": format!("the group belongs to another account; {own}")},
+            {"group": "ghosts", "account": null,
+             "reason": format!("no group of that name or id in account {admin_domain}")},
+            {"group": "devs", "account": other,
+             "reason": format!("the group belongs to another account; {own}")},
+        ]),
+        "{dry}"
+    );
+    let (_, dry) = app
+        .call(
+            "POST",
+            "/v3-ext/OS-FEDERATION/mappings/m/test",
+            t,
+            Some(json!({"assertion": {"UserName": "alice", "Groups": "devs"}})),
+        )
+        .await;
+    assert_eq!(
+        dry["groups_dropped"],
+        json!([{"group": "devs", "account": other, "reason": format!("the group belongs to another account; {own}")}]),
+        "{dry}"
+    );
+    let (_, dry) = app
+        .call(
+            "POST",
+            "/v3-ext/OS-FEDERATION/mappings/m/test",
+            t,
+            Some(json!({"assertion": {"Nothing": "x"}})),
+        )
+        .await;
+    assert_eq!(
+        (dry["error"]["code"].clone(), dry.get("groups_dropped")),
+        (json!(401), None)
+    );
+
+    let idp = format!("dropper-{}", db as u8);
+    let body = json!({"identity_provider": {"enabled": true}});
+    let path = format!("/v3/OS-FEDERATION/identity_providers/{idp}");
+    assert_eq!(app.call("PUT", &path, t, Some(body)).await.0, 201);
+    let proto = json!({"protocol": {"mapping_id": "m"}});
+    assert_eq!(
+        app.call("PUT", &format!("{path}/protocols/saml"), t, Some(proto))
+            .await
+            .0,
+        201
+    );
+    let issued = app
+        .services
+        .federated_login(&idp, "saml", &attrs(assertion), fedgate::service::now_ms())
+        .await
+        .unwrap();
+    let ids: Vec<_> = issued.ctx.identity.groups.iter().map(|g| g.id.clone()).collect();
+    assert_eq!(ids, vec![devs]);
+    let logs = crate::support::captured_logs();
+    let warned: Vec<&str> = logs
+        .lines()
+        .filter(|l| l.contains("WARN") && l.contains("mapped group dropped") && l.contains(&format!("idp.id={idp}")))
+        .collect();
+    assert_eq!(warned.len(), 3, "{warned:#?}");
+    assert!(
+        warned[0].contains("group=0ther0group00000000000000000000b")
+            && warned[0].contains(&format!("group.account={other}"))
+            && warned[0].contains(&format!("idp.account={admin_domain}")),
+        "{}",
+        warned[0]
+    );
+    app.stop().await;
+}
+
+on_both_backends!(
+    federated_logins,
+    mapped_text_with_control_characters_is_refused,
+    dropped_groups_are_explained
+);

@@ -115,3 +115,30 @@ fn mapping_test_stops_quietly_when_its_reader_goes_away() {
     assert_eq!(String::from_utf8_lossy(&out.stderr), "", "stderr after the reader left");
     assert_eq!(out.status.code(), Some(0));
 }
+
+/// A file that cannot be read is a usage error (2) that names the file, not a rejection (1).
+#[test]
+fn mapping_test_exits_2_for_an_unreadable_file() {
+    let rules = json!({"rules": [{"remote": [{"type": "UserName"}], "local": [{"user": {"name": "{0}"}}]}]});
+    let assertion = json!({"UserName": "alice"}).to_string();
+    let cases: [(&[&str], &str); 3] = [
+        (&["--rules", "missing.json", "--assertion", "a.json"], "missing.json"),
+        (&["--rules", "r.json", "--assertion", "missing.json"], "missing.json"),
+        (&["--rules", "r.json", "--assertions", "missing.jsonl"], "missing.jsonl"),
+    ];
+    for (args, named) in cases {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("r.json"), rules.to_string()).unwrap();
+        std::fs::write(dir.path().join("a.json"), &assertion).unwrap();
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_fedgate"))
+            .current_dir(dir.path())
+            .args(["mapping", "test"])
+            .args(args)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains(&format!("cannot read {named}")), "{args:?}: {stderr}");
+        assert!(out.stdout.is_empty(), "{args:?}");
+    }
+}

@@ -1150,7 +1150,82 @@ async fn a_disabled_federated_user_is_locked_out(db: Db) {
     app.stop().await;
 }
 
+/// An issuer that cannot be reached is said at once: a warning in the configuration's answer
+/// (the configuration is stored all the same), and at login a refusal that names it, logged as
+/// the provider having no keys rather than "keeping the previous ones".
+async fn an_unreachable_issuer_is_said(db: Db) {
+    let Some(app) = spawn_app(db).await else { return };
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .unwrap()
+        .port();
+    let issuer = format!("http://127.0.0.1:{port}");
+    let config = json!({"access_mode": "program", "idp_url": issuer, "client_id": "fedgate-client"});
+    app.ensure_member_group("ci-deployers").await;
+    expect_status(&app, "PUT", "/v3/OS-FEDERATION/mappings/ci", ci_mapping(), 201).await;
+    app.register_provider("down", "oidc", "ci").await;
+    let path = "/v3.0/OS-FEDERATION/identity-providers/down/openid-connect-config";
+    let body = json!({"openid_connect_config": config});
+    for (method, status) in [("POST", 201), ("PUT", 200)] {
+        let v = expect_status(&app, method, path, body.clone(), status).await;
+        assert_eq!(v["openid_connect_config"]["idp_url"], json!(issuer));
+        let warnings = v["warnings"].as_array().unwrap_or_else(|| panic!("{method}: {v}"));
+        assert_eq!(warnings.len(), 1, "{v}");
+        let w = warnings[0].as_str().unwrap();
+        assert!(
+            w.starts_with(&format!("the keys of {issuer} could not be discovered now ("))
+                && w.ends_with("); its id_tokens are refused until they can be"),
+            "{w}"
+        );
+    }
+    let key = SigningKey::rsa("k1");
+    let claims = json!({"iss": issuer, "aud": "fedgate-client", "sub": SUB, "iat": now() - 5, "exp": now() + 300});
+    let token = jwt(&header("RS256", "k1"), &claims, &key, "RS256");
+    let login = app
+        .services
+        .oidc_login(
+            "down",
+            "oidc",
+            &token,
+            None,
+            IdTokenUse::Exchange,
+            fedgate::service::now_ms(),
+        )
+        .await;
+    match refusal_of(login) {
+        Refusal::NoProviderKeys { issuer: named, error } => {
+            assert_eq!(named, issuer);
+            assert!(!error.is_empty());
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(exchange(&app, "down", &token, None).await.0, 401);
+    let logs = crate::support::captured_logs();
+    let about: Vec<&str> = logs.lines().filter(|l| l.contains(&issuer)).collect();
+    assert!(
+        about
+            .iter()
+            .any(|l| l.contains("WARN") && l.contains("could not be fetched and none are known")),
+        "{about:#?}"
+    );
+    assert!(
+        !about.iter().any(|l| l.contains("keeping the previous ones")),
+        "{about:#?}"
+    );
+    // A reachable issuer, or static keys, answer without warnings.
+    let op = DiscoveryServer::start(&[&SigningKey::rsa("k1")]).await;
+    let fine = json!({"openid_connect_config": {"idp_url": op.issuer}});
+    let v = expect_status(&app, "PUT", path, fine, 200).await;
+    assert_eq!(v.get("warnings"), None, "{v}");
+    let fixed = json!({"openid_connect_config": {"signing_key": jwks(&[&SigningKey::rsa("k1")])}});
+    let v = expect_status(&app, "PUT", path, fixed, 200).await;
+    assert_eq!(v.get("warnings"), None, "{v}");
+
+    app.stop().await;
+}
+
 on_both_backends!(
+    an_unreachable_issuer_is_said,
     id_token_exchange,
     hostile_id_tokens,
     discovered_keys_rotate,

@@ -343,6 +343,12 @@ async fn saml_sign_in(db: Db) {
     assert!(!a.subject.is_empty());
     let r = app.client.post(&ecp_acs).body(envelope).send().await.unwrap();
     assert_eq!(r.status().as_u16(), 401, "an ECP answer is single use");
+    // keystoneauth1 reads the ECP consumer's errors as Keystone's, whatever the /v3-ext path.
+    assert_eq!(
+        r.json::<Value>().await.unwrap(),
+        json!({"error": {"code": 401, "title": "Unauthorized",
+            "message": "The request you have made requires authentication."}})
+    );
 
     let users = app.services.store.list_federated_users("acme").await.unwrap();
     assert_eq!(users.len(), 1, "one person, one shadow user: {users:?}");
