@@ -153,7 +153,16 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Mapping {
             command: MappingCommand::Test(args),
         } => {
-            let code = match crate::mapping::report::run_mapping_test(&args.into_request()?, &mut std::io::stdout()) {
+            let hits = crate::mapping::backtrack_limit_hits();
+            let outcome =
+                crate::mapping::report::run_mapping_test(&args.into_request()?, &mut std::io::stdout().lock());
+            let hits = crate::mapping::backtrack_limit_hits() - hits;
+            if hits > 0 {
+                eprintln!(
+                    "fedgate: {hits} regex test(s) hit the backtracking limit and did not admit (--trace shows the rules)"
+                );
+            }
+            let code = match outcome {
                 Ok(code) => code,
                 // The reader went away (`| head`): stop quietly, as Unix filters do.
                 Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => return Ok(()),
@@ -221,13 +230,10 @@ impl MappingTestArgs {
         let read = |p: &std::path::Path| {
             std::fs::read_to_string(p).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", p.display()))
         };
+        use crate::mapping::report::Assertions;
         let assertions = match (&self.assertion, &self.assertions) {
-            (Some(one), _) => vec![read(one)?],
-            (None, Some(many)) => read(many)?
-                .lines()
-                .filter(|l| !l.trim().is_empty())
-                .map(str::to_string)
-                .collect(),
+            (Some(one), _) => Assertions::One(read(one)?),
+            (None, Some(many)) => Assertions::Lines(read(many)?),
             (None, None) => anyhow::bail!("--assertion or --assertions is required"),
         };
         Ok(crate::mapping::report::MappingTest {
