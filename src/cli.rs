@@ -153,23 +153,21 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Mapping {
             command: MappingCommand::Test(args),
         } => {
-            let hits = crate::mapping::backtrack_limit_hits();
             let outcome =
-                crate::mapping::report::run_mapping_test(&args.into_request()?, &mut std::io::stdout().lock());
-            let hits = crate::mapping::backtrack_limit_hits() - hits;
-            if hits > 0 {
+                match crate::mapping::report::run_mapping_test(args.into_request()?, &mut std::io::stdout().lock()) {
+                    Ok(outcome) => outcome,
+                    // The reader went away (`| head`): stop quietly, as Unix filters do.
+                    Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => return Ok(()),
+                    Err(e) => return Err(e.into()),
+                };
+            if outcome.backtrack_limit_hits > 0 {
                 eprintln!(
-                    "fedgate: {hits} regex test(s) hit the backtracking limit and did not admit (--trace shows the rules)"
+                    "fedgate: {} value(s) hit a regex's backtracking limit and were not admitted (--trace names the rules)",
+                    outcome.backtrack_limit_hits
                 );
             }
-            let code = match outcome {
-                Ok(code) => code,
-                // The reader went away (`| head`): stop quietly, as Unix filters do.
-                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => return Ok(()),
-                Err(e) => return Err(e.into()),
-            };
-            if code != 0 {
-                std::process::exit(code);
+            if outcome.code != 0 {
+                std::process::exit(outcome.code);
             }
             Ok(())
         }
@@ -233,7 +231,9 @@ impl MappingTestArgs {
         use crate::mapping::report::Assertions;
         let assertions = match (&self.assertion, &self.assertions) {
             (Some(one), _) => Assertions::One(read(one)?),
-            (None, Some(many)) => Assertions::Lines(read(many)?),
+            (None, Some(many)) => Assertions::Lines(Box::new(
+                std::fs::File::open(many).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", many.display()))?,
+            )),
             (None, None) => anyhow::bail!("--assertion or --assertions is required"),
         };
         Ok(crate::mapping::report::MappingTest {

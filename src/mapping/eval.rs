@@ -606,7 +606,7 @@ impl<'a> Transform<'a> {
 
 impl Mapping {
     pub fn evaluate<'a>(&'a self, assertion: &'a Assertion) -> Result<Mapped<'a>, MappingError> {
-        self.run(assertion, None)
+        self.with_assertion(assertion, |found| self.run(found, None))
     }
 
     /// Evaluates and records, for every rule, whether it matched and what stopped it.
@@ -615,7 +615,7 @@ impl Mapping {
         assertion: &'a Assertion,
     ) -> (Result<Mapped<'a>, MappingError>, Vec<RuleTrace>) {
         let mut trace = Vec::with_capacity(self.rules.len());
-        let result = self.run(assertion, Some(&mut trace));
+        let result = self.with_assertion(assertion, |found| self.run(found, Some(&mut trace)));
         (result, trace)
     }
 
@@ -651,12 +651,47 @@ impl Mapping {
         }
     }
 
-    fn run<'a>(
+    /// The attributes the rules read, sorted and distinct: `evaluate_values` takes their
+    /// values in this order.
+    pub fn attributes(&self) -> &[String] {
+        &self.attributes
+    }
+
+    /// Evaluates an assertion given as the values of `attributes()`, position by position
+    /// (an empty list is an absent attribute): for callers that read assertions straight
+    /// into that shape and skip what the rules never read (`fedgate mapping test`).
+    pub fn evaluate_values<'a>(&'a self, values: &'a [Vec<String>]) -> Result<Mapped<'a>, MappingError> {
+        self.with_values(values, |found| self.run(found, None))
+    }
+
+    /// `evaluate_values` with a trace, as `evaluate_traced`.
+    pub fn evaluate_values_traced<'a>(
         &'a self,
-        assertion: &'a Assertion,
-        mut trace: Option<&mut Vec<RuleTrace>>,
-    ) -> Result<Mapped<'a>, MappingError> {
-        // On the stack for the usual handful of attributes.
+        values: &'a [Vec<String>],
+    ) -> (Result<Mapped<'a>, MappingError>, Vec<RuleTrace>) {
+        let mut trace = Vec::with_capacity(self.rules.len());
+        let result = self.with_values(values, |found| self.run(found, Some(&mut trace)));
+        (result, trace)
+    }
+
+    fn with_values<'a, T>(&'a self, values: &'a [Vec<String>], f: impl FnOnce(&Found<'a>) -> T) -> T {
+        self.with_found(|found| {
+            for (slot, v) in found.iter_mut().zip(values) {
+                *slot = Some(v.as_slice());
+            }
+            f(found)
+        })
+    }
+
+    fn with_assertion<'a, T>(&'a self, assertion: &'a Assertion, f: impl FnOnce(&Found<'a>) -> T) -> T {
+        self.with_found(|found| {
+            self.lookup(assertion, found);
+            f(found)
+        })
+    }
+
+    /// Room for one value list per attribute: on the stack for the usual handful.
+    fn with_found<'a, T>(&self, f: impl FnOnce(&mut Found<'a>) -> T) -> T {
         let mut on_stack = [None; 32];
         let mut on_heap = Vec::new();
         let found: &mut Found<'a> = if self.attributes.len() <= on_stack.len() {
@@ -665,8 +700,14 @@ impl Mapping {
             on_heap.resize(self.attributes.len(), None);
             &mut on_heap
         };
-        self.lookup(assertion, found);
-        let found: &Found<'a> = found;
+        f(found)
+    }
+
+    fn run<'a>(
+        &'a self,
+        found: &Found<'a>,
+        mut trace: Option<&mut Vec<RuleTrace>>,
+    ) -> Result<Mapped<'a>, MappingError> {
         let mut transform = Transform::with_room();
         // Keystone evaluates every rule and then fails at the first unusable local.
         let mut failure = None;

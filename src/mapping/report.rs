@@ -1,19 +1,22 @@
 //! `fedgate mapping test` and the dry-run API share this: parse rules and assertions, map,
 //! and report in Keystone's mapped-properties shape, or as `{"error": {"code", "message"}}`.
 //!
-//! The batch path (`--assertions FILE.jsonl`) runs at the engine's pace: each line is parsed
-//! straight into one reused assertion (its strings and lists kept from line to line), a
-//! result is serialized from the engine's borrowed structs (no `serde_json::Value`), the
-//! trace is built only when asked for, and output goes through one buffer.
+//! The batch path (`--assertions FILE.jsonl`) runs at the engine's pace: the input is read a
+//! block at a time, each block's lines split between two threads; a line is parsed straight
+//! into the values of the attributes the rules read (strings and lists reused from line to
+//! line, other attributes skipped); a result is serialized from the engine's borrowed structs
+//! (no `serde_json::Value`); the trace is built only when asked for.
 
 use std::fmt;
-use std::io::Write;
+use std::io::{Read, Write};
 
 use serde::Serialize;
 use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::{Value, json};
 
-use super::{Assertion, Mapped, Mapping, MappingError, RuleTrace, SchemaVersion, assertion_from_json};
+use super::eval::ValueRef;
+use super::rules::same_bytes;
+use super::{GroupName, Mapped, Mapping, MappingError, RuleTrace, SchemaVersion, UserType, assertion_from_json};
 
 pub struct MappingTest {
     /// `{"rules": [...]}` or `{"mapping": {"rules": [...]}}`, as text.
@@ -27,8 +30,17 @@ pub struct MappingTest {
 pub enum Assertions {
     /// One JSON object (it may span lines).
     One(String),
-    /// One JSON object per line; blank lines are skipped.
-    Lines(String),
+    /// One JSON object per line, read as a stream; blank lines are skipped.
+    Lines(Box<dyn Read>),
+}
+
+/// How a run ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Outcome {
+    /// 0: every assertion mapped; 1: one was rejected; 2: the rules are invalid.
+    pub code: i32,
+    /// Values a look-around or back-reference pattern gave up on (and did not admit).
+    pub backtrack_limit_hits: u64,
 }
 
 fn error(code: u16, message: impl Into<String>) -> Value {
@@ -74,64 +86,183 @@ pub fn map_one(mapping: &Mapping, assertion: &serde_json::Map<String, Value>, tr
 
 const NOT_AN_OBJECT: &str = "an assertion must be a JSON object of attribute -> string or array";
 
-/// Writes one JSON line per assertion; returns the exit code (0 mapped, 1 rejected, 2 invalid).
-pub fn run_mapping_test(req: &MappingTest, out: &mut dyn Write) -> std::io::Result<i32> {
+/// Writes one JSON line per assertion, in order.
+pub fn run_mapping_test(req: MappingTest, out: &mut dyn Write) -> std::io::Result<Outcome> {
     let mut out = std::io::BufWriter::with_capacity(1 << 16, out);
     let mapping = match compile_document(&req.rules, req.schema_version.as_deref()) {
         Ok(m) => m,
         Err(e) => {
             writeln!(out, "{e}")?;
             out.flush()?;
-            return Ok(2);
+            return Ok(Outcome {
+                code: 2,
+                backtrack_limit_hits: 0,
+            });
         }
     };
-    let mut reader = Reader::default();
-    let mut line_out = Vec::with_capacity(1 << 10);
-    let mut code = 0;
-    let mut map = |text: &[u8], out: &mut std::io::BufWriter<&mut dyn Write>| -> std::io::Result<()> {
-        line_out.clear();
-        if !reader.map_line(&mapping, text, req.trace, &mut line_out) {
-            code = 1;
-        }
-        out.write_all(&line_out)
+    let mut outcome = Outcome {
+        code: 0,
+        backtrack_limit_hits: 0,
     };
-    match &req.assertions {
-        Assertions::One(text) => map(text.as_bytes(), &mut out)?,
-        Assertions::Lines(text) => {
-            for line in text.lines() {
-                if !blank(line) {
-                    map(line.as_bytes(), &mut out)?;
-                }
-            }
+    match req.assertions {
+        Assertions::One(text) => {
+            let mut part = Part::new(&mapping);
+            part.map_lines(&mapping, [text.as_bytes()], req.trace);
+            out.write_all(&part.out)?;
+            part.add_to(&mut outcome);
         }
+        Assertions::Lines(input) => map_stream(&mapping, input, req.trace, &mut out, &mut outcome)?,
     }
     out.flush()?;
-    Ok(code)
+    Ok(outcome)
+}
+
+/// Input is read this much at a time; each block's lines are split between two threads when
+/// the machine has two cores, and their output written in order before the next block.
+const BLOCK: usize = 1 << 20;
+
+fn map_stream(
+    mapping: &Mapping,
+    mut input: Box<dyn Read>,
+    trace: bool,
+    out: &mut impl Write,
+    outcome: &mut Outcome,
+) -> std::io::Result<()> {
+    let parallel = std::thread::available_parallelism().is_ok_and(|n| n.get() > 1);
+    let (mut first, mut second) = (Part::new(mapping), Part::new(mapping));
+    let mut buf = vec![0u8; BLOCK];
+    let (mut filled, mut eof) = (0, false);
+    while !eof || filled > 0 {
+        while !eof && filled < buf.len() {
+            match input.read(&mut buf[filled..]) {
+                Ok(0) => eof = true,
+                Ok(n) => filled += n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        // Whole lines only, but for the last one.
+        let end = match memchr::memrchr(b'\n', &buf[..filled]) {
+            _ if eof => filled,
+            Some(i) => i + 1,
+            None => {
+                // One line longer than the buffer: make room for it.
+                buf.resize(buf.len() * 2, 0);
+                continue;
+            }
+        };
+        let block = &buf[..end];
+        let middle = match memchr::memchr(b'\n', &block[block.len() / 2..]) {
+            Some(i) if parallel && block.len() >= BLOCK / 4 => block.len() / 2 + i + 1,
+            _ => block.len(),
+        };
+        let (a, b) = block.split_at(middle);
+        if b.is_empty() {
+            first.map_lines(mapping, lines(a), trace);
+        } else {
+            std::thread::scope(|scope| {
+                scope.spawn(|| second.map_lines(mapping, lines(b), trace));
+                first.map_lines(mapping, lines(a), trace);
+            });
+        }
+        for part in [&mut first, &mut second] {
+            out.write_all(&part.out)?;
+            part.add_to(outcome);
+        }
+        buf.copy_within(end..filled, 0);
+        filled -= end;
+    }
+    Ok(())
+}
+
+/// The lines of `block`, found with memchr.
+fn lines(block: &[u8]) -> impl Iterator<Item = &[u8]> {
+    let mut rest = block;
+    std::iter::from_fn(move || {
+        if rest.is_empty() {
+            return None;
+        }
+        let end = memchr::memchr(b'\n', rest).unwrap_or(rest.len());
+        let line = &rest[..end];
+        rest = rest.get(end + 1..).unwrap_or_default();
+        Some(line)
+    })
+}
+
+/// One thread's share of a block: its reader, its output and what it saw.
+struct Part {
+    reader: Reader,
+    out: Vec<u8>,
+    rejected: bool,
+    hits: u64,
+}
+
+impl Part {
+    fn new(mapping: &Mapping) -> Part {
+        Part {
+            reader: Reader::new(mapping),
+            out: Vec::with_capacity(BLOCK * 2),
+            rejected: false,
+            hits: 0,
+        }
+    }
+
+    fn map_lines<'l>(&mut self, mapping: &Mapping, lines: impl IntoIterator<Item = &'l [u8]>, trace: bool) {
+        let hits = super::backtrack_limit_hits();
+        for line in lines {
+            if !blank(line) && !self.reader.map_line(mapping, line, trace, &mut self.out) {
+                self.rejected = true;
+            }
+        }
+        // Counted per thread: this one's part of the run.
+        self.hits += super::backtrack_limit_hits() - hits;
+    }
+
+    /// Adds what this part saw to `outcome` and empties it for the next block.
+    fn add_to(&mut self, outcome: &mut Outcome) {
+        if self.rejected {
+            outcome.code = outcome.code.max(1);
+        }
+        outcome.backtrack_limit_hits += self.hits;
+        self.out.clear();
+        self.rejected = false;
+        self.hits = 0;
+    }
 }
 
 /// Whitespace only (Unicode's, as `str::trim` sees it), without decoding the usual line.
-fn blank(line: &str) -> bool {
-    match line.bytes().find(|b| !b.is_ascii_whitespace()) {
+fn blank(line: &[u8]) -> bool {
+    match line.iter().find(|b| !b.is_ascii_whitespace()) {
         None => true,
         Some(b) if b.is_ascii() => false,
-        Some(_) => line.trim().is_empty(),
+        Some(_) => std::str::from_utf8(line).is_ok_and(|l| l.trim().is_empty()),
     }
 }
 
-/// Parses assertion lines into one assertion whose allocations are reused from line to line.
-#[derive(Default)]
+/// Parses assertion lines straight into the values of the attributes the rules read (the
+/// rest is skipped unread); the strings and lists are reused from line to line.
 struct Reader {
-    assertion: Assertion,
+    /// `Mapping::attributes()`, in order.
+    attributes: Vec<String>,
+    values: Vec<Vec<String>>,
     /// Value strings of earlier lines, emptied, for the next lines' values.
     spare: Vec<String>,
+    writer: ResultWriter,
 }
 
-/// Bounds on what a `Reader` keeps between lines: a file whose lines name ever new attributes
-/// must not grow it without end.
-const MAX_KEPT_ATTRIBUTES: usize = 1_024;
+/// Bound on the spare strings a `Reader` keeps between lines.
 const MAX_SPARE_VALUES: usize = 4_096;
 
 impl Reader {
+    fn new(mapping: &Mapping) -> Reader {
+        Reader {
+            attributes: mapping.attributes().to_vec(),
+            values: vec![Vec::new(); mapping.attributes().len()],
+            spare: Vec::new(),
+            writer: ResultWriter::default(),
+        }
+    }
+
     /// Maps one line and appends its JSON result and a newline to `out`; false when the
     /// assertion was not mapped.
     fn map_line(&mut self, mapping: &Mapping, line: &[u8], trace: bool, out: &mut Vec<u8>) -> bool {
@@ -141,14 +272,14 @@ impl Reader {
                 false
             }
             Ok(()) if trace => {
-                let (result, rule_trace) = mapping.evaluate_traced(&self.assertion);
+                let (result, rule_trace) = mapping.evaluate_values_traced(&self.values);
                 let (value, ok) = result_value(result, Some(rule_trace));
                 write_json(out, &value);
                 ok
             }
-            Ok(()) => match mapping.evaluate(&self.assertion) {
+            Ok(()) => match mapping.evaluate_values(&self.values) {
                 Ok(mapped) => {
-                    write_json(out, &mapped);
+                    self.writer.mapped(out, &mapped);
                     true
                 }
                 Err(e @ (MappingError::NoRuleMatched | MappingError::InvalidResult(_))) => {
@@ -165,13 +296,10 @@ impl Reader {
         ok
     }
 
-    /// Reads `line` as `assertion_from_json` reads a JSON object. Attributes of earlier lines
-    /// stay with no values, which evaluation does not tell from absent ones.
+    /// Reads `line` as `assertion_from_json` reads a JSON object, keeping only the
+    /// attributes the rules read.
     fn parse(&mut self, line: &[u8]) -> serde_json::Result<()> {
-        if self.assertion.len() > MAX_KEPT_ATTRIBUTES {
-            self.assertion.clear();
-        }
-        for values in self.assertion.values_mut() {
+        for values in &mut self.values {
             recycle(values, &mut self.spare);
         }
         self.spare.truncate(MAX_SPARE_VALUES);
@@ -179,7 +307,7 @@ impl Reader {
         let parsed = Fill(self).deserialize(&mut de).and_then(|()| de.end());
         if parsed.is_err() {
             // Half a line must not be evaluated later as if it were an assertion.
-            for values in self.assertion.values_mut() {
+            for values in &mut self.values {
                 recycle(values, &mut self.spare);
             }
         }
@@ -200,7 +328,100 @@ fn push_value(values: &mut Vec<String>, spare: &mut Vec<String>, text: &str) {
     values.push(s);
 }
 
-fn write_json(out: &mut Vec<u8>, value: &impl Serialize) {
+/// Writes a mapped result with the bytes `serde_json` writes for it (and for the
+/// `serde_json::Value` it converts to: keys in order, the same escapes), faster: strings
+/// without anything to escape are copied, and the mapping's own values (domains named in the
+/// rules) are serialized once per run.
+#[derive(Default)]
+struct ResultWriter {
+    /// Serialized values lent by the mapping, by address: the mapping outlives the run and
+    /// never changes, so an address names one value.
+    lent: Vec<(usize, Vec<u8>)>,
+}
+
+/// Lent values remembered per run (a mapping names a handful of domains).
+const MAX_LENT: usize = 64;
+
+impl ResultWriter {
+    fn mapped(&mut self, out: &mut Vec<u8>, m: &Mapped<'_>) {
+        out.extend_from_slice(b"{\"group_ids\":[");
+        for (i, id) in m.group_ids.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            write_str(out, id);
+        }
+        out.extend_from_slice(b"],\"group_names\":[");
+        for (i, g) in m.group_names.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            match g {
+                GroupName::Named { domain, name } => {
+                    out.extend_from_slice(b"{\"domain\":");
+                    self.value(out, domain);
+                    out.extend_from_slice(b",\"name\":");
+                    write_str(out, name);
+                    out.push(b'}');
+                }
+                GroupName::Json(v) => write_json(out, v),
+            }
+        }
+        out.extend_from_slice(b"],\"projects\":");
+        write_json(out, &m.projects);
+        out.extend_from_slice(b",\"user\":{");
+        let u = &m.user;
+        if let Some(domain) = &u.domain {
+            out.extend_from_slice(b"\"domain\":");
+            self.value(out, domain);
+            out.push(b',');
+        }
+        for (key, text) in [
+            (&b"\"email\":"[..], &u.email),
+            (b"\"id\":", &u.id),
+            (b"\"name\":", &u.name),
+        ] {
+            if let Some(text) = text {
+                out.extend_from_slice(key);
+                write_str(out, text);
+                out.push(b',');
+            }
+        }
+        out.extend_from_slice(match u.kind {
+            UserType::Ephemeral => b"\"type\":\"ephemeral\"}}",
+            UserType::Local => b"\"type\":\"local\"}}",
+        });
+    }
+
+    fn value(&mut self, out: &mut Vec<u8>, v: &ValueRef<'_>) {
+        let ValueRef::Lent(lent) = v else {
+            return write_json(out, &**v);
+        };
+        let address = std::ptr::from_ref::<Value>(lent) as usize;
+        if let Some((_, bytes)) = self.lent.iter().find(|(a, _)| *a == address) {
+            return out.extend_from_slice(bytes);
+        }
+        let start = out.len();
+        write_json(out, lent);
+        if self.lent.len() < MAX_LENT {
+            self.lent.push((address, out[start..].to_vec()));
+        }
+    }
+}
+
+/// A JSON string as serde_json writes it: only control characters, `"` and `\` are escaped.
+fn write_str(out: &mut Vec<u8>, s: &str) {
+    if s.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
+        out.reserve(s.len() + 2);
+        out.push(b'"');
+        out.extend_from_slice(s.as_bytes());
+        out.push(b'"');
+    } else {
+        write_json(out, s);
+    }
+}
+
+fn write_json<T: Serialize + ?Sized>(out: &mut Vec<u8>, value: &T) {
     // Writing to a Vec fails only for maps with non-string keys, which these have none of.
     let _ = serde_json::to_writer(out, value);
 }
@@ -246,15 +467,28 @@ impl<'de> Visitor<'de> for Fill<'_> {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
-        let Reader { assertion, spare } = self.0;
+        let Reader {
+            attributes,
+            values,
+            spare,
+            ..
+        } = self.0;
         while let Some(key) = map.next_key_seed(Key)? {
-            let values = match assertion.get_mut(key.as_ref()) {
-                Some(values) => values,
-                None => assertion.entry(key.into_owned()).or_default(),
-            };
-            // A repeated attribute: the last one wins, as in a `serde_json::Map`.
-            recycle(values, spare);
-            map.next_value_seed(Values { values, spare })?;
+            let key = key.as_ref().as_bytes();
+            match attributes.iter().position(|a| same_bytes(a.as_bytes(), key)) {
+                Some(i) => {
+                    // A repeated attribute: the last one wins, as in a `serde_json::Map`.
+                    recycle(&mut values[i], spare);
+                    map.next_value_seed(Values {
+                        values: &mut values[i],
+                        spare,
+                    })?;
+                }
+                // Not read by any rule: checked as JSON, nothing kept.
+                None => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
         }
         Ok(())
     }
@@ -264,15 +498,6 @@ impl<'de> Visitor<'de> for Fill<'_> {
 enum KeyText<'de> {
     Borrowed(&'de str),
     Owned(String),
-}
-
-impl KeyText<'_> {
-    fn into_owned(self) -> String {
-        match self {
-            KeyText::Borrowed(s) => s.to_string(),
-            KeyText::Owned(s) => s,
-        }
-    }
 }
 
 impl AsRef<str> for KeyText<'_> {
@@ -332,9 +557,13 @@ impl<'de> Visitor<'de> for Values<'_> {
     }
 
     fn visit_str<E>(self, v: &str) -> Result<(), E> {
-        for part in v.split(';') {
-            push_value(self.values, self.spare, part);
+        // `split(';')`, with memchr.
+        let mut rest = v;
+        while let Some(i) = memchr::memchr(b';', rest.as_bytes()) {
+            push_value(self.values, self.spare, &rest[..i]);
+            rest = &rest[i + 1..];
         }
+        push_value(self.values, self.spare, rest);
         Ok(())
     }
 
@@ -436,6 +665,41 @@ impl<'de> Visitor<'de> for Item<'_> {
 mod tests {
     use super::*;
 
+    /// A stream of several blocks (split between threads, lines across block boundaries, one
+    /// line longer than a block, no newline at the end) gives each line's result in order.
+    #[test]
+    fn streams_map_every_line_in_order_across_blocks() {
+        let rules = json!({"rules": [{"remote": [{"type": "UserName"}, {"type": "G", "whitelist": ["a"]}],
+            "local": [{"user": {"name": "{0}"}}, {"groups": "{1}", "domain": {"name": "d"}}]}]});
+        let mut input = String::new();
+        let mut want = String::new();
+        for i in 0..60_000 {
+            let line = if i == 31_000 {
+                format!(r#"{{"UserName": "{}", "G": "a"}}"#, "x".repeat(BLOCK + 10))
+            } else if i % 7 == 0 {
+                format!(r#"{{"Other": "{i}"}}"#)
+            } else {
+                format!(r#"{{"UserName": "user{i}", "G": "a;b"}}"#)
+            };
+            let obj: serde_json::Map<String, Value> = serde_json::from_str(&line).unwrap();
+            let mapping = Mapping::compile(&rules, None).unwrap();
+            want.push_str(&format!("{}\n", map_one(&mapping, &obj, false).0));
+            input.push_str(&line);
+            input.push('\n');
+        }
+        input.pop();
+        let req = MappingTest {
+            rules: rules.to_string(),
+            assertions: Assertions::Lines(Box::new(std::io::Cursor::new(input.into_bytes()))),
+            schema_version: None,
+            trace: false,
+        };
+        let mut out = Vec::new();
+        let outcome = run_mapping_test(req, &mut out).unwrap();
+        assert_eq!(outcome.code, 1);
+        assert!(String::from_utf8(out).unwrap() == want, "streamed output differs");
+    }
+
     /// The batch path writes, line for line, what mapping each line through a
     /// `serde_json::Value` wrote before: results, rejections, odd values, repeated and
     /// vanishing attributes, lines that are not objects.
@@ -464,7 +728,7 @@ mod tests {
             r#"{"UserName": "x", "Groups": "#,
             r#"{"UserName": "carol", "Groups": ""}"#,
         ];
-        let mut reader = Reader::default();
+        let mut reader = Reader::new(&mapping);
         for trace in [false, true] {
             for line in lines {
                 let want = match serde_json::from_str::<Value>(line) {
