@@ -161,14 +161,20 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                     std::process::exit(2);
                 }
             };
-            let code = match crate::mapping::report::run_mapping_test(&request, &mut std::io::stdout()) {
-                Ok(code) => code,
+            let outcome = match crate::mapping::report::run_mapping_test(request, &mut std::io::stdout().lock()) {
+                Ok(outcome) => outcome,
                 // The reader went away (`| head`): stop quietly, as Unix filters do.
                 Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => return Ok(()),
                 Err(e) => return Err(e.into()),
             };
-            if code != 0 {
-                std::process::exit(code);
+            if outcome.backtrack_limit_hits > 0 {
+                eprintln!(
+                    "fedgate: {} value(s) hit a regex's backtracking limit and were not admitted (--trace names the rules)",
+                    outcome.backtrack_limit_hits
+                );
+            }
+            if outcome.code != 0 {
+                std::process::exit(outcome.code);
             }
             Ok(())
         }
@@ -229,13 +235,12 @@ impl MappingTestArgs {
         let read = |p: &std::path::Path| {
             std::fs::read_to_string(p).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", p.display()))
         };
+        use crate::mapping::report::Assertions;
         let assertions = match (&self.assertion, &self.assertions) {
-            (Some(one), _) => vec![read(one)?],
-            (None, Some(many)) => read(many)?
-                .lines()
-                .filter(|l| !l.trim().is_empty())
-                .map(str::to_string)
-                .collect(),
+            (Some(one), _) => Assertions::One(read(one)?),
+            (None, Some(many)) => Assertions::Lines(Box::new(
+                std::fs::File::open(many).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", many.display()))?,
+            )),
             (None, None) => anyhow::bail!("--assertion or --assertions is required"),
         };
         Ok(crate::mapping::report::MappingTest {

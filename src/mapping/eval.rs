@@ -17,7 +17,7 @@ use super::MappingError;
 use super::python::{Piece, literal_list, repr_list};
 use super::rules::{
     GroupTemplate, LocalTemplate, Mapping, Matcher, Remote, RemoteKind, Rule, SchemaVersion, Template, UserTemplate,
-    same_bytes,
+    backtrack_limit_hits, same_bytes,
 };
 
 /// Attribute name -> values. Keystone receives multi-valued attributes joined by `;`.
@@ -74,11 +74,11 @@ impl Serialize for ValueRef<'_> {
 }
 
 /// A group named in the mapping result: a name with its domain, or a whole group object given
-/// as `JSON:{...}`.
+/// as `JSON:{...}`. Fields in key order, as for `Mapped`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(untagged)]
 pub enum GroupName<'a> {
-    Named { name: Cow<'a, str>, domain: ValueRef<'a> },
+    Named { domain: ValueRef<'a>, name: Cow<'a, str> },
     Json(Box<Value>),
 }
 
@@ -121,13 +121,15 @@ pub struct MappedUser<'a> {
     pub kind: UserType,
 }
 
-/// Keystone's mapped properties.
+/// Keystone's mapped properties. Fields are in key order, so serializing this directly
+/// writes the same bytes as serializing it through a `serde_json::Value` (whose keys are
+/// sorted): `fedgate mapping test` does the first, the dry-run API the second.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Mapped<'a> {
-    pub user: MappedUser<'a>,
     pub group_ids: Vec<Cow<'a, str>>,
     pub group_names: Vec<GroupName<'a>>,
     pub projects: Vec<Value>,
+    pub user: MappedUser<'a>,
 }
 
 /// The condition that stopped a rule.
@@ -150,6 +152,10 @@ pub struct RuleTrace {
     /// Values substituted for {0}, {1}, ... when the rule matched.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub values: Vec<Vec<String>>,
+    /// A look-around or back-reference pattern of this rule gave up on a value at its
+    /// backtracking limit (and did not admit it).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub backtrack_limit: bool,
 }
 
 /// The assertion's values for each of the mapping's attributes, by `Remote::slot`.
@@ -254,16 +260,18 @@ impl<'a> Iterator for PickedIter<'_, 'a> {
 type Slots<'a> = Vec<Picked<'a>>;
 
 impl Matcher {
-    fn is_match(&self, value: &str) -> bool {
+    /// `undecided`: the answer for a value a backtracking pattern could not decide within
+    /// its limit; the side that does not admit (see `Pattern::is_match`).
+    fn is_match(&self, value: &str, undecided: bool) -> bool {
         match self {
             Matcher::Exact(set) => set.contains(value),
             // Unanchored, as Keystone's `re.search`.
-            Matcher::Patterns(patterns) => patterns.iter().any(|p| p.is_match(value)),
+            Matcher::Patterns(patterns) => patterns.iter().any(|p| p.is_match(value, undecided)),
         }
     }
 
-    fn matches_any(&self, values: &[String]) -> bool {
-        values.iter().any(|v| self.is_match(v))
+    fn matches_any(&self, values: &[String], undecided: bool) -> bool {
+        values.iter().any(|v| self.is_match(v, undecided))
     }
 }
 
@@ -299,7 +307,7 @@ fn verify_requirements<'a>(rule: &Rule, found: &Found<'a>, slots: &mut Slots<'a>
         };
         match &remote.kind {
             RemoteKind::AnyOneOf(m) => {
-                if !m.matches_any(values) {
+                if !m.matches_any(values, false) {
                     return Err(Stop {
                         remote: i,
                         check: "any_one_of",
@@ -307,7 +315,7 @@ fn verify_requirements<'a>(rule: &Rule, found: &Found<'a>, slots: &mut Slots<'a>
                 }
             }
             RemoteKind::NotAnyOf(m) => {
-                if m.matches_any(values) {
+                if m.matches_any(values, true) {
                     return Err(Stop {
                         remote: i,
                         check: "not_any_of",
@@ -319,9 +327,9 @@ fn verify_requirements<'a>(rule: &Rule, found: &Found<'a>, slots: &mut Slots<'a>
                 // Keystone: a list comprehension for regexes (order and duplicates kept), a
                 // set otherwise.
                 let dedup = matches!(m, Matcher::Exact(_));
-                slots.push(Picked::select(values, dedup, |v| m.is_match(v)));
+                slots.push(Picked::select(values, dedup, |v| m.is_match(v, false)));
             }
-            RemoteKind::Blacklist(m) => slots.push(Picked::select(values, true, |v| !m.is_match(v))),
+            RemoteKind::Blacklist(m) => slots.push(Picked::select(values, true, |v| !m.is_match(v, true))),
         }
     }
     Ok(())
@@ -598,7 +606,7 @@ impl<'a> Transform<'a> {
 
 impl Mapping {
     pub fn evaluate<'a>(&'a self, assertion: &'a Assertion) -> Result<Mapped<'a>, MappingError> {
-        self.run(assertion, None)
+        self.with_assertion(assertion, |found| self.run(found, None))
     }
 
     /// Evaluates and records, for every rule, whether it matched and what stopped it.
@@ -607,7 +615,7 @@ impl Mapping {
         assertion: &'a Assertion,
     ) -> (Result<Mapped<'a>, MappingError>, Vec<RuleTrace>) {
         let mut trace = Vec::with_capacity(self.rules.len());
-        let result = self.run(assertion, Some(&mut trace));
+        let result = self.with_assertion(assertion, |found| self.run(found, Some(&mut trace)));
         (result, trace)
     }
 
@@ -643,12 +651,47 @@ impl Mapping {
         }
     }
 
-    fn run<'a>(
+    /// The attributes the rules read, sorted and distinct: `evaluate_values` takes their
+    /// values in this order.
+    pub fn attributes(&self) -> &[String] {
+        &self.attributes
+    }
+
+    /// Evaluates an assertion given as the values of `attributes()`, position by position
+    /// (an empty list is an absent attribute): for callers that read assertions straight
+    /// into that shape and skip what the rules never read (`fedgate mapping test`).
+    pub fn evaluate_values<'a>(&'a self, values: &'a [Vec<String>]) -> Result<Mapped<'a>, MappingError> {
+        self.with_values(values, |found| self.run(found, None))
+    }
+
+    /// `evaluate_values` with a trace, as `evaluate_traced`.
+    pub fn evaluate_values_traced<'a>(
         &'a self,
-        assertion: &'a Assertion,
-        mut trace: Option<&mut Vec<RuleTrace>>,
-    ) -> Result<Mapped<'a>, MappingError> {
-        // On the stack for the usual handful of attributes.
+        values: &'a [Vec<String>],
+    ) -> (Result<Mapped<'a>, MappingError>, Vec<RuleTrace>) {
+        let mut trace = Vec::with_capacity(self.rules.len());
+        let result = self.with_values(values, |found| self.run(found, Some(&mut trace)));
+        (result, trace)
+    }
+
+    fn with_values<'a, T>(&'a self, values: &'a [Vec<String>], f: impl FnOnce(&Found<'a>) -> T) -> T {
+        self.with_found(|found| {
+            for (slot, v) in found.iter_mut().zip(values) {
+                *slot = Some(v.as_slice());
+            }
+            f(found)
+        })
+    }
+
+    fn with_assertion<'a, T>(&'a self, assertion: &'a Assertion, f: impl FnOnce(&Found<'a>) -> T) -> T {
+        self.with_found(|found| {
+            self.lookup(assertion, found);
+            f(found)
+        })
+    }
+
+    /// Room for one value list per attribute: on the stack for the usual handful.
+    fn with_found<'a, T>(&self, f: impl FnOnce(&mut Found<'a>) -> T) -> T {
         let mut on_stack = [None; 32];
         let mut on_heap = Vec::new();
         let found: &mut Found<'a> = if self.attributes.len() <= on_stack.len() {
@@ -657,14 +700,24 @@ impl Mapping {
             on_heap.resize(self.attributes.len(), None);
             &mut on_heap
         };
-        self.lookup(assertion, found);
-        let found: &Found<'a> = found;
+        f(found)
+    }
+
+    fn run<'a>(
+        &'a self,
+        found: &Found<'a>,
+        mut trace: Option<&mut Vec<RuleTrace>>,
+    ) -> Result<Mapped<'a>, MappingError> {
         let mut transform = Transform::with_room();
         // Keystone evaluates every rule and then fails at the first unusable local.
         let mut failure = None;
         let mut slots = Slots::with_capacity(self.max_slots);
         for (i, rule) in self.rules.iter().enumerate() {
-            match verify_requirements(rule, found, &mut slots) {
+            // Read only when tracing: a thread-local read per rule is not free.
+            let hits_before = trace.is_some().then(backtrack_limit_hits);
+            let verified = verify_requirements(rule, found, &mut slots);
+            let backtrack_limit = hits_before.is_some_and(|before| backtrack_limit_hits() != before);
+            match verified {
                 Err(stop) => {
                     if let Some(t) = trace.as_deref_mut() {
                         t.push(RuleTrace {
@@ -672,6 +725,7 @@ impl Mapping {
                             matched: false,
                             failed: Some(describe(rule, stop, found)),
                             values: Vec::new(),
+                            backtrack_limit,
                         });
                     }
                 }
@@ -692,6 +746,7 @@ impl Mapping {
                                 .iter()
                                 .map(|s| s.iter().map(|v| v.to_string()).collect())
                                 .collect(),
+                            backtrack_limit,
                         });
                     }
                 }

@@ -14,7 +14,7 @@ pub mod report;
 mod rules;
 
 pub use eval::{Assertion, FailedCondition, GroupName, Mapped, MappedUser, RuleTrace, UserType, assertion_from_json};
-pub use rules::{Mapping, SchemaVersion};
+pub use rules::{Mapping, SchemaVersion, backtrack_limit_hits};
 
 /// Why rules were refused or an assertion could not be mapped.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -1,17 +1,46 @@
 //! `fedgate mapping test` and the dry-run API share this: parse rules and assertions, map,
 //! and report in Keystone's mapped-properties shape, or as `{"error": {"code", "message"}}`.
+//!
+//! The batch path (`--assertions FILE.jsonl`) runs at the engine's pace: the input is read a
+//! block at a time, each block's lines split between two threads; a line is parsed straight
+//! into the values of the attributes the rules read (strings and lists reused from line to
+//! line, other attributes skipped); a result is serialized from the engine's borrowed structs
+//! (no `serde_json::Value`); the trace is built only when asked for.
 
+use std::fmt;
+use std::io::{Read, Write};
+
+use serde::Serialize;
+use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::{Value, json};
 
-use super::{Mapping, MappingError, SchemaVersion, assertion_from_json};
+use super::eval::ValueRef;
+use super::rules::same_bytes;
+use super::{GroupName, Mapped, Mapping, MappingError, RuleTrace, SchemaVersion, UserType, assertion_from_json};
 
 pub struct MappingTest {
     /// `{"rules": [...]}` or `{"mapping": {"rules": [...]}}`, as text.
     pub rules: String,
-    /// One JSON object per assertion, as text.
-    pub assertions: Vec<String>,
+    pub assertions: Assertions,
     pub schema_version: Option<String>,
     pub trace: bool,
+}
+
+/// What `--assertion` / `--assertions` read.
+pub enum Assertions {
+    /// One JSON object (it may span lines).
+    One(String),
+    /// One JSON object per line, read as a stream; blank lines are skipped.
+    Lines(Box<dyn Read>),
+}
+
+/// How a run ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Outcome {
+    /// 0: every assertion mapped; 1: one was rejected; 2: the rules are invalid.
+    pub code: i32,
+    /// Values a look-around or back-reference pattern gave up on (and did not admit).
+    pub backtrack_limit_hits: u64,
 }
 
 fn error(code: u16, message: impl Into<String>) -> Value {
@@ -29,49 +58,688 @@ pub fn compile_document(text: &str, version: Option<&str>) -> Result<Mapping, Va
     Mapping::compile(&doc, version).map_err(|e| error(400, e.to_string()))
 }
 
-/// Maps one assertion object; the result or a 401 error, with the trace when asked.
-pub fn map_one(mapping: &Mapping, assertion: &serde_json::Map<String, Value>, trace: bool) -> (Value, bool) {
-    let assertion = assertion_from_json(assertion);
-    let (result, rule_trace) = mapping.evaluate_traced(&assertion);
+/// A result as a JSON value, with the trace when given; and whether it mapped.
+fn result_value(result: Result<Mapped<'_>, MappingError>, trace: Option<Vec<RuleTrace>>) -> (Value, bool) {
     let (mut out, ok) = match result {
         Ok(mapped) => (json!(mapped), true),
         Err(e @ (MappingError::NoRuleMatched | MappingError::InvalidResult(_))) => (error(401, e.to_string()), false),
         Err(e @ MappingError::InvalidRules { .. }) => (error(400, e.to_string()), false),
     };
-    if trace && let Some(obj) = out.as_object_mut() {
-        obj.insert("trace".into(), json!(rule_trace));
+    if let Some(trace) = trace
+        && let Some(obj) = out.as_object_mut()
+    {
+        obj.insert("trace".into(), json!(trace));
     }
     (out, ok)
 }
 
-/// Writes one JSON line per assertion; returns the exit code (0 mapped, 1 rejected, 2 invalid).
-pub fn run_mapping_test(req: &MappingTest, out: &mut dyn std::io::Write) -> std::io::Result<i32> {
+/// Maps one assertion object; the result or a 401 error, with the trace when asked.
+pub fn map_one(mapping: &Mapping, assertion: &serde_json::Map<String, Value>, trace: bool) -> (Value, bool) {
+    let assertion = assertion_from_json(assertion);
+    if trace {
+        let (result, rule_trace) = mapping.evaluate_traced(&assertion);
+        result_value(result, Some(rule_trace))
+    } else {
+        result_value(mapping.evaluate(&assertion), None)
+    }
+}
+
+const NOT_AN_OBJECT: &str = "an assertion must be a JSON object of attribute -> string or array";
+
+/// Writes one JSON line per assertion, in order.
+pub fn run_mapping_test(req: MappingTest, out: &mut dyn Write) -> std::io::Result<Outcome> {
+    let mut out = std::io::BufWriter::with_capacity(1 << 16, out);
     let mapping = match compile_document(&req.rules, req.schema_version.as_deref()) {
         Ok(m) => m,
         Err(e) => {
             writeln!(out, "{e}")?;
-            return Ok(2);
+            out.flush()?;
+            return Ok(Outcome {
+                code: 2,
+                backtrack_limit_hits: 0,
+            });
         }
     };
-    let mut code = 0;
-    for line in &req.assertions {
-        let result = match serde_json::from_str::<Value>(line) {
-            Ok(Value::Object(obj)) => {
-                let (result, ok) = map_one(&mapping, &obj, req.trace);
-                if !ok {
-                    code = 1;
-                }
-                result
+    let mut outcome = Outcome {
+        code: 0,
+        backtrack_limit_hits: 0,
+    };
+    match req.assertions {
+        Assertions::One(text) => {
+            let mut part = Part::new(&mapping);
+            part.map_lines(&mapping, [text.as_bytes()], req.trace);
+            out.write_all(&part.out)?;
+            part.add_to(&mut outcome);
+        }
+        Assertions::Lines(input) => map_stream(&mapping, input, req.trace, &mut out, &mut outcome)?,
+    }
+    out.flush()?;
+    Ok(outcome)
+}
+
+/// Input is read this much at a time; each block's lines are split between two threads when
+/// the machine has two cores, and their output written in order before the next block.
+const BLOCK: usize = 1 << 20;
+
+fn map_stream(
+    mapping: &Mapping,
+    mut input: Box<dyn Read>,
+    trace: bool,
+    out: &mut impl Write,
+    outcome: &mut Outcome,
+) -> std::io::Result<()> {
+    let parallel = std::thread::available_parallelism().is_ok_and(|n| n.get() > 1);
+    let (mut first, mut second) = (Part::new(mapping), Part::new(mapping));
+    let mut buf = vec![0u8; BLOCK];
+    let (mut filled, mut eof) = (0, false);
+    while !eof || filled > 0 {
+        while !eof && filled < buf.len() {
+            match input.read(&mut buf[filled..]) {
+                Ok(0) => eof = true,
+                Ok(n) => filled += n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
             }
-            _ => {
-                code = code.max(1);
-                error(
-                    400,
-                    "an assertion must be a JSON object of attribute -> string or array",
-                )
+        }
+        // Whole lines only, but for the last one.
+        let end = match memchr::memrchr(b'\n', &buf[..filled]) {
+            _ if eof => filled,
+            Some(i) => i + 1,
+            None => {
+                // One line longer than the buffer: make room for it.
+                buf.resize(buf.len() * 2, 0);
+                continue;
             }
         };
-        writeln!(out, "{result}")?;
+        let block = &buf[..end];
+        let middle = match memchr::memchr(b'\n', &block[block.len() / 2..]) {
+            Some(i) if parallel && block.len() >= BLOCK / 4 => block.len() / 2 + i + 1,
+            _ => block.len(),
+        };
+        let (a, b) = block.split_at(middle);
+        if b.is_empty() {
+            first.map_lines(mapping, lines(a), trace);
+        } else {
+            std::thread::scope(|scope| {
+                scope.spawn(|| second.map_lines(mapping, lines(b), trace));
+                first.map_lines(mapping, lines(a), trace);
+            });
+        }
+        for part in [&mut first, &mut second] {
+            out.write_all(&part.out)?;
+            part.add_to(outcome);
+        }
+        buf.copy_within(end..filled, 0);
+        filled -= end;
     }
-    Ok(code)
+    Ok(())
+}
+
+/// The lines of `block`, found with memchr.
+fn lines(block: &[u8]) -> impl Iterator<Item = &[u8]> {
+    let mut rest = block;
+    std::iter::from_fn(move || {
+        if rest.is_empty() {
+            return None;
+        }
+        let end = memchr::memchr(b'\n', rest).unwrap_or(rest.len());
+        let line = &rest[..end];
+        rest = rest.get(end + 1..).unwrap_or_default();
+        Some(line)
+    })
+}
+
+/// One thread's share of a block: its reader, its output and what it saw.
+struct Part {
+    reader: Reader,
+    out: Vec<u8>,
+    rejected: bool,
+    hits: u64,
+}
+
+impl Part {
+    fn new(mapping: &Mapping) -> Part {
+        Part {
+            reader: Reader::new(mapping),
+            out: Vec::with_capacity(BLOCK * 2),
+            rejected: false,
+            hits: 0,
+        }
+    }
+
+    fn map_lines<'l>(&mut self, mapping: &Mapping, lines: impl IntoIterator<Item = &'l [u8]>, trace: bool) {
+        let hits = super::backtrack_limit_hits();
+        for line in lines {
+            if !blank(line) && !self.reader.map_line(mapping, line, trace, &mut self.out) {
+                self.rejected = true;
+            }
+        }
+        // Counted per thread: this one's part of the run.
+        self.hits += super::backtrack_limit_hits() - hits;
+    }
+
+    /// Adds what this part saw to `outcome` and empties it for the next block.
+    fn add_to(&mut self, outcome: &mut Outcome) {
+        if self.rejected {
+            outcome.code = outcome.code.max(1);
+        }
+        outcome.backtrack_limit_hits += self.hits;
+        self.out.clear();
+        self.rejected = false;
+        self.hits = 0;
+    }
+}
+
+/// Whitespace only (Unicode's, as `str::trim` sees it), without decoding the usual line.
+fn blank(line: &[u8]) -> bool {
+    match line.iter().find(|b| !b.is_ascii_whitespace()) {
+        None => true,
+        Some(b) if b.is_ascii() => false,
+        Some(_) => std::str::from_utf8(line).is_ok_and(|l| l.trim().is_empty()),
+    }
+}
+
+/// Parses assertion lines straight into the values of the attributes the rules read (the
+/// rest is skipped unread); the strings and lists are reused from line to line.
+struct Reader {
+    /// `Mapping::attributes()`, in order.
+    attributes: Vec<String>,
+    values: Vec<Vec<String>>,
+    /// Value strings of earlier lines, emptied, for the next lines' values.
+    spare: Vec<String>,
+    writer: ResultWriter,
+}
+
+/// Bound on the spare strings a `Reader` keeps between lines.
+const MAX_SPARE_VALUES: usize = 4_096;
+
+impl Reader {
+    fn new(mapping: &Mapping) -> Reader {
+        Reader {
+            attributes: mapping.attributes().to_vec(),
+            values: vec![Vec::new(); mapping.attributes().len()],
+            spare: Vec::new(),
+            writer: ResultWriter::default(),
+        }
+    }
+
+    /// Maps one line and appends its JSON result and a newline to `out`; false when the
+    /// assertion was not mapped.
+    fn map_line(&mut self, mapping: &Mapping, line: &[u8], trace: bool, out: &mut Vec<u8>) -> bool {
+        let ok = match self.parse(line) {
+            Err(_) => {
+                write_error(out, 400, NOT_AN_OBJECT);
+                false
+            }
+            Ok(()) if trace => {
+                let (result, rule_trace) = mapping.evaluate_values_traced(&self.values);
+                let (value, ok) = result_value(result, Some(rule_trace));
+                write_json(out, &value);
+                ok
+            }
+            Ok(()) => match mapping.evaluate_values(&self.values) {
+                Ok(mapped) => {
+                    self.writer.mapped(out, &mapped);
+                    true
+                }
+                Err(e @ (MappingError::NoRuleMatched | MappingError::InvalidResult(_))) => {
+                    write_error(out, 401, &e.to_string());
+                    false
+                }
+                Err(e @ MappingError::InvalidRules { .. }) => {
+                    write_error(out, 400, &e.to_string());
+                    false
+                }
+            },
+        };
+        out.push(b'\n');
+        ok
+    }
+
+    /// Reads `line` as `assertion_from_json` reads a JSON object, keeping only the
+    /// attributes the rules read.
+    fn parse(&mut self, line: &[u8]) -> serde_json::Result<()> {
+        for values in &mut self.values {
+            recycle(values, &mut self.spare);
+        }
+        self.spare.truncate(MAX_SPARE_VALUES);
+        let mut de = serde_json::Deserializer::from_slice(line);
+        let parsed = Fill(self).deserialize(&mut de).and_then(|()| de.end());
+        if parsed.is_err() {
+            // Half a line must not be evaluated later as if it were an assertion.
+            for values in &mut self.values {
+                recycle(values, &mut self.spare);
+            }
+        }
+        parsed
+    }
+}
+
+fn recycle(values: &mut Vec<String>, spare: &mut Vec<String>) {
+    spare.extend(values.drain(..).map(|mut s| {
+        s.clear();
+        s
+    }));
+}
+
+fn push_value(values: &mut Vec<String>, spare: &mut Vec<String>, text: &str) {
+    let mut s = spare.pop().unwrap_or_default();
+    s.push_str(text);
+    values.push(s);
+}
+
+/// Writes a mapped result with the bytes `serde_json` writes for it (and for the
+/// `serde_json::Value` it converts to: keys in order, the same escapes), faster: strings
+/// without anything to escape are copied, and the mapping's own values (domains named in the
+/// rules) are serialized once per run.
+#[derive(Default)]
+struct ResultWriter {
+    /// Serialized values lent by the mapping, by address: the mapping outlives the run and
+    /// never changes, so an address names one value.
+    lent: Vec<(usize, Vec<u8>)>,
+}
+
+/// Lent values remembered per run (a mapping names a handful of domains).
+const MAX_LENT: usize = 64;
+
+impl ResultWriter {
+    fn mapped(&mut self, out: &mut Vec<u8>, m: &Mapped<'_>) {
+        out.extend_from_slice(b"{\"group_ids\":[");
+        for (i, id) in m.group_ids.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            write_str(out, id);
+        }
+        out.extend_from_slice(b"],\"group_names\":[");
+        for (i, g) in m.group_names.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            match g {
+                GroupName::Named { domain, name } => {
+                    out.extend_from_slice(b"{\"domain\":");
+                    self.value(out, domain);
+                    out.extend_from_slice(b",\"name\":");
+                    write_str(out, name);
+                    out.push(b'}');
+                }
+                GroupName::Json(v) => write_json(out, v),
+            }
+        }
+        out.extend_from_slice(b"],\"projects\":");
+        write_json(out, &m.projects);
+        out.extend_from_slice(b",\"user\":{");
+        let u = &m.user;
+        if let Some(domain) = &u.domain {
+            out.extend_from_slice(b"\"domain\":");
+            self.value(out, domain);
+            out.push(b',');
+        }
+        for (key, text) in [
+            (&b"\"email\":"[..], &u.email),
+            (b"\"id\":", &u.id),
+            (b"\"name\":", &u.name),
+        ] {
+            if let Some(text) = text {
+                out.extend_from_slice(key);
+                write_str(out, text);
+                out.push(b',');
+            }
+        }
+        out.extend_from_slice(match u.kind {
+            UserType::Ephemeral => b"\"type\":\"ephemeral\"}}",
+            UserType::Local => b"\"type\":\"local\"}}",
+        });
+    }
+
+    fn value(&mut self, out: &mut Vec<u8>, v: &ValueRef<'_>) {
+        let ValueRef::Lent(lent) = v else {
+            return write_json(out, &**v);
+        };
+        let address = std::ptr::from_ref::<Value>(lent) as usize;
+        if let Some((_, bytes)) = self.lent.iter().find(|(a, _)| *a == address) {
+            return out.extend_from_slice(bytes);
+        }
+        let start = out.len();
+        write_json(out, lent);
+        if self.lent.len() < MAX_LENT {
+            self.lent.push((address, out[start..].to_vec()));
+        }
+    }
+}
+
+/// A JSON string as serde_json writes it: only control characters, `"` and `\` are escaped.
+fn write_str(out: &mut Vec<u8>, s: &str) {
+    if s.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
+        out.reserve(s.len() + 2);
+        out.push(b'"');
+        out.extend_from_slice(s.as_bytes());
+        out.push(b'"');
+    } else {
+        write_json(out, s);
+    }
+}
+
+fn write_json<T: Serialize + ?Sized>(out: &mut Vec<u8>, value: &T) {
+    // Writing to a Vec fails only for maps with non-string keys, which these have none of.
+    let _ = serde_json::to_writer(out, value);
+}
+
+#[derive(Serialize)]
+struct ErrorLine<'m> {
+    error: ErrorBody<'m>,
+}
+
+/// Fields in key order, as `serde_json::Value` writes them.
+#[derive(Serialize)]
+struct ErrorBody<'m> {
+    code: u16,
+    message: &'m str,
+}
+
+fn write_error(out: &mut Vec<u8>, code: u16, message: &str) {
+    write_json(
+        out,
+        &ErrorLine {
+            error: ErrorBody { code, message },
+        },
+    );
+}
+
+/// The whole line: a JSON object of attribute -> string (split on `;`) or array of strings;
+/// other values are skipped, as `assertion_from_json` skips them.
+struct Fill<'r>(&'r mut Reader);
+
+impl<'de> DeserializeSeed<'de> for Fill<'_> {
+    type Value = ();
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Fill<'_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a JSON object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        let Reader {
+            attributes,
+            values,
+            spare,
+            ..
+        } = self.0;
+        while let Some(key) = map.next_key_seed(Key)? {
+            let key = key.as_ref().as_bytes();
+            match attributes.iter().position(|a| same_bytes(a.as_bytes(), key)) {
+                Some(i) => {
+                    // A repeated attribute: the last one wins, as in a `serde_json::Map`.
+                    recycle(&mut values[i], spare);
+                    map.next_value_seed(Values {
+                        values: &mut values[i],
+                        spare,
+                    })?;
+                }
+                // Not read by any rule: checked as JSON, nothing kept.
+                None => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// An attribute name, borrowed from the line unless it has escapes.
+enum KeyText<'de> {
+    Borrowed(&'de str),
+    Owned(String),
+}
+
+impl AsRef<str> for KeyText<'_> {
+    fn as_ref(&self) -> &str {
+        match self {
+            KeyText::Borrowed(s) => s,
+            KeyText::Owned(s) => s,
+        }
+    }
+}
+
+struct Key;
+
+impl<'de> DeserializeSeed<'de> for Key {
+    type Value = KeyText<'de>;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<KeyText<'de>, D::Error> {
+        deserializer.deserialize_str(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Key {
+    type Value = KeyText<'de>;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("an attribute name")
+    }
+
+    fn visit_borrowed_str<E>(self, v: &'de str) -> Result<KeyText<'de>, E> {
+        Ok(KeyText::Borrowed(v))
+    }
+
+    fn visit_str<E>(self, v: &str) -> Result<KeyText<'de>, E> {
+        Ok(KeyText::Owned(v.to_string()))
+    }
+}
+
+/// An attribute's value: a string holds `;`-joined values, an array its string items.
+struct Values<'v> {
+    values: &'v mut Vec<String>,
+    spare: &'v mut Vec<String>,
+}
+
+impl<'de> DeserializeSeed<'de> for Values<'_> {
+    type Value = ();
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Values<'_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a string or an array")
+    }
+
+    fn visit_str<E>(self, v: &str) -> Result<(), E> {
+        // `split(';')`, with memchr.
+        let mut rest = v;
+        while let Some(i) = memchr::memchr(b';', rest.as_bytes()) {
+            push_value(self.values, self.spare, &rest[..i]);
+            rest = &rest[i + 1..];
+        }
+        push_value(self.values, self.spare, rest);
+        Ok(())
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        while seq
+            .next_element_seed(Item {
+                values: &mut *self.values,
+                spare: &mut *self.spare,
+            })?
+            .is_some()
+        {}
+        Ok(())
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+        Ok(())
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_i64<E>(self, _: i64) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_u64<E>(self, _: u64) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_f64<E>(self, _: f64) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_unit<E>(self) -> Result<(), E> {
+        Ok(())
+    }
+}
+
+/// One array item: a string is a value; anything else is skipped.
+struct Item<'v> {
+    values: &'v mut Vec<String>,
+    spare: &'v mut Vec<String>,
+}
+
+impl<'de> DeserializeSeed<'de> for Item<'_> {
+    type Value = ();
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Item<'_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_str<E>(self, v: &str) -> Result<(), E> {
+        push_value(self.values, self.spare, v);
+        Ok(())
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(())
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+        Ok(())
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_i64<E>(self, _: i64) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_u64<E>(self, _: u64) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_f64<E>(self, _: f64) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_unit<E>(self) -> Result<(), E> {
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A stream of several blocks (split between threads, lines across block boundaries, one
+    /// line longer than a block, no newline at the end) gives each line's result in order.
+    #[test]
+    fn streams_map_every_line_in_order_across_blocks() {
+        let rules = json!({"rules": [{"remote": [{"type": "UserName"}, {"type": "G", "whitelist": ["a"]}],
+            "local": [{"user": {"name": "{0}"}}, {"groups": "{1}", "domain": {"name": "d"}}]}]});
+        let mut input = String::new();
+        let mut want = String::new();
+        for i in 0..60_000 {
+            let line = if i == 31_000 {
+                format!(r#"{{"UserName": "{}", "G": "a"}}"#, "x".repeat(BLOCK + 10))
+            } else if i % 7 == 0 {
+                format!(r#"{{"Other": "{i}"}}"#)
+            } else {
+                format!(r#"{{"UserName": "user{i}", "G": "a;b"}}"#)
+            };
+            let obj: serde_json::Map<String, Value> = serde_json::from_str(&line).unwrap();
+            let mapping = Mapping::compile(&rules, None).unwrap();
+            want.push_str(&format!("{}\n", map_one(&mapping, &obj, false).0));
+            input.push_str(&line);
+            input.push('\n');
+        }
+        input.pop();
+        let req = MappingTest {
+            rules: rules.to_string(),
+            assertions: Assertions::Lines(Box::new(std::io::Cursor::new(input.into_bytes()))),
+            schema_version: None,
+            trace: false,
+        };
+        let mut out = Vec::new();
+        let outcome = run_mapping_test(req, &mut out).unwrap();
+        assert_eq!(outcome.code, 1);
+        assert!(String::from_utf8(out).unwrap() == want, "streamed output differs");
+    }
+
+    /// The batch path writes, line for line, what mapping each line through a
+    /// `serde_json::Value` wrote before: results, rejections, odd values, repeated and
+    /// vanishing attributes, lines that are not objects.
+    #[test]
+    fn batch_lines_match_the_value_path_byte_for_byte() {
+        let rules = json!({"rules": [
+            {"remote": [{"type": "UserName"}, {"type": "Groups", "whitelist": ["admins", "ops"]}],
+             "local": [{"user": {"name": "{0}", "email": "{0}@x"}}, {"groups": "{1}", "domain": {"name": "corp", "id": "7"}}]},
+            {"remote": [{"type": "Mail", "any_one_of": ["@corp\\.example$"], "regex": true}],
+             "local": [{"group": {"id": "g-mail"}}, {"projects": [{"name": "p", "roles": [{"name": "r"}]}]}]},
+            {"remote": [{"type": "Json"}], "local": [{"groups": "{0}"}]},
+        ]});
+        let mapping = Mapping::compile(&rules, Some(SchemaVersion::V2)).unwrap();
+        let lines = [
+            r#"{"UserName": "alice", "Groups": "admins;x;ops", "Mail": "a@corp.example"}"#,
+            r#"{"Mail": "b@corp.example"}"#,
+            r#"{"UserName": "bob", "Groups": ["ops", 5, null, ["admins"]], "Extra": {"a": 1}}"#,
+            r#"{"UserName": "q\"uote\u00e9", "Groups": "admins", "UserName": "second"}"#,
+            r#"{"Other": "1"}"#,
+            r#"{"UserName": 5}"#,
+            r#"{"Json": "JSON:{\"name\": \"g\", \"domain\": {\"id\": \"d\"}, \"n\": [1.5, -2, 1e300]}"}"#,
+            r#"{"User\u004eame": "escaped key", "Groups": "ops"}"#,
+            r#"{"Json": "JSON:{broken"}"#,
+            r#"[1, 2]"#,
+            r#"{"UserName": "x"} trailing"#,
+            r#"{"UserName": "x", "Groups": "#,
+            r#"{"UserName": "carol", "Groups": ""}"#,
+        ];
+        let mut reader = Reader::new(&mapping);
+        for trace in [false, true] {
+            for line in lines {
+                let want = match serde_json::from_str::<Value>(line) {
+                    Ok(Value::Object(obj)) => map_one(&mapping, &obj, trace),
+                    _ => (error(400, NOT_AN_OBJECT), false),
+                };
+                let mut got = Vec::new();
+                let ok = reader.map_line(&mapping, line.as_bytes(), trace, &mut got);
+                assert_eq!(String::from_utf8(got).unwrap(), format!("{}\n", want.0), "{line}");
+                assert_eq!(ok, want.1, "{line}");
+            }
+        }
+    }
 }

@@ -1,10 +1,15 @@
 //! Rule validation (Keystone's JSON schema, versions 1.0-3.0) and compilation.
 //!
 //! Stricter than Keystone, so that whatever is accepted can always be evaluated: list values
-//! must be strings, regexes must compile (Rust `regex` syntax, no look-around or
-//! back-references), templates may only use `{N}`/`{}` placeholders that exist in the rule,
-//! and sizes are bounded.
+//! must be strings, regexes must compile, templates may only use `{N}`/`{}` placeholders that
+//! exist in the rule, and sizes are bounded.
+//!
+//! Regexes run on the linear-time `regex` crate. Only a pattern it refuses for Python `re`
+//! features it lacks (look-ahead, look-behind, back-references) goes to fancy-regex, a
+//! backtracking engine, bounded in pattern size and in backtracking steps per value: a value
+//! it cannot decide within the limit never admits (see `Pattern::is_match`).
 
+use std::cell::Cell;
 use std::sync::Arc;
 
 use regex::{Regex, RegexBuilder};
@@ -18,6 +23,24 @@ const MAX_REMOTES: usize = 100;
 const MAX_LIST: usize = 1_000;
 const MAX_TEXT: usize = 4_096;
 const MAX_REGEX_BYTES: usize = 1 << 20;
+/// Backtracking patterns: longer ones are refused (Keystone rules' look-arounds are short).
+pub(super) const MAX_BACKTRACKING_PATTERN: usize = 1_000;
+/// Backtracking steps one value may cost one pattern (about a millisecond), so a
+/// catastrophic pattern cannot hold a login.
+pub(super) const BACKTRACK_LIMIT: usize = 100_000;
+const MAX_BACKTRACKING_PROGRAM: usize = 10_000;
+
+thread_local! {
+    /// Evaluations on this thread that hit `BACKTRACK_LIMIT`, so that callers (which may log;
+    /// this module may not) and traces can tell. A counter, not a list: nothing to reset.
+    static LIMIT_HITS: Cell<u64> = const { Cell::new(0) };
+}
+
+/// How many times a backtracking pattern has hit its limit on this thread so far; compare
+/// before and after an evaluation.
+pub fn backtrack_limit_hits() -> u64 {
+    LIMIT_HITS.with(Cell::get)
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SchemaVersion {
@@ -106,8 +129,16 @@ pub(super) fn same_bytes(a: &[u8], b: &[u8]) -> bool {
 /// suffixes and group prefixes).
 #[derive(Debug, Clone)]
 pub(super) struct Pattern {
-    pub regex: Regex,
+    pub engine: Engine,
     pub literal: Option<Literal>,
+}
+
+#[derive(Debug, Clone)]
+pub(super) enum Engine {
+    /// The `regex` crate: linear time, what every pattern it accepts uses.
+    Linear(Regex),
+    /// fancy-regex, for look-around and back-references only.
+    Backtracking(Box<fancy_regex::Regex>),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -197,18 +228,68 @@ impl Literal {
 }
 
 impl Pattern {
+    /// Whether the pattern occurs in `value`. A backtracking pattern that hits its limit
+    /// answers `undecided`: callers pass `false` where a match admits (any_one_of,
+    /// whitelist) and `true` where it excludes (not_any_of, blacklist), so an undecidable
+    /// value never lets a login through or a group in.
     #[inline]
-    pub fn is_match(&self, value: &str) -> bool {
+    pub fn is_match(&self, value: &str, undecided: bool) -> bool {
         match self.literal.as_ref().and_then(|l| l.is_match(value)) {
             Some(answer) => answer,
-            None => self.regex_match(value),
+            None => self.regex_match(value, undecided),
         }
     }
 
     /// Out of line: inlined, the regex engine's frame is paid by every literal test too.
     #[inline(never)]
-    fn regex_match(&self, value: &str) -> bool {
-        self.regex.is_match(value)
+    fn regex_match(&self, value: &str, undecided: bool) -> bool {
+        match &self.engine {
+            Engine::Linear(regex) => regex.is_match(value),
+            // The only runtime error is the backtracking limit.
+            Engine::Backtracking(regex) => regex.is_match(value).unwrap_or_else(|_| {
+                LIMIT_HITS.with(|hits| hits.set(hits.get() + 1));
+                undecided
+            }),
+        }
+    }
+}
+
+/// Compiles one pattern: with `regex` when it can, else (look-around, back-references) with
+/// fancy-regex under its limits. A pattern neither accepts keeps `regex`'s message.
+pub(super) fn compile_pattern(pattern: &str) -> Result<Pattern, String> {
+    let linear = match RegexBuilder::new(pattern).size_limit(MAX_REGEX_BYTES).build() {
+        Ok(regex) => {
+            return Ok(Pattern {
+                engine: Engine::Linear(regex),
+                literal: Literal::parse(pattern),
+            });
+        }
+        // Too big for the linear engine is too big, whatever the syntax.
+        Err(e @ regex::Error::CompiledTooBig(_)) => return Err(format!("is not a valid regular expression: {e}")),
+        Err(e) => e,
+    };
+    let backtracking = fancy_regex::RegexBuilder::new(pattern)
+        .backtrack_limit(BACKTRACK_LIMIT)
+        .delegate_size_limit(MAX_REGEX_BYTES)
+        .delegate_dfa_size_limit(MAX_REGEX_BYTES)
+        .max_prog_size(MAX_BACKTRACKING_PROGRAM)
+        .build();
+    match backtracking {
+        Ok(_) if pattern.len() > MAX_BACKTRACKING_PATTERN => Err(format!(
+            "uses look-around or back-references, allowed in patterns of at most {MAX_BACKTRACKING_PATTERN} bytes"
+        )),
+        Ok(regex) => Ok(Pattern {
+            engine: Engine::Backtracking(Box::new(regex)),
+            literal: None,
+        }),
+        Err(fancy_regex::Error::CompileError(e)) => match *e {
+            fancy_regex::CompileError::PatternTooComplex | fancy_regex::CompileError::InnerError(_) => {
+                Err(format!("is too complex a regular expression: {e}"))
+            }
+            other => Err(format!("is not a valid regular expression: {other}")),
+        },
+        // Not even the backtracking engine parses it: `regex` says why best.
+        Err(_) => Err(format!("is not a valid regular expression: {linear}")),
     }
 }
 
@@ -483,21 +564,7 @@ fn compile_matcher(v: &Value, path: &str, regex: bool) -> Result<Matcher, Mappin
     let compiled = items
         .iter()
         .enumerate()
-        .map(|(i, pattern)| {
-            let regex = RegexBuilder::new(pattern)
-                .size_limit(MAX_REGEX_BYTES)
-                .build()
-                .map_err(|e| {
-                    invalid(
-                        &format!("{path}[{i}]"),
-                        format!("is not a valid regular expression: {e}"),
-                    )
-                })?;
-            Ok(Pattern {
-                regex,
-                literal: Literal::parse(pattern),
-            })
-        })
+        .map(|(i, pattern)| compile_pattern(pattern).map_err(|why| invalid(&format!("{path}[{i}]"), why)))
         .collect::<Result<Vec<_>, MappingError>>()?;
     Ok(Matcher::Patterns(compiled))
 }
@@ -824,6 +891,107 @@ mod tests {
             {
                 proptest::prop_assert_eq!(answer, regex.is_match(&value), "{} on {:?}", pattern, value);
             }
+        }
+    }
+
+    /// A long run of `a` with no `b`: `^(a|a)+\1b` (a back-reference, so backtracking) tries
+    /// every way to split it.
+    fn catastrophic_value() -> String {
+        "a".repeat(40)
+    }
+
+    #[test]
+    fn python_only_patterns_fall_back_to_backtracking_within_limits() {
+        // (pattern, value, matches, engine: "linear" | "backtracking").
+        let cases = [
+            ("^tmp-", "tmp-x", true, "linear"),
+            (r"^(alice|bob)$", "bob", true, "linear"),
+            ("^(?!guest)", "alice", true, "backtracking"),
+            ("^(?!guest)", "guest-7", false, "backtracking"),
+            (r"(?=.*admin)^team-", "team-admins", true, "backtracking"),
+            (r"(?<=@)corp\.example$", "a@corp.example", true, "backtracking"),
+            (r"(?<=@)corp\.example$", "corp.example", false, "backtracking"),
+            (r"(?<!ext-)users$", "ext-users", false, "backtracking"),
+            (r"(?<!ext-)users$", "int-users", true, "backtracking"),
+            (r"^(\w+)-\1$", "ab-ab", true, "backtracking"),
+            (r"^(\w+)-\1$", "ab-cd", false, "backtracking"),
+            (r"^(?P<x>\w)(?P=x)", "aa", true, "backtracking"),
+            (r"^(?P<x>\w)(?P=x)", "ab", false, "backtracking"),
+        ];
+        for (pattern, value, want, engine) in cases {
+            let compiled = compile_pattern(pattern).unwrap_or_else(|e| panic!("{pattern}: {e}"));
+            let kind = match compiled.engine {
+                Engine::Linear(_) => "linear",
+                Engine::Backtracking(_) => "backtracking",
+            };
+            assert_eq!(kind, engine, "{pattern}");
+            for undecided in [false, true] {
+                assert_eq!(compiled.is_match(value, undecided), want, "{pattern} on {value}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_pattern_at_its_backtracking_limit_never_admits() {
+        let pattern = compile_pattern(r"^(a|a)+\1b").unwrap();
+        assert!(matches!(pattern.engine, Engine::Backtracking(_)));
+        let before = backtrack_limit_hits();
+        let started = std::time::Instant::now();
+        assert!(!pattern.is_match(&catastrophic_value(), false), "where a match admits");
+        assert!(pattern.is_match(&catastrophic_value(), true), "where a match excludes");
+        assert_eq!(backtrack_limit_hits() - before, 2);
+        assert!(started.elapsed() < std::time::Duration::from_secs(2), "bounded");
+        // Values decided within the limit are not affected.
+        assert!(pattern.is_match("aaab", false));
+        assert!(!pattern.is_match("aaac", true));
+    }
+
+    #[test]
+    fn rules_with_backtracking_patterns_trace_the_limit_and_fail_closed() {
+        let doc = json!({"rules": [
+            {"remote": [{"type": "UserName"}, {"type": "UserName", "any_one_of": [r"^(a|a)+\1b"], "regex": true}],
+             "local": [{"user": {"name": "{0}"}}]},
+            {"remote": [{"type": "UserName"}, {"type": "UserName", "not_any_of": [r"^(a|a)+\1b"], "regex": true}],
+             "local": [{"user": {"name": "{0}"}}]},
+            {"remote": [{"type": "UserName"}, {"type": "UserName", "whitelist": [r"^(a|a)+\1b"], "regex": true}],
+             "local": [{"groups": "{1}", "domain": {"name": "d"}}]},
+            {"remote": [{"type": "UserName"}, {"type": "UserName", "blacklist": [r"^(a|a)+\1b"], "regex": true}],
+             "local": [{"groups": "{1}", "domain": {"name": "d"}}]},
+        ]});
+        let mapping = Mapping::compile(&doc, None).unwrap();
+        let assertion: super::super::Assertion = [("UserName".to_string(), vec![catastrophic_value()])].into();
+        let (result, trace) = mapping.evaluate_traced(&assertion);
+        assert!(matches!(result, Err(MappingError::NoRuleMatched)) || result.is_ok());
+        let summary: Vec<(bool, bool)> = trace.iter().map(|t| (t.matched, t.backtrack_limit)).collect();
+        // any_one_of: not admitted; not_any_of: excluded; whitelist keeps nothing and
+        // blacklist drops the value, both still matching (Keystone's rule for lists).
+        assert_eq!(summary, vec![(false, true), (false, true), (true, true), (true, true)]);
+        assert!(
+            result.unwrap().group_names.is_empty(),
+            "no group from an undecided value"
+        );
+    }
+
+    #[test]
+    fn patterns_neither_engine_accepts_are_refused_with_their_path() {
+        let long_lookahead = format!("(?!x){}", "a".repeat(MAX_BACKTRACKING_PATTERN));
+        let huge = format!("\\w{{{}}}", 10_000);
+        let cases = [
+            ("(", "is not a valid regular expression"),
+            ("(?!x", "is not a valid regular expression"),
+            (r"\2(a)", "is not a valid regular expression"),
+            (
+                long_lookahead.as_str(),
+                "uses look-around or back-references, allowed in patterns of at most 1000 bytes",
+            ),
+            (huge.as_str(), "is not a valid regular expression"),
+        ];
+        for (pattern, want) in cases {
+            let doc =
+                json!({"rules": [{"local": [], "remote": [{"type": "a", "any_one_of": [pattern], "regex": true}]}]});
+            let err = Mapping::compile(&doc, None).unwrap_err().to_string();
+            let want = format!("rules[0].remote[0].any_one_of[0] {want}");
+            assert!(err.starts_with(&want), "{pattern:.40}: got {err:?}, want {want:?}");
         }
     }
 

@@ -74,7 +74,18 @@ impl Services {
         if !idp.enabled {
             return Err(refuse("identity provider disabled".into()));
         }
-        let mapped = compiled.evaluate(attributes).map_err(|e| refuse(e.to_string()))?;
+        let hits = mapping::backtrack_limit_hits();
+        let mapped = compiled.evaluate(attributes);
+        if mapping::backtrack_limit_hits() != hits {
+            // Such a value was taken as not admitted (see mapping::rules); say so, since the
+            // outcome may surprise whoever wrote the rule.
+            tracing::warn!(
+                idp = idp_id,
+                protocol = protocol_id,
+                "a look-around or back-reference regex of the mapping hit its backtracking limit;                  the value it tested was not admitted (the dry run's trace names the rule)"
+            );
+        }
+        let mapped = mapped.map_err(|e| refuse(e.to_string()))?;
         refuse_untypeable(&mapped).map_err(refuse)?;
         let name = mapped
             .user

@@ -142,3 +142,43 @@ fn mapping_test_exits_2_for_an_unreadable_file() {
         assert!(out.stdout.is_empty(), "{args:?}");
     }
 }
+
+/// The batch path (parse into a reused assertion, serialize the engine's structs) writes the
+/// same bytes as mapping each line through a `serde_json::Value`, as the command did before:
+/// on the bench fixtures and odd lines, with and without the trace.
+#[test]
+fn batch_output_is_byte_for_byte_what_the_value_path_writes() {
+    use fedgate::mapping::report::{compile_document, map_one};
+    let fixtures = concat!(env!("CARGO_MANIFEST_DIR"), "/benches/fixtures");
+    let rules = std::fs::read_to_string(format!("{fixtures}/mapping_rules.json")).unwrap();
+    let mut batch = std::fs::read_to_string(format!("{fixtures}/mapping_assertions.jsonl")).unwrap();
+    batch.push_str("\n  \n[1]\n{\"UserName\": 5}\n{\"UserName\": \"x\", \"memberOf\": [\"devs\", 1]}\r\n{\"a\": \n");
+    let mapping = compile_document(&rules, None).unwrap();
+    for trace in [false, true] {
+        let want: String = batch
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .map(|l| match serde_json::from_str::<Value>(l) {
+                Ok(Value::Object(obj)) => format!("{}\n", map_one(&mapping, &obj, trace).0),
+                _ => format!(
+                    "{}\n",
+                    json!({"error": {"code": 400, "message": "an assertion must be a JSON object of attribute -> string or array"}})
+                ),
+            })
+            .collect();
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("r.json"), &rules).unwrap();
+        std::fs::write(dir.path().join("b.jsonl"), &batch).unwrap();
+        let mut args = vec!["mapping", "test", "--rules", "r.json", "--assertions", "b.jsonl"];
+        if trace {
+            args.push("--trace");
+        }
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_fedgate"))
+            .current_dir(dir.path())
+            .args(&args)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1), "some lines are rejected");
+        assert_eq!(String::from_utf8(out.stdout).unwrap(), want, "trace: {trace}");
+    }
+}

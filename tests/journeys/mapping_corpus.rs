@@ -33,11 +33,6 @@ const DELIBERATE: &[(&str, &str)] = &[
          with regex); fedgate requires strings when the rules are written",
     ),
     (
-        "lookaround_regex/user",
-        "look-around is Python-only regex syntax; fedgate's regexes (linear time, no look-around or \
-         back-references) refuse it when the rules are written rather than differ at login",
-    ),
-    (
         "array_valued_assertion/array",
         "OIDC claims arrive as JSON arrays; fedgate treats them as multi-valued attributes, Keystone \
          only reads strings and ignores the attribute",

@@ -216,6 +216,38 @@ MAPPINGS = {
         [{"type": "UserName", "any_one_of": ["^(?!admin)"], "regex": True}, {"type": "UserName"}], [USER0])], {
         "user": {"UserName": "bob"},
     }),
+    # Python `re` features the `regex` crate lacks: fedgate runs these on fancy-regex.
+    "lookahead_keeps_guests_out": ("1.0", [R(
+        [{"type": "UserName"}, {"type": "Mail", "any_one_of": ["^(?!guest[.-])\\w+@corp\\.example$"], "regex": True}],
+        [USER0, {"group": {"name": "staff", "domain": D}}])], {
+        "staff": {"UserName": "alice", "Mail": "alice@corp.example"},
+        "guest": {"UserName": "g", "Mail": "guest.1@corp.example"},
+        "guest_among_others": {"UserName": "g", "Mail": "guest-2@corp.example;alice@corp.example"},
+    }),
+    "lookahead_not_any_of": ("2.0", [R(
+        [{"type": "UserName"}, {"type": "Groups", "not_any_of": ["^(?=.*suspended)"], "regex": True}],
+        [{"user": {"name": "{0}"}, "domain": D}])], {
+        "active": {"UserName": "u", "Groups": "devs;ops"},
+        "suspended": {"UserName": "u", "Groups": "devs;x-suspended-y"},
+    }),
+    "lookbehind_whitelist": ("1.0", [R(
+        [{"type": "UserName"}, {"type": "Groups", "whitelist": ["(?<=^team-)(ops|devs)$", "(?<!ext-)admins$"], "regex": True}],
+        [USER0, {"groups": "{1}", "domain": D}])], {
+        "kept_in_order": {"UserName": "u", "Groups": "team-devs;ops;ext-admins;team-ops;admins"},
+        "none_kept": {"UserName": "u", "Groups": "ops;ext-admins"},
+    }),
+    "lookbehind_blacklist": ("1.0", [R(
+        [{"type": "UserName"}, {"type": "Groups", "blacklist": ["(?<=-)tmp$"], "regex": True}],
+        [USER0, {"groups": "{1}", "domain": D}])], {
+        "drops_suffix": {"UserName": "u", "Groups": "a-tmp;tmp;b"},
+    }),
+    "backreference": ("1.0", [R(
+        [{"type": "UserName", "any_one_of": ["^(\\w+)\\.\\1$", "^(?P<d>[a-z])(?P=d)"], "regex": True}, {"type": "UserName"}],
+        [USER0])], {
+        "repeated": {"UserName": "ab.ab"},
+        "named_repeat": {"UserName": "xxy"},
+        "different": {"UserName": "ab.cd"},
+    }),
     "array_valued_assertion": ("1.0", [R([{"type": "Groups"}], [{"groups": "{0}", "domain": D}])], {
         "array": {"Groups": ["a", "b"]},
     }),
