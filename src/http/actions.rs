@@ -14,6 +14,8 @@ const ACTIONS: &[(&str, &str, &str)] = &[
     ("GET", "/v3", "iam:versions:get"),
     ("GET", "/v3/", "iam:versions:get"),
     ("GET", "/metrics", "iam:metrics:get"),
+    ("GET", "/healthz", "iam:health:get"),
+    ("GET", "/readyz", "iam:health:get"),
     ("GET", "/v3/services", "iam:catalog:listServices"),
     ("GET", "/v3/services/{id}", "iam:catalog:getService"),
     ("GET", "/v3/endpoints", "iam:catalog:listEndpoints"),

@@ -143,6 +143,26 @@ pub async fn metrics() -> impl IntoResponse {
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body)
 }
 
+/// GET /healthz: the process answers (liveness).
+pub async fn healthz() -> Json<Value> {
+    Json(json!({"status": "alive"}))
+}
+
+/// GET /readyz: the store answers and token keys are loaded (readiness); 503 otherwise, the
+/// reason in the log.
+pub async fn readyz(State(s): State<Arc<Services>>) -> (StatusCode, Json<Value>) {
+    match s.readiness().await {
+        Ok(()) => (StatusCode::OK, Json(json!({"status": "ready"}))),
+        Err(reason) => {
+            tracing::warn!(%reason, "not ready");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Json(json!({"status": "unavailable", "reason": "the store or the token keys are not available"})),
+            )
+        }
+    }
+}
+
 pub async fn not_found(uri: Uri) -> ApiError {
     ApiError(Error::not_found("resource", uri.path()))
 }

@@ -53,6 +53,8 @@ pub fn router(services: Arc<Services>) -> Router {
         .route("/v3", get(catalog::version))
         .route("/v3/", get(catalog::version))
         .route("/metrics", get(catalog::metrics))
+        .route("/healthz", get(catalog::healthz))
+        .route("/readyz", get(catalog::readyz))
         // tokens
         .route(
             "/v3/auth/tokens",

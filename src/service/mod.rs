@@ -109,6 +109,17 @@ impl Services {
         })
     }
 
+    /// Ready to serve: the store answers within 2 s and the token key ring is loaded.
+    pub async fn readiness(&self) -> std::result::Result<(), String> {
+        let probe = tokio::time::timeout(std::time::Duration::from_secs(2), self.store.list_token_keys()).await;
+        match probe {
+            Err(_) => Err("the store did not answer within 2 s".into()),
+            Ok(Err(e)) => Err(format!("the store failed: {e}")),
+            Ok(Ok(keys)) if keys.is_empty() || self.tokens.primary_key_id() == 0 => Err("no token keys".into()),
+            Ok(Ok(_)) => Ok(()),
+        }
+    }
+
     /// Forget cached identity views after a write that can change names, roles or status.
     pub fn invalidate_cache(&self) {
         self.resolver.invalidate();

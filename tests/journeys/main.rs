@@ -35,6 +35,7 @@ mod domains;
 mod egress;
 mod federated_login;
 mod federation;
+mod health;
 mod mapping_cli;
 mod mapping_corpus;
 mod oidc;

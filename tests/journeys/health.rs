@@ -1,0 +1,48 @@
+//! Liveness and readiness, as load balancers and orchestrators probe them: `/healthz` answers
+//! while the process runs; `/readyz` only while the store answers, and again once it is back.
+
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use sqlx::Connection;
+
+use crate::support::{Db, TestApp, postgres_admin_url, spawn_app};
+
+async fn probe(app: &TestApp, path: &str) -> (u16, Value) {
+    let r = app.client.get(app.url(path)).send().await.expect("request");
+    let status = r.status().as_u16();
+    (status, r.json().await.unwrap_or(Value::Null))
+}
+
+async fn admin_sql(sql: String) {
+    let mut conn = sqlx::PgConnection::connect(&postgres_admin_url()).await.unwrap();
+    sqlx::query(sqlx::AssertSqlSafe(sql)).execute(&mut conn).await.unwrap();
+}
+
+async fn probes_follow_the_store(db: Db) {
+    let Some(app) = spawn_app(db).await else { return };
+    assert_eq!(probe(&app, "/healthz").await, (200, json!({"status": "alive"})));
+    assert_eq!(probe(&app, "/readyz").await, (200, json!({"status": "ready"})));
+    if db == Db::Postgres {
+        // The database turns connections away and drops the ones it has.
+        let url = app.database_url();
+        let name = url.rsplit('/').next().unwrap().split('?').next().unwrap().to_string();
+        admin_sql(format!("ALTER DATABASE \"{name}\" ALLOW_CONNECTIONS false")).await;
+        admin_sql(format!(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'"
+        ))
+        .await;
+        let (status, body) = probe(&app, "/readyz").await;
+        assert_eq!((status, body["status"].as_str()), (503, Some("unavailable")), "{body}");
+        assert_eq!(probe(&app, "/healthz").await.0, 200, "still alive");
+        admin_sql(format!("ALTER DATABASE \"{name}\" ALLOW_CONNECTIONS true")).await;
+        let start = Instant::now();
+        while probe(&app, "/readyz").await.0 != 200 {
+            assert!(start.elapsed() < Duration::from_secs(10), "not ready again after 10 s");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+    app.stop().await;
+}
+
+on_both_backends!(probes_follow_the_store);
