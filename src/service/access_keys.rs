@@ -183,6 +183,16 @@ fn looks_like_access_key(access: &str) -> bool {
     access.len() == ACCESS_LEN && access.bytes().all(|b| ACCESS_ALPHABET.contains(&b))
 }
 
+/// A new access key id, permanent or temporary: 20 upper-case letters and digits.
+pub(super) fn new_access_key() -> String {
+    random_text(ACCESS_ALPHABET, ACCESS_LEN)
+}
+
+/// A new secret access key: 40 letters and digits.
+pub(super) fn new_secret_key() -> String {
+    random_text(SECRET_ALPHABET, SECRET_LEN)
+}
+
 fn random_text(alphabet: &[u8], len: usize) -> String {
     let mut rng = rand::rngs::OsRng;
     (0..len)
@@ -247,8 +257,8 @@ impl Services {
             )));
         }
         self.authorize_keys_of(ctx, &user_id).await?;
-        let access = random_text(ACCESS_ALPHABET, ACCESS_LEN);
-        let secret = SecretKey(Zeroizing::new(random_text(SECRET_ALPHABET, SECRET_LEN)));
+        let access = new_access_key();
+        let secret = SecretKey(Zeroizing::new(new_secret_key()));
         let keys = &self.access_keys;
         let sealed = keys
             .key
@@ -442,9 +452,9 @@ mod tests {
     #[test]
     fn generated_ids_and_secrets_have_the_reference_form() {
         for _ in 0..100 {
-            let access = random_text(ACCESS_ALPHABET, ACCESS_LEN);
+            let access = new_access_key();
             assert!(looks_like_access_key(&access), "{access}");
-            let secret = random_text(SECRET_ALPHABET, SECRET_LEN);
+            let secret = new_secret_key();
             assert_eq!(secret.len(), 40);
             assert!(secret.bytes().all(|b| b.is_ascii_alphanumeric()));
         }

@@ -1,12 +1,11 @@
 //! POST/GET/HEAD/DELETE /v3/auth/tokens: authenticating with a password or a token, choosing
 //! a scope, and checking or revoking a subject token.
 
-use rand::RngCore;
 use serde::Deserialize;
 
 use super::{AuthContext, Error, Result, Services};
 use crate::store::{Domain, Project, User};
-use crate::token::{AuditId, Methods, Scope, TokenPayload};
+use crate::token::{Methods, Scope, TokenPayload};
 
 #[derive(Debug, Deserialize)]
 pub struct AuthBody {
@@ -87,12 +86,6 @@ pub struct Issued {
     pub ctx: AuthContext,
 }
 
-fn new_audit_id() -> AuditId {
-    let mut id = [0u8; 16];
-    rand::rngs::OsRng.fill_bytes(&mut id);
-    id
-}
-
 impl Services {
     /// `caller` is the X-Auth-Token or signed request's identity, which `assume_role` needs.
     pub async fn issue_token(&self, caller: Option<AuthContext>, body: AuthBody, now_ms: i64) -> Result<Issued> {
@@ -118,8 +111,10 @@ impl Services {
                 // The parent must still speak for a live identity: user, shadow user and
                 // identity provider enabled (resolve reads them).
                 self.resolve(&parent, now_ms).await?;
-                super::sts::check_derivable(&parent)?;
-                (derive_payload(&parent, now_ms), "token")
+                // The token method keeps everything but the scope, chosen below.
+                let mut derived = super::sts::derive(&parent, now_ms)?;
+                derived.methods = Methods::TOKEN;
+                (derived, "token")
             }
             ["assume_role"] => {
                 // L2551: the caller's own token (X-Auth-Token) assumes the agency.
@@ -189,7 +184,7 @@ impl Services {
             issued_at_ms: now_ms,
             authenticated_at_ms: now_ms,
             expires_at_ms: now_ms + self.tokens.ttl_ms(),
-            audit_ids: vec![new_audit_id()],
+            audit_ids: vec![super::new_audit_id()],
             scope: Scope::Unscoped,
             federation: None,
             agency: None,
@@ -340,22 +335,5 @@ fn scope_key(scope: &ScopeSection) -> String {
         (Some(p), _) => format!("p:{:?}/{:?}@{}", p.id, p.name, domain(p.domain.as_ref())),
         (None, Some(d)) => format!("d:{}", domain(Some(d))),
         (None, None) => "u".into(),
-    }
-}
-
-/// A token derived through the `token` method keeps the parent's identity, expiry and time of
-/// authentication, and carries the parent's audit chain (root included) so revoking the
-/// parent, its root, the user or the identity provider revokes it too.
-fn derive_payload(parent: &TokenPayload, now_ms: i64) -> TokenPayload {
-    TokenPayload {
-        methods: Methods::TOKEN,
-        user_id: parent.user_id.clone(),
-        issued_at_ms: now_ms,
-        authenticated_at_ms: parent.authenticated_at_ms,
-        expires_at_ms: parent.expires_at_ms,
-        audit_ids: crate::token::derived_audit_chain(new_audit_id(), &parent.audit_ids),
-        scope: Scope::Unscoped,
-        federation: parent.federation.clone(),
-        agency: parent.agency.clone(),
     }
 }

@@ -4,7 +4,6 @@
 //! an existing local user (matched on `xuser_id`). Callers verify the assertion first; this
 //! module trusts the attributes it is given and nothing else.
 
-use rand::RngCore;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
@@ -140,8 +139,7 @@ impl Services {
             }
             (id, false)
         };
-        let mut audit = [0u8; 16];
-        rand::rngs::OsRng.fill_bytes(&mut audit);
+        let audit = super::new_audit_id();
         let payload = TokenPayload {
             methods: Methods::MAPPED,
             user_id,

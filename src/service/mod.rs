@@ -47,6 +47,13 @@ pub fn now_ms() -> i64 {
         .unwrap_or(0)
 }
 
+/// A fresh audit id for a token, credential or login token.
+pub fn new_audit_id() -> crate::token::AuditId {
+    let mut id = [0u8; 16];
+    rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut id);
+    id
+}
+
 /// A fresh 32-hex-digit id (Keystone's id form).
 pub fn new_id() -> String {
     uuid::Uuid::new_v4().simple().to_string()

@@ -7,12 +7,11 @@
 //! never outlives its source token: `expires_at` is the earlier of `now + duration_seconds`
 //! and the source's expiry (and the agency's, for `assume_role`).
 
-use rand::Rng;
 use serde::Deserialize;
 use serde_json::Value;
 
 use super::auth::DomainRef;
-use super::{AuthContext, Error, Result, Services};
+use super::{AuthContext, Error, Result, Services, new_audit_id};
 use crate::store::AgencyFilter;
 use crate::sts::StsError;
 use crate::sts::policy::{PolicyError, SessionPolicy};
@@ -209,22 +208,6 @@ fn session_user_name(name: &str) -> Result<String> {
     Ok(name.to_string())
 }
 
-const KEY_ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
-const SECRET_ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
-
-fn random_text(alphabet: &[u8], len: usize) -> String {
-    let mut rng = rand::rngs::OsRng;
-    (0..len)
-        .map(|_| alphabet[rng.gen_range(0..alphabet.len())] as char)
-        .collect()
-}
-
-fn new_audit_id() -> crate::token::AuditId {
-    let mut id = [0u8; 16];
-    rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut id);
-    id
-}
-
 impl Services {
     /// `POST /v3.0/OS-CREDENTIAL/securitytokens`. `caller` is the X-Auth-Token or signed
     /// request's identity, when there is one.
@@ -414,8 +397,8 @@ impl Services {
             .check_revoked(&payload)
             .map_err(|e| Error::Unauthenticated(format!("securitytokens: {e}")))?;
         let credential = TemporaryCredential {
-            access: random_text(KEY_ALPHABET, 20),
-            secret: random_text(SECRET_ALPHABET, 40),
+            access: super::access_keys::new_access_key(),
+            secret: super::access_keys::new_secret_key(),
             token: payload,
             policies,
         };
@@ -573,7 +556,7 @@ impl Services {
             .await
             .map_err(|e| Error::Unauthenticated(format!("logintokens: security token: {e}")))?;
         let same_access = credential.access == source.access;
-        let same_secret = constant_time_eq(credential.secret.as_bytes(), source.secret.as_bytes());
+        let same_secret = signing::constant_time_eq(credential.secret.as_bytes(), source.secret.as_bytes());
         if !(same_access && same_secret) {
             return Err(Error::Unauthenticated(
                 "logintokens: the access key or secret is not the security token's".into(),
@@ -631,8 +614,9 @@ impl Services {
 }
 
 /// A payload derived from `parent` now: same user, authentication time, federation, agency,
-/// expiry and scope; a fresh audit id in front of the parent's chain.
-fn derive(parent: &TokenPayload, now_ms: i64) -> Result<TokenPayload> {
+/// expiry and scope; a fresh audit id in front of the parent's chain. Refused when the chain
+/// is full (`check_derivable`).
+pub(super) fn derive(parent: &TokenPayload, now_ms: i64) -> Result<TokenPayload> {
     check_derivable(parent)?;
     Ok(TokenPayload {
         methods: parent.methods,
@@ -650,7 +634,7 @@ fn derive(parent: &TokenPayload, now_ms: i64) -> Result<TokenPayload> {
 /// A derivation keeps every ancestor's audit id, so revoking any of them reaches it: a parent
 /// whose chain is full (the root and `MAX_AUDIT_CHAIN - 1` derivations) is derived from no
 /// further; derive from an earlier token instead.
-pub fn check_derivable(parent: &TokenPayload) -> Result<()> {
+fn check_derivable(parent: &TokenPayload) -> Result<()> {
     if parent.audit_ids.len() >= crate::token::MAX_AUDIT_CHAIN {
         return Err(Error::Forbidden(format!(
             "the token was derived {} times already; derive from an earlier one",
@@ -668,8 +652,4 @@ pub fn access_key_root(access: &str) -> crate::token::AuditId {
     let mut id = [0u8; 16];
     id.copy_from_slice(&digest[..16]);
     id
-}
-
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
