@@ -10,10 +10,11 @@ use tokio::net::TcpListener;
 
 use crate::config::Config;
 use crate::service::{Services, bootstrap, now_ms};
-use crate::store::{Backend, SqlStore, redact_url};
+use crate::store::{Backend, SqlStore, Store, redact_url};
 
 pub struct Application {
     listener: TcpListener,
+    store: Arc<dyn Store>,
     services: Arc<Services>,
 }
 
@@ -33,11 +34,16 @@ impl Application {
         crate::telemetry::metrics_handle();
         let store = open_store(&config).await?;
         bootstrap::seed_roles(&store, now_ms()).await?;
-        let services = Arc::new(Services::build(Arc::new(store), Arc::new(config.clone())).await?);
+        let store: Arc<dyn Store> = Arc::new(store);
+        let services = Arc::new(Services::build(store.clone(), Arc::new(config.clone())).await?);
         let listener = TcpListener::bind(config.listen)
             .await
             .with_context(|| format!("binding {}", config.listen))?;
-        Ok(Application { listener, services })
+        Ok(Application {
+            listener,
+            store,
+            services,
+        })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -48,6 +54,12 @@ impl Application {
 
     pub fn services(&self) -> Arc<Services> {
         self.services.clone()
+    }
+
+    /// The store under the services, for operator commands and tests that inspect it; the
+    /// HTTP layer never sees it.
+    pub fn store(&self) -> Arc<dyn Store> {
+        self.store.clone()
     }
 
     /// Serves until SIGTERM or Ctrl-C, then lets in-flight requests finish.
@@ -89,12 +101,7 @@ async fn refresh_loop(services: Arc<Services>) {
         }
         rounds += 1;
         if rounds.is_multiple_of(720) {
-            if let Err(e) = services.store.prune_revocations(now).await {
-                tracing::warn!(error = %e, "pruning expired revocation events failed");
-            }
-            if let Err(e) = services.store.prune_one_time_values(now).await {
-                tracing::warn!(error = %e, "pruning expired one-time values failed");
-            }
+            services.prune_expired(now).await;
         }
     }
 }

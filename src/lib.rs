@@ -7,6 +7,7 @@ pub mod config;
 pub mod egress;
 pub mod http;
 pub mod mapping;
+pub mod model;
 pub mod oidc;
 pub mod saml;
 pub mod service;

@@ -33,12 +33,6 @@ impl From<Error> for ApiError {
     }
 }
 
-impl From<crate::store::StoreError> for ApiError {
-    fn from(e: crate::store::StoreError) -> Self {
-        ApiError(e.into())
-    }
-}
-
 const NOT_AUTHENTICATED: &str = "The request you have made requires authentication.";
 
 fn report(e: &Error) -> ErrorReport {
@@ -55,13 +49,12 @@ fn report(e: &Error) -> ErrorReport {
         ),
         Error::BadRequest(m) => (StatusCode::BAD_REQUEST, m.clone(), "IAM.0011"),
         Error::IamRule { code, message } => {
-            // IAM.0003: a session policy's deny (§8.2); IAM.008x: console-only and friends.
-            let status = if code.starts_with("IAM.008") || *code == "IAM.0003" {
+            let status = if code.is_refusal() {
                 StatusCode::FORBIDDEN
             } else {
                 StatusCode::BAD_REQUEST
             };
-            (status, message.clone(), code)
+            (status, message.clone(), code.as_str())
         }
         Error::Unauthenticated(_) | Error::Refused { .. } => {
             (StatusCode::UNAUTHORIZED, NOT_AUTHENTICATED.into(), "IAM.0001")
@@ -117,13 +110,29 @@ fn report(e: &Error) -> ErrorReport {
         status,
         message,
         iam_code: iam_code.to_string(),
-        detail: e.to_string(),
+        detail: with_causes(e),
         retry_after_secs: match e {
             Error::TooManyRequests { retry_after_secs, .. } => Some(*retry_after_secs),
             _ => None,
         },
         quota_body: matches!(e, Error::AccessKeyQuota { .. }),
     }
+}
+
+/// The error and each cause under it, for the log: `a: b: c`.
+fn with_causes(e: &Error) -> String {
+    let mut text = e.to_string();
+    let mut cause = std::error::Error::source(e);
+    // `Internal` shows its cause in its own message already.
+    if matches!(e, Error::Internal(_)) {
+        cause = cause.and_then(std::error::Error::source);
+    }
+    while let Some(c) = cause {
+        text.push_str(": ");
+        text.push_str(&c.to_string());
+        cause = c.source();
+    }
+    text
 }
 
 impl IntoResponse for ApiError {

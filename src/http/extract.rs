@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use super::error::ApiError;
 use crate::service::sts::{ScopeHint, SignedBy, SignedOutcome};
-use crate::service::{AuthContext, Error, Services, now_ms};
+use crate::service::{AuthContext, Error, IamCode, Services, now_ms};
 
 /// JSON body; `application/json` with any parameters, or no Content-Type at all.
 pub struct ApiJson<T>(pub T);
@@ -182,7 +182,7 @@ where
         if !ctx.session_policies.is_empty() {
             let route = parts.extensions.get::<MatchedPath>().map(|m| m.as_str()).unwrap_or("");
             let action = super::actions::action(&parts.method, route).ok_or_else(|| Error::IamRule {
-                code: "IAM.0003",
+                code: IamCode::PolicyDenies,
                 message: format!("Policy doesn't allow {} {route} to be performed.", parts.method),
             })?;
             services.check_session_policies(&ctx, action)?;

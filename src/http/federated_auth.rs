@@ -11,6 +11,7 @@ use serde::Deserialize;
 use super::auth::created;
 use super::error::ApiError;
 use super::extract::{ApiJson, header_text};
+use crate::model::Protocol;
 use crate::service::auth::ScopeSection;
 use crate::service::oidc_login::IdTokenUse;
 use crate::service::{Error, Services, now_ms};
@@ -54,7 +55,7 @@ pub async fn id_token_tokens(
     let now = now_ms();
     let IdTokenAuth { id_token, scope } = body.auth;
     let issued = s
-        .oidc_login(idp_id, "oidc", &id_token.id, None, IdTokenUse::Exchange, now)
+        .oidc_login(idp_id, &id_token.id, None, IdTokenUse::Exchange, now)
         .await?;
     let issued = match scope {
         Some(scope) => s.scope_issued(issued, scope, now).await?,
@@ -80,22 +81,15 @@ pub async fn protocol_auth(
         .filter(|t| !t.is_empty());
     let bearer = match bearer {
         Some(b) => b,
-        None if protocol_id == "saml" => return super::saml::start(&s, &idp_id, &headers).await,
+        None if Protocol::parse(&protocol_id) == Some(Protocol::Saml) => {
+            return super::saml::start(&s, &idp_id, &headers).await;
+        }
         None => {
             return Err(
                 Error::Unauthenticated(format!("{idp_id}/{protocol_id}/auth without a bearer id_token")).into(),
             );
         }
     };
-    let issued = s
-        .oidc_login(
-            &idp_id,
-            &protocol_id,
-            bearer,
-            None,
-            IdTokenUse::KeystoneBearer,
-            now_ms(),
-        )
-        .await?;
+    let issued = s.keystone_bearer_login(&idp_id, &protocol_id, bearer, now_ms()).await?;
     Ok(created(&s, &issued, &uri))
 }

@@ -11,9 +11,9 @@ use serde_json::{Map, Value, json};
 use super::error::ApiError;
 use super::extract::{ApiJson, Caller};
 use super::views;
+use crate::model::{IdentityProvider, MappingRecord, ProtocolRecord};
 use crate::service::federation::IdpInput;
 use crate::service::{Error, Services, now_ms};
-use crate::store::{IdentityProvider, MappingRecord, ProtocolRecord};
 
 type JsonResult = Result<Json<Value>, ApiError>;
 type Created = Result<(StatusCode, Json<Value>), ApiError>;

@@ -11,10 +11,11 @@ use serde_json::{Value, json};
 use super::error::ApiError;
 use super::extract::{ApiJson, ApiQuery, Caller, Paging};
 use super::views;
+use crate::model::ProjectStatus;
 use crate::service::admin::{
     GrantOp, GroupInput, OwnInfoInput, ProjectInput, ProjectListQuery, Secret, UserInput, UserListQuery,
 };
-use crate::service::{Error, Services, now_ms};
+use crate::service::{Error, IamCode, Services, now_ms};
 
 type JsonResult = Result<Json<Value>, ApiError>;
 type Created = Result<(StatusCode, Json<Value>), ApiError>;
@@ -72,13 +73,7 @@ pub async fn create_user_extended(
         }
         .into());
     }
-    let user = s.create_user(&c, b.user, now_ms()).await.map_err(|e| match e {
-        Error::Conflict(_) => Error::IamRule {
-            code: "1109",
-            message: "The username already exists.".into(),
-        },
-        other => other,
-    })?;
+    let user = s.create_user(&c, b.user, now_ms()).await.map_err(os_user_conflict)?;
     Ok((
         StatusCode::CREATED,
         Json(json!({"user": views::user_extended(&s.config.public_url, &user)})),
@@ -142,13 +137,10 @@ pub async fn update_user_extended(
     Path(id): Path<String>,
     ApiJson(b): ApiJson<UserBody>,
 ) -> JsonResult {
-    let user = s.update_user(&c, &id, b.user, now_ms()).await.map_err(|e| match e {
-        Error::Conflict(_) => Error::IamRule {
-            code: "1109",
-            message: "The username already exists.".into(),
-        },
-        other => other,
-    })?;
+    let user = s
+        .update_user(&c, &id, b.user, now_ms())
+        .await
+        .map_err(os_user_conflict)?;
     Ok(Json(json!({"user": views::user_extended(&s.config.public_url, &user)})))
 }
 
@@ -365,7 +357,9 @@ pub async fn set_project_status(
     Path(id): Path<String>,
     ApiJson(b): ApiJson<StatusBody>,
 ) -> Result<StatusCode, ApiError> {
-    s.set_project_status(&c, &id, &b.project.status).await?;
+    let status = ProjectStatus::parse(&b.project.status)
+        .ok_or_else(|| Error::invalid("project.status", "must be normal or suspended"))?;
+    s.set_project_status(&c, &id, status).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -424,4 +418,15 @@ pub async fn delete_domain(
 ) -> Result<StatusCode, ApiError> {
     s.delete_domain(&c, &id).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// The OS-USER paths answer a taken name with the reference's 1109; Keystone's paths keep 409.
+fn os_user_conflict(e: Error) -> Error {
+    match e {
+        Error::Conflict(_) => Error::IamRule {
+            code: IamCode::UserNameTaken,
+            message: "The username already exists.".into(),
+        },
+        other => other,
+    }
 }

@@ -27,9 +27,9 @@ use axum::routing::{get, post, put};
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::timeout::TimeoutLayer;
 
+use crate::model::{ActorKind, TargetKind};
 use crate::service::Services;
 use crate::service::admin::GrantOp;
-use crate::store::{ActorKind, TargetKind};
 use extract::Caller;
 
 fn membership_routes() -> axum::routing::MethodRouter<Arc<Services>> {

@@ -13,10 +13,10 @@ use serde_json::{Value, json};
 use super::error::ApiError;
 use super::extract::{ApiQuery, Caller, Paging};
 use super::views;
+use crate::model::{ActorKind, TargetKind};
 use crate::service::admin::{Actor, GrantOp, Target};
 use crate::service::assignments::{AssignmentQuery, IamAssignmentQuery, ScopeFilter, ScopeKind, Subject, SubjectKind};
 use crate::service::{Error, Services};
-use crate::store::{ActorKind, TargetKind};
 
 #[derive(Deserialize)]
 pub struct RoleQuery {

@@ -43,9 +43,7 @@ async fn saml_form(headers: &HeaderMap, body: Bytes) -> Result<(String, Option<S
     let body_len = body.len();
     let parse = move || serde_urlencoded::from_bytes::<SamlForm>(&body);
     let form = if body_len > crate::service::saml_login::INLINE_DECODE_BYTES {
-        tokio::task::spawn_blocking(parse)
-            .await
-            .map_err(|e| Error::Internal(e.to_string()))?
+        tokio::task::spawn_blocking(parse).await.map_err(Error::internal)?
     } else {
         parse()
     }
@@ -134,7 +132,7 @@ pub fn wants_paos(headers: &HeaderMap) -> bool {
 pub async fn start(s: &Services, idp_id: &str, headers: &HeaderMap) -> Result<Response, ApiError> {
     if wants_paos(headers) {
         let SamlStart::Paos(envelope) = s.start_saml_login(idp_id, StartFor::Ecp, now_ms()).await? else {
-            return Err(Error::Internal("ECP start did not give a PAOS request".into()).into());
+            return Err(Error::internal("ECP start did not give a PAOS request").into());
         };
         let mut response = (StatusCode::OK, envelope).into_response();
         response

@@ -3,12 +3,12 @@
 use serde_json::{Value, json};
 
 use super::extract::Paging;
+use crate::model::{ActorKind, Agency, Domain, FederatedUser, Grant, Group, Project, Role, User};
 use crate::service::access_keys::Credential;
 use crate::service::assignments::{Assignment, AssignmentNames};
 use crate::service::catalog::Catalog;
 use crate::service::federated_users::AnyUser;
 use crate::service::{AuthContext, NameRef, ScopeView};
-use crate::store::{ActorKind, Agency, Domain, FederatedUser, Grant, Group, Project, Role, User};
 
 /// `2020-01-04T09:05:22.701000Z`: tokens and credentials.
 pub fn token_time(ms: i64) -> String {

@@ -16,6 +16,7 @@ use rand::RngCore;
 use serde::Deserialize;
 
 use super::error::ApiError;
+use crate::model::Protocol;
 use crate::saml::sp_metadata::ACS_POST_PATH;
 use crate::service::saml_login::SamlStart;
 use crate::service::websso::OIDC_CALLBACK_PATH;
@@ -56,7 +57,7 @@ pub fn html_page(status: StatusCode, body: String, nonce: &str, form_action: Opt
 
 fn render<T: Template>(t: &T) -> Result<String, ApiError> {
     t.render()
-        .map_err(|e| ApiError(Error::Internal(format!("template: {e}"))))
+        .map_err(|e| ApiError(Error::internal(format!("template: {e}"))))
 }
 
 #[derive(Template)]
@@ -134,9 +135,11 @@ pub async fn chooser(
     let origin = origin(&q)?;
     s.check_dashboard(origin)?;
     let query = serde_urlencoded::to_string([("origin", origin)]).unwrap_or_default();
-    let providers = s
-        .websso_providers(&protocol, now_ms())
-        .await?
+    let offered = match Protocol::parse(&protocol) {
+        Some(known) => s.websso_providers(known, now_ms()).await?,
+        None => Vec::new(),
+    };
+    let providers = offered
         .into_iter()
         .map(|idp| ChooserEntry {
             href: format!("/v3/auth/OS-FEDERATION/identity_providers/{idp}/protocols/{protocol}/websso?{query}"),
@@ -160,7 +163,10 @@ pub async fn start(
     Query(q): Query<OriginQuery>,
 ) -> Result<Response, ApiError> {
     let origin = origin(&q)?;
-    if protocol == "saml" {
+    let Some(known) = Protocol::parse(&protocol) else {
+        return Err(Error::invalid("protocol", format!("browser sign-in with {protocol} is not available")).into());
+    };
+    if known == Protocol::Saml {
         let started = s.start_saml_websso(&idp_id, origin, now_ms()).await?;
         let mut response = send_authn_request(started.send)?;
         set_binding_cookie(
@@ -172,16 +178,8 @@ pub async fn start(
         );
         return Ok(response);
     }
-    if protocol != "oidc" {
-        return Err(Error::invalid("protocol", format!("browser sign-in with {protocol} is not available")).into());
-    }
     let started = s.start_oidc_websso(&idp_id, origin, now_ms()).await?;
-    let mut response = StatusCode::FOUND.into_response();
-    let headers = response.headers_mut();
-    if let Ok(v) = HeaderValue::from_str(&started.redirect_to) {
-        headers.insert(header::LOCATION, v);
-    }
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    let mut response = found(&started.redirect_to)?;
     set_binding_cookie(
         &mut response,
         &s.config.public_url,
@@ -215,18 +213,21 @@ pub fn set_binding_cookie(response: &mut Response, public_url: &str, name: &str,
     }
 }
 
+/// A 302 to `url`, never cached. A URL that cannot be a header is an error, so no 302 goes out
+/// without its Location.
+fn found(url: &str) -> Result<Response, ApiError> {
+    let location = HeaderValue::from_str(url).map_err(|e| Error::internal_in(format!("redirect to {url:?}"), e))?;
+    let mut response = StatusCode::FOUND.into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::LOCATION, location);
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(response)
+}
+
 /// Sends the browser to the identity provider with an AuthnRequest.
 pub fn send_authn_request(started: SamlStart) -> Result<Response, ApiError> {
     match started {
-        SamlStart::Redirect(url) => {
-            let mut response = StatusCode::FOUND.into_response();
-            let location = HeaderValue::from_str(&url).map_err(|e| ApiError(Error::Internal(e.to_string())))?;
-            response.headers_mut().insert(header::LOCATION, location);
-            response
-                .headers_mut()
-                .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-            Ok(response)
-        }
+        SamlStart::Redirect(url) => found(&url),
         SamlStart::Post {
             url,
             saml_request,
@@ -236,7 +237,7 @@ pub fn send_authn_request(started: SamlStart) -> Result<Response, ApiError> {
             &url,
             vec![("SAMLRequest", &saml_request), ("RelayState", &relay_state)],
         ),
-        SamlStart::Paos(_) => Err(ApiError(Error::Internal("a PAOS request is not a browser page".into()))),
+        SamlStart::Paos(_) => Err(ApiError(Error::internal("a PAOS request is not a browser page"))),
     }
 }
 

@@ -20,7 +20,8 @@ use super::credential_key::CredentialKey;
 use super::names::parse_description;
 use super::ttl_cache::TtlCache;
 use super::{AuthContext, Error, Result, Services};
-use crate::store::{Store, StoredAccessKey};
+use crate::model::StoredAccessKey;
+use crate::store::Store;
 
 /// The reference's quota: a user holds at most two permanent access keys.
 pub const MAX_KEYS_PER_USER: i64 = 2;
@@ -130,7 +131,7 @@ impl AccessKeys {
     /// Loads (or creates) the credential key and logs, once, when the store holds secrets
     /// sealed under another key: those keys fail verification but the replica serves.
     pub async fn load(store: &dyn Store, key_file: &std::path::Path, ttl_ms: i64) -> Result<Self> {
-        let key = CredentialKey::load_or_create(key_file).map_err(|e| Error::Internal(e.to_string()))?;
+        let key = CredentialKey::load_or_create(key_file).map_err(Error::internal)?;
         let foreign: Vec<String> = store
             .access_key_fingerprints()
             .await?
@@ -263,7 +264,7 @@ impl Services {
         let sealed = keys
             .key
             .seal(&access, secret.expose())
-            .ok_or_else(|| Error::Internal("sealing an access key's secret failed".into()))?;
+            .ok_or_else(|| Error::internal("sealing an access key's secret failed"))?;
         let stored = StoredAccessKey {
             access,
             user_id,

@@ -11,7 +11,7 @@ use std::collections::{BTreeSet, HashMap};
 
 use super::policy::AdminOf;
 use super::{AuthContext, Error, NameRef, Result, Services};
-use crate::store::{ActorKind, Grant, GrantFilter, ProjectFilter, TargetKind};
+use crate::model::{ActorKind, Grant, GrantFilter, ProjectFilter, TargetKind};
 
 /// Keystone's filters, parsed at the edge.
 #[derive(Debug, Default, Clone)]

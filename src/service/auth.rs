@@ -3,8 +3,8 @@
 
 use serde::Deserialize;
 
-use super::{AuthContext, Error, Result, Services};
-use crate::store::{Domain, Project, User};
+use super::{AuthContext, Error, IamCode, Result, Services};
+use crate::model::{Domain, Project, User, UserAccessMode};
 use crate::token::{Methods, Scope, TokenPayload};
 
 #[derive(Debug, Deserialize)]
@@ -233,9 +233,9 @@ impl Services {
         if !user.enabled {
             return Err(Error::Unauthenticated(format!("user {} is disabled", user.id)));
         }
-        if user.access_mode == "console" {
+        if user.access_mode == UserAccessMode::Console {
             return Err(Error::IamRule {
-                code: "IAM.0081",
+                code: IamCode::ConsoleOnly,
                 message: "This user only supports console access, not programmatic access.".into(),
             });
         }

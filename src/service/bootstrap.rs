@@ -3,6 +3,7 @@
 
 use super::password::hash_password;
 use super::{Error, Result, new_id};
+use crate::model::*;
 use crate::store::*;
 
 pub struct BootstrapRequest {
@@ -91,7 +92,7 @@ pub async fn bootstrap(store: &dyn Store, req: BootstrapRequest, now_ms: i64) ->
                 description: "Created by fedgate bootstrap".into(),
                 enabled: true,
                 parent_id: None,
-                status: "normal".into(),
+                status: ProjectStatus::Normal,
                 created_at_ms: now_ms,
             };
             store.create_project(&p).await?;
@@ -168,7 +169,7 @@ async fn grant_admin(store: &dyn Store, group: &Group, kind: TargetKind, target:
     let admin = store
         .get_role_by_name("admin")
         .await?
-        .ok_or_else(|| Error::Internal("admin role missing after seeding".into()))?;
+        .ok_or_else(|| Error::internal("admin role missing after seeding"))?;
     store
         .create_grant(&Grant {
             actor_kind: ActorKind::Group,

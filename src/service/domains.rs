@@ -12,7 +12,8 @@ use serde::Deserialize;
 use super::bootstrap::{ensure_admin_group, seed_roles};
 use super::names::{ResourceName, parse_description};
 use super::{AuthContext, Error, Result, Services, new_id};
-use crate::store::{AgencyFilter, Domain, StoreError, UserFilter};
+use crate::model::{AgencyFilter, Domain, UserFilter};
+use crate::store::StoreError;
 
 /// The body of `POST /v3/domains` and `PATCH /v3/domains/{id}` (`{"domain": {...}}`).
 #[derive(Debug, Default, Deserialize)]

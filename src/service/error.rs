@@ -17,7 +17,7 @@ pub enum Error {
     BadRequest(String),
     /// An IAM rule with its own code (user APIs: "1109" and friends).
     #[error("{message}")]
-    IamRule { code: &'static str, message: String },
+    IamRule { code: IamCode, message: String },
     /// The caller is not authenticated. The reason goes to the log only.
     #[error("not authenticated: {0}")]
     Unauthenticated(String),
@@ -54,8 +54,80 @@ pub enum Error {
     PayloadTooLarge { limit: usize },
     #[error("unsupported media type: expected {expected}")]
     UnsupportedMediaType { expected: &'static str },
+    /// fedgate or something under it failed; the cause (with its own sources) is for the log.
     #[error("internal error: {0}")]
-    Internal(String),
+    Internal(#[source] BoxError),
+}
+
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// A cause with what fedgate was doing when it happened.
+#[derive(Debug, thiserror::Error)]
+#[error("{context}")]
+pub struct Context {
+    context: String,
+    #[source]
+    source: BoxError,
+}
+
+/// The reference's codes for rules that answer with their own code and message. The code, not
+/// its text, decides the status: a refusal is 403, a rule of the input 400.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IamCode {
+    /// 1101: the user name's form.
+    InvalidUserName,
+    /// 1102
+    InvalidEmail,
+    /// 1103: the old password of a password change.
+    IncorrectPassword,
+    /// 1104
+    InvalidMobile,
+    /// 1106: country code and number go together.
+    MobileWithoutCountryCode,
+    /// 1107: an account's owner stays.
+    OwnerUndeletable,
+    /// 1108
+    PasswordUnchanged,
+    /// 1109: on the OS-USER paths (Keystone's answer elsewhere is 409).
+    UserNameTaken,
+    /// 1117
+    InvalidDescription,
+    /// 1118
+    WeakPassword,
+    /// IAM.0003: a session policy does not allow the action (§8.2).
+    PolicyDenies,
+    /// IAM.0081: a console-only user asked for an API token.
+    ConsoleOnly,
+    /// IAM.1102: a session policy that would allow what the credential's does not.
+    PolicyWidens,
+    /// IAM.1020-1059: a session policy's grammar (`sts::policy` names the code).
+    InvalidPolicy(&'static str),
+}
+
+impl IamCode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            IamCode::InvalidUserName => "1101",
+            IamCode::InvalidEmail => "1102",
+            IamCode::IncorrectPassword => "1103",
+            IamCode::InvalidMobile => "1104",
+            IamCode::MobileWithoutCountryCode => "1106",
+            IamCode::OwnerUndeletable => "1107",
+            IamCode::PasswordUnchanged => "1108",
+            IamCode::UserNameTaken => "1109",
+            IamCode::InvalidDescription => "1117",
+            IamCode::WeakPassword => "1118",
+            IamCode::PolicyDenies => "IAM.0003",
+            IamCode::ConsoleOnly => "IAM.0081",
+            IamCode::PolicyWidens => "IAM.1102",
+            IamCode::InvalidPolicy(code) => code,
+        }
+    }
+
+    /// True when the rule refuses an authenticated caller (403) rather than its input (400).
+    pub fn is_refusal(self) -> bool {
+        matches!(self, IamCode::PolicyDenies | IamCode::ConsoleOnly)
+    }
 }
 
 /// Why a federated sign-in was refused: a check of the protocol module, or one the service
@@ -118,6 +190,19 @@ impl Error {
         }
     }
 
+    /// An internal failure; the cause keeps its own sources for the log.
+    pub fn internal(cause: impl Into<BoxError>) -> Self {
+        Error::Internal(cause.into())
+    }
+
+    /// An internal failure while doing `context`.
+    pub fn internal_in(context: impl Into<String>, cause: impl Into<BoxError>) -> Self {
+        Error::Internal(Box::new(Context {
+            context: context.into(),
+            source: cause.into(),
+        }))
+    }
+
     pub fn not_found(kind: &'static str, id: impl Into<String>) -> Self {
         Error::NotFound { kind, id: id.into() }
     }
@@ -127,7 +212,7 @@ impl From<StoreError> for Error {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::Conflict(what) => Error::Conflict(what),
-            other => Error::Internal(other.to_string()),
+            other => Error::Internal(Box::new(other)),
         }
     }
 }

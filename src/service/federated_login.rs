@@ -14,7 +14,7 @@ use super::login_cache::LoginConfig;
 use super::names::{escaped, is_untypeable};
 use super::{AuthContext, Error, Result, Services};
 use crate::mapping::{self, Mapped};
-use crate::store::{FederatedUser, GroupFilter, IdentityProvider};
+use crate::model::{FederatedUser, GroupFilter, IdentityProvider, Protocol, SsoType};
 use crate::token::{Federation, Methods, Scope, TokenPayload};
 
 /// The id of a virtual user: first 32 hex digits of SHA-256(idp id + "/" + mapped name)
@@ -63,7 +63,7 @@ impl Services {
     pub async fn federated_login(
         &self,
         idp_id: &str,
-        protocol_id: &str,
+        protocol_id: Protocol,
         attributes: &mapping::Assertion,
         now_ms: i64,
     ) -> Result<Issued> {
@@ -80,7 +80,7 @@ impl Services {
             // outcome may surprise whoever wrote the rule.
             tracing::warn!(
                 idp = idp_id,
-                protocol = protocol_id,
+                protocol = %protocol_id,
                 "a look-around or back-reference regex of the mapping hit its backtracking limit;                  the value it tested was not admitted (the dry run's trace names the rule)"
             );
         }
@@ -94,7 +94,7 @@ impl Services {
             .ok_or_else(|| refuse("the mapping yielded no user name".into()))?
             .to_string();
         let group_ids = self.mapped_groups(idp, &mapped, now_ms).await?;
-        let (user_id, local_user) = if idp.sso_type == "iam_user_sso" {
+        let (user_id, local_user) = if idp.sso_type == SsoType::IamUserSso {
             let user = self
                 .store
                 .get_user_by_external_id(&idp.domain_id, "TenantIdp", &name)
@@ -124,7 +124,7 @@ impl Services {
                     .record_federated_login(&FederatedUser {
                         id: id.clone(),
                         idp_id: idp.id.clone(),
-                        protocol_id: protocol_id.to_string(),
+                        protocol_id,
                         name: name.clone(),
                         domain_id: idp.domain_id.clone(),
                         enabled: true,
@@ -150,7 +150,7 @@ impl Services {
             scope: Scope::Unscoped,
             federation: Some(Federation {
                 idp_id: idp.id.clone(),
-                protocol_id: protocol_id.to_string(),
+                protocol_id,
                 user_name: name,
                 domain_id: idp.domain_id.clone(),
                 // A local user's groups are its stored memberships, read at validation.
@@ -175,8 +175,8 @@ impl Services {
     }
 
     /// The provider and the compiled mapping of its protocol, cached for the refresh interval.
-    async fn login_config(&self, idp_id: &str, protocol_id: &str, now_ms: i64) -> Result<Arc<LoginConfig>> {
-        let key = (idp_id.to_string(), protocol_id.to_string());
+    async fn login_config(&self, idp_id: &str, protocol_id: Protocol, now_ms: i64) -> Result<Arc<LoginConfig>> {
+        let key = (idp_id.to_string(), protocol_id);
         let cache = &self.login_cache.configs;
         if let Some(hit) = cache.get(&key, now_ms) {
             return Ok(hit);

@@ -5,7 +5,7 @@
 
 use super::admin::UserInput;
 use super::{AuthContext, Error, Result, Services};
-use crate::store::{FederatedUser, User};
+use crate::model::{FederatedUser, User};
 
 /// A user as /v3/users/{id} finds it: stored locally, or known from federated logins.
 #[derive(Debug, Clone)]

@@ -10,10 +10,8 @@ use serde_json::Value;
 
 use super::{AuthContext, Error, Result, Services};
 use crate::mapping::{self, Mapping};
-use crate::store::{IdentityProvider, MappingRecord, ProtocolRecord, SSO_TYPE_CONFLICT, StoreError};
-
-pub const SSO_TYPES: [&str; 2] = ["virtual_user_sso", "iam_user_sso"];
-pub const PROTOCOLS: [&str; 2] = ["saml", "oidc"];
+use crate::model::{IdentityProvider, MappingRecord, Protocol, ProtocolRecord, SsoType};
+use crate::store::{SSO_TYPE_CONFLICT, StoreError};
 
 #[derive(Debug, Deserialize, Default)]
 pub struct IdpInput {
@@ -91,13 +89,12 @@ impl Services {
     ) -> Result<IdentityProvider> {
         let domain_id = self.federation_domain(ctx)?;
         let id = parse_path_id("idp_id", id)?;
-        let sso_type = input.sso_type.unwrap_or_else(|| "virtual_user_sso".into());
-        if !SSO_TYPES.contains(&sso_type.as_str()) {
-            return Err(Error::invalid(
-                "identity_provider.sso_type",
-                "must be virtual_user_sso or iam_user_sso",
-            ));
-        }
+        let sso_type = match input.sso_type.as_deref() {
+            None => SsoType::VirtualUserSso,
+            Some(text) => SsoType::parse(text).ok_or_else(|| {
+                Error::invalid("identity_provider.sso_type", "must be virtual_user_sso or iam_user_sso")
+            })?,
+        };
         let idp = IdentityProvider {
             id,
             domain_id,
@@ -173,7 +170,7 @@ impl Services {
         now_ms: i64,
     ) -> Result<IdentityProvider> {
         let mut idp = self.idp_for_admin(ctx, id).await?;
-        if input.sso_type.as_ref().is_some_and(|t| *t != idp.sso_type) {
+        if input.sso_type.as_deref().is_some_and(|t| t != idp.sso_type.as_str()) {
             return Err(Error::invalid("identity_provider.sso_type", "cannot be changed"));
         }
         if let Some(d) = &input.description {
@@ -312,9 +309,9 @@ impl Services {
             return Ok(m.clone());
         }
         let doc: Value = serde_json::from_str(&record.document)
-            .map_err(|e| Error::Internal(format!("stored mapping {} is not JSON: {e}", record.id)))?;
+            .map_err(|e| Error::internal(format!("stored mapping {} is not JSON: {e}", record.id)))?;
         let (compiled, _) = compile_document(doc)
-            .map_err(|e| Error::Internal(format!("stored mapping {} no longer compiles: {e}", record.id)))?;
+            .map_err(|e| Error::internal(format!("stored mapping {} no longer compiles: {e}", record.id)))?;
         let compiled = Arc::new(compiled);
         if let Ok(mut cache) = self.mappings.0.write() {
             cache.insert(record.id.clone(), (record.updated_at_ms, compiled.clone()));
@@ -370,9 +367,9 @@ impl Services {
         id: &str,
         mapping_id: Option<String>,
     ) -> Result<ProtocolRecord> {
-        if !PROTOCOLS.contains(&id) {
+        let Some(protocol) = Protocol::parse(id) else {
             return Err(Error::invalid("protocol_id", "must be saml or oidc"));
-        }
+        };
         let mapping_id = mapping_id.ok_or_else(|| Error::MissingField {
             field: "protocol.mapping_id".into(),
         })?;
@@ -389,17 +386,18 @@ impl Services {
         }
         Ok(ProtocolRecord {
             idp_id: idp.id.clone(),
-            id: id.to_string(),
+            id: protocol,
             mapping_id,
         })
     }
 
     pub async fn get_protocol(&self, ctx: &AuthContext, idp_id: &str, id: &str) -> Result<ProtocolRecord> {
         self.idp_for_admin(ctx, idp_id).await?;
-        self.store
-            .get_protocol(idp_id, id)
-            .await?
-            .ok_or_else(|| Error::not_found("protocol", id))
+        let found = match Protocol::parse(id) {
+            Some(protocol) => self.store.get_protocol(idp_id, protocol).await?,
+            None => None,
+        };
+        found.ok_or_else(|| Error::not_found("protocol", id))
     }
 
     pub async fn list_protocols(&self, ctx: &AuthContext, idp_id: &str) -> Result<Vec<ProtocolRecord>> {
@@ -425,7 +423,11 @@ impl Services {
 
     pub async fn delete_protocol(&self, ctx: &AuthContext, idp_id: &str, id: &str) -> Result<()> {
         self.idp_for_admin(ctx, idp_id).await?;
-        if !self.store.delete_protocol(idp_id, id).await? {
+        let deleted = match Protocol::parse(id) {
+            Some(protocol) => self.store.delete_protocol(idp_id, protocol).await?,
+            None => false,
+        };
+        if !deleted {
             return Err(Error::not_found("protocol", id));
         }
         self.invalidate_cache();
@@ -459,14 +461,14 @@ impl Services {
         now_ms: i64,
     ) -> Result<(crate::oidc::OidcConfig, Vec<String>)> {
         let idp = self.idp_for_admin(ctx, idp_id).await?;
-        if self.store.get_protocol(&idp.id, "oidc").await?.is_none() {
+        if self.store.get_protocol(&idp.id, Protocol::Oidc).await?.is_none() {
             return Err(Error::invalid(
                 "idp_id",
                 "the identity provider has no oidc protocol yet",
             ));
         }
         let config = crate::oidc::OidcConfig::build(input, None, &self.config.egress).map_err(oidc_error)?;
-        let text = serde_json::to_string(&config).map_err(|e| Error::Internal(e.to_string()))?;
+        let text = serde_json::to_string(&config).map_err(Error::internal)?;
         self.store
             .create_oidc_config(&idp.id, &text, now_ms)
             .await
@@ -501,7 +503,7 @@ impl Services {
             .get_oidc_config(idp_id)
             .await?
             .ok_or_else(|| Error::not_found("openid connect config", idp_id))?;
-        serde_json::from_str(&text).map_err(|e| Error::Internal(format!("stored OIDC config of {idp_id}: {e}")))
+        serde_json::from_str(&text).map_err(|e| Error::internal(format!("stored OIDC config of {idp_id}: {e}")))
     }
 
     pub async fn update_oidc_config(
@@ -514,7 +516,7 @@ impl Services {
         self.idp_for_admin(ctx, idp_id).await?;
         let current = self.stored_oidc_config(idp_id).await?;
         let config = crate::oidc::OidcConfig::build(input, Some(current), &self.config.egress).map_err(oidc_error)?;
-        let text = serde_json::to_string(&config).map_err(|e| Error::Internal(e.to_string()))?;
+        let text = serde_json::to_string(&config).map_err(Error::internal)?;
         if !self.store.update_oidc_config(idp_id, &text, now_ms).await? {
             return Err(Error::not_found("openid connect config", idp_id));
         }

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use super::ttl_cache::TtlCache;
 
 use crate::mapping::Mapping;
-use crate::store::IdentityProvider;
+use crate::model::IdentityProvider;
 use crate::token::Scope;
 
 /// A provider with the mapping of one of its protocols.
@@ -21,7 +21,7 @@ pub struct LoginConfig {
 
 pub struct LoginCache {
     /// (idp, protocol) -> provider and compiled mapping.
-    pub configs: TtlCache<(String, String), Arc<LoginConfig>>,
+    pub configs: TtlCache<(String, crate::model::Protocol), Arc<LoginConfig>>,
     /// (account, group domain id or name, group name) -> group id, or why it does not count.
     pub groups: TtlCache<(String, String, String), Result<String, super::federated_login::GroupMiss>>,
     /// Shadow user ids recorded (and enabled) within the interval.

@@ -31,7 +31,7 @@ pub mod websso;
 
 use std::sync::Arc;
 
-pub use error::{Error, Refusal, Result};
+pub use error::{Error, IamCode, Refusal, Result};
 pub use resolve::{AuthContext, Identity, NameRef, ScopeView, UserView};
 
 use crate::config::Config;
@@ -60,7 +60,8 @@ pub fn new_id() -> String {
 }
 
 pub struct Services {
-    pub store: Arc<dyn Store>,
+    /// Private to the services: the HTTP layer reaches records only through use cases.
+    store: Arc<dyn Store>,
     pub tokens: Arc<TokenService>,
     pub catalog: Arc<Catalog>,
     pub config: Arc<Config>,
@@ -89,8 +90,7 @@ impl Services {
         .await?;
         let resolver = resolve::Resolver::new(config.refresh_interval.as_millis() as i64);
         let sp = saml::load_sp_keys(store.as_ref(), &config.public_url, now_ms()).await?;
-        let upstream =
-            crate::upstream::Upstream::new(config.egress.clone()).map_err(|e| Error::Internal(e.to_string()))?;
+        let upstream = crate::upstream::Upstream::new(config.egress.clone()).map_err(Error::internal)?;
         let config_ttl = config.refresh_interval.as_millis() as i64;
         let login_cache = login_cache::LoginCache::new(config_ttl);
         let admission = admission::Pools::new(&config.limits);
@@ -124,6 +124,16 @@ impl Services {
             Ok(Err(e)) => Err(format!("the store failed: {e}")),
             Ok(Ok(keys)) if keys.is_empty() || self.tokens.primary_key_id() == 0 => Err("no token keys".into()),
             Ok(Ok(_)) => Ok(()),
+        }
+    }
+
+    /// Forgets revocation events and one-time values no token or request can match any more.
+    pub async fn prune_expired(&self, now_ms: i64) {
+        if let Err(e) = self.store.prune_revocations(now_ms).await {
+            tracing::warn!(error = %e, "pruning expired revocation events failed");
+        }
+        if let Err(e) = self.store.prune_one_time_values(now_ms).await {
+            tracing::warn!(error = %e, "pruning expired one-time values failed");
         }
     }
 

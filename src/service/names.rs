@@ -1,6 +1,6 @@
 //! Validated values: once parsed, a name or password is known to satisfy the reference's rules.
 
-use super::error::Error;
+use super::error::{Error, IamCode};
 
 fn check_len(field: &str, value: &str, min: usize, max: usize) -> Result<(), Error> {
     let n = value.chars().count();
@@ -24,7 +24,7 @@ impl UserName {
         let first = value.chars().next().unwrap_or(' ');
         if first.is_ascii_digit() || first == ' ' {
             return Err(Error::IamRule {
-                code: "1101",
+                code: IamCode::InvalidUserName,
                 message: "Invalid username.".into(),
             });
         }
@@ -33,7 +33,7 @@ impl UserName {
             .all(|c| c.is_alphanumeric() || matches!(c, ' ' | '-' | '_' | '.'))
         {
             return Err(Error::IamRule {
-                code: "1101",
+                code: IamCode::InvalidUserName,
                 message: "Invalid username.".into(),
             });
         }
@@ -125,7 +125,7 @@ impl NewPassword {
         .count();
         if !(8..=32).contains(&n) || classes < 2 || value.chars().any(char::is_control) {
             return Err(Error::IamRule {
-                code: "1118",
+                code: IamCode::WeakPassword,
                 message: "The password is weak.".into(),
             });
         }

@@ -11,6 +11,7 @@ use arc_swap::ArcSwap;
 
 use super::auth::Issued;
 use super::{Error, Refusal, Result, Services};
+use crate::model::Protocol;
 pub use crate::oidc::IdTokenUse;
 use crate::oidc::{
     DEFAULT_MAX_TOKEN_AGE_SECS, DEFAULT_MAX_TOKEN_LIFETIME_SECS, Expectations, IdTokenError, KeySet, OidcConfig,
@@ -67,7 +68,7 @@ impl OidcProviders {
 
     fn build(&self, config: OidcConfig, now_ms: i64) -> Result<Provider> {
         let keys = match &config.signing_key {
-            Some(text) => key_set(text).map_err(|e| Error::Internal(format!("stored JWKS: {e}")))?,
+            Some(text) => key_set(text).map_err(|e| Error::internal(format!("stored JWKS: {e}")))?,
             None => KeySet::new(Vec::new()),
         };
         let expect = Expectations {
@@ -102,7 +103,7 @@ impl OidcProviders {
             return Ok(None);
         };
         let config: OidcConfig =
-            serde_json::from_str(&text).map_err(|e| Error::Internal(format!("stored OIDC config of {idp_id}: {e}")))?;
+            serde_json::from_str(&text).map_err(|e| Error::internal(format!("stored OIDC config of {idp_id}: {e}")))?;
         if let Some(p) = cached
             && p.config == config
         {
@@ -197,25 +198,40 @@ fn set_last_error(p: &Provider, error: Option<String>) {
 }
 
 impl Services {
+    /// Keystone's `.../protocols/{protocol}/auth` with a bearer id_token (keystoneauth1's
+    /// v3oidcaccesstoken): only the `oidc` protocol takes one.
+    pub async fn keystone_bearer_login(
+        &self,
+        idp_id: &str,
+        protocol_id: &str,
+        id_token: &str,
+        now_ms: i64,
+    ) -> Result<Issued> {
+        if Protocol::parse(protocol_id) != Some(Protocol::Oidc) {
+            return Err(Error::Refused {
+                via: format!("id_token for {idp_id}/{protocol_id}"),
+                reason: Refusal::NotOidc(protocol_id.to_string()),
+            });
+        }
+        self.oidc_login(idp_id, id_token, None, IdTokenUse::KeystoneBearer, now_ms)
+            .await
+    }
+
     /// Verifies `id_token` as issued by `idp_id`'s OpenID provider and maps its claims with
     /// the protocol's mapping into an unscoped federated token. `nonce` is the browser flow's;
     /// `at` says where the token was presented, which decides whether it is single-use.
     pub async fn oidc_login(
         &self,
         idp_id: &str,
-        protocol_id: &str,
         id_token: &str,
         nonce: Option<&str>,
         at: IdTokenUse,
         now_ms: i64,
     ) -> Result<Issued> {
         let refuse = |reason: Refusal| Error::Refused {
-            via: format!("id_token for {idp_id}/{protocol_id}"),
+            via: format!("id_token for {idp_id}/oidc"),
             reason,
         };
-        if protocol_id != "oidc" {
-            return Err(refuse(Refusal::NotOidc(protocol_id.to_string())));
-        }
         let provider = self
             .oidc
             .provider(self.store.as_ref(), idp_id, now_ms)
@@ -263,6 +279,6 @@ impl Services {
             return Err(refuse(Refusal::Replayed { what, id: key }));
         }
         let attributes = verified.attributes().map_err(|e| refuse(e.into()))?;
-        self.federated_login(idp_id, protocol_id, &attributes, now_ms).await
+        self.federated_login(idp_id, Protocol::Oidc, &attributes, now_ms).await
     }
 }

@@ -37,10 +37,10 @@ pub async fn hash_password(password: String) -> Result<String> {
         hasher()
             .hash_password(password.as_bytes(), &salt)
             .map(|h| h.to_string())
-            .map_err(|e| Error::Internal(format!("hashing password: {e}")))
+            .map_err(|e| Error::internal(format!("hashing password: {e}")))
     })
     .await
-    .map_err(|e| Error::Internal(format!("hashing task: {e}")))?
+    .map_err(|e| Error::internal(format!("hashing task: {e}")))?
 }
 
 /// Verifies `password` against `stored`; with no stored hash it verifies against a dummy so an

@@ -8,7 +8,7 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use super::{Error, Result, Services};
-use crate::store::{ActorKind, GrantFilter, TargetKind};
+use crate::model::{ActorKind, GrantFilter, ProjectStatus, TargetKind};
 use crate::token::{Scope, TokenPayload};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -280,7 +280,7 @@ impl Services {
                     .store
                     .get_project(id)
                     .await?
-                    .filter(|p| p.enabled && p.status == "normal")
+                    .filter(|p| p.enabled && p.status == ProjectStatus::Normal)
                     .ok_or_else(|| gone(format!("scope project {id} missing, disabled or suspended")))?;
                 let d = self
                     .store

@@ -11,8 +11,9 @@ use zeroize::Zeroizing;
 
 use super::saml_login::{SamlIdpSettings, StoredIdpMetadata};
 use super::{AuthContext, Error, Result, Services, new_id};
+use crate::model::{Protocol, StoredSamlMetadata, StoredSpKey};
 use crate::saml::{self, SpMetadataParams};
-use crate::store::{Store, StoreError, StoredSamlMetadata, StoredSpKey};
+use crate::store::{Store, StoreError};
 
 /// One SP key pair: private key as PKCS#1 DER and parsed once (OpenSSL 3 key decoding costs
 /// more than an RSA operation), certificate as base64 DER.
@@ -36,7 +37,7 @@ fn generate(common_name: &str) -> Result<(Vec<u8>, Vec<u8>)> {
     use openssl::pkey::PKey;
     use openssl::rsa::Rsa;
     use openssl::x509::{X509, X509NameBuilder};
-    let e = |err: openssl::error::ErrorStack| Error::Internal(format!("generating the SP key pair: {err}"));
+    let e = |err: openssl::error::ErrorStack| Error::internal(format!("generating the SP key pair: {err}"));
     let rsa = Rsa::generate(2048).map_err(e)?;
     let der = rsa.private_key_to_der().map_err(e)?;
     let key = PKey::from_rsa(rsa).map_err(e)?;
@@ -73,7 +74,7 @@ async fn ensure_key(store: &dyn Store, usage: &str, public_url: &str, now_ms: i6
             let cn: String = cn.chars().take(64).collect();
             let (key, cert) = tokio::task::spawn_blocking(move || generate(&cn))
                 .await
-                .map_err(|e| Error::Internal(e.to_string()))??;
+                .map_err(Error::internal)??;
             let fresh = StoredSpKey {
                 usage: usage.to_string(),
                 private_key: STANDARD.encode(&key),
@@ -86,7 +87,7 @@ async fn ensure_key(store: &dyn Store, usage: &str, public_url: &str, now_ms: i6
                 Err(StoreError::Conflict(_)) => store
                     .get_sp_key(usage)
                     .await?
-                    .ok_or_else(|| Error::Internal("SP key vanished".into()))?,
+                    .ok_or_else(|| Error::internal("SP key vanished"))?,
                 Err(e) => return Err(e.into()),
             }
         }
@@ -94,11 +95,11 @@ async fn ensure_key(store: &dyn Store, usage: &str, public_url: &str, now_ms: i6
     let private_key_der = Zeroizing::new(
         STANDARD
             .decode(&stored.private_key)
-            .map_err(|_| Error::Internal(format!("stored SP {usage} key is not base64")))?,
+            .map_err(|_| Error::internal(format!("stored SP {usage} key is not base64")))?,
     );
     let private_key = openssl::rsa::Rsa::private_key_from_der(&private_key_der)
         .and_then(openssl::pkey::PKey::from_rsa)
-        .map_err(|e| Error::Internal(format!("stored SP {usage} key does not parse: {e}")))?;
+        .map_err(|e| Error::internal(format!("stored SP {usage} key does not parse: {e}")))?;
     Ok(SpKeyPair {
         private_key_der,
         private_key,
@@ -151,8 +152,8 @@ impl Services {
         let key = self.sp.signing.private_key_der.clone();
         let signed_doc = tokio::task::spawn_blocking(move || saml::sign_sp_metadata(&template, &key))
             .await
-            .map_err(|e| Error::Internal(e.to_string()))?
-            .map_err(|e| Error::Internal(e.to_string()))?;
+            .map_err(Error::internal)?
+            .map_err(Error::internal)?;
         if let Ok(mut cache) = self.sp.metadata.write() {
             *cache = Some((unsigned.clone(), signed_doc.clone()));
         }
@@ -170,7 +171,11 @@ impl Services {
         now_ms: i64,
     ) -> Result<()> {
         let mut idp = self.idp_for_admin(ctx, idp_id).await?;
-        if protocol_id != "saml" || self.store.get_protocol(idp_id, protocol_id).await?.is_none() {
+        let configured = match Protocol::parse(protocol_id) {
+            Some(Protocol::Saml) => self.store.get_protocol(idp_id, Protocol::Saml).await?.is_some(),
+            _ => false,
+        };
+        if !configured {
             return Err(Error::not_found("protocol", protocol_id));
         }
         if input.domain_id != idp.domain_id {
@@ -182,7 +187,7 @@ impl Services {
         let xml = input.metadata;
         let (parsed, xml) = tokio::task::spawn_blocking(move || (saml::parse_idp_metadata(&xml), xml))
             .await
-            .map_err(|e| Error::Internal(e.to_string()))?;
+            .map_err(Error::internal)?;
         let parsed = parsed.map_err(saml_error)?;
         // fedgate sends browsers to these: https, or http on a literal loopback host.
         for endpoint in &parsed.sso_endpoints {
@@ -215,7 +220,7 @@ impl Services {
         }
         let record = StoredSamlMetadata {
             idp_id: idp.id.clone(),
-            protocol_id: protocol_id.to_string(),
+            protocol_id: Protocol::Saml,
             id: new_id(),
             domain_id: input.domain_id,
             xaccount_type: input.xaccount_type,
@@ -225,7 +230,7 @@ impl Services {
                 metadata: parsed.clone(),
                 settings: input.settings,
             })
-            .map_err(|e| Error::Internal(e.to_string()))?,
+            .map_err(Error::internal)?,
             updated_at_ms: now_ms,
         };
         self.store.put_saml_metadata(&record).await?;
@@ -241,9 +246,10 @@ impl Services {
         protocol_id: &str,
     ) -> Result<StoredSamlMetadata> {
         self.idp_for_admin(ctx, idp_id).await?;
-        self.store
-            .get_saml_metadata(idp_id, protocol_id)
-            .await?
-            .ok_or_else(|| Error::not_found("metadata", format!("{idp_id}/{protocol_id}")))
+        let found = match Protocol::parse(protocol_id) {
+            Some(protocol) => self.store.get_saml_metadata(idp_id, protocol).await?,
+            None => None,
+        };
+        found.ok_or_else(|| Error::not_found("metadata", format!("{idp_id}/{protocol_id}")))
     }
 }

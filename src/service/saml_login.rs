@@ -19,6 +19,7 @@ use super::auth::Issued;
 use super::ttl_cache::TtlCache;
 use super::websso::{digest, random_b64};
 use super::{Error, Refusal, Result, Services};
+use crate::model::Protocol;
 use crate::saml::request::read_ecp_envelope;
 use crate::saml::request::{AuthnRequestParams, paos_envelope, redirect_url, render_authn_request, sign_enveloped};
 use crate::saml::response::{ResponseExpectations, SignedPart, ValidResponse, validate_response};
@@ -231,11 +232,11 @@ impl Services {
             return Ok(Some(found));
         }
         let generation = cache.generation();
-        let loaded = match self.store.get_saml_metadata(idp_id, "saml").await? {
+        let loaded = match self.store.get_saml_metadata(idp_id, Protocol::Saml).await? {
             None => None,
             Some(record) => {
                 let stored: StoredIdpMetadata = serde_json::from_str(&record.parsed)
-                    .map_err(|e| Error::Internal(format!("stored metadata of {idp_id}: {e}")))?;
+                    .map_err(|e| Error::internal(format!("stored metadata of {idp_id}: {e}")))?;
                 let certificates = stored
                     .metadata
                     .signing_certificates
@@ -306,7 +307,7 @@ impl Services {
         // Unauthenticated, and it writes to the shared store and signs: admitted like a hash.
         let _admitted = self.admission.sign_in.admit().await?;
         let idp = self.enabled_idp(idp_id).await?;
-        if self.store.get_protocol(&idp.id, "saml").await?.is_none() {
+        if self.store.get_protocol(&idp.id, Protocol::Saml).await?.is_none() {
             return Err(Error::not_found("protocol", format!("{idp_id}/saml")));
         }
         let provider = self
@@ -333,7 +334,7 @@ impl Services {
             o: origin,
             b: binding,
         })
-        .map_err(|e| Error::Internal(e.to_string()))?;
+        .map_err(Error::internal)?;
         let mut id_bytes = [0u8; 16];
         rand::rngs::OsRng.fill_bytes(&mut id_bytes);
         let request_id = format!("_{}.{}", hex::encode(id_bytes), URL_SAFE_NO_PAD.encode(purpose_text));
@@ -439,9 +440,7 @@ impl Services {
             String::from_utf8(decoded).map_err(|_| Refusal::NotUtf8("SAMLResponse"))
         };
         let decoded = if saml_response_len > INLINE_DECODE_BYTES {
-            tokio::task::spawn_blocking(decode)
-                .await
-                .map_err(|e| Error::Internal(e.to_string()))?
+            tokio::task::spawn_blocking(decode).await.map_err(Error::internal)?
         } else {
             decode()
         };
@@ -485,7 +484,7 @@ impl Services {
                 let (issuer, xml) = if xml.len() > INLINE_DECODE_BYTES {
                     tokio::task::spawn_blocking(move || (peek_issuer(&xml), xml))
                         .await
-                        .map_err(|e| Error::Internal(e.to_string()))?
+                        .map_err(Error::internal)?
                 } else {
                     (peek_issuer(&xml), xml)
                 };
@@ -526,7 +525,7 @@ impl Services {
             validate_response(&xml, &expect, now_ms.div_euclid(1000))
         })
         .await
-        .map_err(|e| Error::Internal(e.to_string()))?
+        .map_err(Error::internal)?
         .map_err(|e| refuse(e.into()))?;
 
         let dashboard = match valid.in_response_to.as_deref() {
@@ -589,7 +588,9 @@ impl Services {
             }));
         }
         tracing::info!(idp.id = %idp_id, saml.assertion_id = %valid.assertion_id, "SAML assertion accepted");
-        let issued = self.federated_login(&idp_id, "saml", &valid.attributes, now_ms).await?;
+        let issued = self
+            .federated_login(&idp_id, Protocol::Saml, &valid.attributes, now_ms)
+            .await?;
         if let Some(origin) = &dashboard {
             self.check_dashboard(origin)?;
         }
@@ -642,6 +643,6 @@ async fn blocking<T: Send + 'static>(
 ) -> Result<T> {
     tokio::task::spawn_blocking(f)
         .await
-        .map_err(|e| Error::Internal(e.to_string()))?
-        .map_err(|e| Error::Internal(e.to_string()))
+        .map_err(Error::internal)?
+        .map_err(Error::internal)
 }

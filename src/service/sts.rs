@@ -11,8 +11,8 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::auth::DomainRef;
-use super::{AuthContext, Error, Result, Services, new_audit_id};
-use crate::store::AgencyFilter;
+use super::{AuthContext, Error, IamCode, Result, Services, new_audit_id};
+use crate::model::AgencyFilter;
 use crate::sts::StsError;
 use crate::sts::policy::{PolicyError, SessionPolicy};
 use crate::sts::signing::{self, Authorization, Received};
@@ -177,7 +177,7 @@ pub enum ScopeHint {
 
 fn policy_refused(e: PolicyError) -> Error {
     Error::IamRule {
-        code: e.code,
+        code: IamCode::InvalidPolicy(e.code),
         message: e.message,
     }
 }
@@ -335,7 +335,7 @@ impl Services {
         let own_domain = super::ScopeView::Domain(caller.identity.user.domain.clone());
         let group_ids: Vec<String> = caller.identity.groups.iter().map(|g| g.id.clone()).collect();
         let roles = self
-            .roles_on(&own_domain, crate::store::ActorKind::Group, &group_ids)
+            .roles_on(&own_domain, crate::model::ActorKind::Group, &group_ids)
             .await?;
         if !roles.iter().any(|r| r.name == "te_agency" || r.name == "admin") {
             return Err(refuse(format!(
@@ -374,7 +374,7 @@ impl Services {
             for parent in &policies {
                 if let Some(action) = policy.widening_of(&SessionPolicy::from_sealed(parent.clone())) {
                     return Err(Error::IamRule {
-                        code: "IAM.1102",
+                        code: IamCode::PolicyWidens,
                         message: format!(
                             "The policy in the request body is invalid: it allows {action}, which the credential's own session policy does not."
                         ),
@@ -536,7 +536,7 @@ impl Services {
         for text in &ctx.session_policies {
             if !SessionPolicy::from_sealed(text.clone()).allows(action) {
                 return Err(Error::IamRule {
-                    code: "IAM.0003",
+                    code: IamCode::PolicyDenies,
                     message: format!("Policy doesn't allow {action} to be performed."),
                 });
             }

@@ -19,7 +19,8 @@ use rand::RngCore;
 use tokio::sync::Mutex;
 
 use super::error::{Error, Result};
-use crate::store::{Store, StoreError, StoredKey, StoredRevocation};
+use crate::model::{StoredKey, StoredRevocation};
+use crate::store::{Store, StoreError};
 use crate::token::{
     AuditId, KeyRing, LoginToken, RevocationEvent, RevocationList, TemporaryCredential, TokenError, TokenKey,
     TokenPayload,
@@ -205,7 +206,7 @@ impl TokenService {
         let audit = token
             .audit_id()
             .copied()
-            .ok_or_else(|| Error::Internal("token without audit id".into()))?;
+            .ok_or_else(|| Error::internal("token without audit id"))?;
         if self.count_audit_revocation(&token.user_id, now_ms) {
             tracing::warn!(user.id = %token.user_id, "many tokens revoked one by one; revoking all of the user's tokens at once");
             return self.revoke_user(&token.user_id, now_ms).await;
@@ -478,14 +479,14 @@ async fn load_ring(store: &dyn Store) -> Result<KeyRing> {
         .map(|k| {
             let bytes = STANDARD
                 .decode(&k.secret)
-                .map_err(|_| Error::Internal(format!("token key {} is not base64", k.id)))?;
+                .map_err(|_| Error::internal(format!("token key {} is not base64", k.id)))?;
             let secret: [u8; 32] = bytes
                 .try_into()
-                .map_err(|_| Error::Internal(format!("token key {} is not 32 bytes", k.id)))?;
+                .map_err(|_| Error::internal(format!("token key {} is not 32 bytes", k.id)))?;
             Ok(TokenKey::new(k.id, secret))
         })
         .collect::<Result<Vec<_>>>()?;
-    KeyRing::new(&keys).map_err(|e| Error::Internal(e.to_string()))
+    KeyRing::new(&keys).map_err(Error::internal)
 }
 
 /// Outcome of `rotate_keys`.
@@ -503,7 +504,7 @@ pub async fn rotate_keys(store: &dyn Store, ttl_secs: i64, now_ms: i64) -> Resul
     let newest = keys.iter().map(|k| k.id).max().unwrap_or(0);
     let new_primary = newest
         .checked_add(1)
-        .ok_or_else(|| Error::Internal("token key ids exhausted".into()))?;
+        .ok_or_else(|| Error::internal("token key ids exhausted"))?;
     store
         .insert_token_key(&StoredKey {
             id: new_primary,

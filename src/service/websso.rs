@@ -11,6 +11,7 @@ use sha2::{Digest, Sha256};
 
 use super::auth::Issued;
 use super::{Error, Result, Services};
+use crate::model::Protocol;
 use crate::oidc::{AccessMode, IdTokenUse};
 
 /// Where the provider sends the browser back (one URL for every provider: the state names it).
@@ -64,7 +65,7 @@ impl Services {
     }
 
     /// An identity provider a browser may start signing in at: it exists and is enabled.
-    pub async fn enabled_idp(&self, idp_id: &str) -> Result<crate::store::IdentityProvider> {
+    pub async fn enabled_idp(&self, idp_id: &str) -> Result<crate::model::IdentityProvider> {
         self.store
             .get_idp(idp_id)
             .await?
@@ -94,7 +95,7 @@ impl Services {
             config.scope.as_deref(),
             config.response_mode.as_deref(),
         ) else {
-            return Err(Error::Internal(format!(
+            return Err(Error::internal(format!(
                 "console configuration of {idp_id} is incomplete"
             )));
         };
@@ -113,7 +114,7 @@ impl Services {
             b: digest(&binding),
             r: random_b64(16),
         };
-        let state = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&data).map_err(|e| Error::Internal(e.to_string()))?);
+        let state = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&data).map_err(Error::internal)?);
         self.store
             .remember_once(STATE_NAMESPACE, &digest(&state), now_ms + STATE_TTL_MS, now_ms)
             .await?;
@@ -126,7 +127,7 @@ impl Services {
             ("state", state.as_str()),
             ("nonce", data.n.as_str()),
         ])
-        .map_err(|e| Error::Internal(e.to_string()))?;
+        .map_err(Error::internal)?;
         let separator = if endpoint.contains('?') { '&' } else { '?' };
         tracing::info!(idp.id = %idp.id, "browser sign-in started");
         Ok(WebSsoStart {
@@ -165,27 +166,17 @@ impl Services {
         }
         self.check_dashboard(&data.o)?;
         let issued = self
-            .oidc_login(
-                &data.i,
-                "oidc",
-                id_token,
-                Some(&data.n),
-                IdTokenUse::BrowserCallback,
-                now_ms,
-            )
+            .oidc_login(&data.i, id_token, Some(&data.n), IdTokenUse::BrowserCallback, now_ms)
             .await?;
         Ok((issued, data.o))
     }
 
     /// Identity providers offering browser sign-in with `protocol`, for the chooser page.
-    pub async fn websso_providers(&self, protocol: &str, now_ms: i64) -> Result<Vec<String>> {
-        let mut out = Vec::new();
-        if protocol == "saml" {
+    pub async fn websso_providers(&self, protocol: Protocol, now_ms: i64) -> Result<Vec<String>> {
+        if protocol == Protocol::Saml {
             return self.saml_websso_providers(now_ms).await;
         }
-        if protocol != "oidc" {
-            return Ok(out);
-        }
+        let mut out = Vec::new();
         for idp in self.store.list_idps().await?.into_iter().filter(|i| i.enabled) {
             if let Some(p) = self.oidc.provider(self.store.as_ref(), &idp.id, now_ms).await?
                 && p.config.access_mode == AccessMode::ProgramConsole

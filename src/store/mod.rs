@@ -5,11 +5,10 @@
 //! `tests/journeys/conformance.rs` runs against both. This module does not hash passwords,
 //! check permissions, or decide what a revocation means: it stores plain records.
 
-mod models;
 mod one_time_batch;
 mod sql;
 
-pub use models::*;
+use crate::model::*;
 pub use sql::{Backend, SSO_TYPE_CONFLICT, SqlStore, redact_url};
 
 use async_trait::async_trait;
@@ -164,18 +163,18 @@ pub trait FederationStore: Send + Sync {
     async fn delete_mapping(&self, id: &str) -> StoreResult<bool>;
     /// Conflict when the protocol exists or the IdP or mapping is missing.
     async fn create_protocol(&self, protocol: &ProtocolRecord) -> StoreResult<()>;
-    async fn get_protocol(&self, idp_id: &str, id: &str) -> StoreResult<Option<ProtocolRecord>>;
+    async fn get_protocol(&self, idp_id: &str, id: Protocol) -> StoreResult<Option<ProtocolRecord>>;
     async fn list_protocols(&self, idp_id: &str) -> StoreResult<Vec<ProtocolRecord>>;
     /// Conflict when the mapping is missing.
     async fn update_protocol(&self, protocol: &ProtocolRecord) -> StoreResult<bool>;
-    async fn delete_protocol(&self, idp_id: &str, id: &str) -> StoreResult<bool>;
+    async fn delete_protocol(&self, idp_id: &str, id: Protocol) -> StoreResult<bool>;
     /// Conflict when the IdP already has a configuration or does not exist.
     async fn create_oidc_config(&self, idp_id: &str, config: &str, now_ms: i64) -> StoreResult<()>;
     async fn update_oidc_config(&self, idp_id: &str, config: &str, now_ms: i64) -> StoreResult<bool>;
     async fn get_oidc_config(&self, idp_id: &str) -> StoreResult<Option<String>>;
     /// Creates or replaces; Conflict when the protocol does not exist.
     async fn put_saml_metadata(&self, metadata: &StoredSamlMetadata) -> StoreResult<()>;
-    async fn get_saml_metadata(&self, idp_id: &str, protocol_id: &str) -> StoreResult<Option<StoredSamlMetadata>>;
+    async fn get_saml_metadata(&self, idp_id: &str, protocol_id: Protocol) -> StoreResult<Option<StoredSamlMetadata>>;
     async fn get_sp_key(&self, usage: &str) -> StoreResult<Option<StoredSpKey>>;
     /// Conflict when another replica stored one first.
     async fn insert_sp_key(&self, key: &StoredSpKey) -> StoreResult<()>;

@@ -17,6 +17,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions};
 use sqlx::{Any, AnyPool, AssertSqlSafe, Executor, Row};
 
 use super::*;
+use crate::model::*;
 
 mod access_keys;
 mod domains;
@@ -249,6 +250,15 @@ impl Sql {
     }
 }
 
+/// A column holding one of a closed set of strings (a `model` enum); anything else is corrupt.
+fn named<T>(row: &AnyRow, column: &str, parse: fn(&str) -> Option<T>) -> Result<T, sqlx::Error> {
+    let text: String = row.try_get(column)?;
+    parse(&text).ok_or_else(|| sqlx::Error::ColumnDecode {
+        index: column.to_string(),
+        source: format!("unknown value {text:?}").into(),
+    })
+}
+
 fn flag(row: &AnyRow, column: &str) -> Result<bool, sqlx::Error> {
     Ok(row.try_get::<i64, _>(column)? != 0)
 }
@@ -271,7 +281,7 @@ fn project_from(row: &AnyRow) -> Result<Project, sqlx::Error> {
         description: row.try_get("description")?,
         enabled: flag(row, "enabled")?,
         parent_id: row.try_get("parent_id")?,
-        status: row.try_get("status")?,
+        status: named(row, "status", ProjectStatus::parse)?,
         created_at_ms: row.try_get("created_at")?,
     })
 }
@@ -291,7 +301,7 @@ fn user_from(row: &AnyRow) -> Result<User, sqlx::Error> {
         email: row.try_get("email")?,
         areacode: row.try_get("areacode")?,
         phone: row.try_get("phone")?,
-        access_mode: row.try_get("access_mode")?,
+        access_mode: named(row, "access_mode", UserAccessMode::parse)?,
         pwd_status: flag(row, "pwd_status")?,
         xuser_type: row.try_get("xuser_type")?,
         xuser_id: row.try_get("xuser_id")?,
@@ -426,7 +436,7 @@ impl ProjectStore for SqlStore {
         .bind(p.description.clone())
         .bind(p.enabled as i64)
         .bind(p.parent_id.clone())
-        .bind(p.status.clone())
+        .bind(p.status.as_str())
         .bind(p.created_at_ms)
         .execute(&self.pool)
         .await
@@ -472,7 +482,7 @@ impl ProjectStore for SqlStore {
                 .bind(p.name.clone())
                 .bind(p.description.clone())
                 .bind(p.enabled as i64)
-                .bind(p.status.clone())
+                .bind(p.status.as_str())
                 .execute(&self.pool)
                 .await
                 .map_err(|e| write_error(e, "project"))?;
@@ -496,7 +506,7 @@ impl UserStore for SqlStore {
         .bind(u.email.clone())
         .bind(u.areacode.clone())
         .bind(u.phone.clone())
-        .bind(u.access_mode.clone())
+        .bind(u.access_mode.as_str())
         .bind(u.pwd_status as i64)
         .bind(u.xuser_type.clone())
         .bind(u.xuser_id.clone())
@@ -574,7 +584,7 @@ impl UserStore for SqlStore {
         .bind(u.email.clone())
         .bind(u.areacode.clone())
         .bind(u.phone.clone())
-        .bind(u.access_mode.clone())
+        .bind(u.access_mode.as_str())
         .bind(u.pwd_status as i64)
         .bind(u.xuser_type.clone())
         .bind(u.xuser_id.clone())
@@ -1001,7 +1011,7 @@ fn mapping_from(row: &AnyRow) -> Result<MappingRecord, sqlx::Error> {
 fn protocol_from(row: &AnyRow) -> Result<ProtocolRecord, sqlx::Error> {
     Ok(ProtocolRecord {
         idp_id: row.try_get("idp_id")?,
-        id: row.try_get("id")?,
+        id: named(row, "id", Protocol::parse)?,
         mapping_id: row.try_get("mapping_id")?,
     })
 }
@@ -1019,7 +1029,7 @@ impl SqlStore {
         Ok(IdentityProvider {
             id,
             domain_id: row.try_get("domain_id")?,
-            sso_type: row.try_get("sso_type")?,
+            sso_type: named(row, "sso_type", SsoType::parse)?,
             description: row.try_get("description")?,
             enabled: flag(row, "enabled")?,
             remote_ids,
@@ -1049,7 +1059,7 @@ impl FederationStore for SqlStore {
         )
         .bind(idp.id.clone())
         .bind(idp.domain_id.clone())
-        .bind(idp.sso_type.clone())
+        .bind(idp.sso_type.as_str())
         .bind(idp.description.clone())
         .bind(idp.enabled as i64)
         .bind(idp.created_at_ms)
@@ -1191,7 +1201,7 @@ impl FederationStore for SqlStore {
     async fn create_protocol(&self, p: &ProtocolRecord) -> StoreResult<()> {
         sqlx::query("INSERT INTO federation_protocols (idp_id, id, mapping_id) VALUES ($1, $2, $3)")
             .bind(p.idp_id.clone())
-            .bind(p.id.clone())
+            .bind(p.id.as_str())
             .bind(p.mapping_id.clone())
             .execute(&self.pool)
             .await
@@ -1199,10 +1209,10 @@ impl FederationStore for SqlStore {
         Ok(())
     }
 
-    async fn get_protocol(&self, idp_id: &str, id: &str) -> StoreResult<Option<ProtocolRecord>> {
+    async fn get_protocol(&self, idp_id: &str, id: Protocol) -> StoreResult<Option<ProtocolRecord>> {
         let row = sqlx::query("SELECT * FROM federation_protocols WHERE idp_id = $1 AND id = $2")
             .bind(idp_id.to_string())
-            .bind(id.to_string())
+            .bind(id.as_str())
             .fetch_optional(&self.pool)
             .await?;
         Ok(row.as_ref().map(protocol_from).transpose()?)
@@ -1219,7 +1229,7 @@ impl FederationStore for SqlStore {
     async fn update_protocol(&self, p: &ProtocolRecord) -> StoreResult<bool> {
         let done = sqlx::query("UPDATE federation_protocols SET mapping_id = $3 WHERE idp_id = $1 AND id = $2")
             .bind(p.idp_id.clone())
-            .bind(p.id.clone())
+            .bind(p.id.as_str())
             .bind(p.mapping_id.clone())
             .execute(&self.pool)
             .await
@@ -1260,7 +1270,7 @@ impl FederationStore for SqlStore {
         let mut tx = self.pool.begin().await?;
         sqlx::query("DELETE FROM idp_saml_metadata WHERE idp_id = $1 AND protocol_id = $2")
             .bind(m.idp_id.clone())
-            .bind(m.protocol_id.clone())
+            .bind(m.protocol_id.as_str())
             .execute(&mut *tx)
             .await?;
         sqlx::query(
@@ -1268,7 +1278,7 @@ impl FederationStore for SqlStore {
              parsed, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
         )
         .bind(m.idp_id.clone())
-        .bind(m.protocol_id.clone())
+        .bind(m.protocol_id.as_str())
         .bind(m.id.clone())
         .bind(m.domain_id.clone())
         .bind(m.xaccount_type.clone())
@@ -1283,16 +1293,16 @@ impl FederationStore for SqlStore {
         Ok(())
     }
 
-    async fn get_saml_metadata(&self, idp_id: &str, protocol_id: &str) -> StoreResult<Option<StoredSamlMetadata>> {
+    async fn get_saml_metadata(&self, idp_id: &str, protocol_id: Protocol) -> StoreResult<Option<StoredSamlMetadata>> {
         let row = sqlx::query("SELECT * FROM idp_saml_metadata WHERE idp_id = $1 AND protocol_id = $2")
             .bind(idp_id.to_string())
-            .bind(protocol_id.to_string())
+            .bind(protocol_id.as_str())
             .fetch_optional(&self.pool)
             .await?;
         let Some(r) = row else { return Ok(None) };
         Ok(Some(StoredSamlMetadata {
             idp_id: r.try_get("idp_id")?,
-            protocol_id: r.try_get("protocol_id")?,
+            protocol_id: named(&r, "protocol_id", Protocol::parse)?,
             id: r.try_get("id")?,
             domain_id: r.try_get("domain_id")?,
             xaccount_type: r.try_get("xaccount_type")?,
@@ -1338,7 +1348,7 @@ impl FederationStore for SqlStore {
         )
         .bind(u.id.clone())
         .bind(u.idp_id.clone())
-        .bind(u.protocol_id.clone())
+        .bind(u.protocol_id.as_str())
         .bind(u.name.clone())
         .bind(u.domain_id.clone())
         .bind(u.enabled as i64)
@@ -1380,10 +1390,10 @@ impl FederationStore for SqlStore {
         Ok(done.rows_affected() > 0)
     }
 
-    async fn delete_protocol(&self, idp_id: &str, id: &str) -> StoreResult<bool> {
+    async fn delete_protocol(&self, idp_id: &str, id: Protocol) -> StoreResult<bool> {
         let done = sqlx::query("DELETE FROM federation_protocols WHERE idp_id = $1 AND id = $2")
             .bind(idp_id.to_string())
-            .bind(id.to_string())
+            .bind(id.as_str())
             .execute(&self.pool)
             .await?;
         Ok(done.rows_affected() > 0)
@@ -1397,7 +1407,7 @@ fn federated_user(r: &sqlx::any::AnyRow) -> StoreResult<FederatedUser> {
     Ok(FederatedUser {
         id: r.try_get("id")?,
         idp_id: r.try_get("idp_id")?,
-        protocol_id: r.try_get("protocol_id")?,
+        protocol_id: named(r, "protocol_id", Protocol::parse)?,
         name: r.try_get("name")?,
         domain_id: r.try_get("domain_id")?,
         enabled: flag(r, "enabled")?,

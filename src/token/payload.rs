@@ -10,6 +10,7 @@
 //! the agency it acts as (4: agency id, session user name or empty).
 
 use super::TokenError;
+use crate::model::Protocol;
 
 /// Authentication methods carried by a token, in Keystone's vocabulary.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -63,7 +64,7 @@ pub enum Scope {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Federation {
     pub idp_id: String,
-    pub protocol_id: String,
+    pub protocol_id: Protocol,
     pub user_name: String,
     pub domain_id: String,
     pub group_ids: Vec<String>,
@@ -167,7 +168,7 @@ impl TokenPayload {
                 SECTION_FEDERATION
             });
             put_str(&mut out, &fed.idp_id);
-            put_str(&mut out, &fed.protocol_id);
+            put_str(&mut out, fed.protocol_id.as_str());
             put_str(&mut out, &fed.user_name);
             put_id(&mut out, &fed.domain_id);
             put_varint(&mut out, fed.group_ids.len() as u64);
@@ -228,7 +229,7 @@ impl TokenPayload {
                 }
                 tag @ (SECTION_FEDERATION | SECTION_FEDERATED_LOCAL_USER) if federation.is_none() => {
                     let idp_id = r.string()?;
-                    let protocol_id = r.string()?;
+                    let protocol_id = Protocol::parse(&r.string()?).ok_or(TokenError::Malformed("protocol"))?;
                     let user_name = r.string()?;
                     let domain_id = r.id()?;
                     let n = r.varint()? as usize;
@@ -428,7 +429,7 @@ mod tests {
         p.audit_ids = vec![[1; 16], [2; 16]];
         p.federation = Some(Federation {
             idp_id: "ACME".into(),
-            protocol_id: "saml".into(),
+            protocol_id: Protocol::Saml,
             user_name: "Zoë Müller".into(),
             domain_id: "d78cbac186b744899480f25bd022f468".into(),
             group_ids: vec!["06aa22601502cec4a23ac0084a74038f".into(), "custom-id".into()],
@@ -511,7 +512,7 @@ mod tests {
     prop_compose! {
         fn any_federation()(
             idp_id in "\\PC{0,30}",
-            protocol_id in "saml|oidc",
+            protocol_id in proptest::sample::select(Protocol::ALL),
             user_name in "\\PC{0,60}",
             domain_id in any_id(),
             group_ids in proptest::collection::vec(any_id(), 0..5),

@@ -159,7 +159,7 @@ mod tests {
             scope: Scope::Unscoped,
             federation: Some(Federation {
                 idp_id: "acme".into(),
-                protocol_id: "saml".into(),
+                protocol_id: crate::model::Protocol::Saml,
                 user_name: "alice".into(),
                 domain_id: "d".into(),
                 group_ids: vec![],

@@ -89,7 +89,7 @@ async fn password_lockout(db: Db) {
         return;
     };
     let carol = create_user(&app, "carol", CAROL_PASSWORD).await;
-    let store = app.services.store.clone();
+    let store = app.store.clone();
 
     struct Attempt {
         name: &'static str,

@@ -52,7 +52,7 @@ async fn role_id(app: &TestApp, name: &str) -> String {
 /// owners' group id, dana's domain-scoped token).
 async fn account_with_second_admin(app: &TestApp) -> (String, String, String, String) {
     let acme = bootstrap(
-        app.services.store.as_ref(),
+        app.store.as_ref(),
         BootstrapRequest {
             domain_name: "acme".into(),
             project_name: "acme-main".into(),
@@ -478,7 +478,12 @@ async fn a_token_through_a_disabled_provider_stays_refused(db: Db) {
     let attrs = fedgate::mapping::assertion_from_json(json!({"sub": "bob@corp"}).as_object().unwrap());
     // B has signed bob in through corp before: its caches hold the provider and bob's view.
     b.services
-        .federated_login("corp", "oidc", &attrs, fedgate::service::now_ms())
+        .federated_login(
+            "corp",
+            fedgate::model::Protocol::Oidc,
+            &attrs,
+            fedgate::service::now_ms(),
+        )
         .await
         .unwrap();
     call_ok(
@@ -493,7 +498,12 @@ async fn a_token_through_a_disabled_provider_stays_refused(db: Db) {
     // Within B's refresh interval (the documented window) B still signs bob in.
     let late = b
         .services
-        .federated_login("corp", "oidc", &attrs, fedgate::service::now_ms())
+        .federated_login(
+            "corp",
+            fedgate::model::Protocol::Oidc,
+            &attrs,
+            fedgate::service::now_ms(),
+        )
         .await
         .unwrap()
         .token;
@@ -627,7 +637,7 @@ async fn an_assertion_is_used_once_whatever_provider_it_is_posted_to(db: Db) {
             .contains("https://idp.test/shared")
     );
     // As if it had happened before the rule: `first` lets go of the entityID in the store.
-    let store = &app.services.store;
+    let store = &app.store;
     let mut first = store.get_idp("first").await.unwrap().unwrap();
     first.remote_ids = vec!["https://first.elsewhere.test/".into()];
     store.update_idp(&first, first.enabled).await.unwrap();
@@ -729,7 +739,12 @@ async fn rebinding_a_user_ends_its_sso_tokens(db: Db) {
     let attrs = fedgate::mapping::assertion_from_json(json!({"sub": "bob@corp"}).as_object().unwrap());
     let signed_in = app
         .services
-        .federated_login("corp", "oidc", &attrs, fedgate::service::now_ms())
+        .federated_login(
+            "corp",
+            fedgate::model::Protocol::Oidc,
+            &attrs,
+            fedgate::service::now_ms(),
+        )
         .await
         .unwrap()
         .token;

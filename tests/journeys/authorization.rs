@@ -82,7 +82,7 @@ pub(crate) async fn token(app: &TestApp, user: &str, domain: &str, scope: Value)
 /// The two accounts and the callers of the table (also used by `credentials.rs`).
 pub(crate) async fn world(app: &TestApp) -> (World, Vec<(&'static str, String)>) {
     let now = fedgate::service::now_ms();
-    let store = app.services.store.as_ref();
+    let store = app.store.as_ref();
     let account = |domain: &str, owner: &str| BootstrapRequest {
         domain_name: domain.into(),
         project_name: format!("{domain}-main"),

@@ -1,7 +1,7 @@
 //! Malformed and hostile requests across the auth and admin API: each gets its exact 4xx with
 //! the API's error body, and nothing in the store changes.
 
-use fedgate::store::{AgencyFilter, GrantFilter, GroupFilter, ProjectFilter, UserFilter};
+use fedgate::model::{AgencyFilter, GrantFilter, GroupFilter, ProjectFilter, UserFilter};
 use serde_json::{Value, json};
 
 use crate::support::{Db, TestApp, spawn_app};
@@ -35,7 +35,7 @@ fn anonymous(mut c: Case) -> Case {
 }
 
 async fn snapshot(app: &TestApp) -> String {
-    let s = &app.services.store;
+    let s = &app.store;
     let users = s.list_users(&UserFilter::default()).await.unwrap();
     let groups = s.list_groups(&GroupFilter::default()).await.unwrap();
     let projects = s.list_projects(&ProjectFilter::default()).await.unwrap();

@@ -1,6 +1,7 @@
 //! The store contract, run against SQLite and PostgreSQL alike (dex's storage conformance
 //! idea): one async function per behaviour, each on a fresh store.
 
+use fedgate::model::*;
 use fedgate::store::*;
 
 use crate::support::{PgDatabase, open_store};
@@ -28,7 +29,7 @@ fn user(id: &str, domain_id: &str, name: &str) -> User {
         email: None,
         areacode: None,
         phone: None,
-        access_mode: "default".into(),
+        access_mode: UserAccessMode::Default,
         pwd_status: false,
         xuser_type: None,
         xuser_id: None,
@@ -76,7 +77,7 @@ fn project(id: &str, domain_id: &str, name: &str, parent: Option<&str>) -> Proje
         description: String::new(),
         enabled: true,
         parent_id: parent.map(Into::into),
-        status: "normal".into(),
+        status: ProjectStatus::Normal,
         created_at_ms: NOW,
     }
 }
@@ -368,7 +369,7 @@ async fn federation_cascades_and_restricts(s: &dyn Store) {
     let idp = |id: &str, remote: &[&str]| IdentityProvider {
         id: id.into(),
         domain_id: "d1".into(),
-        sso_type: "virtual_user_sso".into(),
+        sso_type: fedgate::model::SsoType::VirtualUserSso,
         description: String::new(),
         enabled: true,
         remote_ids: remote.iter().map(|r| r.to_string()).collect(),
@@ -398,7 +399,7 @@ async fn federation_cascades_and_restricts(s: &dyn Store) {
     s.create_mapping(&mapping).await.unwrap();
     let protocol = ProtocolRecord {
         idp_id: "acme".into(),
-        id: "saml".into(),
+        id: fedgate::model::Protocol::Saml,
         mapping_id: "m1".into(),
     };
     s.create_protocol(&protocol).await.unwrap();
@@ -409,7 +410,10 @@ async fn federation_cascades_and_restricts(s: &dyn Store) {
     assert!(matches!(s.create_protocol(&orphan).await, Err(StoreError::Conflict(_))));
     assert!(matches!(s.delete_mapping("m1").await, Err(StoreError::Conflict(_))));
     assert!(s.delete_idp("acme").await.unwrap());
-    assert_eq!(s.get_protocol("acme", "saml").await.unwrap(), None);
+    assert_eq!(
+        s.get_protocol("acme", fedgate::model::Protocol::Saml).await.unwrap(),
+        None
+    );
     assert!(s.delete_mapping("m1").await.unwrap());
     s.create_idp(&idp("other", &["https://b"])).await.unwrap();
 }
@@ -423,7 +427,7 @@ async fn an_account_has_one_kind_of_identity_provider(s: &dyn Store) {
     let idp = |id: &str, domain: &str, sso_type: &str| IdentityProvider {
         id: id.into(),
         domain_id: domain.into(),
-        sso_type: sso_type.into(),
+        sso_type: SsoType::parse(sso_type).expect("an sso_type"),
         description: String::new(),
         enabled: true,
         remote_ids: vec![],
@@ -472,7 +476,7 @@ async fn a_stale_provider_write_changes_nothing(s: &dyn Store) {
     let mut idp = IdentityProvider {
         id: "acme".into(),
         domain_id: "d1".into(),
-        sso_type: "virtual_user_sso".into(),
+        sso_type: fedgate::model::SsoType::VirtualUserSso,
         description: String::new(),
         enabled: true,
         remote_ids: vec![],
@@ -524,7 +528,7 @@ async fn shadow_users_record_logins_and_keep_their_status(s: &dyn Store) {
     s.create_idp(&IdentityProvider {
         id: "acme".into(),
         domain_id: "d1".into(),
-        sso_type: "virtual_user_sso".into(),
+        sso_type: fedgate::model::SsoType::VirtualUserSso,
         description: String::new(),
         enabled: true,
         remote_ids: vec![],
@@ -535,7 +539,7 @@ async fn shadow_users_record_logins_and_keep_their_status(s: &dyn Store) {
     let shadow = FederatedUser {
         id: "0123456789abcdef0123456789abcdef".into(),
         idp_id: "acme".into(),
-        protocol_id: "saml".into(),
+        protocol_id: fedgate::model::Protocol::Saml,
         name: "Zoë".into(),
         domain_id: "d1".into(),
         enabled: true,
@@ -549,7 +553,7 @@ async fn shadow_users_record_logins_and_keep_their_status(s: &dyn Store) {
     assert!(!s.set_federated_user_enabled("missing", false).await.unwrap());
     // A later login updates the last login and protocol, never the status an admin set.
     let again = FederatedUser {
-        protocol_id: "oidc".into(),
+        protocol_id: fedgate::model::Protocol::Oidc,
         last_login_at_ms: NOW + 5,
         ..shadow.clone()
     };
@@ -865,7 +869,7 @@ async fn a_disabled_domain_is_deleted_with_its_contents(s: &dyn Store) {
     s.create_idp(&IdentityProvider {
         id: "idp1".into(),
         domain_id: "d1".into(),
-        sso_type: "virtual_user_sso".into(),
+        sso_type: fedgate::model::SsoType::VirtualUserSso,
         description: String::new(),
         enabled: true,
         remote_ids: vec!["https://idp1".into()],
@@ -884,7 +888,7 @@ async fn a_disabled_domain_is_deleted_with_its_contents(s: &dyn Store) {
     .unwrap();
     s.create_protocol(&ProtocolRecord {
         idp_id: "idp1".into(),
-        id: "saml".into(),
+        id: fedgate::model::Protocol::Saml,
         mapping_id: "m1".into(),
     })
     .await
@@ -906,7 +910,10 @@ async fn a_disabled_domain_is_deleted_with_its_contents(s: &dyn Store) {
         assert_eq!(s.get_project(p).await.unwrap(), None);
     }
     assert_eq!(s.get_idp("idp1").await.unwrap(), None);
-    assert_eq!(s.get_protocol("idp1", "saml").await.unwrap(), None);
+    assert_eq!(
+        s.get_protocol("idp1", fedgate::model::Protocol::Saml).await.unwrap(),
+        None
+    );
     assert_eq!(s.get_mapping("m1").await.unwrap(), None);
     assert_eq!(
         s.list_grants(&GrantFilter::default()).await.unwrap(),
@@ -921,7 +928,7 @@ async fn a_disabled_domain_is_deleted_with_its_contents(s: &dyn Store) {
     s.create_idp(&IdentityProvider {
         id: "idp1".into(),
         domain_id: "d2".into(),
-        sso_type: "virtual_user_sso".into(),
+        sso_type: fedgate::model::SsoType::VirtualUserSso,
         description: String::new(),
         enabled: true,
         remote_ids: vec!["https://idp1".into()],

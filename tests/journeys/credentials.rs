@@ -97,7 +97,7 @@ async fn permanent_keys_round_trip(db: Db) {
     let create_time = c["create_time"].clone();
 
     // At rest the secret is sealed: neither the stored record nor the database files hold it.
-    let stored = app.services.store.get_access_key(&access).await.unwrap().unwrap();
+    let stored = app.store.get_access_key(&access).await.unwrap().unwrap();
     assert!(!format!("{stored:?}").contains(&secret));
     assert_eq!(stored.key_id, app.services.credential_key_fingerprint());
     if db == Db::Sqlite {
@@ -226,7 +226,7 @@ async fn permanent_keys_round_trip(db: Db) {
             .0,
         204
     );
-    assert_eq!(app.services.store.get_access_key(&second).await.unwrap(), None);
+    assert_eq!(app.store.get_access_key(&second).await.unwrap(), None);
     assert!(app.services.permanent_key(&second, now_ms()).await.unwrap().is_none());
     assert!(!captured_logs().contains(&secret), "the secret reached the log");
     app.stop().await;
@@ -265,7 +265,7 @@ async fn last_use_is_kept_in_memory_and_flushed(db: Db) {
         app.services.note_key_use(&access, t0 + i);
     }
     app.services.note_key_use(&access, t0);
-    let stored = app.services.store.get_access_key(&access).await.unwrap().unwrap();
+    let stored = app.store.get_access_key(&access).await.unwrap().unwrap();
     assert_eq!(stored.last_used_at_ms, None, "nothing written per use");
     assert_eq!(app.services.key_use_writes(), writes);
     let (_, v) = app.call("GET", &path, &app.admin_token, None).await;
@@ -277,7 +277,7 @@ async fn last_use_is_kept_in_memory_and_flushed(db: Db) {
 
     assert_eq!(app.services.flush_key_uses().await.unwrap(), 1);
     assert_eq!(app.services.key_use_writes(), writes + 1, "one write for 1001 uses");
-    let stored = app.services.store.get_access_key(&access).await.unwrap().unwrap();
+    let stored = app.store.get_access_key(&access).await.unwrap().unwrap();
     assert_eq!(stored.last_used_at_ms, Some(t0 + 999));
     assert_eq!(app.services.flush_key_uses().await.unwrap(), 0, "nothing left to write");
     assert_eq!(app.services.key_use_writes(), writes + 1);
@@ -357,7 +357,7 @@ async fn federated_users_cannot_hold_keys(db: Db) {
     let attrs = fedgate::mapping::assertion_from_json(json!({"UserName": "fred"}).as_object().unwrap());
     let issued = app
         .services
-        .federated_login("acme", "saml", &attrs, now_ms())
+        .federated_login("acme", fedgate::model::Protocol::Saml, &attrs, now_ms())
         .await
         .unwrap();
     let (_, v) = app.validate(&app.admin_token, &issued.token).await;
@@ -421,9 +421,9 @@ async fn who_manages_whose_keys(db: Db) {
         failures.join("\n")
     );
     // Nothing a refused caller did stuck.
-    let k = app.services.store.get_access_key(&k0).await.unwrap().unwrap();
+    let k = app.store.get_access_key(&k0).await.unwrap().unwrap();
     assert_eq!(k.description, "by admin");
-    assert_eq!(app.services.store.list_access_keys(&w.sam).await.unwrap().len(), 1);
+    assert_eq!(app.store.list_access_keys(&w.sam).await.unwrap().len(), 1);
     app.stop().await;
 }
 
@@ -521,7 +521,7 @@ async fn bad_credential_input(db: Db) {
             Value::Null,
         ),
     ];
-    let before = app.services.store.list_access_keys(&admin).await.unwrap();
+    let before = app.store.list_access_keys(&admin).await.unwrap();
     for (name, method, path, body, want, want_body) in cases {
         let mut req = app
             .client
@@ -547,7 +547,7 @@ async fn bad_credential_input(db: Db) {
             assert_eq!(got, want_body, "{name}");
         }
     }
-    assert_eq!(app.services.store.list_access_keys(&admin).await.unwrap(), before);
+    assert_eq!(app.store.list_access_keys(&admin).await.unwrap(), before);
     app.stop().await;
 }
 

@@ -334,7 +334,7 @@ async fn account_lifecycle(db: Db) {
         )
     );
     assert_eq!(app.call("GET", &format!("/v3/domains/{id}"), t, None).await.0, 404);
-    let store = &app.services.store;
+    let store = &app.store;
     for user in [&owner, &dev] {
         assert!(store.get_user(user).await.unwrap().is_none(), "user {user}");
     }
@@ -346,7 +346,7 @@ async fn account_lifecycle(db: Db) {
     assert!(store.get_idp(&idp).await.unwrap().is_none());
     assert!(store.get_mapping(&mapping).await.unwrap().is_none());
     let agencies = store
-        .list_agencies(&fedgate::store::AgencyFilter {
+        .list_agencies(&fedgate::model::AgencyFilter {
             domain_id: Some(id.clone()),
             name: None,
             trust_domain_id: None,
@@ -355,7 +355,7 @@ async fn account_lifecycle(db: Db) {
         .unwrap();
     assert!(agencies.is_empty());
     let grants = store
-        .list_grants(&fedgate::store::GrantFilter::default())
+        .list_grants(&fedgate::model::GrantFilter::default())
         .await
         .unwrap();
     let dangling: Vec<_> = grants

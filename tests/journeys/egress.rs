@@ -590,11 +590,9 @@ async fn oidc_configuration_urls(db: Db) {
     }
 
     // A configuration stored before these rules: the browser is not sent to its endpoint.
-    let mut stored: Value =
-        serde_json::from_str(&app.services.store.get_oidc_config("corp").await.unwrap().unwrap()).unwrap();
+    let mut stored: Value = serde_json::from_str(&app.store.get_oidc_config("corp").await.unwrap().unwrap()).unwrap();
     stored["authorization_endpoint"] = json!("http://login.corp.example/authorize");
-    app.services
-        .store
+    app.store
         .update_oidc_config("corp", &stored.to_string(), fedgate::service::now_ms())
         .await
         .unwrap();

@@ -2,9 +2,9 @@
 //! the provider's account, iam_user_sso bound to local users, and what disabling does. The
 //! SAML and OIDC endpoints call the same service once they have verified their input.
 
+use fedgate::model::{Domain, Group};
 use fedgate::service::Error;
 use fedgate::service::federated_login::federated_user_id;
-use fedgate::store::{Domain, Group};
 use serde_json::{Value, json};
 
 use crate::support::{Db, TestApp, spawn_app};
@@ -35,7 +35,7 @@ async fn setup(app: &TestApp) -> (String, String) {
         204
     );
     // A group in another account, which a mapping must not be able to reach.
-    let store = &app.services.store;
+    let store = &app.store;
     store
         .create_domain(&Domain {
             id: "0ther0domain0000000000000000000a".into(),
@@ -103,7 +103,12 @@ async fn federated_logins(db: Db) {
         let services = app.services.clone();
         async move {
             services
-                .federated_login("acme", "saml", &attrs(a), fedgate::service::now_ms())
+                .federated_login(
+                    "acme",
+                    fedgate::model::Protocol::Saml,
+                    &attrs(a),
+                    fedgate::service::now_ms(),
+                )
                 .await
         }
     };
@@ -224,7 +229,7 @@ async fn federated_logins(db: Db) {
         let a = attrs(json!({"sub": sub}));
         async move {
             services
-                .federated_login("corp", "oidc", &a, fedgate::service::now_ms())
+                .federated_login("corp", fedgate::model::Protocol::Oidc, &a, fedgate::service::now_ms())
                 .await
         }
     };
@@ -265,7 +270,12 @@ async fn mapped_text_with_control_characters_is_refused(db: Db) {
         let services = app.services.clone();
         async move {
             services
-                .federated_login("acme", "saml", &attrs(a), fedgate::service::now_ms())
+                .federated_login(
+                    "acme",
+                    fedgate::model::Protocol::Saml,
+                    &attrs(a),
+                    fedgate::service::now_ms(),
+                )
                 .await
         }
     };
@@ -299,7 +309,7 @@ async fn mapped_text_with_control_characters_is_refused(db: Db) {
             other => panic!("{attributes}: {:?}", other.map(|i| i.ctx.identity.user.name.clone())),
         }
     }
-    let stored = app.services.store.list_federated_users("acme").await.unwrap();
+    let stored = app.store.list_federated_users("acme").await.unwrap();
     assert!(stored.is_empty(), "nothing stored: {stored:?}");
     let logs = crate::support::captured_logs();
     for raw in [
@@ -392,7 +402,12 @@ async fn dropped_groups_are_explained(db: Db) {
     );
     let issued = app
         .services
-        .federated_login(&idp, "saml", &attrs(assertion), fedgate::service::now_ms())
+        .federated_login(
+            &idp,
+            fedgate::model::Protocol::Saml,
+            &attrs(assertion),
+            fedgate::service::now_ms(),
+        )
         .await
         .unwrap();
     let ids: Vec<_> = issued.ctx.identity.groups.iter().map(|g| g.id.clone()).collect();

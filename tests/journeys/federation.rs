@@ -179,7 +179,7 @@ async fn disabling_an_identity_provider_revokes_its_tokens() {
         scope: Scope::Unscoped,
         federation: Some(Federation {
             idp_id: "acme".into(),
-            protocol_id: "saml".into(),
+            protocol_id: fedgate::model::Protocol::Saml,
             user_name: "alice".into(),
             domain_id: admin_domain_id(&app).await,
             group_ids: vec![],
@@ -187,17 +187,17 @@ async fn disabling_an_identity_provider_revokes_its_tokens() {
         }),
         agency: None,
     };
-    let shadow = fedgate::store::FederatedUser {
+    let shadow = fedgate::model::FederatedUser {
         id: payload.user_id.clone(),
         idp_id: "acme".into(),
-        protocol_id: "saml".into(),
+        protocol_id: fedgate::model::Protocol::Saml,
         name: "alice".into(),
         domain_id: admin_domain_id(&app).await,
         enabled: true,
         created_at_ms: now,
         last_login_at_ms: now,
     };
-    app.services.store.record_federated_login(&shadow).await.unwrap();
+    app.store.record_federated_login(&shadow).await.unwrap();
     let federated = app.services.tokens.seal(&payload);
     let (s, v) = app.validate(t, &federated).await;
     assert_eq!(s, 200, "{v}");

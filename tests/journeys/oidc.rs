@@ -668,14 +668,7 @@ async fn hostile_id_tokens(db: Db) {
         // The same token through the service the endpoint calls: the exact refusal.
         let refused = app
             .services
-            .oidc_login(
-                "github",
-                "oidc",
-                &token,
-                None,
-                IdTokenUse::Exchange,
-                fedgate::service::now_ms(),
-            )
+            .oidc_login("github", &token, None, IdTokenUse::Exchange, fedgate::service::now_ms())
             .await;
         let refusal = refusal_of(refused);
         assert!(want(&refusal), "{name}: refused for another reason: {refusal:?}");
@@ -684,15 +677,12 @@ async fn hostile_id_tokens(db: Db) {
             assert_eq!(s, 401, "{name} (bearer): {body}");
         }
     }
-    let users = app.services.store.list_federated_users("github").await.unwrap();
+    let users = app.store.list_federated_users("github").await.unwrap();
     assert!(users.is_empty(), "hostile tokens created users: {users:?}");
     // The control: the same setup admits a good token, so the refusals above are the checks'.
     let token = jwt(&header("RS256", "rsa-1"), &claims(), &rsa, "RS256");
     assert_eq!(exchange(&app, "github", &token, None).await.0, 201);
-    assert_eq!(
-        app.services.store.list_federated_users("github").await.unwrap().len(),
-        1
-    );
+    assert_eq!(app.store.list_federated_users("github").await.unwrap().len(), 1);
     app.stop().await;
 }
 
@@ -739,7 +729,7 @@ async fn discovered_keys_rotate(db: Db) {
     let rotated = jwt(&header("ES256", "2026-2"), &claims_at(later / 1000), &new, "ES256");
     let issued = app
         .services
-        .oidc_login("corp", "oidc", &rotated, None, IdTokenUse::Exchange, later)
+        .oidc_login("corp", &rotated, None, IdTokenUse::Exchange, later)
         .await;
     assert!(issued.is_ok(), "{:?}", issued.err());
     assert_eq!(op.fetch_count(), 2);
@@ -747,7 +737,7 @@ async fn discovered_keys_rotate(db: Db) {
     let ghost = jwt(&header("RS256", "ghost"), &claims_at(later / 1000), &old, "RS256");
     assert!(
         app.services
-            .oidc_login("corp", "oidc", &ghost, None, IdTokenUse::Exchange, later + 1)
+            .oidc_login("corp", &ghost, None, IdTokenUse::Exchange, later + 1)
             .await
             .is_err()
     );
@@ -759,7 +749,7 @@ async fn discovered_keys_rotate(db: Db) {
     let token = jwt(&header("RS256", "2026-1"), &claims_at(much_later / 1000), &old, "RS256");
     let issued = app
         .services
-        .oidc_login("corp", "oidc", &token, None, IdTokenUse::Exchange, much_later)
+        .oidc_login("corp", &token, None, IdTokenUse::Exchange, much_later)
         .await;
     assert!(issued.is_ok(), "stale keys still verify: {:?}", issued.err());
 
@@ -1183,14 +1173,7 @@ async fn an_unreachable_issuer_is_said(db: Db) {
     let token = jwt(&header("RS256", "k1"), &claims, &key, "RS256");
     let login = app
         .services
-        .oidc_login(
-            "down",
-            "oidc",
-            &token,
-            None,
-            IdTokenUse::Exchange,
-            fedgate::service::now_ms(),
-        )
+        .oidc_login("down", &token, None, IdTokenUse::Exchange, fedgate::service::now_ms())
         .await;
     match refusal_of(login) {
         Refusal::NoProviderKeys { issuer: named, error } => {

@@ -350,7 +350,7 @@ async fn saml_sign_in(db: Db) {
             "message": "The request you have made requires authentication."}})
     );
 
-    let users = app.services.store.list_federated_users("acme").await.unwrap();
+    let users = app.store.list_federated_users("acme").await.unwrap();
     assert_eq!(users.len(), 1, "one person, one shadow user: {users:?}");
     app.stop().await;
 }
@@ -1011,7 +1011,7 @@ async fn hostile_saml_responses(db: Db) {
         assert!(want(&refusal), "{name}: refused for another reason: {refusal:?}");
     }
     for provider in ["acme", "strict", "assertion-signer"] {
-        let users = app.services.store.list_federated_users(provider).await.unwrap();
+        let users = app.store.list_federated_users(provider).await.unwrap();
         assert!(users.is_empty(), "hostile responses created users: {users:?}");
     }
     // Controls: the outstanding request still answers once, and replays are refused.
@@ -1222,9 +1222,8 @@ async fn idp_endpoints_must_be_https(db: Db) {
         );
     }
     let stored = app
-        .services
         .store
-        .get_saml_metadata("acme", "saml")
+        .get_saml_metadata("acme", fedgate::model::Protocol::Saml)
         .await
         .unwrap()
         .unwrap();
@@ -1244,7 +1243,7 @@ async fn idp_endpoints_must_be_https(db: Db) {
     legacy.parsed = legacy
         .parsed
         .replace("https://idp.test/sso/redirect", "http://idp.test/sso/redirect");
-    app.services.store.put_saml_metadata(&legacy).await.unwrap();
+    app.store.put_saml_metadata(&legacy).await.unwrap();
     app.services.invalidate_cache();
     for start in [
         "/v3/OS-FEDERATION/identity_providers/acme/protocols/saml/auth".to_string(),

@@ -507,7 +507,7 @@ async fn disabling_the_identity_provider_reaches_federated_credentials(db: Db) {
     let attrs = fedgate::mapping::assertion_from_json(json!({"sub": "job-7"}).as_object().unwrap());
     let issued = app
         .services
-        .federated_login("ci", "oidc", &attrs, fedgate::service::now_ms())
+        .federated_login("ci", fedgate::model::Protocol::Oidc, &attrs, fedgate::service::now_ms())
         .await
         .unwrap();
     // Federated users present their token as X-Auth-Token (L3642); in the body it is refused.

@@ -182,6 +182,8 @@ pub struct TestApp {
     pub client: reqwest::Client,
     pub admin_token: String,
     pub services: Arc<Services>,
+    /// The store under the services, to inspect or arrange records directly.
+    pub store: Arc<dyn fedgate::store::Store>,
     pub dir: tempfile::TempDir,
     pg: Option<PgDatabase>,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
@@ -210,9 +212,9 @@ pub async fn spawn_app_with(db: Db, adjust: impl FnOnce(&mut ServeArgs)) -> Opti
         database_url: pg.as_ref().map(|p| p.url.clone()),
         config: None,
     };
-    let (services, base, shutdown) = start_server(store, adjust).await;
+    let (services, store, base, shutdown) = start_server(store, adjust).await;
     bootstrap(
-        services.store.as_ref(),
+        store.as_ref(),
         BootstrapRequest {
             domain_name: "admin".into(),
             project_name: "admin".into(),
@@ -228,6 +230,7 @@ pub async fn spawn_app_with(db: Db, adjust: impl FnOnce(&mut ServeArgs)) -> Opti
         client: test_client(),
         admin_token: String::new(),
         services,
+        store,
         dir,
         pg,
         shutdown: Some(shutdown),
@@ -253,7 +256,12 @@ fn test_client() -> reqwest::Client {
 async fn start_server(
     store: fedgate::config::StoreArgs,
     adjust: impl FnOnce(&mut ServeArgs),
-) -> (Arc<Services>, String, tokio::sync::oneshot::Sender<()>) {
+) -> (
+    Arc<Services>,
+    Arc<dyn fedgate::store::Store>,
+    String,
+    tokio::sync::oneshot::Sender<()>,
+) {
     let port = free_port();
     let mut args = ServeArgs {
         store,
@@ -270,11 +278,12 @@ async fn start_server(
     init_logs();
     let app = Application::build(config).await.expect("application builds");
     let services = app.services();
+    let store = app.store();
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     tokio::spawn(app.run_until(async move {
         let _ = rx.await;
     }));
-    (services, format!("http://127.0.0.1:{port}"), tx)
+    (services, store, format!("http://127.0.0.1:{port}"), tx)
 }
 
 /// A client that shows redirects instead of following them (browser sign-in starts).
@@ -439,7 +448,7 @@ impl TestApp {
     pub async fn account_admin(&self, domain: &str) -> String {
         let owner = format!("{domain}-admin");
         bootstrap(
-            self.services.store.as_ref(),
+            self.store.as_ref(),
             BootstrapRequest {
                 domain_name: domain.into(),
                 project_name: format!("{domain}-main"),
@@ -464,12 +473,13 @@ impl TestApp {
             database_url: self.pg.as_ref().map(|p| p.url.clone()),
             config: None,
         };
-        let (services, base, shutdown) = start_server(store, adjust).await;
+        let (services, store, base, shutdown) = start_server(store, adjust).await;
         TestApp {
             base,
             client: test_client(),
             admin_token: self.admin_token.clone(),
             services,
+            store,
             dir: tempfile::tempdir().expect("temp dir"),
             // The first app owns the database and drops it.
             pg: None,

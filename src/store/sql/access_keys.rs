@@ -5,7 +5,8 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use super::{Backend, SqlStore, flag, write_error};
-use crate::store::{AccessKeyStore, StoreError, StoreResult, StoredAccessKey};
+use crate::model::StoredAccessKey;
+use crate::store::{AccessKeyStore, StoreError, StoreResult};
 
 const COLUMNS: &str = "access, user_id, secret_sealed, key_id, enabled, description, created_at, last_used_at";
 

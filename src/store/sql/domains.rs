@@ -2,7 +2,8 @@
 //! calls these.
 
 use super::{SqlStore, write_error};
-use crate::store::{Domain, StoreResult};
+use crate::model::Domain;
+use crate::store::StoreResult;
 
 /// What hangs off a domain, removed child before parent in one transaction. Every statement
 /// takes the domain id as $1. Foreign-key cascades would reach most of it, but grants name

@@ -137,7 +137,7 @@ async fn build(app: &TestApp, sc: &Value) -> Built {
     let mut domains = HashMap::new();
     for d in sc["domains"].as_array().unwrap() {
         let outcome = bootstrap(
-            app.services.store.as_ref(),
+            app.store.as_ref(),
             BootstrapRequest {
                 domain_name: s(d, "name").into(),
                 project_name: s(d, "project").into(),

@@ -1,4 +1,79 @@
-//! Plain records as stored. Instants are Unix milliseconds.
+//! The domain model: records as the store keeps them and the services read them, and the enums
+//! their fields take. `store` persists them, `service` decides with them, `http` renders them;
+//! none of the three owns them. Instants are Unix milliseconds.
+
+/// Declares a closed set of values that travel as fixed strings (in the database and on the
+/// wire): `as_str` for both, `parse` for reading them back, `Display` and `Serialize` for views.
+macro_rules! string_enum {
+    ($(#[$meta:meta])* $name:ident { $($(#[$vmeta:meta])* $variant:ident => $text:literal),+ $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum $name {
+            $($(#[$vmeta])* $variant),+
+        }
+
+        impl $name {
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $($name::$variant => $text),+
+                }
+            }
+
+            /// The value `text` names exactly (case matters), if any.
+            pub fn parse(text: &str) -> Option<Self> {
+                match text {
+                    $($text => Some($name::$variant),)+
+                    _ => None,
+                }
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl serde::Serialize for $name {
+            fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                serializer.serialize_str(self.as_str())
+            }
+        }
+    };
+}
+
+string_enum! {
+    /// A federation protocol: the path segment `/protocols/{protocol}` and the protocol record's id.
+    Protocol { Saml => "saml", Oidc => "oidc" }
+}
+
+string_enum! {
+    /// A project's status (IAM `PUT /v3-ext/projects/{id}`): a suspended project gives no scope.
+    ProjectStatus { Normal => "normal", Suspended => "suspended" }
+}
+
+string_enum! {
+    /// How a user may sign in: `console` users get no API tokens from a password.
+    UserAccessMode { Default => "default", Programmatic => "programmatic", Console => "console" }
+}
+
+string_enum! {
+    /// Whether an identity provider's users are virtual (mapped) or existing IAM users.
+    SsoType { VirtualUserSso => "virtual_user_sso", IamUserSso => "iam_user_sso" }
+}
+
+string_enum! {
+    /// Who holds a grant: roles go to groups and agencies only (Keystone's assignments to users
+    /// appear only expanded).
+    ActorKind { Group => "group", Agency => "agency" }
+}
+
+string_enum! {
+    /// Where a grant applies.
+    TargetKind { Domain => "domain", Project => "project" }
+}
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Domain {
@@ -17,8 +92,7 @@ pub struct Project {
     pub description: String,
     pub enabled: bool,
     pub parent_id: Option<String>,
-    /// `normal` or `suspended`.
-    pub status: String,
+    pub status: ProjectStatus,
     pub created_at_ms: i64,
 }
 
@@ -42,8 +116,7 @@ pub struct User {
     pub email: Option<String>,
     pub areacode: Option<String>,
     pub phone: Option<String>,
-    /// `default`, `programmatic` or `console`.
-    pub access_mode: String,
+    pub access_mode: UserAccessMode,
     /// True when the user must reset the password at next login.
     pub pwd_status: bool,
     pub xuser_type: Option<String>,
@@ -70,7 +143,7 @@ impl User {
             email: None,
             areacode: None,
             phone: None,
-            access_mode: "default".into(),
+            access_mode: UserAccessMode::Default,
             pwd_status: false,
             xuser_type: None,
             xuser_id: None,
@@ -122,36 +195,6 @@ pub struct Role {
     pub policy: String,
     pub created_at_ms: i64,
     pub updated_at_ms: i64,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum ActorKind {
-    Group,
-    Agency,
-}
-
-impl ActorKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ActorKind::Group => "group",
-            ActorKind::Agency => "agency",
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum TargetKind {
-    Domain,
-    Project,
-}
-
-impl TargetKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            TargetKind::Domain => "domain",
-            TargetKind::Project => "project",
-        }
-    }
 }
 
 /// A role granted to a group or agency on a domain or project. `inherited` grants sit on a
@@ -229,8 +272,7 @@ pub struct IdentityProvider {
     pub id: String,
     /// The account that owns the provider.
     pub domain_id: String,
-    /// `virtual_user_sso` or `iam_user_sso`.
-    pub sso_type: String,
+    pub sso_type: SsoType,
     pub description: String,
     pub enabled: bool,
     /// Entity ids (SAML) or issuers (OIDC) this provider answers to; unique across providers.
@@ -251,8 +293,7 @@ pub struct MappingRecord {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProtocolRecord {
     pub idp_id: String,
-    /// `saml` or `oidc`.
-    pub id: String,
+    pub id: Protocol,
     pub mapping_id: String,
 }
 
@@ -278,7 +319,7 @@ impl std::fmt::Debug for StoredSpKey {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredSamlMetadata {
     pub idp_id: String,
-    pub protocol_id: String,
+    pub protocol_id: Protocol,
     pub id: String,
     pub domain_id: String,
     pub xaccount_type: String,
@@ -292,7 +333,7 @@ pub struct StoredSamlMetadata {
 pub struct FederatedUser {
     pub id: String,
     pub idp_id: String,
-    pub protocol_id: String,
+    pub protocol_id: Protocol,
     pub name: String,
     pub domain_id: String,
     pub enabled: bool,

@@ -1,0 +1,139 @@
+//! Groups and their members.
+
+use serde::Deserialize;
+
+use super::super::names::{ResourceName, parse_description};
+use super::super::{AuthContext, Error, Result, Services, new_id};
+use super::*;
+use crate::model::*;
+
+#[derive(Debug, Deserialize, Default)]
+pub struct GroupInput {
+    pub name: Option<String>,
+    pub description: Option<String>,
+    pub domain_id: Option<String>,
+}
+
+impl Services {
+    pub async fn create_group(&self, ctx: &AuthContext, input: GroupInput, now_ms: i64) -> Result<Group> {
+        let domain = self
+            .domain_for_write(ctx, input.domain_id.as_ref(), "group.domain_id")
+            .await?;
+        let name = input.name.as_deref().ok_or_else(|| Error::MissingField {
+            field: "group.name".into(),
+        })?;
+        let group = Group {
+            id: new_id(),
+            domain_id: domain.id,
+            name: ResourceName::parse("group.name", name, 128)?.into_inner(),
+            description: parse_description("group.description", input.description.as_deref().unwrap_or(""))?,
+            created_at_ms: now_ms,
+        };
+        self.store.create_group(&group).await?;
+        Ok(group)
+    }
+
+    async fn group_for_admin(&self, ctx: &AuthContext, id: &str) -> Result<Group> {
+        let group = self
+            .store
+            .get_group(id)
+            .await?
+            .ok_or_else(|| Error::not_found("group", id))?;
+        self.require_domain_admin(ctx, &group.domain_id)?;
+        Ok(group)
+    }
+
+    pub async fn get_group(&self, ctx: &AuthContext, id: &str) -> Result<Group> {
+        self.group_for_admin(ctx, id).await
+    }
+
+    pub async fn list_groups(&self, ctx: &AuthContext, q: GroupInput) -> Result<Vec<Group>> {
+        if let Some(name) = &q.name {
+            ResourceName::parse("name", name, 128)?;
+        }
+        let domain_id = self.listing_domain(ctx, q.domain_id).await?;
+        Ok(self
+            .store
+            .list_groups(&GroupFilter {
+                domain_id,
+                name: q.name,
+            })
+            .await?)
+    }
+
+    pub async fn update_group(&self, ctx: &AuthContext, id: &str, input: GroupInput) -> Result<Group> {
+        let mut group = self.group_for_admin(ctx, id).await?;
+        if input.name.is_none() && input.description.is_none() {
+            return Err(Error::MissingField {
+                field: "group.name".into(),
+            });
+        }
+        if input.domain_id.as_ref().is_some_and(|d| *d != group.domain_id) {
+            return Err(Error::invalid(
+                "group.domain_id",
+                "a group cannot move to another domain",
+            ));
+        }
+        if let Some(name) = &input.name {
+            group.name = ResourceName::parse("group.name", name, 128)?.into_inner();
+        }
+        if let Some(d) = &input.description {
+            group.description = parse_description("group.description", d)?;
+        }
+        if !self.store.update_group(&group).await? {
+            return Err(Error::not_found("group", id));
+        }
+        self.invalidate_cache();
+        Ok(group)
+    }
+
+    pub async fn delete_group(&self, ctx: &AuthContext, id: &str) -> Result<()> {
+        self.group_for_admin(ctx, id).await?;
+        self.protect_owner_of_group(ctx, id).await?;
+        if !self.store.delete_group(id).await? {
+            return Err(Error::not_found("group", id));
+        }
+        self.invalidate_cache();
+        Ok(())
+    }
+
+    /// PUT, HEAD and DELETE /v3/groups/{group}/users/{user}.
+    pub async fn membership(&self, ctx: &AuthContext, group_id: &str, user_id: &str, op: GrantOp) -> Result<()> {
+        let group = self.group_for_admin(ctx, group_id).await?;
+        let user = self
+            .store
+            .get_user(user_id)
+            .await?
+            .ok_or_else(|| Error::not_found("user", user_id))?;
+        self.require_domain_admin(ctx, &user.domain_id)?;
+        if op == GrantOp::Delete && user.is_domain_owner && user.id != ctx.user_id() && !self.is_cloud_admin(ctx) {
+            return Err(Error::Forbidden(format!(
+                "user {} cannot remove the account owner {} from a group",
+                ctx.user_id(),
+                user.id
+            )));
+        }
+        match op {
+            GrantOp::Create => self.store.add_member(&group.id, &user.id).await?,
+            GrantOp::Check => {
+                if !self.store.is_member(&group.id, &user.id).await? {
+                    return Err(Error::not_found("membership", format!("{group_id}/{user_id}")));
+                }
+            }
+            GrantOp::Delete => {
+                if !self.store.remove_member(&group.id, &user.id).await? {
+                    return Err(Error::not_found("membership", format!("{group_id}/{user_id}")));
+                }
+            }
+        }
+        if op != GrantOp::Check {
+            self.invalidate_cache();
+        }
+        Ok(())
+    }
+
+    pub async fn group_members(&self, ctx: &AuthContext, group_id: &str) -> Result<Vec<User>> {
+        let group = self.group_for_admin(ctx, group_id).await?;
+        Ok(self.store.list_members(&group.id).await?)
+    }
+}
