@@ -1,6 +1,7 @@
 //! SAML endpoints: the IdP-initiated token API, the two assertion consumers our metadata
 //! advertises (HTTP-POST and PAOS), and the SP-initiated start at `…/protocols/saml/auth`
-//! (a browser redirect, or the PAOS envelope for ECP clients). Validation lives in the service.
+//! (a browser redirect, or the PAOS envelope for ECP clients). Reading the form or envelope,
+//! and validation, live in the service.
 
 use std::sync::Arc;
 
@@ -8,7 +9,6 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
-use serde::Deserialize;
 
 use super::auth::created;
 use super::error::ApiError;
@@ -16,16 +16,8 @@ use super::extract::header_text;
 use super::websso::{SAML_BINDING_COOKIE, cookie, post_token_to_dashboard, send_authn_request, set_binding_cookie};
 use crate::saml::request::PAOS_CONTENT_TYPE;
 use crate::saml::sp_metadata::ACS_POST_PATH;
-use crate::service::saml_login::{Acs, Answer, SamlStart, StartFor};
+use crate::service::saml_login::{Acs, SamlStart, StartFor};
 use crate::service::{Error, Services, now_ms};
-
-#[derive(Deserialize)]
-struct SamlForm {
-    #[serde(rename = "SAMLResponse")]
-    saml_response: Option<String>,
-    #[serde(rename = "RelayState")]
-    relay_state: Option<String>,
-}
 
 fn content_type_is(headers: &HeaderMap, expected: &str) -> bool {
     header_text(headers, "content-type")
@@ -33,28 +25,14 @@ fn content_type_is(headers: &HeaderMap, expected: &str) -> bool {
         .is_some_and(|v| v.trim().eq_ignore_ascii_case(expected))
 }
 
-/// The SAMLResponse and RelayState of a form post. Decoding a large form is real work, so a
-/// large one is decoded on the blocking pool like the rest of the Response's processing.
-async fn saml_form(headers: &HeaderMap, body: Bytes) -> Result<(String, Option<String>), ApiError> {
+/// The consumers of a form post take only `application/x-www-form-urlencoded`; the service
+/// reads the form.
+fn require_form(headers: &HeaderMap) -> Result<(), ApiError> {
     const FORM: &str = "application/x-www-form-urlencoded";
     if !content_type_is(headers, FORM) {
         return Err(Error::UnsupportedMediaType { expected: FORM }.into());
     }
-    let body_len = body.len();
-    let parse = move || serde_urlencoded::from_bytes::<SamlForm>(&body);
-    let form = if body_len > crate::service::saml_login::INLINE_DECODE_BYTES {
-        tokio::task::spawn_blocking(parse).await.map_err(Error::internal)?
-    } else {
-        parse()
-    }
-    .map_err(|e| Error::BadRequest(format!("form body is malformed: {e}")))?;
-    let response = form
-        .saml_response
-        .filter(|r| !r.is_empty())
-        .ok_or_else(|| Error::MissingField {
-            field: "SAMLResponse".into(),
-        })?;
-    Ok((response, form.relay_state.filter(|r| !r.is_empty())))
+    Ok(())
 }
 
 /// POST /v3.0/OS-FEDERATION/tokens (reference §5.13.6.1): X-Idp-Id and a form SAMLResponse;
@@ -68,13 +46,9 @@ pub async fn idp_initiated_tokens(
     let idp_id = header_text(&headers, "x-idp-id").ok_or_else(|| Error::MissingField {
         field: "X-Idp-Id".into(),
     })?;
-    let (response, relay_state) = saml_form(&headers, body).await?;
-    let answer = Answer {
-        relay_state: relay_state.as_deref(),
-        binding: None,
-    };
+    require_form(&headers)?;
     let signed_in = s
-        .finish_saml_login(Acs::Tokens, Some(idp_id), response, answer, now_ms())
+        .finish_saml_post(Acs::Tokens, Some(idp_id), body, None, now_ms())
         .await?;
     Ok(created(&s, &signed_in.issued, &uri))
 }
@@ -87,12 +61,9 @@ pub async fn acs_post(
     uri: Uri,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let (response, relay_state) = saml_form(&headers, body).await?;
-    let answer = Answer {
-        relay_state: relay_state.as_deref(),
-        binding: cookie(&headers, SAML_BINDING_COOKIE),
-    };
-    let signed_in = s.finish_saml_login(Acs::Post, None, response, answer, now_ms()).await?;
+    require_form(&headers)?;
+    let binding = cookie(&headers, SAML_BINDING_COOKIE);
+    let signed_in = s.finish_saml_post(Acs::Post, None, body, binding, now_ms()).await?;
     match &signed_in.dashboard {
         Some(origin) => {
             let mut page = post_token_to_dashboard(origin, &signed_in.issued.token)?;

@@ -239,6 +239,8 @@ pub(crate) mod tests {
 
     /// A test-only RSA key (PKCS#1 DER) and self-signed certificate (base64 DER).
     pub(crate) fn key_and_cert() -> (Vec<u8>, String) {
+        // The tests' bad signatures would each print xmlsec's report to stderr.
+        crate::service::xmlsec_log::install();
         let rsa = Rsa::generate(2048).unwrap();
         let der = rsa.private_key_to_der().unwrap();
         let key = PKey::from_rsa(rsa).unwrap();

@@ -74,15 +74,15 @@ pub struct ValidResponse {
     pub attributes: BTreeMap<String, Vec<String>>,
 }
 
-fn instant(e: &Element, attribute: &'static str) -> Result<Option<i64>, SamlError> {
-    e.attr(attribute)
-        .map(|v| {
-            OffsetDateTime::parse(v.trim(), &Rfc3339)
+fn instant(node: &Element, attribute: &'static str) -> Result<Option<i64>, SamlError> {
+    node.attr(attribute)
+        .map(|value| {
+            OffsetDateTime::parse(value.trim(), &Rfc3339)
                 .map(OffsetDateTime::unix_timestamp)
                 .map_err(|_| SamlError::BadInstant {
-                    element: e.name.clone(),
+                    element: node.name.clone(),
                     attribute,
-                    value: v.to_string(),
+                    value: value.to_string(),
                 })
         })
         .transpose()
@@ -101,13 +101,17 @@ fn signature_algorithms_allowed(root: &Element, allow_sha1: bool) -> Result<(), 
         signatures.push(RSA_SHA1);
         digests.push(SHA1);
     }
-    for sig in root.descendants().into_iter().filter(|e| e.is(NS_DSIG, "Signature")) {
-        let info = sig
+    for signature in root
+        .descendants()
+        .into_iter()
+        .filter(|node| node.is(NS_DSIG, "Signature"))
+    {
+        let info = signature
             .child(NS_DSIG, "SignedInfo")
             .ok_or(SamlError::Missing("ds:SignedInfo"))?;
         let method = info
             .child(NS_DSIG, "SignatureMethod")
-            .and_then(|m| m.attr("Algorithm"))
+            .and_then(|method| method.attr("Algorithm"))
             .unwrap_or_default();
         if !signatures.contains(&method) {
             return Err(SamlError::SignatureAlgorithmNotAllowed(method.to_string()));
@@ -115,7 +119,7 @@ fn signature_algorithms_allowed(root: &Element, allow_sha1: bool) -> Result<(), 
         for reference in info.children_named(NS_DSIG, "Reference") {
             let digest = reference
                 .child(NS_DSIG, "DigestMethod")
-                .and_then(|m| m.attr("Algorithm"))
+                .and_then(|method| method.attr("Algorithm"))
                 .unwrap_or_default();
             if !digests.contains(&digest) {
                 return Err(SamlError::DigestAlgorithmNotAllowed(digest.to_string()));
@@ -129,8 +133,8 @@ fn signature_algorithms_allowed(root: &Element, allow_sha1: bool) -> Result<(), 
 /// is what signature wrapping relies on.
 fn refuse_duplicate_ids(root: &Element) -> Result<(), SamlError> {
     let mut seen = std::collections::HashSet::new();
-    for e in std::iter::once(root).chain(root.descendants()) {
-        if let Some(id) = e.attr("ID")
+    for node in std::iter::once(root).chain(root.descendants()) {
+        if let Some(id) = node.attr("ID")
             && !seen.insert(id)
         {
             return Err(SamlError::DuplicateId(id.to_string()));
@@ -144,7 +148,7 @@ fn refuse_duplicate_ids(root: &Element) -> Result<(), SamlError> {
 fn refuse_comments_in_assertions(root: &Element) -> Result<(), SamlError> {
     let assertions = std::iter::once(root)
         .chain(root.descendants())
-        .filter(|e| e.is(NS_ASSERTION, "Assertion"));
+        .filter(|node| node.is(NS_ASSERTION, "Assertion"));
     for assertion in assertions {
         if assertion.contains_comment() {
             return Err(SamlError::CommentInAssertion);
@@ -181,18 +185,18 @@ fn verified_content(xml: &str, expect: &ResponseExpectations) -> Result<Element,
     Err(refusal)
 }
 
-fn has_signature(e: &Element) -> bool {
-    e.child(NS_DSIG, "Signature").is_some()
+fn has_signature(node: &Element) -> bool {
+    node.child(NS_DSIG, "Signature").is_some()
 }
 
-/// The Issuer of `e` (the `element`) is the IdP's; `missing` names it when it is required.
+/// The Issuer of `node` (the `element`) is the IdP's; `missing` names it when it is required.
 fn issuer_is(
-    e: &Element,
+    node: &Element,
     expect: &ResponseExpectations,
     element: &'static str,
     missing: Option<&'static str>,
 ) -> Result<(), SamlError> {
-    match (e.child(NS_ASSERTION, "Issuer"), missing) {
+    match (node.child(NS_ASSERTION, "Issuer"), missing) {
         (Some(issuer), _) if issuer.text.trim() == expect.idp_entity_id => Ok(()),
         (Some(issuer), _) => Err(SamlError::IssuerMismatch {
             element,
@@ -204,30 +208,18 @@ fn issuer_is(
     }
 }
 
-/// Validates a decoded Response document.
+/// Validates a decoded Response document: refuse what only attacks contain, verify the
+/// signatures and from then on read only what they cover, check the Response, pick its one
+/// assertion (decrypted and verified where it is encrypted), and check that.
 pub fn validate_response(xml: &str, expect: &ResponseExpectations, now_secs: i64) -> Result<ValidResponse, SamlError> {
-    super::metadata::check_untrusted_xml(xml, MAX_RESPONSE_BYTES)?;
-    let raw = xml::parse(xml)?;
-    if !raw.is(NS_PROTOCOL, "Response") {
-        return Err(SamlError::UnexpectedRoot {
-            expected: "samlp:Response",
-            found: raw.name.clone(),
-        });
-    }
-    refuse_duplicate_ids(&raw)?;
-    refuse_comments_in_assertions(&raw)?;
-    signature_algorithms_allowed(&raw, expect.allow_sha1)?;
+    let raw = parse_untrusted(xml, Part::Response, expect)?;
     let response_signed = has_signature(&raw);
     if expect.signed_part == SignedPart::Response && !response_signed {
         return Err(SamlError::ResponseUnsigned);
     }
     // From here on, a signed Response is read only as far as its signature covers it.
     let response = if response_signed {
-        let signed = verified_content(xml, expect)?;
-        if !signed.is(NS_PROTOCOL, "Response") || signed.attr("ID") != raw.attr("ID") {
-            return Err(SamlError::SignatureMisplaced("Response"));
-        }
-        signed
+        signed_element(xml, &raw, Part::Response, expect)?
     } else {
         raw
     };
@@ -238,92 +230,166 @@ pub fn validate_response(xml: &str, expect: &ResponseExpectations, now_secs: i64
         .to_string();
     version_is_2(&response, "Response")?;
     issuer_is(&response, expect, "Response", None)?;
+    status_is_success(&response)?;
+    destination_is_ours(&response, expect)?;
+    check_instant_fresh(&response, expect, now_secs, "Response", "Response IssueInstant")?;
+    let assertion = readable_assertion(xml, &response, response_signed, expect)?;
+    validate_assertion(&response, response_signed, &assertion, expect, now_secs, response_id)
+}
+
+/// The two elements a signature may cover.
+#[derive(Clone, Copy)]
+enum Part {
+    Response,
+    Assertion,
+}
+
+impl Part {
+    fn is(self, node: &Element) -> bool {
+        match self {
+            Part::Response => node.is(NS_PROTOCOL, "Response"),
+            Part::Assertion => node.is(NS_ASSERTION, "Assertion"),
+        }
+    }
+
+    fn qualified_name(self) -> &'static str {
+        match self {
+            Part::Response => "samlp:Response",
+            Part::Assertion => "saml:Assertion",
+        }
+    }
+
+    /// As `SignatureMisplaced` names it.
+    fn label(self) -> &'static str {
+        match self {
+            Part::Response => "Response",
+            Part::Assertion => "assertion",
+        }
+    }
+}
+
+/// Parses a document no signature has vouched for yet, whose root must be `part`, and refuses
+/// what only attacks contain: duplicate IDs, comments in assertions, signature algorithms
+/// outside the allow-list.
+fn parse_untrusted(xml: &str, part: Part, expect: &ResponseExpectations) -> Result<Element, SamlError> {
+    super::metadata::check_untrusted_xml(xml, MAX_RESPONSE_BYTES)?;
+    let root = xml::parse(xml)?;
+    if !part.is(&root) {
+        return Err(SamlError::UnexpectedRoot {
+            expected: part.qualified_name(),
+            found: root.name,
+        });
+    }
+    refuse_duplicate_ids(&root)?;
+    refuse_comments_in_assertions(&root)?;
+    signature_algorithms_allowed(&root, expect.allow_sha1)?;
+    Ok(root)
+}
+
+/// The signed content of `xml`, which must be the `part` with the ID of `unverified` (the
+/// element that would otherwise be read): anything else is signature wrapping.
+fn signed_element(
+    xml: &str,
+    unverified: &Element,
+    part: Part,
+    expect: &ResponseExpectations,
+) -> Result<Element, SamlError> {
+    let signed = verified_content(xml, expect)?;
+    if !part.is(&signed) || signed.attr("ID") != unverified.attr("ID") {
+        return Err(SamlError::SignatureMisplaced(part.label()));
+    }
+    Ok(signed)
+}
+
+fn status_is_success(response: &Element) -> Result<(), SamlError> {
     let status = response
         .child(NS_PROTOCOL, "Status")
-        .and_then(|s| s.child(NS_PROTOCOL, "StatusCode"))
-        .and_then(|c| c.attr("Value"))
+        .and_then(|status| status.child(NS_PROTOCOL, "StatusCode"))
+        .and_then(|code| code.attr("Value"))
         .unwrap_or_default();
     if status != STATUS_SUCCESS {
         return Err(SamlError::StatusNotSuccess(status.to_string()));
     }
-    match response.attr("Destination") {
-        Some(d) if expect.destinations.iter().any(|ok| ok == d) => {}
-        Some(d) => {
-            return Err(SamlError::DestinationMismatch {
-                expected: expect.destinations.to_vec(),
-                got: d.to_string(),
-            });
-        }
-        None => return Err(SamlError::Missing("Destination")),
-    }
-    check_instant_fresh(&response, expect, now_secs, "Response", "Response IssueInstant")?;
+    Ok(())
+}
 
+/// Destination is required (stricter than the profile) and must be one of our endpoints.
+fn destination_is_ours(response: &Element, expect: &ResponseExpectations) -> Result<(), SamlError> {
+    match response.attr("Destination") {
+        Some(destination) if expect.destinations.iter().any(|ok| ok == destination) => Ok(()),
+        Some(destination) => Err(SamlError::DestinationMismatch {
+            expected: expect.destinations.to_vec(),
+            got: destination.to_string(),
+        }),
+        None => Err(SamlError::Missing("Destination")),
+    }
+}
+
+/// The Response's one assertion, as far as a signature covers it: decrypted and verified on
+/// its own when it is encrypted, else verified in the document unless the Response's
+/// signature already covers it. `signed_part` decides which signatures must be there.
+fn readable_assertion(
+    xml: &str,
+    response: &Element,
+    response_signed: bool,
+    expect: &ResponseExpectations,
+) -> Result<Element, SamlError> {
     let plain: Vec<&Element> = response.children_named(NS_ASSERTION, "Assertion").collect();
     let encrypted: Vec<&Element> = response.children_named(NS_ASSERTION, "EncryptedAssertion").collect();
     if plain.len() + encrypted.len() != 1 {
         return Err(SamlError::AssertionCount(plain.len() + encrypted.len()));
     }
-    let assertion: Element = if let Some(enc) = encrypted.first() {
-        let key = expect.decryption_key.ok_or(SamlError::NoDecryptionKey)?;
-        let inner_xml = xmlenc::decrypt_assertion(enc, key)?;
-        super::metadata::check_untrusted_xml(&inner_xml, MAX_RESPONSE_BYTES)?;
-        let inner = xml::parse(&inner_xml)?;
-        if !inner.is(NS_ASSERTION, "Assertion") {
-            return Err(SamlError::UnexpectedRoot {
-                expected: "saml:Assertion",
-                found: inner.name,
-            });
-        }
-        refuse_duplicate_ids(&inner)?;
-        refuse_comments_in_assertions(&inner)?;
-        signature_algorithms_allowed(&inner, expect.allow_sha1)?;
-        if has_signature(&inner) {
-            let signed = verified_content(&inner_xml, expect)?;
-            if !signed.is(NS_ASSERTION, "Assertion") || signed.attr("ID") != inner.attr("ID") {
-                return Err(SamlError::SignatureMisplaced("assertion"));
-            }
-            signed
-        } else if expect.signed_part != SignedPart::Response && !response_signed {
-            return Err(SamlError::Unsigned);
-        } else if expect.signed_part == SignedPart::Assertion {
-            return Err(SamlError::AssertionUnsigned);
+    if let Some(encrypted) = encrypted.first() {
+        return decrypted_assertion(encrypted, response_signed, expect);
+    }
+    let candidate = plain[0];
+    if has_signature(candidate) {
+        if response_signed {
+            // Already verified together with the Response.
+            Ok(candidate.clone())
         } else {
-            inner
+            signed_element(xml, candidate, Part::Assertion, expect)
         }
+    } else if expect.signed_part == SignedPart::Assertion {
+        Err(SamlError::AssertionUnsigned)
+    } else if !response_signed {
+        Err(SamlError::Unsigned)
     } else {
-        let candidate = plain[0];
-        if has_signature(candidate) {
-            if response_signed {
-                // Already verified together with the Response.
-                candidate.clone()
-            } else {
-                let signed = verified_content(xml, expect)?;
-                if !signed.is(NS_ASSERTION, "Assertion") || signed.attr("ID") != candidate.attr("ID") {
-                    return Err(SamlError::SignatureMisplaced("assertion"));
-                }
-                signed
-            }
-        } else if expect.signed_part == SignedPart::Assertion {
-            return Err(SamlError::AssertionUnsigned);
-        } else if !response_signed {
-            return Err(SamlError::Unsigned);
-        } else {
-            candidate.clone()
-        }
-    };
-    validate_assertion(&response, response_signed, &assertion, expect, now_secs, response_id)
+        Ok(candidate.clone())
+    }
+}
+
+/// An EncryptedAssertion decrypted with our key, then treated as the untrusted document it
+/// is: the same refusals, and its own signature verified when it has one.
+fn decrypted_assertion(
+    encrypted: &Element,
+    response_signed: bool,
+    expect: &ResponseExpectations,
+) -> Result<Element, SamlError> {
+    let key = expect.decryption_key.ok_or(SamlError::NoDecryptionKey)?;
+    let inner_xml = xmlenc::decrypt_assertion(encrypted, key)?;
+    let inner = parse_untrusted(&inner_xml, Part::Assertion, expect)?;
+    if has_signature(&inner) {
+        signed_element(&inner_xml, &inner, Part::Assertion, expect)
+    } else if expect.signed_part != SignedPart::Response && !response_signed {
+        Err(SamlError::Unsigned)
+    } else if expect.signed_part == SignedPart::Assertion {
+        Err(SamlError::AssertionUnsigned)
+    } else {
+        Ok(inner)
+    }
 }
 
 /// IssueInstant: present, not in the future, and no older than `max_age_secs` (all with the
 /// skew). The profile sets no age limit; fedgate's keeps replay records bounded.
 fn check_instant_fresh(
-    e: &Element,
+    node: &Element,
     expect: &ResponseExpectations,
     now: i64,
     element: &'static str,
     missing: &'static str,
 ) -> Result<i64, SamlError> {
-    let issued = instant(e, "IssueInstant")?.ok_or(SamlError::Missing(missing))?;
+    let issued = instant(node, "IssueInstant")?.ok_or(SamlError::Missing(missing))?;
     if issued > now + expect.skew_secs {
         return Err(SamlError::IssuedInFuture { element, issued });
     }
@@ -337,8 +403,8 @@ fn check_instant_fresh(
     Ok(issued)
 }
 
-fn version_is_2(e: &Element, element: &'static str) -> Result<(), SamlError> {
-    match e.attr("Version") {
+fn version_is_2(node: &Element, element: &'static str) -> Result<(), SamlError> {
+    match node.attr("Version") {
         Some("2.0") => Ok(()),
         got => Err(SamlError::VersionMismatch {
             element,
@@ -347,6 +413,9 @@ fn version_is_2(e: &Element, element: &'static str) -> Result<(), SamlError> {
     }
 }
 
+/// The assertion's own checks, in order: its ID, version, Issuer and age; the subject and a
+/// bearer confirmation for this endpoint; the conditions (validity window, audiences); the
+/// InResponseTo both parts agree on; then what is read from it.
 fn validate_assertion(
     response: &Element,
     response_signed: bool,
@@ -355,7 +424,6 @@ fn validate_assertion(
     now: i64,
     response_id: String,
 ) -> Result<ValidResponse, SamlError> {
-    let skew = expect.skew_secs;
     let assertion_id = assertion
         .attr("ID")
         .filter(|id| !id.is_empty() && id.len() <= 256)
@@ -364,66 +432,87 @@ fn validate_assertion(
     version_is_2(assertion, "assertion")?;
     issuer_is(assertion, expect, "assertion", Some("assertion Issuer"))?;
     let issued = check_instant_fresh(assertion, expect, now, "assertion", "assertion IssueInstant")?;
-    let mut usable_until = issued + expect.max_age_secs;
-
     let subject = assertion
         .child(NS_ASSERTION, "Subject")
         .ok_or(SamlError::Missing("Subject"))?;
     if subject.child(NS_ASSERTION, "EncryptedID").is_some() {
         return Err(SamlError::Unsupported("encrypted NameIDs"));
     }
+    let bearer = confirmed_bearer(subject, expect, now)?;
+    let conditions_until = check_conditions(assertion, expect, now)?;
+    let in_response_to = agreed_in_response_to(response, response_signed, bearer.in_response_to)?;
     let name_id = subject.child(NS_ASSERTION, "NameID");
+    let attributes = read_attributes(assertion, name_id)?;
+    let usable_until = (issued + expect.max_age_secs)
+        .min(bearer.not_on_or_after)
+        .min(conditions_until.unwrap_or(i64::MAX));
+    Ok(ValidResponse {
+        response_id,
+        assertion_id,
+        in_response_to,
+        name_id: name_id.map(|n| n.text.trim().to_string()),
+        name_id_format: name_id.and_then(|n| n.attr("Format")).map(str::to_string),
+        session_index: assertion
+            .child(NS_ASSERTION, "AuthnStatement")
+            .and_then(|statement| statement.attr("SessionIndex"))
+            .map(str::to_string),
+        usable_until_secs: usable_until + expect.skew_secs,
+        attributes,
+    })
+}
 
-    // Bearer confirmation: one valid bearer SubjectConfirmation suffices (profile §4.1.4.2);
-    // others (holder-of-key, sender-vouches) confirm nothing here. When none is valid, the
-    // first one's refusal is the reason.
+/// What a valid bearer SubjectConfirmation gives.
+struct Bearer {
+    not_on_or_after: i64,
+    in_response_to: Option<String>,
+}
+
+/// Bearer confirmation: one valid bearer SubjectConfirmation suffices (profile §4.1.4.2);
+/// others (holder-of-key, sender-vouches) confirm nothing here. When none is valid, the first
+/// one's refusal is the reason.
+fn confirmed_bearer(subject: &Element, expect: &ResponseExpectations, now: i64) -> Result<Bearer, SamlError> {
     let mut first_error = None;
-    let mut confirmed: Option<(i64, Option<String>)> = None;
     let bearers = subject
         .children_named(NS_ASSERTION, "SubjectConfirmation")
-        .filter(|c| c.attr("Method") == Some(CM_BEARER));
+        .filter(|confirmation| confirmation.attr("Method") == Some(CM_BEARER));
     for confirmation in bearers {
         match check_bearer(confirmation, expect, now) {
-            Ok(found) => {
-                confirmed = Some(found);
-                break;
-            }
+            Ok(bearer) => return Ok(bearer),
             Err(e) => {
                 first_error.get_or_insert(e);
             }
         }
     }
-    let (bearer_until, scd_in_response_to) = match (confirmed, first_error) {
-        (Some(found), _) => found,
-        (None, Some(e)) => return Err(e),
-        (None, None) => return Err(SamlError::Missing("bearer SubjectConfirmation")),
-    };
-    usable_until = usable_until.min(bearer_until);
+    Err(first_error.unwrap_or(SamlError::Missing("bearer SubjectConfirmation")))
+}
 
+/// Conditions: required; the validity window (core §2.5.1.2: from NotBefore inclusive to
+/// NotOnOrAfter exclusive) holds now; at least one AudienceRestriction, and every one names us
+/// (core §2.5.1.4). Gives NotOnOrAfter.
+fn check_conditions(assertion: &Element, expect: &ResponseExpectations, now: i64) -> Result<Option<i64>, SamlError> {
+    let skew = expect.skew_secs;
     let conditions = assertion
         .child(NS_ASSERTION, "Conditions")
         .ok_or(SamlError::Missing("Conditions"))?;
-    // Core §2.5.1.2: valid from NotBefore (inclusive) to NotOnOrAfter (exclusive).
     if let Some(not_before) = instant(conditions, "NotBefore")?
         && now + skew < not_before
     {
         return Err(SamlError::NotYetValid { not_before });
     }
-    if let Some(not_on_or_after) = instant(conditions, "NotOnOrAfter")? {
-        if now - skew >= not_on_or_after {
-            return Err(SamlError::Expired { not_on_or_after });
-        }
-        usable_until = usable_until.min(not_on_or_after);
+    let not_on_or_after = instant(conditions, "NotOnOrAfter")?;
+    if let Some(not_on_or_after) = not_on_or_after
+        && now - skew >= not_on_or_after
+    {
+        return Err(SamlError::Expired { not_on_or_after });
     }
     let restrictions: Vec<&Element> = conditions.children_named(NS_ASSERTION, "AudienceRestriction").collect();
     if restrictions.is_empty() {
         return Err(SamlError::Missing("AudienceRestriction"));
     }
-    // Core §2.5.1.4: every AudienceRestriction must name us.
     for restriction in restrictions {
         let audiences: Vec<&str> = restriction
             .children_named(NS_ASSERTION, "Audience")
-            .map(|a| a.text.trim())
+            .map(|audience| audience.text.trim())
             .collect();
         if !audiences.contains(&expect.sp_entity_id) {
             return Err(SamlError::AudienceMismatch {
@@ -432,28 +521,34 @@ fn validate_assertion(
             });
         }
     }
+    Ok(not_on_or_after)
+}
 
+/// The request the Response answers: the bearer confirmation's InResponseTo, else the
+/// Response's; where both are present they must agree, and the Response's alone counts only
+/// when a signature covers it.
+fn agreed_in_response_to(
+    response: &Element,
+    response_signed: bool,
+    bearer_in_response_to: Option<String>,
+) -> Result<Option<String>, SamlError> {
     let response_in_response_to = response.attr("InResponseTo").map(str::to_string);
-    let in_response_to = match (response_in_response_to, scd_in_response_to) {
+    match (response_in_response_to, bearer_in_response_to) {
         (Some(response), Some(assertion)) if response != assertion => {
-            return Err(SamlError::InResponseToMismatch { response, assertion });
+            Err(SamlError::InResponseToMismatch { response, assertion })
         }
-        // Only a signature makes InResponseTo worth anything.
-        (Some(_), None) if !response_signed => return Err(SamlError::InResponseToUnsigned),
-        (a, b) => b.or(a),
-    };
+        (Some(_), None) if !response_signed => Err(SamlError::InResponseToUnsigned),
+        (from_response, from_bearer) => Ok(from_bearer.or(from_response)),
+    }
+}
 
+/// Attribute values by Name and by FriendlyName (once when both are the same), and the NameID
+/// as `NameID`.
+fn read_attributes(assertion: &Element, name_id: Option<&Element>) -> Result<BTreeMap<String, Vec<String>>, SamlError> {
     let mut attributes: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    let (name_id_value, name_id_format) = match name_id {
-        Some(n) => {
-            let value = n.text.trim().to_string();
-            if !value.is_empty() {
-                attributes.insert("NameID".into(), vec![value.clone()]);
-            }
-            (Some(value), n.attr("Format").map(str::to_string))
-        }
-        None => (None, None),
-    };
+    if let Some(name_id) = name_id.map(|n| n.text.trim()).filter(|n| !n.is_empty()) {
+        attributes.insert("NameID".into(), vec![name_id.to_string()]);
+    }
     for statement in assertion.children_named(NS_ASSERTION, "AttributeStatement") {
         if statement.child(NS_ASSERTION, "EncryptedAttribute").is_some() {
             return Err(SamlError::Unsupported("encrypted attributes"));
@@ -461,47 +556,26 @@ fn validate_assertion(
         for attribute in statement.children_named(NS_ASSERTION, "Attribute") {
             let values: Vec<String> = attribute
                 .children_named(NS_ASSERTION, "AttributeValue")
-                .map(|v| v.text.clone())
+                .map(|value| value.text.clone())
                 .collect();
-            let names = [attribute.attr("Name"), attribute.attr("FriendlyName")];
-            for (i, name) in names.into_iter().enumerate() {
-                let Some(name) = name.filter(|n| !n.is_empty()) else {
-                    continue;
-                };
-                if i == 1 && Some(name) == names[0] {
-                    continue;
-                }
+            let name = attribute.attr("Name").filter(|n| !n.is_empty());
+            let friendly_name = attribute
+                .attr("FriendlyName")
+                .filter(|n| !n.is_empty() && Some(*n) != name);
+            for key in [name, friendly_name].into_iter().flatten() {
                 attributes
-                    .entry(name.to_string())
+                    .entry(key.to_string())
                     .or_default()
                     .extend(values.iter().cloned());
             }
         }
     }
-    let session_index = assertion
-        .child(NS_ASSERTION, "AuthnStatement")
-        .and_then(|s| s.attr("SessionIndex"))
-        .map(str::to_string);
-    Ok(ValidResponse {
-        response_id,
-        assertion_id,
-        in_response_to,
-        name_id: name_id_value,
-        name_id_format,
-        session_index,
-        usable_until_secs: usable_until + skew,
-        attributes,
-    })
+    Ok(attributes)
 }
 
 /// Checks one bearer SubjectConfirmation (profile §4.1.4.2: NotOnOrAfter and Recipient
-/// required; NotBefore is not allowed there, but is honoured when present); returns its
-/// NotOnOrAfter and InResponseTo.
-fn check_bearer(
-    confirmation: &Element,
-    expect: &ResponseExpectations,
-    now: i64,
-) -> Result<(i64, Option<String>), SamlError> {
+/// required; NotBefore is not allowed there, but is honoured when present).
+fn check_bearer(confirmation: &Element, expect: &ResponseExpectations, now: i64) -> Result<Bearer, SamlError> {
     let data = confirmation
         .child(NS_ASSERTION, "SubjectConfirmationData")
         .ok_or(SamlError::Missing("bearer SubjectConfirmationData"))?;
@@ -516,16 +590,19 @@ fn check_bearer(
         return Err(SamlError::BearerNotYetValid { not_before });
     }
     match data.attr("Recipient") {
-        Some(r) if expect.destinations.iter().any(|ok| ok == r) => {}
-        Some(r) => {
+        Some(recipient) if expect.destinations.iter().any(|ok| ok == recipient) => {}
+        Some(recipient) => {
             return Err(SamlError::RecipientMismatch {
                 expected: expect.destinations.to_vec(),
-                got: r.to_string(),
+                got: recipient.to_string(),
             });
         }
         None => return Err(SamlError::Missing("Recipient")),
     }
-    Ok((not_on_or_after, data.attr("InResponseTo").map(str::to_string)))
+    Ok(Bearer {
+        not_on_or_after,
+        in_response_to: data.attr("InResponseTo").map(str::to_string),
+    })
 }
 
 #[cfg(test)]

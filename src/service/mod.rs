@@ -28,6 +28,7 @@ pub mod sts;
 pub mod tokens;
 mod ttl_cache;
 pub mod websso;
+pub mod xmlsec_log;
 
 use std::sync::Arc;
 
@@ -89,6 +90,8 @@ impl Services {
         )
         .await?;
         let resolver = resolve::Resolver::new(config.refresh_interval.as_millis() as i64);
+        // Before any signature work: xmlsec's reports go to the log, not stderr.
+        xmlsec_log::install();
         let sp = saml::load_sp_keys(store.as_ref(), &config.public_url, now_ms()).await?;
         let upstream = crate::upstream::Upstream::new(config.egress.clone()).map_err(Error::internal)?;
         let config_ttl = config.refresh_interval.as_millis() as i64;

@@ -30,7 +30,7 @@ pub struct SpKeys {
     metadata: RwLock<Option<(String, String)>>,
 }
 
-fn generate(common_name: &str) -> Result<(Vec<u8>, Vec<u8>)> {
+pub(super) fn generate(common_name: &str) -> Result<(Vec<u8>, Vec<u8>)> {
     use openssl::asn1::Asn1Time;
     use openssl::bn::{BigNum, MsbOption};
     use openssl::hash::MessageDigest;
@@ -150,7 +150,7 @@ impl Services {
         let unsigned = saml::render_sp_metadata(&params, false);
         let template = saml::render_sp_metadata(&params, true);
         let key = self.sp.signing.private_key_der.clone();
-        let signed_doc = tokio::task::spawn_blocking(move || saml::sign_sp_metadata(&template, &key))
+        let signed_doc = super::xmlsec_log::spawn_blocking_in_span(move || saml::sign_sp_metadata(&template, &key))
             .await
             .map_err(Error::internal)?
             .map_err(Error::internal)?;
@@ -185,7 +185,7 @@ impl Services {
             ));
         }
         let xml = input.metadata;
-        let (parsed, xml) = tokio::task::spawn_blocking(move || (saml::parse_idp_metadata(&xml), xml))
+        let (parsed, xml) = super::xmlsec_log::spawn_blocking_in_span(move || (saml::parse_idp_metadata(&xml), xml))
             .await
             .map_err(Error::internal)?;
         let parsed = parsed.map_err(saml_error)?;

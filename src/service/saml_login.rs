@@ -18,10 +18,11 @@ use serde::{Deserialize, Serialize};
 use super::auth::Issued;
 use super::ttl_cache::TtlCache;
 use super::websso::{digest, random_b64};
+use super::xmlsec_log::spawn_blocking_in_span;
 use super::{Error, Refusal, Result, Services};
 use crate::model::Protocol;
-use crate::saml::request::read_ecp_envelope;
 use crate::saml::request::{AuthnRequestParams, paos_envelope, redirect_url, render_authn_request, sign_enveloped};
+use crate::saml::request::{EcpRelay, read_ecp_envelope};
 use crate::saml::response::{ResponseExpectations, SignedPart, ValidResponse, validate_response};
 use crate::saml::sp_metadata::{ACS_ECP_PATH, ACS_POST_PATH};
 use crate::saml::{BINDING_PAOS, BINDING_POST, BINDING_REDIRECT, IdpMetadata, SamlError, xml};
@@ -30,9 +31,9 @@ use crate::saml::{BINDING_PAOS, BINDING_POST, BINDING_REDIRECT, IdpMetadata, Sam
 pub const TOKENS_PATH: &str = "/v3.0/OS-FEDERATION/tokens";
 const REQUEST_TTL_MS: i64 = 10 * 60 * 1000;
 const REQUEST_NAMESPACE: &str = "saml-authn-request";
-/// Inputs up to this size are decoded on the async runtime (microseconds); larger ones on the
-/// blocking pool, so a burst of large Responses cannot hold the runtime.
-pub const INLINE_DECODE_BYTES: usize = 64 * 1024;
+/// Inputs up to this size are read on the async runtime (microseconds); larger ones on the
+/// blocking pool, so a burst of large Responses cannot hold the runtime (`read_by_size`).
+const INLINE_DECODE_BYTES: usize = 64 * 1024;
 /// The oldest IssueInstant accepted.
 const MAX_RESPONSE_AGE_SECS: i64 = 10 * 60;
 
@@ -144,8 +145,8 @@ fn binding_digest(binding: &str) -> String {
 }
 
 fn binding_matches(binding: Option<&str>, expected: &str) -> bool {
-    binding.is_some_and(|b| {
-        let seen = binding_digest(b);
+    binding.is_some_and(|binding| {
+        let seen = binding_digest(binding);
         // memcmp::eq needs equal lengths; an empty expectation never matches.
         !expected.is_empty()
             && seen.len() == expected.len()
@@ -167,18 +168,87 @@ pub struct SamlSignIn {
     pub dashboard: Option<String>,
 }
 
-#[derive(Serialize, Deserialize)]
-struct RequestPurpose {
-    /// Identity provider.
-    i: String,
+/// What an AuthnRequest ID carries after its random part, as JSON. The IdP signs the ID back
+/// as InResponseTo, so the encoding (one-letter names, this field order, empty fields left out)
+/// must not change while requests are outstanding: `request_id_encoding_is_stable` pins it.
+#[derive(Debug, PartialEq, Eq, Serialize, Deserialize)]
+struct EncodedPurpose {
+    #[serde(rename = "i")]
+    idp_id: String,
     /// `b` browser, `d` dashboard, `e` ECP.
-    k: char,
-    /// Dashboard origin.
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    o: String,
+    #[serde(rename = "k")]
+    kind: char,
+    #[serde(rename = "o", default, skip_serializing_if = "String::is_empty")]
+    dashboard_origin: String,
     /// Dashboards: digest of the browser-binding cookie (base64url SHA-256).
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    b: String,
+    #[serde(rename = "b", default, skip_serializing_if = "String::is_empty")]
+    binding_digest: String,
+}
+
+impl Purpose {
+    /// The one letter a request ID and the log carry.
+    fn kind(&self) -> char {
+        match self {
+            Purpose::Browser => 'b',
+            Purpose::Dashboard { .. } => 'd',
+            Purpose::Ecp => 'e',
+        }
+    }
+}
+
+impl EncodedPurpose {
+    fn new(idp_id: &str, purpose: &Purpose) -> Self {
+        let (dashboard_origin, binding_digest) = match purpose {
+            Purpose::Dashboard { origin, binding_digest } => (origin.clone(), binding_digest.clone()),
+            Purpose::Browser | Purpose::Ecp => (String::new(), String::new()),
+        };
+        EncodedPurpose {
+            idp_id: idp_id.to_string(),
+            kind: purpose.kind(),
+            dashboard_origin,
+            binding_digest,
+        }
+    }
+
+    /// The provider and the purpose as the consumer acts on it: any kind but `d` and `e` is a
+    /// browser's.
+    fn into_parts(self) -> (String, Purpose) {
+        let purpose = match self.kind {
+            'd' => Purpose::Dashboard {
+                origin: self.dashboard_origin,
+                binding_digest: self.binding_digest,
+            },
+            'e' => Purpose::Ecp,
+            _ => Purpose::Browser,
+        };
+        (self.idp_id, purpose)
+    }
+}
+
+/// A fresh AuthnRequest ID: `_<128 random bits>.<base64url of the encoded purpose>`.
+fn new_request_id(idp_id: &str, purpose: &Purpose) -> Result<String> {
+    let purpose_json = serde_json::to_vec(&EncodedPurpose::new(idp_id, purpose)).map_err(Error::internal)?;
+    let mut id_bytes = [0u8; 16];
+    rand::rngs::OsRng.fill_bytes(&mut id_bytes);
+    Ok(format!(
+        "_{}.{}",
+        hex::encode(id_bytes),
+        URL_SAFE_NO_PAD.encode(purpose_json)
+    ))
+}
+
+/// The provider and purpose an InResponseTo names, when it has the form of our request IDs.
+fn decode_request_id(request_id: &str) -> Option<(String, Purpose)> {
+    let (_, encoded) = request_id.split_once('.')?;
+    let json = URL_SAFE_NO_PAD.decode(encoded).ok()?;
+    let decoded: EncodedPurpose = serde_json::from_slice(&json).ok()?;
+    Some(decoded.into_parts())
+}
+
+/// An AuthnRequest remembered as outstanding: its ID and the RelayState it travels with.
+struct OutstandingRequest {
+    id: String,
+    relay_state: String,
 }
 
 pub struct SamlProviders {
@@ -241,7 +311,7 @@ impl Services {
                     .metadata
                     .signing_certificates
                     .iter()
-                    .filter_map(|c| STANDARD.decode(c).ok().map(CertificateDer::from))
+                    .filter_map(|certificate| STANDARD.decode(certificate).ok().map(CertificateDer::from))
                     .collect();
                 Some(Arc::new(SamlProvider {
                     idp_id: idp_id.to_string(),
@@ -273,7 +343,7 @@ impl Services {
             .list_idps()
             .await?
             .into_iter()
-            .find(|idp| idp.remote_ids.iter().any(|r| r == entity_id))
+            .find(|idp| idp.remote_ids.iter().any(|remote_id| remote_id == entity_id))
             .map(|idp| idp.id);
         if let Some(idp_id) = &found {
             cache.put(entity_id.to_string(), idp_id.clone(), generation, now_ms);
@@ -303,9 +373,30 @@ impl Services {
         Ok(SamlWebSsoStart { send, binding })
     }
 
+    /// SP-initiated sign-in: check the provider can be asked, remember an outstanding request,
+    /// then render it for the binding the purpose calls for.
     async fn start_saml(&self, idp_id: &str, purpose: Purpose, now_ms: i64) -> Result<SamlStart> {
         // Unauthenticated, and it writes to the shared store and signs: admitted like a hash.
         let _admitted = self.admission.sign_in.admit().await?;
+        let provider = self.provider_to_ask(idp_id, &purpose, now_ms).await?;
+        let request = self.remember_new_request(&provider.idp_id, &purpose, now_ms).await?;
+        tracing::info!(
+            idp.id = %provider.idp_id,
+            saml.request_id = %request.id,
+            purpose = %purpose.kind(),
+            "SAML sign-in started"
+        );
+        match purpose {
+            Purpose::Ecp => Ok(self.ecp_authn_request(&provider, request, now_ms)),
+            Purpose::Browser | Purpose::Dashboard { .. } => {
+                self.browser_authn_request(&provider, request, now_ms).await
+            }
+        }
+    }
+
+    /// The enabled provider with a SAML protocol and metadata; for a browser, its sign-in
+    /// endpoint must still pass the egress URL rules.
+    async fn provider_to_ask(&self, idp_id: &str, purpose: &Purpose, now_ms: i64) -> Result<Arc<SamlProvider>> {
         let idp = self.enabled_idp(idp_id).await?;
         if self.store.get_protocol(&idp.id, Protocol::Saml).await?.is_none() {
             return Err(Error::not_found("protocol", format!("{idp_id}/saml")));
@@ -314,7 +405,7 @@ impl Services {
             .saml_provider(&idp.id, now_ms)
             .await?
             .ok_or_else(|| Error::invalid("idp_id", "the identity provider has no SAML metadata"))?;
-        if purpose != Purpose::Ecp {
+        if *purpose != Purpose::Ecp {
             let metadata = &provider.metadata;
             if let Some(location) = metadata
                 .endpoint(BINDING_REDIRECT)
@@ -323,98 +414,118 @@ impl Services {
                 check_sso_location(location)?;
             }
         }
-        let (kind, origin, binding) = match &purpose {
-            Purpose::Browser => ('b', String::new(), String::new()),
-            Purpose::Dashboard { origin, binding_digest } => ('d', origin.clone(), binding_digest.clone()),
-            Purpose::Ecp => ('e', String::new(), String::new()),
+        Ok(provider)
+    }
+
+    /// A new request ID and RelayState, their digest stored as outstanding (single use).
+    async fn remember_new_request(&self, idp_id: &str, purpose: &Purpose, now_ms: i64) -> Result<OutstandingRequest> {
+        let request = OutstandingRequest {
+            id: new_request_id(idp_id, purpose)?,
+            relay_state: random_b64(16),
         };
-        let purpose_text = serde_json::to_vec(&RequestPurpose {
-            i: idp.id.clone(),
-            k: kind,
-            o: origin,
-            b: binding,
-        })
-        .map_err(Error::internal)?;
-        let mut id_bytes = [0u8; 16];
-        rand::rngs::OsRng.fill_bytes(&mut id_bytes);
-        let request_id = format!("_{}.{}", hex::encode(id_bytes), URL_SAFE_NO_PAD.encode(purpose_text));
-        let relay_state = random_b64(16);
         self.store
             .remember_once(
                 REQUEST_NAMESPACE,
-                &request_key(&request_id, &relay_state),
+                &request_key(&request.id, &request.relay_state),
                 now_ms + REQUEST_TTL_MS,
                 now_ms,
             )
             .await?;
-        let metadata = &provider.metadata;
-        let sp_entity_id = self.config.public_url.clone();
-        let now_secs = now_ms.div_euclid(1000);
-        tracing::info!(idp.id = %idp.id, saml.request_id = %request_id, purpose = %kind, "SAML sign-in started");
-        if purpose == Purpose::Ecp {
-            let acs = self.acs_url(Acs::Ecp);
-            let destination = metadata.ecp_endpoint.clone().unwrap_or_default();
-            let request = render_authn_request(
-                &AuthnRequestParams {
-                    id: &request_id,
-                    issue_instant_secs: now_secs,
-                    destination: &destination,
-                    sp_entity_id: &sp_entity_id,
-                    acs_url: &acs,
-                    protocol_binding: BINDING_PAOS,
-                },
-                false,
-            );
-            // Unsigned, as Shibboleth and Keystone send it: the ECP client relays the request
-            // inside SOAP, and IdPs that re-serialise the body (pysaml2) break an enveloped
-            // signature. The answer can only reach the ACS in our metadata either way.
-            return Ok(SamlStart::Paos(paos_envelope(
-                &request,
-                &acs,
-                &sp_entity_id,
-                &relay_state,
-            )));
+        Ok(request)
+    }
+
+    fn authn_request_params<'a>(
+        &'a self,
+        request: &'a OutstandingRequest,
+        destination: &'a str,
+        acs_url: &'a str,
+        protocol_binding: &'a str,
+        now_ms: i64,
+    ) -> AuthnRequestParams<'a> {
+        AuthnRequestParams {
+            id: &request.id,
+            issue_instant_secs: now_ms.div_euclid(1000),
+            destination,
+            sp_entity_id: &self.config.public_url,
+            acs_url,
+            protocol_binding,
         }
+    }
+
+    /// The PAOS envelope for an ECP client. Unsigned, as Shibboleth and Keystone send it: the
+    /// ECP client relays the request inside SOAP, and IdPs that re-serialise the body (pysaml2)
+    /// break an enveloped signature. The answer can only reach the ACS in our metadata either
+    /// way.
+    fn ecp_authn_request(&self, provider: &SamlProvider, request: OutstandingRequest, now_ms: i64) -> SamlStart {
+        let acs = self.acs_url(Acs::Ecp);
+        let destination = provider.metadata.ecp_endpoint.clone().unwrap_or_default();
+        let authn_request = render_authn_request(
+            &self.authn_request_params(&request, &destination, &acs, BINDING_PAOS, now_ms),
+            false,
+        );
+        SamlStart::Paos(paos_envelope(
+            &authn_request,
+            &acs,
+            &self.config.public_url,
+            &request.relay_state,
+        ))
+    }
+
+    /// A signed request for a browser: the Redirect binding when the provider offers it (the
+    /// query string signed), else an auto-submitted form (the document signed).
+    async fn browser_authn_request(
+        &self,
+        provider: &SamlProvider,
+        request: OutstandingRequest,
+        now_ms: i64,
+    ) -> Result<SamlStart> {
+        let metadata = &provider.metadata;
         let acs = self.acs_url(Acs::Post);
         if let Some(endpoint) = metadata.endpoint(BINDING_REDIRECT) {
-            let request = render_authn_request(
-                &AuthnRequestParams {
-                    id: &request_id,
-                    issue_instant_secs: now_secs,
-                    destination: endpoint,
-                    sp_entity_id: &sp_entity_id,
-                    acs_url: &acs,
-                    protocol_binding: BINDING_POST,
-                },
+            let authn_request = render_authn_request(
+                &self.authn_request_params(&request, endpoint, &acs, BINDING_POST, now_ms),
                 false,
             );
             let endpoint = endpoint.to_string();
             let key = self.sp.signing.private_key.clone();
-            let url = blocking(move || redirect_url(&endpoint, &request, &relay_state, &key)).await?;
+            let relay_state = request.relay_state;
+            let url = blocking(move || redirect_url(&endpoint, &authn_request, &relay_state, &key)).await?;
             return Ok(SamlStart::Redirect(url));
         }
         let endpoint = metadata
             .endpoint(BINDING_POST)
-            .ok_or_else(|| Error::invalid("idp_id", "the identity provider offers no browser sign-in endpoint"))?
-            .to_string();
-        let request = render_authn_request(
-            &AuthnRequestParams {
-                id: &request_id,
-                issue_instant_secs: now_secs,
-                destination: &endpoint,
-                sp_entity_id: &sp_entity_id,
-                acs_url: &acs,
-                protocol_binding: BINDING_POST,
-            },
+            .ok_or_else(|| Error::invalid("idp_id", "the identity provider offers no browser sign-in endpoint"))?;
+        let authn_request = render_authn_request(
+            &self.authn_request_params(&request, endpoint, &acs, BINDING_POST, now_ms),
             true,
         );
         let sign_key = self.sp.signing.private_key_der.clone();
-        let signed = blocking(move || sign_enveloped(&request, &sign_key)).await?;
+        let signed = blocking(move || sign_enveloped(&authn_request, &sign_key)).await?;
         Ok(SamlStart::Post {
-            url: endpoint,
+            url: endpoint.to_string(),
             saml_request: STANDARD.encode(signed),
-            relay_state,
+            relay_state: request.relay_state,
         })
+    }
+
+    /// The assertion consumers that receive a form post (the HTTP-POST binding, the token API):
+    /// reads SAMLResponse and RelayState from the `form` body, then as [`finish_saml_login`].
+    /// `binding` is the browser-binding cookie where a browser posted it.
+    pub async fn finish_saml_post(
+        &self,
+        acs: Acs,
+        idp_hint: Option<&str>,
+        form: impl AsRef<[u8]> + Send + 'static,
+        binding: Option<&str>,
+        now_ms: i64,
+    ) -> Result<SamlSignIn> {
+        let form = read_by_size(form.as_ref().len(), move || read_saml_form(form.as_ref())).await??;
+        let answer = Answer {
+            relay_state: form.relay_state.as_deref(),
+            binding,
+        };
+        self.finish_saml_login(acs, idp_hint, form.saml_response, answer, now_ms)
+            .await
     }
 
     /// The assertion consumer: validates `saml_response` (base64, as posted), checks it
@@ -431,20 +542,9 @@ impl Services {
         // Decoding, reading and verifying a Response hold its text and a blocking thread:
         // bounded in number and in waiting time, 429 beyond (known Issuers included).
         let _admitted = self.admission.signatures.admit().await?;
-        let saml_response_len = saml_response.len();
-        let decode = move || {
-            let compact: String = saml_response.chars().filter(|c| !c.is_ascii_whitespace()).collect();
-            let decoded = STANDARD
-                .decode(compact.as_bytes())
-                .map_err(|_| Refusal::NotBase64("SAMLResponse"))?;
-            String::from_utf8(decoded).map_err(|_| Refusal::NotUtf8("SAMLResponse"))
-        };
-        let decoded = if saml_response_len > INLINE_DECODE_BYTES {
-            tokio::task::spawn_blocking(decode).await.map_err(Error::internal)?
-        } else {
-            decode()
-        };
-        let xml = decoded.map_err(|why| refused(None, why))?;
+        let xml = read_by_size(saml_response.len(), move || decode_saml_response(&saml_response))
+            .await?
+            .map_err(|why| refused(None, why))?;
         self.consume_saml_response(acs, idp_hint, xml, answer, now_ms).await
     }
 
@@ -452,8 +552,10 @@ impl Services {
     /// Response and our RelayState header), then as [`consume_saml_response`].
     pub async fn finish_ecp_login(&self, envelope: &[u8], now_ms: i64) -> Result<SamlSignIn> {
         let _admitted = self.admission.signatures.admit().await?;
-        let envelope = std::str::from_utf8(envelope).map_err(|_| refused(None, Refusal::NotUtf8("ECP envelope")))?;
-        let relay = read_ecp_envelope(envelope).map_err(|e| refused(None, e))?;
+        let envelope = envelope.to_vec();
+        let relay = read_by_size(envelope.len(), move || read_ecp_relay(&envelope))
+            .await?
+            .map_err(|why| refused(None, why))?;
         let answer = Answer {
             relay_state: relay.relay_state.as_deref(),
             binding: None,
@@ -462,9 +564,8 @@ impl Services {
             .await
     }
 
-    /// The work behind both consumers, for a decoded Response; callers hold a `signatures`
-    /// admission. Signature work always runs on the blocking pool; reading a large document
-    /// does too.
+    /// The work behind every consumer, for a decoded Response; callers hold a `signatures`
+    /// admission. Reads as the checklist it runs, in order.
     async fn consume_saml_response(
         &self,
         acs: Acs,
@@ -473,120 +574,23 @@ impl Services {
         answer: Answer<'_>,
         now_ms: i64,
     ) -> Result<SamlSignIn> {
-        let Answer { relay_state, binding } = answer;
         let limit = crate::saml::response::MAX_RESPONSE_BYTES;
         if xml.len() > limit {
             return Err(refused(None, SamlError::TooLarge { limit }));
         }
         let (idp_id, xml) = match idp_hint {
             Some(id) => (id.to_string(), xml),
-            None => {
-                let (issuer, xml) = if xml.len() > INLINE_DECODE_BYTES {
-                    tokio::task::spawn_blocking(move || (peek_issuer(&xml), xml))
-                        .await
-                        .map_err(Error::internal)?
-                } else {
-                    (peek_issuer(&xml), xml)
-                };
-                let issuer = issuer.map_err(|e| refused(None, e))?;
-                let idp_id = self
-                    .idp_for_entity(&issuer, now_ms)
-                    .await?
-                    .ok_or_else(|| refused(None, Refusal::UnknownIssuer(issuer)))?;
-                (idp_id, xml)
-            }
+            None => self.idp_by_issuer(xml, now_ms).await?,
         };
-        let refuse = |reason: Refusal| refused(Some(&idp_id), reason);
         let provider = self
             .saml_provider(&idp_id, now_ms)
             .await?
-            .ok_or_else(|| refuse(Refusal::NotConfigured("SAML metadata")))?;
-        let mut destinations = vec![self.acs_url(acs)];
-        if acs == Acs::Tokens {
-            // The IdP addresses the response to the ACS it knows from our metadata.
-            destinations.push(self.acs_url(Acs::Post));
-        }
-        let skew = self.config.clock_skew_secs;
-        let decryption_key = self.sp.encryption.private_key.clone();
-        let sp_entity_id = self.config.public_url.clone();
-        let checked = Arc::clone(&provider);
-        let valid: ValidResponse = tokio::task::spawn_blocking(move || {
-            let expect = ResponseExpectations {
-                idp_entity_id: &checked.metadata.entity_id,
-                sp_entity_id: &sp_entity_id,
-                destinations: &destinations,
-                certificates: &checked.certificates,
-                signed_part: checked.settings.signed_part,
-                allow_sha1: checked.settings.allow_sha1,
-                skew_secs: skew,
-                max_age_secs: MAX_RESPONSE_AGE_SECS,
-                decryption_key: Some(&decryption_key),
-            };
-            validate_response(&xml, &expect, now_ms.div_euclid(1000))
-        })
-        .await
-        .map_err(Error::internal)?
-        .map_err(|e| refuse(e.into()))?;
-
-        let dashboard = match valid.in_response_to.as_deref() {
-            Some(request_id) => {
-                let purpose: RequestPurpose = request_id
-                    .split_once('.')
-                    .and_then(|(_, p)| URL_SAFE_NO_PAD.decode(p).ok())
-                    .and_then(|bytes| serde_json::from_slice(&bytes).ok())
-                    .ok_or_else(|| refuse(Refusal::ForeignRequest(request_id.to_string())))?;
-                if purpose.i != idp_id {
-                    return Err(refuse(Refusal::OtherProvider {
-                        expected: purpose.i,
-                        got: idp_id.clone(),
-                    }));
-                }
-                if (purpose.k == 'e') != (acs == Acs::Ecp) {
-                    return Err(refuse(Refusal::WrongConsumer));
-                }
-                // A dashboard sign-in ends only in the browser that started it, so nobody's
-                // answer can be posted into another person's browser. Checked before the
-                // request is spent, as above: an answer delivered to the wrong browser must not
-                // cancel the right browser's sign-in.
-                if purpose.k == 'd' && !binding_matches(binding, &purpose.b) {
-                    return Err(refuse(Refusal::OtherBrowser));
-                }
-                // Checked before the request is spent, so a misdirected answer does not burn it.
-                let relay = relay_state.unwrap_or_default();
-                if !self
-                    .store
-                    .take_once(REQUEST_NAMESPACE, &request_key(request_id, relay), now_ms)
-                    .await?
-                {
-                    return Err(refuse(Refusal::RequestUnknown(request_id.to_string())));
-                }
-                (purpose.k == 'd').then_some(purpose.o)
-            }
-            None => {
-                if !provider.settings.allow_idp_initiated || acs == Acs::Ecp {
-                    return Err(refuse(Refusal::Unsolicited));
-                }
-                None
-            }
-        };
-        let expires_ms = valid.usable_until_secs.saturating_mul(1000);
-        if !self
-            .store
-            .remember_once(
-                // Keyed by the issuing entity, not by our provider record: whatever provider an
-                // assertion is posted as, it signs in once.
-                &format!("saml-assertion:{}", provider.metadata.entity_id),
-                &valid.assertion_id,
-                expires_ms,
-                now_ms,
-            )
-            .await?
-        {
-            return Err(refuse(Refusal::Replayed {
-                what: "assertion",
-                id: valid.assertion_id.clone(),
-            }));
-        }
+            .ok_or_else(|| refused(Some(&idp_id), Refusal::NotConfigured("SAML metadata")))?;
+        let valid = self.verify_response(&provider, acs, xml, now_ms).await?;
+        let dashboard = self
+            .take_answered_request(&provider, acs, valid.in_response_to.as_deref(), answer, now_ms)
+            .await?;
+        self.refuse_replay(&provider, &valid, now_ms).await?;
         tracing::info!(idp.id = %idp_id, saml.assertion_id = %valid.assertion_id, "SAML assertion accepted");
         let issued = self
             .federated_login(&idp_id, Protocol::Saml, &valid.attributes, now_ms)
@@ -597,18 +601,214 @@ impl Services {
         Ok(SamlSignIn { issued, dashboard })
     }
 
+    /// The provider whose remote ids hold the Response's Issuer, and the Response back.
+    async fn idp_by_issuer(&self, xml: String, now_ms: i64) -> Result<(String, String)> {
+        let (issuer, xml) = read_by_size(xml.len(), move || (peek_issuer(&xml), xml)).await?;
+        let issuer = issuer.map_err(|e| refused(None, e))?;
+        let idp_id = self
+            .idp_for_entity(&issuer, now_ms)
+            .await?
+            .ok_or_else(|| refused(None, Refusal::UnknownIssuer(issuer)))?;
+        Ok((idp_id, xml))
+    }
+
+    /// Signatures, then the profile's checks against what this consumer expects from
+    /// `provider`; on the blocking pool, as xmlsec blocks.
+    async fn verify_response(
+        &self,
+        provider: &Arc<SamlProvider>,
+        acs: Acs,
+        xml: String,
+        now_ms: i64,
+    ) -> Result<ValidResponse> {
+        let mut destinations = vec![self.acs_url(acs)];
+        if acs == Acs::Tokens {
+            // The IdP addresses the response to the ACS it knows from our metadata.
+            destinations.push(self.acs_url(Acs::Post));
+        }
+        let skew_secs = self.config.clock_skew_secs;
+        let decryption_key = self.sp.encryption.private_key.clone();
+        let sp_entity_id = self.config.public_url.clone();
+        let checked = Arc::clone(provider);
+        spawn_blocking_in_span(move || {
+            let expect = ResponseExpectations {
+                idp_entity_id: &checked.metadata.entity_id,
+                sp_entity_id: &sp_entity_id,
+                destinations: &destinations,
+                certificates: &checked.certificates,
+                signed_part: checked.settings.signed_part,
+                allow_sha1: checked.settings.allow_sha1,
+                skew_secs,
+                max_age_secs: MAX_RESPONSE_AGE_SECS,
+                decryption_key: Some(&decryption_key),
+            };
+            validate_response(&xml, &expect, now_ms.div_euclid(1000))
+        })
+        .await
+        .map_err(Error::internal)?
+        .map_err(|e| refused(Some(&provider.idp_id), e))
+    }
+
+    /// The request state a Response must match. With InResponseTo: the outstanding request it
+    /// answers (with this RelayState), spent once the answer is known to fit it; without: an
+    /// unsolicited answer, where the provider allows them and never over ECP. Gives the
+    /// dashboard to post the token to, for WebSSO.
+    async fn take_answered_request(
+        &self,
+        provider: &SamlProvider,
+        acs: Acs,
+        in_response_to: Option<&str>,
+        answer: Answer<'_>,
+        now_ms: i64,
+    ) -> Result<Option<String>> {
+        let idp_id = provider.idp_id.as_str();
+        let refuse = |reason: Refusal| refused(Some(idp_id), reason);
+        let Some(request_id) = in_response_to else {
+            if !provider.settings.allow_idp_initiated || acs == Acs::Ecp {
+                return Err(refuse(Refusal::Unsolicited));
+            }
+            return Ok(None);
+        };
+        let (asked, purpose) =
+            decode_request_id(request_id).ok_or_else(|| refuse(Refusal::ForeignRequest(request_id.to_string())))?;
+        // Checked before the request is spent, so a misdirected answer does not burn it.
+        answer_fits(asked, &purpose, idp_id, acs, answer.binding).map_err(refuse)?;
+        let relay_state = answer.relay_state.unwrap_or_default();
+        if !self
+            .store
+            .take_once(REQUEST_NAMESPACE, &request_key(request_id, relay_state), now_ms)
+            .await?
+        {
+            return Err(refuse(Refusal::RequestUnknown(request_id.to_string())));
+        }
+        Ok(match purpose {
+            Purpose::Dashboard { origin, .. } => Some(origin),
+            Purpose::Browser | Purpose::Ecp => None,
+        })
+    }
+
+    /// An assertion signs in once, whatever provider it is posted as: the record is keyed by
+    /// the issuing entity, not by our provider record.
+    async fn refuse_replay(&self, provider: &SamlProvider, valid: &ValidResponse, now_ms: i64) -> Result<()> {
+        let first_use = self
+            .store
+            .remember_once(
+                &format!("saml-assertion:{}", provider.metadata.entity_id),
+                &valid.assertion_id,
+                valid.usable_until_secs.saturating_mul(1000),
+                now_ms,
+            )
+            .await?;
+        if !first_use {
+            return Err(refused(
+                Some(&provider.idp_id),
+                Refusal::Replayed {
+                    what: "assertion",
+                    id: valid.assertion_id.clone(),
+                },
+            ));
+        }
+        Ok(())
+    }
+
     /// Providers offering SAML browser sign-in, for the WebSSO chooser.
     pub async fn saml_websso_providers(&self, now_ms: i64) -> Result<Vec<String>> {
         let mut out = Vec::new();
-        for idp in self.store.list_idps().await?.into_iter().filter(|i| i.enabled) {
-            if let Some(p) = self.saml_provider(&idp.id, now_ms).await?
-                && (p.metadata.endpoint(BINDING_REDIRECT).is_some() || p.metadata.endpoint(BINDING_POST).is_some())
+        for idp in self.store.list_idps().await?.into_iter().filter(|idp| idp.enabled) {
+            if let Some(provider) = self.saml_provider(&idp.id, now_ms).await?
+                && (provider.metadata.endpoint(BINDING_REDIRECT).is_some()
+                    || provider.metadata.endpoint(BINDING_POST).is_some())
             {
                 out.push(idp.id);
             }
         }
         Ok(out)
     }
+}
+
+/// Whether an answer to a request for `asked` with `purpose` may be taken here: from the
+/// provider asked, at the consumer for its binding, and for a dashboard in the browser that
+/// started it (so nobody's answer can be posted into another person's browser). Checked before
+/// the request is spent: an answer delivered to the wrong place must not cancel the right
+/// sign-in.
+fn answer_fits(
+    asked: String,
+    purpose: &Purpose,
+    idp_id: &str,
+    acs: Acs,
+    binding: Option<&str>,
+) -> std::result::Result<(), Refusal> {
+    if asked != idp_id {
+        return Err(Refusal::OtherProvider {
+            expected: asked,
+            got: idp_id.to_string(),
+        });
+    }
+    if (*purpose == Purpose::Ecp) != (acs == Acs::Ecp) {
+        return Err(Refusal::WrongConsumer);
+    }
+    if let Purpose::Dashboard { binding_digest, .. } = purpose
+        && !binding_matches(binding, binding_digest)
+    {
+        return Err(Refusal::OtherBrowser);
+    }
+    Ok(())
+}
+
+/// Runs `read` over an input of `len` bytes: inline when it is at most `INLINE_DECODE_BYTES`,
+/// on the blocking pool otherwise. Every reading of a Response before its verification (the
+/// form, base64, the ECP envelope, the Issuer to route by) goes through here.
+async fn read_by_size<T: Send + 'static>(len: usize, read: impl FnOnce() -> T + Send + 'static) -> Result<T> {
+    if len > INLINE_DECODE_BYTES {
+        spawn_blocking_in_span(read).await.map_err(Error::internal)
+    } else {
+        Ok(read())
+    }
+}
+
+/// A form post's SAMLResponse and RelayState.
+#[derive(Deserialize)]
+struct SamlForm {
+    #[serde(rename = "SAMLResponse")]
+    saml_response: Option<String>,
+    #[serde(rename = "RelayState")]
+    relay_state: Option<String>,
+}
+
+/// A form post's non-empty SAMLResponse (required) and RelayState.
+struct PostedResponse {
+    saml_response: String,
+    relay_state: Option<String>,
+}
+
+fn read_saml_form(body: &[u8]) -> Result<PostedResponse> {
+    let form = serde_urlencoded::from_bytes::<SamlForm>(body)
+        .map_err(|e| Error::BadRequest(format!("form body is malformed: {e}")))?;
+    let saml_response = form
+        .saml_response
+        .filter(|r| !r.is_empty())
+        .ok_or_else(|| Error::MissingField {
+            field: "SAMLResponse".into(),
+        })?;
+    Ok(PostedResponse {
+        saml_response,
+        relay_state: form.relay_state.filter(|r| !r.is_empty()),
+    })
+}
+
+/// A posted SAMLResponse: base64 (line breaks and spaces ignored) of UTF-8.
+fn decode_saml_response(posted: &str) -> std::result::Result<String, Refusal> {
+    let compact: String = posted.chars().filter(|c| !c.is_ascii_whitespace()).collect();
+    let decoded = STANDARD
+        .decode(compact.as_bytes())
+        .map_err(|_| Refusal::NotBase64("SAMLResponse"))?;
+    String::from_utf8(decoded).map_err(|_| Refusal::NotUtf8("SAMLResponse"))
+}
+
+/// The IdP's Response and our RelayState from the SOAP envelope an ECP client relays.
+fn read_ecp_relay(envelope: &[u8]) -> std::result::Result<EcpRelay, Refusal> {
+    let envelope = std::str::from_utf8(envelope).map_err(|_| Refusal::NotUtf8("ECP envelope"))?;
+    Ok(read_ecp_envelope(envelope)?)
 }
 
 /// The Issuer of a Response (or of its assertion), to find the provider before verifying.
@@ -626,10 +826,10 @@ fn peek_issuer(xml: &str) -> std::result::Result<String, SamlError> {
         .child(NS_ASSERTION, "Issuer")
         .or_else(|| {
             root.child(NS_ASSERTION, "Assertion")
-                .and_then(|a| a.child(NS_ASSERTION, "Issuer"))
+                .and_then(|assertion| assertion.child(NS_ASSERTION, "Issuer"))
         })
-        .map(|i| i.text.trim().to_string())
-        .filter(|i| !i.is_empty())
+        .map(|issuer| issuer.text.trim().to_string())
+        .filter(|issuer| !issuer.is_empty())
         .ok_or(SamlError::Missing("Issuer"))?;
     // Metadata import accepts entity ids up to this length; nothing longer can match.
     if issuer.len() > 1024 {
@@ -641,8 +841,47 @@ fn peek_issuer(xml: &str) -> std::result::Result<String, SamlError> {
 async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> std::result::Result<T, SamlError> + Send + 'static,
 ) -> Result<T> {
-    tokio::task::spawn_blocking(f)
+    spawn_blocking_in_span(f)
         .await
         .map_err(Error::internal)?
         .map_err(Error::internal)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// IdPs sign request IDs back as InResponseTo, and outstanding ones were issued with these
+    /// bytes: encoding gives exactly them, and decoding reads them.
+    #[test]
+    fn request_id_encoding_is_stable() {
+        let dashboard = Purpose::Dashboard {
+            origin: "https://dashboard.example".into(),
+            binding_digest: "q8Zr".into(),
+        };
+        let cases = [
+            (Purpose::Browser, r#"{"i":"acme","k":"b"}"#),
+            (Purpose::Ecp, r#"{"i":"acme","k":"e"}"#),
+            (
+                dashboard,
+                r#"{"i":"acme","k":"d","o":"https://dashboard.example","b":"q8Zr"}"#,
+            ),
+        ];
+        for (purpose, wire) in cases {
+            let id = new_request_id("acme", &purpose).unwrap();
+            let (random, encoded) = id.split_once('.').unwrap();
+            assert_eq!(random.len(), 33, "{id}");
+            assert_eq!(URL_SAFE_NO_PAD.decode(encoded).unwrap(), wire.as_bytes());
+            let issued_before = format!("_{}.{}", "0".repeat(32), URL_SAFE_NO_PAD.encode(wire));
+            assert_eq!(decode_request_id(&issued_before), Some(("acme".to_string(), purpose)));
+        }
+        // Not ours: no purpose, or one without the provider.
+        for foreign in [
+            "_abc",
+            "_abc.!!",
+            &format!("_abc.{}", URL_SAFE_NO_PAD.encode(r#"{"k":"b"}"#)),
+        ] {
+            assert_eq!(decode_request_id(foreign), None, "{foreign}");
+        }
+    }
 }

@@ -1261,6 +1261,29 @@ async fn idp_endpoints_must_be_https(db: Db) {
     app.stop().await;
 }
 
+/// xmlsec's own report of a bad signature reaches the log at debug level inside the refused
+/// request's span, so under its id (that it no longer reaches stderr is
+/// `service::xmlsec_log`'s unit test, in a process of its own).
+async fn xmlsec_reports_are_logged_in_the_request(db: Db) {
+    let Some(app) = spawn_app(db).await else { return };
+    if std::env::var("TEST_LOG").is_ok() {
+        return; // logs go to stderr, not to captured_logs()
+    }
+    let idp = TestIdp::new("https://idp.test/saml");
+    let evil = TestIdp::new("https://idp.test/saml");
+    saml_provider(&app, "acme", &idp, &["redirect"], json!({})).await;
+    let refused = post_tokens(&app, "acme", &b64(&evil.response(&evil.spec(&app.base, now())))).await;
+    assert_eq!(refused.status, 401, "{}", refused.body);
+    let logs = crate::support::captured_logs();
+    assert!(
+        logs.lines()
+            .any(|l| l.contains(&refused.request_id) && l.contains("xmlsec.func=")),
+        "no xmlsec report under {}",
+        refused.request_id
+    );
+    app.stop().await;
+}
+
 on_both_backends!(
     saml_sign_in,
     authn_request_bindings,
@@ -1268,5 +1291,6 @@ on_both_backends!(
     signing_certificate_rollover,
     replay_refused_by_another_replica,
     websso_answer_bound_to_its_browser,
-    idp_endpoints_must_be_https
+    idp_endpoints_must_be_https,
+    xmlsec_reports_are_logged_in_the_request
 );
