@@ -1,7 +1,5 @@
 //! /v3.0/OS-AGENCY/agencies: cross-account trust records that `assume_role` will use.
 
-use std::sync::Arc;
-
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{StatusCode, Uri};
@@ -12,7 +10,7 @@ use super::error::ApiError;
 use super::extract::{ApiJson, ApiQuery, Caller, Paging};
 use super::views;
 use crate::service::admin::{AgencyInput, AgencyListQuery};
-use crate::service::{Services, now_ms};
+use crate::service::{Accounts, now_ms};
 
 #[derive(Deserialize)]
 pub struct AgencyBody {
@@ -20,7 +18,7 @@ pub struct AgencyBody {
 }
 
 pub async fn create(
-    State(s): State<Arc<Services>>,
+    State(s): State<Accounts>,
     Caller(c): Caller,
     ApiJson(b): ApiJson<AgencyBody>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
@@ -33,7 +31,7 @@ pub async fn create(
 }
 
 pub async fn list(
-    State(s): State<Arc<Services>>,
+    State(s): State<Accounts>,
     Caller(c): Caller,
     ApiQuery(q): ApiQuery<AgencyListQuery>,
     uri: Uri,
@@ -53,7 +51,7 @@ pub async fn list(
 }
 
 pub async fn get(
-    State(s): State<Arc<Services>>,
+    State(s): State<Accounts>,
     Caller(c): Caller,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
@@ -63,7 +61,7 @@ pub async fn get(
 }
 
 pub async fn update(
-    State(s): State<Arc<Services>>,
+    State(s): State<Accounts>,
     Caller(c): Caller,
     Path(id): Path<String>,
     ApiJson(b): ApiJson<AgencyBody>,
@@ -74,7 +72,7 @@ pub async fn update(
 }
 
 pub async fn delete(
-    State(s): State<Arc<Services>>,
+    State(s): State<Accounts>,
     Caller(c): Caller,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {

@@ -1,7 +1,5 @@
 //! /v3/auth/*: issue, validate, check and revoke tokens; what a token can reach.
 
-use std::sync::Arc;
-
 use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri};
@@ -12,7 +10,7 @@ use super::error::ApiError;
 use super::extract::{ApiJson, Caller, MaybeCaller, has_query_flag, header_text};
 use super::views;
 use crate::service::auth::AuthBody;
-use crate::service::{AuthContext, Error, Services, now_ms};
+use crate::service::{AuthContext, Error, Services, SignIn, now_ms};
 
 pub(super) fn token_response(
     services: &Services,
@@ -36,7 +34,7 @@ pub(super) fn created(services: &Services, issued: &crate::service::auth::Issued
 }
 
 pub async fn issue(
-    State(s): State<Arc<Services>>,
+    State(s): State<SignIn>,
     caller: MaybeCaller,
     uri: Uri,
     ApiJson(body): ApiJson<AuthBody>,
@@ -57,7 +55,7 @@ fn subject(headers: &HeaderMap) -> Result<&str, ApiError> {
 
 /// GET and HEAD (axum answers HEAD with the GET handler, without the body).
 pub async fn validate(
-    State(s): State<Arc<Services>>,
+    State(s): State<SignIn>,
     Caller(caller): Caller,
     headers: HeaderMap,
     uri: Uri,
@@ -68,7 +66,7 @@ pub async fn validate(
 }
 
 pub async fn revoke(
-    State(s): State<Arc<Services>>,
+    State(s): State<SignIn>,
     Caller(caller): Caller,
     headers: HeaderMap,
 ) -> Result<StatusCode, ApiError> {
@@ -77,7 +75,7 @@ pub async fn revoke(
 }
 
 pub async fn projects(
-    State(s): State<Arc<Services>>,
+    State(s): State<SignIn>,
     Caller(caller): Caller,
     uri: Uri,
 ) -> Result<Json<serde_json::Value>, ApiError> {
@@ -90,7 +88,7 @@ pub async fn projects(
 }
 
 pub async fn domains(
-    State(s): State<Arc<Services>>,
+    State(s): State<SignIn>,
     Caller(caller): Caller,
     uri: Uri,
 ) -> Result<Json<serde_json::Value>, ApiError> {
@@ -104,7 +102,7 @@ pub async fn domains(
 
 /// GET /v3/auth/catalog: needs a scoped token.
 pub async fn catalog(
-    State(s): State<Arc<Services>>,
+    State(s): State<SignIn>,
     Caller(caller): Caller,
     uri: Uri,
 ) -> Result<Json<serde_json::Value>, ApiError> {

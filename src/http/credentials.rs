@@ -1,7 +1,5 @@
 //! /v3.0/OS-CREDENTIAL/credentials: permanent access keys (reference L3834-4310).
 
-use std::sync::Arc;
-
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -12,7 +10,7 @@ use super::error::ApiError;
 use super::extract::{ApiJson, ApiQuery, Caller};
 use super::views;
 use crate::service::access_keys::{CredentialInput, CredentialListQuery};
-use crate::service::{Services, now_ms};
+use crate::service::{Sts, now_ms};
 
 #[derive(Deserialize)]
 pub struct CredentialBody {
@@ -20,7 +18,7 @@ pub struct CredentialBody {
 }
 
 pub async fn create(
-    State(s): State<Arc<Services>>,
+    State(s): State<Sts>,
     Caller(c): Caller,
     ApiJson(b): ApiJson<CredentialBody>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
@@ -31,7 +29,7 @@ pub async fn create(
 }
 
 pub async fn list(
-    State(s): State<Arc<Services>>,
+    State(s): State<Sts>,
     Caller(c): Caller,
     ApiQuery(q): ApiQuery<CredentialListQuery>,
 ) -> Result<Json<Value>, ApiError> {
@@ -40,11 +38,7 @@ pub async fn list(
     Ok(Json(json!({ "credentials": views })))
 }
 
-pub async fn get(
-    State(s): State<Arc<Services>>,
-    Caller(c): Caller,
-    Path(access): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+pub async fn get(State(s): State<Sts>, Caller(c): Caller, Path(access): Path<String>) -> Result<Json<Value>, ApiError> {
     let key = s.get_credential(&c, &access).await?;
     let mut view = views::credential(&key);
     view["last_use_time"] = json!(views::token_time(key.last_use_ms()));
@@ -52,7 +46,7 @@ pub async fn get(
 }
 
 pub async fn update(
-    State(s): State<Arc<Services>>,
+    State(s): State<Sts>,
     Caller(c): Caller,
     Path(access): Path<String>,
     ApiJson(b): ApiJson<CredentialBody>,
@@ -62,7 +56,7 @@ pub async fn update(
 }
 
 pub async fn delete(
-    State(s): State<Arc<Services>>,
+    State(s): State<Sts>,
     Caller(c): Caller,
     Path(access): Path<String>,
 ) -> Result<StatusCode, ApiError> {

@@ -1,8 +1,6 @@
 //! Federated token endpoints for OIDC: an id_token in, a federated token out (the same /auth
 //! URL starts SAML sign-in when the protocol is saml). Verification, mapping and scoping live in the service.
 
-use std::sync::Arc;
-
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, Uri};
 use axum::response::Response;
@@ -14,7 +12,7 @@ use super::extract::{ApiJson, header_text};
 use crate::model::Protocol;
 use crate::service::auth::ScopeSection;
 use crate::service::oidc_login::IdTokenUse;
-use crate::service::{Error, Services, now_ms};
+use crate::service::{Error, SignIn, now_ms};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -44,7 +42,7 @@ impl std::fmt::Debug for IdTokenSection {
 /// POST /v3.0/OS-AUTH/id-token/tokens: X-Idp-Id names the provider; with a scope, a scoped
 /// token, without one an unscoped federated token.
 pub async fn id_token_tokens(
-    State(s): State<Arc<Services>>,
+    State(s): State<SignIn>,
     headers: HeaderMap,
     uri: Uri,
     ApiJson(body): ApiJson<IdTokenAuthBody>,
@@ -68,7 +66,7 @@ pub async fn id_token_tokens(
 /// `Authorization: Bearer <id_token>`: an unscoped federated token, as keystoneauth1's
 /// v3oidcaccesstoken plugin asks for it.
 pub async fn protocol_auth(
-    State(s): State<Arc<Services>>,
+    State(s): State<SignIn>,
     Path((idp_id, protocol_id)): Path<(String, String)>,
     headers: HeaderMap,
     uri: Uri,

@@ -1,7 +1,5 @@
 //! /v3/OS-FEDERATION identity providers, mappings and protocols, and the mapping dry run.
 
-use std::sync::Arc;
-
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{StatusCode, Uri};
@@ -13,7 +11,7 @@ use super::extract::{ApiJson, Caller};
 use super::views;
 use crate::model::{IdentityProvider, MappingRecord, ProtocolRecord};
 use crate::service::federation::IdpInput;
-use crate::service::{Error, Services, now_ms};
+use crate::service::{Error, FederationConfig, now_ms};
 
 type JsonResult = Result<Json<Value>, ApiError>;
 type Created = Result<(StatusCode, Json<Value>), ApiError>;
@@ -69,7 +67,7 @@ pub struct TestBody {
     assertion: Map<String, Value>,
 }
 
-pub async fn list_idps(State(s): State<Arc<Services>>, Caller(c): Caller, uri: Uri) -> JsonResult {
+pub async fn list_idps(State(s): State<FederationConfig>, Caller(c): Caller, uri: Uri) -> JsonResult {
     let base = &s.config.public_url;
     let idps = s.list_idps(&c).await?;
     Ok(Json(json!({
@@ -78,13 +76,13 @@ pub async fn list_idps(State(s): State<Arc<Services>>, Caller(c): Caller, uri: U
     })))
 }
 
-pub async fn get_idp(State(s): State<Arc<Services>>, Caller(c): Caller, Path(id): Path<String>) -> JsonResult {
+pub async fn get_idp(State(s): State<FederationConfig>, Caller(c): Caller, Path(id): Path<String>) -> JsonResult {
     let idp = s.get_idp(&c, &id).await?;
     Ok(Json(json!({"identity_provider": idp_json(&s.config.public_url, &idp)})))
 }
 
 pub async fn create_idp(
-    State(s): State<Arc<Services>>,
+    State(s): State<FederationConfig>,
     Caller(c): Caller,
     Path(id): Path<String>,
     ApiJson(b): ApiJson<IdpBody>,
@@ -97,7 +95,7 @@ pub async fn create_idp(
 }
 
 pub async fn update_idp(
-    State(s): State<Arc<Services>>,
+    State(s): State<FederationConfig>,
     Caller(c): Caller,
     Path(id): Path<String>,
     ApiJson(b): ApiJson<IdpBody>,
@@ -107,7 +105,7 @@ pub async fn update_idp(
 }
 
 pub async fn delete_idp(
-    State(s): State<Arc<Services>>,
+    State(s): State<FederationConfig>,
     Caller(c): Caller,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
@@ -115,7 +113,7 @@ pub async fn delete_idp(
     Ok(StatusCode::NO_CONTENT)
 }
 
-pub async fn list_mappings(State(s): State<Arc<Services>>, Caller(c): Caller, uri: Uri) -> JsonResult {
+pub async fn list_mappings(State(s): State<FederationConfig>, Caller(c): Caller, uri: Uri) -> JsonResult {
     let base = &s.config.public_url;
     let mappings = s.list_mappings(&c).await?;
     Ok(Json(json!({
@@ -124,13 +122,13 @@ pub async fn list_mappings(State(s): State<Arc<Services>>, Caller(c): Caller, ur
     })))
 }
 
-pub async fn get_mapping(State(s): State<Arc<Services>>, Caller(c): Caller, Path(id): Path<String>) -> JsonResult {
+pub async fn get_mapping(State(s): State<FederationConfig>, Caller(c): Caller, Path(id): Path<String>) -> JsonResult {
     let m = s.get_mapping(&c, &id).await?;
     Ok(Json(json!({"mapping": mapping_json(&s.config.public_url, &m)})))
 }
 
 pub async fn create_mapping(
-    State(s): State<Arc<Services>>,
+    State(s): State<FederationConfig>,
     Caller(c): Caller,
     Path(id): Path<String>,
     ApiJson(b): ApiJson<MappingBody>,
@@ -143,7 +141,7 @@ pub async fn create_mapping(
 }
 
 pub async fn update_mapping(
-    State(s): State<Arc<Services>>,
+    State(s): State<FederationConfig>,
     Caller(c): Caller,
     Path(id): Path<String>,
     ApiJson(b): ApiJson<MappingBody>,
@@ -153,7 +151,7 @@ pub async fn update_mapping(
 }
 
 pub async fn delete_mapping(
-    State(s): State<Arc<Services>>,
+    State(s): State<FederationConfig>,
     Caller(c): Caller,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
@@ -162,7 +160,7 @@ pub async fn delete_mapping(
 }
 
 pub async fn test_mapping(
-    State(s): State<Arc<Services>>,
+    State(s): State<FederationConfig>,
     Caller(c): Caller,
     Path(id): Path<String>,
     ApiJson(b): ApiJson<TestBody>,
@@ -171,7 +169,7 @@ pub async fn test_mapping(
 }
 
 pub async fn list_protocols(
-    State(s): State<Arc<Services>>,
+    State(s): State<FederationConfig>,
     Caller(c): Caller,
     Path(idp): Path<String>,
     uri: Uri,
@@ -185,7 +183,7 @@ pub async fn list_protocols(
 }
 
 pub async fn get_protocol(
-    State(s): State<Arc<Services>>,
+    State(s): State<FederationConfig>,
     Caller(c): Caller,
     Path((idp, id)): Path<(String, String)>,
 ) -> JsonResult {
@@ -194,7 +192,7 @@ pub async fn get_protocol(
 }
 
 pub async fn create_protocol(
-    State(s): State<Arc<Services>>,
+    State(s): State<FederationConfig>,
     Caller(c): Caller,
     Path((idp, id)): Path<(String, String)>,
     ApiJson(b): ApiJson<ProtocolBody>,
@@ -207,7 +205,7 @@ pub async fn create_protocol(
 }
 
 pub async fn update_protocol(
-    State(s): State<Arc<Services>>,
+    State(s): State<FederationConfig>,
     Caller(c): Caller,
     Path((idp, id)): Path<(String, String)>,
     ApiJson(b): ApiJson<ProtocolBody>,
@@ -223,7 +221,7 @@ pub async fn update_protocol(
 }
 
 pub async fn delete_protocol(
-    State(s): State<Arc<Services>>,
+    State(s): State<FederationConfig>,
     Caller(c): Caller,
     Path((idp, id)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
@@ -237,7 +235,7 @@ pub struct OidcConfigBody {
 }
 
 pub async fn create_oidc_config(
-    State(s): State<Arc<Services>>,
+    State(s): State<FederationConfig>,
     Caller(c): Caller,
     Path(idp): Path<String>,
     ApiJson(b): ApiJson<OidcConfigBody>,
@@ -249,7 +247,7 @@ pub async fn create_oidc_config(
 }
 
 pub async fn update_oidc_config(
-    State(s): State<Arc<Services>>,
+    State(s): State<FederationConfig>,
     Caller(c): Caller,
     Path(idp): Path<String>,
     ApiJson(b): ApiJson<OidcConfigBody>,
@@ -270,7 +268,11 @@ fn oidc_config_answer(config: crate::oidc::OidcConfig, warnings: Vec<String>) ->
     answer
 }
 
-pub async fn get_oidc_config(State(s): State<Arc<Services>>, Caller(c): Caller, Path(idp): Path<String>) -> JsonResult {
+pub async fn get_oidc_config(
+    State(s): State<FederationConfig>,
+    Caller(c): Caller,
+    Path(idp): Path<String>,
+) -> JsonResult {
     let config = s.get_oidc_config(&c, &idp).await?;
     Ok(Json(json!({"openid_connect_config": config})))
 }
@@ -278,7 +280,7 @@ pub async fn get_oidc_config(State(s): State<Arc<Services>>, Caller(c): Caller, 
 /// GET /v3-ext/auth/OS-FEDERATION/SSO/metadata: no authentication. `unsigned=true` as a query
 /// parameter (or, as the reference lists it, a header) gives the document without signature.
 pub async fn sp_metadata(
-    State(s): State<Arc<Services>>,
+    State(s): State<FederationConfig>,
     headers: axum::http::HeaderMap,
     uri: Uri,
 ) -> Result<axum::response::Response, ApiError> {
@@ -295,7 +297,7 @@ pub async fn sp_metadata(
 }
 
 pub async fn import_metadata(
-    State(s): State<Arc<Services>>,
+    State(s): State<FederationConfig>,
     Caller(c): Caller,
     Path((idp, protocol)): Path<(String, String)>,
     ApiJson(b): ApiJson<crate::service::saml::MetadataImport>,
@@ -308,7 +310,7 @@ pub async fn import_metadata(
 }
 
 pub async fn get_metadata(
-    State(s): State<Arc<Services>>,
+    State(s): State<FederationConfig>,
     Caller(c): Caller,
     Path((idp, protocol)): Path<(String, String)>,
 ) -> JsonResult {

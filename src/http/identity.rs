@@ -1,7 +1,5 @@
 //! Users, groups, projects and domains.
 
-use std::sync::Arc;
-
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{StatusCode, Uri};
@@ -15,7 +13,7 @@ use crate::model::ProjectStatus;
 use crate::service::admin::{
     GrantOp, GroupInput, OwnInfoInput, ProjectInput, ProjectListQuery, Secret, UserInput, UserListQuery,
 };
-use crate::service::{Error, IamCode, Services, now_ms};
+use crate::service::{Accounts, Error, IamCode, now_ms};
 
 type JsonResult = Result<Json<Value>, ApiError>;
 type Created = Result<(StatusCode, Json<Value>), ApiError>;
@@ -53,7 +51,7 @@ pub struct NameQuery {
 
 // ---- users ----
 
-pub async fn create_user(State(s): State<Arc<Services>>, Caller(c): Caller, ApiJson(b): ApiJson<UserBody>) -> Created {
+pub async fn create_user(State(s): State<Accounts>, Caller(c): Caller, ApiJson(b): ApiJson<UserBody>) -> Created {
     let user = s.create_user(&c, b.user, now_ms()).await?;
     Ok((
         StatusCode::CREATED,
@@ -63,7 +61,7 @@ pub async fn create_user(State(s): State<Arc<Services>>, Caller(c): Caller, ApiJ
 
 /// POST /v3.0/OS-USER/users: as Keystone's, with the reference's IAM error codes.
 pub async fn create_user_extended(
-    State(s): State<Arc<Services>>,
+    State(s): State<Accounts>,
     Caller(c): Caller,
     ApiJson(b): ApiJson<UserBody>,
 ) -> Created {
@@ -81,7 +79,7 @@ pub async fn create_user_extended(
 }
 
 pub async fn list_users(
-    State(s): State<Arc<Services>>,
+    State(s): State<Accounts>,
     Caller(c): Caller,
     ApiQuery(q): ApiQuery<UserListQuery>,
     uri: Uri,
@@ -107,22 +105,18 @@ pub async fn list_users(
     ))
 }
 
-pub async fn get_user(State(s): State<Arc<Services>>, Caller(c): Caller, Path(id): Path<String>) -> JsonResult {
+pub async fn get_user(State(s): State<Accounts>, Caller(c): Caller, Path(id): Path<String>) -> JsonResult {
     let user = s.get_any_user(&c, &id).await?;
     Ok(Json(json!({"user": views::any_user(&s.config.public_url, &user)})))
 }
 
-pub async fn get_user_extended(
-    State(s): State<Arc<Services>>,
-    Caller(c): Caller,
-    Path(id): Path<String>,
-) -> JsonResult {
+pub async fn get_user_extended(State(s): State<Accounts>, Caller(c): Caller, Path(id): Path<String>) -> JsonResult {
     let user = s.get_user(&c, &id).await?;
     Ok(Json(json!({"user": views::user_extended(&s.config.public_url, &user)})))
 }
 
 pub async fn update_user(
-    State(s): State<Arc<Services>>,
+    State(s): State<Accounts>,
     Caller(c): Caller,
     Path(id): Path<String>,
     ApiJson(b): ApiJson<UserBody>,
@@ -132,7 +126,7 @@ pub async fn update_user(
 }
 
 pub async fn update_user_extended(
-    State(s): State<Arc<Services>>,
+    State(s): State<Accounts>,
     Caller(c): Caller,
     Path(id): Path<String>,
     ApiJson(b): ApiJson<UserBody>,
@@ -150,7 +144,7 @@ pub struct OwnInfoBody {
 }
 
 pub async fn update_own_info(
-    State(s): State<Arc<Services>>,
+    State(s): State<Accounts>,
     Caller(c): Caller,
     Path(id): Path<String>,
     ApiJson(b): ApiJson<OwnInfoBody>,
@@ -160,7 +154,7 @@ pub async fn update_own_info(
 }
 
 pub async fn delete_user(
-    State(s): State<Arc<Services>>,
+    State(s): State<Accounts>,
     Caller(c): Caller,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
@@ -169,7 +163,7 @@ pub async fn delete_user(
 }
 
 pub async fn change_password(
-    State(s): State<Arc<Services>>,
+    State(s): State<Accounts>,
     Caller(c): Caller,
     Path(id): Path<String>,
     ApiJson(b): ApiJson<PasswordBody>,
@@ -179,12 +173,7 @@ pub async fn change_password(
     Ok(StatusCode::NO_CONTENT)
 }
 
-pub async fn user_groups(
-    State(s): State<Arc<Services>>,
-    Caller(c): Caller,
-    Path(id): Path<String>,
-    uri: Uri,
-) -> JsonResult {
+pub async fn user_groups(State(s): State<Accounts>, Caller(c): Caller, Path(id): Path<String>, uri: Uri) -> JsonResult {
     let base = &s.config.public_url;
     let groups = s.groups_of_user(&c, &id).await?;
     Ok(Json(json!({
@@ -194,7 +183,7 @@ pub async fn user_groups(
 }
 
 pub async fn user_projects(
-    State(s): State<Arc<Services>>,
+    State(s): State<Accounts>,
     Caller(c): Caller,
     Path(id): Path<String>,
     uri: Uri,
@@ -209,11 +198,7 @@ pub async fn user_projects(
 
 // ---- groups ----
 
-pub async fn create_group(
-    State(s): State<Arc<Services>>,
-    Caller(c): Caller,
-    ApiJson(b): ApiJson<GroupBody>,
-) -> Created {
+pub async fn create_group(State(s): State<Accounts>, Caller(c): Caller, ApiJson(b): ApiJson<GroupBody>) -> Created {
     let group = s.create_group(&c, b.group, now_ms()).await?;
     Ok((
         StatusCode::CREATED,
@@ -222,7 +207,7 @@ pub async fn create_group(
 }
 
 pub async fn list_groups(
-    State(s): State<Arc<Services>>,
+    State(s): State<Accounts>,
     Caller(c): Caller,
     ApiQuery(q): ApiQuery<GroupInput>,
     uri: Uri,
@@ -235,13 +220,13 @@ pub async fn list_groups(
     })))
 }
 
-pub async fn get_group(State(s): State<Arc<Services>>, Caller(c): Caller, Path(id): Path<String>) -> JsonResult {
+pub async fn get_group(State(s): State<Accounts>, Caller(c): Caller, Path(id): Path<String>) -> JsonResult {
     let group = s.get_group(&c, &id).await?;
     Ok(Json(json!({"group": views::group(&s.config.public_url, &group)})))
 }
 
 pub async fn update_group(
-    State(s): State<Arc<Services>>,
+    State(s): State<Accounts>,
     Caller(c): Caller,
     Path(id): Path<String>,
     ApiJson(b): ApiJson<GroupBody>,
@@ -251,7 +236,7 @@ pub async fn update_group(
 }
 
 pub async fn delete_group(
-    State(s): State<Arc<Services>>,
+    State(s): State<Accounts>,
     Caller(c): Caller,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
@@ -259,12 +244,7 @@ pub async fn delete_group(
     Ok(StatusCode::NO_CONTENT)
 }
 
-pub async fn group_users(
-    State(s): State<Arc<Services>>,
-    Caller(c): Caller,
-    Path(id): Path<String>,
-    uri: Uri,
-) -> JsonResult {
+pub async fn group_users(State(s): State<Accounts>, Caller(c): Caller, Path(id): Path<String>, uri: Uri) -> JsonResult {
     let base = &s.config.public_url;
     let users = s.group_members(&c, &id).await?;
     Ok(Json(json!({
@@ -274,7 +254,7 @@ pub async fn group_users(
 }
 
 pub async fn membership(
-    s: Arc<Services>,
+    s: Accounts,
     c: crate::service::AuthContext,
     group: String,
     user: String,
@@ -286,11 +266,7 @@ pub async fn membership(
 
 // ---- projects ----
 
-pub async fn create_project(
-    State(s): State<Arc<Services>>,
-    Caller(c): Caller,
-    ApiJson(b): ApiJson<ProjectBody>,
-) -> Created {
+pub async fn create_project(State(s): State<Accounts>, Caller(c): Caller, ApiJson(b): ApiJson<ProjectBody>) -> Created {
     let project = s.create_project(&c, b.project, now_ms()).await?;
     Ok((
         StatusCode::CREATED,
@@ -299,7 +275,7 @@ pub async fn create_project(
 }
 
 pub async fn list_projects(
-    State(s): State<Arc<Services>>,
+    State(s): State<Accounts>,
     Caller(c): Caller,
     ApiQuery(q): ApiQuery<ProjectListQuery>,
     uri: Uri,
@@ -313,16 +289,12 @@ pub async fn list_projects(
     })))
 }
 
-pub async fn get_project(State(s): State<Arc<Services>>, Caller(c): Caller, Path(id): Path<String>) -> JsonResult {
+pub async fn get_project(State(s): State<Accounts>, Caller(c): Caller, Path(id): Path<String>) -> JsonResult {
     let project = s.get_project(&c, &id).await?;
     Ok(Json(json!({"project": views::project(&s.config.public_url, &project)})))
 }
 
-pub async fn get_project_extended(
-    State(s): State<Arc<Services>>,
-    Caller(c): Caller,
-    Path(id): Path<String>,
-) -> JsonResult {
+pub async fn get_project_extended(State(s): State<Accounts>, Caller(c): Caller, Path(id): Path<String>) -> JsonResult {
     let project = s.get_project(&c, &id).await?;
     let mut view = views::project(&s.config.public_url, &project);
     view["status"] = json!(project.status);
@@ -330,7 +302,7 @@ pub async fn get_project_extended(
 }
 
 pub async fn update_project(
-    State(s): State<Arc<Services>>,
+    State(s): State<Accounts>,
     Caller(c): Caller,
     Path(id): Path<String>,
     ApiJson(b): ApiJson<ProjectBody>,
@@ -352,7 +324,7 @@ pub struct StatusInput {
 }
 
 pub async fn set_project_status(
-    State(s): State<Arc<Services>>,
+    State(s): State<Accounts>,
     Caller(c): Caller,
     Path(id): Path<String>,
     ApiJson(b): ApiJson<StatusBody>,
@@ -366,7 +338,7 @@ pub async fn set_project_status(
 // ---- domains ----
 
 pub async fn list_domains(
-    State(s): State<Arc<Services>>,
+    State(s): State<Accounts>,
     Caller(c): Caller,
     ApiQuery(q): ApiQuery<NameQuery>,
     uri: Uri,
@@ -379,7 +351,7 @@ pub async fn list_domains(
     })))
 }
 
-pub async fn get_domain(State(s): State<Arc<Services>>, Caller(c): Caller, Path(id): Path<String>) -> JsonResult {
+pub async fn get_domain(State(s): State<Accounts>, Caller(c): Caller, Path(id): Path<String>) -> JsonResult {
     let domain = s.get_domain(&c, &id).await?;
     Ok(Json(json!({"domain": views::domain(&s.config.public_url, &domain)})))
 }
@@ -389,11 +361,7 @@ pub struct DomainBody {
     domain: crate::service::domains::DomainInput,
 }
 
-pub async fn create_domain(
-    State(s): State<Arc<Services>>,
-    Caller(c): Caller,
-    ApiJson(b): ApiJson<DomainBody>,
-) -> Created {
+pub async fn create_domain(State(s): State<Accounts>, Caller(c): Caller, ApiJson(b): ApiJson<DomainBody>) -> Created {
     let domain = s.create_domain(&c, b.domain, now_ms()).await?;
     Ok((
         StatusCode::CREATED,
@@ -402,7 +370,7 @@ pub async fn create_domain(
 }
 
 pub async fn update_domain(
-    State(s): State<Arc<Services>>,
+    State(s): State<Accounts>,
     Caller(c): Caller,
     Path(id): Path<String>,
     ApiJson(b): ApiJson<DomainBody>,
@@ -412,7 +380,7 @@ pub async fn update_domain(
 }
 
 pub async fn delete_domain(
-    State(s): State<Arc<Services>>,
+    State(s): State<Accounts>,
     Caller(c): Caller,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {

@@ -34,7 +34,7 @@ use extract::Caller;
 
 fn membership_routes() -> axum::routing::MethodRouter<Arc<Services>> {
     let handler = |op: GrantOp| {
-        move |State(s): State<Arc<Services>>, Caller(c): Caller, Path((g, u)): Path<(String, String)>| {
+        move |State(s): State<crate::service::Accounts>, Caller(c): Caller, Path((g, u)): Path<(String, String)>| {
             identity::membership(s, c, g, u, op)
         }
     };
@@ -42,6 +42,20 @@ fn membership_routes() -> axum::routing::MethodRouter<Arc<Services>> {
         .head(handler(GrantOp::Check))
         .delete(handler(GrantOp::Delete))
 }
+
+/// Handlers take the use-case service of their area (`State<Sts>`, ...), each a handle on
+/// the router's shared core.
+macro_rules! from_core {
+    ($($service:ident),+) => {
+        $(impl axum::extract::FromRef<Arc<Services>> for crate::service::$service {
+            fn from_ref(core: &Arc<Services>) -> Self {
+                crate::service::$service::new(core.clone())
+            }
+        })+
+    };
+}
+
+from_core!(Accounts, FederationConfig, SignIn, Sts);
 
 pub fn router(services: Arc<Services>) -> Router {
     use ActorKind::{Agency, Group};

@@ -16,7 +16,7 @@ use super::views;
 use crate::model::{ActorKind, TargetKind};
 use crate::service::admin::{Actor, GrantOp, Target};
 use crate::service::assignments::{AssignmentQuery, IamAssignmentQuery, ScopeFilter, ScopeKind, Subject, SubjectKind};
-use crate::service::{Error, Services};
+use crate::service::{Accounts, Error, Services};
 
 #[derive(Deserialize)]
 pub struct RoleQuery {
@@ -25,7 +25,7 @@ pub struct RoleQuery {
 }
 
 pub async fn list_roles(
-    State(s): State<Arc<Services>>,
+    State(s): State<Accounts>,
     Caller(_): Caller,
     ApiQuery(q): ApiQuery<RoleQuery>,
     uri: Uri,
@@ -43,7 +43,7 @@ pub async fn list_roles(
 }
 
 pub async fn get_role(
-    State(s): State<Arc<Services>>,
+    State(s): State<Accounts>,
     Caller(_): Caller,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
@@ -54,7 +54,7 @@ pub async fn get_role(
 /// PUT, HEAD and DELETE on `.../{target}/{groups|agencies}/{actor}/roles/{role}[...]`.
 pub fn grant_route(actor: ActorKind, target: TargetKind, inherited: bool) -> MethodRouter<Arc<Services>> {
     let handler = move |op: GrantOp| {
-        move |State(s): State<Arc<Services>>, Caller(c): Caller, Path((t, a, r)): Path<(String, String, String)>| async move {
+        move |State(s): State<Accounts>, Caller(c): Caller, Path((t, a, r)): Path<(String, String, String)>| async move {
             let actor = Actor { kind: actor, id: &a };
             let target = Target {
                 kind: target,
@@ -73,7 +73,7 @@ pub fn grant_route(actor: ActorKind, target: TargetKind, inherited: bool) -> Met
 /// GET `.../{target}/{groups|agencies}/{actor}/roles[...]`.
 pub fn grant_list_route(actor: ActorKind, target: TargetKind, inherited: bool) -> MethodRouter<Arc<Services>> {
     get(
-        move |State(s): State<Arc<Services>>, Caller(c): Caller, Path((t, a)): Path<(String, String)>, uri: Uri| async move {
+        move |State(s): State<Accounts>, Caller(c): Caller, Path((t, a)): Path<(String, String)>, uri: Uri| async move {
             let base = &s.config.public_url;
             let roles = s
                 .granted_roles(
@@ -104,7 +104,7 @@ fn keystone_flag(q: &HashMap<String, String>, name: &str) -> bool {
 /// GET /v3/role_assignments (Keystone filters: user.id, group.id, role.id, scope.project.id,
 /// scope.domain.id, scope.system, scope.OS-INHERIT:inherited_to, effective, include_names).
 pub async fn keystone_assignments(
-    State(s): State<Arc<Services>>,
+    State(s): State<Accounts>,
     Caller(c): Caller,
     ApiQuery(q): ApiQuery<HashMap<String, String>>,
     uri: Uri,
@@ -203,7 +203,7 @@ fn iam_query(q: &HashMap<String, String>) -> Result<IamAssignmentQuery, Error> {
 
 /// GET /v3.0/OS-PERMISSION/role-assignments (reference §5.8, L8658).
 pub async fn iam_assignments(
-    State(s): State<Arc<Services>>,
+    State(s): State<Accounts>,
     Caller(c): Caller,
     ApiQuery(q): ApiQuery<HashMap<String, String>>,
     uri: Uri,

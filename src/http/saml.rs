@@ -3,8 +3,6 @@
 //! (a browser redirect, or the PAOS envelope for ECP clients). Reading the form or envelope,
 //! and validation, live in the service.
 
-use std::sync::Arc;
-
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
@@ -17,7 +15,7 @@ use super::websso::{SAML_BINDING_COOKIE, cookie, post_token_to_dashboard, send_a
 use crate::saml::request::PAOS_CONTENT_TYPE;
 use crate::saml::sp_metadata::ACS_POST_PATH;
 use crate::service::saml_login::{Acs, SamlStart, StartFor};
-use crate::service::{Error, Services, now_ms};
+use crate::service::{Error, SignIn, now_ms};
 
 fn content_type_is(headers: &HeaderMap, expected: &str) -> bool {
     header_text(headers, "content-type")
@@ -38,7 +36,7 @@ fn require_form(headers: &HeaderMap) -> Result<(), ApiError> {
 /// POST /v3.0/OS-FEDERATION/tokens (reference §5.13.6.1): X-Idp-Id and a form SAMLResponse;
 /// an unscoped federated token.
 pub async fn idp_initiated_tokens(
-    State(s): State<Arc<Services>>,
+    State(s): State<SignIn>,
     headers: HeaderMap,
     uri: Uri,
     body: Bytes,
@@ -56,7 +54,7 @@ pub async fn idp_initiated_tokens(
 /// POST {public}/v3-ext/auth/OS-FEDERATION/SSO/SAML2/POST: the browser's assertion consumer.
 /// A WebSSO sign-in ends on the dashboard; any other answers with the token.
 pub async fn acs_post(
-    State(s): State<Arc<Services>>,
+    State(s): State<SignIn>,
     headers: HeaderMap,
     uri: Uri,
     body: Bytes,
@@ -77,7 +75,7 @@ pub async fn acs_post(
 
 /// POST {public}/v3-ext/auth/OS-FEDERATION/SSO/SAML2/ECP: the IdP's SOAP response relayed by
 /// an ECP client, with our RelayState header; the token as keystoneauth1 expects it.
-pub async fn acs_ecp(State(s): State<Arc<Services>>, uri: Uri, body: Bytes) -> Result<Response, ApiError> {
+pub async fn acs_ecp(State(s): State<SignIn>, uri: Uri, body: Bytes) -> Result<Response, ApiError> {
     let signed_in = s.finish_ecp_login(&body, now_ms()).await?;
     Ok(created(&s, &signed_in.issued, &uri))
 }
@@ -100,7 +98,7 @@ pub fn wants_paos(headers: &HeaderMap) -> bool {
 
 /// GET|POST …/identity_providers/{idp}/protocols/saml/auth without a bearer token: starts
 /// SP-initiated sign-in.
-pub async fn start(s: &Services, idp_id: &str, headers: &HeaderMap) -> Result<Response, ApiError> {
+pub async fn start(s: &SignIn, idp_id: &str, headers: &HeaderMap) -> Result<Response, ApiError> {
     if wants_paos(headers) {
         let SamlStart::Paos(envelope) = s.start_saml_login(idp_id, StartFor::Ecp, now_ms()).await? else {
             return Err(Error::internal("ECP start did not give a PAOS request").into());

@@ -1,7 +1,6 @@
 //! Temporary credentials, login tokens and signature checks for services.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
 use axum::Json;
 use axum::extract::State;
@@ -14,12 +13,12 @@ use super::error::ApiError;
 use super::extract::{ApiJson, Caller, MaybeCaller, header_text};
 use super::views;
 use crate::service::sts::{LoginTokenBody, SecurityTokenBody, SignedBy, SignedOutcome};
-use crate::service::{Error, Services, now_ms};
+use crate::service::{Error, Sts, now_ms};
 use crate::sts::signing::Received;
 
 /// POST /v3.0/OS-CREDENTIAL/securitytokens.
 pub async fn security_tokens(
-    State(s): State<Arc<Services>>,
+    State(s): State<Sts>,
     caller: MaybeCaller,
     ApiJson(body): ApiJson<SecurityTokenBody>,
 ) -> Result<Response, ApiError> {
@@ -35,10 +34,7 @@ pub async fn security_tokens(
 }
 
 /// POST /v3.0/OS-AUTH/securitytoken/logintokens.
-pub async fn login_tokens(
-    State(s): State<Arc<Services>>,
-    ApiJson(body): ApiJson<LoginTokenBody>,
-) -> Result<Response, ApiError> {
+pub async fn login_tokens(State(s): State<Sts>, ApiJson(body): ApiJson<LoginTokenBody>) -> Result<Response, ApiError> {
     let issued = s.issue_login_token(body, now_ms()).await?;
     let mut response = (StatusCode::CREATED, Json(views::login_token(&issued.ctx))).into_response();
     if let Ok(v) = HeaderValue::from_str(&issued.token) {
@@ -49,7 +45,7 @@ pub async fn login_tokens(
 
 /// GET /v3-ext/auth/logintokens: a relying console checks `X-Subject-LoginToken`.
 pub async fn check_login_token(
-    State(s): State<Arc<Services>>,
+    State(s): State<Sts>,
     Caller(caller): Caller,
     headers: HeaderMap,
 ) -> Result<Json<serde_json::Value>, ApiError> {
@@ -84,7 +80,7 @@ pub struct SignedRequestParts {
 /// The asking service must be a cloud admin (a service account), so a captured request
 /// cannot be turned into an identity by anyone else.
 pub async fn check_signed_request(
-    State(s): State<Arc<Services>>,
+    State(s): State<Sts>,
     Caller(caller): Caller,
     uri: Uri,
     ApiJson(body): ApiJson<SignedRequestBody>,

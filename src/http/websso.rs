@@ -3,8 +3,6 @@
 //! token to a trusted dashboard. Every page is an askama template, HTML-escaped, served with a
 //! strict Content-Security-Policy whose only script is the page's own, by nonce.
 
-use std::sync::Arc;
-
 use askama::Template;
 use axum::Form;
 use axum::extract::{Path, Query, State};
@@ -20,7 +18,7 @@ use crate::model::Protocol;
 use crate::saml::sp_metadata::ACS_POST_PATH;
 use crate::service::saml_login::SamlStart;
 use crate::service::websso::OIDC_CALLBACK_PATH;
-use crate::service::{Error, Services, now_ms};
+use crate::service::{Error, SignIn, now_ms};
 
 const BINDING_COOKIE: &str = "fedgate_websso";
 /// The SAML dashboard sign-in's binding: its own name, sent only to the HTTP-POST ACS.
@@ -128,7 +126,7 @@ fn origin(q: &OriginQuery) -> Result<&str, ApiError> {
 
 /// GET /v3/auth/OS-FEDERATION/websso/{protocol}?origin=URL: the providers to choose from.
 pub async fn chooser(
-    State(s): State<Arc<Services>>,
+    State(s): State<SignIn>,
     Path(protocol): Path<String>,
     Query(q): Query<OriginQuery>,
 ) -> Result<Response, ApiError> {
@@ -158,7 +156,7 @@ pub async fn chooser(
 /// GET /v3/auth/OS-FEDERATION/identity_providers/{idp}/protocols/{protocol}/websso?origin=URL
 /// (and Keystone's /v3/OS-FEDERATION/... spelling): off to the identity provider.
 pub async fn start(
-    State(s): State<Arc<Services>>,
+    State(s): State<SignIn>,
     Path((idp_id, protocol)): Path<(String, String)>,
     Query(q): Query<OriginQuery>,
 ) -> Result<Response, ApiError> {
@@ -242,7 +240,7 @@ pub fn send_authn_request(started: SamlStart) -> Result<Response, ApiError> {
 }
 
 /// GET on the callback: response_mode=fragment lands here; the page posts the fragment back.
-pub async fn callback_page(State(s): State<Arc<Services>>) -> Result<Response, ApiError> {
+pub async fn callback_page(State(s): State<SignIn>) -> Result<Response, ApiError> {
     let nonce = page_nonce();
     let callback = s.oidc_callback_url();
     let body = render(&FragmentPage {
@@ -276,7 +274,7 @@ pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
 /// POST on the callback (form_post, or the fragment page's relay): checks the answer and hands
 /// the token to the dashboard.
 pub async fn callback(
-    State(s): State<Arc<Services>>,
+    State(s): State<SignIn>,
     headers: HeaderMap,
     Form(form): Form<CallbackForm>,
 ) -> Result<Response, ApiError> {

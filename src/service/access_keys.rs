@@ -19,7 +19,7 @@ use zeroize::Zeroizing;
 use super::credential_key::CredentialKey;
 use super::names::parse_description;
 use super::ttl_cache::TtlCache;
-use super::{AuthContext, Error, Result, Services};
+use super::{AuthContext, Error, Result, Services, Sts};
 use crate::model::StoredAccessKey;
 use crate::store::Store;
 
@@ -214,7 +214,7 @@ fn is_virtual_user(ctx: &AuthContext) -> bool {
     ctx.token.federation.as_ref().is_some_and(|f| !f.local_user)
 }
 
-impl Services {
+impl Sts {
     /// A user manages its own keys; its domain's admins and cloud admins manage them too.
     /// `NotFound` when the user does not exist and is not the caller.
     async fn authorize_keys_of(&self, ctx: &AuthContext, user_id: &str) -> Result<()> {
@@ -355,6 +355,56 @@ impl Services {
         Ok(())
     }
 
+    /// How many times last uses were written to the store (each a single transaction).
+    pub fn key_use_writes(&self) -> u64 {
+        self.access_keys.use_writes.load(Ordering::Relaxed)
+    }
+
+    /// The fingerprint of this replica's credential key.
+    pub fn credential_key_fingerprint(&self) -> &str {
+        self.access_keys.key.fingerprint()
+    }
+}
+
+impl Services {
+    // Shared with other use-case services.
+    /// Writes the noted last uses in one store transaction (the background refresh calls
+    /// this every interval). What was written leaves memory; uses noted meanwhile stay.
+    /// Returns how many keys changed.
+    pub async fn flush_key_uses(&self) -> Result<u64> {
+        let keys = &self.access_keys;
+        let batch: Vec<(String, i64)> = match keys.uses.lock() {
+            Ok(uses) => uses.iter().map(|(k, v)| (k.clone(), *v)).collect(),
+            Err(_) => return Ok(0),
+        };
+        if batch.is_empty() {
+            return Ok(0);
+        }
+        let changed = self.store.record_access_key_uses(&batch).await?;
+        keys.use_writes.fetch_add(1, Ordering::Relaxed);
+        if let Ok(mut uses) = keys.uses.lock() {
+            for (access, at) in &batch {
+                if uses.get(access).is_some_and(|now| now <= at) {
+                    uses.remove(access);
+                }
+            }
+        }
+        Ok(changed)
+    }
+
+    /// Notes that a request signed with `access` verified at `now_ms`. Kept in memory;
+    /// `flush_key_uses` writes it.
+    pub fn note_key_use(&self, access: &str, now_ms: i64) {
+        let Ok(mut uses) = self.access_keys.uses.lock() else {
+            return;
+        };
+        if let Some(at) = uses.get_mut(access) {
+            *at = (*at).max(now_ms);
+        } else if uses.len() < MAX_PENDING_USES {
+            uses.insert(access.to_string(), now_ms);
+        }
+    }
+
     /// The permanent key with this access key id, or None when there is none. A key whose
     /// secret does not open (sealed under another credential key, or damaged) is None too.
     pub async fn permanent_key(&self, access: &str, now_ms: i64) -> Result<Option<Arc<PermanentKey>>> {
@@ -396,53 +446,6 @@ impl Services {
                 Ok(None)
             }
         }
-    }
-
-    /// Notes that a request signed with `access` verified at `now_ms`. Kept in memory;
-    /// `flush_key_uses` writes it.
-    pub fn note_key_use(&self, access: &str, now_ms: i64) {
-        let Ok(mut uses) = self.access_keys.uses.lock() else {
-            return;
-        };
-        if let Some(at) = uses.get_mut(access) {
-            *at = (*at).max(now_ms);
-        } else if uses.len() < MAX_PENDING_USES {
-            uses.insert(access.to_string(), now_ms);
-        }
-    }
-
-    /// Writes the noted last uses in one store transaction (the background refresh calls
-    /// this every interval). What was written leaves memory; uses noted meanwhile stay.
-    /// Returns how many keys changed.
-    pub async fn flush_key_uses(&self) -> Result<u64> {
-        let keys = &self.access_keys;
-        let batch: Vec<(String, i64)> = match keys.uses.lock() {
-            Ok(uses) => uses.iter().map(|(k, v)| (k.clone(), *v)).collect(),
-            Err(_) => return Ok(0),
-        };
-        if batch.is_empty() {
-            return Ok(0);
-        }
-        let changed = self.store.record_access_key_uses(&batch).await?;
-        keys.use_writes.fetch_add(1, Ordering::Relaxed);
-        if let Ok(mut uses) = keys.uses.lock() {
-            for (access, at) in &batch {
-                if uses.get(access).is_some_and(|now| now <= at) {
-                    uses.remove(access);
-                }
-            }
-        }
-        Ok(changed)
-    }
-
-    /// How many times last uses were written to the store (each a single transaction).
-    pub fn key_use_writes(&self) -> u64 {
-        self.access_keys.use_writes.load(Ordering::Relaxed)
-    }
-
-    /// The fingerprint of this replica's credential key.
-    pub fn credential_key_fingerprint(&self) -> &str {
-        self.access_keys.key.fingerprint()
     }
 }
 

@@ -10,7 +10,7 @@
 use std::collections::{BTreeSet, HashMap};
 
 use super::policy::AdminOf;
-use super::{AuthContext, Error, NameRef, Result, Services};
+use super::{Accounts, AuthContext, Error, NameRef, Result};
 use crate::model::{ActorKind, Grant, GrantFilter, ProjectFilter, TargetKind};
 
 /// Keystone's filters, parsed at the edge.
@@ -130,7 +130,7 @@ fn refuse_combination(message: &str) -> Error {
     Error::BadRequest(message.to_string())
 }
 
-impl Services {
+impl Accounts {
     /// GET /v3/role_assignments.
     pub async fn role_assignments(&self, ctx: &AuthContext, q: AssignmentQuery) -> Result<Vec<Assignment>> {
         if q.user_id.is_some() && q.group_id.is_some() {

@@ -3,7 +3,7 @@
 
 use serde::Deserialize;
 
-use super::{AuthContext, Error, IamCode, Result, Services};
+use super::{AuthContext, Error, IamCode, Result, Services, SignIn};
 use crate::model::{Domain, Project, User, UserAccessMode};
 use crate::token::{Methods, Scope, TokenPayload};
 
@@ -86,7 +86,7 @@ pub struct Issued {
     pub ctx: AuthContext,
 }
 
-impl Services {
+impl SignIn {
     /// `caller` is the X-Auth-Token or signed request's identity, which `assume_role` needs.
     pub async fn issue_token(&self, caller: Option<AuthContext>, body: AuthBody, now_ms: i64) -> Result<Issued> {
         let AuthSection { identity, scope } = body.auth;
@@ -242,16 +242,6 @@ impl Services {
         Ok(user)
     }
 
-    /// Finds a domain by id or name; `field` names the request element for errors.
-    pub async fn find_domain(&self, r: &DomainRef, field: &str) -> Result<Domain> {
-        let found = match (&r.id, &r.name) {
-            (Some(id), _) => self.store.get_domain(id).await?,
-            (None, Some(name)) => self.store.get_domain_by_name(name).await?,
-            (None, None) => return Err(Error::invalid(field, "needs an id or a name")),
-        };
-        found.ok_or_else(|| Error::not_found("domain", r.id.clone().or(r.name.clone()).unwrap_or_default()))
-    }
-
     async fn find_project(&self, r: &ProjectRef) -> Result<Project> {
         let found = match (&r.id, &r.name) {
             (Some(id), _) => self.store.get_project(id).await?,
@@ -335,5 +325,18 @@ fn scope_key(scope: &ScopeSection) -> String {
         (Some(p), _) => format!("p:{:?}/{:?}@{}", p.id, p.name, domain(p.domain.as_ref())),
         (None, Some(d)) => format!("d:{}", domain(Some(d))),
         (None, None) => "u".into(),
+    }
+}
+
+impl Services {
+    // Shared with other use-case services.
+    /// Finds a domain by id or name; `field` names the request element for errors.
+    pub(super) async fn find_domain(&self, r: &DomainRef, field: &str) -> Result<Domain> {
+        let found = match (&r.id, &r.name) {
+            (Some(id), _) => self.store.get_domain(id).await?,
+            (None, Some(name)) => self.store.get_domain_by_name(name).await?,
+            (None, None) => return Err(Error::invalid(field, "needs an id or a name")),
+        };
+        found.ok_or_else(|| Error::not_found("domain", r.id.clone().or(r.name.clone()).unwrap_or_default()))
     }
 }

@@ -11,7 +11,7 @@ use serde::Deserialize;
 
 use super::bootstrap::{ensure_admin_group, seed_roles};
 use super::names::{ResourceName, parse_description};
-use super::{AuthContext, Error, Result, Services, new_id};
+use super::{Accounts, AuthContext, Error, Result, new_id};
 use crate::model::{AgencyFilter, Domain, UserFilter};
 use crate::store::StoreError;
 
@@ -27,7 +27,7 @@ pub struct DomainInput {
 /// Keystone's domain names: at most 64 characters.
 const NAME_MAX: usize = 64;
 
-impl Services {
+impl Accounts {
     fn refuse_admin_domain(&self, domain: &Domain, what: &str) -> Result<()> {
         if domain.name == self.config.admin_domain {
             return Err(Error::BadRequest(format!(
@@ -136,7 +136,7 @@ impl Services {
     }
 }
 
-impl Services {
+impl Accounts {
     /// Revokes every token that speaks for someone of the domain: its users (local and
     /// through its identity providers) and sessions of its agencies.
     async fn revoke_domain_tokens(&self, domain_id: &str, now_ms: i64) -> Result<()> {

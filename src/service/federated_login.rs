@@ -12,7 +12,7 @@ use std::sync::Arc;
 use super::auth::Issued;
 use super::login_cache::LoginConfig;
 use super::names::{escaped, is_untypeable};
-use super::{AuthContext, Error, Result, Services};
+use super::{AuthContext, Error, Result, Services, SignIn};
 use crate::mapping::{self, Mapped};
 use crate::model::{FederatedUser, GroupFilter, IdentityProvider, Protocol, SsoType};
 use crate::token::{Federation, Methods, Scope, TokenPayload};
@@ -58,7 +58,7 @@ fn refuse_untypeable(mapped: &Mapped<'_>) -> std::result::Result<(), String> {
     }
 }
 
-impl Services {
+impl SignIn {
     /// Maps `attributes` with the protocol's mapping and issues an unscoped federated token.
     pub async fn federated_login(
         &self,
@@ -219,6 +219,88 @@ impl Services {
         }
         Ok(ids)
     }
+}
+
+/// Why a group the mapping yields does not count (cached with the lookups).
+#[derive(Debug, Clone, PartialEq)]
+pub enum GroupMiss {
+    /// The group (or the account named beside it, by id) is another account's.
+    OtherAccount(Option<String>),
+    NoSuchAccount(String),
+    NoAccount,
+    NoSuchGroup,
+}
+
+/// A group a mapping yields that a login does not use: shown in the dry run
+/// (`groups_dropped`) and logged at every login.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct DroppedGroup {
+    /// The group's name, or its id when the mapping gave an id.
+    pub group: String,
+    /// The account (domain id) the group belongs to, when it is another one.
+    pub account: Option<String>,
+    pub reason: String,
+}
+
+impl GroupMiss {
+    fn dropped(&self, group: &str, account: &str) -> DroppedGroup {
+        let (other, reason) = match self {
+            GroupMiss::OtherAccount(other) => (
+                other.clone(),
+                format!(
+                    "the group belongs to another account; a mapping grants only groups of its own account ({account})"
+                ),
+            ),
+            GroupMiss::NoSuchAccount(name) => (
+                None,
+                format!("no account is named {name:?}; a mapping grants only groups of its own account ({account})"),
+            ),
+            GroupMiss::NoAccount => (
+                None,
+                "the mapping names no domain for the group; add \"domain\": {\"id\"} or {\"name\"}".to_string(),
+            ),
+            GroupMiss::NoSuchGroup => (None, format!("no group of that name or id in account {account}")),
+        };
+        DroppedGroup {
+            group: group.to_string(),
+            account: other,
+            reason,
+        }
+    }
+}
+
+impl Services {
+    // Shared with other use-case services.
+    /// A group named by the mapping, if it exists in `account`; else why not.
+    pub(super) async fn find_mapped_group(
+        &self,
+        account: &str,
+        domain: Option<&Value>,
+        name: &str,
+    ) -> Result<std::result::Result<String, GroupMiss>> {
+        let domain_id = match (
+            domain.and_then(|d| d.get("id")).and_then(Value::as_str),
+            domain.and_then(|d| d.get("name")).and_then(Value::as_str),
+        ) {
+            (Some(id), _) => Some(id.to_string()),
+            (None, Some(n)) => match self.store.get_domain_by_name(n).await? {
+                Some(d) => Some(d.id),
+                None => return Ok(Err(GroupMiss::NoSuchAccount(n.to_string()))),
+            },
+            (None, None) => return Ok(Err(GroupMiss::NoAccount)),
+        };
+        if domain_id.as_deref() != Some(account) {
+            return Ok(Err(GroupMiss::OtherAccount(domain_id)));
+        }
+        let found = self
+            .store
+            .list_groups(&GroupFilter {
+                domain_id,
+                name: Some(name.to_string()),
+            })
+            .await?;
+        Ok(found.into_iter().next().map(|g| g.id).ok_or(GroupMiss::NoSuchGroup))
+    }
 
     /// Resolves the groups a mapping yields against `account`: the ids of those that belong
     /// to it, and the others with the reason each is dropped.
@@ -280,84 +362,5 @@ impl Services {
         ids.sort();
         ids.dedup();
         Ok((ids, dropped))
-    }
-
-    /// A group named by the mapping, if it exists in `account`; else why not.
-    async fn find_mapped_group(
-        &self,
-        account: &str,
-        domain: Option<&Value>,
-        name: &str,
-    ) -> Result<std::result::Result<String, GroupMiss>> {
-        let domain_id = match (
-            domain.and_then(|d| d.get("id")).and_then(Value::as_str),
-            domain.and_then(|d| d.get("name")).and_then(Value::as_str),
-        ) {
-            (Some(id), _) => Some(id.to_string()),
-            (None, Some(n)) => match self.store.get_domain_by_name(n).await? {
-                Some(d) => Some(d.id),
-                None => return Ok(Err(GroupMiss::NoSuchAccount(n.to_string()))),
-            },
-            (None, None) => return Ok(Err(GroupMiss::NoAccount)),
-        };
-        if domain_id.as_deref() != Some(account) {
-            return Ok(Err(GroupMiss::OtherAccount(domain_id)));
-        }
-        let found = self
-            .store
-            .list_groups(&GroupFilter {
-                domain_id,
-                name: Some(name.to_string()),
-            })
-            .await?;
-        Ok(found.into_iter().next().map(|g| g.id).ok_or(GroupMiss::NoSuchGroup))
-    }
-}
-
-/// Why a group the mapping yields does not count (cached with the lookups).
-#[derive(Debug, Clone, PartialEq)]
-pub enum GroupMiss {
-    /// The group (or the account named beside it, by id) is another account's.
-    OtherAccount(Option<String>),
-    NoSuchAccount(String),
-    NoAccount,
-    NoSuchGroup,
-}
-
-/// A group a mapping yields that a login does not use: shown in the dry run
-/// (`groups_dropped`) and logged at every login.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
-pub struct DroppedGroup {
-    /// The group's name, or its id when the mapping gave an id.
-    pub group: String,
-    /// The account (domain id) the group belongs to, when it is another one.
-    pub account: Option<String>,
-    pub reason: String,
-}
-
-impl GroupMiss {
-    fn dropped(&self, group: &str, account: &str) -> DroppedGroup {
-        let (other, reason) = match self {
-            GroupMiss::OtherAccount(other) => (
-                other.clone(),
-                format!(
-                    "the group belongs to another account; a mapping grants only groups of its own account ({account})"
-                ),
-            ),
-            GroupMiss::NoSuchAccount(name) => (
-                None,
-                format!("no account is named {name:?}; a mapping grants only groups of its own account ({account})"),
-            ),
-            GroupMiss::NoAccount => (
-                None,
-                "the mapping names no domain for the group; add \"domain\": {\"id\"} or {\"name\"}".to_string(),
-            ),
-            GroupMiss::NoSuchGroup => (None, format!("no group of that name or id in account {account}")),
-        };
-        DroppedGroup {
-            group: group.to_string(),
-            account: other,
-            reason,
-        }
     }
 }

@@ -4,7 +4,7 @@
 //! (its name and groups come from the identity provider at every login).
 
 use super::admin::UserInput;
-use super::{AuthContext, Error, Result, Services};
+use super::{Accounts, AuthContext, Error, Result};
 use crate::model::{FederatedUser, User};
 
 /// A user as /v3/users/{id} finds it: stored locally, or known from federated logins.
@@ -14,7 +14,7 @@ pub enum AnyUser {
     Federated(FederatedUser),
 }
 
-impl Services {
+impl Accounts {
     /// GET /v3/users/{id}: a local user, else a shadow user. The user itself may read it, as
     /// may the admins of its domain.
     pub async fn get_any_user(&self, ctx: &AuthContext, id: &str) -> Result<AnyUser> {

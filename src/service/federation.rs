@@ -8,7 +8,7 @@ use std::sync::{Arc, RwLock};
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::{AuthContext, Error, Result, Services};
+use super::{AuthContext, Error, FederationConfig, Result, Services};
 use crate::mapping::{self, Mapping};
 use crate::model::{IdentityProvider, MappingRecord, Protocol, ProtocolRecord, SsoType};
 use crate::store::{SSO_TYPE_CONFLICT, StoreError};
@@ -71,7 +71,7 @@ fn compile_document(mut doc: Value) -> Result<(Mapping, String)> {
     Ok((compiled, doc.to_string()))
 }
 
-impl Services {
+impl FederationConfig {
     fn federation_domain(&self, ctx: &AuthContext) -> Result<String> {
         let domain = self.default_domain(ctx);
         self.require_domain_admin(ctx, &domain)?;
@@ -300,25 +300,6 @@ impl Services {
         }
     }
 
-    /// The compiled form of a stored mapping, compiled once per version.
-    pub fn compiled_mapping(&self, record: &MappingRecord) -> Result<Arc<Mapping>> {
-        if let Ok(cache) = self.mappings.0.read()
-            && let Some((at, m)) = cache.get(&record.id)
-            && *at == record.updated_at_ms
-        {
-            return Ok(m.clone());
-        }
-        let doc: Value = serde_json::from_str(&record.document)
-            .map_err(|e| Error::internal(format!("stored mapping {} is not JSON: {e}", record.id)))?;
-        let (compiled, _) = compile_document(doc)
-            .map_err(|e| Error::internal(format!("stored mapping {} no longer compiles: {e}", record.id)))?;
-        let compiled = Arc::new(compiled);
-        if let Ok(mut cache) = self.mappings.0.write() {
-            cache.insert(record.id.clone(), (record.updated_at_ms, compiled.clone()));
-        }
-        Ok(compiled)
-    }
-
     /// POST /v3-ext/OS-FEDERATION/mappings/{id}/test: maps an assertion with a stored
     /// mapping and explains each rule's outcome.
     pub async fn test_mapping(
@@ -450,7 +431,7 @@ fn oidc_error(e: crate::oidc::OidcError) -> Error {
     }
 }
 
-impl Services {
+impl FederationConfig {
     /// POST: the provider must exist, be administered by the caller and have protocol `oidc`
     /// (reference §5.13.3); a second configuration is a conflict.
     pub async fn create_oidc_config(
@@ -528,5 +509,27 @@ impl Services {
     pub async fn get_oidc_config(&self, ctx: &AuthContext, idp_id: &str) -> Result<crate::oidc::OidcConfig> {
         self.idp_for_admin(ctx, idp_id).await?;
         self.stored_oidc_config(idp_id).await
+    }
+}
+
+impl Services {
+    // Shared with other use-case services.
+    /// The compiled form of a stored mapping, compiled once per version.
+    pub(super) fn compiled_mapping(&self, record: &MappingRecord) -> Result<Arc<Mapping>> {
+        if let Ok(cache) = self.mappings.0.read()
+            && let Some((at, m)) = cache.get(&record.id)
+            && *at == record.updated_at_ms
+        {
+            return Ok(m.clone());
+        }
+        let doc: Value = serde_json::from_str(&record.document)
+            .map_err(|e| Error::internal(format!("stored mapping {} is not JSON: {e}", record.id)))?;
+        let (compiled, _) = compile_document(doc)
+            .map_err(|e| Error::internal(format!("stored mapping {} no longer compiles: {e}", record.id)))?;
+        let compiled = Arc::new(compiled);
+        if let Ok(mut cache) = self.mappings.0.write() {
+            cache.insert(record.id.clone(), (record.updated_at_ms, compiled.clone()));
+        }
+        Ok(compiled)
     }
 }

@@ -60,6 +60,60 @@ pub fn new_id() -> String {
     uuid::Uuid::new_v4().simple().to_string()
 }
 
+/// Declares a use-case service: a handle on the shared core that carries one area's use cases
+/// (`impl Accounts { ... }` in that area's files). Handlers take the one they need
+/// (`State<Sts>`, through axum's `FromRef`); the core's fields and helpers are reached through
+/// `Deref` inside the use cases, while another area's use cases are not on it at all.
+macro_rules! use_case_service {
+    ($(#[$meta:meta])* $name:ident) => {
+        $(#[$meta])*
+        #[derive(Clone)]
+        pub struct $name(Arc<Services>);
+
+        impl $name {
+            pub fn new(core: Arc<Services>) -> Self {
+                Self(core)
+            }
+        }
+
+        impl std::ops::Deref for $name {
+            type Target = Services;
+
+            fn deref(&self) -> &Services {
+                &self.0
+            }
+        }
+    };
+}
+
+use_case_service! {
+    /// Users, groups, projects, accounts (domains), roles, grants and assignments, agencies,
+    /// federated (shadow) users: `admin/`, `domains.rs`, `assignments.rs`, `federated_users.rs`.
+    Accounts
+}
+
+use_case_service! {
+    /// Identity providers, mappings, protocols, OIDC settings, IdP metadata and the SP's own
+    /// metadata: `federation.rs`, `saml.rs`.
+    FederationConfig
+}
+
+use_case_service! {
+    /// Getting a token: passwords and tokens (`auth.rs`), SAML (`saml_login.rs`), OIDC
+    /// id_tokens (`oidc_login.rs`), browser sign-in (`websso.rs`), mapped logins
+    /// (`federated_login.rs`); checking and revoking tokens.
+    SignIn
+}
+
+use_case_service! {
+    /// Temporary credentials, agency sessions, login tokens (`sts.rs`) and permanent access
+    /// keys (`access_keys.rs`).
+    Sts
+}
+
+/// The shared core every use-case service stands on: the store, token keys, caches, admission
+/// pools, configuration; and what every request needs (authenticating the caller, resolving
+/// a token, policy checks). Use cases live on the services above.
 pub struct Services {
     /// Private to the services: the HTTP layer reaches records only through use cases.
     store: Arc<dyn Store>,

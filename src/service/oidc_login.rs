@@ -10,7 +10,7 @@ use std::sync::{Arc, RwLock};
 use arc_swap::ArcSwap;
 
 use super::auth::Issued;
-use super::{Error, Refusal, Result, Services};
+use super::{Error, Refusal, Result, SignIn};
 use crate::model::Protocol;
 pub use crate::oidc::IdTokenUse;
 use crate::oidc::{
@@ -197,7 +197,7 @@ fn set_last_error(p: &Provider, error: Option<String>) {
     }
 }
 
-impl Services {
+impl SignIn {
     /// Keystone's `.../protocols/{protocol}/auth` with a bearer id_token (keystoneauth1's
     /// v3oidcaccesstoken): only the `oidc` protocol takes one.
     pub async fn keystone_bearer_login(

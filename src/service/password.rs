@@ -14,13 +14,13 @@ use super::error::{Error, Result};
 
 impl Services {
     /// [`verify_password`] once the hashing pool admits it (429 when it is full).
-    pub async fn verify_password(&self, password: String, stored: Option<String>) -> Result<bool> {
+    pub(super) async fn verify_password(&self, password: String, stored: Option<String>) -> Result<bool> {
         let _admitted = self.admission.hashing.admit().await?;
         Ok(verify_password(password, stored).await)
     }
 
     /// [`hash_password`] once the hashing pool admits it.
-    pub async fn hash_password(&self, password: String) -> Result<String> {
+    pub(super) async fn hash_password(&self, password: String) -> Result<String> {
         let _admitted = self.admission.hashing.admit().await?;
         hash_password(password).await
     }

@@ -22,7 +22,7 @@ pub enum AdminOf<'a> {
 }
 
 impl Services {
-    pub fn admin_of<'a>(&self, ctx: &'a AuthContext) -> AdminOf<'a> {
+    pub(super) fn admin_of<'a>(&self, ctx: &'a AuthContext) -> AdminOf<'a> {
         if !ctx.has_role("admin") {
             return AdminOf::Nothing;
         }
@@ -44,7 +44,7 @@ impl Services {
     }
 
     /// A cloud admin administers every domain.
-    pub fn is_cloud_admin(&self, ctx: &AuthContext) -> bool {
+    pub(super) fn is_cloud_admin(&self, ctx: &AuthContext) -> bool {
         self.admin_of(ctx) == AdminOf::Cloud
     }
 
@@ -56,7 +56,7 @@ impl Services {
     }
 
     /// The domain's admins and cloud admins.
-    pub fn require_domain_admin(&self, ctx: &AuthContext, domain_id: &str) -> Result<()> {
+    pub(super) fn require_domain_admin(&self, ctx: &AuthContext, domain_id: &str) -> Result<()> {
         match self.admin_of(ctx) {
             AdminOf::Cloud => Ok(()),
             AdminOf::Domain(d) if d == domain_id => Ok(()),
@@ -65,7 +65,7 @@ impl Services {
     }
 
     /// The project's admins, its domain's admins and cloud admins.
-    pub fn require_project_admin(&self, ctx: &AuthContext, project_id: &str, domain_id: &str) -> Result<()> {
+    pub(super) fn require_project_admin(&self, ctx: &AuthContext, project_id: &str, domain_id: &str) -> Result<()> {
         match self.admin_of(ctx) {
             AdminOf::Cloud => Ok(()),
             AdminOf::Domain(d) if d == domain_id => Ok(()),
@@ -75,7 +75,7 @@ impl Services {
     }
 
     /// The user itself, or an admin of its domain.
-    pub fn require_self_or_domain_admin(&self, ctx: &AuthContext, user_id: &str, domain_id: &str) -> Result<()> {
+    pub(super) fn require_self_or_domain_admin(&self, ctx: &AuthContext, user_id: &str, domain_id: &str) -> Result<()> {
         if ctx.user_id() == user_id {
             return Ok(());
         }
@@ -84,7 +84,7 @@ impl Services {
 
     /// The domain an admin's writes default to when the request names none (Keystone: the
     /// domain of the token's scope).
-    pub fn default_domain(&self, ctx: &AuthContext) -> String {
+    pub(super) fn default_domain(&self, ctx: &AuthContext) -> String {
         ctx.identity
             .scope
             .domain()

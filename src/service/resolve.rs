@@ -101,7 +101,7 @@ impl Services {
 
     /// The identity a verified payload speaks for, or `Unauthenticated` when the user, its
     /// domain or the scope is gone or disabled, or a scoped token has no role left.
-    pub async fn resolve(&self, payload: &TokenPayload, now_ms: i64) -> Result<Arc<Identity>> {
+    pub(super) async fn resolve(&self, payload: &TokenPayload, now_ms: i64) -> Result<Arc<Identity>> {
         let fed_groups = payload
             .federation
             .as_ref()
@@ -299,7 +299,7 @@ impl Services {
 
     /// Roles the groups (or an agency) hold on a scope: direct grants, plus for a project the
     /// grants inherited from its domain. Sorted by name, without duplicates.
-    pub async fn roles_on(
+    pub(super) async fn roles_on(
         &self,
         scope: &ScopeView,
         actor_kind: ActorKind,

@@ -10,7 +10,7 @@ use serde::Deserialize;
 use zeroize::Zeroizing;
 
 use super::saml_login::{SamlIdpSettings, StoredIdpMetadata};
-use super::{AuthContext, Error, Result, Services, new_id};
+use super::{AuthContext, Error, FederationConfig, Result, new_id};
 use crate::model::{Protocol, StoredSamlMetadata, StoredSpKey};
 use crate::saml::{self, SpMetadataParams};
 use crate::store::{Store, StoreError};
@@ -129,7 +129,7 @@ fn saml_error(e: saml::SamlError) -> Error {
     Error::invalid("metadata", e.to_string())
 }
 
-impl Services {
+impl FederationConfig {
     /// GET /v3-ext/auth/OS-FEDERATION/SSO/metadata. Rendered and signed once per process.
     pub async fn sp_metadata(&self, signed: bool) -> Result<String> {
         if let Ok(cached) = self.sp.metadata.read()

@@ -19,7 +19,7 @@ use super::auth::Issued;
 use super::ttl_cache::TtlCache;
 use super::websso::{digest, random_b64};
 use super::xmlsec_log::spawn_blocking_in_span;
-use super::{Error, Refusal, Result, Services};
+use super::{Error, Refusal, Result, Services, SignIn};
 use crate::model::Protocol;
 use crate::saml::request::{AuthnRequestParams, paos_envelope, redirect_url, render_authn_request, sign_enveloped};
 use crate::saml::request::{EcpRelay, read_ecp_envelope};
@@ -285,7 +285,7 @@ fn refused(idp_id: Option<&str>, reason: impl Into<Refusal>) -> Error {
     }
 }
 
-impl Services {
+impl SignIn {
     pub fn acs_url(&self, acs: Acs) -> String {
         let path = match acs {
             Acs::Post => ACS_POST_PATH,
@@ -293,40 +293,6 @@ impl Services {
             Acs::Tokens => TOKENS_PATH,
         };
         format!("{}{path}", self.config.public_url)
-    }
-
-    /// The provider's imported metadata and settings, cached for the refresh interval.
-    pub async fn saml_provider(&self, idp_id: &str, now_ms: i64) -> Result<Option<Arc<SamlProvider>>> {
-        let cache = &self.saml.providers;
-        if let Some(found) = cache.get(&idp_id.to_string(), now_ms) {
-            return Ok(Some(found));
-        }
-        let generation = cache.generation();
-        let loaded = match self.store.get_saml_metadata(idp_id, Protocol::Saml).await? {
-            None => None,
-            Some(record) => {
-                let stored: StoredIdpMetadata = serde_json::from_str(&record.parsed)
-                    .map_err(|e| Error::internal(format!("stored metadata of {idp_id}: {e}")))?;
-                let certificates = stored
-                    .metadata
-                    .signing_certificates
-                    .iter()
-                    .filter_map(|certificate| STANDARD.decode(certificate).ok().map(CertificateDer::from))
-                    .collect();
-                Some(Arc::new(SamlProvider {
-                    idp_id: idp_id.to_string(),
-                    metadata: stored.metadata,
-                    certificates,
-                    settings: stored.settings,
-                }))
-            }
-        };
-        // Only hits are kept: the key comes from the request, and unknown ones must not fill
-        // the cache.
-        if let Some(provider) = &loaded {
-            cache.put(idp_id.to_string(), provider.clone(), generation, now_ms);
-        }
-        Ok(loaded)
     }
 
     /// The identity provider whose remote_ids hold `entity_id`.
@@ -845,6 +811,43 @@ async fn blocking<T: Send + 'static>(
         .await
         .map_err(Error::internal)?
         .map_err(Error::internal)
+}
+
+impl Services {
+    // Shared with other use-case services.
+    /// The provider's imported metadata and settings, cached for the refresh interval.
+    pub(super) async fn saml_provider(&self, idp_id: &str, now_ms: i64) -> Result<Option<Arc<SamlProvider>>> {
+        let cache = &self.saml.providers;
+        if let Some(found) = cache.get(&idp_id.to_string(), now_ms) {
+            return Ok(Some(found));
+        }
+        let generation = cache.generation();
+        let loaded = match self.store.get_saml_metadata(idp_id, Protocol::Saml).await? {
+            None => None,
+            Some(record) => {
+                let stored: StoredIdpMetadata = serde_json::from_str(&record.parsed)
+                    .map_err(|e| Error::internal(format!("stored metadata of {idp_id}: {e}")))?;
+                let certificates = stored
+                    .metadata
+                    .signing_certificates
+                    .iter()
+                    .filter_map(|certificate| STANDARD.decode(certificate).ok().map(CertificateDer::from))
+                    .collect();
+                Some(Arc::new(SamlProvider {
+                    idp_id: idp_id.to_string(),
+                    metadata: stored.metadata,
+                    certificates,
+                    settings: stored.settings,
+                }))
+            }
+        };
+        // Only hits are kept: the key comes from the request, and unknown ones must not fill
+        // the cache.
+        if let Some(provider) = &loaded {
+            cache.put(idp_id.to_string(), provider.clone(), generation, now_ms);
+        }
+        Ok(loaded)
+    }
 }
 
 #[cfg(test)]

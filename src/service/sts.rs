@@ -11,7 +11,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::auth::DomainRef;
-use super::{AuthContext, Error, IamCode, Result, Services, new_audit_id};
+use super::{AuthContext, Error, IamCode, Result, Services, Sts, new_audit_id};
 use crate::model::AgencyFilter;
 use crate::sts::StsError;
 use crate::sts::policy::{PolicyError, SessionPolicy};
@@ -208,7 +208,7 @@ fn session_user_name(name: &str) -> Result<String> {
     Ok(name.to_string())
 }
 
-impl Services {
+impl Sts {
     /// `POST /v3.0/OS-CREDENTIAL/securitytokens`. `caller` is the X-Auth-Token or signed
     /// request's identity, when there is one.
     pub async fn issue_security_token(
@@ -284,78 +284,6 @@ impl Services {
         }
     }
 
-    /// The session of `caller` acting as the agency `section` names: the agency must trust
-    /// the caller's domain and not have expired, and the caller's token must carry the Agent
-    /// Operator role (`te_agency`) or `admin`. Unscoped; it keeps the caller's user,
-    /// authentication time, federation and expiry, and its root audit id.
-    pub async fn assume_agency(&self, caller: &AuthContext, section: &AssumeRole, now_ms: i64) -> Result<TokenPayload> {
-        let refuse = |why: String| Error::Forbidden(format!("assume_role: {why}"));
-        if caller.token.agency.is_some() {
-            return Err(refuse("an agency session cannot assume another agency".into()));
-        }
-        let session_user = match section.session_user.as_ref().and_then(|s| s.name.as_deref()) {
-            Some(name) => Some(session_user_name(name)?),
-            None => None,
-        };
-        let domain_ref = DomainRef {
-            id: section.domain_id.clone(),
-            name: section.domain_name.clone(),
-        };
-        let domain = match self
-            .find_domain(&domain_ref, "auth.identity.assume_role.domain_id")
-            .await
-        {
-            Ok(d) => d,
-            Err(Error::NotFound { id, .. }) => return Err(refuse(format!("no domain {id}"))),
-            Err(e) => return Err(e),
-        };
-        let agency = self
-            .store
-            .list_agencies(&AgencyFilter {
-                domain_id: Some(domain.id.clone()),
-                name: Some(section.agency_name.clone()),
-                trust_domain_id: None,
-            })
-            .await?
-            .into_iter()
-            .next()
-            .ok_or_else(|| refuse(format!("no agency {:?} in domain {}", section.agency_name, domain.id)))?;
-        let caller_domain = &caller.identity.user.domain.id;
-        if &agency.trust_domain_id != caller_domain {
-            return Err(refuse(format!(
-                "agency {} trusts domain {}, not the caller's {caller_domain}",
-                agency.id, agency.trust_domain_id
-            )));
-        }
-        if agency.expire_at_ms.is_some_and(|at| at <= now_ms) {
-            return Err(refuse(format!("agency {} has expired", agency.id)));
-        }
-        // Agent Operator is an account-level role: held on the caller's own domain, whatever
-        // the token's scope (a project admin or a role elsewhere does not count).
-        let own_domain = super::ScopeView::Domain(caller.identity.user.domain.clone());
-        let group_ids: Vec<String> = caller.identity.groups.iter().map(|g| g.id.clone()).collect();
-        let roles = self
-            .roles_on(&own_domain, crate::model::ActorKind::Group, &group_ids)
-            .await?;
-        if !roles.iter().any(|r| r.name == "te_agency" || r.name == "admin") {
-            return Err(refuse(format!(
-                "user {} holds neither te_agency (Agent Operator) nor admin on its domain {caller_domain}",
-                caller.identity.user.id
-            )));
-        }
-        let mut payload = derive(&caller.token, now_ms)?;
-        payload.methods = Methods::ASSUME_ROLE;
-        payload.scope = Scope::Unscoped;
-        if let Some(at) = agency.expire_at_ms {
-            payload.expires_at_ms = payload.expires_at_ms.min(at);
-        }
-        payload.agency = Some(AgencySession {
-            agency_id: agency.id,
-            session_user,
-        });
-        Ok(payload)
-    }
-
     /// Seals `payload` as a temporary credential of `source` (the identity that asked):
     /// lifetime capped by the source's, the source's session policies kept, the new one
     /// checked to narrow them.
@@ -417,6 +345,132 @@ impl Services {
             secret: credential.secret,
             security_token,
         })
+    }
+
+    /// `POST /v3.0/OS-AUTH/securitytoken/logintokens`: a console login token for the holder
+    /// of a temporary credential, proven by presenting its access key, secret and security
+    /// token. It lasts `duration_seconds` (default 600; out of range falls back to 600, as
+    /// the reference says) but never beyond the credential.
+    pub async fn issue_login_token(&self, body: LoginTokenBody, now_ms: i64) -> Result<IssuedLoginToken> {
+        let source = body.auth.securitytoken;
+        let credential = self
+            .tokens
+            .open_credential(source.id.trim(), now_ms)
+            .await
+            .map_err(|e| Error::Unauthenticated(format!("logintokens: security token: {e}")))?;
+        let same_access = credential.access == source.access;
+        let same_secret = signing::constant_time_eq(credential.secret.as_bytes(), source.secret.as_bytes());
+        if !(same_access && same_secret) {
+            return Err(Error::Unauthenticated(
+                "logintokens: the access key or secret is not the security token's".into(),
+            ));
+        }
+        let (min, max, default) = LOGIN_TOKEN_SECS;
+        let secs = source
+            .duration_seconds
+            .map(|d| d.0)
+            .filter(|s| (min..=max).contains(s))
+            .unwrap_or(default);
+        let mut payload = derive(&credential.token, now_ms)?;
+        payload.expires_at_ms = credential.token.expires_at_ms.min(now_ms + secs * 1000);
+        let identity = self.resolve(&payload, now_ms).await?;
+        let token = self.tokens.seal_login_token(&crate::token::LoginToken {
+            token: payload.clone(),
+            policies: credential.policies.clone(),
+        });
+        tracing::info!(user.id = %payload.user_id, access = %credential.access, "login token issued");
+        Ok(IssuedLoginToken {
+            token,
+            ctx: AuthContext {
+                token: payload,
+                identity,
+                session_policies: credential.policies,
+            },
+        })
+    }
+
+    /// Verifies a login token for a relying console: the caller must be its user, or an admin
+    /// of the user's domain.
+    pub async fn check_login_token(&self, caller: &AuthContext, login_token: &str, now_ms: i64) -> Result<AuthContext> {
+        let login = self
+            .tokens
+            .open_login_token(login_token, now_ms)
+            .await
+            .map_err(|e| Error::SubjectTokenInvalid(format!("login token: {e}")))?;
+        let identity = self.resolve(&login.token, now_ms).await.map_err(|e| match e {
+            Error::Unauthenticated(reason) => Error::SubjectTokenInvalid(reason),
+            other => other,
+        })?;
+        // The person behind it: for an agency session, who assumed the agency (another session
+        // of the same agency is not its owner).
+        let owner = identity.assumed_by.as_ref().unwrap_or(&identity.user);
+        let same_person = caller.identity.assumed_by.is_none() && caller.identity.user.id == owner.id;
+        if !same_person {
+            self.require_domain_admin(caller, &owner.domain.id)?;
+        }
+        Ok(AuthContext {
+            token: login.token,
+            identity,
+            session_policies: login.policies,
+        })
+    }
+}
+
+/// A payload derived from `parent` now: same user, authentication time, federation, agency,
+/// expiry and scope; a fresh audit id in front of the parent's chain. Refused when the chain
+/// is full (`check_derivable`).
+pub(super) fn derive(parent: &TokenPayload, now_ms: i64) -> Result<TokenPayload> {
+    check_derivable(parent)?;
+    Ok(TokenPayload {
+        methods: parent.methods,
+        user_id: parent.user_id.clone(),
+        issued_at_ms: now_ms,
+        authenticated_at_ms: parent.authenticated_at_ms,
+        expires_at_ms: parent.expires_at_ms,
+        audit_ids: derived_audit_chain(new_audit_id(), &parent.audit_ids),
+        scope: parent.scope.clone(),
+        federation: parent.federation.clone(),
+        agency: parent.agency.clone(),
+    })
+}
+
+/// A derivation keeps every ancestor's audit id, so revoking any of them reaches it: a parent
+/// whose chain is full (the root and `MAX_AUDIT_CHAIN - 1` derivations) is derived from no
+/// further; derive from an earlier token instead.
+fn check_derivable(parent: &TokenPayload) -> Result<()> {
+    if parent.audit_ids.len() >= crate::token::MAX_AUDIT_CHAIN {
+        return Err(Error::Forbidden(format!(
+            "the token was derived {} times already; derive from an earlier one",
+            parent.audit_ids.len() - 1
+        )));
+    }
+    Ok(())
+}
+
+/// The root audit id of everything a permanent access key signs: deactivating or deleting the
+/// key revokes this root up to that instant, so the temporary credentials it obtained end too.
+pub fn access_key_root(access: &str) -> crate::token::AuditId {
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(format!("fedgate access key {access}"));
+    let mut id = [0u8; 16];
+    id.copy_from_slice(&digest[..16]);
+    id
+}
+
+impl Services {
+    // Shared with other use-case services.
+    /// Refuses `action` (`iam:<resource>:<verb>`) unless every session policy the caller's
+    /// credential carries allows it (403 IAM.0003).
+    pub fn check_session_policies(&self, ctx: &AuthContext, action: &str) -> Result<()> {
+        for text in &ctx.session_policies {
+            if !SessionPolicy::from_sealed(text.clone()).allows(action) {
+                return Err(Error::IamRule {
+                    code: IamCode::PolicyDenies,
+                    message: format!("Policy doesn't allow {action} to be performed."),
+                });
+            }
+        }
+        Ok(())
     }
 
     /// Checks the signature of a request signed the Huawei SDK way. The security token (for a
@@ -530,126 +584,80 @@ impl Services {
         })
     }
 
-    /// Refuses `action` (`iam:<resource>:<verb>`) unless every session policy the caller's
-    /// credential carries allows it (403 IAM.0003).
-    pub fn check_session_policies(&self, ctx: &AuthContext, action: &str) -> Result<()> {
-        for text in &ctx.session_policies {
-            if !SessionPolicy::from_sealed(text.clone()).allows(action) {
-                return Err(Error::IamRule {
-                    code: IamCode::PolicyDenies,
-                    message: format!("Policy doesn't allow {action} to be performed."),
-                });
-            }
+    /// The session of `caller` acting as the agency `section` names: the agency must trust
+    /// the caller's domain and not have expired, and the caller's token must carry the Agent
+    /// Operator role (`te_agency`) or `admin`. Unscoped; it keeps the caller's user,
+    /// authentication time, federation and expiry, and its root audit id.
+    pub(super) async fn assume_agency(
+        &self,
+        caller: &AuthContext,
+        section: &AssumeRole,
+        now_ms: i64,
+    ) -> Result<TokenPayload> {
+        let refuse = |why: String| Error::Forbidden(format!("assume_role: {why}"));
+        if caller.token.agency.is_some() {
+            return Err(refuse("an agency session cannot assume another agency".into()));
         }
-        Ok(())
-    }
-
-    /// `POST /v3.0/OS-AUTH/securitytoken/logintokens`: a console login token for the holder
-    /// of a temporary credential, proven by presenting its access key, secret and security
-    /// token. It lasts `duration_seconds` (default 600; out of range falls back to 600, as
-    /// the reference says) but never beyond the credential.
-    pub async fn issue_login_token(&self, body: LoginTokenBody, now_ms: i64) -> Result<IssuedLoginToken> {
-        let source = body.auth.securitytoken;
-        let credential = self
-            .tokens
-            .open_credential(source.id.trim(), now_ms)
+        let session_user = match section.session_user.as_ref().and_then(|s| s.name.as_deref()) {
+            Some(name) => Some(session_user_name(name)?),
+            None => None,
+        };
+        let domain_ref = DomainRef {
+            id: section.domain_id.clone(),
+            name: section.domain_name.clone(),
+        };
+        let domain = match self
+            .find_domain(&domain_ref, "auth.identity.assume_role.domain_id")
             .await
-            .map_err(|e| Error::Unauthenticated(format!("logintokens: security token: {e}")))?;
-        let same_access = credential.access == source.access;
-        let same_secret = signing::constant_time_eq(credential.secret.as_bytes(), source.secret.as_bytes());
-        if !(same_access && same_secret) {
-            return Err(Error::Unauthenticated(
-                "logintokens: the access key or secret is not the security token's".into(),
-            ));
+        {
+            Ok(d) => d,
+            Err(Error::NotFound { id, .. }) => return Err(refuse(format!("no domain {id}"))),
+            Err(e) => return Err(e),
+        };
+        let agency = self
+            .store
+            .list_agencies(&AgencyFilter {
+                domain_id: Some(domain.id.clone()),
+                name: Some(section.agency_name.clone()),
+                trust_domain_id: None,
+            })
+            .await?
+            .into_iter()
+            .next()
+            .ok_or_else(|| refuse(format!("no agency {:?} in domain {}", section.agency_name, domain.id)))?;
+        let caller_domain = &caller.identity.user.domain.id;
+        if &agency.trust_domain_id != caller_domain {
+            return Err(refuse(format!(
+                "agency {} trusts domain {}, not the caller's {caller_domain}",
+                agency.id, agency.trust_domain_id
+            )));
         }
-        let (min, max, default) = LOGIN_TOKEN_SECS;
-        let secs = source
-            .duration_seconds
-            .map(|d| d.0)
-            .filter(|s| (min..=max).contains(s))
-            .unwrap_or(default);
-        let mut payload = derive(&credential.token, now_ms)?;
-        payload.expires_at_ms = credential.token.expires_at_ms.min(now_ms + secs * 1000);
-        let identity = self.resolve(&payload, now_ms).await?;
-        let token = self.tokens.seal_login_token(&crate::token::LoginToken {
-            token: payload.clone(),
-            policies: credential.policies.clone(),
+        if agency.expire_at_ms.is_some_and(|at| at <= now_ms) {
+            return Err(refuse(format!("agency {} has expired", agency.id)));
+        }
+        // Agent Operator is an account-level role: held on the caller's own domain, whatever
+        // the token's scope (a project admin or a role elsewhere does not count).
+        let own_domain = super::ScopeView::Domain(caller.identity.user.domain.clone());
+        let group_ids: Vec<String> = caller.identity.groups.iter().map(|g| g.id.clone()).collect();
+        let roles = self
+            .roles_on(&own_domain, crate::model::ActorKind::Group, &group_ids)
+            .await?;
+        if !roles.iter().any(|r| r.name == "te_agency" || r.name == "admin") {
+            return Err(refuse(format!(
+                "user {} holds neither te_agency (Agent Operator) nor admin on its domain {caller_domain}",
+                caller.identity.user.id
+            )));
+        }
+        let mut payload = derive(&caller.token, now_ms)?;
+        payload.methods = Methods::ASSUME_ROLE;
+        payload.scope = Scope::Unscoped;
+        if let Some(at) = agency.expire_at_ms {
+            payload.expires_at_ms = payload.expires_at_ms.min(at);
+        }
+        payload.agency = Some(AgencySession {
+            agency_id: agency.id,
+            session_user,
         });
-        tracing::info!(user.id = %payload.user_id, access = %credential.access, "login token issued");
-        Ok(IssuedLoginToken {
-            token,
-            ctx: AuthContext {
-                token: payload,
-                identity,
-                session_policies: credential.policies,
-            },
-        })
+        Ok(payload)
     }
-
-    /// Verifies a login token for a relying console: the caller must be its user, or an admin
-    /// of the user's domain.
-    pub async fn check_login_token(&self, caller: &AuthContext, login_token: &str, now_ms: i64) -> Result<AuthContext> {
-        let login = self
-            .tokens
-            .open_login_token(login_token, now_ms)
-            .await
-            .map_err(|e| Error::SubjectTokenInvalid(format!("login token: {e}")))?;
-        let identity = self.resolve(&login.token, now_ms).await.map_err(|e| match e {
-            Error::Unauthenticated(reason) => Error::SubjectTokenInvalid(reason),
-            other => other,
-        })?;
-        // The person behind it: for an agency session, who assumed the agency (another session
-        // of the same agency is not its owner).
-        let owner = identity.assumed_by.as_ref().unwrap_or(&identity.user);
-        let same_person = caller.identity.assumed_by.is_none() && caller.identity.user.id == owner.id;
-        if !same_person {
-            self.require_domain_admin(caller, &owner.domain.id)?;
-        }
-        Ok(AuthContext {
-            token: login.token,
-            identity,
-            session_policies: login.policies,
-        })
-    }
-}
-
-/// A payload derived from `parent` now: same user, authentication time, federation, agency,
-/// expiry and scope; a fresh audit id in front of the parent's chain. Refused when the chain
-/// is full (`check_derivable`).
-pub(super) fn derive(parent: &TokenPayload, now_ms: i64) -> Result<TokenPayload> {
-    check_derivable(parent)?;
-    Ok(TokenPayload {
-        methods: parent.methods,
-        user_id: parent.user_id.clone(),
-        issued_at_ms: now_ms,
-        authenticated_at_ms: parent.authenticated_at_ms,
-        expires_at_ms: parent.expires_at_ms,
-        audit_ids: derived_audit_chain(new_audit_id(), &parent.audit_ids),
-        scope: parent.scope.clone(),
-        federation: parent.federation.clone(),
-        agency: parent.agency.clone(),
-    })
-}
-
-/// A derivation keeps every ancestor's audit id, so revoking any of them reaches it: a parent
-/// whose chain is full (the root and `MAX_AUDIT_CHAIN - 1` derivations) is derived from no
-/// further; derive from an earlier token instead.
-fn check_derivable(parent: &TokenPayload) -> Result<()> {
-    if parent.audit_ids.len() >= crate::token::MAX_AUDIT_CHAIN {
-        return Err(Error::Forbidden(format!(
-            "the token was derived {} times already; derive from an earlier one",
-            parent.audit_ids.len() - 1
-        )));
-    }
-    Ok(())
-}
-
-/// The root audit id of everything a permanent access key signs: deactivating or deleting the
-/// key revokes this root up to that instant, so the temporary credentials it obtained end too.
-pub fn access_key_root(access: &str) -> crate::token::AuditId {
-    use sha2::Digest;
-    let digest = sha2::Sha256::digest(format!("fedgate access key {access}"));
-    let mut id = [0u8; 16];
-    id.copy_from_slice(&digest[..16]);
-    id
 }

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::auth::Issued;
-use super::{Error, Result, Services};
+use super::{Error, Result, SignIn};
 use crate::model::Protocol;
 use crate::oidc::{AccessMode, IdTokenUse};
 
@@ -54,7 +54,7 @@ pub(super) fn digest(text: &str) -> String {
     hex::encode(Sha256::digest(text.as_bytes()))
 }
 
-impl Services {
+impl SignIn {
     /// `origin` must be one of the configured trusted dashboards, exactly.
     pub fn check_dashboard(&self, origin: &str) -> Result<()> {
         if self.config.trusted_dashboards.iter().any(|d| d == origin) {

@@ -67,7 +67,7 @@ fn password_body(user: &str, password: &str) -> AuthBody {
 /// Password login with an injected clock; the error's variant, or "ok".
 async fn login_at(app: &TestApp, user: &str, password: &str, now_ms: i64) -> &'static str {
     match app
-        .services
+        .sign_in()
         .issue_token(None, password_body(user, password), now_ms)
         .await
     {

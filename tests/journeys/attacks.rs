@@ -477,7 +477,7 @@ async fn a_token_through_a_disabled_provider_stays_refused(db: Db) {
     let b = a.spawn_replica(|args| args.refresh_interval_ms = Some(5_000)).await;
     let attrs = fedgate::mapping::assertion_from_json(json!({"sub": "bob@corp"}).as_object().unwrap());
     // B has signed bob in through corp before: its caches hold the provider and bob's view.
-    b.services
+    b.sign_in()
         .federated_login(
             "corp",
             fedgate::model::Protocol::Oidc,
@@ -497,7 +497,7 @@ async fn a_token_through_a_disabled_provider_stays_refused(db: Db) {
     .await;
     // Within B's refresh interval (the documented window) B still signs bob in.
     let late = b
-        .services
+        .sign_in()
         .federated_login(
             "corp",
             fedgate::model::Protocol::Oidc,
@@ -738,7 +738,7 @@ async fn rebinding_a_user_ends_its_sso_tokens(db: Db) {
     oidc_federation_as(&app, &t, "corp", "iam_user_sso").await;
     let attrs = fedgate::mapping::assertion_from_json(json!({"sub": "bob@corp"}).as_object().unwrap());
     let signed_in = app
-        .services
+        .sign_in()
         .federated_login(
             "corp",
             fedgate::model::Protocol::Oidc,

@@ -99,7 +99,7 @@ async fn permanent_keys_round_trip(db: Db) {
     // At rest the secret is sealed: neither the stored record nor the database files hold it.
     let stored = app.store.get_access_key(&access).await.unwrap().unwrap();
     assert!(!format!("{stored:?}").contains(&secret));
-    assert_eq!(stored.key_id, app.services.credential_key_fingerprint());
+    assert_eq!(stored.key_id, app.sts().credential_key_fingerprint());
     if db == Db::Sqlite {
         for file in ["fedgate.db", "fedgate.db-wal"] {
             let bytes = std::fs::read(app.dir.path().join(file)).unwrap_or_default();
@@ -259,7 +259,7 @@ async fn last_use_is_kept_in_memory_and_flushed(db: Db) {
     let (_, v) = create(&app, &app.admin_token, &admin_id(&app).await, "").await;
     let access = v["credential"]["access"].as_str().unwrap().to_string();
     let path = format!("{KEYS}/{access}");
-    let writes = app.services.key_use_writes();
+    let writes = app.sts().key_use_writes();
     let t0 = now_ms();
     for i in 0..1000 {
         app.services.note_key_use(&access, t0 + i);
@@ -267,7 +267,7 @@ async fn last_use_is_kept_in_memory_and_flushed(db: Db) {
     app.services.note_key_use(&access, t0);
     let stored = app.store.get_access_key(&access).await.unwrap().unwrap();
     assert_eq!(stored.last_used_at_ms, None, "nothing written per use");
-    assert_eq!(app.services.key_use_writes(), writes);
+    assert_eq!(app.sts().key_use_writes(), writes);
     let (_, v) = app.call("GET", &path, &app.admin_token, None).await;
     assert_eq!(
         v["credential"]["last_use_time"],
@@ -276,11 +276,11 @@ async fn last_use_is_kept_in_memory_and_flushed(db: Db) {
     );
 
     assert_eq!(app.services.flush_key_uses().await.unwrap(), 1);
-    assert_eq!(app.services.key_use_writes(), writes + 1, "one write for 1001 uses");
+    assert_eq!(app.sts().key_use_writes(), writes + 1, "one write for 1001 uses");
     let stored = app.store.get_access_key(&access).await.unwrap().unwrap();
     assert_eq!(stored.last_used_at_ms, Some(t0 + 999));
     assert_eq!(app.services.flush_key_uses().await.unwrap(), 0, "nothing left to write");
-    assert_eq!(app.services.key_use_writes(), writes + 1);
+    assert_eq!(app.sts().key_use_writes(), writes + 1);
     let (_, v) = app.call("GET", &path, &app.admin_token, None).await;
     assert_eq!(v["credential"]["last_use_time"], json!(token_time(t0 + 999)));
     app.stop().await;
@@ -311,8 +311,8 @@ async fn replicas_share_the_key_file_or_fail_verification(db: Db) {
         .await;
     assert!(foreign_file.exists(), "created at start");
     assert_ne!(
-        foreign.services.credential_key_fingerprint(),
-        app.services.credential_key_fingerprint()
+        foreign.sts().credential_key_fingerprint(),
+        app.sts().credential_key_fingerprint()
     );
     assert!(
         foreign
@@ -356,7 +356,7 @@ async fn federated_users_cannot_hold_keys(db: Db) {
     app.register_provider("acme", "saml", "m").await;
     let attrs = fedgate::mapping::assertion_from_json(json!({"UserName": "fred"}).as_object().unwrap());
     let issued = app
-        .services
+        .sign_in()
         .federated_login("acme", fedgate::model::Protocol::Saml, &attrs, now_ms())
         .await
         .unwrap();

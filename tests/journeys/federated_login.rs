@@ -100,7 +100,7 @@ async fn federated_logins(db: Db) {
         201
     );
     let login = |a: Value| {
-        let services = app.services.clone();
+        let services = app.sign_in();
         async move {
             services
                 .federated_login(
@@ -225,7 +225,7 @@ async fn federated_logins(db: Db) {
         201
     );
     let corp = |sub: &str| {
-        let services = app.services.clone();
+        let services = app.sign_in();
         let a = attrs(json!({"sub": sub}));
         async move {
             services
@@ -267,7 +267,7 @@ async fn mapped_text_with_control_characters_is_refused(db: Db) {
     setup(&app).await;
     app.register_provider("acme", "saml", "m").await;
     let login = |a: Value| {
-        let services = app.services.clone();
+        let services = app.sign_in();
         async move {
             services
                 .federated_login(
@@ -401,7 +401,7 @@ async fn dropped_groups_are_explained(db: Db) {
         201
     );
     let issued = app
-        .services
+        .sign_in()
         .federated_login(
             &idp,
             fedgate::model::Protocol::Saml,

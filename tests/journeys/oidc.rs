@@ -667,7 +667,7 @@ async fn hostile_id_tokens(db: Db) {
         );
         // The same token through the service the endpoint calls: the exact refusal.
         let refused = app
-            .services
+            .sign_in()
             .oidc_login("github", &token, None, IdTokenUse::Exchange, fedgate::service::now_ms())
             .await;
         let refusal = refusal_of(refused);
@@ -728,7 +728,7 @@ async fn discovered_keys_rotate(db: Db) {
     let later = fedgate::service::now_ms() + 6_000;
     let rotated = jwt(&header("ES256", "2026-2"), &claims_at(later / 1000), &new, "ES256");
     let issued = app
-        .services
+        .sign_in()
         .oidc_login("corp", &rotated, None, IdTokenUse::Exchange, later)
         .await;
     assert!(issued.is_ok(), "{:?}", issued.err());
@@ -736,7 +736,7 @@ async fn discovered_keys_rotate(db: Db) {
     // Unknown kids right after a fetch do not make fedgate fetch again.
     let ghost = jwt(&header("RS256", "ghost"), &claims_at(later / 1000), &old, "RS256");
     assert!(
-        app.services
+        app.sign_in()
             .oidc_login("corp", &ghost, None, IdTokenUse::Exchange, later + 1)
             .await
             .is_err()
@@ -748,7 +748,7 @@ async fn discovered_keys_rotate(db: Db) {
     let much_later = later + 3_700_000;
     let token = jwt(&header("RS256", "2026-1"), &claims_at(much_later / 1000), &old, "RS256");
     let issued = app
-        .services
+        .sign_in()
         .oidc_login("corp", &token, None, IdTokenUse::Exchange, much_later)
         .await;
     assert!(issued.is_ok(), "stale keys still verify: {:?}", issued.err());
@@ -928,7 +928,7 @@ async fn websso_browser_sign_in(db: Db) {
         let (state, nonce, binding) = websso_start(&app, "corp").await;
         let cookie_value = binding.split_once('=').unwrap().1;
         let refused = app
-            .services
+            .sign_in()
             .finish_oidc_websso(&state, &forge(&nonce), Some(cookie_value), fedgate::service::now_ms())
             .await;
         let refusal = refusal_of(refused);
@@ -1172,7 +1172,7 @@ async fn an_unreachable_issuer_is_said(db: Db) {
     let claims = json!({"iss": issuer, "aud": "fedgate-client", "sub": SUB, "iat": now() - 5, "exp": now() + 300});
     let token = jwt(&header("RS256", "k1"), &claims, &key, "RS256");
     let login = app
-        .services
+        .sign_in()
         .oidc_login("down", &token, None, IdTokenUse::Exchange, fedgate::service::now_ms())
         .await;
     match refusal_of(login) {

@@ -472,7 +472,7 @@ fn tokens_form(xml: &str) -> String {
 
 /// Sends a case's input to the service function its endpoint calls.
 async fn consume(app: &TestApp, send: &Send) -> Result<SamlSignIn, Error> {
-    let (s, now) = (&app.services, fedgate::service::now_ms());
+    let (s, now) = (&app.sign_in(), fedgate::service::now_ms());
     match send {
         Send::Tokens(xml) => {
             s.finish_saml_login(

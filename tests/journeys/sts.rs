@@ -506,7 +506,7 @@ async fn disabling_the_identity_provider_reaches_federated_credentials(db: Db) {
     app.register_provider("ci", "oidc", "ci").await;
     let attrs = fedgate::mapping::assertion_from_json(json!({"sub": "job-7"}).as_object().unwrap());
     let issued = app
-        .services
+        .sign_in()
         .federated_login("ci", fedgate::model::Protocol::Oidc, &attrs, fedgate::service::now_ms())
         .await
         .unwrap();

@@ -443,6 +443,16 @@ impl TestApp {
         }
     }
 
+    /// The sign-in use cases, to drive a login without HTTP.
+    pub fn sign_in(&self) -> fedgate::service::SignIn {
+        fedgate::service::SignIn::new(self.services.clone())
+    }
+
+    /// The temporary-credential and access-key use cases.
+    pub fn sts(&self) -> fedgate::service::Sts {
+        fedgate::service::Sts::new(self.services.clone())
+    }
+
     /// A new account `domain` with its owner `<domain>-admin` (as `fedgate bootstrap
     /// --domain-name` makes it); returns the owner's token scoped to the domain.
     pub async fn account_admin(&self, domain: &str) -> String {

@@ -3,7 +3,7 @@
 use serde::Deserialize;
 
 use super::super::names::{ResourceName, parse_description};
-use super::super::{AuthContext, Error, Result, Services, new_id};
+use super::super::{Accounts, AuthContext, Error, Result, new_id};
 use crate::model::*;
 
 #[derive(Debug, Deserialize, Default)]
@@ -23,7 +23,7 @@ pub struct AgencyListQuery {
     pub trust_domain_id: Option<String>,
 }
 
-impl Services {
+impl Accounts {
     pub async fn create_agency(&self, ctx: &AuthContext, input: AgencyInput, now_ms: i64) -> Result<Agency> {
         let domain_id = input.domain_id.clone().ok_or_else(|| Error::MissingField {
             field: "agency.domain_id".into(),

@@ -1,6 +1,6 @@
 //! Roles, and the grants of roles to groups and agencies on domains and projects.
 
-use super::super::{AuthContext, Error, Result, Services};
+use super::super::{Accounts, AuthContext, Error, Result};
 use crate::model::*;
 
 /// Who a grant goes to.
@@ -25,7 +25,7 @@ pub enum GrantOp {
     Delete,
 }
 
-impl Services {
+impl Accounts {
     pub async fn list_roles(&self, name: Option<&str>, display_name: Option<&str>) -> Result<Vec<Role>> {
         Ok(self
             .store

@@ -3,7 +3,7 @@
 use serde::Deserialize;
 
 use super::super::names::{ResourceName, parse_description};
-use super::super::{AuthContext, Error, Result, Services, new_id};
+use super::super::{Accounts, AuthContext, Error, Result, new_id};
 use super::*;
 use crate::model::*;
 
@@ -14,7 +14,7 @@ pub struct GroupInput {
     pub domain_id: Option<String>,
 }
 
-impl Services {
+impl Accounts {
     pub async fn create_group(&self, ctx: &AuthContext, input: GroupInput, now_ms: i64) -> Result<Group> {
         let domain = self
             .domain_for_write(ctx, input.domain_id.as_ref(), "group.domain_id")

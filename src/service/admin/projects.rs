@@ -3,7 +3,7 @@
 use serde::Deserialize;
 
 use super::super::names::{ResourceName, parse_description};
-use super::super::{AuthContext, Error, Result, Services, new_id};
+use super::super::{Accounts, AuthContext, Error, Result, new_id};
 use crate::model::*;
 
 #[derive(Debug, Deserialize, Default)]
@@ -24,7 +24,7 @@ pub struct ProjectListQuery {
     pub is_domain: Option<bool>,
 }
 
-impl Services {
+impl Accounts {
     pub async fn create_project(&self, ctx: &AuthContext, input: ProjectInput, now_ms: i64) -> Result<Project> {
         let domain = self
             .domain_for_write(ctx, input.domain_id.as_ref(), "project.domain_id")

@@ -3,7 +3,7 @@
 use serde::Deserialize;
 
 use super::super::names::{NewPassword, UserName, parse_description};
-use super::super::{AuthContext, Error, IamCode, Result, Services, new_id};
+use super::super::{Accounts, AuthContext, Error, IamCode, Result, Services, SignIn, new_id};
 use super::*;
 use crate::model::*;
 use crate::store::StoreError;
@@ -45,7 +45,7 @@ fn email_ok(email: &str) -> bool {
         && !email.chars().any(|c| c.is_whitespace() || c.is_control())
 }
 
-impl Services {
+impl Accounts {
     pub async fn create_user(&self, ctx: &AuthContext, input: UserInput, now_ms: i64) -> Result<User> {
         let domain = self
             .domain_for_write(ctx, input.domain_id.as_ref(), "user.domain_id")
@@ -231,81 +231,6 @@ impl Services {
             .await
     }
 
-    async fn projects_for(&self, (actor_kind, actor_ids): (ActorKind, Vec<String>)) -> Result<Vec<Project>> {
-        if actor_ids.is_empty() {
-            return Ok(Vec::new());
-        }
-        let grants = self
-            .store
-            .list_grants(&GrantFilter {
-                actor_kind: Some(actor_kind),
-                actor_ids: Some(actor_ids),
-                ..GrantFilter::default()
-            })
-            .await?;
-        let mut project_ids: Vec<String> = grants
-            .iter()
-            .filter(|g| g.target_kind == TargetKind::Project && !g.inherited)
-            .map(|g| g.target_id.clone())
-            .collect();
-        for g in grants
-            .iter()
-            .filter(|g| g.target_kind == TargetKind::Domain && g.inherited)
-        {
-            let projects = self
-                .store
-                .list_projects(&ProjectFilter {
-                    domain_id: Some(g.target_id.clone()),
-                    ..ProjectFilter::default()
-                })
-                .await?;
-            project_ids.extend(projects.into_iter().map(|p| p.id));
-        }
-        project_ids.sort();
-        project_ids.dedup();
-        Ok(self
-            .store
-            .list_projects(&ProjectFilter {
-                ids: Some(project_ids),
-                enabled: Some(true),
-                ..ProjectFilter::default()
-            })
-            .await?)
-    }
-
-    /// GET /v3/auth/projects: projects the token's user can scope to.
-    pub async fn auth_projects(&self, ctx: &AuthContext) -> Result<Vec<Project>> {
-        self.projects_for(grantees(ctx)).await
-    }
-
-    /// GET /v3/auth/domains: the user's own domain and every domain its groups hold a
-    /// domain-level role on.
-    pub async fn auth_domains(&self, ctx: &AuthContext) -> Result<Vec<Domain>> {
-        let mut ids = vec![ctx.identity.user.domain.id.clone()];
-        let (actor_kind, actor_ids) = grantees(ctx);
-        if !actor_ids.is_empty() {
-            let grants = self
-                .store
-                .list_grants(&GrantFilter {
-                    actor_kind: Some(actor_kind),
-                    actor_ids: Some(actor_ids),
-                    target_kind: Some(TargetKind::Domain),
-                    ..GrantFilter::default()
-                })
-                .await?;
-            ids.extend(grants.into_iter().map(|g| g.target_id));
-        }
-        ids.sort();
-        ids.dedup();
-        let mut out = Vec::new();
-        for id in ids {
-            if let Some(d) = self.store.get_domain(&id).await?.filter(|d| d.enabled) {
-                out.push(d);
-            }
-        }
-        Ok(out)
-    }
-
     pub async fn list_domains(&self, ctx: &AuthContext, name: Option<String>) -> Result<Vec<Domain>> {
         let domains = self.store.list_domains().await?;
         Ok(domains
@@ -405,7 +330,7 @@ pub struct OwnInfoInput {
     pub mobile: Option<String>,
 }
 
-impl Services {
+impl Accounts {
     pub async fn update_own_info(&self, ctx: &AuthContext, id: &str, input: OwnInfoInput, now_ms: i64) -> Result<()> {
         if ctx.user_id() != id {
             return Err(Error::Forbidden(format!(
@@ -489,4 +414,88 @@ fn parse_expiry_filter(value: &str) -> Result<(Cmp, i64)> {
     };
     let at = time::OffsetDateTime::parse(at, &time::format_description::well_known::Rfc3339).map_err(|_| bad())?;
     Ok((op, (at.unix_timestamp_nanos() / 1_000_000) as i64))
+}
+
+impl SignIn {
+    // Shared with other use-case services.
+    /// GET /v3/auth/domains: the user's own domain and every domain its groups hold a
+    /// domain-level role on.
+    pub async fn auth_domains(&self, ctx: &AuthContext) -> Result<Vec<Domain>> {
+        let mut ids = vec![ctx.identity.user.domain.id.clone()];
+        let (actor_kind, actor_ids) = grantees(ctx);
+        if !actor_ids.is_empty() {
+            let grants = self
+                .store
+                .list_grants(&GrantFilter {
+                    actor_kind: Some(actor_kind),
+                    actor_ids: Some(actor_ids),
+                    target_kind: Some(TargetKind::Domain),
+                    ..GrantFilter::default()
+                })
+                .await?;
+            ids.extend(grants.into_iter().map(|g| g.target_id));
+        }
+        ids.sort();
+        ids.dedup();
+        let mut out = Vec::new();
+        for id in ids {
+            if let Some(d) = self.store.get_domain(&id).await?.filter(|d| d.enabled) {
+                out.push(d);
+            }
+        }
+        Ok(out)
+    }
+
+    /// GET /v3/auth/projects: projects the token's user can scope to.
+    pub async fn auth_projects(&self, ctx: &AuthContext) -> Result<Vec<Project>> {
+        self.projects_for(grantees(ctx)).await
+    }
+}
+
+impl Services {
+    // Shared with other use-case services.
+    pub(in crate::service) async fn projects_for(
+        &self,
+        (actor_kind, actor_ids): (ActorKind, Vec<String>),
+    ) -> Result<Vec<Project>> {
+        if actor_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let grants = self
+            .store
+            .list_grants(&GrantFilter {
+                actor_kind: Some(actor_kind),
+                actor_ids: Some(actor_ids),
+                ..GrantFilter::default()
+            })
+            .await?;
+        let mut project_ids: Vec<String> = grants
+            .iter()
+            .filter(|g| g.target_kind == TargetKind::Project && !g.inherited)
+            .map(|g| g.target_id.clone())
+            .collect();
+        for g in grants
+            .iter()
+            .filter(|g| g.target_kind == TargetKind::Domain && g.inherited)
+        {
+            let projects = self
+                .store
+                .list_projects(&ProjectFilter {
+                    domain_id: Some(g.target_id.clone()),
+                    ..ProjectFilter::default()
+                })
+                .await?;
+            project_ids.extend(projects.into_iter().map(|p| p.id));
+        }
+        project_ids.sort();
+        project_ids.dedup();
+        Ok(self
+            .store
+            .list_projects(&ProjectFilter {
+                ids: Some(project_ids),
+                enabled: Some(true),
+                ..ProjectFilter::default()
+            })
+            .await?)
+    }
 }
