@@ -12,14 +12,13 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use rand::RngCore;
 use serde::Deserialize;
 
 use super::error::ApiError;
 use crate::saml::sp_metadata::ACS_POST_PATH;
 use crate::service::saml_login::SamlStart;
 use crate::service::websso::OIDC_CALLBACK_PATH;
-use crate::service::{Error, Services, now_ms};
+use crate::service::{Error, Services, fill_random, now_ms};
 
 const BINDING_COOKIE: &str = "fedgate_websso";
 /// The SAML dashboard sign-in's binding: its own name, sent only to the HTTP-POST ACS.
@@ -27,7 +26,7 @@ pub const SAML_BINDING_COOKIE: &str = "fedgate_websso_saml";
 
 pub fn page_nonce() -> String {
     let mut bytes = [0u8; 16];
-    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    fill_random(&mut bytes);
     URL_SAFE_NO_PAD.encode(bytes)
 }
 

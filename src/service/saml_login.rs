@@ -11,7 +11,6 @@ use std::sync::Arc;
 
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
-use rand::RngCore;
 use samael::crypto::CertificateDer;
 use serde::{Deserialize, Serialize};
 
@@ -335,7 +334,7 @@ impl Services {
         })
         .map_err(|e| Error::Internal(e.to_string()))?;
         let mut id_bytes = [0u8; 16];
-        rand::rngs::OsRng.fill_bytes(&mut id_bytes);
+        super::fill_random(&mut id_bytes);
         let request_id = format!("_{}.{}", hex::encode(id_bytes), URL_SAFE_NO_PAD.encode(purpose_text));
         let relay_state = random_b64(16);
         self.store
