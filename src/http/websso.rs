@@ -10,7 +10,6 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use rand::RngCore;
 use serde::Deserialize;
 
 use super::error::ApiError;
@@ -18,7 +17,7 @@ use crate::model::Protocol;
 use crate::saml::sp_metadata::ACS_POST_PATH;
 use crate::service::saml_login::SamlStart;
 use crate::service::websso::OIDC_CALLBACK_PATH;
-use crate::service::{Error, SignIn, now_ms};
+use crate::service::{Error, SignIn, fill_random, now_ms};
 
 const BINDING_COOKIE: &str = "fedgate_websso";
 /// The SAML dashboard sign-in's binding: its own name, sent only to the HTTP-POST ACS.
@@ -26,7 +25,7 @@ pub const SAML_BINDING_COOKIE: &str = "fedgate_websso_saml";
 
 pub fn page_nonce() -> String {
     let mut bytes = [0u8; 16];
-    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    fill_random(&mut bytes);
     URL_SAFE_NO_PAD.encode(bytes)
 }
 
@@ -260,15 +259,17 @@ pub struct CallbackForm {
     error: String,
 }
 
+/// The value of the request's first cookie called `name`, from all its Cookie headers (HTTP/2
+/// may split them); pairs that do not parse are skipped.
 pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(k, _)| *k == name)
-        .map(|(_, v)| v)
+        .flat_map(::cookie::Cookie::split_parse)
+        .filter_map(Result::ok)
+        .find(|c| c.name() == name)
+        .and_then(|c| c.value_raw())
 }
 
 /// POST on the callback (form_post, or the fragment page's relay): checks the answer and hands
@@ -298,7 +299,28 @@ pub async fn callback(
 
 #[cfg(test)]
 mod tests {
-    use super::cookie_path;
+    use super::{HeaderMap, HeaderValue, cookie, cookie_path, header};
+
+    #[test]
+    fn cookies_are_read_from_every_cookie_header() {
+        let cases: [(&[&str], Option<&str>); 8] = [
+            (&["fedgate_websso=abc"], Some("abc")),
+            (&["a=1; fedgate_websso=abc;b=2"], Some("abc")),
+            (&["a=1", "fedgate_websso=abc"], Some("abc")),
+            (&["junk; =x; fedgate_websso=abc"], Some("abc")),
+            (&["fedgate_websso=first; fedgate_websso=second"], Some("first")),
+            (&["fedgate_websso="], Some("")),
+            (&["fedgate_websso_saml=abc"], None),
+            (&[], None),
+        ];
+        for (values, want) in cases {
+            let mut headers = HeaderMap::new();
+            for v in values {
+                headers.append(header::COOKIE, HeaderValue::from_static(v));
+            }
+            assert_eq!(cookie(&headers, "fedgate_websso"), want, "{values:?}");
+        }
+    }
 
     #[test]
     fn binding_cookies_live_under_the_public_path() {

@@ -1,7 +1,7 @@
 //! Verifying an external id_token: the compact form and header first (JSON nesting bounded
 //! before parsing; `typ` absent or a plain JWT, so access and logout tokens the same provider
 //! signs are refused), then the signature with the one trusted key that fits the header
-//! (openidconnect's key-set rules), then the claims (no `events`: that is a logout token;
+//! (by kid, use, type and the key's own alg), then the claims (no `events`: that is a logout token;
 //! issuer, audience, azp, exp, nbf, iat, age, lifetime, jti, nonce) read in one borrowed pass.
 //! Every refusal is an `IdTokenError` variant naming its check. Pure: keys and `now` come in,
 //! nothing is fetched or remembered here.
@@ -12,13 +12,11 @@ use std::fmt;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use openidconnect::core::CoreJwsSigningAlgorithm;
-use openidconnect::{JsonWebKey, JsonWebKeyAlgorithm, JsonWebKeySet, JsonWebKeyUse, JwsSigningAlgorithm};
 use serde::Deserialize;
 use serde::de::{self, SeqAccess, Visitor};
 use serde_json::{Map, Value};
 
-use super::jwk::{Jwk, signing_alg};
+use super::jwk::{Alg, Jwk, KeySet, signing_alg};
 
 /// Compact id_tokens larger than this are refused before any parsing.
 pub const MAX_ID_TOKEN_BYTES: usize = 16 * 1024;
@@ -308,21 +306,8 @@ impl<'de> Deserialize<'de> for NumericDate {
 /// The one trusted key that fits the header: its kid when the token names one, a use that
 /// allows signatures, the algorithm's key type, and the key's own `alg` if it declares one.
 /// No key, or several without a kid to choose, is a refusal.
-fn signing_key<'k>(
-    keys: &'k JsonWebKeySet<Jwk>,
-    kid: Option<&str>,
-    alg: &CoreJwsSigningAlgorithm,
-) -> Result<&'k Jwk, IdTokenError> {
-    let fits = |key: &&Jwk| {
-        (kid.is_none() || key.kid() == kid)
-            && key.key_use().is_none_or(|u| u.allows_signature())
-            && alg.key_type().as_ref() == Some(key.key_type())
-            && match key.signing_alg() {
-                JsonWebKeyAlgorithm::Unspecified => true,
-                JsonWebKeyAlgorithm::Algorithm(a) => a == alg,
-                JsonWebKeyAlgorithm::Unsupported => false,
-            }
-    };
+fn signing_key<'k>(keys: &'k KeySet, kid: Option<&str>, alg: Alg) -> Result<&'k Jwk, IdTokenError> {
+    let fits = |key: &&Jwk| (kid.is_none() || key.kid() == kid) && key.fits(alg);
     let mut candidates = keys.keys().iter().filter(fits);
     match (candidates.next(), candidates.next()) {
         (Some(key), None) => Ok(key),
@@ -340,7 +325,7 @@ fn signing_key<'k>(
 /// the token's nonce claim (browser flow).
 pub fn verify_id_token(
     token: &str,
-    keys: &JsonWebKeySet<Jwk>,
+    keys: &KeySet,
     expect: &Expectations,
     now_secs: i64,
     nonce: Option<&str>,
@@ -381,7 +366,7 @@ pub fn verify_id_token(
     if header.crit {
         return Err(IdTokenError::CriticalHeader);
     }
-    let key = signing_key(keys, header.kid.as_deref(), &alg)?;
+    let key = signing_key(keys, header.kid.as_deref(), alg)?;
     let signature = URL_SAFE_NO_PAD
         .decode(signature_b64)
         .map_err(|_| IdTokenError::NotBase64Url(JwsPart::Signature))?;

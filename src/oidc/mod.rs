@@ -15,11 +15,7 @@ pub use id_token::{
     Expectations, IdTokenError, JwsPart, MAX_ID_TOKEN_BYTES, MAX_JSON_DEPTH, VerifiedIdToken, claims_to_attributes,
     verify_id_token,
 };
-pub use jwk::{Jwk, RawJwk};
-pub use openidconnect::JsonWebKeySet;
-
-/// A key set as openidconnect's verifier takes it.
-pub type KeySet = JsonWebKeySet<Jwk>;
+pub use jwk::{Jwk, KeySet, RawJwk};
 
 /// Parses JWKS text into verification keys; entries outside the allow-list are skipped.
 pub fn key_set(jwks_text: &str) -> Result<KeySet, OidcError> {

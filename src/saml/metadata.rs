@@ -16,6 +16,7 @@ use quick_xml::reader::NsReader;
 use samael::crypto::{CertificateDer, CryptoProvider, ReduceMode, XmlSec};
 use serde::{Deserialize, Serialize};
 
+use super::xml::{attribute_value, text_piece};
 use super::{ALLOWED_SIGNATURES, BINDING_SOAP, NS_DSIG, NS_METADATA, SamlError};
 
 pub const MAX_METADATA_BYTES: usize = 1 << 20;
@@ -57,10 +58,7 @@ fn attr(e: &BytesStart, name: &str) -> Result<Option<String>, SamlError> {
     for a in e.attributes() {
         let a = a.map_err(|err| SamlError::Malformed(err.to_string()))?;
         if a.key.local_name().as_ref() == name.as_bytes() && a.key.prefix().is_none() {
-            let v = a
-                .unescape_value()
-                .map_err(|err| SamlError::Malformed(err.to_string()))?;
-            return Ok(Some(v.into_owned()));
+            return attribute_value(&a).map(Some);
         }
     }
     Ok(None)
@@ -92,15 +90,29 @@ struct Collected {
 
 fn collect(xml: &str) -> Result<Collected, SamlError> {
     let mut reader = NsReader::from_str(xml);
-    reader.config_mut().trim_text(true);
     let mut out = Collected::default();
     // (namespace is md/ds, local name) of open elements.
     let mut stack: Vec<(u8, String)> = Vec::new();
     let mut key_use: Option<Option<String>> = None;
+    // The text between two pieces of markup, gathered from its text and reference events; it
+    // is read only when it holds more than XML whitespace.
+    let mut run = String::new();
+    let mut run_counts = false;
     loop {
         let (ns, event) = reader
             .read_resolved_event()
             .map_err(|e| SamlError::Malformed(e.to_string()))?;
+        if let Some(piece) = text_piece(&event)? {
+            run_counts |= matches!(event, Event::GeneralRef(_))
+                || piece.bytes().any(|b| !matches!(b, b' ' | b'\t' | b'\r' | b'\n'));
+            run.push_str(&piece);
+            continue;
+        }
+        if run_counts {
+            text_run(&run, &stack, &key_use, &mut out)?;
+        }
+        run.clear();
+        run_counts = false;
         match event {
             Event::DocType(_) => return Err(SamlError::Doctype),
             Event::Start(ref e) | Event::Empty(ref e) => {
@@ -149,25 +161,6 @@ fn collect(xml: &str) -> Result<Collected, SamlError> {
                     key_use = None;
                 }
             }
-            Event::Text(t) => {
-                let text = t.unescape().map_err(|e| SamlError::Malformed(e.to_string()))?;
-                let in_idp = stack.iter().any(|(k, n)| *k == b'm' && n == "IDPSSODescriptor");
-                match stack.last() {
-                    Some((b'd', name)) if name == "X509Certificate" && in_idp => {
-                        let signing =
-                            matches!(&key_use, Some(None)) || matches!(&key_use, Some(Some(u)) if u == "signing");
-                        if signing {
-                            let compact: String = text.chars().filter(|c| !c.is_whitespace()).collect();
-                            STANDARD.decode(&compact).map_err(|_| SamlError::BadCertificate)?;
-                            if !out.certs.contains(&compact) {
-                                out.certs.push(compact);
-                            }
-                        }
-                    }
-                    Some((b'm', name)) if name == "NameIDFormat" && in_idp => out.formats.push(text.trim().to_string()),
-                    _ => {}
-                }
-            }
             Event::Eof => break,
             _ => {}
         }
@@ -176,6 +169,32 @@ fn collect(xml: &str) -> Result<Collected, SamlError> {
         return Err(SamlError::Malformed("no root element".into()));
     }
     Ok(out)
+}
+
+/// Reads a piece of text inside the element on top of `stack`: a signing certificate or a
+/// NameID format of the IdP.
+fn text_run(
+    text: &str,
+    stack: &[(u8, String)],
+    key_use: &Option<Option<String>>,
+    out: &mut Collected,
+) -> Result<(), SamlError> {
+    let in_idp = stack.iter().any(|(k, n)| *k == b'm' && n == "IDPSSODescriptor");
+    match stack.last() {
+        Some((b'd', name)) if name == "X509Certificate" && in_idp => {
+            let signing = matches!(key_use, Some(None)) || matches!(key_use, Some(Some(u)) if u == "signing");
+            if signing {
+                let compact: String = text.chars().filter(|c| !c.is_whitespace()).collect();
+                STANDARD.decode(&compact).map_err(|_| SamlError::BadCertificate)?;
+                if !out.certs.contains(&compact) {
+                    out.certs.push(compact);
+                }
+            }
+        }
+        Some((b'm', name)) if name == "NameIDFormat" && in_idp => out.formats.push(text.trim().to_string()),
+        _ => {}
+    }
+    Ok(())
 }
 
 /// Parses (and, when signed, verifies) IdP metadata.
@@ -358,6 +377,20 @@ pub(crate) mod tests {
         );
         let sp_only = "<md:EntityDescriptor xmlns:md=\"urn:oasis:names:tc:SAML:2.0:metadata\" entityID=\"x\"><md:SPSSODescriptor/></md:EntityDescriptor>";
         let bad_cert = idp_xml("https://idp.example", &key_descriptor(Some("signing"), "***"), "");
+        // Lines ended by character references, as some IdPs write certificates, and escaped
+        // attribute values: one certificate, one Location.
+        let wrapped: Vec<&str> = cert1
+            .as_bytes()
+            .chunks(64)
+            .map(|c| std::str::from_utf8(c).unwrap())
+            .collect();
+        let references = idp_xml(
+            "https://idp.example",
+            &key_descriptor(Some("signing"), &wrapped.join("&#13;\n")),
+            "",
+        )
+        .replace("/sso/redirect\"", "/sso/redirect?a=1&amp;b=&#x32;\"");
+        let unknown_entity = idp_xml("https://idp.example", &signing1, "").replace("transient<", "transient&x;<");
 
         type Check = fn(&IdpMetadata) -> bool;
         let cases: Vec<(&str, String, Result<Check, SamlError>)> = vec![
@@ -427,6 +460,20 @@ pub(crate) mod tests {
                 Err(SamlError::Malformed(String::new())),
             ),
             ("certificate not base64", bad_cert, Err(SamlError::BadCertificate)),
+            (
+                "character and entity references",
+                references,
+                Ok(|m| {
+                    m.signing_certificates.len() == 1
+                        && !m.signing_certificates[0].contains(char::is_whitespace)
+                        && m.endpoint(crate::saml::BINDING_REDIRECT) == Some("https://idp.example/sso/redirect?a=1&b=2")
+                }),
+            ),
+            (
+                "an entity no DTD declares",
+                unknown_entity,
+                Err(SamlError::Malformed(String::new())),
+            ),
         ];
         for (name, xml, want) in cases {
             let got = parse_idp_metadata(&xml);

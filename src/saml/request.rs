@@ -199,6 +199,9 @@ fn extract_body_child(envelope: &str) -> Result<String, SamlError> {
     use quick_xml::events::Event;
     let malformed = |e: &dyn std::fmt::Display| SamlError::Malformed(e.to_string());
     let mut reader = quick_xml::reader::Reader::from_str(envelope);
+    // Only markup is read here: a stray `&` in text passes, as it did with quick-xml 0.37; the
+    // Response's own parse still refuses one inside the Response.
+    reader.config_mut().allow_dangling_amp = true;
     let mut inherited: Vec<(String, String)> = Vec::new();
     let (mut depth, mut in_body) = (0usize, false);
     let mut start: Option<(usize, usize)> = None;
@@ -215,8 +218,8 @@ fn extract_body_child(envelope: &str) -> Result<String, SamlError> {
                         let a = a.map_err(|e| malformed(&e))?;
                         let key = String::from_utf8_lossy(a.key.as_ref()).into_owned();
                         if key == "xmlns" || key.starts_with("xmlns:") {
-                            let value = a.unescape_value().map_err(|e| malformed(&e))?;
-                            inherited.push((key, value.into_owned()));
+                            let value = super::xml::attribute_value(&a)?;
+                            inherited.push((key, value));
                         }
                     }
                 }

@@ -3,7 +3,10 @@
 //! message never needs (DTDs, processing instructions) is refused at parse time. Comments are
 //! recorded per element so callers can refuse them where they would change a value's meaning.
 
-use quick_xml::events::Event;
+use std::borrow::Cow;
+
+use quick_xml::events::attributes::Attribute;
+use quick_xml::events::{BytesRef, Event};
 use quick_xml::name::ResolveResult;
 use quick_xml::reader::NsReader;
 
@@ -62,6 +65,35 @@ fn malformed(e: impl std::fmt::Display) -> SamlError {
     SamlError::Malformed(e.to_string())
 }
 
+/// What a text event adds to its element's text (quick-xml reports references apart from the
+/// text around them): text as it is; a character reference or one of the five predefined
+/// entities resolved, any other entity refused (no DTD is accepted to declare one). `None` for
+/// markup.
+pub(crate) fn text_piece<'e>(event: &'e Event) -> Result<Option<Cow<'e, str>>, SamlError> {
+    match event {
+        Event::Text(t) => Ok(Some(t.decode().map_err(malformed)?)),
+        Event::GeneralRef(r) => reference(r).map(Some),
+        _ => Ok(None),
+    }
+}
+
+fn reference<'e>(r: &BytesRef) -> Result<Cow<'e, str>, SamlError> {
+    if let Some(c) = r.resolve_char_ref().map_err(malformed)? {
+        return Ok(Cow::Owned(c.to_string()));
+    }
+    let name = r.decode().map_err(malformed)?;
+    quick_xml::escape::resolve_predefined_entity(&name)
+        .map(Cow::Borrowed)
+        .ok_or_else(|| malformed(format!("unrecognized entity `{name}`")))
+}
+
+/// An attribute's value with references resolved and nothing else changed: no attribute-value
+/// normalisation, which quick-xml's own accessors now apply.
+pub(crate) fn attribute_value(a: &Attribute) -> Result<String, SamlError> {
+    let raw = std::str::from_utf8(&a.value).map_err(malformed)?;
+    Ok(quick_xml::escape::unescape(raw).map_err(malformed)?.into_owned())
+}
+
 /// Parses one document into its root element.
 pub fn parse(xml: &str) -> Result<Element, SamlError> {
     let mut reader = NsReader::from_str(xml);
@@ -101,7 +133,7 @@ pub fn parse(xml: &str) -> Result<Element, SamlError> {
                     if a.key.prefix().is_some() || a.key.as_ref().starts_with(b"xmlns") {
                         continue;
                     }
-                    let value = a.unescape_value().map_err(malformed)?.into_owned();
+                    let value = attribute_value(&a)?;
                     element
                         .attributes
                         .push((String::from_utf8_lossy(a.key.as_ref()).into_owned(), value));
@@ -122,8 +154,8 @@ pub fn parse(xml: &str) -> Result<Element, SamlError> {
                     None => root = Some(done),
                 }
             }
-            Event::Text(t) => {
-                let text = t.unescape().map_err(malformed)?;
+            Event::Text(_) | Event::GeneralRef(_) => {
+                let text = text_piece(&event)?.unwrap_or_default();
                 match stack.last_mut() {
                     Some(e) => e.text.push_str(&text),
                     None if text.trim().is_empty() => {}
@@ -170,6 +202,28 @@ mod tests {
         assert_eq!(n.text, "onetwo");
         assert!(n.has_comment && root.contains_comment());
         assert!(root.child("", "b").is_some());
+    }
+
+    /// References resolve in text and attribute values; attribute values are otherwise kept as
+    /// written (no whitespace normalisation).
+    #[test]
+    fn resolves_references_and_keeps_attribute_values() {
+        for (xml, text, attr) in [
+            ("<r a=\"x\">plain</r>", "plain", "x"),
+            (
+                "<r a=\"&lt;&amp;&#x41;&#66;\">a &amp; b&#13;&#xA;c</r>",
+                "a & b\r\nc",
+                "<&AB",
+            ),
+            ("<r a=\"x\ty z\">&quot;&apos;&gt;<!-- c -->&lt;</r>", "\"'><", "x\ty z"),
+        ] {
+            let root = parse(xml).unwrap();
+            assert_eq!(root.text, text, "{xml}");
+            assert_eq!(root.attr("a"), Some(attr), "{xml}");
+        }
+        for xml in ["<r>&nbsp;</r>", "<r a=\"&nbsp;\"/>", "<r>a & b</r>", "<r>&#0;</r>"] {
+            assert!(matches!(parse(xml), Err(SamlError::Malformed(_))), "{xml}");
+        }
     }
 
     #[test]

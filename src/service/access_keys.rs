@@ -12,7 +12,6 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use rand::Rng;
 use serde::Deserialize;
 use zeroize::Zeroizing;
 
@@ -194,11 +193,22 @@ pub(super) fn new_secret_key() -> String {
     random_text(SECRET_ALPHABET, SECRET_LEN)
 }
 
+/// `len` characters drawn uniformly from `alphabet`: a random byte counts only below the
+/// largest multiple of the alphabet's size, so no character is likelier than another.
 fn random_text(alphabet: &[u8], len: usize) -> String {
-    let mut rng = rand::rngs::OsRng;
-    (0..len)
-        .map(|_| char::from(alphabet[rng.gen_range(0..alphabet.len())]))
-        .collect()
+    let limit = 256 - 256 % alphabet.len();
+    let mut out = String::with_capacity(len);
+    let mut bytes = [0u8; 64];
+    while out.len() < len {
+        super::fill_random(&mut bytes);
+        for b in bytes.iter().map(|&b| usize::from(b)).filter(|&b| b < limit) {
+            if out.len() == len {
+                break;
+            }
+            out.push(char::from(alphabet[b % alphabet.len()]));
+        }
+    }
+    out
 }
 
 fn parse_status(value: &str) -> Result<bool> {
@@ -475,6 +485,19 @@ mod tests {
         );
         assert!(!shown.contains("plain"));
         assert!(!format!("{:?}", SecretKey(Zeroizing::new("plain".into()))).contains("plain"));
+    }
+
+    /// Every character of each alphabet is drawn, and nothing else.
+    #[test]
+    fn generators_draw_the_whole_alphabet() {
+        for (alphabet, len) in [(ACCESS_ALPHABET, ACCESS_LEN), (SECRET_ALPHABET, SECRET_LEN)] {
+            let drawn: String = (0..400).map(|_| random_text(alphabet, len)).collect();
+            assert_eq!(drawn.len(), 400 * len);
+            for c in alphabet {
+                assert!(drawn.as_bytes().contains(c), "{} never drawn", char::from(*c));
+            }
+            assert!(drawn.bytes().all(|b| alphabet.contains(&b)));
+        }
     }
 
     #[test]

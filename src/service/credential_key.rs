@@ -11,7 +11,6 @@ use aes_gcm::aead::{Aead, KeyInit, Payload};
 use aes_gcm::{Aes256Gcm, Nonce};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use rand::RngCore;
 use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
 
@@ -80,7 +79,7 @@ impl CredentialKey {
             std::fs::create_dir_all(dir).map_err(io)?;
         }
         let mut key = Zeroizing::new([0u8; KEY_LEN]);
-        rand::rngs::OsRng.fill_bytes(key.as_mut());
+        super::fill_random(key.as_mut());
         let tmp = path.with_extension(format!("tmp-{}", super::new_id()));
         let written = write_private(&tmp, key.as_ref()).and_then(|()| std::fs::hard_link(&tmp, path));
         let _ = std::fs::remove_file(&tmp);
@@ -117,7 +116,7 @@ impl CredentialKey {
     /// base64 of nonce | ciphertext | tag, bound to `access`.
     pub fn seal(&self, access: &str, secret: &str) -> Option<String> {
         let mut nonce = [0u8; NONCE_LEN];
-        rand::rngs::OsRng.fill_bytes(&mut nonce);
+        super::fill_random(&mut nonce);
         let aad = [AAD_PREFIX, access.as_bytes()].concat();
         let sealed = self
             .cipher

@@ -48,10 +48,19 @@ pub fn now_ms() -> i64 {
         .unwrap_or(0)
 }
 
+/// Fills `buf` from the operating system's random source: the one source of randomness for
+/// every id, secret, key, nonce and salt fedgate draws.
+pub fn fill_random(buf: &mut [u8]) {
+    // As rand's OsRng did: without a working random source nothing can be issued safely.
+    if let Err(e) = getrandom::fill(buf) {
+        panic!("the operating system's random source failed: {e}");
+    }
+}
+
 /// A fresh audit id for a token, credential or login token.
 pub fn new_audit_id() -> crate::token::AuditId {
     let mut id = [0u8; 16];
-    rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut id);
+    fill_random(&mut id);
     id
 }
 

@@ -6,7 +6,7 @@
 
 use std::sync::OnceLock;
 
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, Salt, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
 
 use super::Services;
@@ -26,6 +26,14 @@ impl Services {
     }
 }
 
+/// A salt of argon2's recommended 16 bytes, as `SaltString::generate` would draw, from
+/// `fill_random`.
+fn new_salt() -> argon2::password_hash::Result<SaltString> {
+    let mut bytes = [0u8; Salt::RECOMMENDED_LENGTH];
+    super::fill_random(&mut bytes);
+    SaltString::encode_b64(&bytes)
+}
+
 fn hasher() -> Argon2<'static> {
     // argon2's defaults are exactly the OWASP recommendation: m = 19 MiB, t = 2, p = 1.
     Argon2::new(Algorithm::Argon2id, Version::V0x13, Params::default())
@@ -33,10 +41,12 @@ fn hasher() -> Argon2<'static> {
 
 pub async fn hash_password(password: String) -> Result<String> {
     tokio::task::spawn_blocking(move || {
-        let salt = SaltString::generate(&mut rand::rngs::OsRng);
-        hasher()
-            .hash_password(password.as_bytes(), &salt)
-            .map(|h| h.to_string())
+        new_salt()
+            .and_then(|salt| {
+                hasher()
+                    .hash_password(password.as_bytes(), &salt)
+                    .map(|h| h.to_string())
+            })
             .map_err(|e| Error::internal(format!("hashing password: {e}")))
     })
     .await
@@ -52,10 +62,12 @@ pub async fn verify_password(password: String, stored: Option<String>) -> bool {
         Some(h) => h,
         None => DUMMY
             .get_or_init(|| {
-                let salt = SaltString::generate(&mut rand::rngs::OsRng);
-                hasher()
-                    .hash_password(b"fedgate-dummy-password", &salt)
-                    .map(|h| h.to_string())
+                new_salt()
+                    .and_then(|salt| {
+                        hasher()
+                            .hash_password(b"fedgate-dummy-password", &salt)
+                            .map(|h| h.to_string())
+                    })
                     .unwrap_or_default()
             })
             .clone(),

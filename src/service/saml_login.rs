@@ -11,7 +11,6 @@ use std::sync::Arc;
 
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
-use rand::RngCore;
 use samael::crypto::CertificateDer;
 use serde::{Deserialize, Serialize};
 
@@ -229,7 +228,7 @@ impl EncodedPurpose {
 fn new_request_id(idp_id: &str, purpose: &Purpose) -> Result<String> {
     let purpose_json = serde_json::to_vec(&EncodedPurpose::new(idp_id, purpose)).map_err(Error::internal)?;
     let mut id_bytes = [0u8; 16];
-    rand::rngs::OsRng.fill_bytes(&mut id_bytes);
+    super::fill_random(&mut id_bytes);
     Ok(format!(
         "_{}.{}",
         hex::encode(id_bytes),

@@ -15,7 +15,6 @@ use std::sync::{Arc, RwLock};
 use arc_swap::ArcSwap;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use rand::RngCore;
 use tokio::sync::Mutex;
 
 use super::error::{Error, Result};
@@ -445,13 +444,13 @@ fn from_stored(s: &StoredRevocation) -> Option<RevocationEvent> {
 
 fn fresh_nonce() -> [u8; 12] {
     let mut nonce = [0u8; 12];
-    rand::rngs::OsRng.fill_bytes(&mut nonce);
+    super::fill_random(&mut nonce);
     nonce
 }
 
 fn new_secret() -> String {
     let mut secret = [0u8; 32];
-    rand::rngs::OsRng.fill_bytes(&mut secret);
+    super::fill_random(&mut secret);
     STANDARD.encode(secret)
 }
 

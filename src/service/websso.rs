@@ -5,7 +5,6 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use rand::RngCore;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -45,7 +44,7 @@ pub struct WebSsoStart {
 /// `len` random bytes, base64url: states, nonces, bindings, relay states.
 pub(super) fn random_b64(len: usize) -> String {
     let mut bytes = vec![0u8; len];
-    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    super::fill_random(&mut bytes);
     URL_SAFE_NO_PAD.encode(bytes)
 }
 

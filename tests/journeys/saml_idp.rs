@@ -93,9 +93,8 @@ fn escape(text: &str) -> String {
 }
 
 pub fn random_id() -> String {
-    use rand::RngCore;
     let mut b = [0u8; 16];
-    rand::rngs::OsRng.fill_bytes(&mut b);
+    fedgate::service::fill_random(&mut b);
     format!("_{}", hex::encode(b))
 }
 
@@ -260,9 +259,8 @@ impl TestIdp {
     pub fn response_around(&self, spec: &Spec, assertion: &str) -> String {
         let assertion = match &spec.encrypt_to {
             Some((cert, algorithm)) => {
-                use rand::RngCore;
                 let mut random = [0u8; 48];
-                rand::rngs::OsRng.fill_bytes(&mut random);
+                fedgate::service::fill_random(&mut random);
                 fedgate::saml::xmlenc::encrypt_assertion(
                     assertion,
                     &STANDARD.decode(cert).unwrap(),

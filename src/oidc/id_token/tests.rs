@@ -18,7 +18,7 @@ fn b64(b: &[u8]) -> String {
 /// One RSA key under kid `k`, trusted for `https://idp.example/` and client `fedgate`.
 struct Rig {
     key: PKey<Private>,
-    keys: JsonWebKeySet<Jwk>,
+    keys: KeySet,
     expect: Expectations,
 }
 
@@ -413,7 +413,7 @@ fn fixture(path: &str) -> String {
 /// command line, the JWKS as PyJWT writes it), and refuses it with one signature byte flipped.
 #[test]
 fn every_allowed_algorithm_verifies_tokens_signed_by_pyjwt() {
-    let keys: JsonWebKeySet<Jwk> = serde_json::from_str(&fixture("jwt/jwks.json")).unwrap();
+    let keys: KeySet = serde_json::from_str(&fixture("jwt/jwks.json")).unwrap();
     assert_eq!(keys.keys().len(), 4, "an entry of the fixture JWKS was skipped");
     let expect = Expectations {
         issuer: "https://op.independent.example".into(),
