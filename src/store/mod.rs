@@ -142,8 +142,9 @@ pub trait KeyStore: Send + Sync {
     async fn delete_token_keys_before(&self, keep_from: u32) -> StoreResult<u64>;
 }
 
+/// Identity providers with their remote ids (the Issuers or entityIDs they answer as).
 #[async_trait]
-pub trait FederationStore: Send + Sync {
+pub trait IdentityProviderStore: Send + Sync {
     /// Conflict when the id or one of the remote ids exists, and `Conflict(SSO_TYPE_CONFLICT)`
     /// when the account already has providers of the other `sso_type` or an `iam_user_sso` one.
     async fn create_idp(&self, idp: &IdentityProvider) -> StoreResult<()>;
@@ -155,12 +156,22 @@ pub trait FederationStore: Send + Sync {
     async fn update_idp(&self, idp: &IdentityProvider, was_enabled: bool) -> StoreResult<bool>;
     /// Removes the provider with its remote ids and protocols.
     async fn delete_idp(&self, id: &str) -> StoreResult<bool>;
+}
+
+/// Mapping documents (the rules as written; compiling them is the service's work).
+#[async_trait]
+pub trait MappingStore: Send + Sync {
     async fn create_mapping(&self, mapping: &MappingRecord) -> StoreResult<()>;
     async fn get_mapping(&self, id: &str) -> StoreResult<Option<MappingRecord>>;
     async fn list_mappings(&self) -> StoreResult<Vec<MappingRecord>>;
     async fn update_mapping(&self, mapping: &MappingRecord) -> StoreResult<bool>;
     /// Conflict while a protocol uses the mapping.
     async fn delete_mapping(&self, id: &str) -> StoreResult<bool>;
+}
+
+/// A provider's protocols, each naming the mapping its logins go through.
+#[async_trait]
+pub trait ProtocolStore: Send + Sync {
     /// Conflict when the protocol exists or the IdP or mapping is missing.
     async fn create_protocol(&self, protocol: &ProtocolRecord) -> StoreResult<()>;
     async fn get_protocol(&self, idp_id: &str, id: Protocol) -> StoreResult<Option<ProtocolRecord>>;
@@ -168,6 +179,11 @@ pub trait FederationStore: Send + Sync {
     /// Conflict when the mapping is missing.
     async fn update_protocol(&self, protocol: &ProtocolRecord) -> StoreResult<bool>;
     async fn delete_protocol(&self, idp_id: &str, id: Protocol) -> StoreResult<bool>;
+}
+
+/// What a provider says about itself: its OpenID Connect configuration and SAML metadata.
+#[async_trait]
+pub trait ProviderConfigStore: Send + Sync {
     /// Conflict when the IdP already has a configuration or does not exist.
     async fn create_oidc_config(&self, idp_id: &str, config: &str, now_ms: i64) -> StoreResult<()>;
     async fn update_oidc_config(&self, idp_id: &str, config: &str, now_ms: i64) -> StoreResult<bool>;
@@ -175,9 +191,19 @@ pub trait FederationStore: Send + Sync {
     /// Creates or replaces; Conflict when the protocol does not exist.
     async fn put_saml_metadata(&self, metadata: &StoredSamlMetadata) -> StoreResult<()>;
     async fn get_saml_metadata(&self, idp_id: &str, protocol_id: Protocol) -> StoreResult<Option<StoredSamlMetadata>>;
+}
+
+/// Our SAML service provider's key pairs, shared by every replica.
+#[async_trait]
+pub trait SpKeyStore: Send + Sync {
     async fn get_sp_key(&self, usage: &str) -> StoreResult<Option<StoredSpKey>>;
     /// Conflict when another replica stored one first.
     async fn insert_sp_key(&self, key: &StoredSpKey) -> StoreResult<()>;
+}
+
+/// Shadow records of federated users, written by their logins.
+#[async_trait]
+pub trait FederatedUserStore: Send + Sync {
     /// Records a login: creates the shadow user, or updates its protocol and last login.
     /// Returns the stored record (whose `enabled` an admin may have turned off).
     async fn record_federated_login(&self, user: &FederatedUser) -> StoreResult<FederatedUser>;
@@ -254,7 +280,12 @@ pub trait Store:
     + AgencyStore
     + RevocationStore
     + KeyStore
-    + FederationStore
+    + IdentityProviderStore
+    + MappingStore
+    + ProtocolStore
+    + ProviderConfigStore
+    + SpKeyStore
+    + FederatedUserStore
     + OneTimeStore
     + LoginFailureStore
     + AccessKeyStore
@@ -271,7 +302,12 @@ impl<T> Store for T where
         + AgencyStore
         + RevocationStore
         + KeyStore
-        + FederationStore
+        + IdentityProviderStore
+        + MappingStore
+        + ProtocolStore
+        + ProviderConfigStore
+        + SpKeyStore
+        + FederatedUserStore
         + OneTimeStore
         + LoginFailureStore
         + AccessKeyStore
