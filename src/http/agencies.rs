@@ -40,14 +40,10 @@ pub async fn list(
     let (agencies, more) = Paging::apply(paging, s.list_agencies(&c, q).await?);
     let mut out = Vec::with_capacity(agencies.len());
     for a in &agencies {
-        let mut v = views::agency(a, &s.domain_name(&a.trust_domain_id).await?);
-        v["agency_urn"] = json!(format!("iam::{}:agency:{}", a.domain_id, a.name));
-        out.push(v);
+        out.push(views::agency(a, &s.domain_name(&a.trust_domain_id).await?).with_urn());
     }
-    Ok(Json(json!({
-        "agencies": out,
-        "links": views::paged_links(&s.config.public_url, &uri, paging, more),
-    })))
+    let links = views::paged_links(&s.config.public_url, &uri, paging, more);
+    Ok(views::list("agencies", out, links).into())
 }
 
 pub async fn get(

@@ -4,7 +4,6 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
-use serde_json::json;
 
 use super::error::ApiError;
 use super::extract::{ApiJson, Caller, MaybeCaller, has_query_flag, header_text};
@@ -81,10 +80,8 @@ pub async fn projects(
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let base = &s.config.public_url;
     let projects = s.auth_projects(&caller).await?;
-    Ok(Json(json!({
-        "projects": projects.iter().map(|p| views::project(base, p)).collect::<Vec<_>>(),
-        "links": views::list_links(base, uri.path()),
-    })))
+    let links = views::list_links(base, uri.path());
+    Ok(views::list("projects", projects.iter().map(|p| views::project(base, p)), links).into())
 }
 
 pub async fn domains(
@@ -94,10 +91,8 @@ pub async fn domains(
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let base = &s.config.public_url;
     let domains = s.auth_domains(&caller).await?;
-    Ok(Json(json!({
-        "domains": domains.iter().map(|d| views::domain(base, d)).collect::<Vec<_>>(),
-        "links": views::list_links(base, uri.path()),
-    })))
+    let links = views::list_links(base, uri.path());
+    Ok(views::list("domains", domains.iter().map(|d| views::domain(base, d)), links).into())
 }
 
 /// GET /v3/auth/catalog: needs a scoped token.
@@ -113,8 +108,6 @@ pub async fn catalog(
         crate::service::ScopeView::Project { id, .. } => Some(id.as_str()),
         crate::service::ScopeView::Domain(_) => None,
     };
-    Ok(Json(json!({
-        "catalog": views::catalog_entries(&s.catalog, project_id),
-        "links": views::list_links(&s.config.public_url, uri.path()),
-    })))
+    let links = views::list_links(&s.config.public_url, uri.path());
+    Ok(views::list("catalog", views::catalog_entries(&s.catalog, project_id), links).into())
 }

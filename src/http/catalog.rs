@@ -35,22 +35,6 @@ pub async fn version(State(s): State<Arc<Services>>) -> Json<Value> {
     Json(json!({"version": v3(&s.config.public_url)}))
 }
 
-fn service_json(base: &str, svc: &crate::service::catalog::CatalogService) -> Value {
-    json!({
-        "id": svc.id, "name": svc.name, "type": svc.service_type, "enabled": true,
-        "description": svc.description,
-        "links": {"self": format!("{base}/v3/services/{}", svc.id)},
-    })
-}
-
-fn endpoint_json(base: &str, e: &crate::service::catalog::CatalogEndpoint) -> Value {
-    json!({
-        "id": e.id, "service_id": e.service_id, "region": e.region, "region_id": e.region,
-        "interface": e.interface, "url": e.url, "enabled": true,
-        "links": {"self": format!("{base}/v3/endpoints/{}", e.id)},
-    })
-}
-
 pub async fn services(
     State(s): State<Arc<Services>>,
     Caller(_): Caller,
@@ -58,14 +42,13 @@ pub async fn services(
     uri: Uri,
 ) -> Json<Value> {
     let base = &s.config.public_url;
-    let items: Vec<Value> = s
+    let items = s
         .catalog
         .services
         .iter()
         .filter(|svc| q.get("type").is_none_or(|t| *t == svc.service_type))
-        .map(|svc| service_json(base, svc))
-        .collect();
-    Json(json!({"services": items, "links": views::list_links(base, uri.path())}))
+        .map(|svc| views::service(base, svc));
+    views::list("services", items, views::list_links(base, uri.path())).into()
 }
 
 pub async fn service(
@@ -79,7 +62,7 @@ pub async fn service(
         .iter()
         .find(|svc| svc.id == id)
         .ok_or_else(|| Error::not_found("service", &id))?;
-    Ok(Json(json!({"service": service_json(&s.config.public_url, svc)})))
+    Ok(Json(json!({"service": views::service(&s.config.public_url, svc)})))
 }
 
 pub async fn endpoints(
@@ -89,14 +72,13 @@ pub async fn endpoints(
     uri: Uri,
 ) -> Json<Value> {
     let base = &s.config.public_url;
-    let items: Vec<Value> = s
+    let items = s
         .catalog
         .endpoints()
         .filter(|e| q.get("interface").is_none_or(|i| *i == e.interface))
         .filter(|e| q.get("service_id").is_none_or(|i| *i == e.service_id))
-        .map(|e| endpoint_json(base, e))
-        .collect();
-    Json(json!({"endpoints": items, "links": views::list_links(base, uri.path())}))
+        .map(|e| views::endpoint(base, e));
+    views::list("endpoints", items, views::list_links(base, uri.path())).into()
 }
 
 pub async fn endpoint(
@@ -109,21 +91,13 @@ pub async fn endpoint(
         .endpoints()
         .find(|e| e.id == id)
         .ok_or_else(|| Error::not_found("endpoint", &id))?;
-    Ok(Json(json!({"endpoint": endpoint_json(&s.config.public_url, e)})))
-}
-
-fn region_json(base: &str, r: &crate::service::catalog::Region) -> Value {
-    json!({
-        "id": r.id, "type": "public", "description": r.description, "parent_region_id": null,
-        "locales": {"en-us": r.id, "zh-cn": r.id, "pt-br": r.id, "es-us": r.id, "es-es": r.id},
-        "links": {"self": format!("{base}/v3/regions/{}", r.id)},
-    })
+    Ok(Json(json!({"endpoint": views::endpoint(&s.config.public_url, e)})))
 }
 
 pub async fn regions(State(s): State<Arc<Services>>, uri: Uri) -> Json<Value> {
     let base = &s.config.public_url;
-    let items: Vec<Value> = s.catalog.regions.iter().map(|r| region_json(base, r)).collect();
-    Json(json!({"regions": items, "links": views::list_links(base, uri.path())}))
+    let items = s.catalog.regions.iter().map(|r| views::region(base, r));
+    views::list("regions", items, views::list_links(base, uri.path())).into()
 }
 
 pub async fn region(State(s): State<Arc<Services>>, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
@@ -133,7 +107,7 @@ pub async fn region(State(s): State<Arc<Services>>, Path(id): Path<String>) -> R
         .iter()
         .find(|r| r.id == id)
         .ok_or_else(|| Error::not_found("region", &id))?;
-    Ok(Json(json!({"region": region_json(&s.config.public_url, r)})))
+    Ok(Json(json!({"region": views::region(&s.config.public_url, r)})))
 }
 
 pub async fn metrics() -> impl IntoResponse {

@@ -23,8 +23,7 @@ pub async fn create(
     ApiJson(b): ApiJson<CredentialBody>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let created = s.create_credential(&c, b.credential, now_ms()).await?;
-    let mut view = views::credential(&created.credential);
-    view["secret"] = json!(created.secret.expose());
+    let view = views::credential(&created.credential).with_secret(created.secret.expose());
     Ok((StatusCode::CREATED, Json(json!({ "credential": view }))))
 }
 
@@ -34,14 +33,13 @@ pub async fn list(
     ApiQuery(q): ApiQuery<CredentialListQuery>,
 ) -> Result<Json<Value>, ApiError> {
     let keys = s.list_credentials(&c, q).await?;
-    let views: Vec<Value> = keys.iter().map(views::credential).collect();
+    let views: Vec<_> = keys.iter().map(views::credential).collect();
     Ok(Json(json!({ "credentials": views })))
 }
 
 pub async fn get(State(s): State<Sts>, Caller(c): Caller, Path(access): Path<String>) -> Result<Json<Value>, ApiError> {
     let key = s.get_credential(&c, &access).await?;
-    let mut view = views::credential(&key);
-    view["last_use_time"] = json!(views::token_time(key.last_use_ms()));
+    let view = views::credential(&key).with_last_use(key.last_use_ms());
     Ok(Json(json!({ "credential": view })))
 }
 

@@ -9,38 +9,11 @@ use serde_json::{Map, Value, json};
 use super::error::ApiError;
 use super::extract::{ApiJson, Caller};
 use super::views;
-use crate::model::{IdentityProvider, MappingRecord, ProtocolRecord};
 use crate::service::federation::IdpInput;
 use crate::service::{Error, FederationConfig, now_ms};
 
 type JsonResult = Result<Json<Value>, ApiError>;
 type Created = Result<(StatusCode, Json<Value>), ApiError>;
-
-const BASE: &str = "/v3/OS-FEDERATION";
-
-fn idp_json(base: &str, idp: &IdentityProvider) -> Value {
-    let self_link = format!("{base}{BASE}/identity_providers/{}", idp.id);
-    json!({
-        "id": idp.id, "sso_type": idp.sso_type, "description": idp.description,
-        "enabled": idp.enabled, "remote_ids": idp.remote_ids,
-        "links": {"self": self_link, "protocols": format!("{self_link}/protocols")},
-    })
-}
-
-fn mapping_json(base: &str, m: &MappingRecord) -> Value {
-    let mut doc: Value = serde_json::from_str(&m.document).unwrap_or_else(|_| json!({}));
-    doc["id"] = json!(m.id);
-    doc["links"] = json!({"self": format!("{base}{BASE}/mappings/{}", m.id)});
-    doc
-}
-
-fn protocol_json(base: &str, p: &ProtocolRecord) -> Value {
-    let idp = format!("{base}{BASE}/identity_providers/{}", p.idp_id);
-    json!({
-        "id": p.id, "mapping_id": p.mapping_id,
-        "links": {"self": format!("{idp}/protocols/{}", p.id), "identity_provider": idp},
-    })
-}
 
 #[derive(Deserialize)]
 pub struct IdpBody {
@@ -70,15 +43,15 @@ pub struct TestBody {
 pub async fn list_idps(State(s): State<FederationConfig>, Caller(c): Caller, uri: Uri) -> JsonResult {
     let base = &s.config.public_url;
     let idps = s.list_idps(&c).await?;
-    Ok(Json(json!({
-        "identity_providers": idps.iter().map(|i| idp_json(base, i)).collect::<Vec<_>>(),
-        "links": views::list_links(base, uri.path()),
-    })))
+    let links = views::list_links(base, uri.path());
+    Ok(views::list("identity_providers", idps.iter().map(|i| views::idp(base, i)), links).into())
 }
 
 pub async fn get_idp(State(s): State<FederationConfig>, Caller(c): Caller, Path(id): Path<String>) -> JsonResult {
     let idp = s.get_idp(&c, &id).await?;
-    Ok(Json(json!({"identity_provider": idp_json(&s.config.public_url, &idp)})))
+    Ok(Json(
+        json!({"identity_provider": views::idp(&s.config.public_url, &idp)}),
+    ))
 }
 
 pub async fn create_idp(
@@ -90,7 +63,7 @@ pub async fn create_idp(
     let idp = s.create_idp(&c, &id, b.identity_provider, now_ms()).await?;
     Ok((
         StatusCode::CREATED,
-        Json(json!({"identity_provider": idp_json(&s.config.public_url, &idp)})),
+        Json(json!({"identity_provider": views::idp(&s.config.public_url, &idp)})),
     ))
 }
 
@@ -101,7 +74,9 @@ pub async fn update_idp(
     ApiJson(b): ApiJson<IdpBody>,
 ) -> JsonResult {
     let idp = s.update_idp(&c, &id, b.identity_provider, now_ms()).await?;
-    Ok(Json(json!({"identity_provider": idp_json(&s.config.public_url, &idp)})))
+    Ok(Json(
+        json!({"identity_provider": views::idp(&s.config.public_url, &idp)}),
+    ))
 }
 
 pub async fn delete_idp(
@@ -116,15 +91,13 @@ pub async fn delete_idp(
 pub async fn list_mappings(State(s): State<FederationConfig>, Caller(c): Caller, uri: Uri) -> JsonResult {
     let base = &s.config.public_url;
     let mappings = s.list_mappings(&c).await?;
-    Ok(Json(json!({
-        "mappings": mappings.iter().map(|m| mapping_json(base, m)).collect::<Vec<_>>(),
-        "links": views::list_links(base, uri.path()),
-    })))
+    let links = views::list_links(base, uri.path());
+    Ok(views::list("mappings", mappings.iter().map(|m| views::mapping(base, m)), links).into())
 }
 
 pub async fn get_mapping(State(s): State<FederationConfig>, Caller(c): Caller, Path(id): Path<String>) -> JsonResult {
     let m = s.get_mapping(&c, &id).await?;
-    Ok(Json(json!({"mapping": mapping_json(&s.config.public_url, &m)})))
+    Ok(Json(json!({"mapping": views::mapping(&s.config.public_url, &m)})))
 }
 
 pub async fn create_mapping(
@@ -136,7 +109,7 @@ pub async fn create_mapping(
     let m = s.create_mapping(&c, &id, b.mapping, now_ms()).await?;
     Ok((
         StatusCode::CREATED,
-        Json(json!({"mapping": mapping_json(&s.config.public_url, &m)})),
+        Json(json!({"mapping": views::mapping(&s.config.public_url, &m)})),
     ))
 }
 
@@ -147,7 +120,7 @@ pub async fn update_mapping(
     ApiJson(b): ApiJson<MappingBody>,
 ) -> JsonResult {
     let m = s.update_mapping(&c, &id, b.mapping, now_ms()).await?;
-    Ok(Json(json!({"mapping": mapping_json(&s.config.public_url, &m)})))
+    Ok(Json(json!({"mapping": views::mapping(&s.config.public_url, &m)})))
 }
 
 pub async fn delete_mapping(
@@ -176,10 +149,8 @@ pub async fn list_protocols(
 ) -> JsonResult {
     let base = &s.config.public_url;
     let protocols = s.list_protocols(&c, &idp).await?;
-    Ok(Json(json!({
-        "protocols": protocols.iter().map(|p| protocol_json(base, p)).collect::<Vec<_>>(),
-        "links": views::list_links(base, uri.path()),
-    })))
+    let links = views::list_links(base, uri.path());
+    Ok(views::list("protocols", protocols.iter().map(|p| views::protocol(base, p)), links).into())
 }
 
 pub async fn get_protocol(
@@ -188,7 +159,7 @@ pub async fn get_protocol(
     Path((idp, id)): Path<(String, String)>,
 ) -> JsonResult {
     let p = s.get_protocol(&c, &idp, &id).await?;
-    Ok(Json(json!({"protocol": protocol_json(&s.config.public_url, &p)})))
+    Ok(Json(json!({"protocol": views::protocol(&s.config.public_url, &p)})))
 }
 
 pub async fn create_protocol(
@@ -200,7 +171,7 @@ pub async fn create_protocol(
     let p = s.create_protocol(&c, &idp, &id, b.protocol.mapping_id).await?;
     Ok((
         StatusCode::CREATED,
-        Json(json!({"protocol": protocol_json(&s.config.public_url, &p)})),
+        Json(json!({"protocol": views::protocol(&s.config.public_url, &p)})),
     ))
 }
 
@@ -217,7 +188,7 @@ pub async fn update_protocol(
         .into());
     }
     let p = s.update_protocol(&c, &idp, &id, b.protocol.mapping_id).await?;
-    Ok(Json(json!({"protocol": protocol_json(&s.config.public_url, &p)})))
+    Ok(Json(json!({"protocol": views::protocol(&s.config.public_url, &p)})))
 }
 
 pub async fn delete_protocol(
@@ -315,12 +286,5 @@ pub async fn get_metadata(
     Path((idp, protocol)): Path<(String, String)>,
 ) -> JsonResult {
     let m = s.get_saml_metadata(&c, &idp, &protocol).await?;
-    let t = views::local_time(m.updated_at_ms);
-    Ok(Json(json!({
-        "id": m.id, "idp_id": m.idp_id, "entity_id": m.entity_id, "protocol_id": m.protocol_id,
-        "domain_id": m.domain_id, "xaccount_type": m.xaccount_type,
-        // The reference shows tenths of a second: 2020-02-12T13:26:25.0
-        "update_time": &t[..t.len().saturating_sub(5)],
-        "data": m.data,
-    })))
+    Ok(Json(json!(views::saml_metadata(&m))))
 }

@@ -85,24 +85,19 @@ pub async fn list_users(
     uri: Uri,
 ) -> JsonResult {
     let base = &s.config.public_url;
-    let users: Vec<Value> = match q.idp_id.as_deref() {
+    let links = views::list_links(base, uri.path());
+    let list = match q.idp_id.as_deref() {
         // Keystone's filter for federated users.
-        Some(idp_id) => s
-            .list_federated_users(&c, idp_id)
-            .await?
-            .iter()
-            .map(|u| views::federated_user(base, u))
-            .collect(),
-        None => s
-            .list_users(&c, q)
-            .await?
-            .iter()
-            .map(|u| views::user(base, u))
-            .collect(),
+        Some(idp_id) => {
+            let users = s.list_federated_users(&c, idp_id).await?;
+            views::list("users", users.iter().map(|u| views::federated_user(base, u)), links)
+        }
+        None => {
+            let users = s.list_users(&c, q).await?;
+            views::list("users", users.iter().map(|u| views::user(base, u)), links)
+        }
     };
-    Ok(Json(
-        json!({"users": users, "links": views::list_links(base, uri.path())}),
-    ))
+    Ok(list.into())
 }
 
 pub async fn get_user(State(s): State<Accounts>, Caller(c): Caller, Path(id): Path<String>) -> JsonResult {
@@ -176,10 +171,8 @@ pub async fn change_password(
 pub async fn user_groups(State(s): State<Accounts>, Caller(c): Caller, Path(id): Path<String>, uri: Uri) -> JsonResult {
     let base = &s.config.public_url;
     let groups = s.groups_of_user(&c, &id).await?;
-    Ok(Json(json!({
-        "groups": groups.iter().map(|g| views::group(base, g)).collect::<Vec<_>>(),
-        "links": views::list_links(base, uri.path()),
-    })))
+    let links = views::list_links(base, uri.path());
+    Ok(views::list("groups", groups.iter().map(|g| views::group(base, g)), links).into())
 }
 
 pub async fn user_projects(
@@ -190,10 +183,8 @@ pub async fn user_projects(
 ) -> JsonResult {
     let base = &s.config.public_url;
     let projects = s.projects_of_user(&c, &id).await?;
-    Ok(Json(json!({
-        "projects": projects.iter().map(|p| views::project(base, p)).collect::<Vec<_>>(),
-        "links": views::list_links(base, uri.path()),
-    })))
+    let links = views::list_links(base, uri.path());
+    Ok(views::list("projects", projects.iter().map(|p| views::project(base, p)), links).into())
 }
 
 // ---- groups ----
@@ -214,10 +205,8 @@ pub async fn list_groups(
 ) -> JsonResult {
     let base = &s.config.public_url;
     let groups = s.list_groups(&c, q).await?;
-    Ok(Json(json!({
-        "groups": groups.iter().map(|g| views::group(base, g)).collect::<Vec<_>>(),
-        "links": views::list_links(base, uri.path()),
-    })))
+    let links = views::list_links(base, uri.path());
+    Ok(views::list("groups", groups.iter().map(|g| views::group(base, g)), links).into())
 }
 
 pub async fn get_group(State(s): State<Accounts>, Caller(c): Caller, Path(id): Path<String>) -> JsonResult {
@@ -247,10 +236,8 @@ pub async fn delete_group(
 pub async fn group_users(State(s): State<Accounts>, Caller(c): Caller, Path(id): Path<String>, uri: Uri) -> JsonResult {
     let base = &s.config.public_url;
     let users = s.group_members(&c, &id).await?;
-    Ok(Json(json!({
-        "users": users.iter().map(|u| views::user(base, u)).collect::<Vec<_>>(),
-        "links": views::list_links(base, uri.path()),
-    })))
+    let links = views::list_links(base, uri.path());
+    Ok(views::list("users", users.iter().map(|u| views::user(base, u)), links).into())
 }
 
 pub async fn membership(
@@ -283,10 +270,8 @@ pub async fn list_projects(
     let base = &s.config.public_url;
     let paging = Paging::from_query(uri.query(), 5000)?;
     let (projects, more) = Paging::apply(paging, s.list_projects(&c, q).await?);
-    Ok(Json(json!({
-        "projects": projects.iter().map(|p| views::project(base, p)).collect::<Vec<_>>(),
-        "links": views::paged_links(base, &uri, paging, more),
-    })))
+    let links = views::paged_links(base, &uri, paging, more);
+    Ok(views::list("projects", projects.iter().map(|p| views::project(base, p)), links).into())
 }
 
 pub async fn get_project(State(s): State<Accounts>, Caller(c): Caller, Path(id): Path<String>) -> JsonResult {
@@ -296,8 +281,7 @@ pub async fn get_project(State(s): State<Accounts>, Caller(c): Caller, Path(id):
 
 pub async fn get_project_extended(State(s): State<Accounts>, Caller(c): Caller, Path(id): Path<String>) -> JsonResult {
     let project = s.get_project(&c, &id).await?;
-    let mut view = views::project(&s.config.public_url, &project);
-    view["status"] = json!(project.status);
+    let view = views::project(&s.config.public_url, &project).with_status(project.status);
     Ok(Json(json!({"project": view})))
 }
 
@@ -308,8 +292,7 @@ pub async fn update_project(
     ApiJson(b): ApiJson<ProjectBody>,
 ) -> JsonResult {
     let project = s.update_project(&c, &id, b.project).await?;
-    let mut view = views::project(&s.config.public_url, &project);
-    view["extra"] = json!({});
+    let view = views::project(&s.config.public_url, &project).with_extra();
     Ok(Json(json!({"project": view})))
 }
 
@@ -345,10 +328,8 @@ pub async fn list_domains(
 ) -> JsonResult {
     let base = &s.config.public_url;
     let domains = s.list_domains(&c, q.name).await?;
-    Ok(Json(json!({
-        "domains": domains.iter().map(|d| views::domain(base, d)).collect::<Vec<_>>(),
-        "links": views::list_links(base, uri.path()),
-    })))
+    let links = views::list_links(base, uri.path());
+    Ok(views::list("domains", domains.iter().map(|d| views::domain(base, d)), links).into())
 }
 
 pub async fn get_domain(State(s): State<Accounts>, Caller(c): Caller, Path(id): Path<String>) -> JsonResult {

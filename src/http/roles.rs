@@ -35,11 +35,9 @@ pub async fn list_roles(
     let roles = s.list_roles(q.name.as_deref(), q.display_name.as_deref()).await?;
     let total = roles.len();
     let (page, more) = Paging::apply(paging, roles);
-    Ok(Json(json!({
-        "roles": page.iter().map(|r| views::role(base, r)).collect::<Vec<_>>(),
-        "links": views::paged_links(base, &uri, paging, more),
-        "total_number": total,
-    })))
+    let links = views::paged_links(base, &uri, paging, more);
+    let body = views::list("roles", page.iter().map(|r| views::role(base, r)), links).total("total_number", total);
+    Ok(body.into())
 }
 
 pub async fn get_role(
@@ -87,10 +85,9 @@ pub fn grant_list_route(actor: ActorKind, target: TargetKind, inherited: bool) -
                 )
                 .await
                 .map_err(ApiError)?;
-            Ok::<_, ApiError>(Json(json!({
-                "roles": roles.iter().map(|r| views::role(base, r)).collect::<Vec<_>>(),
-                "links": views::list_links(base, uri.path()),
-            })))
+            let links = views::list_links(base, uri.path());
+            let body: Json<Value> = views::list("roles", roles.iter().map(|r| views::role(base, r)), links).into();
+            Ok::<_, ApiError>(body)
         },
     )
 }
@@ -124,17 +121,18 @@ pub async fn keystone_assignments(
         effective: keystone_flag(&q, "effective"),
     };
     let found = s.role_assignments(&c, query).await?;
-    let mut items = Vec::with_capacity(found.len());
+    let mut names = Vec::with_capacity(found.len());
     for a in &found {
-        let names = match keystone_flag(&q, "include_names") {
+        names.push(match keystone_flag(&q, "include_names") {
             true => Some(s.assignment_names(a).await?),
             false => None,
-        };
-        items.push(views::keystone_assignment(base, a, names.as_ref()));
+        });
     }
-    Ok(Json(
-        json!({"role_assignments": items, "links": views::paged_links(base, &uri, None, false)}),
-    ))
+    let items = found
+        .iter()
+        .zip(&names)
+        .map(|(a, n)| views::keystone_assignment(base, a, n.as_ref()));
+    Ok(views::list("role_assignments", items, views::paged_links(base, &uri, None, false)).into())
 }
 
 /// The reference's booleans: `true` or `false`.
@@ -212,10 +210,7 @@ pub async fn iam_assignments(
     let found = s.iam_role_assignments(&c, iam_query(&q)?).await?;
     let total = found.len();
     let (page, more) = Paging::apply(paging, found);
-    let items: Vec<Value> = page.iter().map(views::iam_assignment).collect();
-    Ok(Json(json!({
-        "total_num": total,
-        "role_assignments": items,
-        "links": views::paged_links(&s.config.public_url, &uri, paging, more),
-    })))
+    let links = views::paged_links(&s.config.public_url, &uri, paging, more);
+    let body = views::list("role_assignments", page.iter().map(views::iam_assignment), links).total("total_num", total);
+    Ok(body.into())
 }

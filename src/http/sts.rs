@@ -52,7 +52,7 @@ pub async fn check_login_token(
     let token = header_text(&headers, "x-subject-logintoken")
         .ok_or_else(|| Error::SubjectTokenInvalid("no X-Subject-LoginToken".into()))?;
     let ctx = s.check_login_token(&caller, token, now_ms()).await?;
-    Ok(Json(views::login_token(&ctx)))
+    Ok(Json(json!(views::login_token(&ctx))))
 }
 
 /// What a service received and wants checked.
@@ -139,12 +139,7 @@ pub async fn check_signed_request(
         SignedBy::Temporary(c) => c.access.clone(),
         SignedBy::Permanent { access, .. } => access.clone(),
     };
-    let policies: Vec<serde_json::Value> = ctx
-        .session_policies
-        .iter()
-        .filter_map(|p| serde_json::from_str(p).ok())
-        .collect();
-    body["token"]["access"] = json!(access);
-    body["token"]["session_policies"] = json!(policies);
-    Ok(Json(body))
+    body.token.access = Some(access);
+    body.token.session_policies = Some(views::session_policies(&ctx));
+    Ok(Json(json!(body)))
 }
