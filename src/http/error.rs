@@ -100,6 +100,12 @@ fn report(e: &Error) -> ErrorReport {
             format!("Unsupported Content-Type: expected {expected}."),
             "IAM.0011",
         ),
+        // The reference lists 503 "Service unavailable." without a code of its own.
+        Error::Unavailable(_) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Service unavailable. Try again shortly.".into(),
+            "IAM.0006",
+        ),
         Error::Internal(_) => (
             StatusCode::INTERNAL_SERVER_ERROR,
             "An unexpected error prevented the server from fulfilling your request.".into(),
@@ -113,6 +119,7 @@ fn report(e: &Error) -> ErrorReport {
         detail: with_causes(e),
         retry_after_secs: match e {
             Error::TooManyRequests { retry_after_secs, .. } => Some(*retry_after_secs),
+            Error::Unavailable(_) => Some(1),
             _ => None,
         },
         quota_body: matches!(e, Error::AccessKeyQuota { .. }),
@@ -124,7 +131,7 @@ fn with_causes(e: &Error) -> String {
     let mut text = e.to_string();
     let mut cause = std::error::Error::source(e);
     // `Internal` shows its cause in its own message already.
-    if matches!(e, Error::Internal(_)) {
+    if matches!(e, Error::Internal(_) | Error::Unavailable(_)) {
         cause = cause.and_then(std::error::Error::source);
     }
     while let Some(c) = cause {
@@ -360,6 +367,22 @@ mod tests {
                 StatusCode::UNAUTHORIZED,
                 None,
                 keystone(401, "Unauthorized", NOT_AUTHENTICATED),
+            ),
+            (
+                Error::Unavailable("pool timed out while waiting for an open connection".into()),
+                "/v3/groups",
+                false,
+                StatusCode::SERVICE_UNAVAILABLE,
+                Some("1"),
+                keystone(503, "Service Unavailable", "Service unavailable. Try again shortly."),
+            ),
+            (
+                Error::Unavailable("pool timed out while waiting for an open connection".into()),
+                "/v3.0/OS-USER/users",
+                false,
+                StatusCode::SERVICE_UNAVAILABLE,
+                Some("1"),
+                iam("Service unavailable. Try again shortly.", "IAM.0006"),
             ),
             (
                 Error::AccessKeyQuota { user_id: "u1".into() },

@@ -54,6 +54,10 @@ pub enum Error {
     PayloadTooLarge { limit: usize },
     #[error("unsupported media type: expected {expected}")]
     UnsupportedMediaType { expected: &'static str },
+    /// The store cannot be reached or cannot write now (503): the request may be retried as
+    /// it is. The cause is for the log.
+    #[error("store unavailable: {0}")]
+    Unavailable(#[source] BoxError),
     /// fedgate or something under it failed; the cause (with its own sources) is for the log.
     #[error("internal error: {0}")]
     Internal(#[source] BoxError),
@@ -212,6 +216,7 @@ impl From<StoreError> for Error {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::Conflict(what) => Error::Conflict(what),
+            other if other.is_unavailable() => Error::Unavailable(Box::new(other)),
             other => Error::Internal(Box::new(other)),
         }
     }

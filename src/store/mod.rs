@@ -26,6 +26,72 @@ pub enum StoreError {
     Corrupt(String),
     #[error("migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
+    /// The database could not be reached or could not write (already classified, as the
+    /// one-time writer reports to every value of a failed batch).
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
+}
+
+impl StoreError {
+    /// The database is down, restarting, refusing connections, read-only or full: the request
+    /// may succeed later unchanged, so it is no fault of fedgate's or the caller's.
+    pub fn is_unavailable(&self) -> bool {
+        match self {
+            StoreError::Unavailable(_) => true,
+            StoreError::Database(e) => database_unavailable(e),
+            _ => false,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::StoreError;
+
+    #[test]
+    fn only_reachability_failures_count_as_unavailable() {
+        let io = || std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "refused");
+        let cases = [
+            (StoreError::Database(sqlx::Error::PoolTimedOut), true),
+            (StoreError::Database(sqlx::Error::PoolClosed), true),
+            (StoreError::Database(sqlx::Error::Io(io())), true),
+            (StoreError::Database(sqlx::Error::WorkerCrashed), true),
+            (StoreError::Unavailable("batch failed".into()), true),
+            (StoreError::Database(sqlx::Error::RowNotFound), false),
+            (StoreError::Database(sqlx::Error::Protocol("bad".into())), false),
+            (StoreError::Conflict("user".into()), false),
+            (StoreError::Corrupt("row".into()), false),
+        ];
+        for (error, unavailable) in cases {
+            assert_eq!(error.is_unavailable(), unavailable, "{error}");
+        }
+    }
+}
+
+fn database_unavailable(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::WorkerCrashed => true,
+        sqlx::Error::Database(db) => {
+            let code = db.code();
+            let code = code.as_deref().unwrap_or("");
+            if code.len() == 5 {
+                // PostgreSQL SQLSTATE: connection exceptions (08), shutting down or starting
+                // (57P01-57P03), too many connections, a database not accepting connections
+                // (55000, ALLOW_CONNECTIONS false), a read-only transaction (standby).
+                code.starts_with("08") || matches!(code, "57P01" | "57P02" | "57P03" | "53300" | "55000" | "25006")
+            } else {
+                // SQLite result codes (the primary code is the low byte of an extended one):
+                // BUSY, LOCKED, READONLY, IOERR, FULL, CANTOPEN.
+                code.parse::<i32>()
+                    .is_ok_and(|c| matches!(c & 0xff, 5 | 6 | 8 | 10 | 13 | 14))
+            }
+        }
+        _ => false,
+    }
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;

@@ -82,11 +82,16 @@ async fn write(pool: &AnyPool, batch: Vec<Pending>) {
             }
         }
         Err(e) => {
+            let e = StoreError::Database(e);
             let message = e.to_string();
+            let unavailable = e.is_unavailable();
             for p in first {
-                let _ = p
-                    .reply
-                    .send(Err(StoreError::Database(sqlx::Error::Protocol(message.clone()))));
+                let error = if unavailable {
+                    StoreError::Unavailable(message.clone())
+                } else {
+                    StoreError::Database(sqlx::Error::Protocol(message.clone()))
+                };
+                let _ = p.reply.send(Err(error));
             }
         }
     }

@@ -19,6 +19,16 @@ async fn admin_sql(sql: String) {
     sqlx::query(sqlx::AssertSqlSafe(sql)).execute(&mut conn).await.unwrap();
 }
 
+async fn create_group(app: &TestApp, name: &str) -> reqwest::Response {
+    app.client
+        .post(app.url("/v3/groups"))
+        .header("X-Auth-Token", &app.admin_token)
+        .json(&json!({"group": {"name": name}}))
+        .send()
+        .await
+        .expect("request")
+}
+
 async fn probes_follow_the_store(db: Db) {
     let Some(app) = spawn_app(db).await else { return };
     assert_eq!(probe(&app, "/healthz").await, (200, json!({"status": "alive"})));
@@ -35,12 +45,26 @@ async fn probes_follow_the_store(db: Db) {
         let (status, body) = probe(&app, "/readyz").await;
         assert_eq!((status, body["status"].as_str()), (503, Some("unavailable")), "{body}");
         assert_eq!(probe(&app, "/healthz").await.0, 200, "still alive");
+        // A write meanwhile is refused as retryable, not as a fault (500), and says so.
+        let started = Instant::now();
+        let r = create_group(&app, "written-while-down").await;
+        let waited = started.elapsed();
+        assert_eq!(r.status().as_u16(), 503, "a write while the store is down");
+        assert_eq!(r.headers()["retry-after"], "1");
+        let body: Value = r.json().await.unwrap();
+        assert_eq!(
+            body["error"]["message"], "Service unavailable. Try again shortly.",
+            "{body}"
+        );
+        assert!(waited < Duration::from_secs(12), "answered after {waited:?}");
         admin_sql(format!("ALTER DATABASE \"{name}\" ALLOW_CONNECTIONS true")).await;
         let start = Instant::now();
         while probe(&app, "/readyz").await.0 != 200 {
             assert!(start.elapsed() < Duration::from_secs(10), "not ready again after 10 s");
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
+        // The same write succeeds once the store is back, without a restart.
+        assert_eq!(create_group(&app, "written-while-down").await.status().as_u16(), 201);
     }
     app.stop().await;
 }
