@@ -44,30 +44,6 @@ impl StoreError {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::StoreError;
-
-    #[test]
-    fn only_reachability_failures_count_as_unavailable() {
-        let io = || std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "refused");
-        let cases = [
-            (StoreError::Database(sqlx::Error::PoolTimedOut), true),
-            (StoreError::Database(sqlx::Error::PoolClosed), true),
-            (StoreError::Database(sqlx::Error::Io(io())), true),
-            (StoreError::Database(sqlx::Error::WorkerCrashed), true),
-            (StoreError::Unavailable("batch failed".into()), true),
-            (StoreError::Database(sqlx::Error::RowNotFound), false),
-            (StoreError::Database(sqlx::Error::Protocol("bad".into())), false),
-            (StoreError::Conflict("user".into()), false),
-            (StoreError::Corrupt("row".into()), false),
-        ];
-        for (error, unavailable) in cases {
-            assert_eq!(error.is_unavailable(), unavailable, "{error}");
-        }
-    }
-}
-
 fn database_unavailable(e: &sqlx::Error) -> bool {
     match e {
         sqlx::Error::PoolTimedOut
@@ -378,4 +354,28 @@ impl<T> Store for T where
         + LoginFailureStore
         + AccessKeyStore
 {
+}
+
+#[cfg(test)]
+mod tests {
+    use super::StoreError;
+
+    #[test]
+    fn only_reachability_failures_count_as_unavailable() {
+        let io = || std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "refused");
+        let cases = [
+            (StoreError::Database(sqlx::Error::PoolTimedOut), true),
+            (StoreError::Database(sqlx::Error::PoolClosed), true),
+            (StoreError::Database(sqlx::Error::Io(io())), true),
+            (StoreError::Database(sqlx::Error::WorkerCrashed), true),
+            (StoreError::Unavailable("batch failed".into()), true),
+            (StoreError::Database(sqlx::Error::RowNotFound), false),
+            (StoreError::Database(sqlx::Error::Protocol("bad".into())), false),
+            (StoreError::Conflict("user".into()), false),
+            (StoreError::Corrupt("row".into()), false),
+        ];
+        for (error, unavailable) in cases {
+            assert_eq!(error.is_unavailable(), unavailable, "{error}");
+        }
+    }
 }
