@@ -34,6 +34,7 @@ pub struct OidcConfigInput {
     pub replay_protection: Option<bool>,
     pub max_token_age: Option<i64>,
     pub max_token_lifetime: Option<i64>,
+    pub fingerprints: Option<Vec<String>>,
 }
 
 /// A validated configuration, as stored and shown. Console fields are `None` in program mode.
@@ -60,10 +61,20 @@ pub struct OidcConfig {
     /// Largest `exp - iat` accepted, in seconds (default 86400).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_token_lifetime: Option<i64>,
+    /// SHA-1 digests of the certificate the issuer's TLS server presents as its own (Alibaba
+    /// Cloud's OIDC provider fingerprints), 40 lower-case hex digits each, at most 5. When any
+    /// are set, discovery and JWKS are fetched only from a server presenting one of these
+    /// certificates, which is then the trust anchor instead of the CA roots
+    /// (`upstream::Upstream::discover_keys`). Unused while `signing_key` is set: nothing is
+    /// fetched then.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub fingerprints: Vec<String>,
 }
 
 pub const DEFAULT_MAX_TOKEN_AGE_SECS: i64 = 3600;
 pub const DEFAULT_MAX_TOKEN_LIFETIME_SECS: i64 = 86_400;
+/// Alibaba Cloud's limit of fingerprints per OIDC provider.
+pub const MAX_FINGERPRINTS: usize = 5;
 
 fn length(field: &str, value: &str, min: usize, max: usize) -> Result<(), OidcError> {
     let n = value.chars().count();
@@ -78,9 +89,57 @@ fn url_field(
     field: &str,
     url: &str,
     check: impl FnOnce(&str) -> Result<CheckedUrl, EgressError>,
-) -> Result<(), OidcError> {
+) -> Result<CheckedUrl, OidcError> {
     length(field, url, 10, 255)?;
-    check(url).map(|_| ()).map_err(|e| invalid(field, e.to_string()))
+    check(url).map_err(|e| invalid(field, e.to_string()))
+}
+
+/// One certificate fingerprint as written by an operator: 40 hex digits, or 20 pairs joined
+/// by `:` as `openssl x509 -fingerprint -sha1` prints them, in either case. Stored lower-case
+/// without separators, the form `upstream` compares with.
+pub fn parse_fingerprint(text: &str) -> Option<String> {
+    let digits = match text.len() {
+        40 => text.to_string(),
+        59 => {
+            let pairs: Vec<&str> = text.split(':').collect();
+            if pairs.len() != 20 || pairs.iter().any(|p| p.len() != 2) {
+                return None;
+            }
+            pairs.concat()
+        }
+        _ => return None,
+    };
+    if !digits.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return None;
+    }
+    Some(digits.to_ascii_lowercase())
+}
+
+/// The `fingerprints` field: each parsed, at most [`MAX_FINGERPRINTS`], none repeated (after
+/// normalising, so `AB:..` repeats `ab..`).
+fn parse_fingerprints(list: Vec<String>) -> Result<Vec<String>, OidcError> {
+    const FIELD: &str = "fingerprints";
+    if list.len() > MAX_FINGERPRINTS {
+        return Err(invalid(
+            FIELD,
+            format!("must hold at most {MAX_FINGERPRINTS} fingerprints"),
+        ));
+    }
+    let mut parsed: Vec<String> = Vec::with_capacity(list.len());
+    for (i, text) in list.iter().enumerate() {
+        let field = format!("{FIELD}[{i}]");
+        let fingerprint = parse_fingerprint(text).ok_or_else(|| {
+            invalid(
+                &field,
+                "must be a SHA-1 fingerprint: 40 hex digits, or 20 pairs separated by ':'",
+            )
+        })?;
+        if let Some(first) = parsed.iter().position(|f| *f == fingerprint) {
+            return Err(invalid(&field, format!("repeats {FIELD}[{first}]")));
+        }
+        parsed.push(fingerprint);
+    }
+    Ok(parsed)
 }
 
 fn b64_len(field: &str, value: Option<&Value>) -> Result<usize, OidcError> {
@@ -239,7 +298,7 @@ impl OidcConfig {
         };
         let access_mode = input.access_mode.or(cur_mode).ok_or_else(|| required("access_mode"))?;
         let idp_url = input.idp_url.or(cur_url).ok_or_else(|| required("idp_url"))?;
-        url_field("idp_url", &idp_url, |u| egress.check_fetch(u))?;
+        let issuer = url_field("idp_url", &idp_url, |u| egress.check_fetch(u))?;
         let client_id = input.client_id.or(cur_client).ok_or_else(|| required("client_id"))?;
         length("client_id", &client_id, 5, 255)?;
         if client_id.chars().any(|c| c.is_control() || c.is_whitespace()) {
@@ -268,6 +327,18 @@ impl OidcConfig {
         let replay_protection = input
             .replay_protection
             .or(current.as_ref().and_then(|c| c.replay_protection));
+        let fingerprints = match input.fingerprints {
+            Some(list) => parse_fingerprints(list)?,
+            None => current.as_ref().map(|c| c.fingerprints.clone()).unwrap_or_default(),
+        };
+        // A pin is checked against a TLS certificate; an http (loopback) issuer presents none,
+        // so the fingerprints would silently refuse every fetch.
+        if !fingerprints.is_empty() && issuer.url().scheme() != "https" {
+            return Err(invalid(
+                "fingerprints",
+                "pin a TLS certificate, so idp_url must use https",
+            ));
+        }
         let console = |new: Option<String>, old: Option<&OidcConfig>, get: fn(&OidcConfig) -> Option<String>| {
             new.or_else(|| old.and_then(get))
         };
@@ -284,6 +355,7 @@ impl OidcConfig {
             replay_protection,
             max_token_age,
             max_token_lifetime,
+            fingerprints,
         };
         if access_mode == AccessMode::Program {
             // Browser fields mean nothing without console access; the reference shows null.
@@ -545,6 +617,153 @@ mod tests {
             let got = [Exchange, BrowserCallback, KeystoneBearer].map(|at| config.single_use(at));
             assert_eq!(got, want, "{name}: exchange, browser callback, Keystone bearer");
         }
+    }
+
+    const HEX: &str = "0123456789abcdef0123456789abcdef01234567";
+    const OPENSSL: &str = "01:23:45:67:89:AB:CD:EF:01:23:45:67:89:AB:CD:EF:01:23:45:67";
+    const FORMAT: &str = "must be a SHA-1 fingerprint: 40 hex digits, or 20 pairs separated by ':'";
+
+    /// The n-th of some distinct well-formed fingerprints.
+    fn fingerprint(n: usize) -> String {
+        format!("{n:040x}")
+    }
+
+    #[test]
+    fn fingerprints_are_normalised_or_refused_naming_the_entry() {
+        let loopback = EgressPolicy::new(&["127.0.0.1".into()]).unwrap();
+        let six: Vec<String> = (1..=6).map(fingerprint).collect();
+        let five = six[..5].to_vec();
+        type Want = Result<Vec<String>, OidcError>;
+        let refused = |field: &str, reason: &str| -> Want { Err(invalid(field, reason)) };
+        let https = "https://accounts.example.com";
+        // (name, idp_url, fingerprints, stored fingerprints or the error)
+        let cases: Vec<(&str, &str, Vec<String>, Want)> = vec![
+            ("plain", https, vec![HEX.into()], Ok(vec![HEX.into()])),
+            ("openssl form", https, vec![OPENSSL.into()], Ok(vec![HEX.into()])),
+            ("upper case", https, vec![HEX.to_uppercase()], Ok(vec![HEX.into()])),
+            (
+                "lower case with colons",
+                https,
+                vec![OPENSSL.to_lowercase()],
+                Ok(vec![HEX.into()]),
+            ),
+            ("none", https, vec![], Ok(vec![])),
+            ("five", https, five.clone(), Ok(five)),
+            (
+                "six",
+                https,
+                six,
+                refused("fingerprints", "must hold at most 5 fingerprints"),
+            ),
+            (
+                "39 digits",
+                https,
+                vec![HEX[1..].into()],
+                refused("fingerprints[0]", FORMAT),
+            ),
+            (
+                "41 digits",
+                https,
+                vec![format!("{HEX}0")],
+                refused("fingerprints[0]", FORMAT),
+            ),
+            (
+                "not hex",
+                https,
+                vec![HEX.into(), HEX.replace('a', "g")],
+                refused("fingerprints[1]", FORMAT),
+            ),
+            (
+                "sha-256",
+                https,
+                vec![format!("{HEX}{HEX}")[..64].into()],
+                refused("fingerprints[0]", FORMAT),
+            ),
+            (
+                "colons misplaced",
+                https,
+                vec![format!("0:1{}", &OPENSSL[3..])],
+                refused("fingerprints[0]", FORMAT),
+            ),
+            (
+                "some colons",
+                https,
+                vec![format!("01:23:{}", &HEX[4..])],
+                refused("fingerprints[0]", FORMAT),
+            ),
+            (
+                "not ascii",
+                https,
+                vec![format!("{}é", &HEX[..38])],
+                refused("fingerprints[0]", FORMAT),
+            ),
+            ("empty", https, vec![String::new()], refused("fingerprints[0]", FORMAT)),
+            (
+                "repeated in another form",
+                https,
+                vec![HEX.into(), fingerprint(1), OPENSSL.into()],
+                refused("fingerprints[2]", "repeats fingerprints[0]"),
+            ),
+            (
+                "http issuer",
+                "http://127.0.0.1:9000/op",
+                vec![HEX.into()],
+                refused("fingerprints", "pin a TLS certificate, so idp_url must use https"),
+            ),
+            (
+                "http issuer, no fingerprints",
+                "http://127.0.0.1:9000/op",
+                vec![],
+                Ok(vec![]),
+            ),
+        ];
+        for (name, idp_url, fingerprints, want) in cases {
+            let mut input = console_input();
+            input.idp_url = Some(idp_url.into());
+            input.fingerprints = Some(fingerprints);
+            let got = OidcConfig::build(input, None, &loopback).map(|c| c.fingerprints);
+            assert_eq!(got, want, "{name}");
+        }
+    }
+
+    #[test]
+    fn fingerprints_are_kept_by_a_modify_and_absent_from_old_bytes() {
+        let policy = EgressPolicy::new(&["127.0.0.1".into()]).unwrap();
+        let mut input = console_input();
+        input.fingerprints = Some(vec![OPENSSL.into()]);
+        let pinned = OidcConfig::build(input, None, &policy).unwrap();
+        let modify = |input: OidcConfigInput| OidcConfig::build(input, Some(pinned.clone()), &policy);
+        let kept = modify(OidcConfigInput {
+            client_id: Some("client-456".into()),
+            ..OidcConfigInput::default()
+        });
+        assert_eq!(kept.map(|c| c.fingerprints), Ok(vec![HEX.to_string()]));
+        let cleared = modify(OidcConfigInput {
+            fingerprints: Some(vec![]),
+            ..OidcConfigInput::default()
+        });
+        assert_eq!(cleared.map(|c| c.fingerprints), Ok(vec![]));
+        // Moving a pinned provider to an http issuer is refused for the kept fingerprints.
+        let to_http = modify(OidcConfigInput {
+            idp_url: Some("http://127.0.0.1:9000/op".into()),
+            ..OidcConfigInput::default()
+        });
+        assert_eq!(
+            to_http,
+            Err(invalid(
+                "fingerprints",
+                "pin a TLS certificate, so idp_url must use https"
+            ))
+        );
+
+        // Without fingerprints the stored and shown bytes are those of before the field.
+        let plain = OidcConfig::build(console_input(), None, &policy).unwrap();
+        let text = serde_json::to_string(&plain).unwrap();
+        assert!(!text.contains("fingerprints"), "{text}");
+        assert_eq!(serde_json::from_str::<OidcConfig>(&text).unwrap(), plain);
+        let shown = serde_json::to_value(&pinned).unwrap();
+        assert_eq!(shown["fingerprints"], json!([HEX]));
+        assert_eq!(serde_json::from_value::<OidcConfig>(shown).unwrap(), pinned);
     }
 
     #[test]

@@ -8,8 +8,8 @@ mod id_token;
 mod jwk;
 
 pub use config::{
-    AccessMode, DEFAULT_MAX_TOKEN_AGE_SECS, DEFAULT_MAX_TOKEN_LIFETIME_SECS, IdTokenUse, OidcConfig, OidcConfigInput,
-    parse_jwks,
+    AccessMode, DEFAULT_MAX_TOKEN_AGE_SECS, DEFAULT_MAX_TOKEN_LIFETIME_SECS, IdTokenUse, MAX_FINGERPRINTS, OidcConfig,
+    OidcConfigInput, parse_fingerprint, parse_jwks,
 };
 pub use id_token::{
     Expectations, IdTokenError, JwsPart, MAX_ID_TOKEN_BYTES, MAX_JSON_DEPTH, VerifiedIdToken, claims_to_attributes,

@@ -141,7 +141,11 @@ impl OidcProviders {
             // Another request fetched while this one waited.
             return Ok(p.keys.load_full());
         }
-        match self.upstream.discover_keys(&p.config.idp_url).await {
+        match self
+            .upstream
+            .discover_keys(&p.config.idp_url, &p.config.fingerprints)
+            .await
+        {
             Ok(keys) => {
                 tracing::info!(issuer = %p.config.idp_url, keys = keys.keys().len(), "OpenID provider keys fetched");
                 p.keys.store(Arc::new(keys));
@@ -167,7 +171,7 @@ impl OidcProviders {
     /// the issuer may come up later, and logins retry at most every MIN_REFETCH_MS).
     pub async fn probe(&self, idp_id: &str, config: &OidcConfig, now_ms: i64) -> Result<Option<String>> {
         let p = self.build(config.clone(), now_ms)?;
-        let warning = match self.upstream.discover_keys(&config.idp_url).await {
+        let warning = match self.upstream.discover_keys(&config.idp_url, &config.fingerprints).await {
             Ok(keys) => {
                 tracing::info!(issuer = %config.idp_url, keys = keys.keys().len(), "OpenID provider keys fetched");
                 p.keys.store(Arc::new(keys));

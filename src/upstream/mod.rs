@@ -3,7 +3,8 @@
 //! by [`resolver::CheckedResolver`] so the connection goes only to addresses that passed,
 //! redirects are not followed and no proxy is used (a proxy would resolve the name itself).
 //! Bounded in time and size, no credentials sent; what is fetched is parsed by the pure `oidc`
-//! module.
+//! module. A provider with certificate fingerprints is fetched only from a server presenting
+//! one of the pinned certificates (see [`Upstream::discover_keys`]).
 
 pub mod resolver;
 
@@ -27,13 +28,26 @@ pub enum UpstreamError {
     Redirect { url: String, location: String },
     #[error("fetching {url}: {reason}")]
     Fetch { url: String, reason: String },
+    /// A pinned provider's server presented a certificate that is not pinned.
+    #[error(
+        "{url} presented a TLS certificate with SHA-1 fingerprint {presented}, which is not among the provider's fingerprints"
+    )]
+    CertificateMismatch { url: String, presented: String },
+    /// A pinned provider's answer came without a TLS certificate (an http URL).
+    #[error("{url} presented no TLS certificate to check against the provider's fingerprints")]
+    NoCertificate { url: String },
     #[error("{0}")]
     Invalid(String),
 }
 
 #[derive(Clone)]
 pub struct Upstream {
+    /// Verifies servers against the system's CA roots.
     client: reqwest::Client,
+    /// For pinned providers only: accepts any certificate in the handshake and keeps it with
+    /// the response, which [`check_pin`] judges before anything of the answer is used. A
+    /// separate client, so its unverified connections are never pooled for unpinned fetches.
+    pinned: reqwest::Client,
     policy: Arc<EgressPolicy>,
 }
 
@@ -61,6 +75,28 @@ fn causes(error: &dyn std::error::Error) -> String {
     text
 }
 
+/// Refuses an answer unless its connection presented a certificate whose SHA-1 (of the DER) is
+/// one of `fingerprints` (lower-case hex). The TLS handshake has proved the server holds that
+/// certificate's private key, so a match authenticates the server without any CA; nothing was
+/// sent but the GET of a public document before this check.
+fn check_pin(response: &reqwest::Response, url: &str, fingerprints: &[String]) -> Result<(), UpstreamError> {
+    let der = response
+        .extensions()
+        .get::<reqwest::tls::TlsInfo>()
+        .and_then(|info| info.peer_certificate());
+    let Some(der) = der else {
+        return Err(UpstreamError::NoCertificate { url: url.to_string() });
+    };
+    let presented = hex::encode(openssl::sha::sha1(der));
+    if !fingerprints.contains(&presented) {
+        return Err(UpstreamError::CertificateMismatch {
+            url: url.to_string(),
+            presented,
+        });
+    }
+    Ok(())
+}
+
 impl Upstream {
     pub fn new(policy: EgressPolicy) -> Result<Upstream, UpstreamError> {
         Upstream::with_lookup(policy, Arc::new(SystemLookup))
@@ -69,26 +105,40 @@ impl Upstream {
     /// As [`new`](Self::new), with names looked up by `lookup` (tests answer without DNS).
     pub fn with_lookup(policy: EgressPolicy, lookup: Arc<dyn HostLookup>) -> Result<Upstream, UpstreamError> {
         let policy = Arc::new(policy);
-        let client = reqwest::Client::builder()
-            .timeout(Duration::from_secs(5))
-            .connect_timeout(Duration::from_secs(3))
-            .redirect(reqwest::redirect::Policy::none())
-            .no_proxy()
-            .dns_resolver(Arc::new(CheckedResolver::new(policy.clone(), lookup)))
-            .user_agent(concat!("fedgate/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| UpstreamError::Invalid(format!("HTTP client: {e}")))?;
-        Ok(Upstream { client, policy })
+        let resolver = Arc::new(CheckedResolver::new(policy.clone(), lookup));
+        // Both clients follow the same egress rules; only certificate checking differs.
+        let builder = || {
+            reqwest::Client::builder()
+                .timeout(Duration::from_secs(5))
+                .connect_timeout(Duration::from_secs(3))
+                .redirect(reqwest::redirect::Policy::none())
+                .no_proxy()
+                .dns_resolver(resolver.clone())
+                .user_agent(concat!("fedgate/", env!("CARGO_PKG_VERSION")))
+        };
+        let built = |b: reqwest::ClientBuilder| {
+            b.build()
+                .map_err(|e| UpstreamError::Invalid(format!("HTTP client: {e}")))
+        };
+        let client = built(builder())?;
+        let pinned = built(builder().danger_accept_invalid_certs(true).tls_info(true))?;
+        Ok(Upstream { client, pinned, policy })
     }
 
-    async fn get_text(&self, url: &CheckedUrl) -> Result<String, UpstreamError> {
+    /// GETs `url`; with `fingerprints`, through the pinned client and only from a server
+    /// presenting one of them.
+    async fn get_text(&self, url: &CheckedUrl, fingerprints: &[String]) -> Result<String, UpstreamError> {
         let text = url.url().as_str();
         let fail = |reason: String| UpstreamError::Fetch {
             url: text.to_string(),
             reason,
         };
-        let mut response = self
-            .client
+        let client = if fingerprints.is_empty() {
+            &self.client
+        } else {
+            &self.pinned
+        };
+        let mut response = client
             .get(url.url().clone())
             .header("accept", "application/json")
             .send()
@@ -100,6 +150,10 @@ impl Upstream {
                 },
                 None => fail(causes(&e)),
             })?;
+        // Before the status or a Location is believed: they came from that server.
+        if !fingerprints.is_empty() {
+            check_pin(&response, text, fingerprints)?;
+        }
         if response.status().is_redirection() {
             let location = response
                 .headers()
@@ -127,14 +181,22 @@ impl Upstream {
     /// The provider's signing keys: `{issuer}/.well-known/openid-configuration` must name the
     /// same issuer exactly, and its `jwks_uri` gives the keys. Both URLs pass the egress
     /// policy; the `jwks_uri` may be loopback only when the issuer is.
-    pub async fn discover_keys(&self, issuer: &str) -> Result<KeySet, UpstreamError> {
+    ///
+    /// `fingerprints` (SHA-1 of a certificate's DER, lower-case hex, as `OidcConfig` stores
+    /// them): when not empty, both documents are fetched only from a TLS server presenting one
+    /// of these certificates as its own (the leaf), which replaces CA and host-name checks, so
+    /// a self-signed certificate works when pinned. The same set applies to the `jwks_uri`,
+    /// which may be on another host: the discovery document that names it is only trusted
+    /// because it was pinned, so the keys must be as well; a provider serving keys from
+    /// another host pins that host's certificate too. Every other egress rule still applies.
+    pub async fn discover_keys(&self, issuer: &str, fingerprints: &[String]) -> Result<KeySet, UpstreamError> {
         let url = format!("{}/.well-known/openid-configuration", issuer.trim_end_matches('/'));
         let refused = |url: &str, reason| UpstreamError::Refused {
             url: url.to_string(),
             reason,
         };
         let discovery = self.policy.check_fetch(&url).map_err(|e| refused(&url, e))?;
-        let text = self.get_text(&discovery).await?;
+        let text = self.get_text(&discovery, fingerprints).await?;
         let doc: serde_json::Value =
             serde_json::from_str(&text).map_err(|_| UpstreamError::Invalid(format!("{url} is not JSON")))?;
         if doc.get("issuer").and_then(|v| v.as_str()) != Some(issuer) {
@@ -148,7 +210,7 @@ impl Upstream {
             .policy
             .check_fetch_named_by(jwks_uri, &discovery)
             .map_err(|e| refused(jwks_uri, e))?;
-        let jwks = self.get_text(&jwks_url).await?;
+        let jwks = self.get_text(&jwks_url, fingerprints).await?;
         let keys = key_set(&jwks).map_err(|e| UpstreamError::Invalid(format!("{jwks_uri}: {e}")))?;
         if keys.keys().is_empty() {
             return Err(UpstreamError::Invalid(format!("{jwks_uri} holds no usable key")));

@@ -396,7 +396,7 @@ async fn hostile_issuer_urls() {
     let mut failures = Vec::new();
     for (issuer, want, hits) in &cases {
         let before = op.hits();
-        let got = upstream.discover_keys(issuer).await;
+        let got = upstream.discover_keys(issuer, &[]).await;
         let reached = op.hits() - before;
         if !matches(&got, want) || reached != *hits {
             failures.push(format!(
@@ -426,7 +426,7 @@ async fn allow_list_and_changing_answers() {
     dns.answer("rebind.test", &["127.0.0.1"]);
     dns.answer("rebind.test", &["169.254.169.254"]);
     let reached = |before: usize| connections.load(Ordering::SeqCst) - before;
-    let fetch = |upstream: Upstream, url: String| async move { upstream.discover_keys(&url).await };
+    let fetch = |upstream: Upstream, url: String| async move { upstream.discover_keys(&url, &[]).await };
 
     // Default policy: a name resolving to loopback is refused, nothing connects.
     let strict = Upstream::with_lookup(EgressPolicy::default(), dns.clone()).unwrap();

@@ -40,6 +40,7 @@ mod mapping_cli;
 mod mapping_corpus;
 mod oidc;
 mod oidc_op;
+mod oidc_pinning;
 mod plain_logs;
 mod revocation;
 mod role_assignments;

@@ -16,7 +16,7 @@ use crate::support::{Db, TestApp, no_redirects, spawn_app, spawn_app_with};
 
 const ISSUER: &str = "https://token.actions.githubusercontent.com";
 const AUDIENCE: &str = "https://github.com/acme";
-const SUB: &str = "repo:acme/app:ref:refs/heads/main";
+pub const SUB: &str = "repo:acme/app:ref:refs/heads/main";
 
 fn now() -> i64 {
     SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs() as i64
@@ -53,7 +53,7 @@ pub fn ci_mapping() -> Value {
     }]}})
 }
 
-async fn expect_status(app: &TestApp, method: &str, path: &str, body: Value, status: u16) -> Value {
+pub async fn expect_status(app: &TestApp, method: &str, path: &str, body: Value, status: u16) -> Value {
     let (s, v) = app.call(method, path, &app.admin_token, Some(body)).await;
     assert_eq!(s, status, "{method} {path}: {v}");
     v
@@ -75,7 +75,7 @@ fn jwks(keys: &[&SigningKey]) -> String {
 }
 
 /// POST /v3.0/OS-AUTH/id-token/tokens; returns (status, X-Subject-Token, body).
-async fn exchange(app: &TestApp, idp: &str, token: &str, scope: Option<Value>) -> (u16, String, Value) {
+pub async fn exchange(app: &TestApp, idp: &str, token: &str, scope: Option<Value>) -> (u16, String, Value) {
     let mut auth = json!({"id_token": {"id": token}});
     if let Some(scope) = scope {
         auth["scope"] = scope;

@@ -180,3 +180,118 @@ impl DiscoveryServer {
         }
     }
 }
+
+/// A provider's discovery document and JWKS over HTTPS on a loopback port, with a fresh
+/// self-signed certificate: what a pinned provider looks like. OpenSSL serves it on a thread
+/// (axum's server speaks no TLS without another crate), one connection at a time, each closed
+/// after its answer.
+pub struct TlsDiscoveryServer {
+    pub issuer: String,
+    /// SHA-1 of the certificate's DER, lower-case hex (as fedgate stores fingerprints).
+    pub fingerprint: String,
+    /// The same, as `openssl x509 -fingerprint -sha1` prints it (`AB:CD:...`).
+    pub openssl_fingerprint: String,
+    addr: std::net::SocketAddr,
+    stop: Arc<std::sync::atomic::AtomicBool>,
+}
+
+/// A self-signed certificate for 127.0.0.1 and its key.
+fn self_signed() -> (openssl::x509::X509, PKey<Private>) {
+    use openssl::asn1::Asn1Time;
+    use openssl::x509::extension::SubjectAlternativeName;
+    use openssl::x509::{X509, X509NameBuilder};
+    let group = EcGroup::from_curve_name(Nid::X9_62_PRIME256V1).unwrap();
+    let key = PKey::from_ec_key(EcKey::generate(&group).unwrap()).unwrap();
+    let mut name = X509NameBuilder::new().unwrap();
+    name.append_entry_by_text("CN", "127.0.0.1").unwrap();
+    let name = name.build();
+    let mut cert = X509::builder().unwrap();
+    cert.set_version(2).unwrap();
+    let mut serial = openssl::bn::BigNum::new().unwrap();
+    serial.rand(64, openssl::bn::MsbOption::MAYBE_ZERO, false).unwrap();
+    cert.set_serial_number(&serial.to_asn1_integer().unwrap()).unwrap();
+    cert.set_subject_name(&name).unwrap();
+    cert.set_issuer_name(&name).unwrap();
+    cert.set_pubkey(&key).unwrap();
+    cert.set_not_before(&Asn1Time::days_from_now(0).unwrap()).unwrap();
+    cert.set_not_after(&Asn1Time::days_from_now(1).unwrap()).unwrap();
+    let san = SubjectAlternativeName::new()
+        .ip("127.0.0.1")
+        .build(&cert.x509v3_context(None, None))
+        .unwrap();
+    cert.append_extension(san).unwrap();
+    cert.sign(&key, MessageDigest::sha256()).unwrap();
+    (cert.build(), key)
+}
+
+impl TlsDiscoveryServer {
+    /// Serves `keys` at `/jwks`; the discovery document names `jwks_uri`, or that `/jwks`.
+    pub fn start(keys: &[&SigningKey], jwks_uri: Option<&str>) -> TlsDiscoveryServer {
+        use openssl::ssl::{SslAcceptor, SslMethod};
+        use std::io::{Read, Write};
+        let (cert, key) = self_signed();
+        let digest = cert.digest(MessageDigest::sha1()).unwrap();
+        let fingerprint = hex::encode(&*digest);
+        let openssl_fingerprint = digest.iter().map(|b| format!("{b:02X}")).collect::<Vec<_>>().join(":");
+        let mut acceptor = SslAcceptor::mozilla_intermediate_v5(SslMethod::tls()).unwrap();
+        acceptor.set_private_key(&key).unwrap();
+        acceptor.set_certificate(&cert).unwrap();
+        let acceptor = acceptor.build();
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let issuer = format!("https://127.0.0.1:{}", addr.port());
+        let discovery = json!({"issuer": issuer,
+            "jwks_uri": jwks_uri.map_or_else(|| format!("{issuer}/jwks"), str::to_string)})
+        .to_string();
+        let jwks = json!({"keys": keys.iter().map(|k| k.jwk()).collect::<Vec<_>>()}).to_string();
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let stopped = stop.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                if stopped.load(Ordering::SeqCst) {
+                    return;
+                }
+                let Ok(stream) = stream else { continue };
+                let _ = stream.set_read_timeout(Some(std::time::Duration::from_secs(5)));
+                // A client that refuses the certificate ends the handshake; the next may not.
+                let Ok(mut tls) = acceptor.accept(stream) else { continue };
+                let mut request = Vec::new();
+                let mut buf = [0u8; 1024];
+                while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match tls.read(&mut buf) {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => request.extend_from_slice(&buf[..n]),
+                    }
+                }
+                let line = String::from_utf8_lossy(&request);
+                let path = line.split(' ').nth(1).unwrap_or_default();
+                let (status, body) = match path {
+                    "/.well-known/openid-configuration" => ("200 OK", discovery.as_str()),
+                    "/jwks" => ("200 OK", jwks.as_str()),
+                    _ => ("404 Not Found", "{}"),
+                };
+                let answer = format!(
+                    "HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = tls.write_all(answer.as_bytes());
+                let _ = tls.shutdown();
+            }
+        });
+        TlsDiscoveryServer {
+            issuer,
+            fingerprint,
+            openssl_fingerprint,
+            addr,
+            stop,
+        }
+    }
+}
+
+impl Drop for TlsDiscoveryServer {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        // Wakes the thread out of accept so it sees the flag.
+        let _ = std::net::TcpStream::connect(self.addr);
+    }
+}
