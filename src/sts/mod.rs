@@ -1,10 +1,15 @@
 //! Temporary credentials and signed requests, pure: the canonical request of a request signed
-//! the Huawei SDK way and its HMAC (`signing`), and session policies (`policy`). Functions of
+//! the Huawei SDK way and its HMAC (`signing`), its Alibaba Cloud (`acs3`) and Baidu Cloud
+//! (`bce`) siblings, and session policies (`policy`). Functions of
 //! (request bytes, keys, `now`); this module does not look access keys up, read the clock,
 //! draw randomness or log. The service layer finds the secret (a temporary credential's comes
 //! sealed in its security token, a permanent key's from the store) and decides what the
 //! verified caller may do.
 
+/// Alibaba Cloud's `ACS3-HMAC-SHA256` request signatures (its SDKs' V3 default), verified.
+pub mod acs3;
+/// Baidu Cloud's `bce-auth-v1` request signatures, verified.
+pub mod bce;
 pub mod policy;
 pub mod signing;
 
@@ -32,4 +37,18 @@ pub enum StsError {
     BodyMismatch,
     #[error("the request is ambiguous: {0}")]
     Ambiguous(&'static str),
+    #[error("the Authorization header is not {0}")]
+    WrongScheme(&'static str),
+    #[error("{0} is not YYYY-MM-DDTHH:MM:SSZ")]
+    BadTimestamp(&'static str),
+    #[error("{0} is not the body's digest")]
+    DigestMismatch(&'static str),
+    #[error("{0} is not 1 to 128 printable ASCII characters")]
+    BadHeaderValue(&'static str),
+    #[error("x-acs-accesskey-id is not the access key of the Authorization header")]
+    AccessKeyMismatch,
+    #[error("the signature expired at {expires_at}, before {now}")]
+    Expired { expires_at: i64, now: i64 },
+    #[error("an expiration of {got} seconds is longer than the {max} allowed")]
+    ExpirationTooLong { got: i64, max: i64 },
 }

@@ -39,7 +39,7 @@ const EMPTY_HASH: &str = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca49599
 const MAX_SIGNED_HEADERS: usize = 64;
 
 /// What `quote(s, safe='~')` leaves alone: letters, digits and `-._~`.
-const UNRESERVED: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~');
+pub(super) const UNRESERVED: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~');
 
 /// The parts of a received request the signature covers. `headers` holds every header as
 /// received, names in any case, values as raw bytes.
@@ -57,11 +57,11 @@ pub struct Received<'a> {
 }
 
 impl Received<'_> {
-    fn has_body(&self) -> bool {
+    pub(super) fn has_body(&self) -> bool {
         self.body_sha256.is_some_and(|h| h != EMPTY_HASH) || (self.body_sha256.is_none() && !self.body.is_empty())
     }
 
-    fn body_hash(&self) -> String {
+    pub(super) fn body_hash(&self) -> String {
         match self.body_sha256 {
             Some(h) => h.to_ascii_lowercase(),
             None => hex::encode(Sha256::digest(self.body)),
@@ -137,7 +137,7 @@ impl<'a> Authorization<'a> {
 
 /// The one value of header `name` (lower case), trimmed; refused when absent or repeated (two
 /// values would let the signer and a proxy read different ones).
-fn single_header<'r>(req: &Received<'r>, name: &str) -> Result<&'r [u8], StsError> {
+pub(super) fn single_header<'r>(req: &Received<'r>, name: &str) -> Result<&'r [u8], StsError> {
     let mut found = None;
     for (k, v) in req.headers {
         if k.eq_ignore_ascii_case(name) {
@@ -150,7 +150,7 @@ fn single_header<'r>(req: &Received<'r>, name: &str) -> Result<&'r [u8], StsErro
     found.ok_or_else(|| StsError::MissingHeader(name.to_string()))
 }
 
-fn trim(v: &[u8]) -> &[u8] {
+pub(super) fn trim(v: &[u8]) -> &[u8] {
     let start = v.iter().position(|b| !b.is_ascii_whitespace()).unwrap_or(v.len());
     let end = v
         .iter()
@@ -159,7 +159,7 @@ fn trim(v: &[u8]) -> &[u8] {
     &v[start..end.max(start)]
 }
 
-fn push_encoded(out: &mut Vec<u8>, text: &str) {
+pub(super) fn push_encoded(out: &mut Vec<u8>, text: &str) {
     for piece in utf8_percent_encode(text, UNRESERVED) {
         out.extend_from_slice(piece.as_bytes());
     }
@@ -294,26 +294,44 @@ fn body_signed(req: &Received<'_>) -> bool {
 
 /// `YYYYMMDDTHHMMSSZ` as seconds since the epoch.
 pub fn parse_sdk_date(text: &[u8]) -> Result<i64, StsError> {
-    let bad = || StsError::BadDate;
     if text.len() != 16 || text[8] != b'T' || text[15] != b'Z' {
-        return Err(bad());
+        return Err(StsError::BadDate);
     }
-    let num = |range: std::ops::Range<usize>| -> Result<i64, StsError> {
-        let digits = &text[range];
+    utc_seconds(text, [0..4, 4..6, 6..8, 9..11, 11..13, 13..15]).ok_or(StsError::BadDate)
+}
+
+/// `YYYY-MM-DDTHH:MM:SSZ` (ISO 8601 extended, UTC, as `x-acs-date` and bce-auth-v1 write it) as
+/// seconds since the epoch; `None` for anything else, fractions and offsets included.
+pub fn parse_iso_date(text: &[u8]) -> Option<i64> {
+    let separators = [(4, b'-'), (7, b'-'), (10, b'T'), (13, b':'), (16, b':'), (19, b'Z')];
+    if text.len() != 20 || separators.iter().any(|&(i, c)| text[i] != c) {
+        return None;
+    }
+    utc_seconds(text, [0..4, 5..7, 8..10, 11..13, 14..16, 17..19])
+}
+
+/// Seconds since the epoch of the year, month, day, hour, minute and second digits found at
+/// `fields` of `text`, a valid calendar time.
+fn utc_seconds(text: &[u8], fields: [std::ops::Range<usize>; 6]) -> Option<i64> {
+    let mut n = [0u16; 6];
+    for (slot, range) in n.iter_mut().zip(fields) {
+        let digits = text.get(range)?;
         if !digits.iter().all(u8::is_ascii_digit) {
-            return Err(bad());
+            return None;
         }
-        Ok(digits.iter().fold(0i64, |n, d| n * 10 + i64::from(d - b'0')))
-    };
-    let (year, month, day) = (num(0..4)?, num(4..6)?, num(6..8)?);
-    let (hour, minute, second) = (num(9..11)?, num(11..13)?, num(13..15)?);
-    let month = time::Month::try_from(u8::try_from(month).map_err(|_| bad())?).map_err(|_| bad())?;
-    let date = time::Date::from_calendar_date(year as i32, month, day as u8).map_err(|_| bad())?;
+        *slot = digits.iter().fold(0u16, |n, d| n * 10 + u16::from(d - b'0'));
+    }
+    let [year, month, day, hour, minute, second] = n;
+    let month = time::Month::try_from(u8::try_from(month).ok()?).ok()?;
+    let date = time::Date::from_calendar_date(i32::from(year), month, u8::try_from(day).ok()?).ok()?;
     let at = date
-        .with_hms(hour as u8, minute as u8, second as u8)
-        .map_err(|_| bad())?
-        .assume_utc();
-    Ok(at.unix_timestamp())
+        .with_hms(
+            u8::try_from(hour).ok()?,
+            u8::try_from(minute).ok()?,
+            u8::try_from(second).ok()?,
+        )
+        .ok()?;
+    Some(at.assume_utc().unix_timestamp())
 }
 
 pub fn string_to_sign(sdk_date: &[u8], canonical: &[u8]) -> Vec<u8> {
