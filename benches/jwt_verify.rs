@@ -66,6 +66,7 @@ fn bench(c: &mut Criterion) {
     let expect = Expectations {
         issuer: ISSUER.into(),
         client_id: AUDIENCE.into(),
+        other_client_ids: Vec::new(),
         skew_secs: 60,
         max_age_secs: 3600,
         max_lifetime_secs: 86_400,

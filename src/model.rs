@@ -113,6 +113,8 @@ pub struct User {
     pub password_hash: Option<String>,
     pub enabled: bool,
     pub description: String,
+    /// A label shown beside the name (Alibaba Cloud's `DisplayName`); never looked up.
+    pub display_name: Option<String>,
     pub email: Option<String>,
     pub areacode: Option<String>,
     pub phone: Option<String>,
@@ -140,6 +142,7 @@ impl User {
             password_hash: None,
             enabled: true,
             description: String::new(),
+            display_name: None,
             email: None,
             areacode: None,
             phone: None,
@@ -171,6 +174,8 @@ pub struct Group {
     pub domain_id: String,
     pub name: String,
     pub description: String,
+    /// A label shown beside the name (Alibaba Cloud's `DisplayName`); never looked up.
+    pub display_name: Option<String>,
     pub created_at_ms: i64,
 }
 

@@ -22,6 +22,8 @@ pub struct ErrorReport {
     /// The reference's access-key quota body (L3915), whatever the path:
     /// `{"error":{"message","code","title","error_msg":null,"error_code":null}}`.
     pub quota_body: bool,
+    /// The code Alibaba Cloud's API would give (`EntityNotExist.User`, ...), for its dialect.
+    pub alibaba_code: &'static str,
 }
 
 #[derive(Debug)]
@@ -123,6 +125,39 @@ fn report(e: &Error) -> ErrorReport {
             _ => None,
         },
         quota_body: matches!(e, Error::AccessKeyQuota { .. }),
+        alibaba_code: alibaba_code(e),
+    }
+}
+
+/// Alibaba Cloud's error code for `e` (its API's own names where one exists).
+fn alibaba_code(e: &Error) -> &'static str {
+    match e {
+        Error::InvalidField { field, .. } if field == "Version" => "InvalidVersion",
+        Error::InvalidField { .. } | Error::BadRequest(_) | Error::UnsupportedMediaType { .. } => "InvalidParameter",
+        Error::MissingField { .. } => "MissingParameter",
+        Error::IamRule { code, .. } if code.is_refusal() => "NoPermission",
+        Error::IamRule { .. } => "InvalidParameter",
+        // One code for every authentication failure: the reason is for the log only.
+        Error::Unauthenticated(_) | Error::Refused { .. } | Error::SubjectTokenInvalid(_) => "InvalidAuthentication",
+        Error::Locked { .. } => "Account.Locked",
+        Error::TooManyRequests { .. } => "Throttling",
+        Error::Forbidden(_) | Error::ForbiddenNow(_) => "NoPermission",
+        Error::AccessKeyQuota { .. } => "LimitExceeded.User.AccessKey",
+        Error::NotFound { kind, .. } => match *kind {
+            "action" => "InvalidAction.NotFound",
+            "user" => "EntityNotExist.User",
+            "group" => "EntityNotExist.Group",
+            "membership" => "EntityNotExist.User.Group",
+            "login profile" => "EntityNotExist.User.LoginProfile",
+            "credential" => "EntityNotExist.User.AccessKey",
+            "agency" => "EntityNotExist.Role",
+            "identity provider" | "protocol" | "openid connect config" | "metadata" => "EntityNotExist.Provider",
+            _ => "EntityNotExist",
+        },
+        Error::Conflict(_) => "EntityAlreadyExists",
+        Error::PayloadTooLarge { .. } => "InvalidParameter.TooLarge",
+        Error::Unavailable(_) => "ServiceUnavailable",
+        Error::Internal(_) => "InternalError",
     }
 }
 
@@ -166,6 +201,12 @@ pub fn report_for_status(status: StatusCode) -> ErrorReport {
         ),
         _ => ("The request is invalid.", "IAM.0011"),
     };
+    let alibaba_code = match status {
+        StatusCode::NOT_FOUND => "InvalidAction.NotFound",
+        StatusCode::PAYLOAD_TOO_LARGE => "InvalidParameter.TooLarge",
+        s if s.is_server_error() => "InternalError",
+        _ => "InvalidParameter",
+    };
     ErrorReport {
         status,
         message: message.into(),
@@ -173,6 +214,34 @@ pub fn report_for_status(status: StatusCode) -> ErrorReport {
         detail: format!("{status} produced by the framework"),
         retry_after_secs: None,
         quota_body: false,
+        alibaba_code,
+    }
+}
+
+/// The body an error answer takes, decided by the request (`Shape::of`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shape {
+    /// `{"error":{code,title,message}}`.
+    Keystone,
+    /// `{"error_msg","error_code"}`.
+    Iam,
+    /// An HTML page (browser sign-in paths).
+    Page,
+    /// Alibaba Cloud's RPC answer: `{"RequestId","HostId","Code","Message"}`.
+    Alibaba,
+}
+
+impl Shape {
+    pub fn of(path: &str, query: Option<&str>, headers: &axum::http::HeaderMap) -> Shape {
+        if super::alibaba::is_rpc(path, query, headers) {
+            Shape::Alibaba
+        } else if is_browser_path(path) {
+            Shape::Page
+        } else if uses_iam_shape(path) {
+            Shape::Iam
+        } else {
+            Shape::Keystone
+        }
     }
 }
 
@@ -228,17 +297,16 @@ fn render_page(report: &ErrorReport, request_id: &str) -> Response {
     super::websso::html_page(report.status, body, &nonce, None)
 }
 
-/// Writes the error body for `path` and logs the reason.
-pub fn render(report: &ErrorReport, path: &str, head_request: bool, request_id: &str) -> Response {
+/// Writes the error body in `shape` and logs the reason. `host` is the Host the client named.
+pub fn render(report: &ErrorReport, shape: Shape, host: &str, head_request: bool, request_id: &str) -> Response {
     if report.status.is_server_error() {
         tracing::error!(status = report.status.as_u16(), reason = %report.detail, "request failed");
     } else {
         tracing::info!(status = report.status.as_u16(), reason = %report.detail, "request refused");
     }
-    let mut response = if is_browser_path(path) && !head_request {
-        render_page(report, request_id)
-    } else {
-        render_json(report, path, head_request)
+    let mut response = match shape {
+        Shape::Page if !head_request => render_page(report, request_id),
+        _ => render_json(report, shape, host, head_request, request_id),
     };
     if let Some(secs) = report.retry_after_secs {
         response
@@ -248,8 +316,15 @@ pub fn render(report: &ErrorReport, path: &str, head_request: bool, request_id: 
     response
 }
 
-fn render_json(report: &ErrorReport, path: &str, head_request: bool) -> Response {
-    let body = if report.quota_body {
+fn render_json(report: &ErrorReport, shape: Shape, host: &str, head_request: bool, request_id: &str) -> Response {
+    let body = if shape == Shape::Alibaba {
+        serde_json::json!({
+            "RequestId": request_id,
+            "HostId": host,
+            "Code": report.alibaba_code,
+            "Message": report.message,
+        })
+    } else if report.quota_body {
         serde_json::json!({"error": {
             "message": report.message,
             "code": report.status.as_u16(),
@@ -257,7 +332,7 @@ fn render_json(report: &ErrorReport, path: &str, head_request: bool) -> Response
             "error_msg": null,
             "error_code": null,
         }})
-    } else if uses_iam_shape(path) {
+    } else if shape == Shape::Iam {
         serde_json::json!({"error_msg": report.message, "error_code": report.iam_code})
     } else {
         serde_json::json!({"error": {
@@ -274,7 +349,7 @@ fn render_json(report: &ErrorReport, path: &str, head_request: bool) -> Response
     response
         .headers_mut()
         .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    if report.status == StatusCode::UNAUTHORIZED {
+    if report.status == StatusCode::UNAUTHORIZED && shape != Shape::Alibaba {
         response.headers_mut().insert(
             header::WWW_AUTHENTICATE,
             HeaderValue::from_static("Keystone uri=\"/v3\""),
@@ -288,7 +363,8 @@ mod tests {
     use super::*;
 
     async fn rendered(e: Error, path: &str, head: bool) -> (StatusCode, Option<String>, String) {
-        let response = render(&report(&e), path, head, "req-1");
+        let shape = Shape::of(path, None, &axum::http::HeaderMap::new());
+        let response = render(&report(&e), shape, "iam.example.com", head, "req-1");
         let retry_after = response
             .headers()
             .get(header::RETRY_AFTER)

@@ -9,7 +9,11 @@ use axum::middleware::Next;
 use axum::response::Response;
 use tracing::Instrument;
 
-use super::error::{ErrorReport, render, report_for_status};
+use super::error::{ErrorReport, Shape, render, report_for_status};
+
+/// The request's id, for handlers whose answers carry it (Alibaba's `RequestId`).
+#[derive(Debug, Clone)]
+pub struct RequestId(pub String);
 
 /// The route template that matched, passed from the inner route layer to `observe`.
 #[derive(Debug, Clone)]
@@ -23,10 +27,17 @@ pub async fn capture_route(matched: Option<MatchedPath>, req: Request, next: Nex
     response
 }
 
-pub async fn observe(req: Request, next: Next) -> Response {
+pub async fn observe(mut req: Request, next: Next) -> Response {
     let request_id = format!("req-{}", uuid::Uuid::new_v4());
     let method = req.method().clone();
-    let path = req.uri().path().to_string();
+    let shape = Shape::of(req.uri().path(), req.uri().query(), req.headers());
+    let host = req
+        .headers()
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("")
+        .to_string();
+    req.extensions_mut().insert(RequestId(request_id.clone()));
     // Only the route template is logged: raw paths and queries can carry tokens.
     let span =
         tracing::info_span!("request", request_id = %request_id, method = %method, route = tracing::field::Empty);
@@ -53,7 +64,7 @@ pub async fn observe(req: Request, next: Next) -> Response {
             };
             if let Some(report) = report {
                 let extensions = std::mem::take(response.extensions_mut());
-                response = render(&report, &path, method == Method::HEAD, &request_id);
+                response = render(&report, shape, &host, method == Method::HEAD, &request_id);
                 *response.extensions_mut() = extensions;
             }
         }

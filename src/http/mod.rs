@@ -3,6 +3,7 @@
 
 mod actions;
 mod agencies;
+mod alibaba;
 mod auth;
 mod catalog;
 mod credentials;
@@ -63,7 +64,7 @@ pub fn router(services: Arc<Services>) -> Router {
     let body_limit = services.config.body_limit;
     let timeout = services.config.request_timeout;
     Router::new()
-        .route("/", get(catalog::versions))
+        .route("/", get(alibaba::root_get).post(alibaba::call))
         .route("/v3", get(catalog::version))
         .route("/v3/", get(catalog::version))
         .route("/metrics", get(catalog::metrics))

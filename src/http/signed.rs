@@ -1,8 +1,8 @@
-//! Requests signed the Huawei SDK way (`Authorization: SDK-HMAC-SHA256 …`): the signature
-//! covers the body, so a signed request's body is read here (within the body limit), checked,
-//! and handed on unchanged with what the signature established as an extension, which the
-//! `Caller` extractors turn into the caller's identity. Requests without such a header pass
-//! through untouched.
+//! Signed requests: the Huawei SDK's (`Authorization: SDK-HMAC-SHA256 …`) and Alibaba Cloud's
+//! (`ACS3-HMAC-SHA256 …`). The signature covers the body, so a signed request's body is read
+//! here (within the body limit), checked, and handed on unchanged with what the signature
+//! established as an extension, which the `Caller` extractors (and the Alibaba dialect) turn
+//! into the caller's identity. Requests without such a header pass through untouched.
 
 use std::sync::Arc;
 
@@ -16,22 +16,45 @@ use super::error::ApiError;
 use super::extract::header_text;
 use crate::service::sts::ScopeHint;
 use crate::service::{Error, Services, now_ms};
+use crate::sts::acs3;
 use crate::sts::signing::{ALGORITHM, Received, check_unambiguous};
 
-pub async fn verify(State(services): State<Arc<Services>>, req: Request, next: Next) -> Response {
-    let signed = req
-        .headers()
-        .get(header::AUTHORIZATION)
-        .is_some_and(|v| v.as_bytes().starts_with(ALGORITHM.as_bytes()));
-    if !signed {
-        return next.run(req).await;
+/// Whose signature a request carries.
+#[derive(Clone, Copy)]
+enum Scheme {
+    Huawei,
+    Alibaba,
+}
+
+impl Scheme {
+    fn of(headers: &HeaderMap) -> Option<Scheme> {
+        let value = headers.get(header::AUTHORIZATION)?.as_bytes();
+        if value.starts_with(ALGORITHM.as_bytes()) {
+            Some(Scheme::Huawei)
+        } else if value.starts_with(acs3::ALGORITHM.as_bytes()) {
+            Some(Scheme::Alibaba)
+        } else {
+            None
+        }
     }
+}
+
+pub async fn verify(State(services): State<Arc<Services>>, req: Request, next: Next) -> Response {
+    let Some(scheme) = Scheme::of(req.headers()) else {
+        return next.run(req).await;
+    };
     let (mut parts, body) = req.into_parts();
     let limit = services.config.body_limit;
     let Ok(bytes) = axum::body::to_bytes(body, limit).await else {
         return ApiError(Error::PayloadTooLarge { limit }).into_response();
     };
-    if let Err(e) = check_unambiguous(parts.uri.path(), parts.uri.query()) {
+    // Alibaba's canonical query reads `+` as a space, as its SDK and this dialect do, and
+    // refuses repeated names itself.
+    let checked = match scheme {
+        Scheme::Huawei => check_unambiguous(parts.uri.path(), parts.uri.query()),
+        Scheme::Alibaba => Ok(()),
+    };
+    if let Err(e) = checked {
         return ApiError(Error::Unauthenticated(format!("signed request: {e}"))).into_response();
     }
     let outcome = {
@@ -49,10 +72,20 @@ pub async fn verify(State(services): State<Arc<Services>>, req: Request, next: N
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
             .unwrap_or("");
-        let security_token = header_text(&parts.headers, "x-security-token");
-        services
-            .verify_signed_request(&request, authorization, security_token, now_ms())
-            .await
+        match scheme {
+            Scheme::Huawei => {
+                let security_token = header_text(&parts.headers, "x-security-token");
+                services
+                    .verify_signed_request(&request, authorization, security_token, now_ms())
+                    .await
+            }
+            Scheme::Alibaba => {
+                let security_token = header_text(&parts.headers, "x-acs-security-token");
+                services
+                    .verify_acs3_request(&request, authorization, security_token, now_ms())
+                    .await
+            }
+        }
     };
     match outcome {
         Ok(outcome) => {

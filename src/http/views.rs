@@ -15,6 +15,7 @@ use super::extract::Paging;
 use crate::service::NameRef;
 
 mod access;
+pub mod alibaba;
 mod catalog;
 mod federation;
 mod identity;

@@ -35,6 +35,7 @@ pub struct OidcConfigInput {
     pub max_token_age: Option<i64>,
     pub max_token_lifetime: Option<i64>,
     pub fingerprints: Option<Vec<String>>,
+    pub other_client_ids: Option<Vec<String>>,
 }
 
 /// A validated configuration, as stored and shown. Console fields are `None` in program mode.
@@ -69,12 +70,27 @@ pub struct OidcConfig {
     /// fetched then.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub fingerprints: Vec<String>,
+    /// Further audiences accepted beside `client_id` (Alibaba Cloud's OIDC providers hold up
+    /// to 50 client ids), at most `MAX_CLIENT_IDS - 1`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub other_client_ids: Vec<String>,
 }
 
 pub const DEFAULT_MAX_TOKEN_AGE_SECS: i64 = 3600;
 pub const DEFAULT_MAX_TOKEN_LIFETIME_SECS: i64 = 86_400;
+/// Alibaba Cloud's limit of client ids per OIDC provider, `client_id` included.
+pub const MAX_CLIENT_IDS: usize = 50;
 /// Alibaba Cloud's limit of fingerprints per OIDC provider.
 pub const MAX_FINGERPRINTS: usize = 5;
+
+/// A client id: 5-255 characters, no spaces or control characters.
+fn check_client_id(field: &str, id: &str) -> Result<(), OidcError> {
+    length(field, id, 5, 255)?;
+    if id.chars().any(|c| c.is_control() || c.is_whitespace()) {
+        return Err(invalid(field, "must not contain spaces or control characters"));
+    }
+    Ok(())
+}
 
 fn length(field: &str, value: &str, min: usize, max: usize) -> Result<(), OidcError> {
     let n = value.chars().count();
@@ -300,9 +316,23 @@ impl OidcConfig {
         let idp_url = input.idp_url.or(cur_url).ok_or_else(|| required("idp_url"))?;
         let issuer = url_field("idp_url", &idp_url, |u| egress.check_fetch(u))?;
         let client_id = input.client_id.or(cur_client).ok_or_else(|| required("client_id"))?;
-        length("client_id", &client_id, 5, 255)?;
-        if client_id.chars().any(|c| c.is_control() || c.is_whitespace()) {
-            return Err(invalid("client_id", "must not contain spaces or control characters"));
+        check_client_id("client_id", &client_id)?;
+        let other_client_ids = input
+            .other_client_ids
+            .or_else(|| current.as_ref().map(|c| c.other_client_ids.clone()))
+            .unwrap_or_default();
+        if other_client_ids.len() >= MAX_CLIENT_IDS {
+            return Err(invalid(
+                "other_client_ids",
+                format!("must hold at most {} client ids", MAX_CLIENT_IDS - 1),
+            ));
+        }
+        for (i, id) in other_client_ids.iter().enumerate() {
+            let field = format!("other_client_ids[{i}]");
+            check_client_id(&field, id)?;
+            if *id == client_id || other_client_ids[..i].contains(id) {
+                return Err(invalid(&field, "repeats a client id"));
+            }
         }
         let signing_key = match input.signing_key {
             Some(text) => Some(parse_jwks(&text)?),
@@ -356,6 +386,7 @@ impl OidcConfig {
             max_token_age,
             max_token_lifetime,
             fingerprints,
+            other_client_ids,
         };
         if access_mode == AccessMode::Program {
             // Browser fields mean nothing without console access; the reference shows null.
@@ -723,6 +754,58 @@ mod tests {
             input.fingerprints = Some(fingerprints);
             let got = OidcConfig::build(input, None, &loopback).map(|c| c.fingerprints);
             assert_eq!(got, want, "{name}");
+        }
+    }
+
+    #[test]
+    fn other_client_ids_are_checked_like_client_id() {
+        let policy = EgressPolicy::new(&["127.0.0.1".into()]).unwrap();
+        let build = |ids: Vec<String>| {
+            let mut input = console_input();
+            input.other_client_ids = Some(ids);
+            OidcConfig::build(input, None, &policy).map(|c| c.other_client_ids)
+        };
+        let client = console_input().client_id.unwrap();
+        let many: Vec<String> = (0..MAX_CLIENT_IDS).map(|i| format!("client-{i:03}")).collect();
+        type Want = Result<Vec<String>, OidcError>;
+        let cases: Vec<(&str, Vec<String>, Want)> = vec![
+            (
+                "two more",
+                vec!["ci-one".into(), "ci-two".into()],
+                Ok(vec!["ci-one".into(), "ci-two".into()]),
+            ),
+            ("none", vec![], Ok(vec![])),
+            (
+                "too short",
+                vec!["ci".into()],
+                Err(invalid("other_client_ids[0]", "must be 5-255 characters")),
+            ),
+            (
+                "a space",
+                vec!["ci one".into()],
+                Err(invalid(
+                    "other_client_ids[0]",
+                    "must not contain spaces or control characters",
+                )),
+            ),
+            (
+                "client_id again",
+                vec![client],
+                Err(invalid("other_client_ids[0]", "repeats a client id")),
+            ),
+            (
+                "a repeat",
+                vec!["ci-one".into(), "ci-one".into()],
+                Err(invalid("other_client_ids[1]", "repeats a client id")),
+            ),
+            (
+                "fifty more",
+                many,
+                Err(invalid("other_client_ids", "must hold at most 49 client ids")),
+            ),
+        ];
+        for (name, ids, want) in cases {
+            assert_eq!(build(ids), want, "{name}");
         }
     }
 

@@ -28,6 +28,8 @@ pub struct Expectations {
     pub issuer: String,
     /// Must be among `aud`; `azp` must equal it when present or when `aud` has several entries.
     pub client_id: String,
+    /// Further client ids accepted like `client_id` (Alibaba Cloud's several ClientIds).
+    pub other_client_ids: Vec<String>,
     /// Tolerance for exp, nbf and iat, in seconds.
     pub skew_secs: i64,
     /// Refuse tokens issued longer ago than this.
@@ -408,14 +410,15 @@ fn check_claims(
             got: iss.into_owned(),
         });
     }
-    if !aud.iter().any(|a| *a == expect.client_id) {
+    let ours = |id: &str| id == expect.client_id || expect.other_client_ids.iter().any(|o| o == id);
+    if !aud.iter().any(|a| ours(a)) {
         return Err(IdTokenError::AudienceMismatch {
             expected: expect.client_id.clone(),
             got: aud.into_iter().map(Cow::into_owned).collect(),
         });
     }
     match &claims.azp {
-        Some(azp) if *azp == expect.client_id => {}
+        Some(azp) if ours(azp) => {}
         Some(azp) => {
             return Err(IdTokenError::AzpMismatch {
                 expected: expect.client_id.clone(),

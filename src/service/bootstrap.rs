@@ -153,6 +153,7 @@ pub async fn ensure_admin_group(store: &dyn Store, domain: &Domain, now_ms: i64)
                 domain_id: domain.id.clone(),
                 name: group_name,
                 description: "Administrators of the account".into(),
+                display_name: None,
                 created_at_ms: now_ms,
             };
             store.create_group(&g).await?;

@@ -86,6 +86,7 @@ fn only_enabled(input: &UserInput) -> Result<bool> {
         xuser_type,
         xuser_id,
         access_mode,
+        display_name,
     } = input;
     let others = [
         name.is_some(),
@@ -99,6 +100,7 @@ fn only_enabled(input: &UserInput) -> Result<bool> {
         xuser_type.is_some(),
         xuser_id.is_some(),
         access_mode.is_some(),
+        display_name.is_some(),
     ];
     if others.iter().any(|set| *set) {
         return Err(Error::invalid(

@@ -100,6 +100,15 @@ pub fn parse_description(field: &str, value: &str) -> Result<String, Error> {
     Ok(value.to_string())
 }
 
+/// A display name (Alibaba Cloud's `DisplayName`): 1-128 characters, no control characters.
+pub fn parse_display_name(field: &str, value: &str) -> Result<String, Error> {
+    check_len(field, value, 1, 128)?;
+    if value.chars().any(char::is_control) {
+        return Err(Error::invalid(field, "must not contain control characters"));
+    }
+    Ok(value.to_string())
+}
+
 /// A new password: 8-32 characters with at least two of lower case, upper case, digits and
 /// other characters (reference §5.6). Never printed.
 #[derive(Clone, PartialEq, Eq)]

@@ -74,6 +74,7 @@ impl OidcProviders {
         let expect = Expectations {
             issuer: config.idp_url.clone(),
             client_id: config.client_id.clone(),
+            other_client_ids: config.other_client_ids.clone(),
             skew_secs: self.skew_secs,
             max_age_secs: config.max_token_age.unwrap_or(DEFAULT_MAX_TOKEN_AGE_SECS),
             max_lifetime_secs: config.max_token_lifetime.unwrap_or(DEFAULT_MAX_TOKEN_LIFETIME_SECS),

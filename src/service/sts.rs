@@ -7,13 +7,17 @@
 //! never outlives its source token: `expires_at` is the earlier of `now + duration_seconds`
 //! and the source's expiry (and the agency's, for `assume_role`).
 
+use std::sync::Arc;
+
 use serde::Deserialize;
 use serde_json::Value;
 
+use super::access_keys::PermanentKey;
 use super::auth::DomainRef;
 use super::{AuthContext, Error, IamCode, Result, Services, Sts, new_audit_id};
 use crate::model::AgencyFilter;
 use crate::sts::StsError;
+use crate::sts::acs3;
 use crate::sts::policy::{PolicyError, SessionPolicy};
 use crate::sts::signing::{self, Authorization, Received};
 use crate::token::{AgencySession, Methods, Scope, TemporaryCredential, TokenPayload, derived_audit_chain};
@@ -168,11 +172,31 @@ pub enum SignedOutcome {
     UnknownKey { access: String },
 }
 
+/// The one-time namespace of Alibaba signature nonces.
+const ACS3_NONCES: &str = "acs3-nonce";
+
+/// The key a request was signed with.
+enum SigningKey {
+    Temporary(Box<TemporaryCredential>),
+    Permanent(Arc<PermanentKey>),
+}
+
+impl SigningKey {
+    fn secret(&self) -> &[u8] {
+        match self {
+            SigningKey::Temporary(credential) => credential.secret.as_bytes(),
+            SigningKey::Permanent(key) => key.secret.as_bytes(),
+        }
+    }
+}
+
 /// The scope a signed request asks for: `X-Project-Id`, else `X-Domain-Id`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ScopeHint {
     Project(String),
     Domain(String),
+    /// The principal's own domain (its account): how the cloud dialects' calls are scoped.
+    OwnDomain,
 }
 
 fn policy_refused(e: PolicyError) -> Error {
@@ -473,6 +497,57 @@ impl Services {
         Ok(())
     }
 
+    /// The key that signed for `access`: the temporary credential a security token seals
+    /// (which must be that token's own key), else a stored permanent key; `None` when fedgate
+    /// does not know the key.
+    async fn signing_key(
+        &self,
+        access: &str,
+        security_token: Option<(&str, &str)>,
+        now_ms: i64,
+    ) -> Result<Option<SigningKey>> {
+        let unauthenticated = |why: String| Error::Unauthenticated(format!("signed request: {why}"));
+        if let Some((header, security_token)) = security_token {
+            let credential = self
+                .tokens
+                .open_credential(security_token, now_ms)
+                .await
+                .map_err(|e| unauthenticated(format!("{header}: {e}")))?;
+            if credential.access != access {
+                return Err(unauthenticated(format!(
+                    "access key {access} is not the security token's"
+                )));
+            }
+            return Ok(Some(SigningKey::Temporary(Box::new(credential))));
+        }
+        Ok(self.permanent_key(access, now_ms).await?.map(SigningKey::Permanent))
+    }
+
+    /// What a verified signature by `key` establishes: an inactive permanent key signs
+    /// nothing, and an active one's use is noted.
+    fn signed_by(&self, key: SigningKey, signed_headers: &[&str], now_ms: i64) -> Result<SignedOutcome> {
+        let by = match key {
+            SigningKey::Temporary(credential) => SignedBy::Temporary(credential),
+            SigningKey::Permanent(key) => {
+                if !key.active {
+                    return Err(Error::Unauthenticated(format!(
+                        "signed request: access key {} is inactive",
+                        key.access
+                    )));
+                }
+                self.note_key_use(&key.access, now_ms);
+                SignedBy::Permanent {
+                    access: key.access.clone(),
+                    user_id: key.user_id.clone(),
+                }
+            }
+        };
+        Ok(SignedOutcome::Verified {
+            by,
+            signed_headers: signed_headers.iter().map(|h| h.to_string()).collect(),
+        })
+    }
+
     /// Checks the signature of a request signed the Huawei SDK way. The security token (for a
     /// temporary key) or the store (a permanent key) gives the secret; the caller learns only
     /// "not authenticated", the log the reason.
@@ -483,51 +558,45 @@ impl Services {
         security_token: Option<&str>,
         now_ms: i64,
     ) -> Result<SignedOutcome> {
-        let unauthenticated = |why: String| Error::Unauthenticated(format!("signed request: {why}"));
-        let signed = |e: StsError| unauthenticated(e.to_string());
+        let signed = |e: StsError| Error::Unauthenticated(format!("signed request: {e}"));
         let auth = Authorization::parse(authorization).map_err(signed)?;
-        let now_secs = now_ms.div_euclid(1000);
-        if let Some(security_token) = security_token {
-            let credential = self
-                .tokens
-                .open_credential(security_token, now_ms)
-                .await
-                .map_err(|e| unauthenticated(format!("X-Security-Token: {e}")))?;
-            if credential.access != auth.access {
-                return Err(unauthenticated(format!(
-                    "access key {} is not the security token's",
-                    auth.access
-                )));
-            }
-            let verified = signing::verify(request, &auth, credential.secret.as_bytes(), now_secs).map_err(signed)?;
-            if !verified.body_signed {
-                return Err(unauthenticated("the body is declared unsigned".into()));
-            }
-            return Ok(SignedOutcome::Verified {
-                by: SignedBy::Temporary(Box::new(credential)),
-                signed_headers: auth.signed_headers.iter().map(|h| h.to_string()).collect(),
-            });
-        }
-        let Some(key) = self.permanent_key(auth.access, now_ms).await? else {
+        let security_token = security_token.map(|t| ("X-Security-Token", t));
+        let Some(key) = self.signing_key(auth.access, security_token, now_ms).await? else {
             return Ok(SignedOutcome::UnknownKey {
                 access: auth.access.to_string(),
             });
         };
-        let verified = signing::verify(request, &auth, key.secret.as_bytes(), now_secs).map_err(signed)?;
-        if !key.active {
-            return Err(unauthenticated(format!("access key {} is inactive", key.access)));
-        }
+        let verified = signing::verify(request, &auth, key.secret(), now_ms.div_euclid(1000)).map_err(signed)?;
         if !verified.body_signed {
-            return Err(unauthenticated("the body is declared unsigned".into()));
+            return Err(signed(StsError::BodyUnsigned));
         }
-        self.note_key_use(&key.access, now_ms);
-        Ok(SignedOutcome::Verified {
-            by: SignedBy::Permanent {
-                access: key.access.clone(),
-                user_id: key.user_id.clone(),
-            },
-            signed_headers: auth.signed_headers.iter().map(|h| h.to_string()).collect(),
-        })
+        self.signed_by(key, &auth.signed_headers, now_ms)
+    }
+
+    /// Checks a request signed the Alibaba Cloud SDK way (`ACS3-HMAC-SHA256`, the security
+    /// token in `x-acs-security-token`). Its nonce is single use: a replica that saw it within
+    /// the signature's window refuses it again.
+    pub async fn verify_acs3_request(
+        &self,
+        request: &Received<'_>,
+        authorization: &str,
+        security_token: Option<&str>,
+        now_ms: i64,
+    ) -> Result<SignedOutcome> {
+        let signed = |e: StsError| Error::Unauthenticated(format!("signed request: {e}"));
+        let auth = acs3::Authorization::parse(authorization).map_err(signed)?;
+        let security_token = security_token.map(|t| ("x-acs-security-token", t));
+        let key = self
+            .signing_key(auth.access, security_token, now_ms)
+            .await?
+            .ok_or_else(|| signed(StsError::UnknownKey(auth.access.to_string())))?;
+        let verified = acs3::verify(request, &auth, key.secret(), now_ms.div_euclid(1000)).map_err(signed)?;
+        let nonce = format!("{}:{}", auth.access, verified.nonce);
+        let until_ms = (verified.signed_at + signing::WINDOW_SECS + 1) * 1000;
+        if !self.store.remember_once(ACS3_NONCES, &nonce, until_ms, now_ms).await? {
+            return Err(signed(StsError::NonceReused));
+        }
+        self.signed_by(key, &auth.signed_headers, now_ms)
     }
 
     /// The identity a verified signature speaks for, in the scope the request asks for:
@@ -560,6 +629,7 @@ impl Services {
                 let own_domain = id == own.user.domain.id;
                 Some((Scope::Domain(id), own_domain))
             }
+            Some(ScopeHint::OwnDomain) => Some((Scope::Domain(own.user.domain.id.clone()), true)),
         };
         let identity = match asked {
             Some((scope, _)) if scope == payload.scope => own,

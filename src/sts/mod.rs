@@ -51,4 +51,10 @@ pub enum StsError {
     Expired { expires_at: i64, now: i64 },
     #[error("an expiration of {got} seconds is longer than the {max} allowed")]
     ExpirationTooLong { got: i64, max: i64 },
+    #[error("the body is declared unsigned")]
+    BodyUnsigned,
+    #[error("no access key {0} is known")]
+    UnknownKey(String),
+    #[error("the signature nonce was used before")]
+    NonceReused,
 }

@@ -140,6 +140,70 @@ def configure(idp, config):
     api("POST", f"/v3.0/OS-FEDERATION/identity-providers/{idp}/openid-connect-config", {"openid_connect_config": config})
 
 
+def alibaba_assume_role_with_oidc():
+    """Alibaba Cloud's SDKs: IMS creates an OIDC provider for oidc-provider, the account's
+    mapping and agency decide who may assume the role, and STS AssumeRoleWithOIDC (no access
+    key: the id_token is the credential) gives credentials that sign further calls."""
+    from alibabacloud_ims20190815 import models as ims_models
+    from alibabacloud_ims20190815.client import Client as ImsClient
+    from alibabacloud_sts20150401 import models as sts_models
+    from alibabacloud_sts20150401.client import Client as StsClient
+    from alibabacloud_tea_openapi.exceptions import ClientException
+    from alibabacloud_tea_openapi.utils_models import Config
+
+    def config(ak, sk, security_token=None):
+        return Config(access_key_id=ak, access_key_secret=sk, security_token=security_token,
+                      endpoint=fedgate.split("://", 1)[1], protocol="http", region_id="cn-hangzhou")
+
+    me = requests.get(f"{fedgate}/v3/auth/tokens", headers={"X-Auth-Token": admin, "X-Subject-Token": admin}).json()
+    domain = me["token"]["project"]["domain"]["id"]
+    key = api("POST", "/v3.0/OS-CREDENTIAL/credentials", {"credential": {"user_id": me["token"]["user"]["id"]}})
+    key = key["credential"]
+    ims = ImsClient(config(key["access"], key["secret"]))
+    ims.create_oidcprovider(ims_models.CreateOIDCProviderRequest(
+        oidcprovider_name="ali-corp", issuer_url=op_url, client_ids="fedgate-rs256,fedgate-es256",
+        description="oidc-provider for CI"))
+    # Who may assume: the provider's mapping puts `devs` into a group holding Agent Operator.
+    group = api("POST", "/v3/groups", {"group": {"name": "ali-ci-operators"}})["group"]["id"]
+    agent_operator = api("GET", "/v3/roles?name=te_agency")["roles"][0]["id"]
+    api("PUT", f"/v3/domains/{domain}/groups/{group}/roles/{agent_operator}")
+    api("PATCH", "/v3/OS-FEDERATION/mappings/ali-corp-mapping", {"mapping": {"rules": [{
+        "remote": [{"type": "email"}, {"type": "groups", "any_one_of": ["devs"]}],
+        "local": [{"user": {"name": "{0}"}}, {"group": {"name": "ali-ci-operators", "domain": {"name": "admin"}}}],
+    }]}})
+    agency = api("POST", "/v3.0/OS-AGENCY/agencies", {"agency": {
+        "name": "ali-ci", "domain_id": domain, "trust_domain_id": domain}})["agency"]["id"]
+    admin_role = api("GET", "/v3/roles?name=admin")["roles"][0]["id"]
+    api("PUT", f"/v3.0/OS-AGENCY/domains/{domain}/agencies/{agency}/roles/{admin_role}")
+
+    sts = StsClient(config(key["access"], key["secret"]))
+
+    def assume(token):
+        return sts.assume_role_with_oidc(sts_models.AssumeRoleWithOIDCRequest(
+            oidcprovider_arn=f"acs:ram::{domain}:oidc-provider/ali-corp", role_arn=f"acs:ram::{domain}:role/ali-ci",
+            oidctoken=token, role_session_name="ci-run-1", duration_seconds=900)).body
+
+    token = login("fedgate-es256")
+    try:
+        body = assume(token)
+        c = body.credentials
+        who = StsClient(config(c.access_key_id, c.access_key_secret, c.security_token)).get_caller_identity().body
+        report("Alibaba STS AssumeRoleWithOIDC with oidc-provider's id_token (second client id)",
+               who.identity_type == "AssumedRoleUser" and who.arn.endswith(":assumed-role/ali-ci/ci-run-1"),
+               who.to_map())
+        providers = ImsClient(config(c.access_key_id, c.access_key_secret, c.security_token)).list_oidcproviders(
+            ims_models.ListOIDCProvidersRequest()).body.oidcproviders.oidcprovider
+        report("AssumeRoleWithOIDC's credentials sign an IMS call",
+               "ali-corp" in [p.oidcprovider_name for p in providers], [p.to_map() for p in providers])
+    except ClientException as e:
+        report("Alibaba STS AssumeRoleWithOIDC with oidc-provider's id_token", False, f"{e.code}: {e.message}")
+    try:
+        assume(token)
+        report("the same id_token a second time is refused", False, "it succeeded")
+    except ClientException as e:
+        report("the same id_token a second time is refused", e.code == "InvalidAuthentication", f"{e.code}: {e.message}")
+
+
 try:
     rsa1, ec1 = gen_key("rsa-1", "RS256"), gen_key("ec-1", "ES256")
     start_op([rsa1, ec1])
@@ -215,6 +279,7 @@ try:
     api("PUT", "/v3.0/OS-FEDERATION/identity-providers/corp-static/openid-connect-config",
         {"openid_connect_config": {"signing_key": json.dumps({"keys": [public(rsa2), public(rsa1)]})}})
     check_exchange("after updating the static JWKS the new key verifies", "corp-static", login("fedgate-rs256"))
+    alibaba_assume_role_with_oidc()
 except Exception as e:  # a broken setup is a failure, not a crash without a report
     report("oidc interop setup", False, repr(e))
 finally:

@@ -26,6 +26,7 @@ fn user(id: &str, domain_id: &str, name: &str) -> User {
         password_hash: Some("$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".into()),
         enabled: true,
         description: String::new(),
+        display_name: None,
         email: None,
         areacode: None,
         phone: None,
@@ -49,6 +50,7 @@ fn group(id: &str, domain_id: &str, name: &str) -> Group {
         domain_id: domain_id.into(),
         name: name.into(),
         description: "d".into(),
+        display_name: None,
         created_at_ms: NOW,
     }
 }

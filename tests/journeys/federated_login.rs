@@ -52,6 +52,7 @@ async fn setup(app: &TestApp) -> (String, String) {
             domain_id: "0ther0domain0000000000000000000a".into(),
             name: "devs".into(),
             description: String::new(),
+            display_name: None,
             created_at_ms: 0,
         })
         .await

@@ -26,6 +26,7 @@ macro_rules! on_both_backends {
 }
 
 mod abuse_limits;
+mod alibaba;
 mod attacks;
 mod authorization;
 mod bad_input;

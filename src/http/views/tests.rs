@@ -44,6 +44,7 @@ fn local_user(full: bool) -> User {
         password_hash: None,
         enabled: true,
         description: "".into(),
+        display_name: None,
         email: some("a@example.com"),
         areacode: some("0086"),
         phone: some("123"),

@@ -33,6 +33,7 @@ impl Rig {
             expect: Expectations {
                 issuer: "https://idp.example/".into(),
                 client_id: "fedgate".into(),
+                other_client_ids: vec!["fedgate-ci".into()],
                 skew_secs: 60,
                 max_age_secs: 600,
                 max_lifetime_secs: 3600,
@@ -281,6 +282,16 @@ fn every_claim_check_has_its_own_refusal() {
             },
         ),
         no(json!({"aud": ["fedgate", "b"]}), IdTokenError::AzpMissing),
+        // A further client id counts as ours, for aud and azp alike.
+        ok(json!({"aud": "fedgate-ci"})),
+        ok(json!({"aud": ["fedgate-ci", "b"], "azp": "fedgate-ci"})),
+        no(
+            json!({"aud": "fedgate-c"}),
+            IdTokenError::AudienceMismatch {
+                expected: "fedgate".into(),
+                got: vec!["fedgate-c".into()],
+            },
+        ),
         ok(json!({"aud": ["fedgate", "b"], "azp": "fedgate"})),
         no(
             json!({"azp": "other"}),
@@ -418,6 +429,7 @@ fn every_allowed_algorithm_verifies_tokens_signed_by_pyjwt() {
     let expect = Expectations {
         issuer: "https://op.independent.example".into(),
         client_id: "fedgate-independent".into(),
+        other_client_ids: Vec::new(),
         skew_secs: 60,
         max_age_secs: 600,
         max_lifetime_secs: 3600,

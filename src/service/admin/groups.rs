@@ -2,7 +2,7 @@
 
 use serde::Deserialize;
 
-use super::super::names::{ResourceName, parse_description};
+use super::super::names::{ResourceName, parse_description, parse_display_name};
 use super::super::{Accounts, AuthContext, Error, Result, new_id};
 use super::*;
 use crate::model::*;
@@ -12,6 +12,9 @@ pub struct GroupInput {
     pub name: Option<String>,
     pub description: Option<String>,
     pub domain_id: Option<String>,
+    /// Set by the cloud dialects only: no Huawei or Keystone body carries it.
+    #[serde(skip)]
+    pub display_name: Option<String>,
 }
 
 impl Accounts {
@@ -27,6 +30,11 @@ impl Accounts {
             domain_id: domain.id,
             name: ResourceName::parse("group.name", name, 128)?.into_inner(),
             description: parse_description("group.description", input.description.as_deref().unwrap_or(""))?,
+            display_name: input
+                .display_name
+                .as_deref()
+                .map(|d| parse_display_name("DisplayName", d))
+                .transpose()?,
             created_at_ms: now_ms,
         };
         self.store.create_group(&group).await?;
@@ -63,7 +71,7 @@ impl Accounts {
 
     pub async fn update_group(&self, ctx: &AuthContext, id: &str, input: GroupInput) -> Result<Group> {
         let mut group = self.group_for_admin(ctx, id).await?;
-        if input.name.is_none() && input.description.is_none() {
+        if input.name.is_none() && input.description.is_none() && input.display_name.is_none() {
             return Err(Error::MissingField {
                 field: "group.name".into(),
             });
@@ -79,6 +87,9 @@ impl Accounts {
         }
         if let Some(d) = &input.description {
             group.description = parse_description("group.description", d)?;
+        }
+        if let Some(d) = &input.display_name {
+            group.display_name = Some(parse_display_name("DisplayName", d)?);
         }
         if !self.store.update_group(&group).await? {
             return Err(Error::not_found("group", id));

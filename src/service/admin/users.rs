@@ -2,7 +2,7 @@
 
 use serde::Deserialize;
 
-use super::super::names::{NewPassword, UserName, parse_description};
+use super::super::names::{NewPassword, UserName, parse_description, parse_display_name};
 use super::super::{Accounts, AuthContext, Error, IamCode, Result, Services, SignIn, new_id};
 use super::*;
 use crate::model::*;
@@ -24,6 +24,9 @@ pub struct UserInput {
     pub xuser_type: Option<String>,
     pub xuser_id: Option<String>,
     pub access_mode: Option<String>,
+    /// Set by the cloud dialects only: no Huawei or Keystone body carries it.
+    #[serde(skip)]
+    pub display_name: Option<String>,
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -76,6 +79,21 @@ impl Accounts {
             .ok_or_else(|| Error::not_found("user", id))?;
         self.require_self_or_domain_admin(ctx, &user.id, &user.domain_id)?;
         Ok(user)
+    }
+
+    /// The user named `name` in `domain_id`, for its admins and itself. Anyone else is refused
+    /// whether or not the name exists, so the answer tells them nothing.
+    pub async fn user_by_name(&self, ctx: &AuthContext, domain_id: &str, name: &str) -> Result<User> {
+        match self.store.get_user_by_name(domain_id, name).await? {
+            Some(user) => {
+                self.require_self_or_domain_admin(ctx, &user.id, &user.domain_id)?;
+                Ok(user)
+            }
+            None => {
+                self.require_domain_admin(ctx, domain_id)?;
+                Err(Error::not_found("user", name))
+            }
+        }
     }
 
     pub async fn list_users(&self, ctx: &AuthContext, q: UserListQuery) -> Result<Vec<User>> {
@@ -263,6 +281,9 @@ fn apply_user_input(user: &mut User, input: &UserInput) -> Result<Option<NewPass
             code: IamCode::InvalidDescription,
             message: "Invalid user description.".into(),
         })?;
+    }
+    if let Some(d) = &input.display_name {
+        user.display_name = Some(parse_display_name("DisplayName", d)?);
     }
     if let Some(email) = &input.email {
         if !email_ok(email) {

@@ -15,6 +15,7 @@ fn group_from(row: &AnyRow) -> Result<Group, sqlx::Error> {
         domain_id: row.try_get("domain_id")?,
         name: row.try_get("name")?,
         description: row.try_get("description")?,
+        display_name: row.try_get("display_name")?,
         created_at_ms: row.try_get("created_at")?,
     })
 }
@@ -23,13 +24,15 @@ fn group_from(row: &AnyRow) -> Result<Group, sqlx::Error> {
 impl GroupStore for SqlStore {
     async fn create_group(&self, g: &Group) -> StoreResult<()> {
         sqlx::query(
-            "INSERT INTO user_groups (id, domain_id, name, description, created_at) VALUES ($1, $2, $3, $4, $5)",
+            "INSERT INTO user_groups (id, domain_id, name, description, created_at, display_name) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
         )
         .bind(g.id.clone())
         .bind(g.domain_id.clone())
         .bind(g.name.clone())
         .bind(g.description.clone())
         .bind(g.created_at_ms)
+        .bind(g.display_name.clone())
         .execute(&self.pool)
         .await
         .map_err(|e| write_error(e, "group"))?;
@@ -54,10 +57,11 @@ impl GroupStore for SqlStore {
     }
 
     async fn update_group(&self, g: &Group) -> StoreResult<bool> {
-        let done = sqlx::query("UPDATE user_groups SET name = $2, description = $3 WHERE id = $1")
+        let done = sqlx::query("UPDATE user_groups SET name = $2, description = $3, display_name = $4 WHERE id = $1")
             .bind(g.id.clone())
             .bind(g.name.clone())
             .bind(g.description.clone())
+            .bind(g.display_name.clone())
             .execute(&self.pool)
             .await
             .map_err(|e| write_error(e, "group"))?;
@@ -124,7 +128,7 @@ impl GroupStore for SqlStore {
 
     async fn list_groups_of_user(&self, user_id: &str) -> StoreResult<Vec<Group>> {
         let rows = sqlx::query(
-            "SELECT g.id, g.domain_id, g.name, g.description, g.created_at FROM user_groups g \
+            "SELECT g.id, g.domain_id, g.name, g.description, g.created_at, g.display_name FROM user_groups g \
              JOIN group_members m ON m.group_id = g.id WHERE m.user_id = $1 ORDER BY g.name, g.id",
         )
         .bind(user_id.to_string())

@@ -10,7 +10,7 @@ use crate::store::{StoreResult, UserStore};
 
 pub(super) const USER_COLUMNS: &str = "id, domain_id, name, password_hash, enabled, description, email, areacode, phone, \
      access_mode, pwd_status, xuser_type, xuser_id, password_expires_at, last_project_id, is_domain_owner, \
-     created_at, updated_at, password_changed_at, last_login_at";
+     created_at, updated_at, password_changed_at, last_login_at, display_name";
 
 pub(super) fn user_from(row: &AnyRow) -> Result<User, sqlx::Error> {
     Ok(User {
@@ -20,6 +20,7 @@ pub(super) fn user_from(row: &AnyRow) -> Result<User, sqlx::Error> {
         password_hash: row.try_get("password_hash")?,
         enabled: flag(row, "enabled")?,
         description: row.try_get("description")?,
+        display_name: row.try_get("display_name")?,
         email: row.try_get("email")?,
         areacode: row.try_get("areacode")?,
         phone: row.try_get("phone")?,
@@ -42,7 +43,7 @@ impl UserStore for SqlStore {
     async fn create_user(&self, u: &User) -> StoreResult<()> {
         sqlx::query(AssertSqlSafe(format!(
             "INSERT INTO users ({USER_COLUMNS}) VALUES \
-             ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)"
+             ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)"
         )))
         .bind(u.id.clone())
         .bind(u.domain_id.clone())
@@ -64,6 +65,7 @@ impl UserStore for SqlStore {
         .bind(u.updated_at_ms)
         .bind(u.password_changed_at_ms)
         .bind(u.last_login_at_ms)
+        .bind(u.display_name.clone())
         .execute(&self.pool)
         .await
         .map_err(|e| write_error(e, "user"))?;
@@ -121,7 +123,7 @@ impl UserStore for SqlStore {
             "UPDATE users SET name = $2, password_hash = $3, enabled = $4, description = $5, email = $6, \
              areacode = $7, phone = $8, access_mode = $9, pwd_status = $10, xuser_type = $11, xuser_id = $12, \
              password_expires_at = $13, last_project_id = $14, updated_at = $15, password_changed_at = $16, \
-             last_login_at = $17 WHERE id = $1",
+             last_login_at = $17, display_name = $18 WHERE id = $1",
         )
         .bind(u.id.clone())
         .bind(u.name.clone())
@@ -140,6 +142,7 @@ impl UserStore for SqlStore {
         .bind(u.updated_at_ms)
         .bind(u.password_changed_at_ms)
         .bind(u.last_login_at_ms)
+        .bind(u.display_name.clone())
         .execute(&self.pool)
         .await
         .map_err(|e| write_error(e, "user"))?;
