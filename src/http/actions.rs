@@ -390,6 +390,12 @@ const ACTIONS: &[(&str, &str, &str)] = &[
 ];
 
 /// The action of `method` on `route` (a route template), if the table names one.
+/// Every action name a route performs, for the dialects' tables to be checked against.
+#[cfg(test)]
+pub(super) fn names() -> Vec<&'static str> {
+    ACTIONS.iter().map(|(_, _, action)| *action).collect()
+}
+
 pub fn action(method: &Method, route: &str) -> Option<&'static str> {
     let find = |m: &str| {
         ACTIONS

@@ -582,6 +582,12 @@ async fn assumed_roles_sign_and_end_with_their_key(db: Db) {
     let body = json!({"agency": {"name": "deployer", "domain_id": account, "trust_domain_id": account}});
     let (status, agency) = app.call("POST", "/v3.0/OS-AGENCY/agencies", &token, Some(body)).await;
     assert_eq!(status, 201, "{agency}");
+    // The agency administers the account, so only a session policy can narrow its sessions.
+    let agency_id = agency["agency"]["id"].as_str().unwrap();
+    let (_, roles) = app.call("GET", "/v3/roles?name=admin", &token, None).await;
+    let admin_role = roles["roles"][0]["id"].as_str().unwrap();
+    let grant = format!("/v3.0/OS-AGENCY/domains/{account}/agencies/{agency_id}/roles/{admin_role}");
+    assert_eq!(app.call("PUT", &grant, &token, None).await.0, 204);
     let arn = format!("acs:ram::{account}:role/deployer");
     let params = [
         ("RoleArn", arn.as_str()),
@@ -604,6 +610,44 @@ async fn assumed_roles_sign_and_end_with_their_key(db: Db) {
     assert_eq!(status, 200, "{who}");
     assert_eq!(who["IdentityType"], "AssumedRoleUser", "{who}");
     assert_eq!(who["Arn"], format!("acs:ram::{account}:assumed-role/deployer/deploy-7"));
+    assert_eq!(
+        call(&app, &temporary, "ListUsers", IMS, &[]).await.0,
+        200,
+        "the agency's own power"
+    );
+    // A session policy in Alibaba's language narrows the credential on every dialect.
+    let policy = r#"{"Version": "1", "Statement": [{"Effect": "Allow", "Action": ["sts:GetCallerIdentity", "ram:ListAccessKeys"], "Resource": "*"}]}"#;
+    let narrowed = [
+        ("RoleArn", arn.as_str()),
+        ("RoleSessionName", "deploy-8"),
+        ("Policy", policy),
+    ];
+    let (status, body) = call(&app, &key, "AssumeRole", STS, &narrowed).await;
+    assert_eq!(status, 200, "{body}");
+    let c = &body["Credentials"];
+    let limited = Key {
+        access: c["AccessKeyId"].as_str().unwrap().into(),
+        secret: c["AccessKeySecret"].as_str().unwrap().into(),
+        security_token: Some(c["SecurityToken"].as_str().unwrap().into()),
+    };
+    assert_eq!(call(&app, &limited, "GetCallerIdentity", STS, &[]).await.0, 200);
+    assert_eq!(
+        refusal(call(&app, &limited, "ListUsers", IMS, &[]).await),
+        (403, "NoPermission".into()),
+        "an action the policy does not allow"
+    );
+    let wider = [
+        ("RoleArn", arn.as_str()),
+        ("RoleSessionName", "deploy-9"),
+        (
+            "Policy",
+            r#"{"Version": "1", "Statement": [{"Effect": "Allow", "Action": "ram:GetUser", "Resource": "acs:ram:*:*:user/bob"}]}"#,
+        ),
+    ];
+    assert_eq!(
+        refusal(call(&app, &key, "AssumeRole", STS, &wider).await),
+        (400, "InvalidParameter".into())
+    );
     // A temporary credential with someone else's security token is refused.
     let (_, other) = call(&app, &key, "AssumeRole", STS, &params).await;
     let mismatched = Key {

@@ -131,7 +131,7 @@ async fn caller(core: &Services, parts: &Parts) -> Result<Option<AuthContext>, E
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Api {
+pub(super) enum Api {
     Ims,
     Sts,
 }
@@ -147,10 +147,10 @@ impl Api {
 
 /// An action this dialect serves and the fedgate action (`iam:<resource>:<verb>`, as session
 /// policies name them) it performs: the same as the Huawei route doing the same thing.
-struct Action {
-    name: &'static str,
-    api: Api,
-    iam: &'static str,
+pub(super) struct Action {
+    pub(super) name: &'static str,
+    pub(super) api: Api,
+    pub(super) iam: &'static str,
 }
 
 const fn ims(name: &'static str, iam: &'static str) -> Action {
@@ -169,7 +169,7 @@ const fn sts(name: &'static str, iam: &'static str) -> Action {
     }
 }
 
-const ACTIONS: &[Action] = &[
+pub(super) const ACTIONS: &[Action] = &[
     ims("CreateUser", "iam:users:createUser"),
     ims("GetUser", "iam:users:getUser"),
     ims("UpdateUser", "iam:users:updateUser"),
@@ -365,4 +365,28 @@ pub(super) fn list_body<T: serde::Serialize>(
         body["Marker"] = Value::String(marker);
     }
     Ok(body)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A dialect action performs what a Huawei route performs, under the same name, so a
+    /// session policy means the same on every dialect.
+    #[test]
+    fn every_action_names_a_route_action() {
+        let known = super::super::actions::names();
+        for action in ACTIONS {
+            assert!(
+                known.contains(&action.iam),
+                "{} names {}, which no route performs",
+                action.name,
+                action.iam
+            );
+        }
+        let mut names: Vec<&str> = ACTIONS.iter().map(|a| a.name).collect();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), ACTIONS.len(), "an action is listed twice");
+    }
 }

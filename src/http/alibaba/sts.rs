@@ -93,6 +93,79 @@ fn signed_in_to(ctx: AuthContext, account: &str, provider: &str) -> Result<AuthC
     Ok(ctx)
 }
 
+/// An Alibaba session policy (`{"Version": "1", "Statement": [{"Effect", "Action",
+/// "Resource"}]}`) in fedgate's grammar, which then validates it, carries it sealed and lets
+/// it only narrow. Each action pattern (`ram:GetUser`, `ram:List*`, `sts:*`, `*`) becomes the
+/// fedgate actions (`iam:<resource>:<verb>`) of the dialect's actions it matches, `ram:*` or
+/// `*` all of fedgate's IAM actions. A `Resource` other than `*` or any `Condition` cannot be
+/// evaluated here, so it is refused rather than read as wider than written.
+fn translate_policy(text: &str) -> Result<Value, Error> {
+    let refuse = |why: &str| Error::invalid("Policy", why);
+    let policy: Value = serde_json::from_str(text).map_err(|_| refuse("must be a JSON policy document"))?;
+    let statements = policy
+        .get("Statement")
+        .and_then(Value::as_array)
+        .ok_or_else(|| refuse("must have a Statement list"))?;
+    let strings = |v: Option<&Value>| -> Option<Vec<String>> {
+        match v? {
+            Value::String(s) => Some(vec![s.clone()]),
+            Value::Array(items) => items.iter().map(|i| i.as_str().map(str::to_string)).collect(),
+            _ => None,
+        }
+    };
+    let mut translated = Vec::new();
+    for statement in statements {
+        let effect = match statement.get("Effect").and_then(Value::as_str) {
+            Some(e @ ("Allow" | "Deny")) => e,
+            _ => return Err(refuse("each Statement's Effect must be Allow or Deny")),
+        };
+        if statement.get("Condition").is_some() {
+            return Err(refuse("Conditions cannot be evaluated by this service"));
+        }
+        let resources = strings(statement.get("Resource")).ok_or_else(|| refuse("each Statement needs Resource"))?;
+        if resources.iter().any(|r| r != "*") {
+            return Err(refuse(
+                "Resource must be \"*\": Alibaba resource names cannot be evaluated here",
+            ));
+        }
+        let patterns = strings(statement.get("Action")).ok_or_else(|| refuse("each Statement needs Action"))?;
+        let mut actions: Vec<&str> = Vec::new();
+        for pattern in &patterns {
+            for action in fedgate_actions(pattern) {
+                if !actions.contains(&action) {
+                    actions.push(action);
+                }
+            }
+        }
+        if !actions.is_empty() {
+            translated.push(json!({"Effect": effect, "Action": actions}));
+        }
+    }
+    if !translated.iter().any(|s| s["Effect"] == "Allow") {
+        return Err(refuse("allows none of this service's actions"));
+    }
+    Ok(json!({"Version": "1.1", "Statement": translated}))
+}
+
+/// The fedgate actions an Alibaba action pattern names.
+fn fedgate_actions(pattern: &str) -> Vec<&'static str> {
+    if pattern == "*" || pattern.eq_ignore_ascii_case("ram:*") || pattern.eq_ignore_ascii_case("ims:*") {
+        return vec!["iam:*:*"];
+    }
+    let Some((service, name)) = pattern.split_once(':') else {
+        return Vec::new();
+    };
+    super::ACTIONS
+        .iter()
+        .filter(|a| match a.api {
+            super::Api::Ims => service.eq_ignore_ascii_case("ram") || service.eq_ignore_ascii_case("ims"),
+            super::Api::Sts => service.eq_ignore_ascii_case("sts"),
+        })
+        .filter(|a| crate::sts::policy::wildcard_match(name, a.name))
+        .map(|a| a.iam)
+        .collect()
+}
+
 fn caller_identity(ctx: &AuthContext) -> Result<Value, Error> {
     let identity = &ctx.identity;
     let account = &identity.user.domain.id;
@@ -125,11 +198,7 @@ async fn assume_role(sts: &Sts, caller: AuthContext, p: &Params, now: i64) -> Re
     let given = p.get("RoleSessionName").filter(|s| !s.is_empty());
     // Without a session name the assumed role's ARN names the caller, as GetCallerIdentity does.
     let session_name = given.unwrap_or(&caller.identity.user.name).to_string();
-    if p.get("Policy").is_some() {
-        // Alibaba's policy grammar names Alibaba's actions; until they are translated to
-        // fedgate's, a policy that cannot narrow is refused rather than ignored.
-        return Err(Error::invalid("Policy", "is not supported by this service"));
-    }
+    let policy = p.get("Policy").map(translate_policy).transpose()?;
     let duration = match p.get("DurationSeconds") {
         None => DEFAULT_DURATION_SECS,
         Some(v) => v
@@ -150,7 +219,7 @@ async fn assume_role(sts: &Sts, caller: AuthContext, p: &Params, now: i64) -> Re
                         name: Some(name.to_string()),
                     }),
                 }),
-                policy: None,
+                policy,
             },
             token: None,
         },
@@ -175,6 +244,51 @@ async fn assume_role(sts: &Sts, caller: AuthContext, p: &Params, now: i64) -> Re
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn alibaba_policies_become_fedgate_policies_or_are_refused() {
+        let ok = |text: &str| translate_policy(text).map_err(|e| e.to_string());
+        let doc = |statement: &str| format!(r#"{{"Version": "1", "Statement": [{statement}]}}"#);
+        let cases: Vec<(&str, String, Result<Value, String>)> = vec![
+            (
+                "exact actions",
+                doc(r#"{"Effect": "Allow", "Action": ["ram:GetUser", "sts:GetCallerIdentity"], "Resource": "*"}"#),
+                Ok(json!({"Version": "1.1", "Statement": [{"Effect": "Allow",
+                    "Action": ["iam:users:getUser", "iam:tokens:validate"]}]})),
+            ),
+            (
+                "a wildcard over the dialect's names, shared actions once",
+                doc(r#"{"Effect": "Allow", "Action": "ram:ListUser*", "Resource": ["*"]}"#),
+                Ok(json!({"Version": "1.1", "Statement": [{"Effect": "Allow",
+                    "Action": ["iam:users:listUsers", "iam:users:listUsersForGroup"]}]})),
+            ),
+            (
+                "everything of RAM, and a Deny that keeps its meaning",
+                doc(r#"{"Effect": "Allow", "Action": "ram:*", "Resource": "*"}, {"Effect": "Deny", "Action": "ram:DeleteUser", "Resource": "*"}"#),
+                Ok(json!({"Version": "1.1", "Statement": [{"Effect": "Allow", "Action": ["iam:*:*"]},
+                    {"Effect": "Deny", "Action": ["iam:users:deleteUser"]}]})),
+            ),
+            (
+                "a resource it cannot evaluate",
+                doc(r#"{"Effect": "Allow", "Action": "ram:GetUser", "Resource": "acs:ram:*:*:user/bob"}"#),
+                Err("invalid input for field 'Policy': Resource must be \"*\": Alibaba resource names cannot be evaluated here".into()),
+            ),
+            (
+                "a condition",
+                doc(r#"{"Effect": "Allow", "Action": "ram:GetUser", "Resource": "*", "Condition": {"IpAddress": {"acs:SourceIp": "10.0.0.0/8"}}}"#),
+                Err("invalid input for field 'Policy': Conditions cannot be evaluated by this service".into()),
+            ),
+            (
+                "another service only",
+                doc(r#"{"Effect": "Allow", "Action": "oss:GetObject", "Resource": "*"}"#),
+                Err("invalid input for field 'Policy': allows none of this service's actions".into()),
+            ),
+            ("not JSON", "{".into(), Err("invalid input for field 'Policy': must be a JSON policy document".into())),
+        ];
+        for (name, text, want) in cases {
+            assert_eq!(ok(&text), want, "{name}");
+        }
+    }
 
     #[test]
     fn role_arns_name_an_account_and_a_role() {
