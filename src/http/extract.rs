@@ -223,7 +223,7 @@ where
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
         let signed = match parts.extensions.get::<SignedOutcome>() {
-            Some(SignedOutcome::Verified { by, signed_headers }) => {
+            Some(SignedOutcome::Verified { by, signed_headers, .. }) => {
                 Some((by.clone(), super::signed::scope_hint(&parts.headers, signed_headers)))
             }
             _ => None,

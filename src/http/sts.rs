@@ -117,7 +117,7 @@ pub async fn check_signed_request(
         .verify_signed_request(&received, authorization, find("x-security-token"), now)
         .await?;
     let (by, signed_headers) = match outcome {
-        SignedOutcome::Verified { by, signed_headers } => (by, signed_headers),
+        SignedOutcome::Verified { by, signed_headers, .. } => (by, signed_headers),
         SignedOutcome::UnknownKey { access } => {
             return Err(Error::Unauthenticated(format!("signed request: unknown access key {access}")).into());
         }

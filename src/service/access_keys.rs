@@ -227,7 +227,10 @@ fn is_virtual_user(ctx: &AuthContext) -> bool {
 impl Sts {
     /// A user manages its own keys; its domain's admins and cloud admins manage them too.
     /// `NotFound` when the user does not exist and is not the caller.
-    async fn authorize_keys_of(&self, ctx: &AuthContext, user_id: &str) -> Result<()> {
+    /// The user itself, or an admin of its account; to change an account owner's keys, only
+    /// the owner or a cloud admin: a key is a credential, and the account's IAM admins must
+    /// not be able to sign as its owner (or lock it out).
+    async fn authorize_keys_of(&self, ctx: &AuthContext, user_id: &str, write: bool) -> Result<()> {
         if ctx.user_id() == user_id {
             return Ok(());
         }
@@ -236,17 +239,25 @@ impl Sts {
             .get_user(user_id)
             .await?
             .ok_or_else(|| Error::not_found("user", user_id))?;
-        self.require_domain_admin(ctx, &user.domain_id)
+        self.require_domain_admin(ctx, &user.domain_id)?;
+        if write && user.is_domain_owner && !self.is_cloud_admin(ctx) {
+            return Err(Error::Forbidden(format!(
+                "user {} cannot change the access keys of the account owner {user_id}",
+                ctx.user_id()
+            )));
+        }
+        Ok(())
     }
 
-    /// The key, if the caller may manage it; `NotFound` when it does not exist.
-    async fn managed_key(&self, ctx: &AuthContext, access: &str) -> Result<StoredAccessKey> {
+    /// The key, if the caller may read it (or, with `write`, change it); `NotFound` when it
+    /// does not exist.
+    async fn managed_key(&self, ctx: &AuthContext, access: &str, write: bool) -> Result<StoredAccessKey> {
         let key = self
             .store
             .get_access_key(access)
             .await?
             .ok_or_else(|| Error::not_found("credential", access))?;
-        self.authorize_keys_of(ctx, &key.user_id).await?;
+        self.authorize_keys_of(ctx, &key.user_id, write).await?;
         Ok(key)
     }
 
@@ -267,7 +278,7 @@ impl Sts {
                 "federated user {user_id} has no stored user and cannot hold permanent access keys"
             )));
         }
-        self.authorize_keys_of(ctx, &user_id).await?;
+        self.authorize_keys_of(ctx, &user_id, true).await?;
         let access = new_access_key();
         let secret = SecretKey(Zeroizing::new(new_secret_key()));
         let keys = &self.access_keys;
@@ -301,13 +312,13 @@ impl Sts {
     /// The keys of `user_id`, or the caller's own.
     pub async fn list_credentials(&self, ctx: &AuthContext, q: CredentialListQuery) -> Result<Vec<Credential>> {
         let user_id = q.user_id.unwrap_or_else(|| ctx.user_id().to_string());
-        self.authorize_keys_of(ctx, &user_id).await?;
+        self.authorize_keys_of(ctx, &user_id, false).await?;
         let keys = self.store.list_access_keys(&user_id).await?;
         Ok(keys.iter().map(|k| self.access_keys.credential(k)).collect())
     }
 
     pub async fn get_credential(&self, ctx: &AuthContext, access: &str) -> Result<Credential> {
-        let key = self.managed_key(ctx, access).await?;
+        let key = self.managed_key(ctx, access, false).await?;
         Ok(self.access_keys.credential(&key))
     }
 
@@ -327,7 +338,7 @@ impl Sts {
             .as_deref()
             .map(|d| parse_description("credential.description", d))
             .transpose()?;
-        let mut key = self.managed_key(ctx, access).await?;
+        let mut key = self.managed_key(ctx, access, true).await?;
         let deactivated = key.enabled && enabled == Some(false);
         key.enabled = enabled.unwrap_or(key.enabled);
         key.description = description.unwrap_or(key.description);
@@ -350,7 +361,7 @@ impl Sts {
     }
 
     pub async fn delete_credential(&self, ctx: &AuthContext, access: &str, now_ms: i64) -> Result<()> {
-        self.managed_key(ctx, access).await?;
+        self.managed_key(ctx, access, true).await?;
         if !self.store.delete_access_key(access).await? {
             return Err(Error::not_found("credential", access));
         }

@@ -59,6 +59,11 @@ fn refuse_untypeable(mapped: &Mapped<'_>) -> std::result::Result<(), String> {
 }
 
 impl SignIn {
+    /// The account (domain) identity provider `idp_id` belongs to, if it exists.
+    pub async fn provider_account(&self, idp_id: &str) -> Result<Option<String>> {
+        Ok(self.store.get_idp(idp_id).await?.map(|idp| idp.domain_id))
+    }
+
     /// Maps `attributes` with the protocol's mapping and issues an unscoped federated token.
     pub async fn federated_login(
         &self,

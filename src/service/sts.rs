@@ -164,12 +164,26 @@ pub enum SignedBy {
 #[derive(Debug, Clone)]
 pub enum SignedOutcome {
     /// `signed_headers` as the Authorization header listed them (lower case): headers that
-    /// choose something (the scope) count only when signed.
-    Verified { by: SignedBy, signed_headers: Vec<String> },
+    /// choose something (the scope) count only when signed. `scheme` says whose signature
+    /// it was: each dialect accepts only signatures that cover what it reads.
+    Verified {
+        by: SignedBy,
+        signed_headers: Vec<String>,
+        scheme: SignatureScheme,
+    },
     /// A permanent access key fedgate does not know. Endpoints where the caller proves itself
     /// in the body (password tokens, securitytokens with a token) ignore such a signature:
     /// the Huawei SDK signs every request, with whatever key it was given.
     UnknownKey { access: String },
+}
+
+/// Whose way a request was signed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SignatureScheme {
+    /// `SDK-HMAC-SHA256`: only `host` and `x-sdk-date` need be signed, no nonce.
+    Huawei,
+    /// `ACS3-HMAC-SHA256`: the action, version, date, nonce and body digest always signed.
+    Alibaba,
 }
 
 /// The one-time namespace of Alibaba signature nonces.
@@ -525,7 +539,13 @@ impl Services {
 
     /// What a verified signature by `key` establishes: an inactive permanent key signs
     /// nothing, and an active one's use is noted.
-    fn signed_by(&self, key: SigningKey, signed_headers: &[&str], now_ms: i64) -> Result<SignedOutcome> {
+    fn signed_by(
+        &self,
+        key: SigningKey,
+        signed_headers: &[&str],
+        scheme: SignatureScheme,
+        now_ms: i64,
+    ) -> Result<SignedOutcome> {
         let by = match key {
             SigningKey::Temporary(credential) => SignedBy::Temporary(credential),
             SigningKey::Permanent(key) => {
@@ -545,6 +565,7 @@ impl Services {
         Ok(SignedOutcome::Verified {
             by,
             signed_headers: signed_headers.iter().map(|h| h.to_string()).collect(),
+            scheme,
         })
     }
 
@@ -570,7 +591,7 @@ impl Services {
         if !verified.body_signed {
             return Err(signed(StsError::BodyUnsigned));
         }
-        self.signed_by(key, &auth.signed_headers, now_ms)
+        self.signed_by(key, &auth.signed_headers, SignatureScheme::Huawei, now_ms)
     }
 
     /// Checks a request signed the Alibaba Cloud SDK way (`ACS3-HMAC-SHA256`, the security
@@ -596,7 +617,7 @@ impl Services {
         if !self.store.remember_once(ACS3_NONCES, &nonce, until_ms, now_ms).await? {
             return Err(signed(StsError::NonceReused));
         }
-        self.signed_by(key, &auth.signed_headers, now_ms)
+        self.signed_by(key, &auth.signed_headers, SignatureScheme::Alibaba, now_ms)
     }
 
     /// The identity a verified signature speaks for, in the scope the request asks for:

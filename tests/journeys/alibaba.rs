@@ -8,6 +8,8 @@ use fedgate::sts::signing::{Received, signature};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
+mod attacks;
+
 use crate::oidc_op::{SigningKey, TlsDiscoveryServer, jwt};
 use crate::saml_idp::TestIdp;
 use crate::support::{Db, TestApp, spawn_app};
@@ -387,8 +389,8 @@ async fn callers_and_actions(db: Db) {
             &other,
             "GetUser",
             bob_by_id,
-            403,
-            "NoPermission",
+            404,
+            "EntityNotExist.User",
         ),
         (
             "globex's admin lists only its own users",
@@ -886,7 +888,7 @@ async fn oidc_providers_and_assume_role_with_oidc(db: Db) {
             "the provider under another account",
             id_token("repo:acme/app"),
             "acs:ram::elsewhere:oidc-provider/ci".into(),
-            (403, "NoPermission".into()),
+            (401, "InvalidAuthentication".into()),
         ),
         (
             "a provider that does not exist",
@@ -918,6 +920,17 @@ async fn oidc_providers_and_assume_role_with_oidc(db: Db) {
         (401, "InvalidAuthentication".into()),
         "a fingerprint that does not match"
     );
+    // A protocol added through the identity API keeps the provider: deleting would take it too.
+    let saml = "/v3/OS-FEDERATION/identity_providers/ci/protocols/saml";
+    let protocol = json!({"protocol": {"mapping_id": "ci-mapping"}});
+    assert_eq!(app.call("PUT", saml, t, Some(protocol)).await.0, 201);
+    let (status, body) = ims("DeleteOIDCProvider", vec![name("ci")]).await;
+    assert_eq!(
+        (status, body["Code"].as_str()),
+        (409, Some("EntityAlreadyExists")),
+        "{body}"
+    );
+    assert_eq!(app.call("DELETE", saml, t, None).await.0, 204);
     // Deleting the provider removes it and its starting mapping.
     assert_eq!(ims("DeleteOIDCProvider", vec![name("ci")]).await.0, 200);
     assert_eq!(

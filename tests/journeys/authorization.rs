@@ -332,6 +332,14 @@ fn table(w: &World, run: usize) -> Vec<Row> {
             Some(json!({"user": {"password": format!("Taken-0ver{run}")}})),
             [403, 403, 403, 200, 403],
         ),
+        (
+            // A key signs as its user: the account's IAM admins cannot make one for its owner.
+            "create an access key for the account owner",
+            "POST",
+            "/v3.0/OS-CREDENTIAL/credentials".into(),
+            Some(json!({"credential": {"user_id": w.owner}})),
+            [403, 403, 403, 201, 403],
+        ),
     ]
 }
 

@@ -122,7 +122,11 @@ impl Ims {
                 });
             }
         };
-        let user = self.accounts.get_user(&self.ctx, &id).await?;
+        // Another account's user is as absent as a missing one.
+        let user = match self.accounts.get_user(&self.ctx, &id).await {
+            Err(Error::Forbidden(_)) => return Err(Error::not_found("user", &id)),
+            other => other?,
+        };
         if user.domain_id != self.account_id {
             return Err(Error::not_found("user", &id));
         }
@@ -133,6 +137,10 @@ impl Ims {
     async fn key_owner(&self, p: &Params) -> Result<String, Error> {
         match p.get("UserPrincipalName") {
             Some(principal) => Ok(self.user_named(principal).await?.id),
+            // An agency session speaks for no user that could hold keys.
+            None if self.ctx.token.agency.is_some() => Err(Error::Forbidden(
+                "an agency session holds no access keys; name the user".into(),
+            )),
             None => Ok(self.ctx.user_id().to_string()),
         }
     }

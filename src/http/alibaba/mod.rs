@@ -29,7 +29,7 @@ use serde_json::Value;
 use super::error::ApiError;
 use super::extract::header_text;
 use super::middleware::RequestId;
-use crate::service::sts::{ScopeHint, SignedOutcome};
+use crate::service::sts::{ScopeHint, SignatureScheme, SignedOutcome};
 use crate::service::{AuthContext, Error, Services, now_ms};
 
 pub const IMS_VERSION: &str = "2019-08-15";
@@ -101,7 +101,9 @@ async fn answer(core: Arc<Services>, req: Request) -> Result<Value, Error> {
     }
     let caller = caller(&core, &parts).await?;
     if let Some(ctx) = &caller {
-        core.check_session_policies(ctx, action.iam)?;
+        for iam in action.iam {
+            core.check_session_policies(ctx, iam)?;
+        }
     }
     let now = now_ms();
     match action.api {
@@ -117,9 +119,18 @@ fn authenticated(caller: Option<AuthContext>) -> Result<AuthContext, Error> {
 /// The caller a verified signature speaks for, in its own account.
 async fn caller(core: &Services, parts: &Parts) -> Result<Option<AuthContext>, Error> {
     match parts.extensions.get::<SignedOutcome>() {
-        Some(SignedOutcome::Verified { by, .. }) => Ok(Some(
+        // Another scheme's signature need not cover the action, version or parameters this
+        // dialect reads (the Huawei one signs only host and date), so it proves nothing here.
+        Some(SignedOutcome::Verified {
+            by,
+            scheme: SignatureScheme::Alibaba,
+            ..
+        }) => Ok(Some(
             core.signed_context(by, Some(ScopeHint::OwnDomain), now_ms()).await?,
         )),
+        Some(SignedOutcome::Verified { scheme, .. }) => Err(Error::Unauthenticated(format!(
+            "a {scheme:?} signature does not cover an Alibaba call; sign with ACS3-HMAC-SHA256"
+        ))),
         Some(SignedOutcome::UnknownKey { access }) => {
             Err(Error::Unauthenticated(format!("unknown access key {access}")))
         }
@@ -145,15 +156,16 @@ impl Api {
     }
 }
 
-/// An action this dialect serves and the fedgate action (`iam:<resource>:<verb>`, as session
-/// policies name them) it performs: the same as the Huawei route doing the same thing.
+/// An action this dialect serves and the fedgate actions (`iam:<resource>:<verb>`, as session
+/// policies name them) it performs: every action the Huawei routes doing the same work check,
+/// so a session policy cannot be sidestepped by an action that does several things at once.
 pub(super) struct Action {
     pub(super) name: &'static str,
     pub(super) api: Api,
-    pub(super) iam: &'static str,
+    pub(super) iam: &'static [&'static str],
 }
 
-const fn ims(name: &'static str, iam: &'static str) -> Action {
+const fn ims(name: &'static str, iam: &'static [&'static str]) -> Action {
     Action {
         name,
         api: Api::Ims,
@@ -161,7 +173,7 @@ const fn ims(name: &'static str, iam: &'static str) -> Action {
     }
 }
 
-const fn sts(name: &'static str, iam: &'static str) -> Action {
+const fn sts(name: &'static str, iam: &'static [&'static str]) -> Action {
     Action {
         name,
         api: Api::Sts,
@@ -170,61 +182,128 @@ const fn sts(name: &'static str, iam: &'static str) -> Action {
 }
 
 pub(super) const ACTIONS: &[Action] = &[
-    ims("CreateUser", "iam:users:createUser"),
-    ims("GetUser", "iam:users:getUser"),
-    ims("UpdateUser", "iam:users:updateUser"),
-    ims("DeleteUser", "iam:users:deleteUser"),
-    ims("ListUsers", "iam:users:listUsers"),
-    ims("ListUserBasicInfos", "iam:users:listUsers"),
-    ims("CreateAccessKey", "iam:credentials:createCredential"),
-    ims("DeleteAccessKey", "iam:credentials:deleteCredential"),
-    ims("UpdateAccessKey", "iam:credentials:updateCredential"),
-    ims("ListAccessKeys", "iam:credentials:listCredentials"),
-    ims("GetAccessKeyLastUsed", "iam:credentials:getCredential"),
-    ims("CreateGroup", "iam:groups:createGroup"),
-    ims("GetGroup", "iam:groups:getGroup"),
-    ims("UpdateGroup", "iam:groups:updateGroup"),
-    ims("DeleteGroup", "iam:groups:deleteGroup"),
-    ims("ListGroups", "iam:groups:listGroups"),
-    ims("AddUserToGroup", "iam:permissions:addUserToGroup"),
-    ims("RemoveUserFromGroup", "iam:permissions:removeUserFromGroup"),
-    ims("ListUsersForGroup", "iam:users:listUsersForGroup"),
-    ims("ListGroupsForUser", "iam:groups:listGroupsForUser"),
-    ims("CreateLoginProfile", "iam:users:updateUser"),
-    ims("GetLoginProfile", "iam:users:getUser"),
-    ims("UpdateLoginProfile", "iam:users:updateUser"),
-    ims("DeleteLoginProfile", "iam:users:updateUser"),
-    ims("ChangePassword", "iam:users:changePassword"),
-    ims("CreateOIDCProvider", "iam:identityProviders:createIdentityProvider"),
-    ims("GetOIDCProvider", "iam:identityProviders:getIdentityProvider"),
-    ims("UpdateOIDCProvider", "iam:identityProviders:updateIdentityProvider"),
-    ims("DeleteOIDCProvider", "iam:identityProviders:deleteIdentityProvider"),
-    ims("ListOIDCProviders", "iam:identityProviders:listIdentityProviders"),
+    ims("CreateUser", &["iam:users:createUser"]),
+    ims("GetUser", &["iam:users:getUser"]),
+    ims("UpdateUser", &["iam:users:updateUser"]),
+    ims("DeleteUser", &["iam:users:deleteUser"]),
+    ims("ListUsers", &["iam:users:listUsers"]),
+    ims("ListUserBasicInfos", &["iam:users:listUsers"]),
+    ims("CreateAccessKey", &["iam:credentials:createCredential"]),
+    ims("DeleteAccessKey", &["iam:credentials:deleteCredential"]),
+    ims("UpdateAccessKey", &["iam:credentials:updateCredential"]),
+    ims("ListAccessKeys", &["iam:credentials:listCredentials"]),
+    ims("GetAccessKeyLastUsed", &["iam:credentials:getCredential"]),
+    ims("CreateGroup", &["iam:groups:createGroup"]),
+    ims("GetGroup", &["iam:groups:getGroup"]),
+    ims("UpdateGroup", &["iam:groups:updateGroup"]),
+    ims("DeleteGroup", &["iam:groups:deleteGroup"]),
+    ims("ListGroups", &["iam:groups:listGroups"]),
+    ims("AddUserToGroup", &["iam:permissions:addUserToGroup"]),
+    ims("RemoveUserFromGroup", &["iam:permissions:removeUserFromGroup"]),
+    ims("ListUsersForGroup", &["iam:users:listUsersForGroup"]),
+    ims("ListGroupsForUser", &["iam:groups:listGroupsForUser"]),
+    ims("CreateLoginProfile", &["iam:users:updateUser"]),
+    ims("GetLoginProfile", &["iam:users:getUser"]),
+    ims("UpdateLoginProfile", &["iam:users:updateUser"]),
+    ims("DeleteLoginProfile", &["iam:users:updateUser"]),
+    ims("ChangePassword", &["iam:users:changePassword"]),
+    ims(
+        "CreateOIDCProvider",
+        &[
+            "iam:identityProviders:createIdentityProvider",
+            "iam:identityProviders:createMapping",
+            "iam:identityProviders:createProtocol",
+            "iam:identityProviders:createOpenIDConnectConfig",
+        ],
+    ),
+    ims(
+        "GetOIDCProvider",
+        &[
+            "iam:identityProviders:getIdentityProvider",
+            "iam:identityProviders:listProtocols",
+            "iam:identityProviders:getOpenIDConnectConfig",
+        ],
+    ),
+    ims(
+        "UpdateOIDCProvider",
+        &[
+            "iam:identityProviders:updateIdentityProvider",
+            "iam:identityProviders:updateOpenIDConnectConfig",
+        ],
+    ),
+    ims(
+        "DeleteOIDCProvider",
+        &[
+            "iam:identityProviders:deleteIdentityProvider",
+            "iam:identityProviders:deleteMapping",
+        ],
+    ),
+    ims(
+        "ListOIDCProviders",
+        &[
+            "iam:identityProviders:listIdentityProviders",
+            "iam:identityProviders:listProtocols",
+            "iam:identityProviders:getOpenIDConnectConfig",
+        ],
+    ),
     ims(
         "AddClientIdToOIDCProvider",
-        "iam:identityProviders:updateIdentityProvider",
+        &["iam:identityProviders:updateOpenIDConnectConfig"],
     ),
     ims(
         "RemoveClientIdFromOIDCProvider",
-        "iam:identityProviders:updateIdentityProvider",
+        &["iam:identityProviders:updateOpenIDConnectConfig"],
     ),
     ims(
         "AddFingerprintToOIDCProvider",
-        "iam:identityProviders:updateIdentityProvider",
+        &["iam:identityProviders:updateOpenIDConnectConfig"],
     ),
     ims(
         "RemoveFingerprintFromOIDCProvider",
-        "iam:identityProviders:updateIdentityProvider",
+        &["iam:identityProviders:updateOpenIDConnectConfig"],
     ),
-    ims("CreateSAMLProvider", "iam:identityProviders:createIdentityProvider"),
-    ims("GetSAMLProvider", "iam:identityProviders:getIdentityProvider"),
-    ims("UpdateSAMLProvider", "iam:identityProviders:updateIdentityProvider"),
-    ims("DeleteSAMLProvider", "iam:identityProviders:deleteIdentityProvider"),
-    ims("ListSAMLProviders", "iam:identityProviders:listIdentityProviders"),
-    sts("GetCallerIdentity", "iam:tokens:validate"),
-    sts("AssumeRole", "iam:securitytokens:create"),
-    sts("AssumeRoleWithOIDC", "iam:securitytokens:create"),
-    sts("AssumeRoleWithSAML", "iam:securitytokens:create"),
+    ims(
+        "CreateSAMLProvider",
+        &[
+            "iam:identityProviders:createIdentityProvider",
+            "iam:identityProviders:createMapping",
+            "iam:identityProviders:createProtocol",
+            "iam:identityProviders:createIDPMetadata",
+        ],
+    ),
+    ims(
+        "GetSAMLProvider",
+        &[
+            "iam:identityProviders:getIdentityProvider",
+            "iam:identityProviders:listProtocols",
+            "iam:identityProviders:getIDPMetadata",
+        ],
+    ),
+    ims(
+        "UpdateSAMLProvider",
+        &[
+            "iam:identityProviders:updateIdentityProvider",
+            "iam:identityProviders:createIDPMetadata",
+        ],
+    ),
+    ims(
+        "DeleteSAMLProvider",
+        &[
+            "iam:identityProviders:deleteIdentityProvider",
+            "iam:identityProviders:deleteMapping",
+        ],
+    ),
+    ims(
+        "ListSAMLProviders",
+        &[
+            "iam:identityProviders:listIdentityProviders",
+            "iam:identityProviders:listProtocols",
+        ],
+    ),
+    sts("GetCallerIdentity", &["iam:tokens:validate"]),
+    sts("AssumeRole", &["iam:securitytokens:create"]),
+    sts("AssumeRoleWithOIDC", &["iam:securitytokens:create"]),
+    sts("AssumeRoleWithSAML", &["iam:securitytokens:create"]),
 ];
 
 /// One RPC call as received.
@@ -269,6 +348,10 @@ pub(super) struct Params(BTreeMap<String, String>);
 
 impl Params {
     fn read(query: Option<&str>, form: &[u8]) -> Result<Params, Error> {
+        // The form parser would replace what is not UTF-8; the signature covered the bytes.
+        if std::str::from_utf8(form).is_err() {
+            return Err(Error::invalid("body", "is not UTF-8"));
+        }
         let mut map = BTreeMap::new();
         let pairs =
             url::form_urlencoded::parse(query.unwrap_or("").as_bytes()).chain(url::form_urlencoded::parse(form));
@@ -377,12 +460,13 @@ mod tests {
     fn every_action_names_a_route_action() {
         let known = super::super::actions::names();
         for action in ACTIONS {
-            assert!(
-                known.contains(&action.iam),
-                "{} names {}, which no route performs",
-                action.name,
-                action.iam
-            );
+            for iam in action.iam {
+                assert!(
+                    known.contains(iam),
+                    "{} names {iam}, which no route performs",
+                    action.name
+                );
+            }
         }
         let mut names: Vec<&str> = ACTIONS.iter().map(|a| a.name).collect();
         names.sort_unstable();

@@ -95,7 +95,9 @@ impl Sso {
     async fn provider(&self, name: &str, protocol: Protocol) -> Result<IdentityProvider, Error> {
         let not_found = || Error::not_found("identity provider", name);
         let idp = match self.fed.get_idp(&self.ctx, name).await {
-            Err(Error::NotFound { .. }) => return Err(not_found()),
+            // Another account's provider is as absent as a missing one: ids are global names,
+            // and telling the two apart would let anyone probe them.
+            Err(Error::NotFound { .. } | Error::Forbidden(_)) => return Err(not_found()),
             other => other?,
         };
         let speaks = self
@@ -111,7 +113,8 @@ impl Sso {
     }
 
     /// A new provider with its protocol and starting mapping; `configure` completes it. A
-    /// failure on the way removes what was made, so a retry starts clean.
+    /// failure on the way removes what this call made (and nothing else), so a retry starts
+    /// clean.
     async fn create(
         &self,
         name: &str,
@@ -120,6 +123,16 @@ impl Sso {
         configure: impl std::future::Future<Output = Result<(), Error>>,
         now: i64,
     ) -> Result<IdentityProvider, Error> {
+        let mapping = mapping_id(name);
+        match self.fed.get_mapping(&self.ctx, &mapping).await {
+            Err(Error::NotFound { .. }) => {}
+            Ok(_) | Err(Error::Forbidden(_)) => {
+                return Err(Error::Conflict(format!(
+                    "mapping {mapping}, which provider {name} would use"
+                )));
+            }
+            Err(e) => return Err(e),
+        }
         let input = IdpInput {
             description,
             enabled: Some(true),
@@ -131,19 +144,21 @@ impl Sso {
             Protocol::Saml => "NameID",
         };
         let rules = json!({"rules": [{"local": [{"user": {"name": "{0}"}}], "remote": [{"type": subject}]}]});
+        let mut mapping_made = false;
         let made = async {
+            self.fed.create_mapping(&self.ctx, &mapping, rules, now).await?;
+            mapping_made = true;
             self.fed
-                .create_mapping(&self.ctx, &mapping_id(name), rules, now)
-                .await?;
-            self.fed
-                .create_protocol(&self.ctx, name, protocol.as_str(), Some(mapping_id(name)))
+                .create_protocol(&self.ctx, name, protocol.as_str(), Some(mapping.clone()))
                 .await?;
             configure.await
         }
         .await;
         if let Err(e) = made {
             let _ = self.fed.delete_idp(&self.ctx, name, now).await;
-            let _ = self.fed.delete_mapping(&self.ctx, &mapping_id(name)).await;
+            if mapping_made {
+                let _ = self.fed.delete_mapping(&self.ctx, &mapping).await;
+            }
             return Err(e);
         }
         Ok(idp)
@@ -151,6 +166,15 @@ impl Sso {
 
     async fn delete(&self, name: &str, protocol: Protocol, now: i64) -> Result<Value, Error> {
         self.provider(name, protocol).await?;
+        // Deleting the provider deletes all its protocols: refuse while it serves another one
+        // (added through the identity API), which this call does not name.
+        let protocols = self.fed.list_protocols(&self.ctx, name).await?;
+        if let Some(other) = protocols.iter().find(|p| p.id != protocol) {
+            return Err(Error::Conflict(format!(
+                "identity provider {name} also serves {}; delete that protocol first",
+                other.id.as_str()
+            )));
+        }
         self.fed.delete_idp(&self.ctx, name, now).await?;
         // The starting mapping goes with it unless another provider's protocol uses it.
         match self.fed.delete_mapping(&self.ctx, &mapping_id(name)).await {

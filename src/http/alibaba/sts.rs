@@ -34,9 +34,8 @@ pub(super) async fn call(
         "AssumeRoleWithOIDC" => {
             let (account, name) = provider_arn(p, "OIDCProviderArn", "oidc-provider")?;
             let token = p.required("OIDCToken")?;
-            let issued = SignIn::new(core)
-                .oidc_login(name, token, None, IdTokenUse::Exchange, now)
-                .await?;
+            let sign_in = provider_of(core, account, name).await?;
+            let issued = sign_in.oidc_login(name, token, None, IdTokenUse::Exchange, now).await?;
             assume_role(&sts, signed_in_to(issued.ctx, account, name)?, p, now).await
         }
         "AssumeRoleWithSAML" => {
@@ -46,7 +45,8 @@ pub(super) async fn call(
                 relay_state: None,
                 binding: None,
             };
-            let signed_in = SignIn::new(core)
+            let signed_in = provider_of(core, account, name)
+                .await?
                 .finish_saml_login(Acs::Tokens, Some(name), assertion, answer, now)
                 .await?;
             assume_role(&sts, signed_in_to(signed_in.issued.ctx, account, name)?, p, now).await
@@ -79,6 +79,19 @@ fn provider_arn<'p>(p: &'p Params, field: &str, kind: &str) -> Result<(&'p str, 
         return Err(refuse());
     }
     Ok((account, name))
+}
+
+/// Sign-in through `provider`, checked first to be the ARN's account's: a token or assertion
+/// presented with a wrong ARN is refused before it is spent. Missing and foreign providers
+/// answer alike, so the answer says nothing about other accounts.
+async fn provider_of(core: Arc<Services>, account: &str, provider: &str) -> Result<SignIn, Error> {
+    let sign_in = SignIn::new(core);
+    if sign_in.provider_account(provider).await?.as_deref() != Some(account) {
+        return Err(Error::Unauthenticated(format!(
+            "identity provider {provider} is not one of account {account}"
+        )));
+    }
+    Ok(sign_in)
 }
 
 /// The federated caller, when the provider that signed it in is the one the ARN's account
@@ -162,7 +175,7 @@ fn fedgate_actions(pattern: &str) -> Vec<&'static str> {
             super::Api::Sts => service.eq_ignore_ascii_case("sts"),
         })
         .filter(|a| crate::sts::policy::wildcard_match(name, a.name))
-        .map(|a| a.iam)
+        .flat_map(|a| a.iam.iter().copied())
         .collect()
 }
 
