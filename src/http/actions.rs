@@ -364,6 +364,80 @@ const ACTIONS: &[(&str, &str, &str)] = &[
         "/v3-ext/auth/OS-FEDERATION/SSO/metadata",
         "iam:identityProviders:getSPMetadata",
     ),
+    // Baidu Cloud's IAM and STS: the actions of the Huawei routes doing the same
+    ("GET", "/v1/user", "iam:users:listUsers"),
+    ("POST", "/v1/user", "iam:users:createUser"),
+    ("GET", "/v1/user/{userName}", "iam:users:getUser"),
+    ("PUT", "/v1/user/{userName}", "iam:users:updateUser"),
+    ("DELETE", "/v1/user/{userName}", "iam:users:deleteUser"),
+    ("GET", "/v1/user/{userName}/loginProfile", "iam:users:getUser"),
+    ("PUT", "/v1/user/{userName}/loginProfile", "iam:users:updateUser"),
+    ("DELETE", "/v1/user/{userName}/loginProfile", "iam:users:updateUser"),
+    ("GET", "/v1/user/{userName}/group", "iam:groups:listGroupsForUser"),
+    (
+        "GET",
+        "/v1/user/{userName}/accesskey",
+        "iam:credentials:listCredentials",
+    ),
+    (
+        "POST",
+        "/v1/user/{userName}/accesskey",
+        "iam:credentials:createCredential",
+    ),
+    (
+        "PUT",
+        "/v1/user/{userName}/accesskey/{accessKeyId}",
+        "iam:credentials:updateCredential",
+    ),
+    (
+        "DELETE",
+        "/v1/user/{userName}/accesskey/{accessKeyId}",
+        "iam:credentials:deleteCredential",
+    ),
+    (
+        "GET",
+        "/v1/accesskey/{accessKeyId}/lastusedtime",
+        "iam:credentials:getCredential",
+    ),
+    ("PUT", "/v1/subUser/{userName}/update", "iam:users:updateUser"),
+    ("GET", "/v1/group", "iam:groups:listGroups"),
+    ("POST", "/v1/group", "iam:groups:createGroup"),
+    ("GET", "/v1/group/{groupName}", "iam:groups:getGroup"),
+    ("PUT", "/v1/group/{groupName}", "iam:groups:updateGroup"),
+    ("DELETE", "/v1/group/{groupName}", "iam:groups:deleteGroup"),
+    ("GET", "/v1/group/{groupName}/user", "iam:users:listUsersForGroup"),
+    (
+        "PUT",
+        "/v1/group/{groupName}/user/{userName}",
+        "iam:permissions:addUserToGroup",
+    ),
+    (
+        "DELETE",
+        "/v1/group/{groupName}/user/{userName}",
+        "iam:permissions:removeUserFromGroup",
+    ),
+    (
+        "GET",
+        "/v1/subUser/idp/query",
+        "iam:identityProviders:getIdentityProvider",
+    ),
+    // Creating the provider as well checks createIdentityProvider (`baidu/idp.rs`).
+    (
+        "POST",
+        "/v1/subUser/idp/update",
+        "iam:identityProviders:updateIdentityProvider",
+    ),
+    (
+        "POST",
+        "/v1/subUser/idp/updateStatus",
+        "iam:identityProviders:updateIdentityProvider",
+    ),
+    (
+        "POST",
+        "/v1/subUser/idp/delete",
+        "iam:identityProviders:deleteIdentityProvider",
+    ),
+    ("POST", "/v1/sessionToken", "iam:securitytokens:create"),
     // sign-in endpoints: their input proves the caller; listed so the table covers the router
     ("GET", "/v3/auth/OS-FEDERATION/websso/{protocol}", "iam:tokens:signIn"),
     (

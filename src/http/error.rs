@@ -24,6 +24,8 @@ pub struct ErrorReport {
     pub quota_body: bool,
     /// The code Alibaba Cloud's API would give (`EntityNotExist.User`, ...), for its dialect.
     pub alibaba_code: &'static str,
+    /// The code Baidu Cloud's API would give (`AccessDenied`, `NoSuchObject`, ...).
+    pub baidu_code: &'static str,
 }
 
 #[derive(Debug)]
@@ -126,6 +128,7 @@ fn report(e: &Error) -> ErrorReport {
         },
         quota_body: matches!(e, Error::AccessKeyQuota { .. }),
         alibaba_code: alibaba_code(e),
+        baidu_code: baidu_code(e),
     }
 }
 
@@ -156,6 +159,30 @@ fn alibaba_code(e: &Error) -> &'static str {
         },
         Error::Conflict(_) => "EntityAlreadyExists",
         Error::PayloadTooLarge { .. } => "InvalidParameter.TooLarge",
+        Error::Unavailable(_) => "ServiceUnavailable",
+        Error::Internal(_) => "InternalError",
+    }
+}
+
+/// Baidu Cloud's error code for `e`: the BCE common codes where one fits (AccessDenied,
+/// MalformedJSON, InternalError, ServiceUnavailable, ...), IAM's own names otherwise.
+fn baidu_code(e: &Error) -> &'static str {
+    match e {
+        Error::BadRequest(m) if m.starts_with(super::extract::UNREADABLE_BODY) => "MalformedJSON",
+        Error::InvalidField { .. } | Error::MissingField { .. } | Error::BadRequest(_) => "InvalidParameter",
+        Error::IamRule { code, .. } if code.is_refusal() => "AccessDenied",
+        Error::IamRule { .. } => "InvalidParameter",
+        Error::UnsupportedMediaType { .. } | Error::PayloadTooLarge { .. } => "InvalidHTTPRequest",
+        // One code for every authentication failure (unsigned, unknown key, wrong secret,
+        // expired, tampered): the reason is for the log only.
+        Error::Unauthenticated(_) | Error::Refused { .. } | Error::SubjectTokenInvalid(_) => "SignatureDoesNotMatch",
+        Error::Locked { .. } | Error::Forbidden(_) | Error::ForbiddenNow(_) => "AccessDenied",
+        Error::TooManyRequests { .. } => "RequestLimitExceeded",
+        Error::AccessKeyQuota { .. } => "AccessKeyLimitExceeded",
+        // The router's fallback: a path Baidu's API may have and fedgate does not serve.
+        Error::NotFound { kind: "resource", .. } => "InvalidURI",
+        Error::NotFound { .. } => "NoSuchObject",
+        Error::Conflict(_) => "EntityAlreadyExists",
         Error::Unavailable(_) => "ServiceUnavailable",
         Error::Internal(_) => "InternalError",
     }
@@ -207,6 +234,12 @@ pub fn report_for_status(status: StatusCode) -> ErrorReport {
         s if s.is_server_error() => "InternalError",
         _ => "InvalidParameter",
     };
+    let baidu_code = match status {
+        StatusCode::NOT_FOUND | StatusCode::METHOD_NOT_ALLOWED => "InvalidURI",
+        StatusCode::SERVICE_UNAVAILABLE => "ServiceUnavailable",
+        s if s.is_server_error() => "InternalError",
+        _ => "InvalidHTTPRequest",
+    };
     ErrorReport {
         status,
         message: message.into(),
@@ -215,6 +248,7 @@ pub fn report_for_status(status: StatusCode) -> ErrorReport {
         retry_after_secs: None,
         quota_body: false,
         alibaba_code,
+        baidu_code,
     }
 }
 
@@ -229,12 +263,17 @@ pub enum Shape {
     Page,
     /// Alibaba Cloud's RPC answer: `{"RequestId","HostId","Code","Message"}`.
     Alibaba,
+    /// Baidu Cloud's answer (paths under `/v1/`): `{"requestId","code","message"}`, and every
+    /// answer there carries `x-bce-request-id`.
+    Baidu,
 }
 
 impl Shape {
     pub fn of(path: &str, query: Option<&str>, headers: &axum::http::HeaderMap) -> Shape {
         if super::alibaba::is_rpc(path, query, headers) {
             Shape::Alibaba
+        } else if super::baidu::is_dialect_path(path) {
+            Shape::Baidu
         } else if is_browser_path(path) {
             Shape::Page
         } else if uses_iam_shape(path) {
@@ -324,6 +363,12 @@ fn render_json(report: &ErrorReport, shape: Shape, host: &str, head_request: boo
             "Code": report.alibaba_code,
             "Message": report.message,
         })
+    } else if shape == Shape::Baidu {
+        serde_json::json!({
+            "requestId": request_id,
+            "code": report.baidu_code,
+            "message": report.message,
+        })
     } else if report.quota_body {
         serde_json::json!({"error": {
             "message": report.message,
@@ -349,7 +394,7 @@ fn render_json(report: &ErrorReport, shape: Shape, host: &str, head_request: boo
     response
         .headers_mut()
         .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    if report.status == StatusCode::UNAUTHORIZED && shape != Shape::Alibaba {
+    if report.status == StatusCode::UNAUTHORIZED && !matches!(shape, Shape::Alibaba | Shape::Baidu) {
         response.headers_mut().insert(
             header::WWW_AUTHENTICATE,
             HeaderValue::from_static("Keystone uri=\"/v3\""),
@@ -389,13 +434,51 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn throttling_lockout_and_quota_answer_in_their_shapes() {
+    async fn throttling_lockout_quota_and_baidu_errors_answer_in_their_shapes() {
         let keystone = |code: u16, title: &str, message: &str| {
             serde_json::json!({"error": {"code": code, "title": title, "message": message}}).to_string()
         };
         let iam = |message: &str, code: &str| serde_json::json!({"error_msg": message, "error_code": code}).to_string();
         let throttle = "The throttling threshold has been reached.";
+        let baidu = |code: &str, message: &str| {
+            serde_json::json!({"requestId": "req-1", "code": code, "message": message}).to_string()
+        };
         let cases = [
+            (
+                Error::Unauthenticated("signed request: the signature does not match".into()),
+                "/v1/user",
+                false,
+                StatusCode::UNAUTHORIZED,
+                None,
+                baidu("SignatureDoesNotMatch", NOT_AUTHENTICATED),
+            ),
+            (
+                Error::BadRequest(format!(
+                    "{}: EOF while parsing.",
+                    super::super::extract::UNREADABLE_BODY
+                )),
+                "/v1/user",
+                false,
+                StatusCode::BAD_REQUEST,
+                None,
+                baidu("MalformedJSON", "The request body is invalid: EOF while parsing."),
+            ),
+            (
+                Error::not_found("user", "nobody"),
+                "/v1/user/nobody",
+                false,
+                StatusCode::NOT_FOUND,
+                None,
+                baidu("NoSuchObject", "Could not find user: nobody."),
+            ),
+            (
+                Error::Unavailable("pool timed out while waiting for an open connection".into()),
+                "/v1/sessionToken",
+                false,
+                StatusCode::SERVICE_UNAVAILABLE,
+                Some("1"),
+                baidu("ServiceUnavailable", "Service unavailable. Try again shortly."),
+            ),
             (
                 throttled(),
                 "/v3/auth/tokens",

@@ -24,32 +24,44 @@ where
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        if let Some(ct) = req.headers().get(CONTENT_TYPE) {
-            let ct = ct.to_str().unwrap_or("").to_ascii_lowercase();
-            let essence = ct.split(';').next().unwrap_or("").trim();
-            if essence != "application/json" && !essence.ends_with("+json") {
-                return Err(Error::UnsupportedMediaType {
-                    expected: "application/json",
-                }
-                .into());
-            }
-        }
-        let limit = Arc::<Services>::from_ref(state).config.body_limit;
-        let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
-            if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
-                Error::PayloadTooLarge { limit }
-            } else {
-                Error::BadRequest("The request body could not be read.".into())
-            }
-        })?;
+        let bytes = json_body(req, state).await?;
         parse_json(&bytes).map(ApiJson).map_err(ApiError)
     }
 }
 
+/// The bytes of a body that says it is JSON (`application/json` with any parameters, or no
+/// Content-Type at all), within the body limit.
+pub async fn json_body<S>(req: Request, state: &S) -> Result<Bytes, Error>
+where
+    Arc<Services>: FromRef<S>,
+    S: Send + Sync,
+{
+    if let Some(ct) = req.headers().get(CONTENT_TYPE) {
+        let ct = ct.to_str().unwrap_or("").to_ascii_lowercase();
+        let essence = ct.split(';').next().unwrap_or("").trim();
+        if essence != "application/json" && !essence.ends_with("+json") {
+            return Err(Error::UnsupportedMediaType {
+                expected: "application/json",
+            });
+        }
+    }
+    let limit = Arc::<Services>::from_ref(state).config.body_limit;
+    Bytes::from_request(req, state).await.map_err(|rejection| {
+        if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+            Error::PayloadTooLarge { limit }
+        } else {
+            Error::BadRequest("The request body could not be read.".into())
+        }
+    })
+}
+
+/// How every answer about a body that is not JSON at all begins (Baidu's `MalformedJSON`).
+pub const UNREADABLE_BODY: &str = "The request body is invalid";
+
 /// Parses JSON, naming the JSON path of the first offending element.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Error> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
-        return Err(Error::BadRequest("The request body is invalid: it is empty.".into()));
+        return Err(Error::BadRequest(format!("{UNREADABLE_BODY}: it is empty.")));
     }
     let mut de = serde_json::Deserializer::from_slice(bytes);
     let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
@@ -68,15 +80,11 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Error> {
                     ),
                 }
             }
-            _ => Error::BadRequest(format!(
-                "The request body is invalid: {}.",
-                strip_position(&inner.to_string())
-            )),
+            _ => Error::BadRequest(format!("{UNREADABLE_BODY}: {}.", strip_position(&inner.to_string()))),
         }
     })?;
-    de.end().map_err(|_| {
-        Error::BadRequest("The request body is invalid: trailing characters after the JSON value.".into())
-    })?;
+    de.end()
+        .map_err(|_| Error::BadRequest(format!("{UNREADABLE_BODY}: trailing characters after the JSON value.")))?;
     Ok(value)
 }
 

@@ -83,6 +83,10 @@ pub async fn observe(mut req: Request, next: Next) -> Response {
         metrics::histogram!("fedgate_http_request_duration_seconds", &labels).record(latency.as_secs_f64());
     });
     if let Ok(v) = HeaderValue::from_str(&request_id) {
+        // Baidu's SDKs read the request id of every answer, success or error, from this one.
+        if shape == Shape::Baidu {
+            response.headers_mut().insert("x-bce-request-id", v.clone());
+        }
         response.headers_mut().insert("x-request-id", v.clone());
         response.headers_mut().insert("x-openstack-request-id", v);
     }

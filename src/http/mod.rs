@@ -5,6 +5,7 @@ mod actions;
 mod agencies;
 mod alibaba;
 mod auth;
+mod baidu;
 mod catalog;
 mod credentials;
 pub mod error;
@@ -271,6 +272,52 @@ pub fn router(services: Arc<Services>) -> Router {
             "/v3/OS-FEDERATION/identity_providers/{id}/protocols/{protocol}/auth",
             post(federated_auth::protocol_auth).get(federated_auth::protocol_auth),
         )
+        // Baidu Cloud's IAM and STS (`baidu/`)
+        .route("/v1/user", get(baidu::iam::list_users).post(baidu::iam::create_user))
+        .route(
+            "/v1/user/{userName}",
+            get(baidu::iam::get_user)
+                .put(baidu::iam::update_user)
+                .delete(baidu::iam::delete_user),
+        )
+        .route(
+            "/v1/user/{userName}/loginProfile",
+            get(baidu::iam::get_login_profile)
+                .put(baidu::iam::put_login_profile)
+                .delete(baidu::iam::delete_login_profile),
+        )
+        .route("/v1/user/{userName}/group", get(baidu::iam::groups_of_user))
+        .route(
+            "/v1/user/{userName}/accesskey",
+            get(baidu::iam::list_access_keys).post(baidu::iam::create_access_key),
+        )
+        .route(
+            "/v1/user/{userName}/accesskey/{accessKeyId}",
+            put(baidu::iam::enable_access_key).delete(baidu::iam::delete_access_key),
+        )
+        .route(
+            "/v1/accesskey/{accessKeyId}/lastusedtime",
+            get(baidu::iam::access_key_last_used),
+        )
+        // A user named `idp` has no password route here: the static segment wins.
+        .route("/v1/subUser/{userName}/update", put(baidu::iam::set_password))
+        .route("/v1/group", get(baidu::iam::list_groups).post(baidu::iam::create_group))
+        .route(
+            "/v1/group/{groupName}",
+            get(baidu::iam::get_group)
+                .put(baidu::iam::update_group)
+                .delete(baidu::iam::delete_group),
+        )
+        .route("/v1/group/{groupName}/user", get(baidu::iam::group_members))
+        .route(
+            "/v1/group/{groupName}/user/{userName}",
+            put(baidu::iam::add_member).delete(baidu::iam::remove_member),
+        )
+        .route("/v1/subUser/idp/query", get(baidu::idp::query))
+        .route("/v1/subUser/idp/update", post(baidu::idp::update))
+        .route("/v1/subUser/idp/updateStatus", post(baidu::idp::update_status))
+        .route("/v1/subUser/idp/delete", post(baidu::idp::delete))
+        .route("/v1/sessionToken", post(baidu::sts::session_token))
         // catalog
         .route("/v3/services", get(catalog::services))
         .route("/v3/services/{id}", get(catalog::service))

@@ -1,8 +1,14 @@
-//! Signed requests: the Huawei SDK's (`Authorization: SDK-HMAC-SHA256 …`) and Alibaba Cloud's
-//! (`ACS3-HMAC-SHA256 …`). The signature covers the body, so a signed request's body is read
-//! here (within the body limit), checked, and handed on unchanged with what the signature
-//! established as an extension, which the `Caller` extractors (and the Alibaba dialect) turn
-//! into the caller's identity. Requests without such a header pass through untouched.
+//! Signed requests: the Huawei SDK's (`Authorization: SDK-HMAC-SHA256 …`), Alibaba Cloud's
+//! (`ACS3-HMAC-SHA256 …`) and Baidu Cloud's (`bce-auth-v1/…`). The first two cover the body,
+//! so a signed request's body is read here (within the body limit), checked, and handed on
+//! unchanged with what the signature established as an extension, which the `Caller`
+//! extractors (and the cloud dialects) turn into the caller's identity. Requests without such
+//! a header pass through untouched.
+//!
+//! `bce-auth-v1` covers a body only through `x-bce-content-sha256`, which Baidu's SDKs never
+//! send, and has no nonce (its expiration, at most an hour, is the replay window): it is
+//! admitted on the Baidu dialect's paths (`/v1/...`) only, and refused elsewhere, where a
+//! signature must cover the body.
 
 use std::sync::Arc;
 
@@ -16,14 +22,15 @@ use super::error::ApiError;
 use super::extract::header_text;
 use crate::service::sts::ScopeHint;
 use crate::service::{Error, Services, now_ms};
-use crate::sts::acs3;
 use crate::sts::signing::{ALGORITHM, Received, check_unambiguous};
+use crate::sts::{acs3, bce};
 
 /// Whose signature a request carries.
 #[derive(Clone, Copy)]
 enum Scheme {
     Huawei,
     Alibaba,
+    Baidu,
 }
 
 impl Scheme {
@@ -33,6 +40,8 @@ impl Scheme {
             Some(Scheme::Huawei)
         } else if value.starts_with(acs3::ALGORITHM.as_bytes()) {
             Some(Scheme::Alibaba)
+        } else if value.starts_with(bce::PREFIX.as_bytes()) {
+            Some(Scheme::Baidu)
         } else {
             None
         }
@@ -49,10 +58,14 @@ pub async fn verify(State(services): State<Arc<Services>>, req: Request, next: N
         return ApiError(Error::PayloadTooLarge { limit }).into_response();
     };
     // Alibaba's canonical query reads `+` as a space, as its SDK and this dialect do, and
-    // refuses repeated names itself.
-    let checked = match scheme {
-        Scheme::Huawei => check_unambiguous(parts.uri.path(), parts.uri.query()),
+    // refuses repeated names itself; `bce::verify` runs `check_unambiguous` itself.
+    let checked: Result<(), String> = match scheme {
+        Scheme::Huawei => check_unambiguous(parts.uri.path(), parts.uri.query()).map_err(|e| e.to_string()),
         Scheme::Alibaba => Ok(()),
+        Scheme::Baidu if !super::baidu::is_dialect_path(parts.uri.path()) => {
+            Err("bce-auth-v1 is accepted on the Baidu dialect's paths (/v1/...) only".into())
+        }
+        Scheme::Baidu => Ok(()),
     };
     if let Err(e) = checked {
         return ApiError(Error::Unauthenticated(format!("signed request: {e}"))).into_response();
@@ -83,6 +96,12 @@ pub async fn verify(State(services): State<Arc<Services>>, req: Request, next: N
                 let security_token = header_text(&parts.headers, "x-acs-security-token");
                 services
                     .verify_acs3_request(&request, authorization, security_token, now_ms())
+                    .await
+            }
+            Scheme::Baidu => {
+                let security_token = header_text(&parts.headers, "x-bce-security-token");
+                services
+                    .verify_bce_request(&request, authorization, security_token, now_ms())
                     .await
             }
         }

@@ -16,6 +16,7 @@ use crate::service::NameRef;
 
 mod access;
 pub mod alibaba;
+pub mod baidu;
 mod catalog;
 mod federation;
 mod identity;

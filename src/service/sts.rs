@@ -18,6 +18,7 @@ use super::{AuthContext, Error, IamCode, Result, Services, Sts, new_audit_id};
 use crate::model::AgencyFilter;
 use crate::sts::StsError;
 use crate::sts::acs3;
+use crate::sts::bce;
 use crate::sts::policy::{PolicyError, SessionPolicy};
 use crate::sts::signing::{self, Authorization, Received};
 use crate::token::{AgencySession, Methods, Scope, TemporaryCredential, TokenPayload, derived_audit_chain};
@@ -618,6 +619,34 @@ impl Services {
             return Err(signed(StsError::NonceReused));
         }
         self.signed_by(key, &auth.signed_headers, SignatureScheme::Alibaba, now_ms)
+    }
+
+    /// Checks a request signed the Baidu Cloud SDK way (`bce-auth-v1`, the security token in
+    /// `x-bce-security-token`, which the signature covers as every `x-bce-*` header). There is
+    /// no nonce: the signature's own expiration (at most an hour, `bce::MAX_EXPIRATION_SECS`)
+    /// is its replay window. A body is covered only when `x-bce-content-sha256` is sent, which
+    /// Baidu's SDKs never do; such a request is accepted as Baidu's own servers accept it (TLS
+    /// protects the body in transit), and `http::signed` admits this scheme only on the Baidu
+    /// dialect's paths, never where the Huawei scheme insists on a signed body.
+    pub async fn verify_bce_request(
+        &self,
+        request: &Received<'_>,
+        authorization: &str,
+        security_token: Option<&str>,
+        now_ms: i64,
+    ) -> Result<SignedOutcome> {
+        let signed = |e: StsError| Error::Unauthenticated(format!("signed request: {e}"));
+        let auth = bce::Authorization::parse(authorization).map_err(signed)?;
+        let security_token = security_token.map(|t| ("x-bce-security-token", t));
+        let key = self
+            .signing_key(auth.access, security_token, now_ms)
+            .await?
+            .ok_or_else(|| signed(StsError::UnknownKey(auth.access.to_string())))?;
+        let verified = bce::verify(request, &auth, key.secret(), now_ms.div_euclid(1000)).map_err(signed)?;
+        if !verified.body_signed {
+            tracing::debug!(sts.access_key_id = %auth.access, "bce-auth-v1 request whose body its signature does not cover");
+        }
+        self.signed_by(key, &auth.signed_headers, now_ms)
     }
 
     /// The identity a verified signature speaks for, in the scope the request asks for:

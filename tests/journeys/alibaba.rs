@@ -14,18 +14,19 @@ use crate::oidc_op::{SigningKey, TlsDiscoveryServer, jwt};
 use crate::saml_idp::TestIdp;
 use crate::support::{Db, TestApp, spawn_app};
 
-const IMS: &str = "2019-08-15";
-const STS: &str = "2015-04-01";
+pub const IMS: &str = "2019-08-15";
+pub const STS: &str = "2015-04-01";
 
+/// An access key as the cloud dialects' journeys sign with it (also `baidu.rs`).
 #[derive(Clone, Debug)]
-struct Key {
-    access: String,
-    secret: String,
-    security_token: Option<String>,
+pub struct Key {
+    pub access: String,
+    pub secret: String,
+    pub security_token: Option<String>,
 }
 
 /// A permanent key of the user `token` belongs to, made through the Huawei API.
-async fn key_of(app: &TestApp, token: &str) -> Key {
+pub async fn key_of(app: &TestApp, token: &str) -> Key {
     let (_, me) = app.validate(token, token).await;
     let user = me["token"]["user"]["id"].as_str().expect("user id");
     let body = json!({"credential": {"user_id": user}});
@@ -40,7 +41,7 @@ async fn key_of(app: &TestApp, token: &str) -> Key {
     }
 }
 
-fn iso(unix_secs: i64) -> String {
+pub fn iso(unix_secs: i64) -> String {
     let t = time::OffsetDateTime::from_unix_timestamp(unix_secs).expect("time");
     format!(
         "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
@@ -152,7 +153,7 @@ impl Rpc {
 }
 
 /// Signs and sends one call.
-async fn call(app: &TestApp, key: &Key, action: &str, version: &str, params: &[(&str, &str)]) -> (u16, Value) {
+pub async fn call(app: &TestApp, key: &Key, action: &str, version: &str, params: &[(&str, &str)]) -> (u16, Value) {
     Rpc::new(app, action, version, params).sign(key).send(app).await
 }
 

@@ -30,6 +30,7 @@ mod alibaba;
 mod attacks;
 mod authorization;
 mod bad_input;
+mod baidu;
 mod conformance;
 mod credentials;
 mod domains;

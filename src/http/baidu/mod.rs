@@ -1,0 +1,166 @@
+//! Baidu Cloud's REST dialect: IAM (`/v1/user`, `/v1/group`, access keys, login profiles,
+//! IAM-user federation under `/v1/subUser/idp`) and STS (`POST /v1/sessionToken`), as
+//! bce-python-sdk's `IamClient` and `StsClient` send them, translated onto fedgate's own use
+//! cases.
+//!
+//! Every call is signed `bce-auth-v1` (`signed::verify`, `Services::verify_bce_request`); the
+//! caller then acts in its own account (a Baidu account is a fedgate domain,
+//! `ScopeHint::OwnDomain`) with the roles it holds there, and a temporary credential's session
+//! policies must allow the route's action (`actions.rs`, the same names as the Huawei route
+//! doing the same thing). Users and groups are named in the path and looked up by name in the
+//! caller's account. Bodies are JSON; a body the SDK leaves empty reads as `{}`. Errors are
+//! `{"requestId","code","message"}` (`error::Shape::Baidu`), and every answer carries
+//! `x-bce-request-id` (`middleware::observe`).
+//!
+//! The body is not covered by the signature (Baidu's SDKs never send `x-bce-content-sha256`),
+//! as on Baidu's own servers: TLS protects it in transit. Such requests are therefore admitted
+//! on this dialect's paths only (`signed.rs`).
+//!
+//! Nothing here decides: every rule, check and write is the use case's, reached through the
+//! same service functions the Huawei API calls.
+
+pub mod iam;
+pub mod idp;
+pub mod sts;
+
+use std::sync::Arc;
+
+use axum::extract::{FromRef, FromRequest, FromRequestParts, MatchedPath, Request};
+use axum::http::header;
+use axum::http::request::Parts;
+use serde::de::DeserializeOwned;
+
+use super::error::ApiError;
+use super::extract::{json_body, parse_json};
+use crate::model::{Group, User};
+use crate::service::access_keys::Credential;
+use crate::service::admin::GroupInput;
+use crate::service::sts::{ScopeHint, SignedOutcome};
+use crate::service::{Accounts, AuthContext, Error, FederationConfig, IamCode, Services, Sts, now_ms};
+use crate::sts::bce;
+
+/// Whether `path` is one of this dialect's (`/v1/...`).
+pub fn is_dialect_path(path: &str) -> bool {
+    path == "/v1" || path.starts_with("/v1/")
+}
+
+/// The caller, verified by its `bce-auth-v1` signature, in its own account; with the use cases
+/// its calls reach.
+pub struct Account {
+    core: Arc<Services>,
+    pub ctx: AuthContext,
+}
+
+impl<S> FromRequestParts<S> for Account
+where
+    Arc<Services>: FromRef<S>,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let core = Arc::<Services>::from_ref(state);
+        let bce = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .is_some_and(|v| v.as_bytes().starts_with(bce::PREFIX.as_bytes()));
+        // `signed::verify` chose the verifier by this header, so a verified outcome under a
+        // bce-auth-v1 header is that scheme's.
+        let by = match parts.extensions.get::<SignedOutcome>() {
+            Some(SignedOutcome::Verified { by, .. }) if bce => by.clone(),
+            _ if parts.headers.contains_key(header::AUTHORIZATION) => {
+                return Err(Error::Unauthenticated("the Authorization header is not bce-auth-v1".into()).into());
+            }
+            _ => return Err(Error::Unauthenticated("no bce-auth-v1 signature".into()).into()),
+        };
+        let ctx = core.signed_context(&by, Some(ScopeHint::OwnDomain), now_ms()).await?;
+        if !ctx.session_policies.is_empty() {
+            let route = parts.extensions.get::<MatchedPath>().map(|m| m.as_str()).unwrap_or("");
+            let action = super::actions::action(&parts.method, route).ok_or_else(|| Error::IamRule {
+                code: IamCode::PolicyDenies,
+                message: format!("Policy doesn't allow {} {route} to be performed.", parts.method),
+            })?;
+            core.check_session_policies(&ctx, action)?;
+        }
+        Ok(Account { core, ctx })
+    }
+}
+
+impl Account {
+    /// The caller's account (a fedgate domain).
+    pub fn id(&self) -> &str {
+        &self.ctx.identity.user.domain.id
+    }
+
+    fn accounts(&self) -> Accounts {
+        Accounts::new(self.core.clone())
+    }
+
+    fn sts(&self) -> Sts {
+        Sts::new(self.core.clone())
+    }
+
+    fn federation(&self) -> FederationConfig {
+        FederationConfig::new(self.core.clone())
+    }
+
+    /// Refuses `action` unless the caller's session policies allow it: for a call that does
+    /// more than its route's action (federation's `update` creating the provider).
+    fn check_also(&self, action: &str) -> Result<(), Error> {
+        self.core.check_session_policies(&self.ctx, action)
+    }
+
+    /// The user of the caller's account named `name`.
+    async fn user_named(&self, name: &str) -> Result<User, Error> {
+        self.accounts().user_by_name(&self.ctx, self.id(), name).await
+    }
+
+    /// The group of the caller's account named `name`.
+    async fn group_named(&self, name: &str) -> Result<Group, Error> {
+        let query = GroupInput {
+            name: Some(name.to_string()),
+            domain_id: Some(self.id().to_string()),
+            ..GroupInput::default()
+        };
+        self.accounts()
+            .list_groups(&self.ctx, query)
+            .await?
+            .into_iter()
+            .next()
+            .ok_or_else(|| Error::not_found("group", name))
+    }
+
+    /// The key `access` of `user` (another user's key is not found here).
+    async fn key_of(&self, user: &User, access: &str) -> Result<Credential, Error> {
+        let key = self.sts().get_credential(&self.ctx, access).await?;
+        if key.user_id != user.id {
+            return Err(Error::not_found("credential", access));
+        }
+        Ok(key)
+    }
+}
+
+/// A JSON body, which the SDK may leave empty (then `T::default()`).
+pub struct Body<T>(pub T);
+
+impl<S, T> FromRequest<S> for Body<T>
+where
+    T: DeserializeOwned + Default,
+    Arc<Services>: FromRef<S>,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let bytes = json_body(req, state).await?;
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Ok(Body(T::default()));
+        }
+        Ok(Body(parse_json(&bytes)?))
+    }
+}
+
+/// A required field of a body.
+fn required<T>(value: Option<T>, field: &str) -> Result<T, Error> {
+    value.ok_or_else(|| Error::MissingField { field: field.into() })
+}
