@@ -185,6 +185,8 @@ pub enum SignatureScheme {
     Huawei,
     /// `ACS3-HMAC-SHA256`: the action, version, date, nonce and body digest always signed.
     Alibaba,
+    /// `bce-auth-v1`: host, path, query and `x-bce-*` signed; no nonce, the body rarely.
+    Baidu,
 }
 
 /// The one-time namespace of Alibaba signature nonces.
@@ -646,7 +648,7 @@ impl Services {
         if !verified.body_signed {
             tracing::debug!(sts.access_key_id = %auth.access, "bce-auth-v1 request whose body its signature does not cover");
         }
-        self.signed_by(key, &auth.signed_headers, now_ms)
+        self.signed_by(key, &auth.signed_headers, SignatureScheme::Baidu, now_ms)
     }
 
     /// The identity a verified signature speaks for, in the scope the request asks for:

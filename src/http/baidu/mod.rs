@@ -35,9 +35,8 @@ use super::extract::{json_body, parse_json};
 use crate::model::{Group, User};
 use crate::service::access_keys::Credential;
 use crate::service::admin::GroupInput;
-use crate::service::sts::{ScopeHint, SignedOutcome};
+use crate::service::sts::{ScopeHint, SignatureScheme, SignedOutcome};
 use crate::service::{Accounts, AuthContext, Error, FederationConfig, IamCode, Services, Sts, now_ms};
-use crate::sts::bce;
 
 /// Whether `path` is one of this dialect's (`/v1/...`).
 pub fn is_dialect_path(path: &str) -> bool {
@@ -60,14 +59,13 @@ where
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let core = Arc::<Services>::from_ref(state);
-        let bce = parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .is_some_and(|v| v.as_bytes().starts_with(bce::PREFIX.as_bytes()));
-        // `signed::verify` chose the verifier by this header, so a verified outcome under a
-        // bce-auth-v1 header is that scheme's.
+        // Another scheme's signature need not cover what this dialect reads.
         let by = match parts.extensions.get::<SignedOutcome>() {
-            Some(SignedOutcome::Verified { by, .. }) if bce => by.clone(),
+            Some(SignedOutcome::Verified {
+                by,
+                scheme: SignatureScheme::Baidu,
+                ..
+            }) => by.clone(),
             _ if parts.headers.contains_key(header::AUTHORIZATION) => {
                 return Err(Error::Unauthenticated("the Authorization header is not bce-auth-v1".into()).into());
             }
