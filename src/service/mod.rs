@@ -27,6 +27,7 @@ pub mod saml_login;
 pub mod sts;
 pub mod tokens;
 mod ttl_cache;
+pub mod user_sso;
 pub mod websso;
 pub mod xmlsec_log;
 

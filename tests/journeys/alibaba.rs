@@ -1186,7 +1186,118 @@ async fn login_profiles_and_passwords(db: Db) {
     app.stop().await;
 }
 
+/// User-based SSO: the account's iam_user_sso provider, set through IMS; a user bound to the
+/// NameID signs in with an assertion for its auxiliary domain, and no other name does.
+async fn user_sso_settings(db: Db) {
+    use base64::Engine;
+    use base64::engine::general_purpose::STANDARD;
+    let Some(app) = spawn_app(db).await else { return };
+    let token = app.account_admin("acme").await;
+    let t = token.as_str();
+    let key = key_of(&app, &token).await;
+    let (status, none) = call(&app, &key, "GetUserSsoSettings", IMS, &[]).await;
+    assert_eq!(
+        (status, &none["UserSsoSettings"]["SsoEnabled"]),
+        (200, &json!(false)),
+        "{none}"
+    );
+    let idp = TestIdp::new("https://idp.corp.example/saml");
+    let metadata = STANDARD.encode(idp.metadata(&["post"]));
+    let refused = [("MetadataDocument", metadata.as_str()), ("SsoLoginWithDomain", "false")];
+    assert_eq!(
+        refusal(call(&app, &key, "SetUserSsoSettings", IMS, &refused).await),
+        (400, "InvalidParameter".into())
+    );
+    let set = [
+        ("MetadataDocument", metadata.as_str()),
+        ("AuxiliaryDomain", "Corp.Example"),
+        ("SsoEnabled", "true"),
+    ];
+    let (status, settings) = call(&app, &key, "SetUserSsoSettings", IMS, &set).await;
+    assert_eq!(status, 200, "{settings}");
+    let (_, got) = call(&app, &key, "GetUserSsoSettings", IMS, &[]).await;
+    assert_eq!(
+        got["UserSsoSettings"], settings["UserSsoSettings"],
+        "what Set answered is what Get reads"
+    );
+    assert_eq!(
+        (
+            &got["UserSsoSettings"]["AuxiliaryDomain"],
+            &got["UserSsoSettings"]["SsoEnabled"]
+        ),
+        (&json!("corp.example"), &json!(true)),
+        "{got}"
+    );
+    // The identity API sees the account's iam_user_sso provider.
+    let (_, me) = app.validate(t, t).await;
+    let account = me["token"]["domain"]["id"].as_str().unwrap().to_string();
+    let provider = format!("{account}-iam-user-sso");
+    let (_, shown) = app
+        .call(
+            "GET",
+            &format!("/v3/OS-FEDERATION/identity_providers/{provider}"),
+            t,
+            None,
+        )
+        .await;
+    assert_eq!(shown["identity_provider"]["sso_type"], "iam_user_sso", "{shown}");
+    // A user bound to its NameID signs in; a name outside the domain does not.
+    let upn = "dev@acme.onaliyun.com";
+    let (_, created) = call(
+        &app,
+        &key,
+        "CreateUser",
+        IMS,
+        &[("UserPrincipalName", upn), ("DisplayName", "Dev")],
+    )
+    .await;
+    let user_id = created["User"]["UserId"].as_str().unwrap();
+    let bind = json!({"user": {"xuser_type": "TenantIdp", "xuser_id": "dev@corp.example"}});
+    let (status, body) = app
+        .call("PUT", &format!("/v3.0/OS-USER/users/{user_id}"), t, Some(bind))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let now = fedgate::service::now_ms() / 1000;
+    let sign_in = |name_id: &str| {
+        let mut spec = idp.spec(&app.base, now);
+        spec.name_id = name_id.into();
+        let response = STANDARD.encode(idp.response(&spec));
+        let app = &app;
+        let provider = provider.clone();
+        async move {
+            let r = app
+                .client
+                .post(app.url("/v3.0/OS-FEDERATION/tokens"))
+                .header("X-Idp-Id", provider)
+                .form(&[("SAMLResponse", response)])
+                .send()
+                .await
+                .unwrap();
+            let status = r.status().as_u16();
+            (status, r.json::<Value>().await.unwrap_or(Value::Null))
+        }
+    };
+    let (status, signed_in) = sign_in("dev@corp.example").await;
+    assert_eq!(status, 201, "{signed_in}");
+    assert_eq!(signed_in["token"]["user"]["id"], user_id, "{signed_in}");
+    assert_eq!(
+        sign_in("dev@elsewhere.example").await.0,
+        401,
+        "a NameID outside the auxiliary domain"
+    );
+    // Disabled through IMS, the provider signs no one in.
+    assert_eq!(
+        call(&app, &key, "SetUserSsoSettings", IMS, &[("SsoEnabled", "false")])
+            .await
+            .0,
+        200
+    );
+    assert_eq!(sign_in("dev@corp.example").await.0, 401, "a disabled provider");
+    app.stop().await;
+}
+
 on_both_backends!(
+    user_sso_settings,
     login_profiles_and_passwords,
     saml_providers_and_assume_role_with_saml,
     oidc_providers_and_assume_role_with_oidc,

@@ -66,7 +66,7 @@ pub(super) async fn call(
         "UpdateLoginProfile" => ims.write_login_profile(p, false, now).await,
         "DeleteLoginProfile" => ims.delete_login_profile(p, now).await,
         "ChangePassword" => ims.change_password(p, now).await,
-        sso if sso.contains("OIDCProvider") || sso.contains("SAMLProvider") => {
+        sso if sso.contains("OIDCProvider") || sso.contains("SAMLProvider") || sso.ends_with("UserSsoSettings") => {
             super::sso::Sso::new(core, ims.ctx.clone()).call(sso, p, now).await
         }
         other => Err(Error::NotFound {

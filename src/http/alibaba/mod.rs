@@ -300,6 +300,26 @@ pub(super) const ACTIONS: &[Action] = &[
             "iam:identityProviders:listProtocols",
         ],
     ),
+    ims(
+        "SetUserSsoSettings",
+        &[
+            "iam:identityProviders:createIdentityProvider",
+            "iam:identityProviders:updateIdentityProvider",
+            "iam:identityProviders:createMapping",
+            "iam:identityProviders:updateMapping",
+            "iam:identityProviders:createProtocol",
+            "iam:identityProviders:createIDPMetadata",
+        ],
+    ),
+    ims(
+        "GetUserSsoSettings",
+        &[
+            "iam:identityProviders:listIdentityProviders",
+            "iam:identityProviders:getProtocol",
+            "iam:identityProviders:getIDPMetadata",
+            "iam:identityProviders:getMapping",
+        ],
+    ),
     sts("GetCallerIdentity", &["iam:tokens:validate"]),
     sts("AssumeRole", &["iam:securitytokens:create"]),
     sts("AssumeRoleWithOIDC", &["iam:securitytokens:create"]),

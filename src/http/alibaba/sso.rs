@@ -12,13 +12,14 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use serde_json::{Value, json};
 
-use super::super::views::alibaba::{arn, time};
+use super::super::views::alibaba::{arn, principal_suffix, time};
 use super::Params;
 use crate::model::{IdentityProvider, Protocol};
 use crate::oidc::{AccessMode, OidcConfig, OidcConfigInput, parse_fingerprint};
 use crate::service::federation::IdpInput;
 use crate::service::saml::MetadataImport;
 use crate::service::saml_login::SamlIdpSettings;
+use crate::service::user_sso::{UserSso, UserSsoInput, parse_auxiliary_domain};
 use crate::service::{AuthContext, Error, FederationConfig, Services};
 
 /// What Alibaba's `IssuanceLimitTime` allows (hours) and assumes when absent.
@@ -84,6 +85,8 @@ impl Sso {
             "UpdateSAMLProvider" => self.update_saml(p, now).await,
             "DeleteSAMLProvider" => self.delete(p.required("SAMLProviderName")?, Protocol::Saml, now).await,
             "ListSAMLProviders" => self.list(p, Protocol::Saml).await,
+            "SetUserSsoSettings" => self.set_user_sso(p, now).await,
+            "GetUserSsoSettings" => self.get_user_sso().await,
             other => Err(Error::NotFound {
                 kind: "action",
                 id: other.to_string(),
@@ -346,6 +349,75 @@ impl Sso {
             ..OidcConfigInput::default()
         };
         self.reconfigure(name, input, now).await
+    }
+
+    // ---- user-based SSO ----
+
+    fn user_sso_view(sso: Option<UserSso>) -> Value {
+        let settings = match sso {
+            None => json!({"SsoEnabled": false, "MetadataDocument": "", "AuxiliaryDomain": "",
+                "SsoLoginWithDomain": false, "AuthnSignAlgo": "rsa-sha256"}),
+            Some(sso) => json!({
+                "SsoEnabled": sso.provider.enabled,
+                "MetadataDocument": sso.metadata.map(|m| STANDARD.encode(m.data.as_bytes())).unwrap_or_default(),
+                "AuxiliaryDomain": sso.auxiliary_domain,
+                // NameIDs always carry the domain: the rule admits `<name>@<domain>` only.
+                "SsoLoginWithDomain": true,
+                "AuthnSignAlgo": "rsa-sha256",
+            }),
+        };
+        json!({ "UserSsoSettings": settings })
+    }
+
+    async fn get_user_sso(&self) -> Result<Value, Error> {
+        Ok(Self::user_sso_view(self.fed.user_sso(&self.ctx).await?))
+    }
+
+    async fn set_user_sso(&self, p: &Params, now: i64) -> Result<Value, Error> {
+        if p.flag("SsoLoginWithDomain")? == Some(false) {
+            return Err(Error::invalid(
+                "SsoLoginWithDomain",
+                "must be true: NameIDs are <user>@<auxiliary domain>",
+            ));
+        }
+        if p.get("AuthnSignAlgo").is_some_and(|a| a != "rsa-sha256") {
+            return Err(Error::invalid(
+                "AuthnSignAlgo",
+                "must be rsa-sha256, which fedgate signs with",
+            ));
+        }
+        let existing = self.fed.user_sso(&self.ctx).await?;
+        let mut domain = p
+            .get("AuxiliaryDomain")
+            .map(|d| parse_auxiliary_domain("AuxiliaryDomain", d))
+            .transpose()?;
+        if existing.is_none() && domain.is_none() {
+            // Alibaba's default domain, when the account's name makes a DNS name.
+            let default = principal_suffix(&self.ctx.identity.user.domain.name);
+            domain = Some(
+                parse_auxiliary_domain("AuxiliaryDomain", &default).map_err(|_| Error::MissingField {
+                    field: "AuxiliaryDomain".into(),
+                })?,
+            );
+        }
+        let metadata = p
+            .get("MetadataDocument")
+            .map(|m| self.metadata_import("MetadataDocument", m))
+            .transpose()?;
+        if existing.is_none() && metadata.is_none() {
+            return Err(Error::MissingField {
+                field: "MetadataDocument".into(),
+            });
+        }
+        let input = UserSsoInput {
+            metadata,
+            auxiliary_domain: domain,
+            description: None,
+            enabled: p.flag("SsoEnabled")?,
+        };
+        Ok(Self::user_sso_view(Some(
+            self.fed.set_user_sso(&self.ctx, input, now).await?,
+        )))
     }
 
     // ---- SAML ----
