@@ -191,8 +191,58 @@ pub struct TlsDiscoveryServer {
     pub fingerprint: String,
     /// The same, as `openssl x509 -fingerprint -sha1` prints it (`AB:CD:...`).
     pub openssl_fingerprint: String,
+    /// The SHA-1 of the CA certificate the server presents after its own, when it does.
+    pub ca_fingerprint: Option<String>,
     addr: std::net::SocketAddr,
     stop: Arc<std::sync::atomic::AtomicBool>,
+}
+
+/// A CA, and a certificate for `ip` it issued with its key: what a server presents with its
+/// chain.
+fn issued_by_ca(ip: &str) -> (openssl::x509::X509, openssl::x509::X509, PKey<Private>) {
+    use openssl::asn1::Asn1Time;
+    use openssl::x509::extension::{BasicConstraints, SubjectAlternativeName};
+    use openssl::x509::{X509, X509NameBuilder};
+    let group = EcGroup::from_curve_name(Nid::X9_62_PRIME256V1).unwrap();
+    let new_key = || PKey::from_ec_key(EcKey::generate(&group).unwrap()).unwrap();
+    let name = |cn: &str| {
+        let mut name = X509NameBuilder::new().unwrap();
+        name.append_entry_by_text("CN", cn).unwrap();
+        name.build()
+    };
+    let serial = || {
+        let mut serial = openssl::bn::BigNum::new().unwrap();
+        serial.rand(64, openssl::bn::MsbOption::MAYBE_ZERO, false).unwrap();
+        serial.to_asn1_integer().unwrap()
+    };
+    let (ca_key, leaf_key) = (new_key(), new_key());
+    let mut ca = X509::builder().unwrap();
+    ca.set_version(2).unwrap();
+    ca.set_serial_number(&serial()).unwrap();
+    ca.set_subject_name(&name("test-only CA")).unwrap();
+    ca.set_issuer_name(&name("test-only CA")).unwrap();
+    ca.set_pubkey(&ca_key).unwrap();
+    ca.set_not_before(&Asn1Time::days_from_now(0).unwrap()).unwrap();
+    ca.set_not_after(&Asn1Time::days_from_now(1).unwrap()).unwrap();
+    ca.append_extension(BasicConstraints::new().critical().ca().build().unwrap())
+        .unwrap();
+    ca.sign(&ca_key, MessageDigest::sha256()).unwrap();
+    let ca = ca.build();
+    let mut leaf = X509::builder().unwrap();
+    leaf.set_version(2).unwrap();
+    leaf.set_serial_number(&serial()).unwrap();
+    leaf.set_subject_name(&name(ip)).unwrap();
+    leaf.set_issuer_name(ca.subject_name()).unwrap();
+    leaf.set_pubkey(&leaf_key).unwrap();
+    leaf.set_not_before(&Asn1Time::days_from_now(0).unwrap()).unwrap();
+    leaf.set_not_after(&Asn1Time::days_from_now(1).unwrap()).unwrap();
+    let san = SubjectAlternativeName::new()
+        .ip(ip)
+        .build(&leaf.x509v3_context(Some(&ca), None))
+        .unwrap();
+    leaf.append_extension(san).unwrap();
+    leaf.sign(&ca_key, MessageDigest::sha256()).unwrap();
+    (ca, leaf.build(), leaf_key)
 }
 
 /// A self-signed certificate for 127.0.0.1 and its key.
@@ -227,15 +277,39 @@ fn self_signed() -> (openssl::x509::X509, PKey<Private>) {
 impl TlsDiscoveryServer {
     /// Serves `keys` at `/jwks`; the discovery document names `jwks_uri`, or that `/jwks`.
     pub fn start(keys: &[&SigningKey], jwks_uri: Option<&str>) -> TlsDiscoveryServer {
+        let (cert, key) = self_signed();
+        Self::serve(keys, jwks_uri, cert, key, None)
+    }
+
+    /// As `start`, with a certificate for `ip` that a CA issued, presented with the CA's
+    /// (`extra_ca`: another CA presented in its place, which issued nothing here).
+    pub fn start_chained(keys: &[&SigningKey], ip: &str, extra_ca: bool) -> TlsDiscoveryServer {
+        let (ca, cert, key) = issued_by_ca(ip);
+        let presented = if extra_ca { issued_by_ca(ip).0 } else { ca };
+        Self::serve(keys, None, cert, key, Some(presented))
+    }
+
+    fn serve(
+        keys: &[&SigningKey],
+        jwks_uri: Option<&str>,
+        cert: openssl::x509::X509,
+        key: PKey<Private>,
+        ca: Option<openssl::x509::X509>,
+    ) -> TlsDiscoveryServer {
         use openssl::ssl::{SslAcceptor, SslMethod};
         use std::io::{Read, Write};
-        let (cert, key) = self_signed();
         let digest = cert.digest(MessageDigest::sha1()).unwrap();
         let fingerprint = hex::encode(&*digest);
         let openssl_fingerprint = digest.iter().map(|b| format!("{b:02X}")).collect::<Vec<_>>().join(":");
+        let ca_fingerprint = ca
+            .as_ref()
+            .map(|c| hex::encode(&*c.digest(MessageDigest::sha1()).unwrap()));
         let mut acceptor = SslAcceptor::mozilla_intermediate_v5(SslMethod::tls()).unwrap();
         acceptor.set_private_key(&key).unwrap();
         acceptor.set_certificate(&cert).unwrap();
+        if let Some(ca) = ca {
+            acceptor.add_extra_chain_cert(ca).unwrap();
+        }
         let acceptor = acceptor.build();
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap();
@@ -282,6 +356,7 @@ impl TlsDiscoveryServer {
             issuer,
             fingerprint,
             openssl_fingerprint,
+            ca_fingerprint,
             addr,
             stop,
         }

@@ -29,6 +29,10 @@ enum Want {
     Untrusted {
         url: String,
     },
+    /// A pinned CA was presented, but the chain does not lead to it for this host.
+    ChainInvalid {
+        url: String,
+    },
     /// The egress policy refused the URL before any connection.
     Refused {
         url: String,
@@ -50,6 +54,7 @@ fn matches(got: &Result<fedgate::oidc::KeySet, UpstreamError>, want: &Want) -> b
             url == want_url && reason.contains("certificate verify failed")
         }
         (Err(UpstreamError::Refused { url, .. }), Want::Refused { url: want_url }) => url == want_url,
+        (Err(UpstreamError::ChainInvalid { url, .. }), Want::ChainInvalid { url: want_url }) => url == want_url,
         _ => false,
     }
 }
@@ -64,6 +69,10 @@ async fn pinned_fetches_trust_only_the_pinned_certificate() {
     let split = TlsDiscoveryServer::start(&[], Some(&format!("{}/jwks", keys_host.issuer)));
     let plain = DiscoveryServer::start(&[&key]).await;
     let http_keys = TlsDiscoveryServer::start(&[], Some(&format!("{}/jwks", plain.issuer)));
+    let chained = TlsDiscoveryServer::start_chained(&[&key], "127.0.0.1", false);
+    let misnamed = TlsDiscoveryServer::start_chained(&[&key], "127.0.0.2", false);
+    let stranger_ca = TlsDiscoveryServer::start_chained(&[&key], "127.0.0.1", true);
+    let ca_of = |s: &TlsDiscoveryServer| s.ca_fingerprint.clone().unwrap();
     let open = Upstream::new(EgressPolicy::new(&["127.0.0.1".into()]).unwrap()).unwrap();
     let strict = Upstream::new(EgressPolicy::default()).unwrap();
     let discovery = |s: &TlsDiscoveryServer| format!("{}/.well-known/openid-configuration", s.issuer);
@@ -126,6 +135,31 @@ async fn pinned_fetches_trust_only_the_pinned_certificate() {
             vec![http_keys.fingerprint.clone()],
             Want::NoCertificate {
                 url: format!("{}/jwks", plain.issuer),
+            },
+        ),
+        (
+            "the CA of the server's chain pinned (Alibaba Cloud's fingerprints)",
+            &open,
+            &chained,
+            vec![ca_of(&chained)],
+            Want::Keys,
+        ),
+        (
+            "a pinned CA, but the server's certificate names another address",
+            &open,
+            &misnamed,
+            vec![ca_of(&misnamed)],
+            Want::ChainInvalid {
+                url: discovery(&misnamed),
+            },
+        ),
+        (
+            "a pinned CA presented beside a certificate it did not issue",
+            &open,
+            &stranger_ca,
+            vec![ca_of(&stranger_ca)],
+            Want::ChainInvalid {
+                url: discovery(&stranger_ca),
             },
         ),
         (
