@@ -42,7 +42,17 @@ pub async fn observe(mut req: Request, next: Next) -> Response {
     let span =
         tracing::info_span!("request", request_id = %request_id, method = %method, route = tracing::field::Empty);
     let started = Instant::now();
-    let mut response = next.run(req).instrument(span.clone()).await;
+    // A NUL anywhere in the path or query reaches no handler: PostgreSQL refuses it in text,
+    // and no name or id of ours holds one.
+    let nul = |text: &str| text.to_ascii_lowercase().contains("%00");
+    let mut response = if nul(req.uri().path()) || req.uri().query().is_some_and(nul) {
+        let refused = super::error::ApiError(crate::service::Error::BadRequest(
+            "The request contains a NUL character.".into(),
+        ));
+        axum::response::IntoResponse::into_response(refused)
+    } else {
+        next.run(req).instrument(span.clone()).await
+    };
     let route = response
         .extensions()
         .get::<RouteName>()

@@ -101,7 +101,13 @@ pub async fn verify(State(services): State<Arc<Services>>, req: Request, next: N
             Scheme::Baidu => {
                 let security_token = header_text(&parts.headers, "x-bce-security-token");
                 services
-                    .verify_bce_request(&request, authorization, security_token, now_ms())
+                    .verify_bce_request(
+                        &request,
+                        authorization,
+                        security_token,
+                        super::baidu::body_sensitive(parts.method.as_str(), parts.uri.path()),
+                        now_ms(),
+                    )
                     .await
             }
         }

@@ -191,6 +191,12 @@ pub enum SignatureScheme {
 
 /// The one-time namespace of Alibaba signature nonces.
 const ACS3_NONCES: &str = "acs3-nonce";
+/// The one-time namespace of Baidu signatures of writes.
+const BCE_SIGNATURES: &str = "bce-signature";
+
+fn unauthenticated_signed(why: String) -> Error {
+    Error::Unauthenticated(format!("signed request: {why}"))
+}
 
 /// The key a request was signed with.
 enum SigningKey {
@@ -499,6 +505,24 @@ pub fn access_key_root(access: &str) -> crate::token::AuditId {
 }
 
 impl Services {
+    /// Whether `host` (a Host header, lower case) names this service as `public_url` does:
+    /// the same host and port, the scheme's default port written or not.
+    fn is_public_host(&self, host: &str) -> bool {
+        let Ok(url) = url::Url::parse(&self.config.public_url) else {
+            return false;
+        };
+        let Some(name) = url.host_str() else { return false };
+        let port = url.port_or_known_default();
+        let (given_name, given_port) = match host.rsplit_once(':') {
+            Some((n, p)) if !n.ends_with(']') || host.starts_with('[') => match p.parse::<u16>() {
+                Ok(p) => (n, Some(p)),
+                Err(_) => (host, None),
+            },
+            _ => (host, None),
+        };
+        given_name.eq_ignore_ascii_case(name) && given_port.or(url.port_or_known_default()) == port
+    }
+
     // Shared with other use-case services.
     /// Refuses `action` (`iam:<resource>:<verb>`) unless every session policy the caller's
     /// credential carries allows it (403 IAM.0003).
@@ -635,6 +659,7 @@ impl Services {
         request: &Received<'_>,
         authorization: &str,
         security_token: Option<&str>,
+        body_sensitive: bool,
         now_ms: i64,
     ) -> Result<SignedOutcome> {
         let signed = |e: StsError| Error::Unauthenticated(format!("signed request: {e}"));
@@ -647,6 +672,45 @@ impl Services {
         let verified = bce::verify(request, &auth, key.secret(), now_ms.div_euclid(1000)).map_err(signed)?;
         if !verified.body_signed {
             tracing::debug!(sts.access_key_id = %auth.access, "bce-auth-v1 request whose body its signature does not cover");
+        }
+        // The signature names the host it was made for: a request made for another service
+        // (a mistyped endpoint, a proxy) is not ours to take.
+        let host = request
+            .headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case("host"))
+            .map(|(_, v)| String::from_utf8_lossy(v).to_ascii_lowercase())
+            .unwrap_or_default();
+        if !self.is_public_host(&host) {
+            return Err(unauthenticated_signed(format!(
+                "signed for host {host:?}, not this service's"
+            )));
+        }
+        // No nonce, and the SDK's signature does not cover the body: a write is taken once
+        // per signature and body within its expiration, so a captured one cannot be replayed.
+        // Where another body would do harm (`body_sensitive`: a session token's ACL, a
+        // password, identity-provider metadata) the signature alone is taken once, so a
+        // captured one cannot carry a body of the replayer's either; elsewhere the body is in
+        // the key, so writes of one second, path and length (a script creating users) are
+        // not taken for one another.
+        if !matches!(request.method, "GET" | "HEAD") {
+            let until_ms = (auth.signed_at + auth.expiration_secs + 1) * 1000;
+            let body = if body_sensitive {
+                String::new()
+            } else {
+                request.body_sha256.map_or_else(
+                    || hex::encode(<sha2::Sha256 as sha2::Digest>::digest(request.body)),
+                    str::to_string,
+                )
+            };
+            let seen = format!("{}:{}:{body}", auth.access, hex::encode(auth.signature));
+            if !self
+                .store
+                .remember_once(BCE_SIGNATURES, &seen, until_ms, now_ms)
+                .await?
+            {
+                return Err(signed(StsError::NonceReused));
+            }
         }
         self.signed_by(key, &auth.signed_headers, SignatureScheme::Baidu, now_ms)
     }

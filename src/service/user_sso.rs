@@ -1,7 +1,6 @@
 //! User-based SSO of an account (Alibaba's `SetUserSsoSettings`, Baidu's IAM-user federation):
 //! the account's one `iam_user_sso` identity provider, with the `saml` protocol, its mapping
-//! and imported metadata. A provider made here is `<account id>-iam-user-sso` (the id, not the
-//! name: ids are 1-64 plain characters and stay when an account is renamed), with the mapping
+//! and imported metadata. A provider made here is `iam-user-sso-<random>`, with the mapping
 //! `<provider>-mapping`; one made through the identity API is found too, as an account holds
 //! at most one.
 //!
@@ -40,9 +39,10 @@ pub struct UserSsoInput {
     pub enabled: Option<bool>,
 }
 
-/// The id of the provider this module makes for an account.
-pub fn provider_id(account_id: &str) -> String {
-    format!("{account_id}-iam-user-sso")
+/// The id of a provider this module makes: random, as ids are global and one derived from
+/// the account could be taken first by another account, blocking this one's user SSO.
+fn new_provider_id() -> String {
+    format!("iam-user-sso-{}", &super::new_id()[..16])
 }
 
 fn mapping_id(provider: &str) -> String {
@@ -146,7 +146,7 @@ impl FederationConfig {
         let domain = input.auxiliary_domain.ok_or_else(|| Error::MissingField {
             field: "auxiliary domain".into(),
         })?;
-        let id = provider_id(&self.default_domain(ctx));
+        let id = new_provider_id();
         let mapping = mapping_id(&id);
         match self.get_mapping(ctx, &mapping).await {
             Err(Error::NotFound { .. }) => {}
@@ -219,7 +219,23 @@ impl FederationConfig {
             .user_sso_provider(ctx)
             .await?
             .ok_or_else(|| Error::not_found("identity provider", "user SSO"))?;
+        // Deleting the provider deletes all its protocols: refuse while it serves one besides
+        // `saml` (added through the identity API), which user SSO does not own.
+        let protocols = self.list_protocols(ctx, &idp.id).await?;
+        if let Some(other) = protocols.iter().find(|p| p.id != Protocol::Saml) {
+            return Err(Error::Conflict(format!(
+                "identity provider {} also serves {}; delete that protocol first",
+                idp.id,
+                other.id.as_str()
+            )));
+        }
+        let own_mapping = protocols
+            .iter()
+            .any(|p| p.id == Protocol::Saml && p.mapping_id == mapping_id(&idp.id));
         self.delete_idp(ctx, &idp.id, now_ms).await?;
+        if !own_mapping {
+            return Ok(());
+        }
         match self.delete_mapping(ctx, &mapping_id(&idp.id)).await {
             Ok(()) | Err(Error::NotFound { .. }) | Err(Error::Conflict(_)) => Ok(()),
             Err(e) => Err(e),

@@ -1229,9 +1229,8 @@ async fn user_sso_settings(db: Db) {
         "{got}"
     );
     // The identity API sees the account's iam_user_sso provider.
-    let (_, me) = app.validate(t, t).await;
-    let account = me["token"]["domain"]["id"].as_str().unwrap().to_string();
-    let provider = format!("{account}-iam-user-sso");
+    let (_, idps) = app.call("GET", "/v3/OS-FEDERATION/identity_providers", t, None).await;
+    let provider = idps["identity_providers"][0]["id"].as_str().unwrap().to_string();
     let (_, shown) = app
         .call(
             "GET",

@@ -105,6 +105,8 @@ async fn malformed_requests_get_clear_errors_and_change_nothing() {
         case("project with unknown parent", "POST", "/v3/projects", r#"{"project": {"name": "x_p", "parent_id": "nope"}}"#, 400),
         case("bad project status", "PUT", format!("/v3-ext/projects/{project_id}"), r#"{"project": {"status": "frozen"}}"#, 400),
         case("enabled filter not a boolean", "GET", "/v3/users?enabled=maybe", "", 400),
+        case("a NUL in a query", "GET", "/v3/users?name=a%00b", "", 400),
+        case("a NUL in a path", "GET", "/v3.0/OS-CREDENTIAL/credentials/a%00b", "", 400),
         case("bad password expiry filter", "GET", "/v3/users?password_expires_at=soon", "", 400),
         case("OS-USER create without domain_id", "POST", "/v3.0/OS-USER/users", r#"{"user": {"name": "bob"}}"#, 400),
         case("agency duration nonsense", "POST", "/v3.0/OS-AGENCY/agencies", r#"{"agency": {"name": "a", "domain_id": "x", "trust_domain_name": "admin", "duration": "FOREVERISH"}}"#, 400),

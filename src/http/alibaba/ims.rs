@@ -12,9 +12,11 @@ use serde_json::{Value, json};
 
 use super::super::views::alibaba::{AccessKey, RamGroup, RamUser, UserBasicInfo, principal_suffix};
 use super::{Params, list_body};
-use crate::model::{Group, User, UserAccessMode};
+use crate::model::{Group, User};
 use crate::service::access_keys::{CredentialInput, CredentialListQuery};
-use crate::service::admin::{GrantOp, GroupInput, Secret, UserInput, UserListQuery};
+use crate::service::admin::{
+    GrantOp, GroupInput, LoginProfileInput, ProfileWrite, Secret, UserInput, UserListQuery, login_profile,
+};
 use crate::service::{Accounts, AuthContext, Error, Services, Sts};
 
 /// The caller's account and the use cases its calls reach.
@@ -115,7 +117,10 @@ impl Ims {
         }
         let id = match (p.get("UserId"), p.get("UserAccessKeyId")) {
             (Some(id), _) => id.to_string(),
-            (None, Some(access)) => self.sts.get_credential(&self.ctx, access).await?.user_id,
+            (None, Some(access)) => match self.sts.get_credential(&self.ctx, access).await {
+                Err(Error::Forbidden(_)) => return Err(Error::not_found("credential", access)),
+                other => other?.user_id,
+            },
             (None, None) => {
                 return Err(Error::MissingField {
                     field: "UserPrincipalName".into(),
@@ -230,50 +235,46 @@ impl Ims {
     }
 
     fn login_profile_view(&self, user: &User) -> Result<Value, Error> {
-        if user.password_hash.is_none() || user.access_mode == UserAccessMode::Programmatic {
-            return Err(Error::not_found(
-                "login profile",
-                &self.user_view(user).user_principal_name,
-            ));
-        }
+        let upn = self.user_view(user).user_principal_name;
+        let Some(profile) = login_profile(user) else {
+            return Err(Error::not_found("login profile", &upn));
+        };
         Ok(json!({"LoginProfile": {
-            "UserPrincipalName": self.user_view(user).user_principal_name,
-            "PasswordResetRequired": user.pwd_status,
+            "UserPrincipalName": upn,
+            "PasswordResetRequired": profile.reset_required,
             "MFABindRequired": false,
             "Status": "Active",
-            "CreateDate": super::super::views::alibaba::time(user.password_changed_at_ms.unwrap_or(user.created_at_ms)),
+            "CreateDate": super::super::views::alibaba::time(profile.since_ms),
         }}))
     }
 
     /// Create (refused where one exists) or update (where one exists) a login profile.
     async fn write_login_profile(&self, p: &Params, create: bool, now: i64) -> Result<Value, Error> {
         let user = self.user_named(p.required("UserPrincipalName")?).await?;
-        let exists = self.login_profile_view(&user).is_ok();
-        match (create, exists) {
-            (true, true) => return Err(Error::Conflict(format!("login profile of {}", user.name))),
-            (false, false) => return self.login_profile_view(&user),
-            _ => {}
-        }
         if p.get("MFABindRequired") == Some("true") {
             return Err(Error::invalid("MFABindRequired", "MFA is not offered by this service"));
         }
-        let password = match (create, p.get("Password")) {
-            (true, None) => {
-                return Err(Error::MissingField {
-                    field: "Password".into(),
-                });
-            }
-            (_, pw) => pw.map(|pw| Secret(pw.to_string())),
+        if create && p.get("Password").is_none() {
+            return Err(Error::MissingField {
+                field: "Password".into(),
+            });
+        }
+        let input = LoginProfileInput {
+            password: p.get("Password").map(|pw| Secret(pw.to_string())),
+            reset_required: p.flag("PasswordResetRequired")?,
+            console: p.status("Status")?,
         };
-        let active = p.status("Status")?.unwrap_or(true);
-        let input = UserInput {
-            password,
-            pwd_status: p.flag("PasswordResetRequired")?,
-            access_mode: Some(if active { "default" } else { "programmatic" }.to_string()),
-            ..UserInput::default()
+        let write = if create {
+            ProfileWrite::Create
+        } else {
+            ProfileWrite::Update
         };
-        let user = self.accounts.update_user(&self.ctx, &user.id, input, now).await?;
+        let user = self
+            .accounts
+            .write_login_profile(&self.ctx, &user.id, write, input, now)
+            .await?;
         match self.login_profile_view(&user) {
+            // Status Inactive: the profile is kept as console sign-in switched off.
             Err(_) => Ok(json!({"LoginProfile": {
                 "UserPrincipalName": self.user_view(&user).user_principal_name,
                 "PasswordResetRequired": user.pwd_status,
@@ -291,12 +292,7 @@ impl Ims {
 
     async fn delete_login_profile(&self, p: &Params, now: i64) -> Result<Value, Error> {
         let user = self.user_named(p.required("UserPrincipalName")?).await?;
-        self.login_profile_view(&user)?;
-        let input = UserInput {
-            access_mode: Some("programmatic".into()),
-            ..UserInput::default()
-        };
-        self.accounts.update_user(&self.ctx, &user.id, input, now).await?;
+        self.accounts.delete_login_profile(&self.ctx, &user.id, now).await?;
         Ok(json!({}))
     }
 
@@ -325,7 +321,11 @@ impl Ims {
     async fn named_key(&self, p: &Params) -> Result<crate::service::access_keys::Credential, Error> {
         let access = p.required("UserAccessKeyId")?;
         let owner = self.key_owner(p).await?;
-        let key = self.sts.get_credential(&self.ctx, access).await?;
+        // A key the caller may not read is as absent as a missing one.
+        let key = match self.sts.get_credential(&self.ctx, access).await {
+            Err(Error::Forbidden(_)) => return Err(Error::not_found("credential", access)),
+            other => other?,
+        };
         if key.user_id != owner {
             return Err(Error::not_found("credential", access));
         }

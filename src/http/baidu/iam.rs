@@ -17,9 +17,11 @@ use serde_json::json;
 use super::super::error::ApiError;
 use super::super::views::baidu::{AccessKeyModel, GroupModel, LoginProfile, UserModel};
 use super::{Account, Body, required};
-use crate::model::{User, UserAccessMode};
+use crate::model::User;
 use crate::service::access_keys::{CredentialInput, CredentialListQuery};
-use crate::service::admin::{GrantOp, GroupInput, Secret, UserInput, UserListQuery};
+use crate::service::admin::{
+    GrantOp, GroupInput, LoginProfileInput, ProfileWrite, Secret, UserInput, UserListQuery, login_profile,
+};
 use crate::service::{Error, now_ms};
 
 type Answer = Result<Response, ApiError>;
@@ -130,16 +132,13 @@ pub async fn set_password(account: Account, Path(name): Path<String>, Body(body)
 
 // ---- login profiles ----
 
-/// The user's login profile: there is one while the user has a password and may use the
-/// console.
-fn login_profile(user: &User) -> Result<LoginProfile, Error> {
-    if user.password_hash.is_none() || user.access_mode == UserAccessMode::Programmatic {
-        return Err(Error::not_found("login profile", &user.name));
-    }
+/// The user's login profile (`service::admin::login_profile`) in Baidu's shape.
+fn login_profile_of(user: &User) -> Result<LoginProfile, Error> {
+    let profile = login_profile(user).ok_or_else(|| Error::not_found("login profile", &user.name))?;
     Ok(LoginProfile {
         enabled_login: true,
         enabled_login_mfa: false,
-        need_reset_password: user.pwd_status,
+        need_reset_password: profile.reset_required,
     })
 }
 
@@ -167,42 +166,30 @@ pub async fn put_login_profile(
 ) -> Answer {
     unoffered(&body)?;
     let user = account.user_named(&name).await?;
-    if body.password.is_none() && user.password_hash.is_none() {
-        return Err(Error::MissingField {
-            field: "password".into(),
-        }
-        .into());
-    }
-    let input = UserInput {
+    let input = LoginProfileInput {
         password: body.password,
-        pwd_status: body.need_reset_password,
-        access_mode: Some("default".into()),
-        ..UserInput::default()
+        reset_required: body.need_reset_password,
+        console: Some(true),
     };
     let user = account
         .accounts()
-        .update_user(&account.ctx, &user.id, input, now_ms())
+        .write_login_profile(&account.ctx, &user.id, ProfileWrite::Put, input, now_ms())
         .await?;
-    answer(StatusCode::OK, login_profile(&user)?)
+    answer(StatusCode::OK, login_profile_of(&user)?)
 }
 
 /// GET /v1/user/{userName}/loginProfile.
 pub async fn get_login_profile(account: Account, Path(name): Path<String>) -> Answer {
     let user = account.user_named(&name).await?;
-    answer(StatusCode::OK, login_profile(&user)?)
+    answer(StatusCode::OK, login_profile_of(&user)?)
 }
 
 /// DELETE /v1/user/{userName}/loginProfile: the user keeps API access only.
 pub async fn delete_login_profile(account: Account, Path(name): Path<String>) -> Answer {
     let user = account.user_named(&name).await?;
-    login_profile(&user)?;
-    let input = UserInput {
-        access_mode: Some("programmatic".into()),
-        ..UserInput::default()
-    };
     account
         .accounts()
-        .update_user(&account.ctx, &user.id, input, now_ms())
+        .delete_login_profile(&account.ctx, &user.id, now_ms())
         .await?;
     Ok(StatusCode::OK.into_response())
 }
@@ -275,7 +262,7 @@ pub async fn delete_access_key(account: Account, Path((name, access)): Path<(Str
 /// GET /v1/accesskey/{accessKeyId}/lastusedtime: a key of the caller's account (its owner's
 /// or, for an admin, any user's); never used is `""`.
 pub async fn access_key_last_used(account: Account, Path(access): Path<String>) -> Answer {
-    let key = account.sts().get_credential(&account.ctx, &access).await?;
+    let key = account.credential(&access).await?;
     let owner = account.accounts().get_user(&account.ctx, &key.user_id).await?;
     if owner.domain_id != account.id() {
         return Err(Error::not_found("credential", access).into());

@@ -90,6 +90,9 @@ impl Account {
 
 /// GET /v1/subUser/idp/query.
 pub async fn query(account: Account) -> Answer {
+    for action in ["getIDPMetadata", "getMapping"] {
+        account.check_also(&format!("iam:identityProviders:{action}"))?;
+    }
     answer(account.required_user_sso().await?)
 }
 
@@ -97,8 +100,16 @@ pub async fn query(account: Account) -> Answer {
 pub async fn update(account: Account, Body(body): Body<IdpBody>) -> Answer {
     let fed = account.federation();
     let creating = fed.user_sso(&account.ctx).await?.is_none();
+    // Every action the identity API would check for the same writes.
     if creating {
-        account.check_also("iam:identityProviders:createIdentityProvider")?;
+        for action in [
+            "createIdentityProvider",
+            "createMapping",
+            "createProtocol",
+            "createIDPMetadata",
+        ] {
+            account.check_also(&format!("iam:identityProviders:{action}"))?;
+        }
         if body.encode_metadata.is_none() {
             return Err(Error::MissingField {
                 field: "encodeMetadata".into(),
@@ -111,6 +122,12 @@ pub async fn update(account: Account, Body(body): Body<IdpBody>) -> Answer {
             }
             .into());
         }
+    }
+    if body.encode_metadata.is_some() {
+        account.check_also("iam:identityProviders:createIDPMetadata")?;
+    }
+    if body.auxiliary_domain.is_some() {
+        account.check_also("iam:identityProviders:updateMapping")?;
     }
     let input = UserSsoInput {
         metadata: body
@@ -152,6 +169,7 @@ pub async fn update_status(account: Account, uri: Uri) -> Answer {
 /// POST /v1/subUser/idp/delete: the provider, its protocol and metadata, and the mapping made
 /// for it; tokens it signed in are revoked.
 pub async fn delete(account: Account) -> Answer {
+    account.check_also("iam:identityProviders:deleteMapping")?;
     account.federation().delete_user_sso(&account.ctx, now_ms()).await?;
     Ok(StatusCode::OK.into_response())
 }

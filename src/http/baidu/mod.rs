@@ -129,13 +129,33 @@ impl Account {
     }
 
     /// The key `access` of `user` (another user's key is not found here).
+    /// A key the caller may read; one it may not is as absent as a missing one, so key ids of
+    /// other users and accounts cannot be probed.
+    async fn credential(&self, access: &str) -> Result<Credential, Error> {
+        match self.sts().get_credential(&self.ctx, access).await {
+            Err(Error::Forbidden(_)) => Err(Error::not_found("credential", access)),
+            other => other,
+        }
+    }
+
     async fn key_of(&self, user: &User, access: &str) -> Result<Credential, Error> {
-        let key = self.sts().get_credential(&self.ctx, access).await?;
+        let key = self.credential(access).await?;
         if key.user_id != user.id {
             return Err(Error::not_found("credential", access));
         }
         Ok(key)
     }
+}
+
+/// Whether another body under a captured signature would do harm the signer did not ask for:
+/// a wider session token, a password, another identity provider's metadata. Such a write's
+/// signature is taken once whatever its body (`verify_bce_request`).
+pub fn body_sensitive(method: &str, path: &str) -> bool {
+    method != "GET"
+        && (path == "/v1/sessionToken"
+            || path == "/v1/subUser/idp/update"
+            || path.ends_with("/loginProfile")
+            || (path.starts_with("/v1/subUser/") && path.ends_with("/update")))
 }
 
 /// A JSON body, which the SDK may leave empty (then `T::default()`).

@@ -6,12 +6,14 @@
 mod agencies;
 mod grants;
 mod groups;
+mod login_profiles;
 mod projects;
 mod users;
 
 pub use agencies::{AgencyInput, AgencyListQuery};
 pub use grants::{Actor, GrantOp, Target};
 pub use groups::GroupInput;
+pub use login_profiles::{LoginProfile, LoginProfileInput, ProfileWrite, login_profile};
 pub use projects::{ProjectInput, ProjectListQuery};
 pub use users::{OwnInfoInput, UserInput, UserListQuery};
 
