@@ -338,10 +338,13 @@ fn render_page(report: &ErrorReport, request_id: &str) -> Response {
 
 /// Writes the error body in `shape` and logs the reason. `host` is the Host the client named.
 pub fn render(report: &ErrorReport, shape: Shape, host: &str, head_request: bool, request_id: &str) -> Response {
+    // The reason may quote what the client sent (a name in a path): no control or
+    // reordering character of it reaches the log as it is.
+    let reason = crate::service::names::escaped(&report.detail);
     if report.status.is_server_error() {
-        tracing::error!(status = report.status.as_u16(), reason = %report.detail, "request failed");
+        tracing::error!(status = report.status.as_u16(), reason = %reason, "request failed");
     } else {
-        tracing::info!(status = report.status.as_u16(), reason = %report.detail, "request refused");
+        tracing::info!(status = report.status.as_u16(), reason = %reason, "request refused");
     }
     let mut response = match shape {
         Shape::Page if !head_request => render_page(report, request_id),

@@ -186,3 +186,18 @@ async fn malformed_requests_get_clear_errors_and_change_nothing() {
     assert_eq!(snapshot(&app).await, before, "bad input changed stored data");
     app.stop().await;
 }
+
+/// A refusal's reason may quote the request (a name in a path); what no one types reaches the
+/// log escaped, so a client cannot forge or reorder log lines.
+#[tokio::test]
+async fn a_quoted_name_reaches_the_log_escaped() {
+    let Some(app) = spawn_app(Db::Sqlite).await else { return };
+    for path in ["/v3/users/evil%E2%80%AEname", "/v1/user/evil%E2%80%AEname"] {
+        let (status, _) = app.call("GET", path, &app.admin_token, None).await;
+        assert!(status == 404 || status == 401, "{path}: {status}");
+    }
+    let logs = crate::support::captured_logs();
+    assert!(logs.contains("evil\\u{202e}name"), "the reason is logged, escaped");
+    assert!(!logs.contains("evil\u{202e}name"), "a raw U+202E reached the log");
+    app.stop().await;
+}

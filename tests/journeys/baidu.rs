@@ -146,8 +146,13 @@ impl Bce {
     }
 }
 
+/// Signs and sends one call with a query (`?disable`, `?status=enable`).
+pub async fn call_with_query(app: &TestApp, key: &Key, method: &str, path: &str, query: &str) -> (u16, Value) {
+    Bce::new(app, method, path).query(query).sign(key).send(app).await
+}
+
 /// Signs and sends one call.
-async fn call(app: &TestApp, key: &Key, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
+pub async fn call(app: &TestApp, key: &Key, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
     let mut req = Bce::new(app, method, path);
     if let Some(body) = body {
         req = req.json(body);

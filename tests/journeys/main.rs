@@ -33,6 +33,7 @@ mod bad_input;
 mod baidu;
 mod conformance;
 mod credentials;
+mod dialects;
 mod domains;
 mod egress;
 mod federated_login;
