@@ -70,6 +70,44 @@ pub fn new_id() -> String {
     uuid::Uuid::new_v4().simple().to_string()
 }
 
+/// Counts a federated sign-in (`fedgate_federated_logins_total`) by provider (`unknown` until
+/// a configured one is found: clients name providers, and labels must stay few), protocol,
+/// outcome and the class of a refusal (the refusal's variant, never its text).
+pub(crate) fn count_sign_in<T>(protocol: crate::model::Protocol, idp: Option<&str>, result: &Result<T>) {
+    let (outcome, reason) = match result {
+        Ok(_) => ("success", "none".to_string()),
+        Err(Error::Refused { reason, .. }) => ("refused", refusal_class(reason)),
+        Err(Error::Unauthenticated(_)) => ("refused", "Mapping".to_string()),
+        Err(Error::Forbidden(_) | Error::ForbiddenNow(_)) => ("refused", "Forbidden".to_string()),
+        Err(Error::TooManyRequests { .. }) => ("throttled", "Admission".to_string()),
+        Err(_) => ("failed", "Error".to_string()),
+    };
+    metrics::counter!(
+        "fedgate_federated_logins_total",
+        "idp" => idp.unwrap_or("unknown").to_string(),
+        "protocol" => protocol.as_str(),
+        "outcome" => outcome,
+        "reason" => reason,
+    )
+    .increment(1);
+}
+
+/// `IdToken.Expired`, `Saml.SignatureInvalid`, `Replayed`: the refusal's variant names, read
+/// from its `Debug` form up to the first field, so the set of labels is the set of variants.
+fn refusal_class(reason: &error::Refusal) -> String {
+    let debug = format!("{reason:?}");
+    let mut names = debug
+        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .filter(|s| !s.is_empty());
+    let outer = names.next().unwrap_or("Unknown");
+    match (outer, names.next()) {
+        ("IdToken" | "Saml", Some(inner)) if inner.starts_with(|c: char| c.is_ascii_uppercase()) => {
+            format!("{outer}.{inner}")
+        }
+        _ => outer.to_string(),
+    }
+}
+
 /// Declares a use-case service: a handle on the shared core that carries one area's use cases
 /// (`impl Accounts { ... }` in that area's files). Handlers take the one they need
 /// (`State<Sts>`, through axum's `FromRef`); the core's fields and helpers are reached through
@@ -210,5 +248,38 @@ impl Services {
         self.login_cache.invalidate();
         self.saml.invalidate();
         self.access_keys.invalidate();
+    }
+}
+
+#[cfg(test)]
+mod sign_in_count_tests {
+    use super::error::Refusal;
+    use super::refusal_class;
+    use crate::oidc::IdTokenError;
+
+    #[test]
+    fn refusal_classes_are_variant_names_never_text() {
+        let cases = [
+            (Refusal::IdToken(IdTokenError::Expired { exp: 5 }), "IdToken.Expired"),
+            (
+                Refusal::IdToken(IdTokenError::MalformedHeader("evil \u{202e} text".into())),
+                "IdToken.MalformedHeader",
+            ),
+            (
+                Refusal::UnknownIssuer("https://attacker.example/Anything".into()),
+                "UnknownIssuer",
+            ),
+            (
+                Refusal::Replayed {
+                    what: "assertion",
+                    id: "_abc".into(),
+                },
+                "Replayed",
+            ),
+            (Refusal::NotConfigured("SAML metadata"), "NotConfigured"),
+        ];
+        for (refusal, class) in cases {
+            assert_eq!(refusal_class(&refusal), class, "{refusal:?}");
+        }
     }
 }

@@ -233,6 +233,26 @@ impl SignIn {
         at: IdTokenUse,
         now_ms: i64,
     ) -> Result<Issued> {
+        let mut provider_found = false;
+        let result = self
+            .check_id_token(idp_id, id_token, nonce, at, &mut provider_found, now_ms)
+            .await;
+        let counted = provider_found.then_some(idp_id);
+        super::count_sign_in(Protocol::Oidc, counted, &result);
+        result
+    }
+
+    /// As [`oidc_login`]; `provider_found` is set once `idp_id` is known to be configured (a
+    /// label for the sign-in count that no client can invent).
+    async fn check_id_token(
+        &self,
+        idp_id: &str,
+        id_token: &str,
+        nonce: Option<&str>,
+        at: IdTokenUse,
+        provider_found: &mut bool,
+        now_ms: i64,
+    ) -> Result<Issued> {
         let refuse = |reason: Refusal| Error::Refused {
             via: format!("id_token for {idp_id}/oidc"),
             reason,
@@ -242,6 +262,7 @@ impl SignIn {
             .provider(self.store.as_ref(), idp_id, now_ms)
             .await?
             .ok_or_else(|| refuse(Refusal::NotConfigured("OpenID Connect configuration")))?;
+        *provider_found = true;
         let now_secs = now_ms.div_euclid(1000);
         let keys = self.oidc.keys(&provider, now_ms, false).await?;
         if provider.discovered && keys.keys().is_empty() {

@@ -539,6 +539,25 @@ impl SignIn {
         answer: Answer<'_>,
         now_ms: i64,
     ) -> Result<SamlSignIn> {
+        let mut provider_found = None;
+        let result = self
+            .check_saml_response(acs, idp_hint, xml, answer, &mut provider_found, now_ms)
+            .await;
+        super::count_sign_in(Protocol::Saml, provider_found.as_deref(), &result);
+        result
+    }
+
+    /// As [`consume_saml_response`]; `provider_found` is set once the Response's provider is
+    /// known to exist (a label for the sign-in count that no client can invent).
+    async fn check_saml_response(
+        &self,
+        acs: Acs,
+        idp_hint: Option<&str>,
+        xml: String,
+        answer: Answer<'_>,
+        provider_found: &mut Option<String>,
+        now_ms: i64,
+    ) -> Result<SamlSignIn> {
         let limit = crate::saml::response::MAX_RESPONSE_BYTES;
         if xml.len() > limit {
             return Err(refused(None, SamlError::TooLarge { limit }));
@@ -551,6 +570,7 @@ impl SignIn {
             .saml_provider(&idp_id, now_ms)
             .await?
             .ok_or_else(|| refused(Some(&idp_id), Refusal::NotConfigured("SAML metadata")))?;
+        *provider_found = Some(idp_id.clone());
         let valid = self.verify_response(&provider, acs, xml, now_ms).await?;
         let dashboard = self
             .take_answered_request(&provider, acs, valid.in_response_to.as_deref(), answer, now_ms)

@@ -300,6 +300,27 @@ async fn oidc_fingerprints_pin_the_issuer(db: Db) {
     }
     let (s, _, body) = exchange(&app, "pinned", &token(), None).await;
     assert_eq!(s, 401, "{body}");
+    // Sign-ins are counted by provider, outcome and the refusal's class; a provider no one
+    // configured is `unknown`, whatever the client named.
+    let (s, _, _) = exchange(&app, "made-up-by-a-client", &token(), None).await;
+    assert_eq!(s, 401);
+    let metrics = app.get_text("/metrics").await;
+    let counted = |labels: &str| {
+        metrics
+            .lines()
+            .any(|l| l.starts_with("fedgate_federated_logins_total{") && labels.split(',').all(|p| l.contains(p)))
+    };
+    for labels in [
+        r#"idp="pinned",outcome="success",protocol="oidc",reason="none""#,
+        r#"idp="pinned",outcome="refused",protocol="oidc",reason="NoProviderKeys""#,
+        r#"idp="unknown",outcome="refused",protocol="oidc",reason="NotConfigured""#,
+    ] {
+        assert!(counted(labels), "no count with {labels} in\n{metrics}");
+    }
+    assert!(
+        !metrics.contains("made-up-by-a-client"),
+        "a client-named provider became a label"
+    );
     let logs = crate::support::captured_logs();
     assert!(
         logs.lines().any(|l| l.contains("WARN")
