@@ -34,8 +34,32 @@ pub struct Provider {
     loaded_at_ms: AtomicI64,
     last_fetch_ms: AtomicI64,
     fetch_lock: tokio::sync::Mutex<()>,
+    /// A refresh of keys past their age is running behind the requests that found them so.
+    refreshing: std::sync::atomic::AtomicBool,
     /// Why the last discovery failed, while no later one succeeded (for the login's refusal).
     last_error: std::sync::Mutex<Option<String>>,
+}
+
+/// Fetches `p`'s keys by discovery, keeping the previous ones when that fails; the caller
+/// holds `p.fetch_lock`.
+async fn fetch_keys(upstream: &Upstream, p: &Provider, now_ms: i64) {
+    match upstream.discover_keys(&p.config.idp_url, &p.config.fingerprints).await {
+        Ok(keys) => {
+            tracing::info!(issuer = %p.config.idp_url, keys = keys.keys().len(), "OpenID provider keys fetched");
+            p.keys.store(Arc::new(keys));
+            set_last_error(p, None);
+        }
+        Err(e) if p.keys.load().keys().is_empty() => {
+            tracing::warn!(issuer = %p.config.idp_url, error = %e,
+                "OpenID provider keys could not be fetched and none are known: its id_tokens are refused until the issuer answers");
+            set_last_error(p, Some(e.to_string()));
+        }
+        Err(e) => {
+            tracing::warn!(issuer = %p.config.idp_url, error = %e, "OpenID provider keys not refreshed; keeping the previous ones");
+            set_last_error(p, Some(e.to_string()));
+        }
+    }
+    p.last_fetch_ms.store(now_ms, Ordering::Release);
 }
 
 /// Providers by IdP id, re-read from the store after `ttl_ms` or a local write.
@@ -87,6 +111,7 @@ impl OidcProviders {
             loaded_at_ms: AtomicI64::new(now_ms),
             last_fetch_ms: AtomicI64::new(0),
             fetch_lock: tokio::sync::Mutex::new(()),
+            refreshing: std::sync::atomic::AtomicBool::new(false),
             last_error: std::sync::Mutex::new(None),
         })
     }
@@ -121,8 +146,24 @@ impl OidcProviders {
 
     /// The keys to verify with. Discovered keys are fetched when missing or old, or when
     /// `unknown_kid` and the last fetch is not too recent; waiters share one fetch.
-    async fn keys(&self, p: &Provider, now_ms: i64, unknown_kid: bool) -> Result<Arc<KeySet>> {
+    async fn keys(&self, p: &Arc<Provider>, now_ms: i64, unknown_kid: bool) -> Result<Arc<KeySet>> {
         if !p.discovered {
+            return Ok(p.keys.load_full());
+        }
+        // Keys past their age only: the ones held still verify, so the request does not wait
+        // on the provider (down or slow); one refresh runs behind it.
+        let held = p.last_fetch_ms.load(Ordering::Acquire);
+        let stale_only =
+            held != 0 && now_ms - held >= MAX_KEY_AGE_MS && !unknown_kid && !p.keys.load().keys().is_empty();
+        if stale_only {
+            if !p.refreshing.swap(true, Ordering::AcqRel) {
+                let (provider, upstream) = (p.clone(), self.upstream.clone());
+                tokio::spawn(async move {
+                    let _guard = provider.fetch_lock.lock().await;
+                    fetch_keys(&upstream, &provider, now_ms).await;
+                    provider.refreshing.store(false, Ordering::Release);
+                });
+            }
             return Ok(p.keys.load_full());
         }
         // Never fetched, too old, or missing keys / an unknown kid - but the last two at most
@@ -142,27 +183,7 @@ impl OidcProviders {
             // Another request fetched while this one waited.
             return Ok(p.keys.load_full());
         }
-        match self
-            .upstream
-            .discover_keys(&p.config.idp_url, &p.config.fingerprints)
-            .await
-        {
-            Ok(keys) => {
-                tracing::info!(issuer = %p.config.idp_url, keys = keys.keys().len(), "OpenID provider keys fetched");
-                p.keys.store(Arc::new(keys));
-                set_last_error(p, None);
-            }
-            Err(e) if p.keys.load().keys().is_empty() => {
-                tracing::warn!(issuer = %p.config.idp_url, error = %e,
-                    "OpenID provider keys could not be fetched and none are known: its id_tokens are refused until the issuer answers");
-                set_last_error(p, Some(e.to_string()));
-            }
-            Err(e) => {
-                tracing::warn!(issuer = %p.config.idp_url, error = %e, "OpenID provider keys not refreshed; keeping the previous ones");
-                set_last_error(p, Some(e.to_string()));
-            }
-        }
-        p.last_fetch_ms.store(now_ms, Ordering::Release);
+        fetch_keys(&self.upstream, p, now_ms).await;
         Ok(p.keys.load_full())
     }
 

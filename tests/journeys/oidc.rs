@@ -743,9 +743,26 @@ async fn discovered_keys_rotate(db: Db) {
     );
     assert_eq!(op.fetch_count(), 2, "refetches are rate-limited");
 
+    // Keys past their age: the request is answered with the keys held, without waiting on
+    // the provider, and one refresh runs behind it.
+    let aged = later + 3_700_000;
+    let token = jwt(&header("RS256", "2026-1"), &claims_at(aged / 1000), &old, "RS256");
+    let issued = app
+        .sign_in()
+        .oidc_login("corp", &token, None, IdTokenUse::Exchange, aged)
+        .await;
+    assert!(issued.is_ok(), "aged keys verify: {:?}", issued.err());
+    for _ in 0..100 {
+        if op.fetch_count() == 3 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(op.fetch_count(), 3, "refreshed behind the request");
+
     // The provider goes away; keys past their age are kept when the refresh fails.
     op.stop();
-    let much_later = later + 3_700_000;
+    let much_later = aged + 3_700_000;
     let token = jwt(&header("RS256", "2026-1"), &claims_at(much_later / 1000), &old, "RS256");
     let issued = app
         .sign_in()
