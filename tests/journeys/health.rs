@@ -70,3 +70,44 @@ async fn probes_follow_the_store(db: Db) {
 }
 
 on_both_backends!(probes_follow_the_store);
+
+/// A stop under load (what SIGTERM triggers): requests already in flight are answered in
+/// full, and once the server has stopped no new connection is taken.
+#[tokio::test]
+async fn a_stop_lets_requests_in_flight_finish() {
+    let Some(app) = spawn_app(Db::Sqlite).await else { return };
+    let url = app.url("/v3/auth/tokens");
+    let body = serde_json::json!({"auth": {"identity": {"methods": ["password"], "password": {"user": {
+        "name": "admin", "domain": {"name": "admin"}, "password": crate::support::ADMIN_PASSWORD}}}}});
+    // Password logins are slow on purpose (argon2): they are in flight when the stop comes.
+    let in_flight: Vec<_> = (0..4)
+        .map(|_| {
+            let (client, url, body) = (app.client.clone(), url.clone(), body.clone());
+            tokio::spawn(async move { client.post(url).json(&body).send().await.map(|r| r.status().as_u16()) })
+        })
+        .collect();
+    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    let client = app.client.clone();
+    app.stop().await;
+    for request in in_flight {
+        let status = request
+            .await
+            .unwrap()
+            .expect("an in-flight request is answered, not cut");
+        assert!(status == 201 || status == 429, "in flight: {status}");
+    }
+    let mut refused = false;
+    for _ in 0..50 {
+        if client
+            .get(url.replace("/v3/auth/tokens", "/healthz"))
+            .send()
+            .await
+            .is_err()
+        {
+            refused = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert!(refused, "the stopped server still takes connections");
+}
