@@ -31,12 +31,16 @@ pub async fn observe(mut req: Request, next: Next) -> Response {
     let request_id = format!("req-{}", uuid::Uuid::new_v4());
     let method = req.method().clone();
     let shape = Shape::of(req.uri().path(), req.uri().query(), req.headers());
-    let host = req
-        .headers()
-        .get(header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .unwrap_or("")
-        .to_string();
+    // Only Alibaba's error body names the host.
+    let host = match shape {
+        Shape::Alibaba => req
+            .headers()
+            .get(header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .unwrap_or("")
+            .to_string(),
+        _ => String::new(),
+    };
     req.extensions_mut().insert(RequestId(request_id.clone()));
     // Only the route template is logged: raw paths and queries can carry tokens.
     let span =
@@ -44,7 +48,7 @@ pub async fn observe(mut req: Request, next: Next) -> Response {
     let started = Instant::now();
     // A NUL anywhere in the path or query reaches no handler: PostgreSQL refuses it in text,
     // and no name or id of ours holds one.
-    let nul = |text: &str| text.to_ascii_lowercase().contains("%00");
+    let nul = |text: &str| text.as_bytes().windows(3).any(|w| w == b"%00");
     let mut response = if nul(req.uri().path()) || req.uri().query().is_some_and(nul) {
         let refused = super::error::ApiError(crate::service::Error::BadRequest(
             "The request contains a NUL character.".into(),

@@ -194,7 +194,8 @@ const ACS3_NONCES: &str = "acs3-nonce";
 /// The one-time namespace of Baidu signatures of writes.
 const BCE_SIGNATURES: &str = "bce-signature";
 
-fn unauthenticated_signed(why: String) -> Error {
+/// A signed request refused: the caller learns "not authenticated", the log `why`.
+fn unauthenticated_signed<T: std::fmt::Display>(why: T) -> Error {
     Error::Unauthenticated(format!("signed request: {why}"))
 }
 
@@ -508,19 +509,22 @@ impl Services {
     /// Whether `host` (a Host header, lower case) names this service as `public_url` does:
     /// the same host and port, the scheme's default port written or not.
     fn is_public_host(&self, host: &str) -> bool {
-        let Ok(url) = url::Url::parse(&self.config.public_url) else {
+        let Ok(public) = url::Url::parse(&self.config.public_url) else {
             return false;
         };
-        let Some(name) = url.host_str() else { return false };
-        let port = url.port_or_known_default();
-        let (given_name, given_port) = match host.rsplit_once(':') {
-            Some((n, p)) if !n.ends_with(']') || host.starts_with('[') => match p.parse::<u16>() {
-                Ok(p) => (n, Some(p)),
-                Err(_) => (host, None),
-            },
-            _ => (host, None),
+        // The Host header read as the authority of a URL of the same scheme, so ports,
+        // brackets and case are compared as a URL parser sees them; anything beyond a host
+        // and port (a path, credentials) is not a Host.
+        let Ok(given) = url::Url::parse(&format!("{}://{host}", public.scheme())) else {
+            return false;
         };
-        given_name.eq_ignore_ascii_case(name) && given_port.or(url.port_or_known_default()) == port
+        given.username().is_empty()
+            && given.password().is_none()
+            && given.path() == "/"
+            && given.query().is_none()
+            && given.host_str().is_some()
+            && given.host_str() == public.host_str()
+            && given.port_or_known_default() == public.port_or_known_default()
     }
 
     // Shared with other use-case services.
@@ -547,21 +551,33 @@ impl Services {
         security_token: Option<(&str, &str)>,
         now_ms: i64,
     ) -> Result<Option<SigningKey>> {
-        let unauthenticated = |why: String| Error::Unauthenticated(format!("signed request: {why}"));
         if let Some((header, security_token)) = security_token {
             let credential = self
                 .tokens
                 .open_credential(security_token, now_ms)
                 .await
-                .map_err(|e| unauthenticated(format!("{header}: {e}")))?;
+                .map_err(|e| unauthenticated_signed(format!("{header}: {e}")))?;
             if credential.access != access {
-                return Err(unauthenticated(format!(
+                return Err(unauthenticated_signed(format!(
                     "access key {access} is not the security token's"
                 )));
             }
             return Ok(Some(SigningKey::Temporary(Box::new(credential))));
         }
         Ok(self.permanent_key(access, now_ms).await?.map(SigningKey::Permanent))
+    }
+
+    /// As [`signing_key`](Self::signing_key), for schemes where an unknown key is simply a
+    /// refusal (the Huawei one lets some routes ignore it).
+    async fn known_signing_key(
+        &self,
+        access: &str,
+        security_token: Option<(&str, &str)>,
+        now_ms: i64,
+    ) -> Result<SigningKey> {
+        self.signing_key(access, security_token, now_ms)
+            .await?
+            .ok_or_else(|| unauthenticated_signed(StsError::UnknownKey(access.to_string())))
     }
 
     /// What a verified signature by `key` establishes: an inactive permanent key signs
@@ -606,7 +622,7 @@ impl Services {
         security_token: Option<&str>,
         now_ms: i64,
     ) -> Result<SignedOutcome> {
-        let signed = |e: StsError| Error::Unauthenticated(format!("signed request: {e}"));
+        let signed = unauthenticated_signed::<StsError>;
         let auth = Authorization::parse(authorization).map_err(signed)?;
         let security_token = security_token.map(|t| ("X-Security-Token", t));
         let Some(key) = self.signing_key(auth.access, security_token, now_ms).await? else {
@@ -631,13 +647,10 @@ impl Services {
         security_token: Option<&str>,
         now_ms: i64,
     ) -> Result<SignedOutcome> {
-        let signed = |e: StsError| Error::Unauthenticated(format!("signed request: {e}"));
+        let signed = unauthenticated_signed::<StsError>;
         let auth = acs3::Authorization::parse(authorization).map_err(signed)?;
         let security_token = security_token.map(|t| ("x-acs-security-token", t));
-        let key = self
-            .signing_key(auth.access, security_token, now_ms)
-            .await?
-            .ok_or_else(|| signed(StsError::UnknownKey(auth.access.to_string())))?;
+        let key = self.known_signing_key(auth.access, security_token, now_ms).await?;
         let verified = acs3::verify(request, &auth, key.secret(), now_ms.div_euclid(1000)).map_err(signed)?;
         let nonce = format!("{}:{}", auth.access, verified.nonce);
         let until_ms = (verified.signed_at + signing::WINDOW_SECS + 1) * 1000;
@@ -662,13 +675,10 @@ impl Services {
         body_sensitive: bool,
         now_ms: i64,
     ) -> Result<SignedOutcome> {
-        let signed = |e: StsError| Error::Unauthenticated(format!("signed request: {e}"));
+        let signed = unauthenticated_signed::<StsError>;
         let auth = bce::Authorization::parse(authorization).map_err(signed)?;
         let security_token = security_token.map(|t| ("x-bce-security-token", t));
-        let key = self
-            .signing_key(auth.access, security_token, now_ms)
-            .await?
-            .ok_or_else(|| signed(StsError::UnknownKey(auth.access.to_string())))?;
+        let key = self.known_signing_key(auth.access, security_token, now_ms).await?;
         let verified = bce::verify(request, &auth, key.secret(), now_ms.div_euclid(1000)).map_err(signed)?;
         if !verified.body_signed {
             tracing::debug!(sts.access_key_id = %auth.access, "bce-auth-v1 request whose body its signature does not cover");
@@ -682,7 +692,7 @@ impl Services {
             .map(|(_, v)| String::from_utf8_lossy(v).to_ascii_lowercase())
             .unwrap_or_default();
         if !self.is_public_host(&host) {
-            return Err(unauthenticated_signed(format!(
+            return Err(unauthenticated_signed(format_args!(
                 "signed for host {host:?}, not this service's"
             )));
         }

@@ -148,15 +148,11 @@ pub async fn update(account: Account, Body(body): Body<IdpBody>) -> Answer {
 
 /// POST /v1/subUser/idp/updateStatus?status=enable|disable.
 pub async fn update_status(account: Account, uri: Uri) -> Answer {
-    let given: Vec<String> = url::form_urlencoded::parse(uri.query().unwrap_or("").as_bytes())
-        .filter(|(k, _)| k == "status")
-        .map(|(_, v)| v.into_owned())
-        .collect();
-    let enabled = match given.as_slice() {
-        [] => return Err(Error::MissingField { field: "status".into() }.into()),
-        [v] if v == "enable" => true,
-        [v] if v == "disable" => false,
-        _ => return Err(Error::invalid("status", "must be enable or disable").into()),
+    let enabled = match super::query_value(&uri, "status")?.as_deref() {
+        None => return Err(Error::MissingField { field: "status".into() }.into()),
+        Some("enable") => true,
+        Some("disable") => false,
+        Some(_) => return Err(Error::invalid("status", "must be enable or disable").into()),
     };
     account.required_user_sso().await?;
     let input = UserSsoInput {

@@ -147,6 +147,18 @@ impl Account {
     }
 }
 
+/// The one value of query parameter `name`, if given; given twice is a 400 (two readers
+/// could take different ones).
+pub(super) fn query_value(uri: &axum::http::Uri, name: &str) -> Result<Option<String>, Error> {
+    let mut given = url::form_urlencoded::parse(uri.query().unwrap_or("").as_bytes())
+        .filter(|(k, _)| k == name)
+        .map(|(_, v)| v.into_owned());
+    match (given.next(), given.next()) {
+        (value, None) => Ok(value),
+        _ => Err(Error::invalid(name, "is given more than once")),
+    }
+}
+
 /// Whether another body under a captured signature would do harm the signer did not ask for:
 /// a wider session token, a password, another identity provider's metadata. Such a write's
 /// signature is taken once whatever its body (`verify_bce_request`).

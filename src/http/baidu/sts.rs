@@ -60,20 +60,15 @@ pub async fn session_token(account: Account, uri: Uri, Body(acl): Body<Option<Va
 
 /// `durationSeconds`: fedgate's range for temporary credentials, Baidu's default.
 fn duration(uri: &Uri) -> Result<i64, Error> {
-    let given: Vec<String> = url::form_urlencoded::parse(uri.query().unwrap_or("").as_bytes())
-        .filter(|(k, _)| k == "durationSeconds")
-        .map(|(_, v)| v.into_owned())
-        .collect();
     let (min, max, _) = CREDENTIAL_SECS;
     let refuse = || Error::invalid("durationSeconds", format!("must be from {min} to {max} seconds"));
-    match given.as_slice() {
-        [] => Ok(DEFAULT_DURATION_SECS),
-        [v] => v
+    match super::query_value(uri, "durationSeconds")? {
+        None => Ok(DEFAULT_DURATION_SECS),
+        Some(v) => v
             .parse::<i64>()
             .ok()
             .filter(|s| (min..=max).contains(s))
             .ok_or_else(refuse),
-        _ => Err(Error::invalid("durationSeconds", "is given more than once")),
     }
 }
 
