@@ -33,7 +33,12 @@ impl Application {
     pub async fn build(config: Config) -> anyhow::Result<Application> {
         crate::telemetry::metrics_handle();
         let store = open_store(&config).await?;
-        bootstrap::seed_roles(&store, now_ms()).await?;
+        bootstrap::seed_roles(&store, now_ms()).await.with_context(|| {
+            format!(
+                "writing to the store {} (is it writable by this user, with free space?)",
+                redact_url(&config.database_url)
+            )
+        })?;
         let store: Arc<dyn Store> = Arc::new(store);
         let services = Arc::new(Services::build(store.clone(), Arc::new(config.clone())).await?);
         let listener = TcpListener::bind(config.listen)
@@ -68,7 +73,7 @@ impl Application {
     }
 
     pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
-        let refresher = tokio::spawn(refresh_loop(self.services.clone()));
+        let refresher = tokio::spawn(refresh_loop(self.services.clone(), self.store.clone()));
         let router = crate::http::router(self.services.clone());
         let result = axum::serve(self.listener, router)
             .with_graceful_shutdown(shutdown)
@@ -86,12 +91,28 @@ impl Application {
 
 /// Picks up keys rotated and tokens revoked by other replicas (or by `fedgate keys rotate`),
 /// and writes access keys' last uses noted since the previous round.
-async fn refresh_loop(services: Arc<Services>) {
+async fn refresh_loop(services: Arc<Services>, store: Arc<dyn Store>) {
     let mut tick = tokio::time::interval(services.config.refresh_interval);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut changes = match services.config.change_feed {
+        true => subscribe_changes(store.as_ref()).await,
+        false => None,
+    };
     let mut rounds: u64 = 0;
     loop {
-        tick.tick().await;
+        tokio::select! {
+            _ = tick.tick() => {}
+            Some(change) = recv_change(&mut changes) => {
+                // What another replica announced: act on it now, then on the next tick as usual.
+                while let Some(Ok(_)) = changes.as_mut().map(|rx| rx.try_recv()) {}
+                tracing::debug!(?change, "another replica changed the store");
+                services.drop_cached_views();
+                if let Err(e) = services.tokens.refresh(now_ms()).await {
+                    tracing::warn!(error = %e, "reading announced revocations failed; the next refresh retries");
+                }
+                continue;
+            }
+        }
         let now = now_ms();
         if let Err(e) = services.tokens.refresh(now).await {
             tracing::warn!(error = %e, "refreshing keys and revocations failed; keeping the cached copies");
@@ -103,6 +124,26 @@ async fn refresh_loop(services: Arc<Services>) {
         if rounds.is_multiple_of(720) {
             services.prune_expired(now).await;
         }
+    }
+}
+
+/// Other replicas' announcements (PostgreSQL); without them, polling alone.
+async fn subscribe_changes(store: &dyn Store) -> Option<tokio::sync::mpsc::Receiver<crate::store::Change>> {
+    match store.subscribe().await {
+        Ok(feed) => feed,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot listen for other replicas' changes; polling every refresh interval");
+            None
+        }
+    }
+}
+
+async fn recv_change(
+    changes: &mut Option<tokio::sync::mpsc::Receiver<crate::store::Change>>,
+) -> Option<crate::store::Change> {
+    match changes {
+        Some(rx) => rx.recv().await,
+        None => std::future::pending().await,
     }
 }
 

@@ -181,6 +181,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Serve(args) => {
             let config = Config::load(&args)?;
             crate::telemetry::init_tracing(config.log_format);
+            survive_file_size_limit();
             let app = Application::build(config.clone()).await?;
             tracing::info!(
                 listen = %app.local_addr(),
@@ -226,6 +227,20 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 rotation.new_primary, rotation.retired
             );
             Ok(())
+        }
+    }
+}
+
+/// A write past the file-size limit (`ulimit -f`, a quota) raises SIGXFSZ, whose default
+/// action kills the process mid-commit. With a handler installed the write fails instead
+/// (EFBIG), which SQLite reports as a full disk and requests answer 503.
+fn survive_file_size_limit() {
+    #[cfg(unix)]
+    {
+        // SIGXFSZ is 25 on Linux and the BSDs.
+        const SIGXFSZ: i32 = 25;
+        if let Err(e) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::from_raw(SIGXFSZ)) {
+            tracing::warn!(error = %e, "cannot catch SIGXFSZ; a file-size limit would stop the process");
         }
     }
 }

@@ -57,6 +57,11 @@ pub struct ServeArgs {
     /// How often revocation events and token keys are re-read from the shared store.
     #[arg(long, env = "FEDGATE_REFRESH_INTERVAL_MS", value_name = "MILLISECONDS")]
     pub refresh_interval_ms: Option<u64>,
+    /// Hear other replicas' revocations and changes at once (PostgreSQL LISTEN; default true).
+    /// Off behind a transaction-pooling PgBouncer, which cannot LISTEN: replicas then learn
+    /// of them at their next refresh.
+    #[arg(long, env = "FEDGATE_CHANGE_FEED", value_name = "BOOL")]
+    pub change_feed: Option<bool>,
     /// A dashboard URL that browser sign-in (WebSSO) may post tokens to; repeat for several.
     #[arg(
         long = "trusted-dashboard",
@@ -94,6 +99,7 @@ pub struct FileConfig {
     pub request_timeout: Option<u64>,
     pub token_ttl: Option<i64>,
     pub refresh_interval_ms: Option<u64>,
+    pub change_feed: Option<bool>,
     pub admin_domain: Option<String>,
     pub admin_project: Option<String>,
     pub credential_key_file: Option<PathBuf>,
@@ -275,6 +281,8 @@ pub struct Config {
     pub request_timeout: Duration,
     pub token_ttl_secs: i64,
     pub refresh_interval: Duration,
+    /// Listen for other replicas' announcements (`--change-feed`).
+    pub change_feed: bool,
     /// Admins of this domain administer every domain.
     pub admin_domain: String,
     /// Admins of the project of this name in `admin_domain` do too (Keystone's
@@ -382,6 +390,7 @@ impl Config {
                     .unwrap_or(5_000)
                     .max(50),
             ),
+            change_feed: args.change_feed.or(file.change_feed).unwrap_or(true),
             admin_domain: file.admin_domain.clone().unwrap_or_else(|| "admin".to_string()),
             admin_project: file.admin_project.clone().unwrap_or_else(|| "admin".to_string()),
             clock_skew_secs: file.federation.clock_skew_secs,

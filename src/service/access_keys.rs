@@ -441,22 +441,32 @@ impl Services {
             return Ok(None);
         }
         let (found_generation, missing_generation) = (keys.found.generation(), keys.missing.generation());
-        let opened = match self.store.get_access_key(access).await? {
-            None => None,
-            Some(stored) => match keys.key.open(&stored.access, &stored.key_id, &stored.secret_sealed) {
-                Ok(secret) => Some(Arc::new(PermanentKey {
-                    access: stored.access,
-                    user_id: stored.user_id,
-                    secret: secret.to_string(),
-                    active: stored.enabled,
-                })),
-                Err(e) => {
-                    // Cached as missing below, so this is logged once per interval and key.
-                    tracing::warn!(access = %access, reason = %e, "access key cannot be opened; it fails verification");
-                    None
-                }
-            },
+        let load = async {
+            Ok(match self.store.get_access_key(access).await? {
+                None => None,
+                Some(stored) => match keys.key.open(&stored.access, &stored.key_id, &stored.secret_sealed) {
+                    Ok(secret) => Some(Arc::new(PermanentKey {
+                        access: stored.access,
+                        user_id: stored.user_id,
+                        secret: secret.to_string(),
+                        active: stored.enabled,
+                    })),
+                    Err(e) => {
+                        // Cached as missing below, so this is logged once per interval and key.
+                        tracing::warn!(access = %access, reason = %e, "access key cannot be opened; it fails verification");
+                        None
+                    }
+                },
+            })
         };
+        let stale = keys
+            .found
+            .get_stale(&access_owned, now_ms, super::ttl_cache::SERVE_STALE_MS)
+            .map(Some);
+        let (opened, fresh) = self.outage.fresh_or_stale(now_ms, stale, load).await?;
+        if !fresh {
+            return Ok(opened);
+        }
         match opened {
             Some(key) => {
                 keys.found.put(access_owned, key.clone(), found_generation, now_ms);

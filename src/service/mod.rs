@@ -179,6 +179,8 @@ pub struct Services {
     password_checks: lockout::PasswordChecks,
     /// Permanent access keys: the credential key, verification caches, pending last uses.
     access_keys: access_keys::AccessKeys,
+    /// Whether the store was just found down, so cached views answer meanwhile.
+    outage: ttl_cache::Outage,
 }
 
 impl Services {
@@ -218,6 +220,7 @@ impl Services {
             admission,
             password_checks: lockout::PasswordChecks::default(),
             access_keys,
+            outage: ttl_cache::Outage::default(),
         })
     }
 
@@ -242,8 +245,22 @@ impl Services {
         }
     }
 
-    /// Forget cached identity views after a write that can change names, roles or status.
+    /// Forget cached identity views after a write that can change names, roles or status, here
+    /// and (announced through the store) on the other replicas.
     pub fn invalidate_cache(&self) {
+        self.drop_cached_views();
+        let store = self.store.clone();
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(async move {
+                if let Err(e) = store.announce(crate::store::Change::Views).await {
+                    tracing::debug!(error = %e, "announcing a change failed; other replicas see it at their next refresh");
+                }
+            });
+        }
+    }
+
+    /// Forget cached identity views here only: another replica wrote.
+    pub fn drop_cached_views(&self) {
         self.resolver.invalidate();
         self.login_cache.invalidate();
         self.saml.invalidate();

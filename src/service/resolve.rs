@@ -114,8 +114,12 @@ impl Services {
             return Ok(hit);
         }
         let generation = self.resolver.generation();
-        let identity = Arc::new(self.resolve_uncached(payload, now_ms).await?);
-        self.resolver.put(key, identity.clone(), generation, now_ms);
+        let stale = self.resolver.get_stale(&key, now_ms, super::ttl_cache::SERVE_STALE_MS);
+        let load = async { self.resolve_uncached(payload, now_ms).await.map(Arc::new) };
+        let (identity, fresh) = self.outage.fresh_or_stale(now_ms, stale, load).await?;
+        if fresh {
+            self.resolver.put(key, identity.clone(), generation, now_ms);
+        }
         Ok(identity)
     }
 

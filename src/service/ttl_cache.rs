@@ -5,7 +5,9 @@
 use std::collections::HashMap;
 use std::hash::Hash;
 use std::sync::RwLock;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+
+use super::{Error, Result};
 
 /// Bounded: a flood of distinct keys empties the map rather than growing it.
 const MAX_ENTRIES: usize = 100_000;
@@ -41,6 +43,15 @@ impl<K: Eq + Hash, V: Clone> TtlCache<K, V> {
         (*entry_generation == generation && now_ms - at < self.ttl_ms).then(|| value.clone())
     }
 
+    /// An entry past its time, of the current generation and cached less than `max_age_ms`
+    /// ago: what a read may answer while the store cannot.
+    pub fn get_stale(&self, key: &K, now_ms: i64, max_age_ms: i64) -> Option<V> {
+        let generation = self.generation();
+        let map = self.map.read().ok()?;
+        let (at, entry_generation, value) = map.get(key)?;
+        (*entry_generation == generation && now_ms - at < max_age_ms).then(|| value.clone())
+    }
+
     pub fn put(&self, key: K, value: V, generation: u64, now_ms: i64) {
         if let Ok(mut map) = self.map.write() {
             if map.len() >= MAX_ENTRIES {
@@ -48,6 +59,64 @@ impl<K: Eq + Hash, V: Clone> TtlCache<K, V> {
             }
             map.insert(key, (now_ms, generation, value));
         }
+    }
+}
+
+/// Cached views may answer this long past their time while the store cannot be reached. No
+/// write can land meanwhile (a local one drops them all the same); an outage longer than
+/// this fails reads as writes fail.
+pub const SERVE_STALE_MS: i64 = 5 * 60 * 1000;
+/// A read with a stale answer at hand waits this long for the store.
+const STALE_WAIT: std::time::Duration = std::time::Duration::from_millis(500);
+/// After a read found the store down, reads with a stale answer skip it this long, so they
+/// do not each wait out a connection attempt.
+const OUTAGE_BACKOFF_MS: i64 = 1_000;
+
+/// Whether the store was recently found unreachable.
+#[derive(Default)]
+pub struct Outage {
+    until_ms: AtomicI64,
+}
+
+impl Outage {
+    /// `load`'s value; or, when the store cannot answer (unreachable, or slower than
+    /// `STALE_WAIT`) and `stale` holds an older answer, that one. The bool: fresh.
+    pub async fn fresh_or_stale<V>(
+        &self,
+        now_ms: i64,
+        stale: Option<V>,
+        load: impl Future<Output = Result<V>>,
+    ) -> Result<(V, bool)> {
+        let Some(stale) = stale else {
+            return match load.await {
+                Err(Error::Unavailable(e)) => {
+                    self.note(now_ms);
+                    Err(Error::Unavailable(e))
+                }
+                other => other.map(|v| (v, true)),
+            };
+        };
+        if now_ms < self.until_ms.load(Ordering::Relaxed) {
+            return Ok((stale, false));
+        }
+        match tokio::time::timeout(STALE_WAIT, load).await {
+            Ok(Ok(v)) => Ok((v, true)),
+            Ok(Err(Error::Unavailable(e))) => {
+                tracing::warn!(error = %e, "the store cannot be reached; answering from cached views");
+                self.note(now_ms);
+                Ok((stale, false))
+            }
+            Err(_) => {
+                tracing::warn!("the store is slow to answer; answering from cached views");
+                self.note(now_ms);
+                Ok((stale, false))
+            }
+            Ok(Err(e)) => Err(e),
+        }
+    }
+
+    fn note(&self, now_ms: i64) {
+        self.until_ms.store(now_ms + OUTAGE_BACKOFF_MS, Ordering::Relaxed);
     }
 }
 
@@ -68,5 +137,65 @@ mod tests {
         assert_eq!(cache.get(&"b", 1), None, "a stale load stays unseen");
         cache.put("b", 3, cache.generation(), 0);
         assert_eq!(cache.get(&"b", 1), Some(3));
+    }
+
+    #[test]
+    fn a_stale_entry_answers_only_within_its_age_and_generation() {
+        let cache: TtlCache<&str, u32> = TtlCache::new(100);
+        cache.put("a", 1, cache.generation(), 0);
+        assert_eq!(cache.get(&"a", 500), None);
+        assert_eq!(cache.get_stale(&"a", 500, 1_000), Some(1));
+        assert_eq!(cache.get_stale(&"a", 1_000, 1_000), None, "too old");
+        cache.invalidate();
+        assert_eq!(cache.get_stale(&"a", 500, 1_000), None, "a local write drops it");
+    }
+
+    fn unavailable() -> Error {
+        Error::Unavailable("connection refused".into())
+    }
+
+    #[tokio::test]
+    async fn the_store_down_answers_from_the_stale_value_and_skips_the_store_for_a_moment() {
+        let outage = Outage::default();
+        // Down, nothing cached: the caller gets the 503.
+        let r = outage
+            .fresh_or_stale(0, None::<u32>, async { Err(unavailable()) })
+            .await;
+        assert!(matches!(r, Err(Error::Unavailable(_))), "{r:?}");
+        // Down with a stale value: that value, and within the backoff the store is not asked.
+        let r = outage.fresh_or_stale(10, Some(1), async { Err(unavailable()) }).await;
+        assert_eq!(r.ok(), Some((1, false)));
+        let r = outage
+            .fresh_or_stale(20, Some(1), async {
+                panic!("the store is not asked during the backoff")
+            })
+            .await;
+        assert_eq!(r.ok(), Some((1, false)));
+        // After the backoff it is asked again, and a fresh answer wins.
+        let r = outage
+            .fresh_or_stale(10 + OUTAGE_BACKOFF_MS, Some(1), async { Ok(2) })
+            .await;
+        assert_eq!(r.ok(), Some((2, true)));
+        // Any other error is the caller's, stale value or not.
+        let r = outage
+            .fresh_or_stale(10_000, Some(1), async {
+                Err(Error::Unauthenticated("user disabled".into()))
+            })
+            .await;
+        assert!(matches!(r, Err(Error::Unauthenticated(_))), "{r:?}");
+    }
+
+    #[tokio::test]
+    async fn a_slow_store_is_not_waited_for_when_a_stale_value_exists() {
+        let outage = Outage::default();
+        let slow = async {
+            tokio::time::sleep(std::time::Duration::from_secs(30)).await;
+            Ok(2)
+        };
+        let started = std::time::Instant::now();
+        let r = outage.fresh_or_stale(0, Some(1), slow).await;
+        assert_eq!(r.ok(), Some((1, false)));
+        let waited = started.elapsed();
+        assert!(waited >= STALE_WAIT && waited < STALE_WAIT * 4, "{waited:?}");
     }
 }

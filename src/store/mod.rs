@@ -311,6 +311,28 @@ pub trait AccessKeyStore: Send + Sync {
     async fn access_key_fingerprints(&self) -> StoreResult<Vec<String>>;
 }
 
+/// What one replica tells the others sharing the store, so they act now rather than at their
+/// next poll.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Change {
+    /// Names, roles, status or configuration changed: drop cached views.
+    Views,
+    /// A revocation event was stored: read the new events.
+    Revocations,
+    /// The feed's connection dropped and announcements may have been lost: do both.
+    Missed,
+}
+
+/// Announcements between replicas (PostgreSQL NOTIFY/LISTEN). Polling stays the guarantee;
+/// this only makes changes arrive sooner.
+#[async_trait]
+pub trait ChangeFeed: Send + Sync {
+    /// Tells the other replicas, after the change has committed.
+    async fn announce(&self, change: Change) -> StoreResult<()>;
+    /// Other replicas' announcements, or None where no other replica can share the store.
+    async fn subscribe(&self) -> StoreResult<Option<tokio::sync::mpsc::Receiver<Change>>>;
+}
+
 /// Everything the services need, as one object.
 pub trait Store:
     DomainStore
@@ -331,6 +353,7 @@ pub trait Store:
     + OneTimeStore
     + LoginFailureStore
     + AccessKeyStore
+    + ChangeFeed
 {
 }
 
@@ -353,6 +376,7 @@ impl<T> Store for T where
         + OneTimeStore
         + LoginFailureStore
         + AccessKeyStore
+        + ChangeFeed
 {
 }
 

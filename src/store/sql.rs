@@ -22,6 +22,7 @@ use super::{StoreError, StoreResult};
 
 mod access_keys;
 mod agencies;
+mod changes;
 mod domains;
 mod federated_users;
 mod grants;
@@ -68,6 +69,10 @@ pub struct SqlStore {
     sqlite_writer: std::sync::Arc<tokio::sync::Mutex<()>>,
     /// `remember_once` goes through one writer task that commits what is queued together.
     one_time: super::one_time_batch::Sender,
+    /// Names this process's announcements, so its own listener skips them.
+    instance: String,
+    /// PostgreSQL's URL, for the change feed's own connection.
+    listen_url: Option<String>,
 }
 
 static INSTALL_DRIVERS: Once = Once::new();
@@ -100,7 +105,12 @@ impl SqlStore {
                 Backend::Sqlite => 4,
                 Backend::Postgres => 16,
             })
-            .acquire_timeout(Duration::from_secs(10));
+            // A PostgreSQL that does not answer fails a request in 3 s (503) instead of holding
+            // it; SQLite's writers queue behind one another, so they wait longer.
+            .acquire_timeout(match backend {
+                Backend::Sqlite => Duration::from_secs(10),
+                Backend::Postgres => Duration::from_secs(3),
+            });
         if backend == Backend::Sqlite {
             // Per-connection settings: the Any driver builds SQLite connections from the URL.
             // `synchronous = FULL`: a commit returns once the WAL is on disk, so an answered
@@ -124,6 +134,8 @@ impl SqlStore {
             one_time: super::one_time_batch::start(pool.clone()),
             pool,
             backend,
+            instance: uuid::Uuid::new_v4().simple().to_string(),
+            listen_url: (backend == Backend::Postgres).then(|| url.to_string()),
             sqlite_writer: std::sync::Arc::new(tokio::sync::Mutex::new(())),
         })
     }

@@ -474,7 +474,13 @@ async fn a_token_through_a_disabled_provider_stays_refused(db: Db) {
     .await;
     oidc_federation_as(&a, &t, "corp", "iam_user_sso").await;
     let idp = "/v3/OS-FEDERATION/identity_providers/corp";
-    let b = a.spawn_replica(|args| args.refresh_interval_ms = Some(5_000)).await;
+    // B lags: it polls every 5 s and does not listen for announcements.
+    let b = a
+        .spawn_replica(|args| {
+            args.refresh_interval_ms = Some(5_000);
+            args.change_feed = Some(false);
+        })
+        .await;
     let attrs = fedgate::mapping::assertion_from_json(json!({"sub": "bob@corp"}).as_object().unwrap());
     // B has signed bob in through corp before: its caches hold the provider and bob's view.
     b.sign_in()

@@ -958,3 +958,33 @@ conformance!(
     login_failures_count_lock_and_reset,
     access_keys_are_capped_updated_and_cascade,
 );
+
+/// Announcements reach the other stores on the same PostgreSQL database and never come back
+/// to the one that made them; SQLite, which serves one process, has no feed to listen to.
+#[tokio::test]
+async fn announcements_reach_the_other_replicas_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let sqlite = open_store(&fedgate::config::sqlite_url(dir.path())).await;
+    sqlite.announce(Change::Views).await.unwrap();
+    assert!(sqlite.subscribe().await.unwrap().is_none());
+
+    let Some(db) = PgDatabase::create().await else { return };
+    let (a, b) = (open_store(&db.url).await, open_store(&db.url).await);
+    let mut on_a = a.subscribe().await.unwrap().expect("PostgreSQL has a feed");
+    let mut on_b = b.subscribe().await.unwrap().expect("PostgreSQL has a feed");
+    a.announce(Change::Revocations).await.unwrap();
+    assert_eq!(wait(&mut on_b).await, Ok(Some(Change::Revocations)));
+    b.announce(Change::Views).await.unwrap();
+    assert_eq!(wait(&mut on_a).await, Ok(Some(Change::Views)));
+    // Each saw only the other's: nothing else is queued.
+    assert!(on_a.try_recv().is_err());
+    assert!(on_b.try_recv().is_err());
+    for s in [a, b] {
+        s.close().await;
+    }
+    db.drop_database().await;
+}
+
+async fn wait(rx: &mut tokio::sync::mpsc::Receiver<Change>) -> Result<Option<Change>, tokio::time::error::Elapsed> {
+    tokio::time::timeout(std::time::Duration::from_secs(5), rx.recv()).await
+}

@@ -101,7 +101,13 @@ async fn revoking_a_root_reaches_every_derived_token(db: Db) {
 async fn a_token_derived_before_a_replica_sees_a_password_change_dies_when_it_does(db: Db) {
     let Some(a) = spawn_app(db).await else { return };
     let bob = seed_bob(&a).await;
-    let b = a.spawn_replica(|args| args.refresh_interval_ms = Some(3_600_000)).await;
+    // B lags: it polls once an hour and does not listen for announcements.
+    let b = a
+        .spawn_replica(|args| {
+            args.refresh_interval_ms = Some(3_600_000);
+            args.change_feed = Some(false);
+        })
+        .await;
     let before = bob_token(&a).await;
     let change = json!({"user": {"password": "N3w-and-better", "original_password": BOB_PASSWORD}});
     let (s, v) = a
