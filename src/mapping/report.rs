@@ -299,20 +299,97 @@ impl Reader {
     /// Reads `line` as `assertion_from_json` reads a JSON object, keeping only the
     /// attributes the rules read.
     fn parse(&mut self, line: &[u8]) -> serde_json::Result<()> {
-        for values in &mut self.values {
-            recycle(values, &mut self.spare);
-        }
+        self.recycle_values();
         self.spare.truncate(MAX_SPARE_VALUES);
+        if self.parse_flat(line).is_some() {
+            return Ok(());
+        }
+        self.recycle_values();
         let mut de = serde_json::Deserializer::from_slice(line);
         let parsed = Fill(self).deserialize(&mut de).and_then(|()| de.end());
         if parsed.is_err() {
             // Half a line must not be evaluated later as if it were an assertion.
-            for values in &mut self.values {
-                recycle(values, &mut self.spare);
-            }
+            self.recycle_values();
         }
         parsed
     }
+
+    fn recycle_values(&mut self) {
+        for values in &mut self.values {
+            recycle(values, &mut self.spare);
+        }
+    }
+
+    /// The usual line, read without serde: one object whose keys and values are all strings
+    /// free of escapes, with no control character anywhere. Anything else gives None, with
+    /// what was kept left for `parse` to drop, and serde reads the line; both readings agree
+    /// where both apply (`parse_flat_agrees_with_serde`).
+    fn parse_flat(&mut self, line: &[u8]) -> Option<()> {
+        if line.iter().any(|&b| b < 0x20) {
+            return None;
+        }
+        let text = std::str::from_utf8(line).ok()?;
+        let bytes = text.as_bytes();
+        let mut at = skip_spaces(bytes, 0);
+        if bytes.get(at) != Some(&b'{') {
+            return None;
+        }
+        at = skip_spaces(bytes, at + 1);
+        if bytes.get(at) == Some(&b'}') {
+            return (skip_spaces(bytes, at + 1) == bytes.len()).then_some(());
+        }
+        loop {
+            let (key, next) = plain_string(text, at)?;
+            at = skip_spaces(bytes, next);
+            if bytes.get(at) != Some(&b':') {
+                return None;
+            }
+            let (value, next) = plain_string(text, skip_spaces(bytes, at + 1))?;
+            at = skip_spaces(bytes, next);
+            if let Some(i) = self
+                .attributes
+                .iter()
+                .position(|a| same_bytes(a.as_bytes(), key.as_bytes()))
+            {
+                // A repeated attribute: the last one wins, as in a `serde_json::Map`.
+                recycle(&mut self.values[i], &mut self.spare);
+                split_values(&mut self.values[i], &mut self.spare, value);
+            }
+            match bytes.get(at) {
+                Some(b',') => at = skip_spaces(bytes, at + 1),
+                Some(b'}') => return (skip_spaces(bytes, at + 1) == bytes.len()).then_some(()),
+                _ => return None,
+            }
+        }
+    }
+}
+
+fn skip_spaces(bytes: &[u8], mut at: usize) -> usize {
+    while bytes.get(at) == Some(&b' ') {
+        at += 1;
+    }
+    at
+}
+
+/// The JSON string starting at `at`, when it has no escape: its text and the index after it.
+fn plain_string(text: &str, at: usize) -> Option<(&str, usize)> {
+    let bytes = text.as_bytes();
+    if bytes.get(at) != Some(&b'"') {
+        return None;
+    }
+    let end = at + 1 + memchr::memchr2(b'"', b'\\', bytes.get(at + 1..)?)?;
+    // Quotes are ASCII, so both ends are character boundaries.
+    (bytes[end] == b'"').then(|| (&text[at + 1..end], end + 1))
+}
+
+/// `text.split(';')` into `values`, with memchr.
+fn split_values(values: &mut Vec<String>, spare: &mut Vec<String>, text: &str) {
+    let mut rest = text;
+    while let Some(i) = memchr::memchr(b';', rest.as_bytes()) {
+        push_value(values, spare, &rest[..i]);
+        rest = &rest[i + 1..];
+    }
+    push_value(values, spare, rest);
 }
 
 fn recycle(values: &mut Vec<String>, spare: &mut Vec<String>) {
@@ -588,13 +665,7 @@ impl<'de> Visitor<'de> for Values<'_> {
     }
 
     fn visit_str<E>(self, v: &str) -> Result<(), E> {
-        // `split(';')`, with memchr.
-        let mut rest = v;
-        while let Some(i) = memchr::memchr(b';', rest.as_bytes()) {
-            push_value(self.values, self.spare, &rest[..i]);
-            rest = &rest[i + 1..];
-        }
-        push_value(self.values, self.spare, rest);
+        split_values(self.values, self.spare, v);
         Ok(())
     }
 
@@ -712,6 +783,17 @@ mod tests {
             r#"{"UserName": "x"} trailing"#,
             r#"{"UserName": "x", "Groups": "#,
             r#"{"UserName": "carol", "Groups": ""}"#,
+            // Lines the flat reader takes, and lines it must leave to serde.
+            r#"{"UserName":"dave","Groups":"ops","UserName":"erin"}"#,
+            r#"   {  "UserName"  :  "frank" ,  "Groups" : "admins;ops"  }   "#,
+            r#"{}"#,
+            "{\"UserName\": \"tab\there\"}",
+            "{\"UserName\": \"x\"}\t",
+            r#"{"UserName": "x",}"#,
+            r#"{"UserName" "x"}"#,
+            r#"{"UserName": "x"}}"#,
+            r#"{"UserName": "unterminated}"#,
+            r#"{"UserName": "slash\/", "Groups": "ops"}"#,
         ];
         let mut reader = Reader::new(&mapping);
         for trace in [false, true] {
@@ -726,5 +808,49 @@ mod tests {
                 assert_eq!(ok, want.1, "{line}");
             }
         }
+    }
+
+    /// The flat reader takes the usual lines itself (so the fast path is the one measured),
+    /// and leaves every line with an escape, a non-string value or a control character.
+    #[test]
+    fn parse_flat_takes_the_usual_lines_and_leaves_the_rest() {
+        let rules = json!({"rules": [{"remote": [{"type": "UserName"}, {"type": "Groups"}],
+            "local": [{"user": {"name": "{0}"}}]}]});
+        let mapping = Mapping::compile(&rules, None).unwrap();
+        let mut reader = Reader::new(&mapping);
+        assert_eq!(mapping.attributes(), ["Groups", "UserName"]);
+        let taken: [(&str, &[&[&str]]); 4] = [
+            (
+                r#"{"UserName": "alice", "Groups": "a;b", "Other": "z"}"#,
+                &[&["a", "b"], &["alice"]],
+            ),
+            (r#"{"Groups":"","UserName":"x","UserName":"y"}"#, &[&[""], &["y"]]),
+            (r#" { } "#, &[&[], &[]]),
+            (r#"{"UserName": "é;ü"}"#, &[&[], &["é", "ü"]]),
+        ];
+        for (line, want) in taken {
+            reader.recycle_values();
+            assert!(reader.parse_flat(line.as_bytes()).is_some(), "{line}");
+            let got: Vec<Vec<&str>> = reader
+                .values
+                .iter()
+                .map(|v| v.iter().map(String::as_str).collect())
+                .collect();
+            assert_eq!(got, want.iter().map(|v| v.to_vec()).collect::<Vec<_>>(), "{line}");
+        }
+        for line in [
+            r#"{"UserName": "a\"b"}"#,
+            r#"{"UserName": ["a"]}"#,
+            r#"{"UserName": 1}"#,
+            r#"{"User\u004eame": "a"}"#,
+            "{\"UserName\": \"a\tb\"}",
+            r#"{"UserName": "a",}"#,
+            r#"{"UserName": "a"} x"#,
+            r#"["UserName"]"#,
+        ] {
+            reader.recycle_values();
+            assert!(reader.parse_flat(line.as_bytes()).is_none(), "{line}");
+        }
+        assert!(reader.parse_flat(b"{\"UserName\": \"\xff\"}").is_none(), "not UTF-8");
     }
 }
