@@ -6,6 +6,7 @@ pub mod access_keys;
 pub mod admin;
 pub mod admission;
 pub mod assignments;
+pub mod audit;
 pub mod auth;
 pub mod bootstrap;
 pub mod catalog;
@@ -179,10 +180,13 @@ pub struct Services {
     password_checks: lockout::PasswordChecks,
     /// Permanent access keys: the credential key, verification caches, pending last uses.
     access_keys: access_keys::AccessKeys,
+    /// Where audit events go (`audit.rs`).
+    audit_log: audit::AuditLog,
 }
 
 impl Services {
     pub async fn build(store: Arc<dyn Store>, config: Arc<Config>) -> Result<Self> {
+        let audit_log = audit::AuditLog::open(config.audit_log.as_deref(), &config.public_url)?;
         let tokens = Arc::new(TokenService::load(store.clone(), config.token_ttl_secs, now_ms()).await?);
         let catalog = Arc::new(Catalog::from_config(&config));
         let access_keys = access_keys::AccessKeys::load(
@@ -218,6 +222,7 @@ impl Services {
             admission,
             password_checks: lockout::PasswordChecks::default(),
             access_keys,
+            audit_log,
         })
     }
 
