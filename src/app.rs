@@ -75,6 +75,8 @@ impl Application {
     pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
         let refresher = tokio::spawn(refresh_loop(self.services.clone(), self.store.clone()));
         let router = crate::http::router(self.services.clone());
+        // The peer's address reaches the middleware for audit events.
+        let router = router.into_make_service_with_connect_info::<SocketAddr>();
         let result = axum::serve(self.listener, router)
             .with_graceful_shutdown(shutdown)
             .await

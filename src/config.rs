@@ -84,6 +84,10 @@ pub struct ServeArgs {
     /// created at first start.
     #[arg(long, env = "FEDGATE_CREDENTIAL_KEY_FILE", value_name = "FILE")]
     pub credential_key_file: Option<PathBuf>,
+    /// File the audit events (CADF JSON, one a line) are appended to. Default: the log,
+    /// target `audit`, at info level.
+    #[arg(long, env = "FEDGATE_AUDIT_LOG", value_name = "FILE")]
+    pub audit_log: Option<PathBuf>,
 }
 
 /// `fedgate.toml`: every serve option plus what only a file can express (the catalog).
@@ -103,6 +107,7 @@ pub struct FileConfig {
     pub admin_domain: Option<String>,
     pub admin_project: Option<String>,
     pub credential_key_file: Option<PathBuf>,
+    pub audit_log: Option<PathBuf>,
     #[serde(default)]
     pub catalog: CatalogConfig,
     #[serde(default)]
@@ -300,6 +305,8 @@ pub struct Config {
     pub egress: EgressPolicy,
     /// The key that seals permanent access keys' secrets, kept outside the database.
     pub credential_key_file: PathBuf,
+    /// Where audit events are appended; `None`: the log, target `audit`.
+    pub audit_log: Option<PathBuf>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -376,6 +383,7 @@ impl Config {
             .unwrap_or_else(|| data_dir.join("credential.key"));
         Ok(Config {
             credential_key_file,
+            audit_log: args.audit_log.clone().or(file.audit_log.clone()),
             data_dir,
             database_url,
             listen,

@@ -2,6 +2,7 @@
 //! compatible API. See ARCHITECTURE.md for the map.
 
 pub mod app;
+pub mod audit;
 pub mod cli;
 pub mod config;
 pub mod egress;

@@ -40,78 +40,36 @@ impl From<Error> for ApiError {
 const NOT_AUTHENTICATED: &str = "The request you have made requires authentication.";
 
 fn report(e: &Error) -> ErrorReport {
-    let (status, message, iam_code): (StatusCode, String, &str) = match e {
-        Error::InvalidField { field, reason } => (
-            StatusCode::BAD_REQUEST,
-            format!("Invalid input for field '{field}': {reason}."),
-            "IAM.0073",
-        ),
-        Error::MissingField { field } => (
-            StatusCode::BAD_REQUEST,
-            format!("'{field}' is a required property."),
-            "IAM.0072",
-        ),
-        Error::BadRequest(m) => (StatusCode::BAD_REQUEST, m.clone(), "IAM.0011"),
-        Error::IamRule { code, message } => {
-            let status = if code.is_refusal() {
-                StatusCode::FORBIDDEN
-            } else {
-                StatusCode::BAD_REQUEST
-            };
-            (status, message.clone(), code.as_str())
-        }
-        Error::Unauthenticated(_) | Error::Refused { .. } => {
-            (StatusCode::UNAUTHORIZED, NOT_AUTHENTICATED.into(), "IAM.0001")
-        }
+    // The status is the error's own (`Error::status`, which the audit log records too); the
+    // messages and codes are this module's.
+    let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let (message, iam_code): (String, &str) = match e {
+        Error::InvalidField { field, reason } => (format!("Invalid input for field '{field}': {reason}."), "IAM.0073"),
+        Error::MissingField { field } => (format!("'{field}' is a required property."), "IAM.0072"),
+        Error::BadRequest(m) => (m.clone(), "IAM.0011"),
+        Error::IamRule { code, message } => (message.clone(), code.as_str()),
+        Error::Unauthenticated(_) | Error::Refused { .. } => (NOT_AUTHENTICATED.into(), "IAM.0001"),
         // The reference's answer for a locked user (L22328). /v3/auth/tokens is a Keystone
         // path, so it arrives as Keystone's body with this message; IAM paths carry the code.
-        Error::Locked { .. } => (StatusCode::UNAUTHORIZED, "Account locked.".into(), "IAM.0061"),
+        Error::Locked { .. } => ("Account locked.".into(), "IAM.0061"),
         // The reference's throttling answer (L22192, L22349), with Retry-After.
-        Error::TooManyRequests { .. } => (
-            StatusCode::TOO_MANY_REQUESTS,
-            "The throttling threshold has been reached.".into(),
-            "IAM.0012",
-        ),
+        Error::TooManyRequests { .. } => ("The throttling threshold has been reached.".into(), "IAM.0012"),
         Error::Forbidden(_) => (
-            StatusCode::FORBIDDEN,
             "You are not authorized to perform the requested action.".into(),
             "IAM.0002",
         ),
-        Error::ForbiddenNow(m) => (StatusCode::FORBIDDEN, m.clone(), "IAM.0002"),
-        Error::AccessKeyQuota { .. } => (StatusCode::BAD_REQUEST, "akSkNumExceed".into(), "IAM.0011"),
-        Error::NotFound { kind, id } => (
-            StatusCode::NOT_FOUND,
-            format!("Could not find {kind}: {id}."),
-            "IAM.0004",
-        ),
-        Error::SubjectTokenInvalid(_) => (
-            StatusCode::NOT_FOUND,
-            "X-Subject-Token is invalid in the request".into(),
-            "IAM.0009",
-        ),
-        Error::Conflict(what) => (
-            StatusCode::CONFLICT,
-            format!("Conflict occurred attempting to store {what}."),
-            "IAM.0005",
-        ),
-        Error::PayloadTooLarge { limit } => (
-            StatusCode::PAYLOAD_TOO_LARGE,
-            format!("The request body is larger than {limit} bytes."),
-            "IAM.1101",
-        ),
-        Error::UnsupportedMediaType { expected } => (
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            format!("Unsupported Content-Type: expected {expected}."),
-            "IAM.0011",
-        ),
+        Error::ForbiddenNow(m) => (m.clone(), "IAM.0002"),
+        Error::AccessKeyQuota { .. } => ("akSkNumExceed".into(), "IAM.0011"),
+        Error::NotFound { kind, id } => (format!("Could not find {kind}: {id}."), "IAM.0004"),
+        Error::SubjectTokenInvalid(_) => ("X-Subject-Token is invalid in the request".into(), "IAM.0009"),
+        Error::Conflict(what) => (format!("Conflict occurred attempting to store {what}."), "IAM.0005"),
+        Error::PayloadTooLarge { limit } => (format!("The request body is larger than {limit} bytes."), "IAM.1101"),
+        Error::UnsupportedMediaType { expected } => {
+            (format!("Unsupported Content-Type: expected {expected}."), "IAM.0011")
+        }
         // The reference lists 503 "Service unavailable." without a code of its own.
-        Error::Unavailable(_) => (
-            StatusCode::SERVICE_UNAVAILABLE,
-            "Service unavailable. Try again shortly.".into(),
-            "IAM.0006",
-        ),
+        Error::Unavailable(_) => ("Service unavailable. Try again shortly.".into(), "IAM.0006"),
         Error::Internal(_) => (
-            StatusCode::INTERNAL_SERVER_ERROR,
             "An unexpected error prevented the server from fulfilling your request.".into(),
             "IAM.0006",
         ),

@@ -1,9 +1,11 @@
 //! Cross-cutting request handling: request id (generated, echoed as X-Request-Id), one span per
-//! request carrying it, metrics by route and status, and the final error body for the path.
+//! request carrying it, the request as audit events see it, metrics by route and status, and
+//! the final error body for the path.
 
+use std::net::SocketAddr;
 use std::time::Instant;
 
-use axum::extract::{MatchedPath, Request};
+use axum::extract::{ConnectInfo, MatchedPath, Request};
 use axum::http::{HeaderValue, Method, header};
 use axum::middleware::Next;
 use axum::response::Response;
@@ -42,6 +44,7 @@ pub async fn observe(mut req: Request, next: Next) -> Response {
         _ => String::new(),
     };
     req.extensions_mut().insert(RequestId(request_id.clone()));
+    let audited = audit_request(&req, &request_id);
     // Only the route template is logged: raw paths and queries can carry tokens.
     let span =
         tracing::info_span!("request", request_id = %request_id, method = %method, route = tracing::field::Empty);
@@ -55,7 +58,7 @@ pub async fn observe(mut req: Request, next: Next) -> Response {
         ));
         axum::response::IntoResponse::into_response(refused)
     } else {
-        next.run(req).instrument(span.clone()).await
+        crate::service::audit::within(audited, next.run(req).instrument(span.clone())).await
     };
     let route = response
         .extensions()
@@ -105,4 +108,25 @@ pub async fn observe(mut req: Request, next: Next) -> Response {
         response.headers_mut().insert("x-openstack-request-id", v);
     }
     response
+}
+
+/// Enough of a User-Agent to tell clients apart, so no client grows the audit log at will.
+const MAX_AGENT_CHARS: usize = 256;
+
+/// The request as its audit events name it: the id this middleware gave it, the peer's
+/// address (the socket's: a proxy in front is what it shows) and the User-Agent.
+fn audit_request(req: &Request, request_id: &str) -> crate::audit::Request {
+    crate::audit::Request {
+        id: request_id.to_string(),
+        address: req
+            .extensions()
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|c| c.0.ip().to_string()),
+        agent: req.headers().get(header::USER_AGENT).map(|v| {
+            String::from_utf8_lossy(v.as_bytes())
+                .chars()
+                .take(MAX_AGENT_CHARS)
+                .collect()
+        }),
+    }
 }

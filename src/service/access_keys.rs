@@ -19,6 +19,7 @@ use super::credential_key::CredentialKey;
 use super::names::parse_description;
 use super::ttl_cache::TtlCache;
 use super::{AuthContext, Error, Result, Services, Sts};
+use crate::audit::{Action, Resource};
 use crate::model::StoredAccessKey;
 use crate::store::Store;
 
@@ -267,6 +268,19 @@ impl Sts {
         input: CredentialInput,
         now_ms: i64,
     ) -> Result<NewCredential> {
+        let result = self.create_credential_unaudited(ctx, input, now_ms).await;
+        let access = result.as_ref().ok().map(|new| new.credential.access.as_str());
+        self.audit_change(ctx, Action::Created(Resource::Credential), access, &result);
+        result
+    }
+
+    /// [`Self::create_credential`] without its audit event.
+    async fn create_credential_unaudited(
+        &self,
+        ctx: &AuthContext,
+        input: CredentialInput,
+        now_ms: i64,
+    ) -> Result<NewCredential> {
         let user_id = input.user_id.ok_or_else(|| Error::MissingField {
             field: "credential.user_id".into(),
         })?;
@@ -329,6 +343,19 @@ impl Sts {
         input: CredentialInput,
         now_ms: i64,
     ) -> Result<Credential> {
+        let result = self.update_credential_unaudited(ctx, access, input, now_ms).await;
+        self.audit_change(ctx, Action::Updated(Resource::Credential), Some(access), &result);
+        result
+    }
+
+    /// [`Self::update_credential`] without its audit event.
+    async fn update_credential_unaudited(
+        &self,
+        ctx: &AuthContext,
+        access: &str,
+        input: CredentialInput,
+        now_ms: i64,
+    ) -> Result<Credential> {
         if input.status.is_none() && input.description.is_none() {
             return Err(Error::invalid("credential", "names neither status nor description"));
         }
@@ -361,6 +388,13 @@ impl Sts {
     }
 
     pub async fn delete_credential(&self, ctx: &AuthContext, access: &str, now_ms: i64) -> Result<()> {
+        let result = self.delete_credential_unaudited(ctx, access, now_ms).await;
+        self.audit_change(ctx, Action::Deleted(Resource::Credential), Some(access), &result);
+        result
+    }
+
+    /// [`Self::delete_credential`] without its audit event.
+    async fn delete_credential_unaudited(&self, ctx: &AuthContext, access: &str, now_ms: i64) -> Result<()> {
         self.managed_key(ctx, access, true).await?;
         if !self.store.delete_access_key(access).await? {
             return Err(Error::not_found("credential", access));

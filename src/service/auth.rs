@@ -4,6 +4,7 @@
 use serde::Deserialize;
 
 use super::{AuthContext, Error, IamCode, Result, Services, SignIn};
+use crate::audit::{Action, Actor, Resource};
 use crate::model::{Domain, Project, User, UserAccessMode};
 use crate::token::{Methods, Scope, TokenPayload};
 
@@ -88,7 +89,22 @@ pub struct Issued {
 
 impl SignIn {
     /// `caller` is the X-Auth-Token or signed request's identity, which `assume_role` needs.
+    /// Success or failure, the sign-in is audited (`authenticate`).
     pub async fn issue_token(&self, caller: Option<AuthContext>, body: AuthBody, now_ms: i64) -> Result<Issued> {
+        let mut attempt = Actor::default();
+        let result = self.sign_in_for_token(caller, body, &mut attempt, now_ms).await;
+        self.audit_sign_in(result.as_ref().map(|issued| &issued.ctx), attempt);
+        result
+    }
+
+    /// As [`issue_token`]; `attempt` learns who is signing in as soon as that is known.
+    async fn sign_in_for_token(
+        &self,
+        caller: Option<AuthContext>,
+        body: AuthBody,
+        attempt: &mut Actor,
+        now_ms: i64,
+    ) -> Result<Issued> {
         let AuthSection { identity, scope } = body.auth;
         let methods: Vec<&str> = identity.methods.iter().map(String::as_str).collect();
         let (payload, method_name) = match methods.as_slice() {
@@ -96,7 +112,7 @@ impl SignIn {
                 let section = identity.password.ok_or_else(|| Error::MissingField {
                     field: "auth.identity.password".into(),
                 })?;
-                let user = self.authenticate_password(section.user, now_ms).await?;
+                let user = self.authenticate_password(section.user, attempt, now_ms).await?;
                 (self.fresh_payload(Methods::PASSWORD, &user.id, now_ms), "password")
             }
             ["token"] => {
@@ -108,6 +124,7 @@ impl SignIn {
                     .open(&section.id, now_ms)
                     .await
                     .map_err(|e| Error::Unauthenticated(format!("token method: {e}")))?;
+                attempt.id = Some(parent.user_id.clone());
                 // The parent must still speak for a live identity: user, shadow user and
                 // identity provider enabled (resolve reads them).
                 self.resolve(&parent, now_ms).await?;
@@ -119,6 +136,7 @@ impl SignIn {
             ["assume_role"] => {
                 // L2551: the caller's own token (X-Auth-Token) assumes the agency.
                 let caller = caller.ok_or_else(|| Error::Unauthenticated("assume_role: no X-Auth-Token".into()))?;
+                *attempt = super::audit::actor(&caller);
                 if !caller.session_policies.is_empty() {
                     // A token cannot carry session policies; securitytokens keeps them.
                     return Err(Error::Forbidden(
@@ -192,8 +210,9 @@ impl SignIn {
     }
 
     /// Checks a password login. A locked user is refused before any hash is spent; failures
-    /// count towards the lockout, a success clears them (`lockout.rs`).
-    async fn authenticate_password(&self, u: PasswordUser, now_ms: i64) -> Result<User> {
+    /// count towards the lockout, a success clears them (`lockout.rs`). `attempt` names the
+    /// user once found: the audit log names no one a client merely typed.
+    async fn authenticate_password(&self, u: PasswordUser, attempt: &mut Actor, now_ms: i64) -> Result<User> {
         let user = match (&u.id, &u.name) {
             (Some(id), _) => self.store.get_user(id).await?,
             (None, Some(name)) => {
@@ -212,6 +231,10 @@ impl SignIn {
                 });
             }
         };
+        if let Some(user) = &user {
+            attempt.id = Some(user.id.clone());
+            attempt.name = Some(user.name.clone());
+        }
         let user_id = user.as_ref().map(|u| u.id.as_str());
         let _one_at_a_time = match user_id {
             Some(id) => Some(self.password_checks.enter(id).await?),
@@ -310,8 +333,23 @@ impl SignIn {
         })
     }
 
+    /// Revokes the subject token (audited as `revoked.token`, its audit id the target).
     pub async fn revoke_subject(&self, caller: &AuthContext, subject: &str, now_ms: i64) -> Result<()> {
+        let mut target = None;
+        let result = self.revoke_checked_subject(caller, subject, &mut target, now_ms).await;
+        self.audit_change(caller, Action::Revoked(Resource::Token), target.as_deref(), &result);
+        result
+    }
+
+    async fn revoke_checked_subject(
+        &self,
+        caller: &AuthContext,
+        subject: &str,
+        target: &mut Option<String>,
+        now_ms: i64,
+    ) -> Result<()> {
         let ctx = self.check_subject(caller, subject, now_ms).await?;
+        *target = super::audit::audit_id_text(&ctx.token);
         self.tokens.revoke_token(&ctx.token, now_ms).await?;
         let audit = ctx.token.audit_id().map(hex::encode).unwrap_or_default();
         tracing::info!(token.audit_id = %audit, user.id = %ctx.identity.user.id, "token revoked");

@@ -12,6 +12,7 @@ use serde::Deserialize;
 use super::bootstrap::{ensure_admin_group, seed_roles};
 use super::names::{ResourceName, parse_description};
 use super::{Accounts, AuthContext, Error, Result, new_id};
+use crate::audit::{Action, Resource};
 use crate::model::{AgencyFilter, Domain, UserFilter};
 use crate::store::StoreError;
 
@@ -42,6 +43,14 @@ impl Accounts {
     /// domain and inherited to its projects). Its first admin is a user an admin creates in
     /// it and adds to that group.
     pub async fn create_domain(&self, ctx: &AuthContext, input: DomainInput, now_ms: i64) -> Result<Domain> {
+        let result = self.create_domain_unaudited(ctx, input, now_ms).await;
+        let id = result.as_ref().ok().map(|domain| domain.id.as_str());
+        self.audit_change(ctx, Action::Created(Resource::Domain), id, &result);
+        result
+    }
+
+    /// [`Self::create_domain`] without its audit event.
+    async fn create_domain_unaudited(&self, ctx: &AuthContext, input: DomainInput, now_ms: i64) -> Result<Domain> {
         self.require_cloud_admin(ctx)?;
         if input.id.is_some() {
             return Err(Error::invalid("domain.id", "is chosen by the server"));
@@ -79,6 +88,19 @@ impl Accounts {
     /// tokens of its users, identity providers and agencies are revoked (as Keystone does), so
     /// enabling it again does not bring them back.
     pub async fn update_domain(&self, ctx: &AuthContext, id: &str, input: DomainInput, now_ms: i64) -> Result<Domain> {
+        let result = self.update_domain_unaudited(ctx, id, input, now_ms).await;
+        self.audit_change(ctx, Action::Updated(Resource::Domain), Some(id), &result);
+        result
+    }
+
+    /// [`Self::update_domain`] without its audit event.
+    async fn update_domain_unaudited(
+        &self,
+        ctx: &AuthContext,
+        id: &str,
+        input: DomainInput,
+        now_ms: i64,
+    ) -> Result<Domain> {
         let mut domain = self.domain_for_cloud_admin(ctx, id).await?;
         if input.id.as_ref().is_some_and(|i| *i != domain.id) {
             return Err(Error::invalid("domain.id", "cannot be changed"));
@@ -118,6 +140,13 @@ impl Accounts {
     /// DELETE /v3/domains/{id}: only a disabled domain (403 otherwise, as Keystone), with its
     /// users, groups, projects, agencies, grants, identity providers and mappings.
     pub async fn delete_domain(&self, ctx: &AuthContext, id: &str) -> Result<()> {
+        let result = self.delete_domain_unaudited(ctx, id).await;
+        self.audit_change(ctx, Action::Deleted(Resource::Domain), Some(id), &result);
+        result
+    }
+
+    /// [`Self::delete_domain`] without its audit event.
+    async fn delete_domain_unaudited(&self, ctx: &AuthContext, id: &str) -> Result<()> {
         let domain = self.domain_for_cloud_admin(ctx, id).await?;
         self.refuse_admin_domain(&domain, "deleted")?;
         if domain.enabled {

@@ -179,6 +179,55 @@ pub enum Refusal {
 }
 
 impl Error {
+    /// The HTTP status the caller gets (`http::error` writes the body; the audit log records
+    /// the status with the failure).
+    pub fn status(&self) -> u16 {
+        match self {
+            Error::InvalidField { .. }
+            | Error::MissingField { .. }
+            | Error::BadRequest(_)
+            | Error::AccessKeyQuota { .. } => 400,
+            Error::IamRule { code, .. } if code.is_refusal() => 403,
+            Error::IamRule { .. } => 400,
+            Error::Unauthenticated(_) | Error::Refused { .. } | Error::Locked { .. } => 401,
+            Error::Forbidden(_) | Error::ForbiddenNow(_) => 403,
+            Error::NotFound { .. } | Error::SubjectTokenInvalid(_) => 404,
+            Error::Conflict(_) => 409,
+            Error::PayloadTooLarge { .. } => 413,
+            Error::UnsupportedMediaType { .. } => 415,
+            Error::TooManyRequests { .. } => 429,
+            Error::Internal(_) => 500,
+            Error::Unavailable(_) => 503,
+        }
+    }
+
+    /// What kind of failure this is, for the audit log: the variant's name (with the rule's
+    /// code for `IamRule`), and for a refused federated sign-in the refusal's variant
+    /// (`IdToken.Expired`, `Replayed`). Never the message, which may quote the request.
+    pub fn class(&self) -> String {
+        let name = match self {
+            Error::InvalidField { .. } => "InvalidField",
+            Error::MissingField { .. } => "MissingField",
+            Error::BadRequest(_) => "BadRequest",
+            Error::IamRule { code, .. } => return format!("IamRule.{}", code.as_str()),
+            Error::Unauthenticated(_) => "Unauthenticated",
+            Error::Refused { reason, .. } => return super::refusal_class(reason),
+            Error::Forbidden(_) => "Forbidden",
+            Error::ForbiddenNow(_) => "ForbiddenNow",
+            Error::Locked { .. } => "Locked",
+            Error::TooManyRequests { .. } => "TooManyRequests",
+            Error::AccessKeyQuota { .. } => "AccessKeyQuota",
+            Error::NotFound { .. } => "NotFound",
+            Error::SubjectTokenInvalid(_) => "SubjectTokenInvalid",
+            Error::Conflict(_) => "Conflict",
+            Error::PayloadTooLarge { .. } => "PayloadTooLarge",
+            Error::UnsupportedMediaType { .. } => "UnsupportedMediaType",
+            Error::Unavailable(_) => "Unavailable",
+            Error::Internal(_) => "Internal",
+        };
+        name.to_string()
+    }
+
     /// The typed reason of a refused federated sign-in.
     pub fn refusal(&self) -> Option<&Refusal> {
         match self {

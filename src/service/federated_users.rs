@@ -5,6 +5,7 @@
 
 use super::admin::UserInput;
 use super::{Accounts, AuthContext, Error, Result};
+use crate::audit::{Action, Resource};
 use crate::model::{FederatedUser, User};
 
 /// A user as /v3/users/{id} finds it: stored locally, or known from federated logins.
@@ -38,6 +39,13 @@ impl Accounts {
                 self.update_user(ctx, id, input, now_ms).await?,
             )));
         }
+        // `update_user` audits a local user's change; this one a shadow user's.
+        let result = self.update_shadow_user(ctx, id, input, now_ms).await;
+        self.audit_change(ctx, Action::Updated(Resource::User), Some(id), &result);
+        result
+    }
+
+    async fn update_shadow_user(&self, ctx: &AuthContext, id: &str, input: UserInput, now_ms: i64) -> Result<AnyUser> {
         let mut shadow = self
             .store
             .get_federated_user(id)

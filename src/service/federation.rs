@@ -9,6 +9,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::{AuthContext, Error, FederationConfig, Result, Services};
+use crate::audit::{Action, Resource};
 use crate::mapping::{self, Mapping};
 use crate::model::{IdentityProvider, MappingRecord, Protocol, ProtocolRecord, SsoType};
 use crate::store::{SSO_TYPE_CONFLICT, StoreError};
@@ -81,6 +82,19 @@ impl FederationConfig {
     // ---- identity providers ----
 
     pub async fn create_idp(
+        &self,
+        ctx: &AuthContext,
+        id: &str,
+        input: IdpInput,
+        now_ms: i64,
+    ) -> Result<IdentityProvider> {
+        let result = self.create_idp_unaudited(ctx, id, input, now_ms).await;
+        self.audit_change(ctx, Action::Created(Resource::IdentityProvider), Some(id), &result);
+        result
+    }
+
+    /// [`Self::create_idp`] without its audit event.
+    async fn create_idp_unaudited(
         &self,
         ctx: &AuthContext,
         id: &str,
@@ -169,6 +183,19 @@ impl FederationConfig {
         input: IdpInput,
         now_ms: i64,
     ) -> Result<IdentityProvider> {
+        let result = self.update_idp_unaudited(ctx, id, input, now_ms).await;
+        self.audit_change(ctx, Action::Updated(Resource::IdentityProvider), Some(id), &result);
+        result
+    }
+
+    /// [`Self::update_idp`] without its audit event.
+    async fn update_idp_unaudited(
+        &self,
+        ctx: &AuthContext,
+        id: &str,
+        input: IdpInput,
+        now_ms: i64,
+    ) -> Result<IdentityProvider> {
         let mut idp = self.idp_for_admin(ctx, id).await?;
         if input.sso_type.as_deref().is_some_and(|t| t != idp.sso_type.as_str()) {
             return Err(Error::invalid("identity_provider.sso_type", "cannot be changed"));
@@ -212,6 +239,13 @@ impl FederationConfig {
     }
 
     pub async fn delete_idp(&self, ctx: &AuthContext, id: &str, now_ms: i64) -> Result<()> {
+        let result = self.delete_idp_unaudited(ctx, id, now_ms).await;
+        self.audit_change(ctx, Action::Deleted(Resource::IdentityProvider), Some(id), &result);
+        result
+    }
+
+    /// [`Self::delete_idp`] without its audit event.
+    async fn delete_idp_unaudited(&self, ctx: &AuthContext, id: &str, now_ms: i64) -> Result<()> {
         self.idp_for_admin(ctx, id).await?;
         if !self.store.delete_idp(id).await? {
             return Err(Error::not_found("identity provider", id));
@@ -232,6 +266,19 @@ impl FederationConfig {
     // ---- mappings ----
 
     pub async fn create_mapping(&self, ctx: &AuthContext, id: &str, doc: Value, now_ms: i64) -> Result<MappingRecord> {
+        let result = self.create_mapping_unaudited(ctx, id, doc, now_ms).await;
+        self.audit_change(ctx, Action::Created(Resource::Mapping), Some(id), &result);
+        result
+    }
+
+    /// [`Self::create_mapping`] without its audit event.
+    async fn create_mapping_unaudited(
+        &self,
+        ctx: &AuthContext,
+        id: &str,
+        doc: Value,
+        now_ms: i64,
+    ) -> Result<MappingRecord> {
         let domain_id = self.federation_domain(ctx)?;
         let id = parse_path_id("mapping_id", id)?;
         let (_, document) = compile_document(doc)?;
@@ -276,6 +323,19 @@ impl FederationConfig {
     }
 
     pub async fn update_mapping(&self, ctx: &AuthContext, id: &str, doc: Value, now_ms: i64) -> Result<MappingRecord> {
+        let result = self.update_mapping_unaudited(ctx, id, doc, now_ms).await;
+        self.audit_change(ctx, Action::Updated(Resource::Mapping), Some(id), &result);
+        result
+    }
+
+    /// [`Self::update_mapping`] without its audit event.
+    async fn update_mapping_unaudited(
+        &self,
+        ctx: &AuthContext,
+        id: &str,
+        doc: Value,
+        now_ms: i64,
+    ) -> Result<MappingRecord> {
         let mut record = self.mapping_for_admin(ctx, id).await?;
         let (_, document) = compile_document(doc)?;
         record.document = document;
@@ -288,6 +348,13 @@ impl FederationConfig {
     }
 
     pub async fn delete_mapping(&self, ctx: &AuthContext, id: &str) -> Result<()> {
+        let result = self.delete_mapping_unaudited(ctx, id).await;
+        self.audit_change(ctx, Action::Deleted(Resource::Mapping), Some(id), &result);
+        result
+    }
+
+    /// [`Self::delete_mapping`] without its audit event.
+    async fn delete_mapping_unaudited(&self, ctx: &AuthContext, id: &str) -> Result<()> {
         self.mapping_for_admin(ctx, id).await?;
         match self.store.delete_mapping(id).await {
             Ok(true) => {
@@ -325,7 +392,23 @@ impl FederationConfig {
 
     // ---- protocols ----
 
+    /// Audited with `<idp>/<protocol>` as the target: a protocol's id names it only within
+    /// its provider.
     pub async fn create_protocol(
+        &self,
+        ctx: &AuthContext,
+        idp_id: &str,
+        id: &str,
+        mapping_id: Option<String>,
+    ) -> Result<ProtocolRecord> {
+        let result = self.create_protocol_unaudited(ctx, idp_id, id, mapping_id).await;
+        let target = format!("{idp_id}/{id}");
+        self.audit_change(ctx, Action::Created(Resource::Protocol), Some(&target), &result);
+        result
+    }
+
+    /// [`Self::create_protocol`] without its audit event.
+    async fn create_protocol_unaudited(
         &self,
         ctx: &AuthContext,
         idp_id: &str,
@@ -393,6 +476,20 @@ impl FederationConfig {
         id: &str,
         mapping_id: Option<String>,
     ) -> Result<ProtocolRecord> {
+        let result = self.update_protocol_unaudited(ctx, idp_id, id, mapping_id).await;
+        let target = format!("{idp_id}/{id}");
+        self.audit_change(ctx, Action::Updated(Resource::Protocol), Some(&target), &result);
+        result
+    }
+
+    /// [`Self::update_protocol`] without its audit event.
+    async fn update_protocol_unaudited(
+        &self,
+        ctx: &AuthContext,
+        idp_id: &str,
+        id: &str,
+        mapping_id: Option<String>,
+    ) -> Result<ProtocolRecord> {
         let idp = self.idp_for_admin(ctx, idp_id).await?;
         let record = self.checked_protocol(&idp, id, mapping_id).await?;
         if !self.store.update_protocol(&record).await? {
@@ -403,6 +500,14 @@ impl FederationConfig {
     }
 
     pub async fn delete_protocol(&self, ctx: &AuthContext, idp_id: &str, id: &str) -> Result<()> {
+        let result = self.delete_protocol_unaudited(ctx, idp_id, id).await;
+        let target = format!("{idp_id}/{id}");
+        self.audit_change(ctx, Action::Deleted(Resource::Protocol), Some(&target), &result);
+        result
+    }
+
+    /// [`Self::delete_protocol`] without its audit event.
+    async fn delete_protocol_unaudited(&self, ctx: &AuthContext, idp_id: &str, id: &str) -> Result<()> {
         self.idp_for_admin(ctx, idp_id).await?;
         let deleted = match Protocol::parse(id) {
             Some(protocol) => self.store.delete_protocol(idp_id, protocol).await?,
@@ -434,7 +539,21 @@ fn oidc_error(e: crate::oidc::OidcError) -> Error {
 impl FederationConfig {
     /// POST: the provider must exist, be administered by the caller and have protocol `oidc`
     /// (reference §5.13.3); a second configuration is a conflict.
+    /// Audited with the identity provider's id as the target.
     pub async fn create_oidc_config(
+        &self,
+        ctx: &AuthContext,
+        idp_id: &str,
+        input: crate::oidc::OidcConfigInput,
+        now_ms: i64,
+    ) -> Result<(crate::oidc::OidcConfig, Vec<String>)> {
+        let result = self.create_oidc_config_unaudited(ctx, idp_id, input, now_ms).await;
+        self.audit_change(ctx, Action::Created(Resource::OidcConfig), Some(idp_id), &result);
+        result
+    }
+
+    /// [`Self::create_oidc_config`] without its audit event.
+    async fn create_oidc_config_unaudited(
         &self,
         ctx: &AuthContext,
         idp_id: &str,
@@ -488,6 +607,19 @@ impl FederationConfig {
     }
 
     pub async fn update_oidc_config(
+        &self,
+        ctx: &AuthContext,
+        idp_id: &str,
+        input: crate::oidc::OidcConfigInput,
+        now_ms: i64,
+    ) -> Result<(crate::oidc::OidcConfig, Vec<String>)> {
+        let result = self.update_oidc_config_unaudited(ctx, idp_id, input, now_ms).await;
+        self.audit_change(ctx, Action::Updated(Resource::OidcConfig), Some(idp_id), &result);
+        result
+    }
+
+    /// [`Self::update_oidc_config`] without its audit event.
+    async fn update_oidc_config_unaudited(
         &self,
         ctx: &AuthContext,
         idp_id: &str,

@@ -6,6 +6,7 @@ pub mod access_keys;
 pub mod admin;
 pub mod admission;
 pub mod assignments;
+pub mod audit;
 pub mod auth;
 pub mod bootstrap;
 pub mod catalog;
@@ -181,10 +182,13 @@ pub struct Services {
     access_keys: access_keys::AccessKeys,
     /// Whether the store was just found down, so cached views answer meanwhile.
     outage: ttl_cache::Outage,
+    /// Where audit events go (`audit.rs`).
+    audit_log: audit::AuditLog,
 }
 
 impl Services {
     pub async fn build(store: Arc<dyn Store>, config: Arc<Config>) -> Result<Self> {
+        let audit_log = audit::AuditLog::open(config.audit_log.as_deref(), &config.public_url)?;
         let tokens = Arc::new(TokenService::load(store.clone(), config.token_ttl_secs, now_ms()).await?);
         let catalog = Arc::new(Catalog::from_config(&config));
         let access_keys = access_keys::AccessKeys::load(
@@ -221,6 +225,7 @@ impl Services {
             password_checks: lockout::PasswordChecks::default(),
             access_keys,
             outage: ttl_cache::Outage::default(),
+            audit_log,
         })
     }
 

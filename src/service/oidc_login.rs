@@ -234,10 +234,12 @@ impl SignIn {
         now_ms: i64,
     ) -> Result<Issued> {
         if Protocol::parse(protocol_id) != Some(Protocol::Oidc) {
-            return Err(Error::Refused {
+            let refused = Error::Refused {
                 via: format!("id_token for {idp_id}/{protocol_id}"),
                 reason: Refusal::NotOidc(protocol_id.to_string()),
-            });
+            };
+            self.audit_federated_sign_in(Protocol::Oidc, None, Err(&refused));
+            return Err(refused);
         }
         self.oidc_login(idp_id, id_token, None, IdTokenUse::KeystoneBearer, now_ms)
             .await
@@ -260,6 +262,7 @@ impl SignIn {
             .await;
         let counted = provider_found.then_some(idp_id);
         super::count_sign_in(Protocol::Oidc, counted, &result);
+        self.audit_federated_sign_in(Protocol::Oidc, counted, result.as_ref().map(|issued| &issued.ctx));
         result
     }
 

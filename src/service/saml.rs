@@ -11,6 +11,7 @@ use zeroize::Zeroizing;
 
 use super::saml_login::{SamlIdpSettings, StoredIdpMetadata};
 use super::{AuthContext, Error, FederationConfig, Result, new_id};
+use crate::audit::{Action, Resource};
 use crate::model::{Protocol, StoredSamlMetadata, StoredSpKey};
 use crate::saml::{self, SpMetadataParams};
 use crate::store::{Store, StoreError};
@@ -162,7 +163,25 @@ impl FederationConfig {
 
     /// POST .../protocols/{protocol}/metadata: parse, verify, store; the provider's remote ids
     /// take the entityID when they are empty, and must already contain it otherwise.
+    /// Audited as `created.saml_metadata` (an import replaces what was there), the identity
+    /// provider's id the target.
     pub async fn import_saml_metadata(
+        &self,
+        ctx: &AuthContext,
+        idp_id: &str,
+        protocol_id: &str,
+        input: MetadataImport,
+        now_ms: i64,
+    ) -> Result<()> {
+        let result = self
+            .import_saml_metadata_unaudited(ctx, idp_id, protocol_id, input, now_ms)
+            .await;
+        self.audit_change(ctx, Action::Created(Resource::SamlMetadata), Some(idp_id), &result);
+        result
+    }
+
+    /// [`Self::import_saml_metadata`] without its audit event.
+    async fn import_saml_metadata_unaudited(
         &self,
         ctx: &AuthContext,
         idp_id: &str,

@@ -484,7 +484,14 @@ impl SignIn {
         binding: Option<&str>,
         now_ms: i64,
     ) -> Result<SamlSignIn> {
-        let form = read_by_size(form.as_ref().len(), move || read_saml_form(form.as_ref())).await??;
+        let read = read_by_size(form.as_ref().len(), move || read_saml_form(form.as_ref())).await;
+        let form = match read.and_then(std::convert::identity) {
+            Ok(form) => form,
+            Err(e) => {
+                self.audit_federated_sign_in(Protocol::Saml, None, Err(&e));
+                return Err(e);
+            }
+        };
         let answer = Answer {
             relay_state: form.relay_state.as_deref(),
             binding,
@@ -495,7 +502,8 @@ impl SignIn {
 
     /// The assertion consumer: validates `saml_response` (base64, as posted), checks it
     /// answers an outstanding request (or is an allowed unsolicited one) and was not seen
-    /// before, and signs the user in. `idp_hint` is X-Idp-Id where the API has it.
+    /// before, and signs the user in. `idp_hint` is X-Idp-Id where the API has it. Success or
+    /// failure, the sign-in is audited.
     pub async fn finish_saml_login(
         &self,
         acs: Acs,
@@ -504,18 +512,47 @@ impl SignIn {
         answer: Answer<'_>,
         now_ms: i64,
     ) -> Result<SamlSignIn> {
+        let mut provider = None;
+        let result = self
+            .saml_sign_in(acs, idp_hint, saml_response, answer, &mut provider, now_ms)
+            .await;
+        let signed_in = result.as_ref().map(|s| &s.issued.ctx);
+        self.audit_federated_sign_in(Protocol::Saml, provider.as_deref(), signed_in);
+        result
+    }
+
+    /// As [`finish_saml_login`]; `provider` is set once the Response's provider is known.
+    async fn saml_sign_in(
+        &self,
+        acs: Acs,
+        idp_hint: Option<&str>,
+        saml_response: String,
+        answer: Answer<'_>,
+        provider: &mut Option<String>,
+        now_ms: i64,
+    ) -> Result<SamlSignIn> {
         // Decoding, reading and verifying a Response hold its text and a blocking thread:
         // bounded in number and in waiting time, 429 beyond (known Issuers included).
         let _admitted = self.admission.signatures.admit().await?;
         let xml = read_by_size(saml_response.len(), move || decode_saml_response(&saml_response))
             .await?
             .map_err(|why| refused(None, why))?;
-        self.consume_saml_response(acs, idp_hint, xml, answer, now_ms).await
+        self.consume_saml_response(acs, idp_hint, xml, answer, provider, now_ms)
+            .await
     }
 
     /// The ECP assertion consumer: reads the SOAP envelope an ECP client relays (the IdP's
-    /// Response and our RelayState header), then as [`consume_saml_response`].
+    /// Response and our RelayState header), then as [`consume_saml_response`]. Audited as
+    /// [`finish_saml_login`] is.
     pub async fn finish_ecp_login(&self, envelope: &[u8], now_ms: i64) -> Result<SamlSignIn> {
+        let mut provider = None;
+        let result = self.ecp_sign_in(envelope, &mut provider, now_ms).await;
+        let signed_in = result.as_ref().map(|s| &s.issued.ctx);
+        self.audit_federated_sign_in(Protocol::Saml, provider.as_deref(), signed_in);
+        result
+    }
+
+    async fn ecp_sign_in(&self, envelope: &[u8], provider: &mut Option<String>, now_ms: i64) -> Result<SamlSignIn> {
         let _admitted = self.admission.signatures.admit().await?;
         let envelope = envelope.to_vec();
         let relay = read_by_size(envelope.len(), move || read_ecp_relay(&envelope))
@@ -525,23 +562,24 @@ impl SignIn {
             relay_state: relay.relay_state.as_deref(),
             binding: None,
         };
-        self.consume_saml_response(Acs::Ecp, None, relay.response_xml, answer, now_ms)
+        self.consume_saml_response(Acs::Ecp, None, relay.response_xml, answer, provider, now_ms)
             .await
     }
 
     /// The work behind every consumer, for a decoded Response; callers hold a `signatures`
-    /// admission. Reads as the checklist it runs, in order.
+    /// admission. Reads as the checklist it runs, in order. `provider_found` is set once the
+    /// Response's provider is known to exist.
     async fn consume_saml_response(
         &self,
         acs: Acs,
         idp_hint: Option<&str>,
         xml: String,
         answer: Answer<'_>,
+        provider_found: &mut Option<String>,
         now_ms: i64,
     ) -> Result<SamlSignIn> {
-        let mut provider_found = None;
         let result = self
-            .check_saml_response(acs, idp_hint, xml, answer, &mut provider_found, now_ms)
+            .check_saml_response(acs, idp_hint, xml, answer, provider_found, now_ms)
             .await;
         super::count_sign_in(Protocol::Saml, provider_found.as_deref(), &result);
         result

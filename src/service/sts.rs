@@ -15,6 +15,7 @@ use serde_json::Value;
 use super::access_keys::PermanentKey;
 use super::auth::DomainRef;
 use super::{AuthContext, Error, IamCode, Result, Services, Sts, new_audit_id};
+use crate::audit::{Action, Actor, Record, Resource};
 use crate::model::AgencyFilter;
 use crate::sts::StsError;
 use crate::sts::acs3;
@@ -258,11 +259,33 @@ fn session_user_name(name: &str) -> Result<String> {
 
 impl Sts {
     /// `POST /v3.0/OS-CREDENTIAL/securitytokens`. `caller` is the X-Auth-Token or signed
-    /// request's identity, when there is one.
+    /// request's identity, when there is one. Audited as `created.security_token`, the
+    /// credential's access key id its target.
     pub async fn issue_security_token(
         &self,
         caller: Option<AuthContext>,
         body: SecurityTokenBody,
+        now_ms: i64,
+    ) -> Result<IssuedCredential> {
+        let mut source = caller.as_ref().map(super::audit::actor).unwrap_or_default();
+        let result = self.security_token(caller, body, &mut source, now_ms).await;
+        let record = Record {
+            action: Action::Created(Resource::SecurityToken),
+            outcome: super::audit::outcome_of(&result),
+            initiator: source,
+            target_id: result.as_ref().ok().map(|issued| issued.access.clone()),
+            assignment: None,
+        };
+        self.audit(record);
+        result
+    }
+
+    /// As [`issue_security_token`]; `source` learns who asks once a token in the body says.
+    async fn security_token(
+        &self,
+        caller: Option<AuthContext>,
+        body: SecurityTokenBody,
+        source: &mut Actor,
         now_ms: i64,
     ) -> Result<IssuedCredential> {
         let StsAuth {
@@ -293,6 +316,7 @@ impl Sts {
                     (Some(caller), _) => caller,
                     (None, Some(id)) => {
                         let ctx = self.authenticate(id.trim(), now_ms).await?;
+                        *source = super::audit::actor(&ctx);
                         if ctx.token.federation.as_ref().is_some_and(|f| !f.local_user) {
                             // L3642: federated users obtain security tokens with X-Auth-Token only.
                             return Err(Error::Forbidden(
@@ -400,6 +424,27 @@ impl Sts {
     /// token. It lasts `duration_seconds` (default 600; out of range falls back to 600, as
     /// the reference says) but never beyond the credential.
     pub async fn issue_login_token(&self, body: LoginTokenBody, now_ms: i64) -> Result<IssuedLoginToken> {
+        let result = self.login_token(body, now_ms).await;
+        let (initiator, target_id) = match &result {
+            Ok(issued) => (
+                super::audit::actor(&issued.ctx),
+                super::audit::audit_id_text(&issued.ctx.token),
+            ),
+            Err(_) => (Actor::default(), None),
+        };
+        let record = Record {
+            action: Action::Created(Resource::LoginToken),
+            outcome: super::audit::outcome_of(&result),
+            initiator,
+            target_id,
+            assignment: None,
+        };
+        self.audit(record);
+        result
+    }
+
+    /// As [`issue_login_token`], which audits it.
+    async fn login_token(&self, body: LoginTokenBody, now_ms: i64) -> Result<IssuedLoginToken> {
         let source = body.auth.securitytoken;
         let credential = self
             .tokens

@@ -136,11 +136,31 @@ impl SignIn {
     }
 
     /// Finishes browser sign-in: returns the federated token and the dashboard to post it to.
+    /// `oidc_login` audits the sign-in; a callback refused before it is audited here.
     pub async fn finish_oidc_websso(
         &self,
         state: &str,
         id_token: &str,
         binding: Option<&str>,
+        now_ms: i64,
+    ) -> Result<(Issued, String)> {
+        let mut signing_in = false;
+        let result = self
+            .oidc_callback(state, id_token, binding, &mut signing_in, now_ms)
+            .await;
+        if let (Err(e), false) = (&result, signing_in) {
+            self.audit_federated_sign_in(Protocol::Oidc, None, Err(e));
+        }
+        result
+    }
+
+    /// As [`finish_oidc_websso`]; `signing_in` is set once the id_token goes to `oidc_login`.
+    async fn oidc_callback(
+        &self,
+        state: &str,
+        id_token: &str,
+        binding: Option<&str>,
+        signing_in: &mut bool,
         now_ms: i64,
     ) -> Result<(Issued, String)> {
         let refuse = |why: &str| Error::Unauthenticated(format!("browser sign-in callback: {why}"));
@@ -164,6 +184,7 @@ impl SignIn {
             return Err(refuse("the browser that started the sign-in did not finish it"));
         }
         self.check_dashboard(&data.o)?;
+        *signing_in = true;
         let issued = self
             .oidc_login(&data.i, id_token, Some(&data.n), IdTokenUse::BrowserCallback, now_ms)
             .await?;

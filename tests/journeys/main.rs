@@ -28,6 +28,7 @@ macro_rules! on_both_backends {
 mod abuse_limits;
 mod alibaba;
 mod attacks;
+mod audit;
 mod authorization;
 mod bad_input;
 mod baidu;

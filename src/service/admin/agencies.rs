@@ -4,6 +4,7 @@ use serde::Deserialize;
 
 use super::super::names::{ResourceName, parse_description};
 use super::super::{Accounts, AuthContext, Error, Result, new_id};
+use crate::audit::{Action, Resource};
 use crate::model::*;
 
 #[derive(Debug, Deserialize, Default)]
@@ -25,6 +26,14 @@ pub struct AgencyListQuery {
 
 impl Accounts {
     pub async fn create_agency(&self, ctx: &AuthContext, input: AgencyInput, now_ms: i64) -> Result<Agency> {
+        let result = self.create_agency_unaudited(ctx, input, now_ms).await;
+        let id = result.as_ref().ok().map(|agency| agency.id.as_str());
+        self.audit_change(ctx, Action::Created(Resource::Agency), id, &result);
+        result
+    }
+
+    /// [`Self::create_agency`] without its audit event.
+    async fn create_agency_unaudited(&self, ctx: &AuthContext, input: AgencyInput, now_ms: i64) -> Result<Agency> {
         let domain_id = input.domain_id.clone().ok_or_else(|| Error::MissingField {
             field: "agency.domain_id".into(),
         })?;
@@ -88,6 +97,19 @@ impl Accounts {
     }
 
     pub async fn update_agency(&self, ctx: &AuthContext, id: &str, input: AgencyInput, now_ms: i64) -> Result<Agency> {
+        let result = self.update_agency_unaudited(ctx, id, input, now_ms).await;
+        self.audit_change(ctx, Action::Updated(Resource::Agency), Some(id), &result);
+        result
+    }
+
+    /// [`Self::update_agency`] without its audit event.
+    async fn update_agency_unaudited(
+        &self,
+        ctx: &AuthContext,
+        id: &str,
+        input: AgencyInput,
+        now_ms: i64,
+    ) -> Result<Agency> {
         let mut agency = self.get_agency(ctx, id).await?;
         if input.trust_domain_id.is_none()
             && input.trust_domain_name.is_none()
@@ -122,6 +144,13 @@ impl Accounts {
 
     /// Deleting an agency revokes every token and temporary credential acting as it.
     pub async fn delete_agency(&self, ctx: &AuthContext, id: &str, now_ms: i64) -> Result<()> {
+        let result = self.delete_agency_unaudited(ctx, id, now_ms).await;
+        self.audit_change(ctx, Action::Deleted(Resource::Agency), Some(id), &result);
+        result
+    }
+
+    /// [`Self::delete_agency`] without its audit event.
+    async fn delete_agency_unaudited(&self, ctx: &AuthContext, id: &str, now_ms: i64) -> Result<()> {
         self.get_agency(ctx, id).await?;
         if !self.store.delete_agency(id).await? {
             return Err(Error::not_found("agency", id));

@@ -1,6 +1,7 @@
 //! Roles, and the grants of roles to groups and agencies on domains and projects.
 
 use super::super::{Accounts, AuthContext, Error, Result};
+use crate::audit;
 use crate::model::*;
 
 /// Who a grant goes to.
@@ -94,7 +95,44 @@ impl Accounts {
     }
 
     /// PUT, HEAD and DELETE of a grant.
+    /// Creating or deleting a grant is Keystone's `created.role_assignment` or
+    /// `deleted.role_assignment`, with its role, target and actor; checking records nothing.
     pub async fn grant(
+        &self,
+        ctx: &AuthContext,
+        actor: Actor<'_>,
+        target: Target<'_>,
+        role_id: &str,
+        op: GrantOp,
+    ) -> Result<()> {
+        let result = self.grant_unaudited(ctx, actor, target, role_id, op).await;
+        let action = match op {
+            GrantOp::Create => audit::Action::Created(audit::Resource::RoleAssignment),
+            GrantOp::Delete => audit::Action::Deleted(audit::Resource::RoleAssignment),
+            GrantOp::Check => return result,
+        };
+        let id = |kind| Some(target.id.to_string()).filter(|_| target.kind == kind);
+        let by = |kind| Some(actor.id.to_string()).filter(|_| actor.kind == kind);
+        let record = audit::Record {
+            action,
+            outcome: super::super::audit::outcome_of(&result),
+            initiator: super::super::audit::actor(ctx),
+            target_id: Some(role_id.to_string()),
+            assignment: Some(audit::Assignment {
+                role: role_id.to_string(),
+                project: id(TargetKind::Project),
+                domain: id(TargetKind::Domain),
+                group: by(ActorKind::Group),
+                agency: by(ActorKind::Agency),
+                inherited_to_projects: target.inherited,
+            }),
+        };
+        self.audit(record);
+        result
+    }
+
+    /// [`Self::grant`] without its audit event.
+    async fn grant_unaudited(
         &self,
         ctx: &AuthContext,
         actor: Actor<'_>,

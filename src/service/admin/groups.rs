@@ -5,6 +5,7 @@ use serde::Deserialize;
 use super::super::names::{ResourceName, parse_description, parse_display_name};
 use super::super::{Accounts, AuthContext, Error, Result, new_id};
 use super::*;
+use crate::audit::{Action, Resource};
 use crate::model::*;
 
 #[derive(Debug, Deserialize, Default)]
@@ -19,6 +20,14 @@ pub struct GroupInput {
 
 impl Accounts {
     pub async fn create_group(&self, ctx: &AuthContext, input: GroupInput, now_ms: i64) -> Result<Group> {
+        let result = self.create_group_unaudited(ctx, input, now_ms).await;
+        let id = result.as_ref().ok().map(|group| group.id.as_str());
+        self.audit_change(ctx, Action::Created(Resource::Group), id, &result);
+        result
+    }
+
+    /// [`Self::create_group`] without its audit event.
+    async fn create_group_unaudited(&self, ctx: &AuthContext, input: GroupInput, now_ms: i64) -> Result<Group> {
         let domain = self
             .domain_for_write(ctx, input.domain_id.as_ref(), "group.domain_id")
             .await?;
@@ -70,6 +79,13 @@ impl Accounts {
     }
 
     pub async fn update_group(&self, ctx: &AuthContext, id: &str, input: GroupInput) -> Result<Group> {
+        let result = self.update_group_unaudited(ctx, id, input).await;
+        self.audit_change(ctx, Action::Updated(Resource::Group), Some(id), &result);
+        result
+    }
+
+    /// [`Self::update_group`] without its audit event.
+    async fn update_group_unaudited(&self, ctx: &AuthContext, id: &str, input: GroupInput) -> Result<Group> {
         let mut group = self.group_for_admin(ctx, id).await?;
         if input.name.is_none() && input.description.is_none() && input.display_name.is_none() {
             return Err(Error::MissingField {
@@ -99,6 +115,13 @@ impl Accounts {
     }
 
     pub async fn delete_group(&self, ctx: &AuthContext, id: &str) -> Result<()> {
+        let result = self.delete_group_unaudited(ctx, id).await;
+        self.audit_change(ctx, Action::Deleted(Resource::Group), Some(id), &result);
+        result
+    }
+
+    /// [`Self::delete_group`] without its audit event.
+    async fn delete_group_unaudited(&self, ctx: &AuthContext, id: &str) -> Result<()> {
         self.group_for_admin(ctx, id).await?;
         self.protect_owner_of_group(ctx, id).await?;
         if !self.store.delete_group(id).await? {
@@ -109,7 +132,17 @@ impl Accounts {
     }
 
     /// PUT, HEAD and DELETE /v3/groups/{group}/users/{user}.
+    /// Adding or removing a member is Keystone's `updated.group`; checking records nothing.
     pub async fn membership(&self, ctx: &AuthContext, group_id: &str, user_id: &str, op: GrantOp) -> Result<()> {
+        let result = self.membership_unaudited(ctx, group_id, user_id, op).await;
+        if op != GrantOp::Check {
+            self.audit_change(ctx, Action::Updated(Resource::Group), Some(group_id), &result);
+        }
+        result
+    }
+
+    /// [`Self::membership`] without its audit event.
+    async fn membership_unaudited(&self, ctx: &AuthContext, group_id: &str, user_id: &str, op: GrantOp) -> Result<()> {
         let group = self.group_for_admin(ctx, group_id).await?;
         let user = self
             .store

@@ -4,6 +4,7 @@ use serde::Deserialize;
 
 use super::super::names::{ResourceName, parse_description};
 use super::super::{Accounts, AuthContext, Error, Result, new_id};
+use crate::audit::{Action, Resource};
 use crate::model::*;
 
 #[derive(Debug, Deserialize, Default)]
@@ -26,6 +27,14 @@ pub struct ProjectListQuery {
 
 impl Accounts {
     pub async fn create_project(&self, ctx: &AuthContext, input: ProjectInput, now_ms: i64) -> Result<Project> {
+        let result = self.create_project_unaudited(ctx, input, now_ms).await;
+        let id = result.as_ref().ok().map(|project| project.id.as_str());
+        self.audit_change(ctx, Action::Created(Resource::Project), id, &result);
+        result
+    }
+
+    /// [`Self::create_project`] without its audit event.
+    async fn create_project_unaudited(&self, ctx: &AuthContext, input: ProjectInput, now_ms: i64) -> Result<Project> {
         let domain = self
             .domain_for_write(ctx, input.domain_id.as_ref(), "project.domain_id")
             .await?;
@@ -99,6 +108,13 @@ impl Accounts {
     }
 
     pub async fn update_project(&self, ctx: &AuthContext, id: &str, input: ProjectInput) -> Result<Project> {
+        let result = self.update_project_unaudited(ctx, id, input).await;
+        self.audit_change(ctx, Action::Updated(Resource::Project), Some(id), &result);
+        result
+    }
+
+    /// [`Self::update_project`] without its audit event.
+    async fn update_project_unaudited(&self, ctx: &AuthContext, id: &str, input: ProjectInput) -> Result<Project> {
         let mut project = self
             .store
             .get_project(id)
@@ -144,6 +160,13 @@ impl Accounts {
 
     /// PUT /v3-ext/projects/{id}: freeze (`suspended`) or unfreeze (`normal`).
     pub async fn set_project_status(&self, ctx: &AuthContext, id: &str, status: ProjectStatus) -> Result<()> {
+        let result = self.set_project_status_unaudited(ctx, id, status).await;
+        self.audit_change(ctx, Action::Updated(Resource::Project), Some(id), &result);
+        result
+    }
+
+    /// [`Self::set_project_status`] without its audit event.
+    async fn set_project_status_unaudited(&self, ctx: &AuthContext, id: &str, status: ProjectStatus) -> Result<()> {
         let mut project = self
             .store
             .get_project(id)

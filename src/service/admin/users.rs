@@ -5,6 +5,7 @@ use serde::Deserialize;
 use super::super::names::{NewPassword, UserName, parse_description, parse_display_name};
 use super::super::{Accounts, AuthContext, Error, IamCode, Result, Services, SignIn, new_id};
 use super::*;
+use crate::audit::{Action, Resource};
 use crate::model::*;
 use crate::store::StoreError;
 
@@ -50,6 +51,14 @@ fn email_ok(email: &str) -> bool {
 
 impl Accounts {
     pub async fn create_user(&self, ctx: &AuthContext, input: UserInput, now_ms: i64) -> Result<User> {
+        let result = self.create_user_unaudited(ctx, input, now_ms).await;
+        let id = result.as_ref().ok().map(|user| user.id.as_str());
+        self.audit_change(ctx, Action::Created(Resource::User), id, &result);
+        result
+    }
+
+    /// [`Self::create_user`] without its audit event.
+    async fn create_user_unaudited(&self, ctx: &AuthContext, input: UserInput, now_ms: i64) -> Result<User> {
         let domain = self
             .domain_for_write(ctx, input.domain_id.as_ref(), "user.domain_id")
             .await?;
@@ -117,6 +126,13 @@ impl Accounts {
     }
 
     pub async fn update_user(&self, ctx: &AuthContext, id: &str, input: UserInput, now_ms: i64) -> Result<User> {
+        let result = self.update_user_unaudited(ctx, id, input, now_ms).await;
+        self.audit_change(ctx, Action::Updated(Resource::User), Some(id), &result);
+        result
+    }
+
+    /// [`Self::update_user`] without its audit event.
+    async fn update_user_unaudited(&self, ctx: &AuthContext, id: &str, input: UserInput, now_ms: i64) -> Result<User> {
         let mut user = self
             .store
             .get_user(id)
@@ -164,6 +180,13 @@ impl Accounts {
     }
 
     pub async fn delete_user(&self, ctx: &AuthContext, id: &str, now_ms: i64) -> Result<()> {
+        let result = self.delete_user_unaudited(ctx, id, now_ms).await;
+        self.audit_change(ctx, Action::Deleted(Resource::User), Some(id), &result);
+        result
+    }
+
+    /// [`Self::delete_user`] without its audit event.
+    async fn delete_user_unaudited(&self, ctx: &AuthContext, id: &str, now_ms: i64) -> Result<()> {
         let user = self
             .store
             .get_user(id)
@@ -185,6 +208,20 @@ impl Accounts {
     }
 
     pub async fn change_password(
+        &self,
+        ctx: &AuthContext,
+        id: &str,
+        original: Secret,
+        new: Secret,
+        now_ms: i64,
+    ) -> Result<()> {
+        let result = self.change_password_unaudited(ctx, id, original, new, now_ms).await;
+        self.audit_change(ctx, Action::Updated(Resource::User), Some(id), &result);
+        result
+    }
+
+    /// [`Self::change_password`] without its audit event.
+    async fn change_password_unaudited(
         &self,
         ctx: &AuthContext,
         id: &str,
@@ -353,6 +390,19 @@ pub struct OwnInfoInput {
 
 impl Accounts {
     pub async fn update_own_info(&self, ctx: &AuthContext, id: &str, input: OwnInfoInput, now_ms: i64) -> Result<()> {
+        let result = self.update_own_info_unaudited(ctx, id, input, now_ms).await;
+        self.audit_change(ctx, Action::Updated(Resource::User), Some(id), &result);
+        result
+    }
+
+    /// [`Self::update_own_info`] without its audit event.
+    async fn update_own_info_unaudited(
+        &self,
+        ctx: &AuthContext,
+        id: &str,
+        input: OwnInfoInput,
+        now_ms: i64,
+    ) -> Result<()> {
         if ctx.user_id() != id {
             return Err(Error::Forbidden(format!(
                 "user {} cannot edit the info of {id}",
