@@ -31,6 +31,7 @@ mod attacks;
 mod authorization;
 mod bad_input;
 mod baidu;
+mod config_as_code;
 mod conformance;
 mod credentials;
 mod dialects;
