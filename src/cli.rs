@@ -1,4 +1,5 @@
-//! The command line: `serve`, `bootstrap`, `keys rotate`. `main` only parses and dispatches.
+//! The command line: `serve`, `bootstrap`, `keys rotate`, `mapping test`, `ci-provider`,
+//! `config export|apply`. `main` only parses and dispatches.
 
 use std::sync::Arc;
 
@@ -7,8 +8,8 @@ use clap::{Parser, Subcommand};
 use crate::app::{Application, open_store};
 use crate::config::{Config, ServeArgs, StoreArgs};
 use crate::service::bootstrap::{BootstrapRequest, bootstrap, seed_roles};
-use crate::service::now_ms;
 use crate::service::tokens::rotate_keys;
+use crate::service::{FederationConfig, Services, now_ms};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -41,6 +42,46 @@ pub enum Command {
     /// Print a shell script that sets up an identity provider for a CI system's id_tokens,
     /// with a mapping that admits one repository on one protected branch.
     CiProvider(CiProviderArgs),
+    /// Federation configuration as code: identity providers, mappings, protocols, OIDC
+    /// configurations and SAML metadata, per account, as one JSON document.
+    Config {
+        #[command(subcommand)]
+        command: ConfigCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Print the configuration of every account, or of one, as JSON (sorted, so it diffs).
+    Export(ConfigExportArgs),
+    /// Compare a document with the store, print the plan, then carry it out through the same
+    /// rules as the HTTP API. Exit 0: applied, or nothing to change; 2: the document is
+    /// invalid or a rule refused a change; 1: the store failed.
+    Apply(ConfigApplyArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ConfigExportArgs {
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// Only this account (domain name).
+    #[arg(long, value_name = "NAME")]
+    pub domain: Option<String>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ConfigApplyArgs {
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// The document (`-`: standard input).
+    #[arg(value_name = "FILE")]
+    pub file: std::path::PathBuf,
+    /// Print the plan and change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Also delete what the document leaves out of the accounts it lists.
+    #[arg(long)]
+    pub prune: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -130,6 +171,21 @@ pub enum KeysCommand {
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
+        Command::Config {
+            command: ConfigCommand::Export(args),
+        } => {
+            let federation = federation_services(&args.store).await?;
+            match federation.export_config(args.domain.as_deref()).await {
+                Ok(doc) => {
+                    print!("{}", doc.to_text());
+                    Ok(())
+                }
+                Err(e) => exit_on(&e),
+            }
+        }
+        Command::Config {
+            command: ConfigCommand::Apply(args),
+        } => apply_config(args).await,
         Command::CiProvider(a) => {
             use crate::oidc::ci::{CiRequest, CiSystem, preset, render_script};
             let owner = a.repository.split('/').next().unwrap_or_default();
@@ -241,6 +297,80 @@ fn survive_file_size_limit() {
         const SIGXFSZ: i32 = 25;
         if let Err(e) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::from_raw(SIGXFSZ)) {
             tracing::warn!(error = %e, "cannot catch SIGXFSZ; a file-size limit would stop the process");
+        }
+    }
+}
+
+/// The use cases `fedgate config` runs, on the store the flags name.
+async fn federation_services(store: &StoreArgs) -> anyhow::Result<FederationConfig> {
+    let config = Config::for_store(store)?;
+    let store = open_store(&config).await?;
+    seed_roles(&store, now_ms()).await?;
+    let services = Services::build_for_command(Arc::new(store), Arc::new(config)).await?;
+    Ok(FederationConfig::new(Arc::new(services)))
+}
+
+/// Exits 1 when the store failed, 2 when the document or a rule refused.
+fn exit_on(e: &crate::service::Error) -> ! {
+    use crate::service::Error;
+    eprintln!("fedgate: {e}");
+    match e {
+        Error::Unavailable(_) | Error::Internal(_) => std::process::exit(1),
+        _ => std::process::exit(2),
+    }
+}
+
+async fn apply_config(args: ConfigApplyArgs) -> anyhow::Result<()> {
+    use crate::service::config_code::{Document, Prune};
+    let label = args.file.display().to_string();
+    let text = if label == "-" {
+        std::io::read_to_string(std::io::stdin())
+    } else {
+        std::fs::read_to_string(&args.file)
+    };
+    // An unreadable or malformed document is the caller's to fix (2), like a refused rule.
+    let doc = match text
+        .map_err(|e| format!("cannot read {label}: {e}"))
+        .and_then(|t| Document::parse(&t))
+    {
+        Ok(doc) => doc,
+        Err(message) => {
+            eprintln!("fedgate: {message}");
+            std::process::exit(2);
+        }
+    };
+    let federation = federation_services(&args.store).await?;
+    let prune = if args.prune { Prune::Delete } else { Prune::Keep };
+    let plan = match federation.plan_config(&doc, prune).await {
+        Ok(plan) => plan,
+        Err(e) => exit_on(&e),
+    };
+    print!("{}", plan.render(&label));
+    if plan.is_empty() {
+        return Ok(());
+    }
+    if args.dry_run {
+        println!("dry run: nothing applied");
+        return Ok(());
+    }
+    match federation.apply_config(&plan, now_ms()).await {
+        Ok(applied) => {
+            for w in &applied.warnings {
+                eprintln!("fedgate: warning: {w}");
+            }
+            println!("applied {} change(s)", applied.changes);
+            Ok(())
+        }
+        Err(failure) => {
+            println!("applied before the failure: {}", failure.done.len());
+            for line in &failure.done {
+                println!("  {line}");
+            }
+            eprintln!(
+                "fedgate: {} failed; the changes after it were not applied",
+                failure.failed
+            );
+            exit_on(&failure.error)
         }
     }
 }

@@ -156,6 +156,20 @@ impl AccessKeys {
         })
     }
 
+    /// For operator commands, which never seal or open a secret: a key drawn for this process
+    /// alone, so no key file is read or created wherever the command happens to run.
+    pub fn unused(ttl_ms: i64) -> Self {
+        let mut key = Zeroizing::new([0u8; 32]);
+        super::fill_random(key.as_mut());
+        Self {
+            key: CredentialKey::from_bytes(&key, std::path::PathBuf::new()),
+            found: TtlCache::new(ttl_ms),
+            missing: TtlCache::new(ttl_ms),
+            uses: Mutex::new(HashMap::new()),
+            use_writes: AtomicU64::new(0),
+        }
+    }
+
     /// Drops what verification cached (a local write).
     pub fn invalidate(&self) {
         self.found.invalidate();

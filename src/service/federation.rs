@@ -27,7 +27,7 @@ pub struct IdpInput {
 pub struct MappingCache(RwLock<HashMap<String, (i64, Arc<Mapping>)>>);
 
 /// Ids that appear in URLs: 1-64 letters, digits, `-`, `_` or `.`.
-fn parse_path_id(field: &str, id: &str) -> Result<String> {
+pub(super) fn parse_path_id(field: &str, id: &str) -> Result<String> {
     if id.is_empty()
         || id.len() > 64
         || !id
@@ -39,7 +39,7 @@ fn parse_path_id(field: &str, id: &str) -> Result<String> {
     Ok(id.to_string())
 }
 
-fn parse_remote_ids(ids: Vec<String>) -> Result<Vec<String>> {
+pub(super) fn parse_remote_ids(ids: Vec<String>) -> Result<Vec<String>> {
     if ids.len() > 32 {
         return Err(Error::invalid("identity_provider.remote_ids", "at most 32 remote ids"));
     }
@@ -59,7 +59,7 @@ fn parse_remote_ids(ids: Vec<String>) -> Result<Vec<String>> {
 }
 
 /// Validates a mapping document and returns it compiled, with its canonical stored text.
-fn compile_document(mut doc: Value) -> Result<(Mapping, String)> {
+pub(super) fn compile_document(mut doc: Value) -> Result<(Mapping, String)> {
     let obj = doc
         .as_object_mut()
         .ok_or_else(|| Error::invalid("mapping", "must be an object"))?;
@@ -528,7 +528,7 @@ pub(super) fn changed_meanwhile(idp_id: &str) -> Error {
     ))
 }
 
-fn oidc_error(e: crate::oidc::OidcError) -> Error {
+pub(super) fn oidc_error(e: crate::oidc::OidcError) -> Error {
     match e {
         crate::oidc::OidcError::InvalidField { field, reason } => {
             Error::invalid(format!("openid_connect_config.{field}"), reason)

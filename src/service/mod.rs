@@ -10,6 +10,7 @@ pub mod audit;
 pub mod auth;
 pub mod bootstrap;
 pub mod catalog;
+pub mod config_code;
 pub mod credential_key;
 pub mod domains;
 pub mod error;
@@ -188,15 +189,30 @@ pub struct Services {
 
 impl Services {
     pub async fn build(store: Arc<dyn Store>, config: Arc<Config>) -> Result<Self> {
-        let audit_log = audit::AuditLog::open(config.audit_log.as_deref(), &config.public_url)?;
-        let tokens = Arc::new(TokenService::load(store.clone(), config.token_ttl_secs, now_ms()).await?);
-        let catalog = Arc::new(Catalog::from_config(&config));
         let access_keys = access_keys::AccessKeys::load(
             store.as_ref(),
             &config.credential_key_file,
             config.refresh_interval.as_millis() as i64,
         )
         .await?;
+        Self::build_with(store, config, access_keys).await
+    }
+
+    /// The services an operator command (`fedgate config`) runs its use cases on: as `build`,
+    /// but without the credential key file, since such a command never touches access keys.
+    pub async fn build_for_command(store: Arc<dyn Store>, config: Arc<Config>) -> Result<Self> {
+        let access_keys = access_keys::AccessKeys::unused(config.refresh_interval.as_millis() as i64);
+        Self::build_with(store, config, access_keys).await
+    }
+
+    async fn build_with(
+        store: Arc<dyn Store>,
+        config: Arc<Config>,
+        access_keys: access_keys::AccessKeys,
+    ) -> Result<Self> {
+        let audit_log = audit::AuditLog::open(config.audit_log.as_deref(), &config.public_url)?;
+        let tokens = Arc::new(TokenService::load(store.clone(), config.token_ttl_secs, now_ms()).await?);
+        let catalog = Arc::new(Catalog::from_config(&config));
         let resolver = resolve::Resolver::new(config.refresh_interval.as_millis() as i64);
         // Before any signature work: xmlsec's reports go to the log, not stderr.
         xmlsec_log::install();

@@ -130,6 +130,27 @@ fn saml_error(e: saml::SamlError) -> Error {
     Error::invalid("metadata", e.to_string())
 }
 
+/// IdP metadata parsed and, when signed, verified (on the blocking pool: xmlsec blocks), with
+/// the SSO Locations fedgate sends browsers to held to the URL rules; returns the document too.
+pub(super) async fn parse_checked_metadata(xml: String) -> Result<(saml::IdpMetadata, String)> {
+    let (parsed, xml) = super::xmlsec_log::spawn_blocking_in_span(move || (saml::parse_idp_metadata(&xml), xml))
+        .await
+        .map_err(Error::internal)?;
+    let parsed = parsed.map_err(saml_error)?;
+    // fedgate sends browsers to these: https, or http on a literal loopback host.
+    for endpoint in &parsed.sso_endpoints {
+        if endpoint.binding == saml::BINDING_REDIRECT || endpoint.binding == saml::BINDING_POST {
+            crate::egress::check_url(&endpoint.location).map_err(|e| {
+                Error::invalid(
+                    "metadata",
+                    format!("the SingleSignOnService Location {:?} {e}", endpoint.location),
+                )
+            })?;
+        }
+    }
+    Ok((parsed, xml))
+}
+
 impl FederationConfig {
     /// GET /v3-ext/auth/OS-FEDERATION/SSO/metadata. Rendered and signed once per process.
     pub async fn sp_metadata(&self, signed: bool) -> Result<String> {
@@ -203,22 +224,7 @@ impl FederationConfig {
                 "must be the account that owns the identity provider",
             ));
         }
-        let xml = input.metadata;
-        let (parsed, xml) = super::xmlsec_log::spawn_blocking_in_span(move || (saml::parse_idp_metadata(&xml), xml))
-            .await
-            .map_err(Error::internal)?;
-        let parsed = parsed.map_err(saml_error)?;
-        // fedgate sends browsers to these: https, or http on a literal loopback host.
-        for endpoint in &parsed.sso_endpoints {
-            if endpoint.binding == saml::BINDING_REDIRECT || endpoint.binding == saml::BINDING_POST {
-                crate::egress::check_url(&endpoint.location).map_err(|e| {
-                    Error::invalid(
-                        "metadata",
-                        format!("the SingleSignOnService Location {:?} {e}", endpoint.location),
-                    )
-                })?;
-            }
-        }
+        let (parsed, xml) = parse_checked_metadata(input.metadata).await?;
         if idp.remote_ids.is_empty() {
             idp.remote_ids = vec![parsed.entity_id.clone()];
             let updated = self.store.update_idp(&idp, idp.enabled).await.map_err(|e| match e {

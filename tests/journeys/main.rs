@@ -32,6 +32,7 @@ mod audit;
 mod authorization;
 mod bad_input;
 mod baidu;
+mod config_as_code;
 mod conformance;
 mod credentials;
 mod dialects;

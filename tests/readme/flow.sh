@@ -43,6 +43,12 @@ must '"groups_dropped":[]' "$(call POST /v3-ext/OS-FEDERATION/mappings/acme-saml
 #block oidc
 must '"replay_protection":true' "$(call GET /v3.0/OS-FEDERATION/identity-providers/corp-sso/openid-connect-config '')"
 
+# ---- Configuration as code, on the running server's store
+DATA_DIR="$(dirname "$FEDGATE_LOG_FILE")/data"
+#block config /var/lib/fedgate=>$DATA_DIR
+must '"description": "Corporate SSO"' "$(fedgate config export --domain acme)"
+must 'nothing to change' "$(fedgate config apply acme-next.json --dry-run)"
+
 # ---- CI systems
 #block ci
 must "member" "$(as_acme_admin openstack role assignment list --group ci-deployers --project deploy --names -f value)"
