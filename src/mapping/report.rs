@@ -15,7 +15,6 @@ use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess,
 use serde_json::{Value, json};
 
 use super::eval::ValueRef;
-use super::rules::same_bytes;
 use super::{GroupName, Mapped, Mapping, MappingError, RuleTrace, SchemaVersion, UserType, assertion_from_json};
 
 pub struct MappingTest {
@@ -244,6 +243,7 @@ fn blank(line: &[u8]) -> bool {
 struct Reader {
     /// `Mapping::attributes()`, in order.
     attributes: Vec<String>,
+    index: AttributeIndex,
     values: Vec<Vec<String>>,
     /// Value strings of earlier lines, emptied, for the next lines' values.
     spare: Vec<String>,
@@ -257,6 +257,7 @@ impl Reader {
     fn new(mapping: &Mapping) -> Reader {
         Reader {
             attributes: mapping.attributes().to_vec(),
+            index: AttributeIndex::new(mapping.attributes()),
             values: vec![Vec::new(); mapping.attributes().len()],
             spare: Vec::new(),
             writer: ResultWriter::default(),
@@ -325,7 +326,7 @@ impl Reader {
     /// what was kept left for `parse` to drop, and serde reads the line; both readings agree
     /// where both apply (`parse_flat_agrees_with_serde`).
     fn parse_flat(&mut self, line: &[u8]) -> Option<()> {
-        if line.iter().any(|&b| b < 0x20) {
+        if any_byte(line, |b| b < 0x20) {
             return None;
         }
         let text = std::str::from_utf8(line).ok()?;
@@ -346,11 +347,7 @@ impl Reader {
             }
             let (value, next) = plain_string(text, skip_spaces(bytes, at + 1))?;
             at = skip_spaces(bytes, next);
-            if let Some(i) = self
-                .attributes
-                .iter()
-                .position(|a| same_bytes(a.as_bytes(), key.as_bytes()))
-            {
+            if let Some(i) = self.index.find(&self.attributes, key) {
                 // A repeated attribute: the last one wins, as in a `serde_json::Map`.
                 recycle(&mut self.values[i], &mut self.spare);
                 split_values(&mut self.values[i], &mut self.spare, value);
@@ -361,6 +358,39 @@ impl Reader {
                 _ => return None,
             }
         }
+    }
+}
+
+/// Whether any byte passes `test`: every byte is looked at (no early exit), which lets the
+/// compiler test 32 at a time.
+#[inline]
+fn any_byte(bytes: &[u8], test: impl Fn(u8) -> bool) -> bool {
+    bytes.iter().fold(false, |seen, &b| seen | test(b))
+}
+
+/// The attributes the rules read, by name length: a key is compared only with the names of
+/// its length, mostly none or one.
+struct AttributeIndex {
+    by_len: Vec<Vec<usize>>,
+}
+
+impl AttributeIndex {
+    fn new(attributes: &[String]) -> AttributeIndex {
+        let longest = attributes.iter().map(String::len).max().unwrap_or(0);
+        let mut by_len = vec![Vec::new(); longest + 1];
+        for (i, a) in attributes.iter().enumerate() {
+            by_len[a.len()].push(i);
+        }
+        AttributeIndex { by_len }
+    }
+
+    #[inline]
+    fn find(&self, attributes: &[String], key: &str) -> Option<usize> {
+        self.by_len
+            .get(key.len())?
+            .iter()
+            .copied()
+            .find(|&i| attributes[i].as_bytes() == key.as_bytes())
     }
 }
 
@@ -488,7 +518,7 @@ impl ResultWriter {
 
 /// A JSON string as serde_json writes it: only control characters, `"` and `\` are escaped.
 fn write_str(out: &mut Vec<u8>, s: &str) {
-    if s.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
+    if !any_byte(s.as_bytes(), |b| b < 0x20 || b == b'"' || b == b'\\') {
         out.reserve(s.len() + 2);
         out.push(b'"');
         out.extend_from_slice(s.as_bytes());
@@ -546,13 +576,13 @@ impl<'de> Visitor<'de> for Fill<'_> {
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
         let Reader {
             attributes,
+            index,
             values,
             spare,
             ..
         } = self.0;
         while let Some(key) = map.next_key_seed(Key)? {
-            let key = key.as_ref().as_bytes();
-            match attributes.iter().position(|a| same_bytes(a.as_bytes(), key)) {
+            match index.find(attributes, key.as_ref()) {
                 Some(i) => {
                     // A repeated attribute: the last one wins, as in a `serde_json::Map`.
                     recycle(&mut values[i], spare);
