@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::hash::Hash;
 use std::sync::RwLock;
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, AtomicUsize, Ordering};
 
 use super::{Error, Result};
 
@@ -16,7 +16,12 @@ pub struct TtlCache<K, V> {
     ttl_ms: i64,
     generation: AtomicU64,
     map: RwLock<HashMap<K, (i64, u64, V)>>,
+    /// At this many entries, `put` first drops those no read can use any more.
+    sweep_at: AtomicUsize,
 }
+
+/// The first sweep; after each, the next comes at twice what is left (amortized O(1) per put).
+const FIRST_SWEEP: usize = 1_024;
 
 impl<K: Eq + Hash, V: Clone> TtlCache<K, V> {
     pub fn new(ttl_ms: i64) -> Self {
@@ -24,6 +29,7 @@ impl<K: Eq + Hash, V: Clone> TtlCache<K, V> {
             ttl_ms,
             generation: AtomicU64::new(0),
             map: RwLock::new(HashMap::new()),
+            sweep_at: AtomicUsize::new(FIRST_SWEEP),
         }
     }
 
@@ -54,6 +60,14 @@ impl<K: Eq + Hash, V: Clone> TtlCache<K, V> {
 
     pub fn put(&self, key: K, value: V, generation: u64, now_ms: i64) {
         if let Ok(mut map) = self.map.write() {
+            if map.len() >= self.sweep_at.load(Ordering::Relaxed) {
+                // Many distinct keys (a stream of new federated users, say) must not keep
+                // memory after their entries expired: drop what even a stale read would not use.
+                let current = self.generation();
+                let keep_ms = self.ttl_ms.max(SERVE_STALE_MS);
+                map.retain(|_, (at, g, _)| *g == current && now_ms - *at < keep_ms);
+                self.sweep_at.store((map.len() * 2).max(FIRST_SWEEP), Ordering::Relaxed);
+            }
             if map.len() >= MAX_ENTRIES {
                 map.clear();
             }
@@ -197,5 +211,20 @@ mod tests {
         assert_eq!(r.ok(), Some((1, false)));
         let waited = started.elapsed();
         assert!(waited >= STALE_WAIT && waited < STALE_WAIT * 4, "{waited:?}");
+    }
+
+    #[test]
+    fn expired_entries_are_swept_as_new_keys_arrive() {
+        let cache: TtlCache<u32, u32> = TtlCache::new(100);
+        let g = cache.generation();
+        for key in 0..FIRST_SWEEP as u32 {
+            cache.put(key, key, g, 0);
+        }
+        // Long after: every earlier entry is past even the stale allowance.
+        let later = SERVE_STALE_MS + 1;
+        cache.put(u32::MAX, 1, g, later);
+        let len = cache.map.read().map(|m| m.len()).unwrap_or_default();
+        assert_eq!(len, 1, "only the new entry is left");
+        assert_eq!(cache.get(&u32::MAX, later), Some(1));
     }
 }
