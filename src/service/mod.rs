@@ -293,6 +293,13 @@ impl Services {
         Ok(())
     }
 
+    /// Tells the other replicas that views changed, and waits until they are told (where
+    /// `invalidate_cache` does not wait): for commands, whose process ends right after.
+    pub async fn announce_changes(&self) -> Result<()> {
+        self.store.announce(crate::store::Change::Views).await?;
+        Ok(())
+    }
+
     /// Forget cached identity views here only: another replica wrote.
     pub fn drop_cached_views(&self) {
         self.resolver.invalidate();
