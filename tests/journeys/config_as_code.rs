@@ -407,6 +407,20 @@ async fn an_invalid_document_exits_2_and_changes_nothing(db: Db) {
             "fedgate: accounts.nobody: no such account; create it first (POST /v3/domains)\n"
         )
     );
+    // An account written twice, the second time empty: with --prune, serde's last-one-wins
+    // emptied it.
+    let acme_text = acme["accounts"]["acme"].to_string();
+    let twice = format!(r#"{{"fedgate_config": 1, "accounts": {{"acme": {acme_text}, "acme": {{}}}}}}"#);
+    let run = apply(&app, dir.path(), "twice.json", &twice, &["--prune"]);
+    let column = twice.len() - 6;
+    assert_eq!(
+        (run.code, run.stdout.as_str(), run.stderr),
+        (
+            2,
+            "",
+            format!("fedgate: the key \"acme\" appears twice in one object at line 1 column {column}\n")
+        )
+    );
     assert_eq!(export(&app, dir.path(), None), before, "nothing changed");
     app.stop().await;
 }
