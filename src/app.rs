@@ -109,14 +109,14 @@ async fn refresh_loop(services: Arc<Services>, store: Arc<dyn Store>) {
                 while let Some(Ok(_)) = changes.as_mut().map(|rx| rx.try_recv()) {}
                 tracing::debug!(?change, "another replica changed the store");
                 services.drop_cached_views();
-                if let Err(e) = services.tokens.refresh(now_ms()).await {
+                if let Err(e) = services.refresh_from_store(now_ms()).await {
                     tracing::warn!(error = %e, "reading announced revocations failed; the next refresh retries");
                 }
                 continue;
             }
         }
         let now = now_ms();
-        if let Err(e) = services.tokens.refresh(now).await {
+        if let Err(e) = services.refresh_from_store(now).await {
             tracing::warn!(error = %e, "refreshing keys and revocations failed; keeping the cached copies");
         }
         if let Err(e) = services.flush_key_uses().await {

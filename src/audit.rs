@@ -255,8 +255,27 @@ pub struct Reason {
     pub reason_code: String,
 }
 
+/// Characters kept of a value an event names: ids and names are far shorter, so only a value a
+/// request made up (an id in a path, up to 64 KiB) is cut, and no caller grows the audit log
+/// by more than this per value.
+pub const MAX_VALUE_CHARS: usize = 256;
+
+/// `value`, cut to `MAX_VALUE_CHARS` with a trailing `…` when longer.
+fn bounded(value: String) -> String {
+    match value.char_indices().nth(MAX_VALUE_CHARS) {
+        None => value,
+        Some((end, _)) => {
+            let mut cut = value;
+            cut.truncate(end);
+            cut.push('…');
+            cut
+        }
+    }
+}
+
 /// The event for `record`, observed by `observer` (fedgate's public URL) during `request`
-/// (none outside HTTP), at `now_ms`, with an id made of `id_bytes`.
+/// (none outside HTTP), at `now_ms`, with an id made of `id_bytes`. Every value from the
+/// record or the request is cut to `MAX_VALUE_CHARS`.
 pub fn event(record: Record, request: Option<&Request>, observer: &str, now_ms: i64, id_bytes: [u8; 16]) -> Event {
     let Record {
         action,
@@ -265,6 +284,20 @@ pub fn event(record: Record, request: Option<&Request>, observer: &str, now_ms: 
         target_id,
         assignment,
     } = record;
+    let bounded_opt = |v: Option<String>| v.map(bounded);
+    let assignment = assignment.map(|a| Assignment {
+        role: bounded(a.role),
+        project: bounded_opt(a.project),
+        domain: bounded_opt(a.domain),
+        group: bounded_opt(a.group),
+        agency: bounded_opt(a.agency),
+        inherited_to_projects: a.inherited_to_projects,
+    });
+    let credential = initiator.credential.map(|c| Credential {
+        identity_provider: bounded(c.identity_provider),
+        token: bounded_opt(c.token),
+        ..c
+    });
     let (outcome, reason) = match outcome {
         Outcome::Success => ("success", None),
         Outcome::Failure { class, status } => (
@@ -284,20 +317,20 @@ pub fn event(record: Record, request: Option<&Request>, observer: &str, now_ms: 
         outcome,
         initiator: Initiator {
             type_uri: ACCOUNT_USER,
-            id: initiator.id.unwrap_or_else(|| UNKNOWN.to_string()),
-            name: initiator.name,
-            domain_id: initiator.domain_id,
-            project_id: initiator.project_id,
+            id: bounded(initiator.id.unwrap_or_else(|| UNKNOWN.to_string())),
+            name: bounded_opt(initiator.name),
+            domain_id: bounded_opt(initiator.domain_id),
+            project_id: bounded_opt(initiator.project_id),
             host: Host {
-                address: request.and_then(|r| r.address.clone()),
-                agent: request.and_then(|r| r.agent.clone()),
+                address: bounded_opt(request.and_then(|r| r.address.clone())),
+                agent: bounded_opt(request.and_then(|r| r.agent.clone())),
             },
-            request_id: request.map(|r| r.id.clone()),
-            credential: initiator.credential,
+            request_id: bounded_opt(request.map(|r| r.id.clone())),
+            credential,
         },
         target: Target {
             type_uri: action.target_type_uri(),
-            id: target_id.unwrap_or_else(|| UNKNOWN.to_string()),
+            id: bounded(target_id.unwrap_or_else(|| UNKNOWN.to_string())),
         },
         observer: Target {
             type_uri: SERVICE_SECURITY,
@@ -376,6 +409,42 @@ mod tests {
 
     fn built(record: Record, request: Option<&Request>) -> Value {
         serde_json::from_str(&event(record, request, "https://iam.example.com", NOW, [7; 16]).to_json()).unwrap()
+    }
+
+    /// A value a request made up (an id in a path, up to 64 KiB) is cut, in characters, with
+    /// a mark; what ids and names really are stays whole.
+    #[test]
+    fn values_from_requests_are_cut_to_a_bound() {
+        let long = "é".repeat(MAX_VALUE_CHARS + 1000);
+        let cut = format!("{}…", "é".repeat(MAX_VALUE_CHARS));
+        let exact = "x".repeat(MAX_VALUE_CHARS);
+        let record = Record {
+            action: Action::Created(Resource::RoleAssignment),
+            outcome: Outcome::Failure {
+                class: "NotFound".into(),
+                status: 404,
+            },
+            initiator: Actor {
+                name: Some(exact.clone()),
+                ..admin()
+            },
+            target_id: Some(long.clone()),
+            assignment: Some(Assignment {
+                role: long.clone(),
+                project: Some(long.clone()),
+                group: Some(long.clone()),
+                ..Assignment::default()
+            }),
+        };
+        let request = Request {
+            agent: Some(long.clone()),
+            ..request()
+        };
+        let event = built(record, Some(&request));
+        for at in ["/target/id", "/role", "/project", "/group", "/initiator/host/agent"] {
+            assert_eq!(event.pointer(at), Some(&json!(cut)), "{at}");
+        }
+        assert_eq!(event["initiator"]["name"], json!(exact));
     }
 
     #[test]

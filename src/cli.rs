@@ -82,6 +82,11 @@ pub struct ConfigApplyArgs {
     /// Also delete what the document leaves out of the accounts it lists.
     #[arg(long)]
     pub prune: bool,
+    /// File the audit events of the changes are appended to, as `serve --audit-log` (the
+    /// same file, so the server's readers see them). Default: `audit_log` in fedgate.toml,
+    /// else standard error.
+    #[arg(long, env = "FEDGATE_AUDIT_LOG", value_name = "FILE")]
+    pub audit_log: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -174,7 +179,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Config {
             command: ConfigCommand::Export(args),
         } => {
-            let federation = federation_services(&args.store).await?;
+            let federation = federation_services(&args.store, None).await?;
             match federation.export_config(args.domain.as_deref()).await {
                 Ok(doc) => {
                     print!("{}", doc.to_text());
@@ -301,9 +306,18 @@ fn survive_file_size_limit() {
     }
 }
 
-/// The use cases `fedgate config` runs, on the store the flags name.
-async fn federation_services(store: &StoreArgs) -> anyhow::Result<FederationConfig> {
-    let config = Config::for_store(store)?;
+/// The use cases `fedgate config` runs, on the store the flags name. Their audit events go to
+/// `audit_log`, else the configured file, else (the log target `audit`) standard error: a
+/// command has no server log, and the changes it makes must not go unrecorded.
+async fn federation_services(
+    store: &StoreArgs,
+    audit_log: Option<std::path::PathBuf>,
+) -> anyhow::Result<FederationConfig> {
+    let mut config = Config::for_store(store)?;
+    config.audit_log = audit_log.or(config.audit_log);
+    if config.audit_log.is_none() {
+        crate::telemetry::init_command_tracing();
+    }
     let store = open_store(&config).await?;
     seed_roles(&store, now_ms()).await?;
     let services = Services::build_for_command(Arc::new(store), Arc::new(config)).await?;
@@ -339,7 +353,7 @@ async fn apply_config(args: ConfigApplyArgs) -> anyhow::Result<()> {
             std::process::exit(2);
         }
     };
-    let federation = federation_services(&args.store).await?;
+    let federation = federation_services(&args.store, args.audit_log.clone()).await?;
     let prune = if args.prune { Prune::Delete } else { Prune::Keep };
     let plan = match federation.plan_config(&doc, prune).await {
         Ok(plan) => plan,
@@ -353,7 +367,15 @@ async fn apply_config(args: ConfigApplyArgs) -> anyhow::Result<()> {
         println!("dry run: nothing applied");
         return Ok(());
     }
-    match federation.apply_config(&plan, now_ms()).await {
+    let result = federation.apply_config(&plan, now_ms()).await;
+    // The use cases announce their writes from spawned tasks, which this process would end
+    // before they run: running replicas are told here, and kept waiting for.
+    if let Err(e) = federation.announce_changes().await {
+        eprintln!(
+            "fedgate: warning: running replicas were not told of the changes; they read them within their refresh interval: {e}"
+        );
+    }
+    match result {
         Ok(applied) => {
             for w in &applied.warnings {
                 eprintln!("fedgate: warning: {w}");

@@ -26,6 +26,22 @@ pub fn init_tracing(format: LogFormat) {
     };
 }
 
+/// For operator commands: audit events (target `audit`) to standard error, as plain text, and
+/// nothing else (the command reports what matters itself); `FEDGATE_LOG` or `RUST_LOG` choose
+/// otherwise.
+pub fn init_command_tracing() {
+    let filter = std::env::var("FEDGATE_LOG")
+        .ok()
+        .and_then(|v| EnvFilter::try_new(v).ok())
+        .or_else(|| EnvFilter::try_from_default_env().ok())
+        .unwrap_or_else(|| EnvFilter::new("off,audit=info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(false)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
 /// The process-wide recorder, installed on first use.
 pub fn metrics_handle() -> Option<&'static PrometheusHandle> {
     static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();

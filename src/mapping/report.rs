@@ -840,6 +840,73 @@ mod tests {
         }
     }
 
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(20_000))]
+        /// Lines made of JSON's own punctuation, spaces, escapes, control characters and a
+        /// repeated attribute: the batch reader (flat reader first, serde after it) gives
+        /// what mapping the `serde_json::Value` of the line gives, or the same rejection.
+        #[test]
+        fn parse_flat_agrees_with_serde_on_object_shaped_lines(
+            pairs in proptest::collection::vec((
+                proptest::sample::select(vec!["", " ", "  ", "\t", "\r", "\n", "\u{a0}"]),
+                proptest::sample::select(vec!["\"UserName\"", "\"G\"", "\"Other\"", "\"User\\u004eame\"",
+                    "\"\"", "UserName", "\"G\\\"\"", "\"G\u{1}\"", "\"\u{7f}\""]),
+                proptest::sample::select(vec![":", " :", ": ", "", "::"]),
+                proptest::sample::select(vec!["\"a\"", "\"a;b\"", "\";\"", "\"\"", "\"é;\u{2028}\"",
+                    "\"a\\\"b\"", "\"a\\/b\"", "\"\\u00e9\"", "1", "null", "[\"a\"]", "{}", "\"a\u{9}b\"",
+                    "\"unterminated", "\"\u{7f}\"", "true"]),
+                proptest::sample::select(vec!["", " ", "\t"]),
+            ), 0..5),
+            seps in proptest::collection::vec(proptest::sample::select(vec![",", " , ", ",,", "", ";"]), 5),
+            open in proptest::sample::select(vec!["{", " {", "[", "{{", ""]),
+            close in proptest::sample::select(vec!["}", "} ", "}\t", "}}", "", "} x", "}\n"]),
+        ) {
+            let mut line = open.to_string();
+            for (i, (ws, key, colon, value, ws2)) in pairs.iter().enumerate() {
+                if i > 0 {
+                    line.push_str(seps[i]);
+                }
+                line.push_str(&format!("{ws}{key}{ws2}{colon}{ws}{value}{ws2}"));
+            }
+            line.push_str(close);
+            let rules = json!({"rules": [{"remote": [{"type": "UserName"}, {"type": "G"}],
+                "local": [{"user": {"name": "{0}"}}, {"groups": "{1}", "domain": {"name": "d"}}]}]});
+            let mapping = Mapping::compile(&rules, None).unwrap();
+            let want = match serde_json::from_str::<Value>(&line) {
+                Ok(Value::Object(obj)) => map_one(&mapping, &obj, false),
+                _ => (error(400, NOT_AN_OBJECT), false),
+            };
+            let mut reader = Reader::new(&mapping);
+            let mut got = Vec::new();
+            let ok = reader.map_line(&mapping, line.as_bytes(), false, &mut got);
+            proptest::prop_assert_eq!(String::from_utf8(got).unwrap(), format!("{}\n", want.0), "{:?}", line);
+            proptest::prop_assert_eq!(ok, want.1, "{:?}", line);
+        }
+
+        #[test]
+        fn parse_flat_agrees_with_serde_on_arbitrary_lines(
+            parts in proptest::collection::vec(proptest::sample::select(vec![
+                "{", "}", "\"", ":", ",", " ", "\t", "\\", "\\\"", "\\u0041", "U", "UserName",
+                "\"UserName\"", "\"G\"", "a", ";", "1", "[", "]", "null", "\u{7f}", "\u{1}", "é",
+                "\u{2028}", "\r", "\n", "\u{feff}",
+            ]), 0..24),
+        ) {
+            let line: String = parts.concat();
+            let rules = json!({"rules": [{"remote": [{"type": "UserName"}, {"type": "G"}],
+                "local": [{"user": {"name": "{0}"}}, {"groups": "{1}", "domain": {"name": "d"}}]}]});
+            let mapping = Mapping::compile(&rules, None).unwrap();
+            let want = match serde_json::from_str::<Value>(&line) {
+                Ok(Value::Object(obj)) => map_one(&mapping, &obj, false),
+                _ => (error(400, NOT_AN_OBJECT), false),
+            };
+            let mut reader = Reader::new(&mapping);
+            let mut got = Vec::new();
+            let ok = reader.map_line(&mapping, line.as_bytes(), false, &mut got);
+            proptest::prop_assert_eq!(String::from_utf8(got).unwrap(), format!("{}\n", want.0), "{:?}", line);
+            proptest::prop_assert_eq!(ok, want.1, "{:?}", line);
+        }
+    }
+
     /// The flat reader takes the usual lines itself (so the fast path is the one measured),
     /// and leaves every line with an escape, a non-string value or a control character.
     #[test]

@@ -280,6 +280,26 @@ impl Services {
         }
     }
 
+    /// Re-reads token keys and revocation events (`TokenService::refresh`). New events drop
+    /// the cached views as well: each records a disable, delete, deactivation or password
+    /// change, and a permanent access key is judged by the views alone (its requests are
+    /// authenticated now, after any cutoff), so an announcement lost on the way, or a replica
+    /// without the feed, must not leave such a change to the views' age, which a store that
+    /// looks slow stretches to `ttl_cache::SERVE_STALE_MS`.
+    pub async fn refresh_from_store(&self, now_ms: i64) -> Result<()> {
+        if self.tokens.refresh(now_ms).await? {
+            self.drop_cached_views();
+        }
+        Ok(())
+    }
+
+    /// Tells the other replicas that views changed, and waits until they are told (where
+    /// `invalidate_cache` does not wait): for commands, whose process ends right after.
+    pub async fn announce_changes(&self) -> Result<()> {
+        self.store.announce(crate::store::Change::Views).await?;
+        Ok(())
+    }
+
     /// Forget cached identity views here only: another replica wrote.
     pub fn drop_cached_views(&self) {
         self.resolver.invalidate();

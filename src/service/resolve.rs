@@ -54,6 +54,9 @@ pub struct Identity {
     /// For a token acting as an agency (`user` is then the agency, named
     /// `<delegating domain>/<agency>`): the user who assumed it.
     pub assumed_by: Option<UserView>,
+    /// When that agency expires. Time alone ends it, with no write to drop a cached view, so
+    /// `resolve` checks it on every use, the cached view's and an expired view's alike.
+    pub agency_expires_at_ms: Option<i64>,
 }
 
 /// An authenticated token: what it says and who it speaks for.
@@ -83,6 +86,17 @@ type CacheKey = (String, Scope, Vec<String>, Option<(String, bool)>, Option<Stri
 /// (cached at, cache generation, view)
 pub(super) type Resolver = super::ttl_cache::TtlCache<CacheKey, Arc<Identity>>;
 
+/// `identity`, unless the agency it acts as has expired by `now_ms`.
+fn unexpired(identity: Arc<Identity>, now_ms: i64) -> Result<Arc<Identity>> {
+    match identity.agency_expires_at_ms {
+        Some(at) if at <= now_ms => Err(Error::Unauthenticated(format!(
+            "agency {} has expired",
+            identity.user.id
+        ))),
+        _ => Ok(identity),
+    }
+}
+
 impl Services {
     /// Opens and resolves a token presented as the caller's credential (X-Auth-Token).
     pub async fn authenticate(&self, token: &str, now_ms: i64) -> Result<AuthContext> {
@@ -111,7 +125,7 @@ impl Services {
         let agency = payload.agency.as_ref().map(|a| a.agency_id.clone());
         let key = (payload.user_id.clone(), payload.scope.clone(), fed_groups, via, agency);
         if let Some(hit) = self.resolver.get(&key, now_ms) {
-            return Ok(hit);
+            return unexpired(hit, now_ms);
         }
         let generation = self.resolver.generation();
         let stale = self.resolver.get_stale(&key, now_ms, super::ttl_cache::SERVE_STALE_MS);
@@ -120,21 +134,21 @@ impl Services {
         if fresh {
             self.resolver.put(key, identity.clone(), generation, now_ms);
         }
-        Ok(identity)
+        unexpired(identity, now_ms)
     }
 
     async fn resolve_uncached(&self, payload: &TokenPayload, now_ms: i64) -> Result<Identity> {
         let (user, groups) = self.resolve_principal(payload).await?;
         let scope = self.resolve_scope(&payload.scope).await?;
-        let (user, assumed_by, actor) = match &payload.agency {
+        let (user, assumed_by, actor, agency_expires_at_ms) = match &payload.agency {
             None => {
                 let ids = groups.iter().map(|g| g.id.clone()).collect();
-                (user, None, (ActorKind::Group, ids))
+                (user, None, (ActorKind::Group, ids), None)
             }
             Some(session) => {
-                let agency = self.agency_for(&user, &session.agency_id, now_ms).await?;
+                let (agency, expires) = self.agency_for(&user, &session.agency_id, now_ms).await?;
                 let id = agency.id.clone();
-                (agency, Some(user), (ActorKind::Agency, vec![id]))
+                (agency, Some(user), (ActorKind::Agency, vec![id]), expires)
             }
         };
         let roles = self.roles_on(&scope, actor.0, &actor.1).await?;
@@ -151,12 +165,13 @@ impl Services {
             roles,
             groups,
             assumed_by,
+            agency_expires_at_ms,
         })
     }
 
-    /// The agency a token acts as, seen as its user: it must exist, not have expired, and still
-    /// trust the domain of the user who assumed it.
-    async fn agency_for(&self, assumer: &UserView, agency_id: &str, now_ms: i64) -> Result<UserView> {
+    /// The agency a token acts as, seen as its user, and when it expires: it must exist, not
+    /// have expired, and still trust the domain of the user who assumed it.
+    async fn agency_for(&self, assumer: &UserView, agency_id: &str, now_ms: i64) -> Result<(UserView, Option<i64>)> {
         let gone = |what: String| Error::Unauthenticated(what);
         let agency = self
             .store
@@ -178,7 +193,7 @@ impl Services {
             .await?
             .filter(|d| d.enabled)
             .ok_or_else(|| gone(format!("domain {} missing or disabled", agency.domain_id)))?;
-        Ok(UserView {
+        let view = UserView {
             id: agency.id,
             name: format!("{}/{}", domain.name, agency.name),
             domain: NameRef {
@@ -186,7 +201,8 @@ impl Services {
                 name: domain.name,
             },
             password_expires_at_ms: None,
-        })
+        };
+        Ok((view, agency.expire_at_ms))
     }
 
     /// The user a payload names (stored, or the ephemeral user of a federated login) and its

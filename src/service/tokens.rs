@@ -94,7 +94,7 @@ impl TokenService {
             last_reload_ms: Mutex::new(now_ms),
             ttl_ms: ttl_secs * 1000,
         };
-        svc.poll_revocations(now_ms).await?;
+        let _ = svc.poll_revocations(now_ms).await?;
         Ok(svc)
     }
 
@@ -276,7 +276,8 @@ impl TokenService {
     }
 
     /// Re-reads keys and new revocation events: what other replicas did since the last call.
-    pub async fn refresh(&self, now_ms: i64) -> Result<()> {
+    /// True when new events were applied.
+    pub async fn refresh(&self, now_ms: i64) -> Result<bool> {
         let ring = load_ring(self.store.as_ref()).await?;
         if ring.key_ids() != self.ring.load().key_ids() {
             tracing::info!(primary = ring.primary_id(), "token key ring changed");
@@ -286,8 +287,8 @@ impl TokenService {
     }
 
     /// Applies events committed since the last poll, including ones that committed after a
-    /// later-numbered event this replica has already seen.
-    async fn poll_revocations(&self, now_ms: i64) -> Result<()> {
+    /// later-numbered event this replica has already seen. True when there were any.
+    async fn poll_revocations(&self, now_ms: i64) -> Result<bool> {
         let mut poll = self.poll.lock().await;
         poll.gaps.retain(|_, missed_at| now_ms - *missed_at < GAP_WAIT_MS);
         let from = match poll.gaps.keys().next() {
@@ -325,8 +326,9 @@ impl TokenService {
         }
         poll.loaded = true;
         let prune = now_ms - poll.last_pruned_ms >= PRUNE_EVERY_MS;
-        if fresh.is_empty() && !prune {
-            return Ok(());
+        let any = !fresh.is_empty();
+        if !any && !prune {
+            return Ok(false);
         }
         let mut list = self.list_mut();
         for (event, expires_at_ms) in fresh {
@@ -336,7 +338,7 @@ impl TokenService {
             list.prune(now_ms);
             poll.last_pruned_ms = now_ms;
         }
-        Ok(())
+        Ok(any)
     }
 
     pub fn revocation_count(&self) -> usize {

@@ -4,6 +4,8 @@
 use fedgate::model::*;
 use fedgate::store::*;
 
+use sqlx::Connection;
+
 use crate::support::{PgDatabase, open_store};
 
 const NOW: i64 = 1_800_000_000_123;
@@ -979,6 +981,50 @@ async fn announcements_reach_the_other_replicas_only() {
     // Each saw only the other's: nothing else is queued.
     assert!(on_a.try_recv().is_err());
     assert!(on_b.try_recv().is_err());
+    for s in [a, b] {
+        s.close().await;
+    }
+    db.drop_database().await;
+}
+
+/// A feed whose connection is cut while PostgreSQL refuses new connections (a restart, a
+/// database closed to connections) misses what is announced meanwhile; once it listens again
+/// it says so (`Missed`), so its readers reload, and it hears what comes after.
+#[tokio::test]
+async fn a_feed_cut_off_for_a_while_reports_missed_once_it_listens_again() {
+    let Some(db) = PgDatabase::create().await else { return };
+    let name = db.url.rsplit('/').next().unwrap().to_string();
+    let (a, b) = (open_store(&db.url).await, open_store(&db.url).await);
+    let mut on_b = b.subscribe().await.unwrap().expect("PostgreSQL has a feed");
+    // A holds a pool connection from here on, so it can announce while B cannot reconnect.
+    a.announce(Change::Views).await.unwrap();
+    assert_eq!(wait(&mut on_b).await, Ok(Some(Change::Views)));
+    let mut admin = sqlx::PgConnection::connect(&crate::support::postgres_admin_url())
+        .await
+        .unwrap();
+    let allow = |yes: bool| format!("ALTER DATABASE {name} ALLOW_CONNECTIONS {yes}");
+    sqlx::query(sqlx::AssertSqlSafe(allow(false)))
+        .execute(&mut admin)
+        .await
+        .unwrap();
+    let cut = sqlx::query(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND query LIKE 'LISTEN%'",
+    )
+    .bind(&name)
+    .fetch_all(&mut admin)
+    .await
+    .unwrap();
+    assert_eq!(cut.len(), 1, "B's listener");
+    a.announce(Change::Revocations).await.unwrap();
+    // B tries to reconnect (and fails) a few times.
+    tokio::time::sleep(std::time::Duration::from_millis(1_200)).await;
+    sqlx::query(sqlx::AssertSqlSafe(allow(true)))
+        .execute(&mut admin)
+        .await
+        .unwrap();
+    assert_eq!(wait(&mut on_b).await, Ok(Some(Change::Missed)));
+    a.announce(Change::Views).await.unwrap();
+    assert_eq!(wait(&mut on_b).await, Ok(Some(Change::Views)));
     for s in [a, b] {
         s.close().await;
     }

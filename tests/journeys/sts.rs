@@ -1006,6 +1006,37 @@ async fn review_scope_hints_must_be_signed(db: Db) {
     app.stop().await;
 }
 
+/// REVIEW FINDING (changes since 9eb3dfd): a session issued before its agency's duration was
+/// shortened outlives the new expiry (sessions are capped by the expiry in force when they are
+/// issued). The agency then ends by time alone, with no write to drop the view cached after
+/// the update: that view kept the session working past the expiry for the refresh interval,
+/// and while the store looks slow for up to 5 minutes more. The expiry is now checked on every
+/// use.
+async fn review_an_agency_session_ends_when_the_agency_expires_though_its_view_is_cached(db: Db) {
+    // Views live for the refresh interval: a long one keeps the session's view cached.
+    let Some(app) = crate::support::spawn_app_with(db, |args| args.refresh_interval_ms = Some(60_000)).await else {
+        return;
+    };
+    let ops = ops_agency(&app).await;
+    let role = json!({"agency_name": "ops", "domain_name": "admin", "duration_seconds": 3600});
+    let body = json!({"auth": {"identity": {"methods": ["assume_role"], "assume_role": role}}});
+    let signer = Signer::temporary(&credential_from(&app, &ops.acme_token, body).await);
+    let projects = || async { signed_call(&app, &signer, "GET", "/v3/auth/projects", None).await.0 };
+    assert_eq!(projects().await, 200);
+    // The agency's duration is shortened (the API's update drops the views, as here), so it
+    // now ends in a second, well before the session does.
+    let mut agency = app.store.get_agency(&ops.agency_id).await.unwrap().unwrap();
+    let expiry = fedgate::service::now_ms() + 1_000;
+    agency.expire_at_ms = Some(expiry);
+    assert!(app.store.update_agency(&agency).await.unwrap());
+    app.services.drop_cached_views();
+    assert_eq!(projects().await, 200, "before its expiry");
+    tokio::time::sleep(Duration::from_millis(1_200)).await;
+    assert!(fedgate::service::now_ms() > expiry);
+    assert_eq!(projects().await, 401, "after its expiry");
+    app.stop().await;
+}
+
 mod review_findings {
     use super::*;
     on_both_backends!(
@@ -1013,5 +1044,6 @@ mod review_findings {
         review_session_policy_denies_reach_nested_routes,
         review_revoking_a_token_reaches_credentials_derived_deep_below_it,
         review_scope_hints_must_be_signed,
+        review_an_agency_session_ends_when_the_agency_expires_though_its_view_is_cached,
     );
 }

@@ -127,6 +127,7 @@ fn agency_session() -> AuthContext {
             roles: vec![name_ref("r1", "admin")],
             groups: vec![],
             assumed_by: Some(user),
+            agency_expires_at_ms: None,
         }),
         session_policies: vec![r#"{"Version":"1.1","Statement":[]}"#.into()],
     }

@@ -209,6 +209,7 @@ impl OidcEntry {
 impl Document {
     /// Reads a document; the error names the JSON path of what is wrong.
     pub fn parse(text: &str) -> Result<Document, String> {
+        refuse_repeated_keys(text)?;
         let mut reader = serde_json::Deserializer::from_str(text);
         let doc: Document = serde_path_to_error::deserialize(&mut reader).map_err(|e| {
             let path = e.path().to_string();
@@ -305,5 +306,110 @@ mod tests {
             doc.accounts["a"].identity_providers[0].sso_type, "virtual_user_sso",
             "the API's default"
         );
+    }
+}
+
+/// Refuses a document with an object that names a key twice. serde (and the API's
+/// `serde_json::Value`) keep the last one silently, so a document a person reviews could say
+/// one thing and apply another: an account written twice, the second time empty (with
+/// `--prune`, everything in it deleted), or a mapping rule's `local` written twice.
+fn refuse_repeated_keys(text: &str) -> Result<(), String> {
+    use serde::de::DeserializeSeed;
+    let mut reader = serde_json::Deserializer::from_str(text);
+    // Malformed JSON is left to the typed reading, whose messages name the path.
+    match UniqueKeys.deserialize(&mut reader) {
+        Err(e) if e.to_string().contains(REPEATED) => Err(e.to_string()),
+        _ => Ok(()),
+    }
+}
+
+const REPEATED: &str = "appears twice in one object";
+
+/// Walks any JSON value, failing at the first object that repeats a key.
+struct UniqueKeys;
+
+impl<'de> serde::de::DeserializeSeed<'de> for UniqueKeys {
+    type Value = ();
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for UniqueKeys {
+    type Value = ();
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        let mut seen = std::collections::BTreeSet::new();
+        while let Some(key) = map.next_key::<String>()? {
+            if seen.contains(&key) {
+                return Err(serde::de::Error::custom(format!("the key {key:?} {REPEATED}")));
+            }
+            map.next_value_seed(UniqueKeys)?;
+            seen.insert(key);
+        }
+        Ok(())
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        while seq.next_element_seed(UniqueKeys)?.is_some() {}
+        Ok(())
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_i64<E>(self, _: i64) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_u64<E>(self, _: u64) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_f64<E>(self, _: f64) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_str<E>(self, _: &str) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_unit<E>(self) -> Result<(), E> {
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod repeated_keys {
+    use super::Document;
+
+    /// A key written twice anywhere is refused, with where; serde kept the last one.
+    #[test]
+    fn a_key_written_twice_is_refused() {
+        let cases = [
+            (
+                r#"{"fedgate_config": 1, "accounts": {"acme": {"identity_providers": [{"id": "a", "enabled": true}]}, "acme": {}}}"#,
+                r#"the key "acme" appears twice in one object at line 1 column 105"#,
+            ),
+            (
+                r#"{"fedgate_config": 1, "accounts": {"acme": {"mappings": [{"id": "m", "rules": [{"local": [{"group": {"id": "devs"}}], "local": [{"group": {"id": "admins"}}], "remote": [{"type": "x"}]}]}]}}}"#,
+                r#"the key "local" appears twice in one object at line 1 column 125"#,
+            ),
+            (
+                r#"{"fedgate_config": 1, "fedgate_config": 1, "accounts": {}}"#,
+                r#"the key "fedgate_config" appears twice in one object at line 1 column 38"#,
+            ),
+        ];
+        for (text, want) in cases {
+            assert_eq!(Document::parse(text).err().as_deref(), Some(want), "{text}");
+        }
+        let fine = r#"{"fedgate_config": 1, "accounts": {"acme": {}, "beta": {"mappings": [{"id": "m", "rules": [{"local": [{"user": {"name": "{0}"}}], "remote": [{"type": "x"}]}, {"local": [], "remote": []}]}]}}}"#;
+        assert!(Document::parse(fine).is_ok());
     }
 }

@@ -85,6 +85,7 @@ fn operator(account: &NameRef) -> AuthContext {
             }],
             groups: Vec::new(),
             assumed_by: None,
+            agency_expires_at_ms: None,
         }),
         session_policies: Vec::new(),
     }

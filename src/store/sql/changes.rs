@@ -47,8 +47,7 @@ impl ChangeFeed for SqlStore {
         let Some(url) = self.listen_url.clone() else {
             return Ok(None);
         };
-        let mut listener = PgListener::connect(&url).await?;
-        listener.listen(CHANNEL).await?;
+        let mut listener = listen(&url).await?;
         let (tx, rx) = mpsc::channel(64);
         let own = format!("{} ", self.instance);
         tokio::spawn(async move {
@@ -58,13 +57,21 @@ impl ChangeFeed for SqlStore {
                         Some(_) => continue,
                         None => n.payload().split_once(' ').and_then(|(_, kind)| Change::parse(kind)),
                     },
-                    // The connection dropped (the next call reconnects): what was sent
-                    // meanwhile is lost, so readers reload everything.
+                    // The connection dropped and sqlx made it again at once, LISTEN included:
+                    // what was sent meanwhile is lost, so readers reload everything.
                     Ok(None) => Some(Change::Missed),
+                    // The connection failed and could not be made again at once (PostgreSQL
+                    // restarting, or refusing connections): sqlx would reconnect silently on a
+                    // later call, and the loss would go unsaid. A new listener is made instead,
+                    // and only once it listens are readers told to reload, so nothing announced
+                    // before that moment is missed.
                     Err(e) => {
-                        tracing::debug!(error = %e, "change feed cannot reconnect yet");
-                        tokio::time::sleep(Duration::from_millis(500)).await;
-                        continue;
+                        tracing::debug!(error = %e, "change feed lost its connection");
+                        match relisten(&url, &tx).await {
+                            Some(again) => listener = again,
+                            None => return,
+                        }
+                        Some(Change::Missed)
                     }
                 };
                 // A full queue already holds a reload to come; closed means no one listens.
@@ -76,5 +83,28 @@ impl ChangeFeed for SqlStore {
             }
         });
         Ok(Some(rx))
+    }
+}
+
+async fn listen(url: &str) -> StoreResult<PgListener> {
+    let mut listener = PgListener::connect(url).await?;
+    listener.listen(CHANNEL).await?;
+    Ok(listener)
+}
+
+/// A listener on `url`, retried every half second until PostgreSQL takes it; None once no
+/// one reads the feed any more.
+async fn relisten(url: &str, readers: &mpsc::Sender<Change>) -> Option<PgListener> {
+    loop {
+        if readers.is_closed() {
+            return None;
+        }
+        match listen(url).await {
+            Ok(listener) => return Some(listener),
+            Err(e) => {
+                tracing::debug!(error = %e, "change feed cannot reconnect yet");
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+        }
     }
 }
