@@ -76,10 +76,10 @@ impl<K: Eq + Hash, V: Clone> TtlCache<K, V> {
     }
 }
 
-/// Cached views may answer this long past their time while the store cannot be reached. No
-/// write can land meanwhile (a local one drops them all the same); an outage longer than
-/// this fails reads as writes fail.
-pub const SERVE_STALE_MS: i64 = 5 * 60 * 1000;
+/// Cached views may answer this long past their time while the store cannot be reached or
+/// is slow: enough to ride out a database restart or failover. Kept short because a replica
+/// that missed an announcement serves what it cached (a removed grant, say) meanwhile.
+pub const SERVE_STALE_MS: i64 = 60 * 1000;
 /// A read with a stale answer at hand waits this long for the store.
 const STALE_WAIT: std::time::Duration = std::time::Duration::from_millis(500);
 /// After a read found the store down, reads with a stale answer skip it this long, so they

@@ -40,6 +40,7 @@ mod domains;
 mod egress;
 mod federated_login;
 mod federation;
+mod fuzz_regressions;
 mod health;
 mod mapping_cli;
 mod mapping_corpus;
