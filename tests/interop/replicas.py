@@ -15,6 +15,7 @@ import sqlite3
 import statistics
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import uuid
@@ -453,9 +454,15 @@ def sqlite_full_disk():
 
 
 def sqlite_read_only():
-    data = f"{WORK}/sqlite-ro"
-    os.makedirs(data, exist_ok=True)
+    # Its own directory, open to the unprivileged user (WORK may be private to root).
+    data = os.path.join(tempfile.mkdtemp(prefix="fedgate-ro-"), "data")
+    os.chmod(os.path.dirname(data), 0o755)
+    os.makedirs(data)
     subprocess.run([BIN, "bootstrap", "--data-dir", data, "--password", PASSWORD], check=True, capture_output=True)
+    # The credential key a first `serve` would have made (32 raw bytes), so the store is what
+    # the read-only directory stops.
+    with open(f"{data}/credential.key", "wb") as key:
+        key.write(os.urandom(32))
     before = {f: hashlib.sha256(open(f"{data}/{f}", "rb").read()).hexdigest() for f in os.listdir(data)}
     # Owned by root, run as nobody: the operator's volume mounted read-only, in effect.
     os.chmod(data, 0o755)
@@ -466,8 +473,8 @@ def sqlite_read_only():
                          capture_output=True, text=True, timeout=60)
     after = {f: hashlib.sha256(open(f"{data}/{f}", "rb").read()).hexdigest() for f in os.listdir(data)}
     said = [line for line in (run.stdout + run.stderr).strip().splitlines() if line.startswith("fedgate: ")]
-    report("a read-only data directory: serve exits non-zero saying so", run.returncode != 0 and any(
-        "read-only" in line or "readonly" in line or "Permission denied" in line for line in said), "\n".join(said[-5:]))
+    report("a read-only data directory: serve exits non-zero saying the database is read-only",
+           run.returncode != 0 and any("readonly database" in line for line in said), "\n".join(said[-5:]))
     report("a read-only data directory: nothing in it changed", before == after)
     measured(f"read-only SQLite: exit {run.returncode}: {said[-1] if said else ''}")
 
