@@ -233,7 +233,8 @@ fn mapping() {
     }
     batch.add(
         "odd-lines",
-        "{\"UserName\": \"a\", \"Mail\": [\"a@corp.example\"]}\n\n  \n[1]\nnot json\n{\"UserName\": 7}\r\n{}",
+        "{\"UserName\": \"a\", \"Mail\": [\"a@corp.example\"]}\n\n  \n[1]\nnot json\n{\"UserName\": 7}\r\n{}\n\
+         {\"Json\": \"JSON:{\\\"name\\\": \\\"g\\\", \\\"domain\\\": {\\\"id\\\": \\\"d\\\"}}\", \"Dept\": \"eng\"}",
     );
 }
 

@@ -14,6 +14,9 @@ const EXPECTED: &[(&str, &str, &str)] = &[
     // `fedgate mapping test` mapped a line whose unread attribute held bytes that are not
     // UTF-8, which the dry run refuses as not JSON; now both refuse it (exit code 1).
     ("mapping_test", "not-utf8-in-an-unread-attribute.jsonl", "code 1 over"),
+    // A line holding only a vertical tab got a result line, though the batch skips lines that
+    // are whitespace as `str::trim` sees it; now it is skipped.
+    ("mapping_test", "vertical-tab-line.jsonl", "code 1 over 9 lines"),
 ];
 
 /// Far above what any of them takes; a hostile input that needs longer is itself a finding.
