@@ -367,14 +367,8 @@ async fn apply_config(args: ConfigApplyArgs) -> anyhow::Result<()> {
         println!("dry run: nothing applied");
         return Ok(());
     }
+    // Running replicas hear of each change from the database as it commits.
     let result = federation.apply_config(&plan, now_ms()).await;
-    // The use cases announce their writes from spawned tasks, which this process would end
-    // before they run: running replicas are told here, and kept waiting for.
-    if let Err(e) = federation.announce_changes().await {
-        eprintln!(
-            "fedgate: warning: running replicas were not told of the changes; they read them within their refresh interval: {e}"
-        );
-    }
     match result {
         Ok(applied) => {
             for w in &applied.warnings {

@@ -14,6 +14,7 @@ const ACTIONS: &[(&str, &str, &str)] = &[
     ("GET", "/v3", "iam:versions:get"),
     ("GET", "/v3/", "iam:versions:get"),
     ("GET", "/metrics", "iam:metrics:get"),
+    ("GET", "/openapi.json", "iam:versions:get"),
     ("GET", "/healthz", "iam:health:get"),
     ("GET", "/readyz", "iam:health:get"),
     ("GET", "/v3/services", "iam:catalog:listServices"),
@@ -468,6 +469,12 @@ const ACTIONS: &[(&str, &str, &str)] = &[
 #[cfg(test)]
 pub(super) fn names() -> Vec<&'static str> {
     ACTIONS.iter().map(|(_, _, action)| *action).collect()
+}
+
+/// Every (method, route) the router serves, for the API document to be checked against.
+#[cfg(test)]
+pub(super) fn routes() -> Vec<(&'static str, &'static str)> {
+    ACTIONS.iter().map(|(method, route, _)| (*method, *route)).collect()
 }
 
 pub fn action(method: &Method, route: &str) -> Option<&'static str> {

@@ -7,6 +7,7 @@ use axum::response::{IntoResponse, Response};
 
 use super::error::ApiError;
 use super::extract::{ApiJson, Caller, MaybeCaller, has_query_flag, header_text};
+use super::openapi::list_schema;
 use super::views;
 use crate::service::auth::AuthBody;
 use crate::service::{AuthContext, Error, Services, SignIn, now_ms};
@@ -32,6 +33,14 @@ pub(super) fn created(services: &Services, issued: &crate::service::auth::Issued
     token_response(services, StatusCode::CREATED, &issued.token, &issued.ctx, uri)
 }
 
+/// Issue a token: a password (optionally scoped), a token to rescope, or `assume_role` for an
+/// agency session (that one with the caller's credential).
+#[utoipa::path(post, path = "/v3/auth/tokens", tag = "tokens",
+    params(("nocatalog" = Option<String>, Query, description = "Leave the catalog out.")),
+    request_body = AuthBody,
+    responses((status = 201, description = "The token; its id in X-Subject-Token.", body = views::TokenBody,
+        headers(("X-Subject-Token" = String, description = "The token.")))),
+    security((), ("token" = []), ("signature" = [])))]
 pub async fn issue(
     State(s): State<SignIn>,
     caller: MaybeCaller,
@@ -53,6 +62,14 @@ fn subject(headers: &HeaderMap) -> Result<&str, ApiError> {
 }
 
 /// GET and HEAD (axum answers HEAD with the GET handler, without the body).
+#[utoipa::path(get, path = "/v3/auth/tokens", tag = "tokens",
+    params(
+        ("X-Subject-Token" = String, Header, description = "The token to validate."),
+        ("nocatalog" = Option<String>, Query, description = "Leave the catalog out."),
+    ),
+    responses((status = 200, description = "The token.", body = views::TokenBody,
+        headers(("X-Subject-Token" = String, description = "The token.")))),
+    security(("token" = []), ("signature" = [])))]
 pub async fn validate(
     State(s): State<SignIn>,
     Caller(caller): Caller,
@@ -64,6 +81,11 @@ pub async fn validate(
     Ok(token_response(&s, StatusCode::OK, token, &ctx, &uri))
 }
 
+/// Revoke a token and everything derived from it.
+#[utoipa::path(delete, path = "/v3/auth/tokens", tag = "tokens",
+    params(("X-Subject-Token" = String, Header, description = "The token to revoke.")),
+    responses((status = 204, description = "Revoked.")),
+    security(("token" = []), ("signature" = [])))]
 pub async fn revoke(
     State(s): State<SignIn>,
     Caller(caller): Caller,
@@ -73,6 +95,10 @@ pub async fn revoke(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// The projects the caller's token can be scoped to.
+#[utoipa::path(get, path = "/v3/auth/projects", tag = "tokens",
+    responses((status = 200, description = "The projects.", body = ProjectList)),
+    security(("token" = []), ("signature" = [])))]
 pub async fn projects(
     State(s): State<SignIn>,
     Caller(caller): Caller,
@@ -84,6 +110,10 @@ pub async fn projects(
     Ok(views::list("projects", projects.iter().map(|p| views::project(base, p)), links).into())
 }
 
+/// The domains (accounts) the caller's token can be scoped to.
+#[utoipa::path(get, path = "/v3/auth/domains", tag = "tokens",
+    responses((status = 200, description = "The domains.", body = DomainList)),
+    security(("token" = []), ("signature" = [])))]
 pub async fn domains(
     State(s): State<SignIn>,
     Caller(caller): Caller,
@@ -95,7 +125,10 @@ pub async fn domains(
     Ok(views::list("domains", domains.iter().map(|d| views::domain(base, d)), links).into())
 }
 
-/// GET /v3/auth/catalog: needs a scoped token.
+/// The catalog of the caller's scope: needs a scoped token.
+#[utoipa::path(get, path = "/v3/auth/catalog", tag = "tokens",
+    responses((status = 200, description = "The catalog.", body = CatalogList)),
+    security(("token" = []), ("signature" = [])))]
 pub async fn catalog(
     State(s): State<SignIn>,
     Caller(caller): Caller,
@@ -111,3 +144,19 @@ pub async fn catalog(
     let links = views::list_links(&s.config.public_url, uri.path());
     Ok(views::list("catalog", views::catalog_entries(&s.catalog, project_id), links).into())
 }
+
+list_schema!(ProjectList, projects, views::ProjectView<'static>);
+list_schema!(DomainList, domains, views::DomainView<'static>);
+list_schema!(CatalogList, catalog, views::CatalogEntry<'static>);
+
+/// HEAD /v3/auth/tokens: validate without the body.
+#[utoipa::path(head, path = "/v3/auth/tokens", tag = "tokens",
+    params(("X-Subject-Token" = String, Header, description = "The token to check.")),
+    responses((status = 200, description = "The token is valid.")),
+    security(("token" = []), ("signature" = [])))]
+#[allow(dead_code)]
+fn check() {}
+
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(issue, validate, check, revoke, projects, domains, catalog))]
+pub(super) struct Doc;

@@ -6,6 +6,7 @@
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use serde::Serialize;
 
 use crate::service::Error;
 
@@ -316,41 +317,91 @@ pub fn render(report: &ErrorReport, shape: Shape, host: &str, head_request: bool
     response
 }
 
+/// `{"error":{"code","message","title"}}`: Keystone's error body (fields in the wire's order).
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct KeystoneErrorBody<'a> {
+    pub error: KeystoneError<'a>,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct KeystoneError<'a> {
+    /// The HTTP status.
+    pub code: u16,
+    pub message: &'a str,
+    /// The status's reason phrase.
+    pub title: &'a str,
+}
+
+/// `{"error_code","error_msg"}`: the IAM reference's error body (`/v3.0/`, `/v3-ext/`).
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct IamErrorBody<'a> {
+    /// The reference's code, such as `IAM.0001`.
+    pub error_code: &'a str,
+    pub error_msg: &'a str,
+}
+
+/// Alibaba Cloud's RPC error body.
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "PascalCase")]
+pub struct AlibabaErrorBody<'a> {
+    pub code: &'a str,
+    pub host_id: &'a str,
+    pub message: &'a str,
+    pub request_id: &'a str,
+}
+
+/// Baidu Cloud's error body (under `/v1/`).
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct BaiduErrorBody<'a> {
+    pub code: &'a str,
+    pub message: &'a str,
+    pub request_id: &'a str,
+}
+
 fn render_json(report: &ErrorReport, shape: Shape, host: &str, head_request: bool, request_id: &str) -> Response {
+    let title = report.status.canonical_reason().unwrap_or("Error");
     let body = if shape == Shape::Alibaba {
-        serde_json::json!({
-            "RequestId": request_id,
-            "HostId": host,
-            "Code": report.alibaba_code,
-            "Message": report.message,
+        serde_json::to_string(&AlibabaErrorBody {
+            code: report.alibaba_code,
+            host_id: host,
+            message: &report.message,
+            request_id,
         })
     } else if shape == Shape::Baidu {
-        serde_json::json!({
-            "requestId": request_id,
-            "code": report.baidu_code,
-            "message": report.message,
+        serde_json::to_string(&BaiduErrorBody {
+            code: report.baidu_code,
+            message: &report.message,
+            request_id,
         })
     } else if report.quota_body {
-        serde_json::json!({"error": {
+        Ok(serde_json::json!({"error": {
             "message": report.message,
             "code": report.status.as_u16(),
-            "title": report.status.canonical_reason().unwrap_or("Error"),
+            "title": title,
             "error_msg": null,
             "error_code": null,
         }})
+        .to_string())
     } else if shape == Shape::Iam {
-        serde_json::json!({"error_msg": report.message, "error_code": report.iam_code})
+        serde_json::to_string(&IamErrorBody {
+            error_code: &report.iam_code,
+            error_msg: &report.message,
+        })
     } else {
-        serde_json::json!({"error": {
-            "code": report.status.as_u16(),
-            "title": report.status.canonical_reason().unwrap_or("Error"),
-            "message": report.message,
-        }})
-    };
+        serde_json::to_string(&KeystoneErrorBody {
+            error: KeystoneError {
+                code: report.status.as_u16(),
+                message: &report.message,
+                title,
+            },
+        })
+    }
+    .unwrap_or_default();
     let mut response = if head_request {
         report.status.into_response()
     } else {
-        (report.status, body.to_string()).into_response()
+        (report.status, body).into_response()
     };
     response
         .headers_mut()

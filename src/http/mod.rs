@@ -14,6 +14,7 @@ mod federated_auth;
 mod federation;
 mod identity;
 mod middleware;
+pub mod openapi;
 mod roles;
 mod saml;
 mod signed;
@@ -69,6 +70,7 @@ pub fn router(services: Arc<Services>) -> Router {
         .route("/v3", get(catalog::version))
         .route("/v3/", get(catalog::version))
         .route("/metrics", get(catalog::metrics))
+        .route("/openapi.json", get(openapi::openapi_json))
         .route("/healthz", get(catalog::healthz))
         .route("/readyz", get(catalog::readyz))
         // tokens

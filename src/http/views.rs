@@ -63,7 +63,7 @@ pub fn plain_time(ms: i64) -> String {
 // ---- links and lists ----
 
 /// `{"self": ...}`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Link {
     #[serde(rename = "self")]
     pub href: String,
@@ -74,7 +74,7 @@ fn link(href: String) -> Link {
 }
 
 /// `links` of a list: this request, and the neighbouring pages (`null` when there are none).
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ListLinks {
     pub next: Option<String>,
     pub previous: Option<String>,
@@ -149,7 +149,7 @@ impl From<List> for Json<Value> {
 }
 
 /// `{"id", "name"}`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct NameRefView<'a> {
     pub id: &'a str,
     pub name: &'a str,
@@ -163,13 +163,13 @@ fn name_ref(r: &NameRef) -> NameRefView<'_> {
 }
 
 /// `{"id"}`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct IdRef<'a> {
     pub id: &'a str,
 }
 
 /// An empty object, `{}`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Empty {}
 
 #[cfg(test)]

@@ -8,31 +8,32 @@ use crate::audit::{Action, Actor, Resource};
 use crate::model::{Domain, Project, User, UserAccessMode};
 use crate::token::{Methods, Scope, TokenPayload};
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct AuthBody {
     pub auth: AuthSection,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct AuthSection {
     pub identity: IdentitySection,
     pub scope: Option<ScopeSection>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct IdentitySection {
+    /// `password`, `token` or `assume_role`: one method.
     pub methods: Vec<String>,
     pub password: Option<PasswordSection>,
     pub token: Option<TokenSection>,
     pub assume_role: Option<super::sts::AssumeRole>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct PasswordSection {
     pub user: PasswordUser,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct PasswordUser {
     pub id: Option<String>,
     pub name: Option<String>,
@@ -51,7 +52,7 @@ impl std::fmt::Debug for PasswordUser {
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct TokenSection {
     pub id: String,
 }
@@ -62,20 +63,20 @@ impl std::fmt::Debug for TokenSection {
     }
 }
 
-#[derive(Debug, Deserialize, Default)]
+#[derive(Debug, Deserialize, Default, utoipa::ToSchema)]
 pub struct DomainRef {
     pub id: Option<String>,
     pub name: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct ProjectRef {
     pub id: Option<String>,
     pub name: Option<String>,
     pub domain: Option<DomainRef>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct ScopeSection {
     pub project: Option<ProjectRef>,
     pub domain: Option<DomainRef>,

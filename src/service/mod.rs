@@ -226,6 +226,7 @@ impl Services {
             config.refresh_interval.as_millis() as i64,
             config.clock_skew_secs,
         );
+        let serve_stale = !config.database_url.starts_with("postgres") || config.change_feed;
         Ok(Self {
             store,
             tokens,
@@ -240,7 +241,9 @@ impl Services {
             admission,
             password_checks: lockout::PasswordChecks::default(),
             access_keys,
-            outage: ttl_cache::Outage::default(),
+            // Views may outlive their time in an outage only where every write elsewhere is
+            // heard: SQLite (one process) or PostgreSQL with the change feed.
+            outage: ttl_cache::Outage::new(serve_stale),
             audit_log,
         })
     }
@@ -266,18 +269,10 @@ impl Services {
         }
     }
 
-    /// Forget cached identity views after a write that can change names, roles or status, here
-    /// and (announced through the store) on the other replicas.
+    /// Forget cached identity views after a write that can change names, roles or status. The
+    /// other replicas hear of the write from the database (`store::ChangeFeed`).
     pub fn invalidate_cache(&self) {
         self.drop_cached_views();
-        let store = self.store.clone();
-        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
-            runtime.spawn(async move {
-                if let Err(e) = store.announce(crate::store::Change::Views).await {
-                    tracing::debug!(error = %e, "announcing a change failed; other replicas see it at their next refresh");
-                }
-            });
-        }
     }
 
     /// Re-reads token keys and revocation events (`TokenService::refresh`). New events drop
@@ -290,13 +285,6 @@ impl Services {
         if self.tokens.refresh(now_ms).await? {
             self.drop_cached_views();
         }
-        Ok(())
-    }
-
-    /// Tells the other replicas that views changed, and waits until they are told (where
-    /// `invalidate_cache` does not wait): for commands, whose process ends right after.
-    pub async fn announce_changes(&self) -> Result<()> {
-        self.store.announce(crate::store::Change::Views).await?;
         Ok(())
     }
 

@@ -63,6 +63,25 @@ impl<'de> Deserialize<'de> for DurationSeconds {
     }
 }
 
+impl utoipa::PartialSchema for DurationSeconds {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::{ObjectBuilder, OneOfBuilder, Type};
+        OneOfBuilder::new()
+            .item(ObjectBuilder::new().schema_type(Type::Integer).format(Some(
+                utoipa::openapi::SchemaFormat::KnownFormat(utoipa::openapi::KnownFormat::Int64),
+            )))
+            .item(
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .pattern(Some(r"^\s*[+-]?[0-9]{1,18}\s*$")),
+            )
+            .description(Some("Seconds: an integer or its decimal text."))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for DurationSeconds {}
+
 #[derive(Debug, Deserialize)]
 pub struct SecurityTokenBody {
     pub auth: StsAuth,
@@ -98,7 +117,7 @@ impl std::fmt::Debug for TokenSource {
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct AssumeRole {
     pub agency_name: String,
     pub domain_id: Option<String>,
@@ -107,7 +126,7 @@ pub struct AssumeRole {
     pub session_user: Option<SessionUser>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct SessionUser {
     pub name: Option<String>,
 }

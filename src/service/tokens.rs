@@ -269,9 +269,6 @@ impl TokenService {
     async fn revoke(&self, event: RevocationEvent, expires_at_ms: i64) -> Result<()> {
         self.store.insert_revocation(&to_stored(&event, expires_at_ms)).await?;
         self.list_mut().insert(event, expires_at_ms);
-        if let Err(e) = self.store.announce(crate::store::Change::Revocations).await {
-            tracing::warn!(error = %e, "announcing a revocation failed; other replicas see it at their next refresh");
-        }
         Ok(())
     }
 

@@ -77,8 +77,10 @@ impl<K: Eq + Hash, V: Clone> TtlCache<K, V> {
 }
 
 /// Cached views may answer this long past their time while the store cannot be reached or
-/// is slow: enough to ride out a database restart or failover. Kept short because a replica
-/// that missed an announcement serves what it cached (a removed grant, say) meanwhile.
+/// is slow: enough to ride out a database restart or failover. Safe only because a view is
+/// dropped whenever the database announces a write (`store::ChangeFeed`, sent as the write
+/// commits and reported `Missed` when the feed may have lost one), however slow reads are; a
+/// replica cut off from the feed and the store alike serves what it holds at most this long.
 pub const SERVE_STALE_MS: i64 = 60 * 1000;
 /// A read with a stale answer at hand waits this long for the store.
 const STALE_WAIT: std::time::Duration = std::time::Duration::from_millis(500);
@@ -86,13 +88,31 @@ const STALE_WAIT: std::time::Duration = std::time::Duration::from_millis(500);
 /// do not each wait out a connection attempt.
 const OUTAGE_BACKOFF_MS: i64 = 1_000;
 
-/// Whether the store was recently found unreachable.
-#[derive(Default)]
+/// Whether the store was recently found unreachable, and whether views may then answer past
+/// their time at all.
 pub struct Outage {
     until_ms: AtomicI64,
+    serve_stale: bool,
+}
+
+impl Default for Outage {
+    fn default() -> Self {
+        Outage::new(true)
+    }
 }
 
 impl Outage {
+    /// `serve_stale`: false where writes elsewhere would go unheard (PostgreSQL without the
+    /// change feed, behind a transaction-pooling proxy): there a view is never used past its
+    /// time, since a store made to look slow (a flood of requests) would otherwise keep a
+    /// removed grant alive.
+    pub fn new(serve_stale: bool) -> Self {
+        Outage {
+            until_ms: AtomicI64::new(0),
+            serve_stale,
+        }
+    }
+
     /// `load`'s value; or, when the store cannot answer (unreachable, or slower than
     /// `STALE_WAIT`) and `stale` holds an older answer, that one. The bool: fresh.
     pub async fn fresh_or_stale<V>(
@@ -101,7 +121,7 @@ impl Outage {
         stale: Option<V>,
         load: impl Future<Output = Result<V>>,
     ) -> Result<(V, bool)> {
-        let Some(stale) = stale else {
+        let Some(stale) = stale.filter(|_| self.serve_stale) else {
             return match load.await {
                 Err(Error::Unavailable(e)) => {
                     self.note(now_ms);
@@ -197,6 +217,22 @@ mod tests {
             })
             .await;
         assert!(matches!(r, Err(Error::Unauthenticated(_))), "{r:?}");
+    }
+
+    #[tokio::test]
+    async fn without_the_change_feed_no_stale_value_answers() {
+        let outage = Outage::new(false);
+        let r = outage.fresh_or_stale(0, Some(1), async { Err(unavailable()) }).await;
+        assert!(matches!(r, Err(Error::Unavailable(_))), "{r:?}");
+        let slow = async {
+            tokio::time::sleep(std::time::Duration::from_millis(700)).await;
+            Ok(2)
+        };
+        assert_eq!(
+            outage.fresh_or_stale(0, Some(1), slow).await.ok(),
+            Some((2, true)),
+            "waited for"
+        );
     }
 
     #[tokio::test]

@@ -311,8 +311,9 @@ pub trait AccessKeyStore: Send + Sync {
     async fn access_key_fingerprints(&self) -> StoreResult<Vec<String>>;
 }
 
-/// What one replica tells the others sharing the store, so they act now rather than at their
-/// next poll.
+/// What the database tells the replicas sharing it (PostgreSQL's 0010 migration: a trigger on
+/// every table views are read from sends the announcement inside the writing transaction), so
+/// they act now rather than at their next poll.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Change {
     /// Names, roles, status or configuration changed: drop cached views.
@@ -323,12 +324,11 @@ pub enum Change {
     Missed,
 }
 
-/// Announcements between replicas (PostgreSQL NOTIFY/LISTEN). Polling stays the guarantee;
-/// this only makes changes arrive sooner.
+/// Announcements between replicas (PostgreSQL NOTIFY/LISTEN), sent by the database as each
+/// write commits, whichever process wrote; an announcement cannot be lost without the feed
+/// saying so (`Missed`). Polling stays behind it.
 #[async_trait]
 pub trait ChangeFeed: Send + Sync {
-    /// Tells the other replicas, after the change has committed.
-    async fn announce(&self, change: Change) -> StoreResult<()>;
     /// Other replicas' announcements, or None where no other replica can share the store.
     async fn subscribe(&self) -> StoreResult<Option<tokio::sync::mpsc::Receiver<Change>>>;
 }

@@ -126,6 +126,18 @@ impl SqlStore {
                 })
             });
         }
+        let instance = uuid::Uuid::new_v4().simple().to_string();
+        if backend == Backend::Postgres {
+            // The change feed's triggers name the writer by it, so this process skips its own.
+            let set_name = format!("SET application_name = '{instance}'");
+            options = options.after_connect(move |conn, _meta| {
+                let set_name = set_name.clone();
+                Box::pin(async move {
+                    conn.execute(sqlx::AssertSqlSafe(set_name)).await?;
+                    Ok(())
+                })
+            });
+        }
         let pool = options.connect(url).await?;
         if backend == Backend::Sqlite {
             spawn_sqlite_checkpoints(pool.clone());
@@ -134,7 +146,7 @@ impl SqlStore {
             one_time: super::one_time_batch::start(pool.clone()),
             pool,
             backend,
-            instance: uuid::Uuid::new_v4().simple().to_string(),
+            instance,
             listen_url: (backend == Backend::Postgres).then(|| url.to_string()),
             sqlite_writer: std::sync::Arc::new(tokio::sync::Mutex::new(())),
         })

@@ -296,13 +296,16 @@ async fn grant_filters_combine(s: &dyn Store) {
     );
 }
 
-async fn revocations_are_sequenced_and_expire(s: &dyn Store) {
-    let event = |subject: &str, expires: i64| StoredRevocation {
+fn event(subject: &str, expires: i64) -> StoredRevocation {
+    StoredRevocation {
         kind: "user".into(),
         subject: subject.into(),
         authenticated_before_ms: NOW,
         expires_at_ms: expires,
-    };
+    }
+}
+
+async fn revocations_are_sequenced_and_expire(s: &dyn Store) {
     let a = s.insert_revocation(&event("u1", NOW + 10)).await.unwrap();
     let b = s.insert_revocation(&event("u2", NOW + 1000)).await.unwrap();
     assert!(b > a);
@@ -961,26 +964,44 @@ conformance!(
     access_keys_are_capped_updated_and_cascade,
 );
 
-/// Announcements reach the other stores on the same PostgreSQL database and never come back
-/// to the one that made them; SQLite, which serves one process, has no feed to listen to.
+/// The database announces every committed write that views depend on to the other stores on
+/// it, never back to the store that wrote; a write by anyone else (an operator's SQL) is heard
+/// by all; SQLite, which serves one process, has no feed to listen to.
 #[tokio::test]
-async fn announcements_reach_the_other_replicas_only() {
+async fn writes_are_announced_to_the_other_replicas_only() {
     let dir = tempfile::tempdir().unwrap();
     let sqlite = open_store(&fedgate::config::sqlite_url(dir.path())).await;
-    sqlite.announce(Change::Views).await.unwrap();
     assert!(sqlite.subscribe().await.unwrap().is_none());
 
     let Some(db) = PgDatabase::create().await else { return };
     let (a, b) = (open_store(&db.url).await, open_store(&db.url).await);
     let mut on_a = a.subscribe().await.unwrap().expect("PostgreSQL has a feed");
     let mut on_b = b.subscribe().await.unwrap().expect("PostgreSQL has a feed");
-    a.announce(Change::Revocations).await.unwrap();
+    a.insert_revocation(&event("u1", NOW + 1000)).await.unwrap();
     assert_eq!(wait(&mut on_b).await, Ok(Some(Change::Revocations)));
-    b.announce(Change::Views).await.unwrap();
+    b.create_domain(&domain("d1", "acme")).await.unwrap();
     assert_eq!(wait(&mut on_a).await, Ok(Some(Change::Views)));
     // Each saw only the other's: nothing else is queued.
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     assert!(on_a.try_recv().is_err());
     assert!(on_b.try_recv().is_err());
+    let mut admin = sqlx::PgConnection::connect(&db.url).await.unwrap();
+    sqlx::query("UPDATE domains SET description = 'changed by hand'")
+        .execute(&mut admin)
+        .await
+        .unwrap();
+    assert_eq!(wait(&mut on_a).await, Ok(Some(Change::Views)));
+    assert_eq!(wait(&mut on_b).await, Ok(Some(Change::Views)));
+    // A write that rolls back announces nothing.
+    let mut tx = sqlx::Connection::begin(&mut admin).await.unwrap();
+    sqlx::query("UPDATE domains SET description = 'never'")
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    tx.rollback().await.unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    assert!(on_a.try_recv().is_err(), "a rolled-back write was announced");
+    drop(admin);
     for s in [a, b] {
         s.close().await;
     }
@@ -988,7 +1009,7 @@ async fn announcements_reach_the_other_replicas_only() {
 }
 
 /// A feed whose connection is cut while PostgreSQL refuses new connections (a restart, a
-/// database closed to connections) misses what is announced meanwhile; once it listens again
+/// database closed to connections) misses what is written meanwhile; once it listens again
 /// it says so (`Missed`), so its readers reload, and it hears what comes after.
 #[tokio::test]
 async fn a_feed_cut_off_for_a_while_reports_missed_once_it_listens_again() {
@@ -996,8 +1017,8 @@ async fn a_feed_cut_off_for_a_while_reports_missed_once_it_listens_again() {
     let name = db.url.rsplit('/').next().unwrap().to_string();
     let (a, b) = (open_store(&db.url).await, open_store(&db.url).await);
     let mut on_b = b.subscribe().await.unwrap().expect("PostgreSQL has a feed");
-    // A holds a pool connection from here on, so it can announce while B cannot reconnect.
-    a.announce(Change::Views).await.unwrap();
+    // A holds a pool connection from here on, so it can write while B cannot reconnect.
+    a.create_domain(&domain("d1", "one")).await.unwrap();
     assert_eq!(wait(&mut on_b).await, Ok(Some(Change::Views)));
     let mut admin = sqlx::PgConnection::connect(&crate::support::postgres_admin_url())
         .await
@@ -1015,7 +1036,7 @@ async fn a_feed_cut_off_for_a_while_reports_missed_once_it_listens_again() {
     .await
     .unwrap();
     assert_eq!(cut.len(), 1, "B's listener");
-    a.announce(Change::Revocations).await.unwrap();
+    a.insert_revocation(&event("u1", NOW + 1000)).await.unwrap();
     // B tries to reconnect (and fails) a few times.
     tokio::time::sleep(std::time::Duration::from_millis(1_200)).await;
     sqlx::query(sqlx::AssertSqlSafe(allow(true)))
@@ -1023,7 +1044,7 @@ async fn a_feed_cut_off_for_a_while_reports_missed_once_it_listens_again() {
         .await
         .unwrap();
     assert_eq!(wait(&mut on_b).await, Ok(Some(Change::Missed)));
-    a.announce(Change::Views).await.unwrap();
+    a.create_domain(&domain("d2", "two")).await.unwrap();
     assert_eq!(wait(&mut on_b).await, Ok(Some(Change::Views)));
     for s in [a, b] {
         s.close().await;

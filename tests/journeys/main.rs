@@ -47,6 +47,7 @@ mod mapping_corpus;
 mod oidc;
 mod oidc_op;
 mod oidc_pinning;
+mod openapi;
 mod plain_logs;
 mod revocation;
 mod role_assignments;

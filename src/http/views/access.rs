@@ -10,7 +10,7 @@ use crate::service::access_keys::Credential;
 use crate::service::assignments::{Assignment, AssignmentNames};
 
 /// A role; its policy document as stored (`null` if it does not parse).
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct RoleView<'a> {
     pub catalog: &'a str,
     pub created_time: String,
@@ -47,7 +47,7 @@ pub fn role<'a>(base: &str, r: &'a Role) -> RoleView<'a> {
 }
 
 /// An agency; the list adds its URN.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct AgencyView<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub agency_urn: Option<String>,
@@ -88,7 +88,7 @@ impl AgencyView<'_> {
 
 /// A permanent access key as list, show and update answer it (L3951, L4048, L4137); create
 /// adds `secret`, show adds `last_use_time`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct CredentialView<'a> {
     pub access: &'a str,
     pub create_time: String,
@@ -130,7 +130,7 @@ impl<'a> CredentialView<'a> {
 }
 
 /// An actor, target or role in an assignment: `{"id"}`, with names when asked for.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Named<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub domain: Option<NameRefView<'a>>,
@@ -148,7 +148,7 @@ fn id_only(id: &str) -> Named<'_> {
 }
 
 /// Where an assignment applies: one of `domain`, `project`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct AssignmentScope<'a> {
     #[serde(rename = "OS-INHERIT:inherited_to", skip_serializing_if = "Option::is_none")]
     pub inherited_to: Option<&'static str>,
@@ -170,7 +170,7 @@ fn assignment_scope(kind: TargetKind, target: Named<'_>) -> AssignmentScope<'_> 
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct AssignmentLinks {
     pub assignment: String,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -180,7 +180,7 @@ pub struct AssignmentLinks {
 /// One entry of Keystone's /v3/role_assignments: actor (one of `agency`, `group`, `user`),
 /// role, scope and the links that say where it comes from (the grant, and the group
 /// membership when expanded).
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct KeystoneAssignmentView<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub agency: Option<Named<'a>>,
@@ -259,7 +259,7 @@ pub fn keystone_assignment<'a>(
 
 /// One record of the reference's role-assignment listing (§5.8, Table 5-328): the actor is
 /// one of `agency`, `group`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct IamAssignmentView<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub agency: Option<Named<'a>>,

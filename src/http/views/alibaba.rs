@@ -31,7 +31,7 @@ pub fn arn(account_id: &str, kind: &str, name: &str) -> String {
     format!("acs:ram::{account_id}:{kind}/{name}")
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "PascalCase")]
 pub struct RamUser {
     pub comments: String,
@@ -72,7 +72,7 @@ impl RamUser {
 }
 
 /// A user in `ListUserBasicInfos` and `ListUsersForGroup`.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "PascalCase")]
 pub struct UserBasicInfo {
     pub display_name: String,
@@ -92,7 +92,7 @@ impl UserBasicInfo {
     }
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "PascalCase")]
 pub struct RamGroup {
     pub comments: String,
@@ -117,7 +117,7 @@ impl RamGroup {
     }
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "PascalCase")]
 pub struct AccessKey {
     pub access_key_id: String,
@@ -140,7 +140,7 @@ impl AccessKey {
 }
 
 /// STS `Credentials`.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "PascalCase")]
 pub struct Credentials {
     pub access_key_id: String,

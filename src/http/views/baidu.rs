@@ -24,7 +24,7 @@ pub fn status(enabled: bool) -> &'static str {
 }
 
 /// `UserModel`.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct UserModel {
     pub create_time: String,
@@ -47,7 +47,7 @@ impl UserModel {
 }
 
 /// `GroupModel`.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct GroupModel {
     pub create_time: String,
@@ -68,7 +68,7 @@ impl GroupModel {
 }
 
 /// `AccessKey`: the secret only in the answer that creates it.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AccessKeyModel {
     pub create_time: String,
@@ -95,7 +95,7 @@ impl AccessKeyModel {
 }
 
 /// `LoginProfile`: console sign-in; MFA and third-party accounts are not offered.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct LoginProfile {
     pub enabled_login: bool,
@@ -104,7 +104,7 @@ pub struct LoginProfile {
 }
 
 /// `Idp`: the account's IAM-user federation.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Idp {
     pub auxiliary_domain: String,
@@ -117,7 +117,7 @@ pub struct Idp {
 }
 
 /// STS `GetSessionToken`'s answer, as bce-python-sdk and bce-sdk-go read it.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct SessionToken {
     pub access_key_id: String,

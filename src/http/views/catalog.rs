@@ -16,7 +16,7 @@ fn endpoint_url(url: &str, project_id: Option<&str>) -> String {
 }
 
 /// A service of a token's catalog (and of /v3/auth/catalog), URLs for the scoped project.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct CatalogEntry<'a> {
     pub endpoints: Vec<CatalogEntryEndpoint<'a>>,
     pub id: &'a str,
@@ -25,7 +25,7 @@ pub struct CatalogEntry<'a> {
     pub service_type: &'a str,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct CatalogEntryEndpoint<'a> {
     pub id: &'a str,
     pub interface: &'a str,
@@ -58,7 +58,7 @@ pub fn catalog_entries<'a>(catalog: &'a Catalog, project_id: Option<&str>) -> Ve
 }
 
 /// A catalog service as /v3/services shows it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ServiceView<'a> {
     pub description: &'a str,
     pub enabled: bool,
@@ -81,7 +81,7 @@ pub fn service<'a>(base: &str, s: &'a CatalogService) -> ServiceView<'a> {
 }
 
 /// A catalog endpoint as /v3/endpoints shows it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct EndpointView<'a> {
     pub enabled: bool,
     pub id: &'a str,
@@ -107,7 +107,7 @@ pub fn endpoint<'a>(base: &str, e: &'a CatalogEndpoint) -> EndpointView<'a> {
 }
 
 /// A region as /v3/regions shows it: every locale names it by its id.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct RegionView<'a> {
     pub description: &'a str,
     pub id: &'a str,
@@ -118,7 +118,7 @@ pub struct RegionView<'a> {
     pub region_type: &'static str,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Locales<'a> {
     #[serde(rename = "en-us")]
     pub en_us: &'a str,

@@ -8,7 +8,7 @@ use crate::model::{IdentityProvider, MappingRecord, Protocol, ProtocolRecord, Ss
 
 const FEDERATION: &str = "/v3/OS-FEDERATION";
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct IdpView<'a> {
     pub description: &'a str,
     pub enabled: bool,
@@ -18,7 +18,7 @@ pub struct IdpView<'a> {
     pub sso_type: SsoType,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct IdpLinks {
     pub protocols: String,
     #[serde(rename = "self")]
@@ -42,7 +42,7 @@ pub fn idp<'a>(base: &str, idp: &'a IdentityProvider) -> IdpView<'a> {
 
 /// A mapping: its stored document (`rules`) with `id` and `links` beside it. Through a `Value`
 /// only: the document's keys come first when serialized directly.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct MappingView<'a> {
     #[serde(flatten)]
     pub document: Map<String, Value>,
@@ -62,14 +62,14 @@ pub fn mapping<'a>(base: &str, m: &'a MappingRecord) -> MappingView<'a> {
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ProtocolView<'a> {
     pub id: Protocol,
     pub links: ProtocolLinks,
     pub mapping_id: &'a str,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ProtocolLinks {
     pub identity_provider: String,
     #[serde(rename = "self")]
@@ -90,7 +90,7 @@ pub fn protocol<'a>(base: &str, p: &'a ProtocolRecord) -> ProtocolView<'a> {
 
 /// An identity provider's imported SAML metadata (reference: `update_time` in tenths of a
 /// second, `2020-02-12T13:26:25.0`).
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct SamlMetadataView<'a> {
     pub data: &'a str,
     pub domain_id: &'a str,

@@ -6,7 +6,7 @@ use super::{Empty, Link, link, local_time, plain_time};
 use crate::model::{Domain, FederatedUser, Group, Project, ProjectStatus, Protocol, User, UserAccessMode};
 use crate::service::federated_users::AnyUser;
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct DomainView<'a> {
     pub description: &'a str,
     pub enabled: bool,
@@ -26,7 +26,7 @@ pub fn domain<'a>(base: &str, d: &'a Domain) -> DomainView<'a> {
 }
 
 /// A project; the IAM show adds `status`, Keystone's update answer an empty `extra`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ProjectView<'a> {
     pub description: &'a str,
     pub domain_id: &'a str,
@@ -77,7 +77,7 @@ impl ProjectView<'_> {
 }
 
 /// A local user as Keystone shows one.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct UserView<'a> {
     pub access_mode: UserAccessMode,
     pub description: &'a str,
@@ -113,7 +113,7 @@ fn user_link(base: &str, id: &str) -> Link {
 }
 
 /// The OS-USER form: Keystone's fields but `options`, plus contact and audit details.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct UserExtendedView<'a> {
     pub access_mode: UserAccessMode,
     pub areacode: Option<&'a str>,
@@ -165,7 +165,7 @@ pub fn user_extended<'a>(base: &str, u: &'a User) -> UserExtendedView<'a> {
 }
 
 /// A federated (shadow) user as Keystone shows one: its provider and the name it logs in as.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct FederatedUserView<'a> {
     pub domain_id: &'a str,
     pub enabled: bool,
@@ -178,13 +178,13 @@ pub struct FederatedUserView<'a> {
     pub password_expires_at: Option<&'a str>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct FederatedVia<'a> {
     pub idp_id: &'a str,
     pub protocols: [FederatedProtocol<'a>; 1],
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct FederatedProtocol<'a> {
     pub protocol_id: Protocol,
     pub unique_id: &'a str,
@@ -210,7 +210,7 @@ pub fn federated_user<'a>(base: &str, u: &'a FederatedUser) -> FederatedUserView
 }
 
 /// A local or a federated user, each in its own shape.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(untagged)]
 pub enum AnyUserView<'a> {
     Local(UserView<'a>),
@@ -224,7 +224,7 @@ pub fn any_user<'a>(base: &str, u: &'a AnyUser) -> AnyUserView<'a> {
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct GroupView<'a> {
     pub create_time: i64,
     pub description: &'a str,

@@ -8,14 +8,14 @@ use crate::service::catalog::Catalog;
 use crate::service::{AuthContext, ScopeView};
 
 /// `{"token": ...}`, as issuing, validating and the signed-request check answer.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct TokenBody<'a> {
     pub token: TokenView<'a>,
 }
 
 /// A token: Keystone's fields, `assumed_by` for an agency session; scope, roles and catalog
 /// only when scoped. `access` and `session_policies` only in the signed-request check.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct TokenView<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub access: Option<String>,
@@ -40,13 +40,13 @@ pub struct TokenView<'a> {
     pub user: TokenUser<'a>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct AssumedBy<'a> {
     pub user: TokenUser<'a>,
 }
 
 /// A token's user; `OS-FEDERATION` for a federated user's own token (not an agency session).
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct TokenUser<'a> {
     #[serde(rename = "OS-FEDERATION", skip_serializing_if = "Option::is_none")]
     pub federation: Option<TokenFederation<'a>>,
@@ -57,14 +57,14 @@ pub struct TokenUser<'a> {
     pub password_expires_at: String,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct TokenFederation<'a> {
     pub groups: Vec<NameRefView<'a>>,
     pub identity_provider: IdRef<'a>,
     pub protocol: IdRef<'a>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ProjectRef<'a> {
     pub domain: NameRefView<'a>,
     pub id: &'a str,
@@ -132,14 +132,14 @@ pub fn token<'a>(ctx: &'a AuthContext, catalog: &'a Catalog, with_catalog: bool)
 }
 
 /// `{"logintoken": ...}`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct LoginTokenBody<'a> {
     pub logintoken: LoginTokenView<'a>,
 }
 
 /// A login token (reference L20551): `method` is `federation_proxy` for an agency session with
 /// a session user (a custom identity broker), else `token`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct LoginTokenView<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub assumed_by: Option<AssumedBy<'a>>,

@@ -1,5 +1,7 @@
-//! `ChangeFeed` for `SqlStore`: on PostgreSQL, `NOTIFY fedgate_changes` after a write and a
-//! `LISTEN` connection per replica; SQLite serves one process, so there is no one to tell.
+//! `ChangeFeed` for `SqlStore`: on PostgreSQL, the database sends `NOTIFY fedgate_changes` as
+//! a write commits (migration 0010's triggers, the payload naming the writer's
+//! `application_name`, which is the store's instance id) and each replica keeps one `LISTEN`
+//! connection; SQLite serves one process, so there is no one to tell.
 
 use std::time::Duration;
 
@@ -7,20 +9,12 @@ use async_trait::async_trait;
 use sqlx::postgres::PgListener;
 use tokio::sync::mpsc;
 
-use super::{Backend, SqlStore};
+use super::SqlStore;
 use crate::store::{Change, ChangeFeed, StoreResult};
 
 const CHANNEL: &str = "fedgate_changes";
 
 impl Change {
-    fn as_str(self) -> &'static str {
-        match self {
-            Change::Views => "views",
-            Change::Revocations => "revocations",
-            Change::Missed => "missed",
-        }
-    }
-
     fn parse(text: &str) -> Option<Change> {
         match text {
             "views" => Some(Change::Views),
@@ -32,17 +26,6 @@ impl Change {
 
 #[async_trait]
 impl ChangeFeed for SqlStore {
-    async fn announce(&self, change: Change) -> StoreResult<()> {
-        if self.backend == Backend::Postgres {
-            sqlx::query("SELECT pg_notify($1, $2)")
-                .bind(CHANNEL)
-                .bind(format!("{} {}", self.instance, change.as_str()))
-                .execute(&self.pool)
-                .await?;
-        }
-        Ok(())
-    }
-
     async fn subscribe(&self) -> StoreResult<Option<mpsc::Receiver<Change>>> {
         let Some(url) = self.listen_url.clone() else {
             return Ok(None);
