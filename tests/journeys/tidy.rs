@@ -156,7 +156,13 @@ fn migrations_match_across_backends() {
         names("postgres"),
         "both backends have the same migrations"
     );
+    // PostgreSQL-only machinery with no SQLite counterpart (the change feed's triggers: SQLite
+    // serves one process); SQLite's file of the same name only keeps the versions in step.
+    const ONE_BACKEND_ONLY: &[&str] = &["0010_change_feed.sql"];
     for name in names("sqlite") {
+        if ONE_BACKEND_ONLY.contains(&name.as_str()) {
+            continue;
+        }
         let sqlite = std::fs::read_to_string(root.join("sqlite").join(&name)).unwrap();
         let postgres = std::fs::read_to_string(root.join("postgres").join(&name)).unwrap();
         let normalised = sqlite.replace(
