@@ -462,6 +462,20 @@ const ACTIONS: &[(&str, &str, &str)] = &[
         "/v3/OS-FEDERATION/identity_providers/{id}/protocols/{protocol}/auth",
         "iam:tokens:signIn",
     ),
+    // routed by their constants (`ROUTED_BY_CONSTANT`)
+    (
+        "GET",
+        "/v3-ext/auth/OS-FEDERATION/SSO/OIDC/callback",
+        "iam:tokens:signIn",
+    ),
+    (
+        "POST",
+        "/v3-ext/auth/OS-FEDERATION/SSO/OIDC/callback",
+        "iam:tokens:signIn",
+    ),
+    ("POST", "/v3.0/OS-FEDERATION/tokens", "iam:tokens:signIn"),
+    ("POST", "/v3-ext/auth/OS-FEDERATION/SSO/SAML2/POST", "iam:tokens:signIn"),
+    ("POST", "/v3-ext/auth/OS-FEDERATION/SSO/SAML2/ECP", "iam:tokens:signIn"),
 ];
 
 /// The action of `method` on `route` (a route template), if the table names one.
@@ -497,6 +511,26 @@ mod tests {
     /// Every route template written in the router has at least one row, and every row names a
     /// route the router has: a route added without a row is refused to policy-carrying callers,
     /// a stale row would hide that.
+    /// Routes the router names by a constant, with the constant's value.
+    const ROUTED_BY_CONSTANT: &[(&str, &str)] = &[
+        (
+            "crate::service::websso::OIDC_CALLBACK_PATH",
+            crate::service::websso::OIDC_CALLBACK_PATH,
+        ),
+        (
+            "crate::service::saml_login::TOKENS_PATH",
+            crate::service::saml_login::TOKENS_PATH,
+        ),
+        (
+            "crate::saml::sp_metadata::ACS_POST_PATH",
+            crate::saml::sp_metadata::ACS_POST_PATH,
+        ),
+        (
+            "crate::saml::sp_metadata::ACS_ECP_PATH",
+            crate::saml::sp_metadata::ACS_ECP_PATH,
+        ),
+    ];
+
     #[test]
     fn the_table_covers_the_router() {
         let router = include_str!("mod.rs");
@@ -507,6 +541,13 @@ mod tests {
             let trimmed = rest.trim_start();
             if let Some(literal) = trimmed.strip_prefix('"') {
                 routes.push(literal.split('"').next().unwrap_or_default().to_string());
+            } else if let Some((_, value)) = ROUTED_BY_CONSTANT.iter().find(|(name, _)| trimmed.starts_with(name)) {
+                routes.push(value.to_string());
+            } else {
+                panic!(
+                    "a route neither literal nor in ROUTED_BY_CONSTANT: {}",
+                    &trimmed[..trimmed.len().min(60)]
+                );
             }
         }
         assert!(routes.len() > 60, "found {} routes", routes.len());

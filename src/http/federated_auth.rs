@@ -14,20 +14,20 @@ use crate::service::auth::ScopeSection;
 use crate::service::oidc_login::IdTokenUse;
 use crate::service::{Error, SignIn, now_ms};
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct IdTokenAuthBody {
     auth: IdTokenAuth,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct IdTokenAuth {
     id_token: IdTokenSection,
     scope: Option<ScopeSection>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct IdTokenSection {
     id: String,
@@ -39,8 +39,19 @@ impl std::fmt::Debug for IdTokenSection {
     }
 }
 
+/// Exchange an OpenID Connect id_token for a federated token.
+///
 /// POST /v3.0/OS-AUTH/id-token/tokens: X-Idp-Id names the provider; with a scope, a scoped
 /// token, without one an unscoped federated token.
+#[utoipa::path(post, path = "/v3.0/OS-AUTH/id-token/tokens", tag = "federated-sign-in",
+    params(
+        ("X-Idp-Id" = String, Header, description = "The identity provider that issued the id_token."),
+        ("nocatalog" = Option<String>, Query, description = "Leave the catalog out."),
+    ),
+    request_body = IdTokenAuthBody,
+    responses((status = 201, description = "The federated token; its id in X-Subject-Token.", body = super::views::TokenBody,
+        headers(("X-Subject-Token" = String, description = "The token.")))),
+    security(()))]
 pub async fn id_token_tokens(
     State(s): State<SignIn>,
     headers: HeaderMap,
@@ -62,9 +73,31 @@ pub async fn id_token_tokens(
     Ok(created(&s, &issued, &uri))
 }
 
+/// Sign in through a protocol: a bearer id_token for a token, or (SAML) start SP-initiated sign-in.
+///
 /// POST (and GET) /v3/OS-FEDERATION/identity_providers/{idp}/protocols/{protocol}/auth with
 /// `Authorization: Bearer <id_token>`: an unscoped federated token, as keystoneauth1's
 /// v3oidcaccesstoken plugin asks for it.
+#[utoipa::path(post, path = "/v3/OS-FEDERATION/identity_providers/{id}/protocols/{protocol}/auth",
+    operation_id = "protocol_auth_post", tag = "federated-sign-in",
+    params(
+        ("Authorization" = Option<String>, Header, description = "`Bearer <id_token>` (OIDC); absent for SAML to start sign-in."),
+        ("PAOS" = Option<String>, Header, description = "An ECP client's PAOS header (SAML): answers with the PAOS request."),
+        ("nocatalog" = Option<String>, Query, description = "Leave the catalog out."),
+    ),
+    responses(
+        (status = 201, description = "With a bearer id_token: an unscoped federated token; its id in X-Subject-Token.",
+            body = super::views::TokenBody, headers(("X-Subject-Token" = String, description = "The token."))),
+        (status = 200, description = "SAML without a bearer token: the PAOS AuthnRequest for an ECP client (one that accepts \
+            `application/vnd.paos+xml` or sends PAOS), else a page that posts the AuthnRequest to the identity provider.",
+            content(
+                (String = "application/vnd.paos+xml"),
+                (String = "text/html"),
+            )),
+        (status = 302, description = "SAML, HTTP-Redirect binding: off to the identity provider.",
+            headers(("Location" = String, description = "The identity provider's sign-in URL with the AuthnRequest."))),
+    ),
+    security(()))]
 pub async fn protocol_auth(
     State(s): State<SignIn>,
     Path((idp_id, protocol_id)): Path<(String, String)>,
@@ -91,3 +124,34 @@ pub async fn protocol_auth(
     let issued = s.keystone_bearer_login(&idp_id, &protocol_id, bearer, now_ms()).await?;
     Ok(created(&s, &issued, &uri))
 }
+
+/// GET on the same URL: as POST (keystoneauth1's plugins use either).
+#[utoipa::path(get, path = "/v3/OS-FEDERATION/identity_providers/{id}/protocols/{protocol}/auth",
+    operation_id = "protocol_auth_get", tag = "federated-sign-in",
+    params(
+        ("Authorization" = Option<String>, Header, description = "`Bearer <id_token>` (OIDC); absent for SAML to start sign-in."),
+        ("PAOS" = Option<String>, Header, description = "An ECP client's PAOS header (SAML): answers with the PAOS request."),
+        ("nocatalog" = Option<String>, Query, description = "Leave the catalog out."),
+    ),
+    responses(
+        (status = 201, description = "With a bearer id_token: an unscoped federated token; its id in X-Subject-Token.",
+            body = super::views::TokenBody, headers(("X-Subject-Token" = String, description = "The token."))),
+        (status = 200, description = "SAML without a bearer token: the PAOS AuthnRequest for an ECP client, else a page \
+            that posts the AuthnRequest to the identity provider.",
+            content(
+                (String = "application/vnd.paos+xml"),
+                (String = "text/html"),
+            )),
+        (status = 302, description = "SAML, HTTP-Redirect binding: off to the identity provider.",
+            headers(("Location" = String, description = "The identity provider's sign-in URL with the AuthnRequest."))),
+    ),
+    security(()))]
+#[allow(dead_code)]
+fn protocol_auth_get() {}
+
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    paths(id_token_tokens, protocol_auth, protocol_auth_get, super::saml::idp_initiated_tokens, super::saml::acs_post, super::saml::acs_ecp),
+    tags((name = "federated-sign-in", description = "Federated tokens: an OpenID Connect id_token or a SAML Response in, a token out.")),
+)]
+pub(super) struct Doc;

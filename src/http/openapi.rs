@@ -48,7 +48,14 @@ pub fn document() -> &'static utoipa::openapi::OpenApi {
     static DOC: OnceLock<utoipa::openapi::OpenApi> = OnceLock::new();
     DOC.get_or_init(|| {
         let mut doc = Root::openapi();
-        for part in [super::catalog::Doc::openapi(), super::auth::Doc::openapi()] {
+        for part in [
+            super::catalog::Doc::openapi(),
+            super::auth::Doc::openapi(),
+            super::federation::Doc::openapi(),
+            super::sts::Doc::openapi(),
+            super::federated_auth::Doc::openapi(),
+            super::websso::Doc::openapi(),
+        ] {
             doc.merge(part);
         }
         for rule in [&Aliases as &dyn Modify, &PathParameters, &ErrorBodies, &Credentials] {

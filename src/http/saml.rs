@@ -33,8 +33,18 @@ fn require_form(headers: &HeaderMap) -> Result<(), ApiError> {
     Ok(())
 }
 
-/// POST /v3.0/OS-FEDERATION/tokens (reference §5.13.6.1): X-Idp-Id and a form SAMLResponse;
-/// an unscoped federated token.
+/// IdP-initiated sign-in: a SAMLResponse for an unscoped federated token.
+///
+/// POST /v3.0/OS-FEDERATION/tokens (reference §5.13.6.1): X-Idp-Id and a form SAMLResponse.
+#[utoipa::path(post, path = "/v3.0/OS-FEDERATION/tokens", tag = "federated-sign-in",
+    params(
+        ("X-Idp-Id" = String, Header, description = "The identity provider that issued the Response."),
+        ("nocatalog" = Option<String>, Query, description = "Leave the catalog out."),
+    ),
+    request_body(content = crate::service::saml_login::SamlForm, content_type = "application/x-www-form-urlencoded"),
+    responses((status = 201, description = "The federated token; its id in X-Subject-Token.", body = super::views::TokenBody,
+        headers(("X-Subject-Token" = String, description = "The token.")))),
+    security(()))]
 pub async fn idp_initiated_tokens(
     State(s): State<SignIn>,
     headers: HeaderMap,
@@ -51,8 +61,22 @@ pub async fn idp_initiated_tokens(
     Ok(created(&s, &signed_in.issued, &uri))
 }
 
-/// POST {public}/v3-ext/auth/OS-FEDERATION/SSO/SAML2/POST: the browser's assertion consumer.
-/// A WebSSO sign-in ends on the dashboard; any other answers with the token.
+/// The SAML assertion consumer (HTTP-POST binding): a WebSSO sign-in ends on the dashboard,
+/// any other answers with the token.
+///
+/// POST {public}/v3-ext/auth/OS-FEDERATION/SSO/SAML2/POST, the browser's form post.
+#[utoipa::path(post, path = "/v3-ext/auth/OS-FEDERATION/SSO/SAML2/POST", tag = "federated-sign-in",
+    params(
+        ("nocatalog" = Option<String>, Query, description = "Leave the catalog out."),
+        ("Cookie" = Option<String>, Header, description = "`fedgate_websso_saml`: the browser binding of a WebSSO sign-in."),
+    ),
+    request_body(content = crate::service::saml_login::SamlForm, content_type = "application/x-www-form-urlencoded"),
+    responses(
+        (status = 200, description = "A WebSSO sign-in: a page that posts the token to the dashboard.", content_type = "text/html", body = String),
+        (status = 201, description = "The federated token; its id in X-Subject-Token.", body = super::views::TokenBody,
+        headers(("X-Subject-Token" = String, description = "The token."))),
+    ),
+    security(()))]
 pub async fn acs_post(
     State(s): State<SignIn>,
     headers: HeaderMap,
@@ -73,8 +97,17 @@ pub async fn acs_post(
     }
 }
 
+/// The SAML assertion consumer for ECP clients (PAOS binding): the token.
+///
 /// POST {public}/v3-ext/auth/OS-FEDERATION/SSO/SAML2/ECP: the IdP's SOAP response relayed by
 /// an ECP client, with our RelayState header; the token as keystoneauth1 expects it.
+#[utoipa::path(post, path = "/v3-ext/auth/OS-FEDERATION/SSO/SAML2/ECP", tag = "federated-sign-in",
+    params(("nocatalog" = Option<String>, Query, description = "Leave the catalog out.")),
+    request_body(content = String, content_type = "application/vnd.paos+xml",
+        description = "The SOAP envelope: the identity provider's Response, and the RelayState header of our PAOS request."),
+    responses((status = 201, description = "The federated token; its id in X-Subject-Token.", body = super::views::TokenBody,
+        headers(("X-Subject-Token" = String, description = "The token.")))),
+    security(()))]
 pub async fn acs_ecp(State(s): State<SignIn>, uri: Uri, body: Bytes) -> Result<Response, ApiError> {
     let signed_in = s.finish_ecp_login(&body, now_ms()).await?;
     Ok(created(&s, &signed_in.issued, &uri))

@@ -16,7 +16,11 @@ use crate::service::sts::{LoginTokenBody, SecurityTokenBody, SignedBy, SignedOut
 use crate::service::{Error, Sts, now_ms};
 use crate::sts::signing::Received;
 
-/// POST /v3.0/OS-CREDENTIAL/securitytokens.
+/// Issue a temporary access key: from a token, or by assuming an agency.
+#[utoipa::path(post, path = "/v3.0/OS-CREDENTIAL/securitytokens", tag = "sts",
+    request_body = SecurityTokenBody,
+    responses((status = 201, description = "The temporary credential.", body = SecurityTokenAnswer)),
+    security((), ("token" = []), ("signature" = [])))]
 pub async fn security_tokens(
     State(s): State<Sts>,
     caller: MaybeCaller,
@@ -33,7 +37,12 @@ pub async fn security_tokens(
     Ok((StatusCode::CREATED, Json(body)).into_response())
 }
 
-/// POST /v3.0/OS-AUTH/securitytoken/logintokens.
+/// Issue a login token for a temporary access key, for a console sign-in.
+#[utoipa::path(post, path = "/v3.0/OS-AUTH/securitytoken/logintokens", tag = "sts",
+    request_body = LoginTokenBody,
+    responses((status = 201, description = "The login token; its id in X-Subject-LoginToken.", body = views::LoginTokenBody,
+        headers(("X-Subject-LoginToken" = String, description = "The login token.")))),
+    security(()))]
 pub async fn login_tokens(State(s): State<Sts>, ApiJson(body): ApiJson<LoginTokenBody>) -> Result<Response, ApiError> {
     let issued = s.issue_login_token(body, now_ms()).await?;
     let mut response = (StatusCode::CREATED, Json(views::login_token(&issued.ctx))).into_response();
@@ -43,7 +52,11 @@ pub async fn login_tokens(State(s): State<Sts>, ApiJson(body): ApiJson<LoginToke
     Ok(response)
 }
 
-/// GET /v3-ext/auth/logintokens: a relying console checks `X-Subject-LoginToken`.
+/// Check a login token: a relying console asks whom `X-Subject-LoginToken` signs in.
+#[utoipa::path(get, path = "/v3-ext/auth/logintokens", tag = "sts",
+    params(("X-Subject-LoginToken" = String, Header, description = "The login token to check.")),
+    responses((status = 200, description = "The login token.", body = views::LoginTokenBody)),
+    security(("token" = []), ("signature" = [])))]
 pub async fn check_login_token(
     State(s): State<Sts>,
     Caller(caller): Caller,
@@ -56,12 +69,12 @@ pub async fn check_login_token(
 }
 
 /// What a service received and wants checked.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct SignedRequestBody {
     pub signed_request: SignedRequestParts,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct SignedRequestParts {
     pub method: String,
     /// The path as received, percent-encoded as the client sent it.
@@ -74,11 +87,18 @@ pub struct SignedRequestParts {
     pub body_sha256: Option<String>,
 }
 
+/// Check a signed request a service received: who signed it, with what scope and policies.
+///
 /// POST /v3-ext/auth/signed-requests: Keystone's `/v3/ec2tokens` for the SDK's scheme. A
 /// service that received a signed request asks who signed it; the answer is a token body with
 /// the caller's identity, scope and roles, and the session policies the service must apply.
 /// The asking service must be a cloud admin (a service account), so a captured request
 /// cannot be turned into an identity by anyone else.
+#[utoipa::path(post, path = "/v3-ext/auth/signed-requests", tag = "sts",
+    params(("nocatalog" = Option<String>, Query, description = "Leave the catalog out.")),
+    request_body = SignedRequestBody,
+    responses((status = 200, description = "The signer's token body, with `access` and `session_policies`.", body = views::TokenBody)),
+    security(("token" = []), ("signature" = [])))]
 pub async fn check_signed_request(
     State(s): State<Sts>,
     Caller(caller): Caller,
@@ -143,3 +163,26 @@ pub async fn check_signed_request(
     body.token.session_policies = Some(views::session_policies(&ctx));
     Ok(Json(json!(body)))
 }
+
+/// `security_tokens`'s body.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct SecurityTokenAnswer {
+    pub credential: TemporaryCredentialView,
+}
+
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct TemporaryCredentialView {
+    pub access: String,
+    pub secret: String,
+    pub securitytoken: String,
+    pub expires_at: String,
+}
+
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    paths(security_tokens, login_tokens, check_login_token, check_signed_request),
+    tags((name = "sts", description = "Temporary access keys, login tokens, and signature checks for services.")),
+)]
+pub(super) struct Doc;

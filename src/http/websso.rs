@@ -123,7 +123,13 @@ fn origin(q: &OriginQuery) -> Result<&str, ApiError> {
         .ok_or_else(|| ApiError(Error::MissingField { field: "origin".into() }))
 }
 
-/// GET /v3/auth/OS-FEDERATION/websso/{protocol}?origin=URL: the providers to choose from.
+/// The providers to choose from for browser sign-in with a protocol.
+///
+/// GET /v3/auth/OS-FEDERATION/websso/{protocol}?origin=URL.
+#[utoipa::path(get, path = "/v3/auth/OS-FEDERATION/websso/{protocol}", tag = "websso",
+    params(("origin" = String, Query, description = "The trusted dashboard the token goes to.")),
+    responses((status = 200, description = "The chooser page.", content_type = "text/html", body = String)),
+    security(()))]
 pub async fn chooser(
     State(s): State<SignIn>,
     Path(protocol): Path<String>,
@@ -152,8 +158,23 @@ pub async fn chooser(
     Ok(html_page(StatusCode::OK, body, &nonce, None))
 }
 
+/// Start browser sign-in: off to the identity provider.
+///
 /// GET /v3/auth/OS-FEDERATION/identity_providers/{idp}/protocols/{protocol}/websso?origin=URL
-/// (and Keystone's /v3/OS-FEDERATION/... spelling): off to the identity provider.
+/// (and Keystone's /v3/OS-FEDERATION/... spelling).
+#[utoipa::path(get, path = "/v3/auth/OS-FEDERATION/identity_providers/{id}/protocols/{protocol}/websso", tag = "websso",
+    params(("origin" = String, Query, description = "The trusted dashboard the token goes to.")),
+    responses(
+        (status = 302, description = "To the identity provider: OpenID Connect, or SAML's HTTP-Redirect binding. Sets the browser-binding cookie.",
+            headers(
+                ("Location" = String, description = "The identity provider's sign-in URL."),
+                ("Set-Cookie" = String, description = "The browser binding, sent back only to the endpoint that finishes the sign-in."),
+            )),
+        (status = 200, description = "SAML's HTTP-POST binding: a page that posts the AuthnRequest to the identity provider.",
+            content_type = "text/html", body = String,
+            headers(("Set-Cookie" = String, description = "The browser binding, sent back only to the assertion consumer."))),
+    ),
+    security(()))]
 pub async fn start(
     State(s): State<SignIn>,
     Path((idp_id, protocol)): Path<(String, String)>,
@@ -238,7 +259,10 @@ pub fn send_authn_request(started: SamlStart) -> Result<Response, ApiError> {
     }
 }
 
-/// GET on the callback: response_mode=fragment lands here; the page posts the fragment back.
+/// OpenID Connect callback, GET: response_mode=fragment lands here; the page posts the fragment back.
+#[utoipa::path(get, path = "/v3-ext/auth/OS-FEDERATION/SSO/OIDC/callback", tag = "websso",
+    responses((status = 200, description = "A page that posts the URL fragment back to this callback.", content_type = "text/html", body = String)),
+    security(()))]
 pub async fn callback_page(State(s): State<SignIn>) -> Result<Response, ApiError> {
     let nonce = page_nonce();
     let callback = s.oidc_callback_url();
@@ -249,7 +273,7 @@ pub async fn callback_page(State(s): State<SignIn>) -> Result<Response, ApiError
     Ok(html_page(StatusCode::OK, body, &nonce, None))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct CallbackForm {
     #[serde(default)]
     id_token: String,
@@ -272,8 +296,16 @@ pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
         .and_then(|c| c.value_raw())
 }
 
-/// POST on the callback (form_post, or the fragment page's relay): checks the answer and hands
-/// the token to the dashboard.
+/// OpenID Connect callback, POST: checks the provider's answer and hands the token to the dashboard.
+///
+/// form_post, or the fragment page's relay.
+#[utoipa::path(post, path = "/v3-ext/auth/OS-FEDERATION/SSO/OIDC/callback", tag = "websso",
+    params(("Cookie" = Option<String>, Header, description = "`fedgate_websso`: the browser binding set when the sign-in started.")),
+    request_body(content = CallbackForm, content_type = "application/x-www-form-urlencoded"),
+    responses((status = 200, description = "A page that posts the token to the dashboard; the binding cookie expires.",
+        content_type = "text/html", body = String,
+        headers(("Set-Cookie" = String, description = "The spent browser binding, expired.")))),
+    security(()))]
 pub async fn callback(
     State(s): State<SignIn>,
     headers: HeaderMap,
@@ -296,6 +328,13 @@ pub async fn callback(
     );
     Ok(response)
 }
+
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    paths(chooser, start, callback_page, callback),
+    tags((name = "websso", description = "Browser sign-in (Keystone's WebSSO): HTML pages and redirects to and from the identity provider.")),
+)]
+pub(super) struct Doc;
 
 #[cfg(test)]
 mod tests {

@@ -10,7 +10,7 @@ use super::jwk::SIGNING_ALGS;
 use super::{OidcError, invalid};
 use crate::egress::{CheckedUrl, EgressError, EgressPolicy, check_url};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum AccessMode {
     /// API and command-line access only.
@@ -20,7 +20,7 @@ pub enum AccessMode {
 }
 
 /// The request body; every field optional so one type serves create (POST) and modify (PUT).
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 pub struct OidcConfigInput {
     pub access_mode: Option<AccessMode>,
     pub idp_url: Option<String>,
@@ -39,7 +39,7 @@ pub struct OidcConfigInput {
 }
 
 /// A validated configuration, as stored and shown. Console fields are `None` in program mode.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct OidcConfig {
     pub access_mode: AccessMode,
     pub idp_url: String,
@@ -69,10 +69,12 @@ pub struct OidcConfig {
     /// (`upstream::Upstream::discover_keys`). Unused while `signing_key` is set: nothing is
     /// fetched then.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schema(required = false)]
     pub fingerprints: Vec<String>,
     /// Further audiences accepted beside `client_id` (Alibaba Cloud's OIDC providers hold up
     /// to 50 client ids), at most `MAX_CLIENT_IDS - 1`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schema(required = false)]
     pub other_client_ids: Vec<String>,
 }
 

@@ -69,7 +69,9 @@ pub struct DomainRef {
     pub name: Option<String>,
 }
 
+/// Named apart from the token's `project` (`views::ProjectRef`).
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[schema(as = ProjectSelector)]
 pub struct ProjectRef {
     pub id: Option<String>,
     pub name: Option<String>,

@@ -14,7 +14,7 @@ use crate::mapping::{self, Mapping};
 use crate::model::{IdentityProvider, MappingRecord, Protocol, ProtocolRecord, SsoType};
 use crate::store::{SSO_TYPE_CONFLICT, StoreError};
 
-#[derive(Debug, Deserialize, Default)]
+#[derive(Debug, Deserialize, Default, utoipa::ToSchema)]
 pub struct IdpInput {
     pub sso_type: Option<String>,
     pub description: Option<String>,

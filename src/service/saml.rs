@@ -116,7 +116,7 @@ pub async fn load_sp_keys(store: &dyn Store, public_url: &str, now_ms: i64) -> R
     })
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct MetadataImport {
     pub domain_id: String,
     pub xaccount_type: String,

@@ -37,7 +37,7 @@ const INLINE_DECODE_BYTES: usize = 64 * 1024;
 const MAX_RESPONSE_AGE_SECS: i64 = 10 * 60;
 
 /// Per-provider choices made at metadata import (fedgate extensions of the import body).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct SamlIdpSettings {
     /// Accept responses that answer no AuthnRequest (IdP-initiated SSO).
     #[serde(default = "default_true")]
@@ -790,9 +790,11 @@ async fn read_by_size<T: Send + 'static>(len: usize, read: impl FnOnce() -> T + 
 }
 
 /// A form post's SAMLResponse and RelayState.
-#[derive(Deserialize)]
-struct SamlForm {
+#[derive(Deserialize, utoipa::ToSchema)]
+pub struct SamlForm {
+    /// The IdP's Response, base64; an empty or missing one is refused.
     #[serde(rename = "SAMLResponse")]
+    #[schema(required = true, value_type = String)]
     saml_response: Option<String>,
     #[serde(rename = "RelayState")]
     relay_state: Option<String>,

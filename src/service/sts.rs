@@ -82,19 +82,19 @@ impl utoipa::PartialSchema for DurationSeconds {
 
 impl utoipa::ToSchema for DurationSeconds {}
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct SecurityTokenBody {
     pub auth: StsAuth,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct StsAuth {
     pub identity: StsIdentity,
     /// One of the reference's examples (L3781) puts `token` beside `identity`.
     pub token: Option<TokenSource>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct StsIdentity {
     pub methods: Vec<String>,
     pub token: Option<TokenSource>,
@@ -102,7 +102,7 @@ pub struct StsIdentity {
     pub policy: Option<Value>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct TokenSource {
     pub id: Option<String>,
     pub duration_seconds: Option<DurationSeconds>,
@@ -139,17 +139,19 @@ pub struct IssuedCredential {
     pub expires_at_ms: i64,
 }
 
-#[derive(Debug, Deserialize)]
+/// Named apart from the answer (`views::LoginTokenBody`).
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[schema(as = LoginTokenRequest)]
 pub struct LoginTokenBody {
     pub auth: LoginTokenAuth,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct LoginTokenAuth {
     pub securitytoken: LoginTokenSource,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct LoginTokenSource {
     pub access: String,
     pub secret: String,
