@@ -47,15 +47,9 @@ struct Root;
 pub fn document() -> &'static utoipa::openapi::OpenApi {
     static DOC: OnceLock<utoipa::openapi::OpenApi> = OnceLock::new();
     DOC.get_or_init(|| {
-        let mut doc = Root::openapi();
-        for part in [
-            super::catalog::Doc::openapi(),
-            super::auth::Doc::openapi(),
-            super::federation::Doc::openapi(),
-            super::sts::Doc::openapi(),
-            super::federated_auth::Doc::openapi(),
-            super::websso::Doc::openapi(),
-        ] {
+        let mut parts = parts().into_iter();
+        let mut doc = parts.next().unwrap_or_else(Root::openapi);
+        for part in parts {
             doc.merge(part);
         }
         for rule in [&Aliases as &dyn Modify, &PathParameters, &ErrorBodies, &Credentials] {
@@ -63,6 +57,20 @@ pub fn document() -> &'static utoipa::openapi::OpenApi {
         }
         doc
     })
+}
+
+/// Each area's document, the root first. Merging keeps one schema per name, so two types
+/// sharing a name would silently become one (a test checks none do).
+fn parts() -> Vec<utoipa::openapi::OpenApi> {
+    vec![
+        Root::openapi(),
+        super::catalog::Doc::openapi(),
+        super::auth::Doc::openapi(),
+        super::federation::Doc::openapi(),
+        super::sts::Doc::openapi(),
+        super::federated_auth::Doc::openapi(),
+        super::websso::Doc::openapi(),
+    ]
 }
 
 /// The document as served and committed: pretty JSON with a final newline.
@@ -293,6 +301,35 @@ mod tests {
             missing.len()
         );
         assert!(extra.is_empty(), "documented but not routes: {extra:#?}");
+    }
+
+    /// Two types whose schemas share a name would be merged into one, the second silently
+    /// describing the first's bodies.
+    #[test]
+    fn no_two_areas_name_different_schemas_alike() {
+        let mut seen: std::collections::BTreeMap<String, String> = Default::default();
+        for part in parts() {
+            for (name, schema) in part.components.map(|c| c.schemas).unwrap_or_default() {
+                let text = serde_json::to_string(&schema).unwrap_or_default();
+                if let Some(earlier) = seen.insert(name.clone(), text.clone()) {
+                    assert_eq!(earlier, text, "two different schemas are named {name}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn operation_ids_are_unique() {
+        let mut ids = std::collections::BTreeSet::new();
+        for (path, item) in &document().paths.paths {
+            for op in [&item.get, &item.put, &item.post, &item.delete, &item.head, &item.patch]
+                .into_iter()
+                .flatten()
+            {
+                let id = op.operation_id.clone().unwrap_or_default();
+                assert!(ids.insert(id.clone()), "{path}: operation id {id} is used twice");
+            }
+        }
     }
 
     #[test]
