@@ -508,9 +508,6 @@ pub fn action(method: &Method, route: &str) -> Option<&'static str> {
 mod tests {
     use super::*;
 
-    /// Every route template written in the router has at least one row, and every row names a
-    /// route the router has: a route added without a row is refused to policy-carrying callers,
-    /// a stale row would hide that.
     /// Routes the router names by a constant, with the constant's value.
     const ROUTED_BY_CONSTANT: &[(&str, &str)] = &[
         (
@@ -531,6 +528,9 @@ mod tests {
         ),
     ];
 
+    /// Every route template written in the router has at least one row, and every row names a
+    /// route the router has: a route added without a row is refused to policy-carrying callers,
+    /// a stale row would hide that.
     #[test]
     fn the_table_covers_the_router() {
         let router = include_str!("mod.rs");
