@@ -48,10 +48,23 @@ pub fn document() -> &'static utoipa::openapi::OpenApi {
     static DOC: OnceLock<utoipa::openapi::OpenApi> = OnceLock::new();
     DOC.get_or_init(|| {
         let mut doc = Root::openapi();
-        for part in [super::catalog::Doc::openapi(), super::auth::Doc::openapi()] {
+        for part in [
+            super::catalog::Doc::openapi(),
+            super::auth::Doc::openapi(),
+            super::identity::Doc::openapi(),
+            super::roles::Doc::openapi(),
+            super::agencies::Doc::openapi(),
+            super::credentials::Doc::openapi(),
+        ] {
             doc.merge(part);
         }
-        for rule in [&Aliases as &dyn Modify, &PathParameters, &ErrorBodies, &Credentials] {
+        for rule in [
+            &super::roles::GrantRoutes as &dyn Modify,
+            &Aliases,
+            &PathParameters,
+            &ErrorBodies,
+            &Credentials,
+        ] {
             rule.modify(&mut doc);
         }
         doc
