@@ -5,18 +5,25 @@ use axum::extract::{Path, State};
 use axum::http::{StatusCode, Uri};
 use serde::Deserialize;
 use serde_json::{Value, json};
+use utoipa::ToSchema;
 
 use super::error::ApiError;
 use super::extract::{ApiJson, ApiQuery, Caller, Paging};
+use super::openapi::{list_schema, one_schema};
 use super::views;
 use crate::service::admin::{AgencyInput, AgencyListQuery};
 use crate::service::{Accounts, now_ms};
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 pub struct AgencyBody {
     agency: AgencyInput,
 }
 
+/// Create an agency: trust from this account to another.
+#[utoipa::path(post, path = "/v3.0/OS-AGENCY/agencies", tag = "agencies", operation_id = "agencies_create",
+    request_body = AgencyBody,
+    responses((status = 201, description = "The agency.", body = AgencyResponse)),
+    security(("token" = []), ("signature" = [])))]
 pub async fn create(
     State(s): State<Accounts>,
     Caller(c): Caller,
@@ -30,6 +37,14 @@ pub async fn create(
     ))
 }
 
+/// The agencies of an account.
+#[utoipa::path(get, path = "/v3.0/OS-AGENCY/agencies", tag = "agencies", operation_id = "agencies_list",
+    params(AgencyListQuery,
+        ("page" = Option<u32>, Query, minimum = 1, description = "Page number, from 1; with `per_page`."),
+        ("per_page" = Option<u32>, Query, minimum = 1, maximum = 500, description = "Agencies per page; with `page`."),
+    ),
+    responses((status = 200, description = "The agencies, each with its URN.", body = AgencyList)),
+    security(("token" = []), ("signature" = [])))]
 pub async fn list(
     State(s): State<Accounts>,
     Caller(c): Caller,
@@ -46,6 +61,10 @@ pub async fn list(
     Ok(views::list("agencies", out, links).into())
 }
 
+/// One agency.
+#[utoipa::path(get, path = "/v3.0/OS-AGENCY/agencies/{id}", tag = "agencies", operation_id = "agencies_get",
+    responses((status = 200, description = "The agency.", body = AgencyResponse)),
+    security(("token" = []), ("signature" = [])))]
 pub async fn get(
     State(s): State<Accounts>,
     Caller(c): Caller,
@@ -56,6 +75,11 @@ pub async fn get(
     Ok(Json(json!({"agency": views::agency(&agency, &trust)})))
 }
 
+/// Update an agency: its trusted account, description or duration.
+#[utoipa::path(put, path = "/v3.0/OS-AGENCY/agencies/{id}", tag = "agencies", operation_id = "agencies_update",
+    request_body = AgencyBody,
+    responses((status = 200, description = "The agency.", body = AgencyResponse)),
+    security(("token" = []), ("signature" = [])))]
 pub async fn update(
     State(s): State<Accounts>,
     Caller(c): Caller,
@@ -67,6 +91,10 @@ pub async fn update(
     Ok(Json(json!({"agency": views::agency(&agency, &trust)})))
 }
 
+/// Delete an agency and its grants.
+#[utoipa::path(delete, path = "/v3.0/OS-AGENCY/agencies/{id}", tag = "agencies", operation_id = "agencies_delete",
+    responses((status = 204, description = "Deleted.")),
+    security(("token" = []), ("signature" = [])))]
 pub async fn delete(
     State(s): State<Accounts>,
     Caller(c): Caller,
@@ -75,3 +103,13 @@ pub async fn delete(
     s.delete_agency(&c, &id, now_ms()).await?;
     Ok(StatusCode::NO_CONTENT)
 }
+
+one_schema!(AgencyResponse, agency, views::AgencyView<'static>);
+list_schema!(AgencyList, agencies, views::AgencyView<'static>);
+
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    paths(list, create, get, update, delete),
+    tags((name = "agencies", description = "Agencies: the trust one account gives another to act in it, and the roles granted to them.")),
+)]
+pub(super) struct Doc;

@@ -5,52 +5,62 @@ use axum::extract::{Path, State};
 use axum::http::{StatusCode, Uri};
 use serde::Deserialize;
 use serde_json::{Value, json};
+use utoipa::ToSchema;
 
+use super::auth::{DomainList, ProjectList};
 use super::error::ApiError;
 use super::extract::{ApiJson, ApiQuery, Caller, Paging};
+use super::openapi::{list_schema, one_schema};
 use super::views;
 use crate::model::ProjectStatus;
 use crate::service::admin::{
     GrantOp, GroupInput, OwnInfoInput, ProjectInput, ProjectListQuery, Secret, UserInput, UserListQuery,
 };
-use crate::service::{Accounts, Error, IamCode, now_ms};
+use crate::service::{Accounts, AuthContext, Error, IamCode, now_ms};
 
 type JsonResult = Result<Json<Value>, ApiError>;
 type Created = Result<(StatusCode, Json<Value>), ApiError>;
+type NoContent = Result<StatusCode, ApiError>;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 pub struct UserBody {
     user: UserInput,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 pub struct GroupBody {
     group: GroupInput,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 pub struct ProjectBody {
     project: ProjectInput,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 pub struct PasswordBody {
     user: PasswordChange,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 pub struct PasswordChange {
     password: Secret,
     original_password: Secret,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct NameQuery {
     name: Option<String>,
 }
 
 // ---- users ----
 
+/// Create a user (Keystone form).
+#[utoipa::path(post, path = "/v3/users", tag = "users",
+    request_body = UserBody,
+    responses((status = 201, description = "The user.", body = UserResponse)),
+    security(("token" = []), ("signature" = [])))]
 pub async fn create_user(State(s): State<Accounts>, Caller(c): Caller, ApiJson(b): ApiJson<UserBody>) -> Created {
     let user = s.create_user(&c, b.user, now_ms()).await?;
     Ok((
@@ -59,7 +69,11 @@ pub async fn create_user(State(s): State<Accounts>, Caller(c): Caller, ApiJson(b
     ))
 }
 
-/// POST /v3.0/OS-USER/users: as Keystone's, with the reference's IAM error codes.
+/// Create a user (IAM form): as Keystone's, with the reference's IAM error codes.
+#[utoipa::path(post, path = "/v3.0/OS-USER/users", tag = "users",
+    request_body = UserBody,
+    responses((status = 201, description = "The user, with its contact and audit details.", body = UserExtendedResponse)),
+    security(("token" = []), ("signature" = [])))]
 pub async fn create_user_extended(
     State(s): State<Accounts>,
     Caller(c): Caller,
@@ -78,6 +92,11 @@ pub async fn create_user_extended(
     ))
 }
 
+/// The users; with `idp_id`, the federated users of that identity provider.
+#[utoipa::path(get, path = "/v3/users", tag = "users",
+    params(UserListQuery),
+    responses((status = 200, description = "The users.", body = UserList)),
+    security(("token" = []), ("signature" = [])))]
 pub async fn list_users(
     State(s): State<Accounts>,
     Caller(c): Caller,
@@ -100,16 +119,29 @@ pub async fn list_users(
     Ok(list.into())
 }
 
+/// One user, local or federated.
+#[utoipa::path(get, path = "/v3/users/{id}", tag = "users",
+    responses((status = 200, description = "The user.", body = AnyUserResponse)),
+    security(("token" = []), ("signature" = [])))]
 pub async fn get_user(State(s): State<Accounts>, Caller(c): Caller, Path(id): Path<String>) -> JsonResult {
     let user = s.get_any_user(&c, &id).await?;
     Ok(Json(json!({"user": views::any_user(&s.config.public_url, &user)})))
 }
 
+/// One local user with its contact and audit details (IAM form).
+#[utoipa::path(get, path = "/v3.0/OS-USER/users/{id}", tag = "users",
+    responses((status = 200, description = "The user.", body = UserExtendedResponse)),
+    security(("token" = []), ("signature" = [])))]
 pub async fn get_user_extended(State(s): State<Accounts>, Caller(c): Caller, Path(id): Path<String>) -> JsonResult {
     let user = s.get_user(&c, &id).await?;
     Ok(Json(json!({"user": views::user_extended(&s.config.public_url, &user)})))
 }
 
+/// Update a user (Keystone form).
+#[utoipa::path(patch, path = "/v3/users/{id}", tag = "users",
+    request_body = UserBody,
+    responses((status = 200, description = "The user.", body = AnyUserResponse)),
+    security(("token" = []), ("signature" = [])))]
 pub async fn update_user(
     State(s): State<Accounts>,
     Caller(c): Caller,
@@ -120,6 +152,11 @@ pub async fn update_user(
     Ok(Json(json!({"user": views::any_user(&s.config.public_url, &user)})))
 }
 
+/// Update a user (IAM form).
+#[utoipa::path(put, path = "/v3.0/OS-USER/users/{id}", tag = "users",
+    request_body = UserBody,
+    responses((status = 200, description = "The user.", body = UserExtendedResponse)),
+    security(("token" = []), ("signature" = [])))]
 pub async fn update_user_extended(
     State(s): State<Accounts>,
     Caller(c): Caller,
@@ -133,11 +170,16 @@ pub async fn update_user_extended(
     Ok(Json(json!({"user": views::user_extended(&s.config.public_url, &user)})))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 pub struct OwnInfoBody {
     user: OwnInfoInput,
 }
 
+/// Change one's own email or mobile number.
+#[utoipa::path(put, path = "/v3.0/OS-USER/users/{id}/info", tag = "users",
+    request_body = OwnInfoBody,
+    responses((status = 204, description = "Changed.")),
+    security(("token" = []), ("signature" = [])))]
 pub async fn update_own_info(
     State(s): State<Accounts>,
     Caller(c): Caller,
@@ -148,6 +190,10 @@ pub async fn update_own_info(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// Delete a user.
+#[utoipa::path(delete, path = "/v3/users/{id}", tag = "users",
+    responses((status = 204, description = "Deleted.")),
+    security(("token" = []), ("signature" = [])))]
 pub async fn delete_user(
     State(s): State<Accounts>,
     Caller(c): Caller,
@@ -157,6 +203,11 @@ pub async fn delete_user(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// Change one's own password, given the current one.
+#[utoipa::path(post, path = "/v3/users/{id}/password", tag = "users",
+    request_body = PasswordBody,
+    responses((status = 204, description = "Changed.")),
+    security(("token" = []), ("signature" = [])))]
 pub async fn change_password(
     State(s): State<Accounts>,
     Caller(c): Caller,
@@ -168,6 +219,10 @@ pub async fn change_password(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// The groups a user belongs to.
+#[utoipa::path(get, path = "/v3/users/{id}/groups", tag = "users",
+    responses((status = 200, description = "The groups.", body = GroupList)),
+    security(("token" = []), ("signature" = [])))]
 pub async fn user_groups(State(s): State<Accounts>, Caller(c): Caller, Path(id): Path<String>, uri: Uri) -> JsonResult {
     let base = &s.config.public_url;
     let groups = s.groups_of_user(&c, &id).await?;
@@ -175,6 +230,10 @@ pub async fn user_groups(State(s): State<Accounts>, Caller(c): Caller, Path(id):
     Ok(views::list("groups", groups.iter().map(|g| views::group(base, g)), links).into())
 }
 
+/// The projects a user can scope to.
+#[utoipa::path(get, path = "/v3/users/{id}/projects", tag = "users",
+    responses((status = 200, description = "The projects.", body = ProjectList)),
+    security(("token" = []), ("signature" = [])))]
 pub async fn user_projects(
     State(s): State<Accounts>,
     Caller(c): Caller,
@@ -189,6 +248,11 @@ pub async fn user_projects(
 
 // ---- groups ----
 
+/// Create a group.
+#[utoipa::path(post, path = "/v3/groups", tag = "groups",
+    request_body = GroupBody,
+    responses((status = 201, description = "The group.", body = GroupResponse)),
+    security(("token" = []), ("signature" = [])))]
 pub async fn create_group(State(s): State<Accounts>, Caller(c): Caller, ApiJson(b): ApiJson<GroupBody>) -> Created {
     let group = s.create_group(&c, b.group, now_ms()).await?;
     Ok((
@@ -197,6 +261,11 @@ pub async fn create_group(State(s): State<Accounts>, Caller(c): Caller, ApiJson(
     ))
 }
 
+/// The groups.
+#[utoipa::path(get, path = "/v3/groups", tag = "groups",
+    params(GroupInput),
+    responses((status = 200, description = "The groups.", body = GroupList)),
+    security(("token" = []), ("signature" = [])))]
 pub async fn list_groups(
     State(s): State<Accounts>,
     Caller(c): Caller,
@@ -209,11 +278,20 @@ pub async fn list_groups(
     Ok(views::list("groups", groups.iter().map(|g| views::group(base, g)), links).into())
 }
 
+/// One group.
+#[utoipa::path(get, path = "/v3/groups/{id}", tag = "groups",
+    responses((status = 200, description = "The group.", body = GroupResponse)),
+    security(("token" = []), ("signature" = [])))]
 pub async fn get_group(State(s): State<Accounts>, Caller(c): Caller, Path(id): Path<String>) -> JsonResult {
     let group = s.get_group(&c, &id).await?;
     Ok(Json(json!({"group": views::group(&s.config.public_url, &group)})))
 }
 
+/// Update a group.
+#[utoipa::path(patch, path = "/v3/groups/{id}", tag = "groups",
+    request_body = GroupBody,
+    responses((status = 200, description = "The group.", body = GroupResponse)),
+    security(("token" = []), ("signature" = [])))]
 pub async fn update_group(
     State(s): State<Accounts>,
     Caller(c): Caller,
@@ -224,6 +302,10 @@ pub async fn update_group(
     Ok(Json(json!({"group": views::group(&s.config.public_url, &group)})))
 }
 
+/// Delete a group.
+#[utoipa::path(delete, path = "/v3/groups/{id}", tag = "groups",
+    responses((status = 204, description = "Deleted.")),
+    security(("token" = []), ("signature" = [])))]
 pub async fn delete_group(
     State(s): State<Accounts>,
     Caller(c): Caller,
@@ -233,6 +315,10 @@ pub async fn delete_group(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// The users in a group.
+#[utoipa::path(get, path = "/v3/groups/{id}/users", tag = "groups",
+    responses((status = 200, description = "The members.", body = MemberList)),
+    security(("token" = []), ("signature" = [])))]
 pub async fn group_users(State(s): State<Accounts>, Caller(c): Caller, Path(id): Path<String>, uri: Uri) -> JsonResult {
     let base = &s.config.public_url;
     let users = s.group_members(&c, &id).await?;
@@ -240,19 +326,42 @@ pub async fn group_users(State(s): State<Accounts>, Caller(c): Caller, Path(id):
     Ok(views::list("users", users.iter().map(|u| views::user(base, u)), links).into())
 }
 
-pub async fn membership(
-    s: Accounts,
-    c: crate::service::AuthContext,
-    group: String,
-    user: String,
-    op: GrantOp,
-) -> Result<StatusCode, ApiError> {
+/// Add a user to a group.
+#[utoipa::path(put, path = "/v3/groups/{group_id}/users/{user_id}", tag = "groups",
+    responses((status = 204, description = "Added.")),
+    security(("token" = []), ("signature" = [])))]
+pub async fn add_member(State(s): State<Accounts>, Caller(c): Caller, Path(m): Path<(String, String)>) -> NoContent {
+    membership(s, c, m, GrantOp::Create).await
+}
+
+/// Whether a user is in a group: 204 if so, 404 if not.
+#[utoipa::path(head, path = "/v3/groups/{group_id}/users/{user_id}", tag = "groups",
+    responses((status = 204, description = "The user is in the group.")),
+    security(("token" = []), ("signature" = [])))]
+pub async fn check_member(State(s): State<Accounts>, Caller(c): Caller, Path(m): Path<(String, String)>) -> NoContent {
+    membership(s, c, m, GrantOp::Check).await
+}
+
+/// Remove a user from a group.
+#[utoipa::path(delete, path = "/v3/groups/{group_id}/users/{user_id}", tag = "groups",
+    responses((status = 204, description = "Removed.")),
+    security(("token" = []), ("signature" = [])))]
+pub async fn remove_member(State(s): State<Accounts>, Caller(c): Caller, Path(m): Path<(String, String)>) -> NoContent {
+    membership(s, c, m, GrantOp::Delete).await
+}
+
+async fn membership(s: Accounts, c: AuthContext, (group, user): (String, String), op: GrantOp) -> NoContent {
     s.membership(&c, &group, &user, op).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 // ---- projects ----
 
+/// Create a project.
+#[utoipa::path(post, path = "/v3/projects", tag = "projects",
+    request_body = ProjectBody,
+    responses((status = 201, description = "The project.", body = ProjectResponse)),
+    security(("token" = []), ("signature" = [])))]
 pub async fn create_project(State(s): State<Accounts>, Caller(c): Caller, ApiJson(b): ApiJson<ProjectBody>) -> Created {
     let project = s.create_project(&c, b.project, now_ms()).await?;
     Ok((
@@ -261,6 +370,13 @@ pub async fn create_project(State(s): State<Accounts>, Caller(c): Caller, ApiJso
     ))
 }
 
+/// The projects.
+#[utoipa::path(get, path = "/v3/projects", tag = "projects",
+    params(ProjectListQuery,
+        ("page" = Option<u32>, Query, minimum = 1, description = "Page number, from 1; with `per_page`."),
+        ("per_page" = Option<u32>, Query, minimum = 1, maximum = 5000, description = "Projects per page; with `page`.")),
+    responses((status = 200, description = "The projects.", body = ProjectList)),
+    security(("token" = []), ("signature" = [])))]
 pub async fn list_projects(
     State(s): State<Accounts>,
     Caller(c): Caller,
@@ -274,17 +390,30 @@ pub async fn list_projects(
     Ok(views::list("projects", projects.iter().map(|p| views::project(base, p)), links).into())
 }
 
+/// One project.
+#[utoipa::path(get, path = "/v3/projects/{id}", tag = "projects",
+    responses((status = 200, description = "The project.", body = ProjectResponse)),
+    security(("token" = []), ("signature" = [])))]
 pub async fn get_project(State(s): State<Accounts>, Caller(c): Caller, Path(id): Path<String>) -> JsonResult {
     let project = s.get_project(&c, &id).await?;
     Ok(Json(json!({"project": views::project(&s.config.public_url, &project)})))
 }
 
+/// One project with its status (IAM form).
+#[utoipa::path(get, path = "/v3-ext/projects/{id}", tag = "projects",
+    responses((status = 200, description = "The project, with `status`.", body = ProjectResponse)),
+    security(("token" = []), ("signature" = [])))]
 pub async fn get_project_extended(State(s): State<Accounts>, Caller(c): Caller, Path(id): Path<String>) -> JsonResult {
     let project = s.get_project(&c, &id).await?;
     let view = views::project(&s.config.public_url, &project).with_status(project.status);
     Ok(Json(json!({"project": view})))
 }
 
+/// Update a project.
+#[utoipa::path(patch, path = "/v3/projects/{id}", tag = "projects",
+    request_body = ProjectBody,
+    responses((status = 200, description = "The project, with an empty `extra`.", body = ProjectResponse)),
+    security(("token" = []), ("signature" = [])))]
 pub async fn update_project(
     State(s): State<Accounts>,
     Caller(c): Caller,
@@ -296,16 +425,22 @@ pub async fn update_project(
     Ok(Json(json!({"project": view})))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 pub struct StatusBody {
     project: StatusInput,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 pub struct StatusInput {
+    #[schema(value_type = ProjectStatus)]
     status: String,
 }
 
+/// Suspend or resume a project.
+#[utoipa::path(put, path = "/v3-ext/projects/{id}", tag = "projects",
+    request_body = StatusBody,
+    responses((status = 204, description = "Set.")),
+    security(("token" = []), ("signature" = [])))]
 pub async fn set_project_status(
     State(s): State<Accounts>,
     Caller(c): Caller,
@@ -320,6 +455,11 @@ pub async fn set_project_status(
 
 // ---- domains ----
 
+/// The domains (accounts).
+#[utoipa::path(get, path = "/v3/domains", tag = "accounts",
+    params(NameQuery),
+    responses((status = 200, description = "The domains.", body = DomainList)),
+    security(("token" = []), ("signature" = [])))]
 pub async fn list_domains(
     State(s): State<Accounts>,
     Caller(c): Caller,
@@ -332,16 +472,25 @@ pub async fn list_domains(
     Ok(views::list("domains", domains.iter().map(|d| views::domain(base, d)), links).into())
 }
 
+/// One domain (account).
+#[utoipa::path(get, path = "/v3/domains/{id}", tag = "accounts",
+    responses((status = 200, description = "The domain.", body = DomainResponse)),
+    security(("token" = []), ("signature" = [])))]
 pub async fn get_domain(State(s): State<Accounts>, Caller(c): Caller, Path(id): Path<String>) -> JsonResult {
     let domain = s.get_domain(&c, &id).await?;
     Ok(Json(json!({"domain": views::domain(&s.config.public_url, &domain)})))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 pub struct DomainBody {
     domain: crate::service::domains::DomainInput,
 }
 
+/// Create a domain (account), with its admins group.
+#[utoipa::path(post, path = "/v3/domains", tag = "accounts",
+    request_body = DomainBody,
+    responses((status = 201, description = "The domain.", body = DomainResponse)),
+    security(("token" = []), ("signature" = [])))]
 pub async fn create_domain(State(s): State<Accounts>, Caller(c): Caller, ApiJson(b): ApiJson<DomainBody>) -> Created {
     let domain = s.create_domain(&c, b.domain, now_ms()).await?;
     Ok((
@@ -350,6 +499,11 @@ pub async fn create_domain(State(s): State<Accounts>, Caller(c): Caller, ApiJson
     ))
 }
 
+/// Rename, describe, disable or enable a domain (account).
+#[utoipa::path(patch, path = "/v3/domains/{id}", tag = "accounts",
+    request_body = DomainBody,
+    responses((status = 200, description = "The domain.", body = DomainResponse)),
+    security(("token" = []), ("signature" = [])))]
 pub async fn update_domain(
     State(s): State<Accounts>,
     Caller(c): Caller,
@@ -360,6 +514,10 @@ pub async fn update_domain(
     Ok(Json(json!({"domain": views::domain(&s.config.public_url, &domain)})))
 }
 
+/// Delete a disabled domain (account) and everything in it.
+#[utoipa::path(delete, path = "/v3/domains/{id}", tag = "accounts",
+    responses((status = 204, description = "Deleted.")),
+    security(("token" = []), ("signature" = [])))]
 pub async fn delete_domain(
     State(s): State<Accounts>,
     Caller(c): Caller,
@@ -379,3 +537,32 @@ fn os_user_conflict(e: Error) -> Error {
         other => other,
     }
 }
+
+one_schema!(UserResponse, user, views::UserView<'static>);
+one_schema!(AnyUserResponse, user, views::AnyUserView<'static>);
+one_schema!(UserExtendedResponse, user, views::UserExtendedView<'static>);
+list_schema!(UserList, users, views::AnyUserView<'static>);
+list_schema!(MemberList, users, views::UserView<'static>);
+one_schema!(GroupResponse, group, views::GroupView<'static>);
+list_schema!(GroupList, groups, views::GroupView<'static>);
+one_schema!(ProjectResponse, project, views::ProjectView<'static>);
+one_schema!(DomainResponse, domain, views::DomainView<'static>);
+
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    paths(
+        list_domains, create_domain, get_domain, update_domain, delete_domain,
+        list_projects, create_project, get_project, update_project, get_project_extended, set_project_status,
+        list_users, create_user, get_user, update_user, delete_user, change_password, user_groups, user_projects,
+        create_user_extended, get_user_extended, update_user_extended, update_own_info,
+        list_groups, create_group, get_group, update_group, delete_group, group_users,
+        add_member, check_member, remove_member,
+    ),
+    tags(
+        (name = "accounts", description = "Domains: the accounts that hold users, groups, projects and agencies."),
+        (name = "projects", description = "Projects of an account, and their status."),
+        (name = "users", description = "Local users (Keystone and IAM forms) and the federated users signed in through a provider."),
+        (name = "groups", description = "Groups and their members."),
+    ),
+)]
+pub(super) struct Doc;

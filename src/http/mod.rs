@@ -25,26 +25,13 @@ mod websso;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post, put};
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::timeout::TimeoutLayer;
 
 use crate::model::{ActorKind, TargetKind};
 use crate::service::Services;
-use crate::service::admin::GrantOp;
-use extract::Caller;
-
-fn membership_routes() -> axum::routing::MethodRouter<Arc<Services>> {
-    let handler = |op: GrantOp| {
-        move |State(s): State<crate::service::Accounts>, Caller(c): Caller, Path((g, u)): Path<(String, String)>| {
-            identity::membership(s, c, g, u, op)
-        }
-    };
-    put(handler(GrantOp::Create))
-        .head(handler(GrantOp::Check))
-        .delete(handler(GrantOp::Delete))
-}
 
 /// Handlers take the use-case service of their area (`State<Sts>`, ...), each a handle on
 /// the router's shared core.
@@ -129,7 +116,12 @@ pub fn router(services: Arc<Services>) -> Router {
                 .delete(identity::delete_group),
         )
         .route("/v3/groups/{id}/users", get(identity::group_users))
-        .route("/v3/groups/{group_id}/users/{user_id}", membership_routes())
+        .route(
+            "/v3/groups/{group_id}/users/{user_id}",
+            put(identity::add_member)
+                .head(identity::check_member)
+                .delete(identity::remove_member),
+        )
         // roles and grants
         .route("/v3/roles", get(roles::list_roles))
         .route("/v3/roles/{id}", get(roles::get_role))

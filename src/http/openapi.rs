@@ -52,7 +52,13 @@ pub fn document() -> &'static utoipa::openapi::OpenApi {
         for part in parts {
             doc.merge(part);
         }
-        for rule in [&Aliases as &dyn Modify, &PathParameters, &ErrorBodies, &Credentials] {
+        for rule in [
+            &super::roles::GrantRoutes as &dyn Modify,
+            &Aliases,
+            &PathParameters,
+            &ErrorBodies,
+            &Credentials,
+        ] {
             rule.modify(&mut doc);
         }
         doc
@@ -70,6 +76,10 @@ fn parts() -> Vec<utoipa::openapi::OpenApi> {
         super::sts::Doc::openapi(),
         super::federated_auth::Doc::openapi(),
         super::websso::Doc::openapi(),
+        super::identity::Doc::openapi(),
+        super::roles::Doc::openapi(),
+        super::agencies::Doc::openapi(),
+        super::credentials::Doc::openapi(),
     ]
 }
 

@@ -104,14 +104,15 @@ pub struct NewCredential {
 }
 
 /// The `credential` object of create and update bodies. Unknown fields are ignored.
-#[derive(Debug, Deserialize, Default)]
+#[derive(Debug, Deserialize, Default, utoipa::ToSchema)]
 pub struct CredentialInput {
     pub user_id: Option<String>,
     pub description: Option<String>,
     pub status: Option<String>,
 }
 
-#[derive(Debug, Deserialize, Default)]
+#[derive(Debug, Deserialize, Default, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct CredentialListQuery {
     pub user_id: Option<String>,
 }

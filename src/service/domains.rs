@@ -17,7 +17,7 @@ use crate::model::{AgencyFilter, Domain, UserFilter};
 use crate::store::StoreError;
 
 /// The body of `POST /v3/domains` and `PATCH /v3/domains/{id}` (`{"domain": {...}}`).
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 pub struct DomainInput {
     pub name: Option<String>,
     pub description: Option<String>,

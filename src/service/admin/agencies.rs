@@ -7,17 +7,36 @@ use super::super::{Accounts, AuthContext, Error, Result, new_id};
 use crate::audit::{Action, Resource};
 use crate::model::*;
 
-#[derive(Debug, Deserialize, Default)]
+#[derive(Debug, Deserialize, Default, utoipa::ToSchema)]
 pub struct AgencyInput {
     pub name: Option<String>,
     pub domain_id: Option<String>,
     pub trust_domain_id: Option<String>,
     pub trust_domain_name: Option<String>,
     pub description: Option<String>,
+    /// `FOREVER` (the default), `ONEDAY`, or a number of days (1 to 36500) as text or integer.
+    #[schema(value_type = Option<AgencyDuration>)]
     pub duration: Option<serde_json::Value>,
 }
 
-#[derive(Debug, Deserialize, Default)]
+/// The document's name for `agency.duration`, which arrives as text or as a number.
+pub struct AgencyDuration;
+
+impl utoipa::PartialSchema for AgencyDuration {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::{ObjectBuilder, OneOfBuilder, Type};
+        OneOfBuilder::new()
+            .item(ObjectBuilder::new().schema_type(Type::String))
+            .item(ObjectBuilder::new().schema_type(Type::Integer))
+            .description(Some("`FOREVER`, `ONEDAY`, or a number of days from 1 to 36500."))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for AgencyDuration {}
+
+#[derive(Debug, Deserialize, Default, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct AgencyListQuery {
     pub domain_id: Option<String>,
     pub name: Option<String>,

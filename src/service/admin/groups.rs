@@ -8,7 +8,8 @@ use super::*;
 use crate::audit::{Action, Resource};
 use crate::model::*;
 
-#[derive(Debug, Deserialize, Default)]
+#[derive(Debug, Deserialize, Default, utoipa::ToSchema, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct GroupInput {
     pub name: Option<String>,
     pub description: Option<String>,

@@ -23,8 +23,9 @@ use super::{AuthContext, Error, Result, Services};
 use crate::model::*;
 
 /// A password as it arrives: never printed.
-#[derive(Deserialize, Clone, Default)]
+#[derive(Deserialize, Clone, Default, utoipa::ToSchema)]
 #[serde(transparent)]
+#[schema(value_type = String, format = Password)]
 pub struct Secret(pub String);
 
 impl std::fmt::Debug for Secret {

@@ -7,7 +7,7 @@ use super::super::{Accounts, AuthContext, Error, Result, new_id};
 use crate::audit::{Action, Resource};
 use crate::model::*;
 
-#[derive(Debug, Deserialize, Default)]
+#[derive(Debug, Deserialize, Default, utoipa::ToSchema)]
 pub struct ProjectInput {
     pub name: Option<String>,
     pub description: Option<String>,
@@ -16,7 +16,8 @@ pub struct ProjectInput {
     pub enabled: Option<bool>,
 }
 
-#[derive(Debug, Deserialize, Default)]
+#[derive(Debug, Deserialize, Default, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ProjectListQuery {
     pub domain_id: Option<String>,
     pub name: Option<String>,

@@ -11,7 +11,7 @@ use crate::store::StoreError;
 
 /// User fields accepted by create and update, Keystone and OS-USER alike. Unknown fields are
 /// ignored, as Keystone does.
-#[derive(Debug, Deserialize, Default)]
+#[derive(Debug, Deserialize, Default, utoipa::ToSchema)]
 pub struct UserInput {
     pub name: Option<String>,
     pub domain_id: Option<String>,
@@ -30,7 +30,8 @@ pub struct UserInput {
     pub display_name: Option<String>,
 }
 
-#[derive(Debug, Deserialize, Default)]
+#[derive(Debug, Deserialize, Default, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct UserListQuery {
     pub domain_id: Option<String>,
     /// Keystone's filter for federated users of one identity provider.
@@ -381,7 +382,7 @@ fn apply_user_input(user: &mut User, input: &UserInput) -> Result<Option<NewPass
 }
 
 /// PUT /v3.0/OS-USER/users/{id}/info: what users may change about themselves.
-#[derive(Debug, Deserialize, Default)]
+#[derive(Debug, Deserialize, Default, utoipa::ToSchema)]
 pub struct OwnInfoInput {
     pub email: Option<String>,
     /// `<country code>-<number>`, e.g. `0086-123456789`.
