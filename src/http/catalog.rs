@@ -72,9 +72,8 @@ pub struct VersionBody {
     pub version: VersionView,
 }
 
-/// Version discovery: the one version, v3.
-#[utoipa::path(get, path = "/", tag = "versions",
-    responses((status = 300, description = "The versions this API offers.", body = Versions)))]
+/// Version discovery: the one version, v3. Served at `GET /` by `alibaba::root_get`, which
+/// the document describes.
 pub async fn versions(State(s): State<Arc<Services>>) -> (StatusCode, Json<Versions>) {
     (
         StatusCode::MULTIPLE_CHOICES,
@@ -264,7 +263,7 @@ one_schema!(RegionBody, region, views::RegionView<'static>);
 
 #[derive(OpenApi)]
 #[openapi(paths(
-    versions, version, metrics, healthz, readyz, services, service, endpoints, endpoint, regions, region
+    version, metrics, healthz, readyz, services, service, endpoints, endpoint, regions, region
 ))]
 pub(super) struct Doc;
 

@@ -13,7 +13,7 @@ use axum::response::IntoResponse;
 use utoipa::openapi::path::{Operation, ParameterBuilder, ParameterIn, PathItem};
 use utoipa::openapi::response::ResponseBuilder;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityScheme};
-use utoipa::openapi::{ContentBuilder, ObjectBuilder, Ref, RefOr, Required, Type};
+use utoipa::openapi::{ContentBuilder, ObjectBuilder, OneOfBuilder, Ref, RefOr, Required, Type};
 use utoipa::{Modify, OpenApi};
 
 use super::error::Shape;
@@ -80,6 +80,8 @@ fn parts() -> Vec<utoipa::openapi::OpenApi> {
         super::roles::Doc::openapi(),
         super::agencies::Doc::openapi(),
         super::credentials::Doc::openapi(),
+        super::alibaba::Doc::openapi(),
+        super::baidu::Doc::openapi(),
     ]
 }
 
@@ -186,6 +188,14 @@ impl Modify for ErrorBodies {
                 Shape::Alibaba => ("application/json", Ref::from_schema_name("AlibabaErrorBody").into()),
                 Shape::Baidu => ("application/json", Ref::from_schema_name("BaiduErrorBody").into()),
                 Shape::Page => ("text/html", ObjectBuilder::new().schema_type(Type::String).into()),
+            };
+            // Alibaba's body only where the request names an action (`alibaba::is_rpc`): `/` is
+            // also version discovery, and a call naming no action is answered in Keystone's.
+            let schema = if path == "/" {
+                let keystone = Ref::from_schema_name("KeystoneErrorBody");
+                OneOfBuilder::new().item(schema).item(keystone).into()
+            } else {
+                schema
             };
             let response = ResponseBuilder::new()
                 .description("An error: the status says which (400 bad input, 401 not authenticated, 403 not allowed, 404, 409, 413, 429 and 503 with Retry-After).")

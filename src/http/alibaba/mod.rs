@@ -12,6 +12,7 @@
 //! Nothing here decides: every rule, check and write is the use case's, reached through the
 //! same service functions the Huawei API calls.
 
+mod doc;
 mod ims;
 mod sso;
 mod sts;
@@ -31,6 +32,7 @@ use super::extract::header_text;
 use super::middleware::RequestId;
 use crate::service::sts::{ScopeHint, SignatureScheme, SignedOutcome};
 use crate::service::{AuthContext, Error, Services, now_ms};
+use doc::FormIsOptional;
 
 pub const IMS_VERSION: &str = "2019-08-15";
 pub const STS_VERSION: &str = "2015-04-01";
@@ -48,7 +50,17 @@ fn query_value<'q>(query: Option<&'q str>, name: &str) -> Option<&'q str> {
         .find_map(|pair| pair.strip_prefix(name).and_then(|rest| rest.strip_prefix('=')))
 }
 
-/// `GET /`: an RPC call, or Keystone's version discovery.
+/// Version discovery; with an action named, an Alibaba Cloud RPC call.
+///
+/// Without `x-acs-action` or `Action`, Keystone's version discovery: the one version, v3.
+/// With one, the RPC call `POST /` makes, its parameters in the query.
+#[utoipa::path(get, path = "/", tag = "versions", operation_id = "versions",
+    params(doc::CallParams),
+    responses(
+        (status = 300, description = "The versions this API offers (no action named).", body = super::catalog::Versions),
+        (status = 200, description = "The action's answer (an action named).", body = doc::Answer),
+    ),
+    security((), ("signature" = [])))]
 pub async fn root_get(State(core): State<Arc<Services>>, req: Request) -> Response {
     if is_rpc(req.uri().path(), req.uri().query(), req.headers()) {
         return call(State(core), req).await;
@@ -56,7 +68,19 @@ pub async fn root_get(State(core): State<Arc<Services>>, req: Request) -> Respon
     super::catalog::versions(State(core)).await.into_response()
 }
 
-/// `POST /`: an RPC call.
+/// An Alibaba Cloud RPC call: IMS (2019-08-15) or STS (2015-04-01).
+///
+/// The action is named by `x-acs-action` or `Action`, its API version by `x-acs-version` or
+/// `Version`: one of each pair is required, and both must agree when given. Parameters come
+/// from the query and the form body, each name once. IMS actions and `GetCallerIdentity` and
+/// `AssumeRole` need an ACS3-HMAC-SHA256 signature; `AssumeRoleWithOIDC` and
+/// `AssumeRoleWithSAML` prove themselves with their token or assertion.
+#[utoipa::path(post, path = "/", tag = "alibaba", operation_id = "alibaba_rpc",
+    params(doc::CallParams),
+    request_body(content = doc::Parameters, content_type = "application/x-www-form-urlencoded",
+        description = "The action's parameters, here or in the query."),
+    responses((status = 200, description = "The action's answer, with `RequestId`.", body = doc::Answer)),
+    security((), ("signature" = [])))]
 pub async fn call(State(core): State<Arc<Services>>, req: Request) -> Response {
     let request_id = req
         .extensions()
@@ -180,6 +204,17 @@ const fn sts(name: &'static str, iam: &'static [&'static str]) -> Action {
         iam,
     }
 }
+
+/// The RPC endpoint in the API document (`GET /` and `POST /`).
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    paths(root_get, call),
+    components(schemas(doc::Parameters)),
+    modifiers(&FormIsOptional),
+    tags((name = "alibaba", description = "Alibaba Cloud's RPC endpoint: RAM (IMS) and STS actions as the \
+        official SDKs call them, signed ACS3-HMAC-SHA256, errors as `{\"RequestId\",\"HostId\",\"Code\",\"Message\"}`.")),
+)]
+pub(super) struct Doc;
 
 pub(super) const ACTIONS: &[Action] = &[
     ims("CreateUser", &["iam:users:createUser"]),

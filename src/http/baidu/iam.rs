@@ -35,32 +35,85 @@ fn no_content() -> Answer {
 }
 
 /// `{"name","description"}` of users and groups.
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, utoipa::ToSchema)]
+#[schema(as = BaiduNamed)]
 pub struct Named {
     name: Option<String>,
     description: Option<String>,
 }
 
 /// `LoginProfile` as a request.
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(as = BaiduLoginProfileBody)]
 pub struct LoginProfileBody {
+    /// A new password; absent, the user keeps the one it has.
+    #[schema(value_type = Option<String>, format = Password)]
     password: Option<Secret>,
     need_reset_password: Option<bool>,
+    /// Not offered: `true` is refused.
     enabled_login_mfa: Option<bool>,
+    /// Not offered: a value is refused.
     login_mfa_type: Option<String>,
+    /// Not offered: a value is refused.
     third_party_type: Option<String>,
+    /// Not offered: a value is refused.
     third_party_account: Option<String>,
 }
 
-#[derive(Deserialize, Default)]
+/// `{"password"}`: an admin sets a user's password.
+#[derive(Deserialize, Default, utoipa::ToSchema)]
+#[schema(as = BaiduPasswordBody)]
 pub struct PasswordBody {
+    /// Absent, nothing changes.
+    #[schema(value_type = Option<String>, format = Password)]
     password: Option<Secret>,
+}
+
+/// `{"users": [...]}`, as the list handlers build it.
+#[derive(utoipa::ToSchema)]
+#[schema(as = BaiduUserList)]
+#[allow(dead_code)]
+pub struct UserList {
+    users: Vec<UserModel>,
+}
+
+/// `{"groups": [...]}`, as the list handlers build it.
+#[derive(utoipa::ToSchema)]
+#[schema(as = BaiduGroupList)]
+#[allow(dead_code)]
+pub struct GroupList {
+    groups: Vec<GroupModel>,
+}
+
+/// `{"accessKeys": [...]}`, without secrets.
+#[derive(utoipa::ToSchema)]
+#[schema(as = BaiduAccessKeyList)]
+#[allow(dead_code)]
+pub struct AccessKeyList {
+    #[schema(rename = "accessKeys")]
+    access_keys: Vec<AccessKeyModel>,
+}
+
+/// `{"accessKeyId","lastUsedTime"}`, as `access_key_last_used` builds it.
+#[derive(utoipa::ToSchema)]
+#[schema(as = BaiduAccessKeyLastUsed)]
+#[allow(dead_code)]
+pub struct AccessKeyLastUsed {
+    #[schema(rename = "accessKeyId")]
+    access_key_id: String,
+    /// `2024-10-25T08:27:43.000Z`; `""` if never used.
+    #[schema(rename = "lastUsedTime")]
+    last_used_time: String,
 }
 
 // ---- users ----
 
-/// POST /v1/user.
+/// Creates a user in the caller's account.
+#[utoipa::path(post, path = "/v1/user", tag = "baidu", operation_id = "baidu_create_user",
+    request_body(content = Named, description = "The user: `name` required."),
+    responses((status = 201, description = "The user.", body = UserModel)),
+    security(("signature" = [])))]
 pub async fn create_user(account: Account, Body(body): Body<Named>) -> Answer {
     let input = UserInput {
         name: Some(required(body.name, "name")?),
@@ -72,13 +125,20 @@ pub async fn create_user(account: Account, Body(body): Body<Named>) -> Answer {
     answer(StatusCode::CREATED, UserModel::of(&user))
 }
 
-/// GET /v1/user/{userName}.
+/// A user of the caller's account, by name.
+#[utoipa::path(get, path = "/v1/user/{userName}", tag = "baidu", operation_id = "baidu_get_user",
+    responses((status = 200, description = "The user.", body = UserModel)),
+    security(("signature" = [])))]
 pub async fn get_user(account: Account, Path(name): Path<String>) -> Answer {
     let user = account.user_named(&name).await?;
     answer(StatusCode::OK, UserModel::of(&user))
 }
 
-/// PUT /v1/user/{userName}: a new name, a new description.
+/// Renames a user or changes its description.
+#[utoipa::path(put, path = "/v1/user/{userName}", tag = "baidu", operation_id = "baidu_update_user",
+    request_body(content = Named, description = "What changes."),
+    responses((status = 200, description = "The user.", body = UserModel)),
+    security(("signature" = [])))]
 pub async fn update_user(account: Account, Path(name): Path<String>, Body(body): Body<Named>) -> Answer {
     let user = account.user_named(&name).await?;
     let input = UserInput {
@@ -93,15 +153,23 @@ pub async fn update_user(account: Account, Path(name): Path<String>, Body(body):
     answer(StatusCode::OK, UserModel::of(&user))
 }
 
-/// DELETE /v1/user/{userName}. Its memberships and keys go with it (Baidu refuses until they
-/// are removed; fedgate's users are deleted as Keystone's are).
+/// Deletes a user.
+///
+/// Its memberships and keys go with it (Baidu refuses until they are removed; fedgate's users
+/// are deleted as Keystone's are).
+#[utoipa::path(delete, path = "/v1/user/{userName}", tag = "baidu", operation_id = "baidu_delete_user",
+    responses((status = 204, description = "Deleted.")),
+    security(("signature" = [])))]
 pub async fn delete_user(account: Account, Path(name): Path<String>) -> Answer {
     let user = account.user_named(&name).await?;
     account.accounts().delete_user(&account.ctx, &user.id, now_ms()).await?;
     no_content()
 }
 
-/// GET /v1/user.
+/// The users of the caller's account.
+#[utoipa::path(get, path = "/v1/user", tag = "baidu", operation_id = "baidu_list_users",
+    responses((status = 200, description = "The account's users.", body = UserList)),
+    security(("signature" = [])))]
 pub async fn list_users(account: Account) -> Answer {
     let query = UserListQuery {
         domain_id: Some(account.id().to_string()),
@@ -112,8 +180,14 @@ pub async fn list_users(account: Account) -> Answer {
     answer(StatusCode::OK, json!({ "users": users }))
 }
 
-/// PUT /v1/subUser/{userName}/update: an admin sets the user's password, leaving its console
-/// sign-in as it is.
+/// Sets a user's password.
+///
+/// An admin sets it, leaving the user's console sign-in as it is; without `password` the user
+/// is answered unchanged.
+#[utoipa::path(put, path = "/v1/subUser/{userName}/update", tag = "baidu", operation_id = "baidu_set_password",
+    request_body(content = PasswordBody, description = "The new password."),
+    responses((status = 200, description = "The user.", body = UserModel)),
+    security(("signature" = [])))]
 pub async fn set_password(account: Account, Path(name): Path<String>, Body(body): Body<PasswordBody>) -> Answer {
     let user = account.user_named(&name).await?;
     let Some(password) = body.password else {
@@ -157,8 +231,13 @@ fn unoffered(body: &LoginProfileBody) -> Result<(), Error> {
     Ok(())
 }
 
-/// PUT /v1/user/{userName}/loginProfile: console sign-in, with a new password or the one the
-/// user has.
+/// Turns on a user's console sign-in.
+///
+/// With a new password or the one the user has. MFA and third-party accounts are refused.
+#[utoipa::path(put, path = "/v1/user/{userName}/loginProfile", tag = "baidu", operation_id = "baidu_put_login_profile",
+    request_body(content = LoginProfileBody, description = "The login profile."),
+    responses((status = 200, description = "The login profile.", body = LoginProfile)),
+    security(("signature" = [])))]
 pub async fn put_login_profile(
     account: Account,
     Path(name): Path<String>,
@@ -178,13 +257,21 @@ pub async fn put_login_profile(
     answer(StatusCode::OK, login_profile_of(&user)?)
 }
 
-/// GET /v1/user/{userName}/loginProfile.
+/// A user's login profile (console sign-in).
+#[utoipa::path(get, path = "/v1/user/{userName}/loginProfile", tag = "baidu", operation_id = "baidu_get_login_profile",
+    responses((status = 200, description = "The login profile.", body = LoginProfile)),
+    security(("signature" = [])))]
 pub async fn get_login_profile(account: Account, Path(name): Path<String>) -> Answer {
     let user = account.user_named(&name).await?;
     answer(StatusCode::OK, login_profile_of(&user)?)
 }
 
-/// DELETE /v1/user/{userName}/loginProfile: the user keeps API access only.
+/// Turns off a user's console sign-in.
+///
+/// The user keeps API access only.
+#[utoipa::path(delete, path = "/v1/user/{userName}/loginProfile", tag = "baidu", operation_id = "baidu_delete_login_profile",
+    responses((status = 200, description = "Deleted: the user signs in to the API only.")),
+    security(("signature" = [])))]
 pub async fn delete_login_profile(account: Account, Path(name): Path<String>) -> Answer {
     let user = account.user_named(&name).await?;
     account
@@ -196,7 +283,10 @@ pub async fn delete_login_profile(account: Account, Path(name): Path<String>) ->
 
 // ---- access keys ----
 
-/// POST /v1/user/{userName}/accesskey.
+/// Creates an access key for a user.
+#[utoipa::path(post, path = "/v1/user/{userName}/accesskey", tag = "baidu", operation_id = "baidu_create_access_key",
+    responses((status = 201, description = "The key, with its secret (shown this once).", body = AccessKeyModel)),
+    security(("signature" = [])))]
 pub async fn create_access_key(account: Account, Path(name): Path<String>) -> Answer {
     let user = account.user_named(&name).await?;
     let input = CredentialInput {
@@ -211,7 +301,10 @@ pub async fn create_access_key(account: Account, Path(name): Path<String>) -> An
     )
 }
 
-/// GET /v1/user/{userName}/accesskey.
+/// A user's access keys.
+#[utoipa::path(get, path = "/v1/user/{userName}/accesskey", tag = "baidu", operation_id = "baidu_list_access_keys",
+    responses((status = 200, description = "The user's keys, without secrets.", body = AccessKeyList)),
+    security(("signature" = [])))]
 pub async fn list_access_keys(account: Account, Path(name): Path<String>) -> Answer {
     let user = account.user_named(&name).await?;
     let query = CredentialListQuery { user_id: Some(user.id) };
@@ -232,7 +325,14 @@ fn enable_or_disable(uri: &Uri) -> Result<bool, Error> {
     }
 }
 
-/// PUT /v1/user/{userName}/accesskey/{accessKeyId}?enable|?disable.
+/// Enables (`?enable`) or disables (`?disable`) an access key.
+#[utoipa::path(put, path = "/v1/user/{userName}/accesskey/{accessKeyId}", tag = "baidu", operation_id = "baidu_enable_access_key",
+    params(
+        ("enable" = Option<String>, Query, max_length = 0, description = "Enables the key: give exactly one of `enable` and `disable`, without a value."),
+        ("disable" = Option<String>, Query, max_length = 0, description = "Disables the key."),
+    ),
+    responses((status = 200, description = "The key.", body = AccessKeyModel)),
+    security(("signature" = [])))]
 pub async fn enable_access_key(account: Account, Path((name, access)): Path<(String, String)>, uri: Uri) -> Answer {
     let enable = enable_or_disable(&uri)?;
     let user = account.user_named(&name).await?;
@@ -248,7 +348,10 @@ pub async fn enable_access_key(account: Account, Path((name, access)): Path<(Str
     answer(StatusCode::OK, AccessKeyModel::of(&key, None))
 }
 
-/// DELETE /v1/user/{userName}/accesskey/{accessKeyId}.
+/// Deletes an access key.
+#[utoipa::path(delete, path = "/v1/user/{userName}/accesskey/{accessKeyId}", tag = "baidu", operation_id = "baidu_delete_access_key",
+    responses((status = 204, description = "Deleted.")),
+    security(("signature" = [])))]
 pub async fn delete_access_key(account: Account, Path((name, access)): Path<(String, String)>) -> Answer {
     let user = account.user_named(&name).await?;
     let key = account.key_of(&user, &access).await?;
@@ -259,8 +362,13 @@ pub async fn delete_access_key(account: Account, Path((name, access)): Path<(Str
     no_content()
 }
 
-/// GET /v1/accesskey/{accessKeyId}/lastusedtime: a key of the caller's account (its owner's
-/// or, for an admin, any user's); never used is `""`.
+/// When an access key was last used.
+///
+/// A key of the caller's account (its owner's or, for an admin, any user's); never used is
+/// `""`.
+#[utoipa::path(get, path = "/v1/accesskey/{accessKeyId}/lastusedtime", tag = "baidu", operation_id = "baidu_access_key_last_used",
+    responses((status = 200, description = "When the key was last used.", body = AccessKeyLastUsed)),
+    security(("signature" = [])))]
 pub async fn access_key_last_used(account: Account, Path(access): Path<String>) -> Answer {
     let key = account.credential(&access).await?;
     let owner = account.accounts().get_user(&account.ctx, &key.user_id).await?;
@@ -276,7 +384,11 @@ pub async fn access_key_last_used(account: Account, Path(access): Path<String>) 
 
 // ---- groups ----
 
-/// POST /v1/group.
+/// Creates a group in the caller's account.
+#[utoipa::path(post, path = "/v1/group", tag = "baidu", operation_id = "baidu_create_group",
+    request_body(content = Named, description = "The group: `name` required."),
+    responses((status = 201, description = "The group.", body = GroupModel)),
+    security(("signature" = [])))]
 pub async fn create_group(account: Account, Body(body): Body<Named>) -> Answer {
     let input = GroupInput {
         name: Some(required(body.name, "name")?),
@@ -288,13 +400,20 @@ pub async fn create_group(account: Account, Body(body): Body<Named>) -> Answer {
     answer(StatusCode::CREATED, GroupModel::of(&group))
 }
 
-/// GET /v1/group/{groupName}.
+/// A group of the caller's account, by name.
+#[utoipa::path(get, path = "/v1/group/{groupName}", tag = "baidu", operation_id = "baidu_get_group",
+    responses((status = 200, description = "The group.", body = GroupModel)),
+    security(("signature" = [])))]
 pub async fn get_group(account: Account, Path(name): Path<String>) -> Answer {
     let group = account.group_named(&name).await?;
     answer(StatusCode::OK, GroupModel::of(&group))
 }
 
-/// PUT /v1/group/{groupName}.
+/// Renames a group or changes its description.
+#[utoipa::path(put, path = "/v1/group/{groupName}", tag = "baidu", operation_id = "baidu_update_group",
+    request_body(content = Named, description = "What changes."),
+    responses((status = 200, description = "The group.", body = GroupModel)),
+    security(("signature" = [])))]
 pub async fn update_group(account: Account, Path(name): Path<String>, Body(body): Body<Named>) -> Answer {
     let group = account.group_named(&name).await?;
     let input = GroupInput {
@@ -307,14 +426,20 @@ pub async fn update_group(account: Account, Path(name): Path<String>, Body(body)
     answer(StatusCode::OK, GroupModel::of(&group))
 }
 
-/// DELETE /v1/group/{groupName}.
+/// Deletes a group.
+#[utoipa::path(delete, path = "/v1/group/{groupName}", tag = "baidu", operation_id = "baidu_delete_group",
+    responses((status = 204, description = "Deleted.")),
+    security(("signature" = [])))]
 pub async fn delete_group(account: Account, Path(name): Path<String>) -> Answer {
     let group = account.group_named(&name).await?;
     account.accounts().delete_group(&account.ctx, &group.id).await?;
     no_content()
 }
 
-/// GET /v1/group.
+/// The groups of the caller's account.
+#[utoipa::path(get, path = "/v1/group", tag = "baidu", operation_id = "baidu_list_groups",
+    responses((status = 200, description = "The account's groups.", body = GroupList)),
+    security(("signature" = [])))]
 pub async fn list_groups(account: Account) -> Answer {
     let query = GroupInput {
         domain_id: Some(account.id().to_string()),
@@ -334,19 +459,28 @@ async fn membership(account: &Account, group: &str, user: &str, op: GrantOp) -> 
         .await
 }
 
-/// PUT /v1/group/{groupName}/user/{userName}.
+/// Adds a user to a group.
+#[utoipa::path(put, path = "/v1/group/{groupName}/user/{userName}", tag = "baidu", operation_id = "baidu_add_member",
+    responses((status = 200, description = "The user is a member.")),
+    security(("signature" = [])))]
 pub async fn add_member(account: Account, Path((group, user)): Path<(String, String)>) -> Answer {
     membership(&account, &group, &user, GrantOp::Create).await?;
     Ok(StatusCode::OK.into_response())
 }
 
-/// DELETE /v1/group/{groupName}/user/{userName}.
+/// Removes a user from a group.
+#[utoipa::path(delete, path = "/v1/group/{groupName}/user/{userName}", tag = "baidu", operation_id = "baidu_remove_member",
+    responses((status = 204, description = "The user is no longer a member.")),
+    security(("signature" = [])))]
 pub async fn remove_member(account: Account, Path((group, user)): Path<(String, String)>) -> Answer {
     membership(&account, &group, &user, GrantOp::Delete).await?;
     no_content()
 }
 
-/// GET /v1/group/{groupName}/user.
+/// The users in a group.
+#[utoipa::path(get, path = "/v1/group/{groupName}/user", tag = "baidu", operation_id = "baidu_group_members",
+    responses((status = 200, description = "The group's members.", body = UserList)),
+    security(("signature" = [])))]
 pub async fn group_members(account: Account, Path(name): Path<String>) -> Answer {
     let group = account.group_named(&name).await?;
     let users = account.accounts().group_members(&account.ctx, &group.id).await?;
@@ -354,7 +488,10 @@ pub async fn group_members(account: Account, Path(name): Path<String>) -> Answer
     answer(StatusCode::OK, json!({ "users": users }))
 }
 
-/// GET /v1/user/{userName}/group.
+/// The groups a user is in.
+#[utoipa::path(get, path = "/v1/user/{userName}/group", tag = "baidu", operation_id = "baidu_groups_of_user",
+    responses((status = 200, description = "The user's groups.", body = GroupList)),
+    security(("signature" = [])))]
 pub async fn groups_of_user(account: Account, Path(name): Path<String>) -> Answer {
     let user = account.user_named(&name).await?;
     let groups = account.accounts().groups_of_user(&account.ctx, &user.id).await?;

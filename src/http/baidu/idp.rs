@@ -23,11 +23,15 @@ use crate::service::{Error, now_ms};
 type Answer = Result<Response, ApiError>;
 
 /// `UpdateSubUserIdpRequest`: R002 names no fields; these are the query answer's own.
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(as = BaiduIdpBody)]
 pub struct IdpBody {
+    /// The identity provider's SAML metadata document, in base64.
     encode_metadata: Option<String>,
+    /// The domain of the users' names (`<user>@<domain>`).
     auxiliary_domain: Option<String>,
+    /// The metadata file's name, kept as the provider's description.
     file_name: Option<String>,
 }
 
@@ -88,7 +92,10 @@ impl Account {
     }
 }
 
-/// GET /v1/subUser/idp/query.
+/// The account's IAM-user federation.
+#[utoipa::path(get, path = "/v1/subUser/idp/query", tag = "baidu", operation_id = "baidu_idp_query",
+    responses((status = 200, description = "The federation.", body = Idp)),
+    security(("signature" = [])))]
 pub async fn query(account: Account) -> Answer {
     for action in ["getIDPMetadata", "getMapping"] {
         account.check_also(&format!("iam:identityProviders:{action}"))?;
@@ -96,7 +103,13 @@ pub async fn query(account: Account) -> Answer {
     answer(account.required_user_sso().await?)
 }
 
-/// POST /v1/subUser/idp/update: configures the federation, or changes what the body names.
+/// Configures the account's IAM-user federation, or changes what the body names.
+///
+/// A new configuration needs `encodeMetadata` and `auxiliaryDomain`, and starts disabled.
+#[utoipa::path(post, path = "/v1/subUser/idp/update", tag = "baidu", operation_id = "baidu_idp_update",
+    request_body(content = IdpBody, description = "What to set."),
+    responses((status = 200, description = "The federation.", body = Idp)),
+    security(("signature" = [])))]
 pub async fn update(account: Account, Body(body): Body<IdpBody>) -> Answer {
     let fed = account.federation();
     let creating = fed.user_sso(&account.ctx).await?.is_none();
@@ -146,7 +159,11 @@ pub async fn update(account: Account, Body(body): Body<IdpBody>) -> Answer {
     answer(fed.set_user_sso(&account.ctx, input, now_ms()).await?)
 }
 
-/// POST /v1/subUser/idp/updateStatus?status=enable|disable.
+/// Enables or disables the account's IAM-user federation.
+#[utoipa::path(post, path = "/v1/subUser/idp/updateStatus", tag = "baidu", operation_id = "baidu_idp_update_status",
+    params(("status" = String, Query, pattern = "^(enable|disable)$", description = "`enable` or `disable`.")),
+    responses((status = 200, description = "The federation.", body = Idp)),
+    security(("signature" = [])))]
 pub async fn update_status(account: Account, uri: Uri) -> Answer {
     let enabled = match super::query_value(&uri, "status")?.as_deref() {
         None => return Err(Error::MissingField { field: "status".into() }.into()),
@@ -162,8 +179,13 @@ pub async fn update_status(account: Account, uri: Uri) -> Answer {
     answer(account.federation().set_user_sso(&account.ctx, input, now_ms()).await?)
 }
 
-/// POST /v1/subUser/idp/delete: the provider, its protocol and metadata, and the mapping made
-/// for it; tokens it signed in are revoked.
+/// Deletes the account's IAM-user federation.
+///
+/// The provider, its protocol and metadata, and the mapping made for it; tokens it signed in
+/// are revoked.
+#[utoipa::path(post, path = "/v1/subUser/idp/delete", tag = "baidu", operation_id = "baidu_idp_delete",
+    responses((status = 200, description = "Deleted.")),
+    security(("signature" = [])))]
 pub async fn delete(account: Account) -> Answer {
     account.check_also("iam:identityProviders:deleteMapping")?;
     account.federation().delete_user_sso(&account.ctx, now_ms()).await?;

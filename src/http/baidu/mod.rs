@@ -194,3 +194,57 @@ where
 fn required<T>(value: Option<T>, field: &str) -> Result<T, Error> {
     value.ok_or_else(|| Error::MissingField { field: field.into() })
 }
+
+/// The dialect's operations in the API document.
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    paths(
+        iam::create_user,
+        iam::get_user,
+        iam::update_user,
+        iam::delete_user,
+        iam::list_users,
+        iam::set_password,
+        iam::put_login_profile,
+        iam::get_login_profile,
+        iam::delete_login_profile,
+        iam::create_access_key,
+        iam::list_access_keys,
+        iam::enable_access_key,
+        iam::delete_access_key,
+        iam::access_key_last_used,
+        iam::create_group,
+        iam::get_group,
+        iam::update_group,
+        iam::delete_group,
+        iam::list_groups,
+        iam::add_member,
+        iam::remove_member,
+        iam::group_members,
+        iam::groups_of_user,
+        idp::query,
+        idp::update,
+        idp::update_status,
+        idp::delete,
+        sts::session_token,
+    ),
+    modifiers(&BodiesAreOptional),
+    tags((name = "baidu", description = "Baidu Cloud's IAM and STS (`/v1`), as bce SDKs call them: signed \
+        bce-auth-v1, camelCase bodies, errors as `{\"requestId\",\"code\",\"message\"}`.")),
+)]
+pub(super) struct Doc;
+
+/// A body the SDK leaves empty reads as `{}` (`Body`): no operation here requires one.
+struct BodiesAreOptional;
+
+impl utoipa::Modify for BodiesAreOptional {
+    fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
+        for item in doc.paths.paths.values_mut() {
+            for op in [&mut item.post, &mut item.put].into_iter().flatten() {
+                if let Some(body) = op.request_body.as_mut() {
+                    body.required = Some(utoipa::openapi::Required::False);
+                }
+            }
+        }
+    }
+}

@@ -26,7 +26,48 @@ use crate::service::{Error, now_ms};
 /// Baidu's default session: 12 hours (bce-sdk-go's `DEFAULT_DURATION_SECONDS`).
 const DEFAULT_DURATION_SECS: i64 = 43_200;
 
-/// POST /v1/sessionToken.
+/// An ACL as `session_token` reads it (`acl_policy` checks it by hand, naming the entry at
+/// fault). `{}`, or no body, asks for none.
+#[derive(serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[schema(as = BaiduAcl)]
+#[allow(dead_code)]
+pub struct Acl {
+    id: Option<String>,
+    /// Required unless the body is `{}`.
+    #[schema(min_items = 1)]
+    access_control_list: Option<Vec<AclEntry>>,
+}
+
+/// One entry: a session policy statement.
+#[derive(serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(as = BaiduAclEntry)]
+#[allow(dead_code)]
+pub struct AclEntry {
+    eid: Option<String>,
+    /// `bce:iam`: this service is IAM only.
+    service: String,
+    /// `*`: IAM is global.
+    region: Option<String>,
+    /// `Allow` or `Deny` (any case).
+    effect: String,
+    /// `iam:<resource>:<verb>` actions (wildcards allowed), `READ`, `LIST` or `FULL_CONTROL`.
+    #[schema(min_items = 1)]
+    permission: Vec<String>,
+    /// `["*"]`: narrower resources cannot be enforced here.
+    resource: Option<Vec<String>>,
+}
+
+/// Issues a temporary credential derived from the signing caller (`GetSessionToken`).
+///
+/// An ACL in the body narrows what it may do.
+#[utoipa::path(post, path = "/v1/sessionToken", tag = "baidu", operation_id = "baidu_session_token",
+    params(("durationSeconds" = Option<i64>, Query,
+        description = "The credential's lifetime: fedgate's range for temporary credentials (900 to 86400 seconds), 43200 by default.")),
+    request_body(content = Option<Acl>, description = "The ACL, or nothing."),
+    responses((status = 201, description = "The temporary credential.", body = SessionToken)),
+    security(("signature" = [])))]
 pub async fn session_token(account: Account, uri: Uri, Body(acl): Body<Option<Value>>) -> Result<Response, ApiError> {
     let duration = duration(&uri)?;
     let policy = acl.as_ref().map(acl_policy).transpose()?.flatten();

@@ -119,6 +119,7 @@ impl RamGroup {
 
 #[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "PascalCase")]
+#[schema(as = AlibabaAccessKey)]
 pub struct AccessKey {
     pub access_key_id: String,
     /// Only in `CreateAccessKey`'s answer.
@@ -142,6 +143,7 @@ impl AccessKey {
 /// STS `Credentials`.
 #[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "PascalCase")]
+#[schema(as = AlibabaCredentials)]
 pub struct Credentials {
     pub access_key_id: String,
     pub access_key_secret: String,

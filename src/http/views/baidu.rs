@@ -97,6 +97,7 @@ impl AccessKeyModel {
 /// `LoginProfile`: console sign-in; MFA and third-party accounts are not offered.
 #[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(as = BaiduLoginProfile)]
 pub struct LoginProfile {
     pub enabled_login: bool,
     pub enabled_login_mfa: bool,
@@ -106,12 +107,14 @@ pub struct LoginProfile {
 /// `Idp`: the account's IAM-user federation.
 #[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(as = BaiduIdp)]
 pub struct Idp {
     pub auxiliary_domain: String,
     pub create_time: String,
     pub domain_id: String,
     pub encode_metadata: String,
     pub file_name: String,
+    /// `enable` or `disable`.
     pub status: &'static str,
     pub update_time: String,
 }
@@ -119,6 +122,7 @@ pub struct Idp {
 /// STS `GetSessionToken`'s answer, as bce-python-sdk and bce-sdk-go read it.
 #[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(as = BaiduSessionToken)]
 pub struct SessionToken {
     pub access_key_id: String,
     pub create_time: String,
