@@ -47,10 +47,15 @@ call("PUT", f"/v3/OS-FEDERATION/identity_providers/{idp}/protocols/saml",
 agency = call("POST", "/v3.0/OS-AGENCY/agencies", {"agency": {
     "name": "contract-agency", "domain_id": admin_domain, "trust_domain_name": "contract-acme",
     "duration": "ONEDAY"}})["agency"]["id"]
-access = call("POST", "/v3.0/OS-CREDENTIAL/credentials",
-              {"credential": {"user_id": me["user"]["id"], "description": "contract"}})["credential"]["access"]
+key = call("POST", "/v3.0/OS-CREDENTIAL/credentials",
+           {"credential": {"user_id": me["user"]["id"], "description": "contract"}})["credential"]
+access = key["access"]
+# A second key, for `bce_auth.py` to sign Baidu's routes with: the routes may disable or
+# delete the first one.
+signing = call("POST", "/v3.0/OS-CREDENTIAL/credentials",
+               {"credential": {"user_id": me["user"]["id"], "description": "contract signer"}})["credential"]
 # The catalog is configuration: pinned when the server has one.
-catalog = {key: [item["id"] for item in call("GET", f"/v3/{key}")[key]] for key in ("services", "endpoints", "regions")}
+catalog = {name: [item["id"] for item in call("GET", f"/v3/{name}")[name]] for name in ("services", "endpoints", "regions")}
 
 # (path regex, parameters): the first pattern a route matches pins its parameters.
 pins = [
@@ -73,7 +78,13 @@ pins = [
     (r"^/v3-ext/OS-FEDERATION/identity_providers/", {"id": idp, "protocol": "saml"}),
     (r"^/v3\.0/OS-FEDERATION/identity-providers/", {"id": idp}),
     (r"^/v3(-ext)?/OS-FEDERATION/mappings/", {"id": mapping}),
-] + [(f"^/v3/{key}/", {"id": ids[0]}) for key, ids in catalog.items() if ids]
+    (r"^/v1/user/\{userName\}/accesskey/", {"userName": "contract-user", "accessKeyId": access}),
+    (r"^/v1/accesskey/", {"accessKeyId": access}),
+    (r"^/v1/user/", {"userName": "contract-user"}),
+    (r"^/v1/group/\{groupName\}/user/", {"groupName": "contract-group", "userName": "contract-user"}),
+    (r"^/v1/group/", {"groupName": "contract-group"}),
+    (r"^/v1/subUser/", {"userName": "contract-user"}),
+] + [(f"^/v3/{name}/", {"id": ids[0]}) for name, ids in catalog.items() if ids]
 
 with open(out, "w") as f:
     for regex, params in pins:
@@ -81,4 +92,6 @@ with open(out, "w") as f:
         f.write(f"include-path-regex = {json.dumps(regex)}\n")
         f.write("parameters = { " + ", ".join(f"{json.dumps('path.' + k)} = {json.dumps(v)}"
                                                for k, v in params.items()) + " }\n\n")
+with open(out + ".env", "w") as f:
+    f.write(f"CONTRACT_AK={signing['access']}\nCONTRACT_SK={signing['secret']}\n")
 print(f"contract fixtures: {len(pins)} routes' parameters pinned to real records")
