@@ -337,6 +337,87 @@ async fn a_key_deleted_or_user_disabled_elsewhere_is_refused_while_the_store_is_
     a.stop().await;
 }
 
+/// Bob's token scoped to the admin project, valid on B; bob then leaves `builders` (his only
+/// role) through `remove`, and B's store looks slow: B must not answer from the view it cached
+/// while he was a member.
+async fn removed_membership_on_b_while_slow(a: &TestApp, b: &TestApp, remove: impl AsyncFnOnce(&str)) -> u16 {
+    let bob = seed_bob(a).await;
+    let (s, token, _) = a
+        .password_token("bob", "admin", BOB_PASSWORD, Some(project_scope("admin", "admin")))
+        .await;
+    assert_eq!(s, 201);
+    assert_eq!(status_of(b, &token).await, 200, "B caches bob's view");
+    remove(&bob).await;
+    // Heard within milliseconds (README); B's views (100 ms) have expired by now.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let lock = slow_reads_of(&a.database_url(), "group_members").await;
+    let release = async {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        drop(lock);
+    };
+    let (status, ()) = tokio::join!(status_of(b, &token), release);
+    status
+}
+
+async fn leave_builders(a: &TestApp, bob: &str) {
+    let (_, groups) = a.call("GET", "/v3/groups?name=builders", &a.admin_token, None).await;
+    let group = groups["groups"][0]["id"].as_str().unwrap();
+    let path = format!("/v3/groups/{group}/users/{bob}");
+    assert_eq!(a.call("DELETE", &path, &a.admin_token, None).await.0, 204);
+}
+
+/// Review 16. With the feed on, B drops its views when the database announces a write, but it
+/// does so on the refresh loop, which also awaits the store every interval: while a store read
+/// of that loop waits (here `token_keys` is locked; a flood does the same), the announcement
+/// of bob's removal from his group sits unread, and B then answers from the expired view of
+/// bob as a member once its store looks slow (up to `SERVE_STALE_MS`).
+async fn a_membership_removed_while_the_refresh_loop_waits_is_not_served_stale(db: Db) {
+    if db != Db::Postgres {
+        return;
+    }
+    let Some(a) = spawn_app(db).await else { return };
+    let b = a.spawn_replica(|_| {}).await;
+    let keys = slow_reads_of(&a.database_url(), "token_keys").await;
+    // B's next tick (100 ms) reads the key ring and waits.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let status = removed_membership_on_b_while_slow(&a, &b, async |bob| leave_builders(&a, bob).await).await;
+    drop(keys);
+    assert_eq!(status, 404, "B answered from the view cached before bob left his group");
+    b.stop().await;
+    a.stop().await;
+}
+
+/// Review 16. The triggers' payload is `<application_name> <kind>` and a replica reads the
+/// kind after the first space: a write from a session whose `application_name` holds a space
+/// (pgAdmin's "pgAdmin 4 - DB:...", DBeaver's, the JDBC driver's "PostgreSQL JDBC Driver") is
+/// heard by no replica, although the triggers are said to announce whoever wrote.
+async fn a_write_from_a_session_named_with_a_space_is_heard(db: Db) {
+    if db != Db::Postgres {
+        return;
+    }
+    let Some(a) = spawn_app(db).await else { return };
+    let b = a.spawn_replica(|_| {}).await;
+    let url = a.database_url();
+    let status = removed_membership_on_b_while_slow(&a, &b, async |bob| {
+        let options: sqlx::postgres::PgConnectOptions = url.parse().unwrap();
+        let mut operator = sqlx::PgConnection::connect_with(&options.application_name("pgAdmin 4"))
+            .await
+            .unwrap();
+        sqlx::query("DELETE FROM group_members WHERE user_id = $1")
+            .bind(bob)
+            .execute(&mut operator)
+            .await
+            .unwrap();
+    })
+    .await;
+    assert_eq!(
+        status, 404,
+        "B never heard the operator's removal of bob from his group"
+    );
+    b.stop().await;
+    a.stop().await;
+}
+
 on_both_backends!(
     revoking_a_root_reaches_every_derived_token,
     a_token_derived_before_a_replica_sees_a_password_change_dies_when_it_does,
@@ -345,4 +426,6 @@ on_both_backends!(
     a_late_commit_far_up_the_sequence_still_reaches_other_replicas,
     disabling_a_user_revokes_tokens_derived_from_his_logins,
     a_key_deleted_or_user_disabled_elsewhere_is_refused_while_the_store_is_slow,
+    a_membership_removed_while_the_refresh_loop_waits_is_not_served_stale,
+    a_write_from_a_session_named_with_a_space_is_heard,
 );
