@@ -10,7 +10,7 @@ use tokio::net::TcpListener;
 
 use crate::config::Config;
 use crate::service::{Services, bootstrap, now_ms};
-use crate::store::{Backend, SqlStore, Store, redact_url};
+use crate::store::{Backend, Change, SqlStore, Store, redact_url};
 
 pub struct Application {
     listener: TcpListener,
@@ -92,23 +92,21 @@ impl Application {
 }
 
 /// Picks up keys rotated and tokens revoked by other replicas (or by `fedgate keys rotate`),
-/// and writes access keys' last uses noted since the previous round.
+/// and writes access keys' last uses noted since the previous round; at once when the change
+/// feed (`follow_changes`) wakes it.
 async fn refresh_loop(services: Arc<Services>, store: Arc<dyn Store>) {
     let mut tick = tokio::time::interval(services.config.refresh_interval);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut changes = match services.config.change_feed {
-        true => subscribe_changes(store.as_ref()).await,
-        false => None,
-    };
+    let announced = Arc::new(tokio::sync::Notify::new());
+    if services.config.change_feed {
+        tokio::spawn(follow_changes(services.clone(), store, announced.clone()));
+    }
     let mut rounds: u64 = 0;
     loop {
         tokio::select! {
             _ = tick.tick() => {}
-            Some(change) = recv_change(&mut changes) => {
-                // What another replica announced: act on it now, then on the next tick as usual.
-                while let Some(Ok(_)) = changes.as_mut().map(|rx| rx.try_recv()) {}
-                tracing::debug!(?change, "another replica changed the store");
-                services.drop_cached_views();
+            _ = announced.notified() => {
+                // New revocation events, perhaps: read them now, then on the next tick as usual.
                 if let Err(e) = services.refresh_from_store(now_ms()).await {
                     tracing::warn!(error = %e, "reading announced revocations failed; the next refresh retries");
                 }
@@ -129,24 +127,31 @@ async fn refresh_loop(services: Arc<Services>, store: Arc<dyn Store>) {
     }
 }
 
-/// Other replicas' announcements (PostgreSQL); without them, polling alone.
-async fn subscribe_changes(store: &dyn Store) -> Option<tokio::sync::mpsc::Receiver<crate::store::Change>> {
-    match store.subscribe().await {
-        Ok(feed) => feed,
+/// Other replicas' announcements (PostgreSQL): cached views are dropped here, the moment one
+/// arrives, never behind a store read (the refresh loop may be waiting on a slow store, which
+/// is exactly when views would answer past their time); the refresh loop is then woken to read
+/// revocations. Whether views may answer past their time follows the feed's own probes.
+async fn follow_changes(services: Arc<Services>, store: Arc<dyn Store>, announced: Arc<tokio::sync::Notify>) {
+    let mut changes = match store.subscribe().await {
+        Ok(Some(changes)) => changes,
+        Ok(None) => return,
         Err(e) => {
             tracing::warn!(error = %e, "cannot listen for other replicas' changes; polling every refresh interval");
-            None
+            return;
+        }
+    };
+    while let Some(change) = changes.recv().await {
+        match change {
+            Change::Heard => services.trust_views_in_outage(true),
+            Change::Deaf => services.trust_views_in_outage(false),
+            Change::Views | Change::Revocations | Change::Missed => {
+                tracing::debug!(?change, "another replica changed the store");
+                services.drop_cached_views();
+                announced.notify_one();
+            }
         }
     }
-}
-
-async fn recv_change(
-    changes: &mut Option<tokio::sync::mpsc::Receiver<crate::store::Change>>,
-) -> Option<crate::store::Change> {
-    match changes {
-        Some(rx) => rx.recv().await,
-        None => std::future::pending().await,
-    }
+    services.trust_views_in_outage(false);
 }
 
 async fn shutdown_signal() {

@@ -226,7 +226,9 @@ impl Services {
             config.refresh_interval.as_millis() as i64,
             config.clock_skew_secs,
         );
-        let serve_stale = !config.database_url.starts_with("postgres") || config.change_feed;
+        // Views may outlive their time in an outage only where every write elsewhere is heard:
+        // SQLite (one process) at once; PostgreSQL once its change feed has heard itself.
+        let serve_stale = !config.database_url.starts_with("postgres");
         Ok(Self {
             store,
             tokens,
@@ -241,8 +243,6 @@ impl Services {
             admission,
             password_checks: lockout::PasswordChecks::default(),
             access_keys,
-            // Views may outlive their time in an outage only where every write elsewhere is
-            // heard: SQLite (one process) or PostgreSQL with the change feed.
             outage: ttl_cache::Outage::new(serve_stale),
             audit_log,
         })
@@ -286,6 +286,15 @@ impl Services {
             self.drop_cached_views();
         }
         Ok(())
+    }
+
+    /// Whether cached views may answer past their time while the store cannot (the change
+    /// feed's verdict on itself).
+    pub fn trust_views_in_outage(&self, trusted: bool) {
+        if trusted {
+            tracing::info!("the change feed hears every write: cached views may ride out a store outage");
+        }
+        self.outage.set_serve_stale(trusted);
     }
 
     /// Forget cached identity views here only: another replica wrote.

@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::hash::Hash;
 use std::sync::RwLock;
-use std::sync::atomic::{AtomicI64, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicUsize, Ordering};
 
 use super::{Error, Result};
 
@@ -92,7 +92,7 @@ const OUTAGE_BACKOFF_MS: i64 = 1_000;
 /// their time at all.
 pub struct Outage {
     until_ms: AtomicI64,
-    serve_stale: bool,
+    serve_stale: AtomicBool,
 }
 
 impl Default for Outage {
@@ -102,15 +102,20 @@ impl Default for Outage {
 }
 
 impl Outage {
-    /// `serve_stale`: false where writes elsewhere would go unheard (PostgreSQL without the
-    /// change feed, behind a transaction-pooling proxy): there a view is never used past its
-    /// time, since a store made to look slow (a flood of requests) would otherwise keep a
-    /// removed grant alive.
+    /// `serve_stale`: false where writes elsewhere may go unheard (PostgreSQL without the
+    /// change feed, or with one not yet `Heard`): there a view is never used past its time,
+    /// since a store made to look slow (a flood of requests) would otherwise keep a removed
+    /// grant alive.
     pub fn new(serve_stale: bool) -> Self {
         Outage {
             until_ms: AtomicI64::new(0),
-            serve_stale,
+            serve_stale: AtomicBool::new(serve_stale),
         }
+    }
+
+    /// The change feed proved itself (`Heard`) or stopped doing so (`Deaf`).
+    pub fn set_serve_stale(&self, serve_stale: bool) {
+        self.serve_stale.store(serve_stale, Ordering::Relaxed);
     }
 
     /// `load`'s value; or, when the store cannot answer (unreachable, or slower than
@@ -121,7 +126,7 @@ impl Outage {
         stale: Option<V>,
         load: impl Future<Output = Result<V>>,
     ) -> Result<(V, bool)> {
-        let Some(stale) = stale.filter(|_| self.serve_stale) else {
+        let Some(stale) = stale.filter(|_| self.serve_stale.load(Ordering::Relaxed)) else {
             return match load.await {
                 Err(Error::Unavailable(e)) => {
                     self.note(now_ms);

@@ -322,6 +322,12 @@ pub enum Change {
     Revocations,
     /// The feed's connection dropped and announcements may have been lost: do both.
     Missed,
+    /// The feed heard its own probe: announcements arrive, so cached views may be trusted
+    /// past their time while the store cannot answer.
+    Heard,
+    /// A probe sent did not come back: announcements may not arrive; trust views no longer
+    /// than their time until the feed is `Heard` again.
+    Deaf,
 }
 
 /// Announcements between replicas (PostgreSQL NOTIFY/LISTEN), sent by the database as each

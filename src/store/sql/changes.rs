@@ -2,7 +2,16 @@
 //! a write commits (migration 0010's triggers, the payload naming the writer's
 //! `application_name`, which is the store's instance id) and each replica keeps one `LISTEN`
 //! connection; SQLite serves one process, so there is no one to tell.
+//!
+//! A listening connection can fail without saying so (half-open after a failover, a proxy
+//! that accepts LISTEN but never delivers, as a transaction-pooling PgBouncer does). So the
+//! feed proves itself: every [`PROBE_EVERY`] it sends itself a probe through the pool and
+//! reports `Heard` once one comes back, `Deaf` (and listens anew) when one sent does not come
+//! back within [`PROBE_WAIT`]. A probe that cannot be sent (the store is down) proves nothing
+//! either way.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -13,6 +22,9 @@ use super::SqlStore;
 use crate::store::{Change, ChangeFeed, StoreResult};
 
 const CHANNEL: &str = "fedgate_changes";
+const PROBE_EVERY: Duration = Duration::from_secs(10);
+const PROBE_WAIT: Duration = Duration::from_secs(5);
+const RETRY_EVERY: Duration = Duration::from_millis(500);
 
 impl Change {
     fn parse(text: &str) -> Option<Change> {
@@ -24,48 +36,192 @@ impl Change {
     }
 }
 
+/// What a payload (`<writer> <kind>`) asks of a listener whose own probes read `probe`.
+/// The writer is a session's `application_name`, which may itself hold spaces (`pgAdmin 4`):
+/// the kind is the last word. A payload naming no known kind could be anything a writer
+/// meant, so every view goes.
+fn read_payload(payload: &str, own_prefix: &str, probe: &str) -> Read {
+    if payload == probe {
+        return Read::OwnProbe;
+    }
+    if payload.starts_with(own_prefix) {
+        return Read::Own;
+    }
+    let kind = payload.rsplit_once(' ').map_or(payload, |(_, kind)| kind);
+    if kind == "probe" {
+        return Read::Own; // another replica proving its own feed
+    }
+    Read::Other(Change::parse(kind).unwrap_or(Change::Missed))
+}
+
+#[derive(Debug, PartialEq, Eq)]
+enum Read {
+    /// This listener's probe came back.
+    OwnProbe,
+    /// Nothing for this replica: its own write, or another replica's probe.
+    Own,
+    Other(Change),
+}
+
 #[async_trait]
 impl ChangeFeed for SqlStore {
     async fn subscribe(&self) -> StoreResult<Option<mpsc::Receiver<Change>>> {
         let Some(url) = self.listen_url.clone() else {
             return Ok(None);
         };
-        let mut listener = listen(&url).await?;
         let (tx, rx) = mpsc::channel(64);
-        let own = format!("{} ", self.instance);
+        let own_prefix = format!("{} ", self.instance);
+        let probe = format!("{} probe", self.instance);
+        let pool = self.pool.clone();
+        // Listening before this returns, when PostgreSQL lets it: what is written after is heard.
+        let mut taken = match listen(&url).await {
+            Ok(listener) => Some(listener),
+            Err(e) => {
+                tracing::warn!(error = %e, "the change feed cannot listen yet; retrying");
+                None
+            }
+        };
         tokio::spawn(async move {
+            let mut first = true;
             loop {
-                let change = match listener.try_recv().await {
-                    Ok(Some(n)) => match n.payload().strip_prefix(&own) {
-                        Some(_) => continue,
-                        None => n.payload().split_once(' ').and_then(|(_, kind)| Change::parse(kind)),
+                let listener = match taken.take() {
+                    Some(listener) => listener,
+                    None => match listen_until_taken(&url, &tx).await {
+                        Some(listener) => listener,
+                        None => return,
                     },
-                    // The connection dropped and sqlx made it again at once, LISTEN included:
-                    // what was sent meanwhile is lost, so readers reload everything.
-                    Ok(None) => Some(Change::Missed),
-                    // The connection failed and could not be made again at once (PostgreSQL
-                    // restarting, or refusing connections): sqlx would reconnect silently on a
-                    // later call, and the loss would go unsaid. A new listener is made instead,
-                    // and only once it listens are readers told to reload, so nothing announced
-                    // before that moment is missed.
-                    Err(e) => {
-                        tracing::debug!(error = %e, "change feed lost its connection");
-                        match relisten(&url, &tx).await {
-                            Some(again) => listener = again,
-                            None => return,
-                        }
-                        Some(Change::Missed)
-                    }
                 };
-                // A full queue already holds a reload to come; closed means no one listens.
-                if let Some(change) = change
-                    && let Err(mpsc::error::TrySendError::Closed(_)) = tx.try_send(change)
-                {
+                // Whatever was sent before this listener listened may be lost.
+                if !first && !send(&tx, Change::Missed) {
+                    return;
+                }
+                first = false;
+                let heard = Arc::new(AtomicU64::new(0));
+                let reader = tokio::spawn(read(
+                    listener,
+                    tx.clone(),
+                    own_prefix.clone(),
+                    probe.clone(),
+                    heard.clone(),
+                ));
+                let verdict = prove(&pool, &probe, &heard, &tx, &reader).await;
+                reader.abort();
+                if verdict.is_err() {
                     return;
                 }
             }
         });
         Ok(Some(rx))
+    }
+}
+
+/// Sends `change` unless the queue is full (a reload is already queued) or closed (false:
+/// no one reads the feed any more).
+fn send(tx: &mpsc::Sender<Change>, change: Change) -> bool {
+    !matches!(tx.try_send(change), Err(mpsc::error::TrySendError::Closed(_)))
+}
+
+/// Forwards other writers' announcements; counts this listener's own probes in `heard`.
+/// Ends when the connection fails in a way sqlx does not mend itself.
+async fn read(
+    mut listener: PgListener,
+    tx: mpsc::Sender<Change>,
+    own_prefix: String,
+    probe: String,
+    heard: Arc<AtomicU64>,
+) {
+    loop {
+        let change = match listener.try_recv().await {
+            Ok(Some(n)) => match read_payload(n.payload(), &own_prefix, &probe) {
+                Read::OwnProbe => {
+                    heard.fetch_add(1, Ordering::Relaxed);
+                    continue;
+                }
+                Read::Own => continue,
+                Read::Other(change) => change,
+            },
+            // The connection dropped and sqlx made it again at once, LISTEN included: what was
+            // sent meanwhile is lost, so readers reload everything.
+            Ok(None) => Change::Missed,
+            Err(e) => {
+                tracing::debug!(error = %e, "change feed lost its connection");
+                return;
+            }
+        };
+        if !send(&tx, change) {
+            return;
+        }
+    }
+}
+
+/// Probes the feed until it fails (Ok: listen anew) or no one reads it (Err).
+async fn prove(
+    pool: &sqlx::AnyPool,
+    probe: &str,
+    heard: &AtomicU64,
+    tx: &mpsc::Sender<Change>,
+    reader: &tokio::task::JoinHandle<()>,
+) -> Result<(), ()> {
+    let mut trusted = false;
+    loop {
+        if tx.is_closed() {
+            return Err(());
+        }
+        if reader.is_finished() {
+            return Ok(());
+        }
+        let before = heard.load(Ordering::Relaxed);
+        let sent = sqlx::query("SELECT pg_notify($1, $2)")
+            .bind(CHANNEL)
+            .bind(probe)
+            .execute(pool)
+            .await;
+        if sent.is_ok() {
+            let deadline = tokio::time::Instant::now() + PROBE_WAIT;
+            while heard.load(Ordering::Relaxed) == before && tokio::time::Instant::now() < deadline {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            if heard.load(Ordering::Relaxed) == before {
+                tracing::warn!(
+                    "the change feed did not hear its own probe: listening anew, and cached views are not \
+                     served past their time meanwhile (behind a transaction-pooling proxy, set change_feed = false)"
+                );
+                send(tx, Change::Deaf);
+                return Ok(());
+            }
+            if !trusted {
+                trusted = true;
+                if !send(tx, Change::Heard) {
+                    return Err(());
+                }
+            }
+        }
+        // Until the next probe, notice a reader that ended (its connection failed) promptly.
+        let next = tokio::time::Instant::now() + PROBE_EVERY;
+        while tokio::time::Instant::now() < next && !reader.is_finished() {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
+/// A listener on `url`, retried every half second until PostgreSQL takes it; None once no
+/// one reads the feed any more.
+async fn listen_until_taken(url: &str, readers: &mpsc::Sender<Change>) -> Option<PgListener> {
+    let mut warned = false;
+    loop {
+        if readers.is_closed() {
+            return None;
+        }
+        match listen(url).await {
+            Ok(listener) => return Some(listener),
+            Err(e) => {
+                if !warned {
+                    tracing::warn!(error = %e, "the change feed cannot listen yet; retrying");
+                    warned = true;
+                }
+                tokio::time::sleep(RETRY_EVERY).await;
+            }
+        }
     }
 }
 
@@ -75,19 +231,29 @@ async fn listen(url: &str) -> StoreResult<PgListener> {
     Ok(listener)
 }
 
-/// A listener on `url`, retried every half second until PostgreSQL takes it; None once no
-/// one reads the feed any more.
-async fn relisten(url: &str, readers: &mpsc::Sender<Change>) -> Option<PgListener> {
-    loop {
-        if readers.is_closed() {
-            return None;
-        }
-        match listen(url).await {
-            Ok(listener) => return Some(listener),
-            Err(e) => {
-                tracing::debug!(error = %e, "change feed cannot reconnect yet");
-                tokio::time::sleep(Duration::from_millis(500)).await;
-            }
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn payloads_name_their_writer_and_kind() {
+        let (own, probe) = ("abc ", "abc probe");
+        for (payload, want) in [
+            ("abc probe", Read::OwnProbe),
+            ("abc views", Read::Own),
+            ("def views", Read::Other(Change::Views)),
+            ("def revocations", Read::Other(Change::Revocations)),
+            // A session named with spaces (an operator's GUI client).
+            ("pgAdmin 4 - DB:test views", Read::Other(Change::Views)),
+            // No application_name at all.
+            (" revocations", Read::Other(Change::Revocations)),
+            // Another replica's probe: nothing changed.
+            ("def probe", Read::Own),
+            // Anything unknown: reload everything.
+            ("garbage", Read::Other(Change::Missed)),
+            ("def rename", Read::Other(Change::Missed)),
+        ] {
+            assert_eq!(read_payload(payload, own, probe), want, "{payload}");
         }
     }
 }
