@@ -125,33 +125,9 @@ pub async fn protocol_auth(
     Ok(created(&s, &issued, &uri))
 }
 
-/// GET on the same URL: as POST (keystoneauth1's plugins use either).
-#[utoipa::path(get, path = "/v3/OS-FEDERATION/identity_providers/{id}/protocols/{protocol}/auth",
-    operation_id = "protocol_auth_get", tag = "federated-sign-in",
-    params(
-        ("Authorization" = Option<String>, Header, description = "`Bearer <id_token>` (OIDC); absent for SAML to start sign-in."),
-        ("PAOS" = Option<String>, Header, description = "An ECP client's PAOS header (SAML): answers with the PAOS request."),
-        ("nocatalog" = Option<String>, Query, description = "Leave the catalog out."),
-    ),
-    responses(
-        (status = 201, description = "With a bearer id_token: an unscoped federated token; its id in X-Subject-Token.",
-            body = super::views::TokenBody, headers(("X-Subject-Token" = String, description = "The token."))),
-        (status = 200, description = "SAML without a bearer token: the PAOS AuthnRequest for an ECP client, else a page \
-            that posts the AuthnRequest to the identity provider.",
-            content(
-                (String = "application/vnd.paos+xml"),
-                (String = "text/html"),
-            )),
-        (status = 302, description = "SAML, HTTP-Redirect binding: off to the identity provider.",
-            headers(("Location" = String, description = "The identity provider's sign-in URL with the AuthnRequest."))),
-    ),
-    security(()))]
-#[allow(dead_code)]
-fn protocol_auth_get() {}
-
 #[derive(utoipa::OpenApi)]
 #[openapi(
-    paths(id_token_tokens, protocol_auth, protocol_auth_get, super::saml::idp_initiated_tokens, super::saml::acs_post, super::saml::acs_ecp),
+    paths(id_token_tokens, protocol_auth, super::saml::idp_initiated_tokens, super::saml::acs_post, super::saml::acs_ecp),
     tags((name = "federated-sign-in", description = "Federated tokens: an OpenID Connect id_token or a SAML Response in, a token out.")),
 )]
 pub(super) struct Doc;

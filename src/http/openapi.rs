@@ -117,10 +117,26 @@ const ALIASES: &[(&str, &str)] = &[
     ),
 ];
 
+/// Routes whose GET is the POST handler itself (keystoneauth1's plugins use either): (path,
+/// the GET's operation id).
+const GET_AS_POST: &[(&str, &str)] = &[(
+    "/v3/OS-FEDERATION/identity_providers/{id}/protocols/{protocol}/auth",
+    "protocol_auth_get",
+)];
+
 struct Aliases;
 
 impl Modify for Aliases {
     fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
+        for (path, id) in GET_AS_POST {
+            if let Some(item) = doc.paths.paths.get_mut(*path) {
+                let mut get = item.post.clone();
+                if let Some(op) = &mut get {
+                    op.operation_id = Some((*id).to_string());
+                }
+                item.get = get;
+            }
+        }
         for (documented, alias) in ALIASES {
             if let Some(item) = doc.paths.paths.get(*documented).cloned() {
                 let mut item = item;

@@ -422,11 +422,14 @@ def sqlite_full_disk():
     server = Replica("sqlite-full", ["--data-dir", data], prefix=["prlimit", f"--fsize={room}"])
     admin = password_token(server.url)
     s = requests.Session()
+    def add_user(name):
+        return s.post(f"{server.url}/v3/users", headers={"X-Auth-Token": admin}, timeout=30,
+                      json={"user": {"name": name, "description": "x" * 250, "password": "Filler-passw0rd"}})
+
     acked, statuses, full = [], [], None
     for i in range(4000):
         name = f"filler-{i:05d}"
-        r = s.post(f"{server.url}/v3/users", headers={"X-Auth-Token": admin}, timeout=30,
-                   json={"user": {"name": name, "description": "x" * 250, "password": "Filler-passw0rd"}})
+        r = add_user(name)
         statuses.append(r.status_code)
         if r.status_code == 201:
             acked.append(name)
@@ -442,8 +445,7 @@ def sqlite_full_disk():
     later = []
     for i in range(20):
         name = f"after-full-{i:02d}"
-        r = s.post(f"{server.url}/v3/users", headers={"X-Auth-Token": admin}, timeout=30,
-                   json={"user": {"name": name, "description": "x" * 250, "password": "Filler-passw0rd"}})
+        r = add_user(name)
         later.append(r.status_code)
         if r.status_code == 201:
             acked.append(name)
