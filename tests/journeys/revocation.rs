@@ -418,6 +418,137 @@ async fn a_write_from_a_session_named_with_a_space_is_heard(db: Db) {
     a.stop().await;
 }
 
+/// The database behind `url` (a test database of its own).
+fn database_name(url: &str) -> String {
+    let tail = url.rsplit('/').next().unwrap_or_default();
+    tail.split('?').next().unwrap_or_default().to_string()
+}
+
+/// Review 16b. B's listening connection is cut and PostgreSQL will not give it a new one
+/// (connection slots full; here the database takes no new connections), while the
+/// connections A's and B's pools already hold go on answering. A's removal of bob from his
+/// group is announced to no one, yet B still counts its feed as heard: it never probes while
+/// it cannot listen, and a reader that ended says nothing. Its store then looks slow, and B
+/// answers from the view cached while bob was a member.
+async fn a_feed_that_cannot_listen_again_while_the_store_answers_is_not_trusted(db: Db) {
+    if db != Db::Postgres {
+        return;
+    }
+    let Some(a) = spawn_app(db).await else { return };
+    let b = a.spawn_replica(|_| {}).await;
+    let url = a.database_url();
+    let name = database_name(&url);
+    let bob = seed_bob(&a).await;
+    let (s, token, _) = a
+        .password_token("bob", "admin", BOB_PASSWORD, Some(project_scope("admin", "admin")))
+        .await;
+    assert_eq!(s, 201);
+    assert_eq!(status_of(&b, &token).await, 200, "B caches bob's view");
+    // Made now: no new connection is taken below.
+    let mut locker = sqlx::PgConnection::connect(&url).await.unwrap();
+    let mut admin = sqlx::PgConnection::connect(&crate::support::postgres_admin_url())
+        .await
+        .unwrap();
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "ALTER DATABASE {name} ALLOW_CONNECTIONS false"
+    )))
+    .execute(&mut admin)
+    .await
+    .unwrap();
+    let cut: i64 = sqlx::query_scalar(
+        "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = $1 AND query LIKE 'LISTEN%'",
+    )
+    .bind(&name)
+    .fetch_one(&mut admin)
+    .await
+    .unwrap();
+    assert_eq!(cut, 2, "A's and B's listeners");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    leave_builders(&a, &bob).await;
+    // B's views (100 ms) have expired by now.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    sqlx::query("BEGIN").execute(&mut locker).await.unwrap();
+    sqlx::query("LOCK TABLE group_members IN ACCESS EXCLUSIVE MODE")
+        .execute(&mut locker)
+        .await
+        .unwrap();
+    let release = async {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        drop(locker);
+    };
+    let (status, ()) = tokio::join!(status_of(&b, &token), release);
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "ALTER DATABASE {name} ALLOW_CONNECTIONS true"
+    )))
+    .execute(&mut admin)
+    .await
+    .unwrap();
+    assert_ne!(
+        status, 200,
+        "B answered from a view past its time while its feed could not listen and the store answered"
+    );
+    b.stop().await;
+    a.stop().await;
+}
+
+/// Review 16b. The triggers fire on INSERT, UPDATE and DELETE, not on TRUNCATE: an operator
+/// emptying a table (`TRUNCATE group_members`) is announced to no replica, and B answers from
+/// its view of bob as a member once its store looks slow.
+async fn a_truncate_by_an_operator_is_heard(db: Db) {
+    if db != Db::Postgres {
+        return;
+    }
+    let Some(a) = spawn_app(db).await else { return };
+    let b = a.spawn_replica(|_| {}).await;
+    let url = a.database_url();
+    let status = removed_membership_on_b_while_slow(&a, &b, async |_| {
+        let mut operator = sqlx::PgConnection::connect(&url).await.unwrap();
+        sqlx::query("TRUNCATE group_members")
+            .execute(&mut operator)
+            .await
+            .unwrap();
+    })
+    .await;
+    // The admin's own memberships go too (401 then): anything but bob's view still standing.
+    assert_ne!(status, 200, "B never heard the operator empty group_members");
+    b.stop().await;
+    a.stop().await;
+}
+
+/// Review 16b. A replica that stops serving must stop listening: its feed used to close
+/// with the refresh loop (at the next announcement), but `follow_changes` now runs on its
+/// own and holds the feed open, so a stopped replica keeps its LISTEN connection, its pool
+/// and its services, and probes every 10 s for ever (reconnecting every half second once
+/// its database is gone).
+async fn a_stopped_replica_stops_listening(db: Db) {
+    if db != Db::Postgres {
+        return;
+    }
+    let Some(a) = spawn_app(db).await else { return };
+    let b = a.spawn_replica(|_| {}).await;
+    let name = database_name(&a.database_url());
+    let mut admin = sqlx::PgConnection::connect(&crate::support::postgres_admin_url())
+        .await
+        .unwrap();
+    let listening = async |admin: &mut sqlx::PgConnection| -> i64 {
+        sqlx::query_scalar("SELECT count(*) FROM pg_stat_activity WHERE datname = $1 AND query LIKE 'LISTEN%'")
+            .bind(&name)
+            .fetch_one(admin)
+            .await
+            .unwrap()
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(listening(&mut admin).await, 2, "A and B listen");
+    b.stop().await;
+    // Within a probe's interval (10 s), at worst.
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while listening(&mut admin).await > 1 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(listening(&mut admin).await, 1, "B stopped but still listens");
+    a.stop().await;
+}
+
 on_both_backends!(
     revoking_a_root_reaches_every_derived_token,
     a_token_derived_before_a_replica_sees_a_password_change_dies_when_it_does,
@@ -428,4 +559,7 @@ on_both_backends!(
     a_key_deleted_or_user_disabled_elsewhere_is_refused_while_the_store_is_slow,
     a_membership_removed_while_the_refresh_loop_waits_is_not_served_stale,
     a_write_from_a_session_named_with_a_space_is_heard,
+    a_feed_that_cannot_listen_again_while_the_store_answers_is_not_trusted,
+    a_truncate_by_an_operator_is_heard,
+    a_stopped_replica_stops_listening,
 );
