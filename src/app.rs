@@ -98,9 +98,11 @@ async fn refresh_loop(services: Arc<Services>, store: Arc<dyn Store>) {
     let mut tick = tokio::time::interval(services.config.refresh_interval);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let announced = Arc::new(tokio::sync::Notify::new());
-    if services.config.change_feed {
-        tokio::spawn(follow_changes(services.clone(), store, announced.clone()));
-    }
+    // Ends with this loop (aborted at shutdown), and with it the feed's connection and probes.
+    let _follower = services
+        .config
+        .change_feed
+        .then(|| AbortOnDrop(tokio::spawn(follow_changes(services.clone(), store, announced.clone()))));
     let mut rounds: u64 = 0;
     loop {
         tokio::select! {
@@ -124,6 +126,14 @@ async fn refresh_loop(services: Arc<Services>, store: Arc<dyn Store>) {
         if rounds.is_multiple_of(720) {
             services.prune_expired(now).await;
         }
+    }
+}
+
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 

@@ -540,8 +540,8 @@ async fn apply_tells_running_replicas(db: Db) {
     let heard = tokio::time::timeout(std::time::Duration::from_secs(5), async {
         loop {
             match feed.recv().await {
-                // The feed's verdict on itself, not an announcement.
-                Some(fedgate::store::Change::Heard) => continue,
+                // The feed's first word and its verdict on itself, not announcements.
+                Some(fedgate::store::Change::Missed | fedgate::store::Change::Heard) => continue,
                 other => return other,
             }
         }

@@ -82,20 +82,19 @@ impl ChangeFeed for SqlStore {
             }
         };
         tokio::spawn(async move {
-            let mut first = true;
             loop {
                 let listener = match taken.take() {
                     Some(listener) => listener,
-                    None => match listen_until_taken(&url, &tx).await {
+                    None => match listen_until_taken(&url, &pool, &tx).await {
                         Some(listener) => listener,
                         None => return,
                     },
                 };
-                // Whatever was sent before this listener listened may be lost.
-                if !first && !send(&tx, Change::Missed) {
+                // Whatever was written before this listener listened may be unheard: after a
+                // lost connection, and on the first too (views cached while it was set up).
+                if !send(&tx, Change::Missed) {
                     return;
                 }
-                first = false;
                 let heard = Arc::new(AtomicU64::new(0));
                 let reader = tokio::spawn(read(
                     listener,
@@ -171,14 +170,18 @@ async fn prove(
             return Ok(());
         }
         let before = heard.load(Ordering::Relaxed);
-        let sent = sqlx::query("SELECT pg_notify($1, $2)")
+        let notify = sqlx::query("SELECT pg_notify($1, $2)")
             .bind(CHANNEL)
             .bind(probe)
-            .execute(pool)
-            .await;
-        if sent.is_ok() {
+            .execute(pool);
+        // A probe the store does not take in time proves nothing either way (the store is down
+        // or slow: then views may ride it out, as trusted before).
+        if let Ok(Ok(_)) = tokio::time::timeout(PROBE_WAIT, notify).await {
             let deadline = tokio::time::Instant::now() + PROBE_WAIT;
             while heard.load(Ordering::Relaxed) == before && tokio::time::Instant::now() < deadline {
+                if tx.is_closed() {
+                    return Err(());
+                }
                 tokio::time::sleep(Duration::from_millis(20)).await;
             }
             if heard.load(Ordering::Relaxed) == before {
@@ -186,28 +189,38 @@ async fn prove(
                     "the change feed did not hear its own probe: listening anew, and cached views are not \
                      served past their time meanwhile (behind a transaction-pooling proxy, set change_feed = false)"
                 );
-                send(tx, Change::Deaf);
-                return Ok(());
+                return verdict(tx, Change::Deaf).await.map(|_| ());
             }
             if !trusted {
                 trusted = true;
-                if !send(tx, Change::Heard) {
-                    return Err(());
-                }
+                verdict(tx, Change::Heard).await?;
             }
         }
-        // Until the next probe, notice a reader that ended (its connection failed) promptly.
+        // Until the next probe, notice promptly a reader that ended (its connection failed) or
+        // a feed no one reads.
         let next = tokio::time::Instant::now() + PROBE_EVERY;
         while tokio::time::Instant::now() < next && !reader.is_finished() {
+            if tx.is_closed() {
+                return Err(());
+            }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
 }
 
+/// The feed's verdict on itself, never dropped for a full queue (the reader never waits on
+/// anything, so the queue drains); Err once no one reads it.
+async fn verdict(tx: &mpsc::Sender<Change>, change: Change) -> Result<(), ()> {
+    tx.send(change).await.map_err(|_| ())
+}
+
 /// A listener on `url`, retried every half second until PostgreSQL takes it; None once no
-/// one reads the feed any more.
-async fn listen_until_taken(url: &str, readers: &mpsc::Sender<Change>) -> Option<PgListener> {
+/// one reads the feed any more. While listening fails but the store answers (connections
+/// refused to a new session, a LISTEN-less proxy), writes elsewhere go unheard: `Deaf`. While
+/// both fail (the store is down), nothing can be written either, and trust is left as it was.
+async fn listen_until_taken(url: &str, pool: &sqlx::AnyPool, readers: &mpsc::Sender<Change>) -> Option<PgListener> {
     let mut warned = false;
+    let mut deaf = false;
     loop {
         if readers.is_closed() {
             return None;
@@ -216,8 +229,16 @@ async fn listen_until_taken(url: &str, readers: &mpsc::Sender<Change>) -> Option
             Ok(listener) => return Some(listener),
             Err(e) => {
                 if !warned {
-                    tracing::warn!(error = %e, "the change feed cannot listen yet; retrying");
+                    tracing::warn!(error = %e, "the change feed cannot listen; retrying");
                     warned = true;
+                }
+                let store_answers = matches!(
+                    tokio::time::timeout(PROBE_WAIT, sqlx::query("SELECT 1").execute(pool)).await,
+                    Ok(Ok(_))
+                );
+                if store_answers && !deaf {
+                    deaf = true;
+                    verdict(readers, Change::Deaf).await.ok()?;
                 }
                 tokio::time::sleep(RETRY_EVERY).await;
             }
