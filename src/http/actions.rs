@@ -553,6 +553,10 @@ mod tests {
                 );
             }
         }
+        // The grant routes, registered from their table.
+        for (_, _, _, list, one) in super::super::roles::GRANT_ROUTES {
+            routes.extend([list.to_string(), one.to_string()]);
+        }
         assert!(routes.len() > 60, "found {} routes", routes.len());
         for route in &routes {
             assert!(ACTIONS.iter().any(|(_, r, _)| r == route), "no action for {route}");

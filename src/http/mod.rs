@@ -30,7 +30,6 @@ use axum::routing::{get, post, put};
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::timeout::TimeoutLayer;
 
-use crate::model::{ActorKind, TargetKind};
 use crate::service::Services;
 
 /// Handlers take the use-case service of their area (`State<Sts>`, ...), each a handle on
@@ -48,8 +47,6 @@ macro_rules! from_core {
 from_core!(Accounts, FederationConfig, SignIn, Sts);
 
 pub fn router(services: Arc<Services>) -> Router {
-    use ActorKind::{Agency, Group};
-    use TargetKind::{Domain, Project};
     let body_limit = services.config.body_limit;
     let timeout = services.config.request_timeout;
     Router::new()
@@ -122,65 +119,19 @@ pub fn router(services: Arc<Services>) -> Router {
                 .head(identity::check_member)
                 .delete(identity::remove_member),
         )
-        // roles and grants
+        // roles and assignments
         .route("/v3/roles", get(roles::list_roles))
         .route("/v3/roles/{id}", get(roles::get_role))
         .route("/v3/role_assignments", get(roles::keystone_assignments))
         .route("/v3.0/OS-PERMISSION/role-assignments", get(roles::iam_assignments))
-        .route(
-            "/v3/domains/{d}/groups/{g}/roles",
-            roles::grant_list_route(Group, Domain, false),
-        )
-        .route(
-            "/v3/domains/{d}/groups/{g}/roles/{r}",
-            roles::grant_route(Group, Domain, false),
-        )
-        .route(
-            "/v3/projects/{p}/groups/{g}/roles",
-            roles::grant_list_route(Group, Project, false),
-        )
-        .route(
-            "/v3/projects/{p}/groups/{g}/roles/{r}",
-            roles::grant_route(Group, Project, false),
-        )
-        .route(
-            "/v3/OS-INHERIT/domains/{d}/groups/{g}/roles/inherited_to_projects",
-            roles::grant_list_route(Group, Domain, true),
-        )
-        .route(
-            "/v3/OS-INHERIT/domains/{d}/groups/{g}/roles/{r}/inherited_to_projects",
-            roles::grant_route(Group, Domain, true),
-        )
         // agencies
         .route("/v3.0/OS-AGENCY/agencies", get(agencies::list).post(agencies::create))
         .route(
             "/v3.0/OS-AGENCY/agencies/{id}",
             get(agencies::get).put(agencies::update).delete(agencies::delete),
         )
-        .route(
-            "/v3.0/OS-AGENCY/domains/{d}/agencies/{a}/roles",
-            roles::grant_list_route(Agency, Domain, false),
-        )
-        .route(
-            "/v3.0/OS-AGENCY/domains/{d}/agencies/{a}/roles/{r}",
-            roles::grant_route(Agency, Domain, false),
-        )
-        .route(
-            "/v3.0/OS-AGENCY/projects/{p}/agencies/{a}/roles",
-            roles::grant_list_route(Agency, Project, false),
-        )
-        .route(
-            "/v3.0/OS-AGENCY/projects/{p}/agencies/{a}/roles/{r}",
-            roles::grant_route(Agency, Project, false),
-        )
-        .route(
-            "/v3.0/OS-INHERIT/domains/{d}/agencies/{a}/roles/inherited_to_projects",
-            roles::grant_list_route(Agency, Domain, true),
-        )
-        .route(
-            "/v3.0/OS-INHERIT/domains/{d}/agencies/{a}/roles/{r}/inherited_to_projects",
-            roles::grant_route(Agency, Domain, true),
-        )
+        // grants of roles to groups and agencies, from one table (`roles::GRANT_ROUTES`)
+        .merge(roles::grant_routes())
         // temporary credentials, login tokens, signature checks
         .route("/v3.0/OS-CREDENTIAL/securitytokens", post(sts::security_tokens))
         .route("/v3.0/OS-AUTH/securitytoken/logintokens", post(sts::login_tokens))

@@ -71,7 +71,7 @@ pub async fn get_role(
 }
 
 /// PUT, HEAD and DELETE on `.../{target}/{groups|agencies}/{actor}/roles/{role}[...]`.
-pub fn grant_route(actor: ActorKind, target: TargetKind, inherited: bool) -> MethodRouter<Arc<Services>> {
+fn grant_route(actor: ActorKind, target: TargetKind, inherited: bool) -> MethodRouter<Arc<Services>> {
     let handler = move |op: GrantOp| {
         move |State(s): State<Accounts>, Caller(c): Caller, Path((t, a, r)): Path<(String, String, String)>| async move {
             let actor = Actor { kind: actor, id: &a };
@@ -90,7 +90,7 @@ pub fn grant_route(actor: ActorKind, target: TargetKind, inherited: bool) -> Met
 }
 
 /// GET `.../{target}/{groups|agencies}/{actor}/roles[...]`.
-pub fn grant_list_route(actor: ActorKind, target: TargetKind, inherited: bool) -> MethodRouter<Arc<Services>> {
+fn grant_list_route(actor: ActorKind, target: TargetKind, inherited: bool) -> MethodRouter<Arc<Services>> {
     get(
         move |State(s): State<Accounts>, Caller(c): Caller, Path((t, a)): Path<(String, String)>, uri: Uri| async move {
             let base = &s.config.public_url;
@@ -302,9 +302,21 @@ list_schema!(
     views::KeystoneAssignmentView<'static>
 );
 
-/// The routes `grant_list_route` and `grant_route` serve, as `http::router` writes them:
-/// (actor, target, inherited, list template, grant template).
-const GRANT_ROUTES: &[(ActorKind, TargetKind, bool, &str, &str)] = &[
+/// The grant routes of `GRANT_ROUTES`: each (actor, target, inherited) kind's list and its
+/// grant, check and revoke.
+pub(super) fn grant_routes() -> axum::Router<Arc<Services>> {
+    GRANT_ROUTES
+        .iter()
+        .fold(axum::Router::new(), |router, &(actor, target, inherited, list, one)| {
+            router
+                .route(list, grant_list_route(actor, target, inherited))
+                .route(one, grant_route(actor, target, inherited))
+        })
+}
+
+/// Every grant route, the one table the router (`grant_routes`) and the API document
+/// (`GrantRoutes`) read: (actor, target, inherited, list template, grant template).
+pub(super) const GRANT_ROUTES: &[(ActorKind, TargetKind, bool, &str, &str)] = &[
     (
         ActorKind::Group,
         TargetKind::Domain,
