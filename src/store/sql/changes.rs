@@ -11,12 +11,11 @@
 //! either way.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
 use sqlx::postgres::PgListener;
-use tokio::sync::mpsc;
+use tokio::sync::{Notify, mpsc};
 
 use super::SqlStore;
 use crate::store::{Change, ChangeFeed, StoreResult};
@@ -95,15 +94,15 @@ impl ChangeFeed for SqlStore {
                 if !send(&tx, Change::Missed) {
                     return;
                 }
-                let heard = Arc::new(AtomicU64::new(0));
-                let reader = tokio::spawn(read(
+                let heard = Arc::new(Notify::new());
+                let mut reader = tokio::spawn(read(
                     listener,
                     tx.clone(),
                     own_prefix.clone(),
                     probe.clone(),
                     heard.clone(),
                 ));
-                let verdict = prove(&pool, &probe, &heard, &tx, &reader).await;
+                let verdict = prove(&pool, &probe, &heard, &tx, &mut reader).await;
                 reader.abort();
                 if verdict.is_err() {
                     return;
@@ -120,20 +119,20 @@ fn send(tx: &mpsc::Sender<Change>, change: Change) -> bool {
     !matches!(tx.try_send(change), Err(mpsc::error::TrySendError::Closed(_)))
 }
 
-/// Forwards other writers' announcements; counts this listener's own probes in `heard`.
+/// Forwards other writers' announcements; tells `heard` of each of this listener's own probes.
 /// Ends when the connection fails in a way sqlx does not mend itself.
 async fn read(
     mut listener: PgListener,
     tx: mpsc::Sender<Change>,
     own_prefix: String,
     probe: String,
-    heard: Arc<AtomicU64>,
+    heard: Arc<Notify>,
 ) {
     loop {
         let change = match listener.try_recv().await {
             Ok(Some(n)) => match read_payload(n.payload(), &own_prefix, &probe) {
                 Read::OwnProbe => {
-                    heard.fetch_add(1, Ordering::Relaxed);
+                    heard.notify_one();
                     continue;
                 }
                 Read::Own => continue,
@@ -157,19 +156,12 @@ async fn read(
 async fn prove(
     pool: &sqlx::AnyPool,
     probe: &str,
-    heard: &AtomicU64,
+    heard: &Notify,
     tx: &mpsc::Sender<Change>,
-    reader: &tokio::task::JoinHandle<()>,
+    reader: &mut tokio::task::JoinHandle<()>,
 ) -> Result<(), ()> {
     let mut trusted = false;
     loop {
-        if tx.is_closed() {
-            return Err(());
-        }
-        if reader.is_finished() {
-            return Ok(());
-        }
-        let before = heard.load(Ordering::Relaxed);
         let notify = sqlx::query("SELECT pg_notify($1, $2)")
             .bind(CHANNEL)
             .bind(probe)
@@ -177,33 +169,36 @@ async fn prove(
         // A probe the store does not take in time proves nothing either way (the store is down
         // or slow: then views may ride it out, as trusted before).
         if let Ok(Ok(_)) = tokio::time::timeout(PROBE_WAIT, notify).await {
-            let deadline = tokio::time::Instant::now() + PROBE_WAIT;
-            while heard.load(Ordering::Relaxed) == before && tokio::time::Instant::now() < deadline {
-                if tx.is_closed() {
-                    return Err(());
+            // Each probe is heard once, and a wait ends only when it is (or with `Deaf`), so
+            // the permit `notify_one` leaves is this probe's.
+            let came_back = tokio::select! {
+                answer = tokio::time::timeout(PROBE_WAIT, heard.notified()) => answer.is_ok(),
+                // The connection failed: listening anew decides (`listen_until_taken`).
+                _ = &mut *reader => return Ok(()),
+                _ = tx.closed() => return Err(()),
+            };
+            if !came_back {
+                // Unheard while the store is going down is an outage, not a deaf feed.
+                if !store_answers(pool).await {
+                    return Ok(());
                 }
-                tokio::time::sleep(Duration::from_millis(20)).await;
-            }
-            if heard.load(Ordering::Relaxed) == before {
                 tracing::warn!(
                     "the change feed did not hear its own probe: listening anew, and cached views are not \
                      served past their time meanwhile (behind a transaction-pooling proxy, set change_feed = false)"
                 );
-                return verdict(tx, Change::Deaf).await.map(|_| ());
+                return verdict(tx, Change::Deaf).await;
             }
             if !trusted {
                 trusted = true;
                 verdict(tx, Change::Heard).await?;
             }
         }
-        // Until the next probe, notice promptly a reader that ended (its connection failed) or
-        // a feed no one reads.
-        let next = tokio::time::Instant::now() + PROBE_EVERY;
-        while tokio::time::Instant::now() < next && !reader.is_finished() {
-            if tx.is_closed() {
-                return Err(());
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
+        // The next probe, unless the reader ends first (its connection failed) or no one reads
+        // the feed any more.
+        tokio::select! {
+            _ = tokio::time::sleep(PROBE_EVERY) => {}
+            _ = &mut *reader => return Ok(()),
+            _ = tx.closed() => return Err(()),
         }
     }
 }
@@ -232,11 +227,7 @@ async fn listen_until_taken(url: &str, pool: &sqlx::AnyPool, readers: &mpsc::Sen
                     tracing::warn!(error = %e, "the change feed cannot listen; retrying");
                     warned = true;
                 }
-                let store_answers = matches!(
-                    tokio::time::timeout(PROBE_WAIT, sqlx::query("SELECT 1").execute(pool)).await,
-                    Ok(Ok(_))
-                );
-                if store_answers && !deaf {
+                if !deaf && store_answers(pool).await {
                     deaf = true;
                     verdict(readers, Change::Deaf).await.ok()?;
                 }
@@ -244,6 +235,14 @@ async fn listen_until_taken(url: &str, pool: &sqlx::AnyPool, readers: &mpsc::Sen
             }
         }
     }
+}
+
+/// Whether the store takes a query through the pool within `PROBE_WAIT`.
+async fn store_answers(pool: &sqlx::AnyPool) -> bool {
+    matches!(
+        tokio::time::timeout(PROBE_WAIT, sqlx::query("SELECT 1").execute(pool)).await,
+        Ok(Ok(_))
+    )
 }
 
 async fn listen(url: &str) -> StoreResult<PgListener> {
