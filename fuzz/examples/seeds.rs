@@ -330,19 +330,8 @@ fn signed(
     const ZERO: &str = "0000000000000000000000000000000000000000000000000000000000000000";
     let unsigned = render(method, target, headers, body);
     let request = TextRequest::parse(unsigned.as_bytes()).unwrap();
-    let pairs: Vec<(&str, &[u8])> = request
-        .headers
-        .iter()
-        .map(|(k, v)| (k.as_str(), v.as_slice()))
-        .collect();
-    let received = Received {
-        method: &request.method,
-        path: &request.path,
-        query: request.query.as_deref(),
-        headers: &pairs,
-        body: &request.body,
-        body_sha256: None,
-    };
+    let pairs = request.header_pairs();
+    let received = request.received(&pairs);
     let authorization = headers.iter().find(|(k, _)| *k == "Authorization").unwrap().1.clone();
     let signature = hex::encode(sign(&received, &authorization));
     unsigned.replace(ZERO, &signature)

@@ -470,6 +470,23 @@ impl TextRequest {
         })
     }
 
+    /// The headers as `received` borrows them.
+    pub fn header_pairs(&self) -> Vec<(&str, &[u8])> {
+        self.headers.iter().map(|(k, v)| (k.as_str(), v.as_slice())).collect()
+    }
+
+    /// The request as `http::signed` hands it to the verifiers; `pairs` from `header_pairs`.
+    pub fn received<'a>(&'a self, pairs: &'a [(&'a str, &'a [u8])]) -> Received<'a> {
+        Received {
+            method: &self.method,
+            path: &self.path,
+            query: self.query.as_deref(),
+            headers: pairs,
+            body: &self.body,
+            body_sha256: None,
+        }
+    }
+
     /// A header's value as `HeaderValue::to_str` gives it: visible ASCII, spaces and tabs.
     fn header_text(&self, name: &str) -> Option<&str> {
         let (_, value) = self.headers.iter().find(|(k, _)| k == name)?;
@@ -502,19 +519,8 @@ fn secret_for(access: &str, security_token: Option<&str>) -> Result<Vec<u8>, Str
 /// what was received).
 pub fn signed_request(data: &[u8]) -> Outcome {
     let request = TextRequest::parse(data).ok_or("NotARequest")?;
-    let headers: Vec<(&str, &[u8])> = request
-        .headers
-        .iter()
-        .map(|(k, v)| (k.as_str(), v.as_slice()))
-        .collect();
-    let received = Received {
-        method: &request.method,
-        path: &request.path,
-        query: request.query.as_deref(),
-        headers: &headers,
-        body: &request.body,
-        body_sha256: None,
-    };
+    let headers = request.header_pairs();
+    let received = request.received(&headers);
     let authorization = request.header_text("authorization").unwrap_or("");
     if authorization.starts_with(signing::ALGORITHM) {
         signing::check_unambiguous(received.path, received.query).map_err(refused)?;

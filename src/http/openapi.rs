@@ -266,26 +266,6 @@ fn operations_mut(item: &mut PathItem) -> impl Iterator<Item = &mut Operation> {
     .filter_map(Option::as_mut)
 }
 
-/// (method, path) of every documented operation, upper-case methods, for the route-table check.
-pub fn operations() -> Vec<(String, String)> {
-    let mut out = Vec::new();
-    for (path, item) in &document().paths.paths {
-        for (method, op) in [
-            ("GET", &item.get),
-            ("PUT", &item.put),
-            ("POST", &item.post),
-            ("DELETE", &item.delete),
-            ("HEAD", &item.head),
-            ("PATCH", &item.patch),
-        ] {
-            if op.is_some() {
-                out.push((method.to_string(), path.clone()));
-            }
-        }
-    }
-    out
-}
-
 /// `{"<key>": [item], "links": {...}}`, a list as `views::list` writes it, named for the document.
 macro_rules! list_schema {
     ($name:ident, $key:ident, $item:ty) => {
@@ -316,6 +296,26 @@ pub(crate) use {list_schema, one_schema};
 mod tests {
     use super::*;
 
+    /// (upper-case method, path, operation) of every documented operation.
+    fn operations() -> Vec<(&'static str, &'static str, &'static Operation)> {
+        let mut out = Vec::new();
+        for (path, item) in &document().paths.paths {
+            for (method, op) in [
+                ("GET", &item.get),
+                ("PUT", &item.put),
+                ("POST", &item.post),
+                ("DELETE", &item.delete),
+                ("HEAD", &item.head),
+                ("PATCH", &item.patch),
+            ] {
+                if let Some(op) = op {
+                    out.push((method, path.as_str(), op));
+                }
+            }
+        }
+        out
+    }
+
     /// Every route the router serves (the action table, which `actions` checks against the
     /// router) is an operation of the document, and the document has no other: a handler added
     /// without its annotation, or an annotation whose path drifted, fails here.
@@ -327,7 +327,10 @@ mod tests {
             .collect();
         routes.sort();
         routes.dedup();
-        let mut documented = operations();
+        let mut documented: Vec<(String, String)> = operations()
+            .into_iter()
+            .map(|(m, p, _)| (m.to_string(), p.to_string()))
+            .collect();
         documented.sort();
         let missing: Vec<_> = routes.iter().filter(|r| !documented.contains(r)).collect();
         let extra: Vec<_> = documented.iter().filter(|d| !routes.contains(d)).collect();
@@ -357,29 +360,25 @@ mod tests {
     #[test]
     fn operation_ids_are_unique() {
         let mut ids = std::collections::BTreeSet::new();
-        for (path, item) in &document().paths.paths {
-            for op in [&item.get, &item.put, &item.post, &item.delete, &item.head, &item.patch]
-                .into_iter()
-                .flatten()
-            {
-                let id = op.operation_id.clone().unwrap_or_default();
-                assert!(ids.insert(id.clone()), "{path}: operation id {id} is used twice");
-            }
+        for (_, path, op) in operations() {
+            let id = op.operation_id.clone().unwrap_or_default();
+            assert!(ids.insert(id.clone()), "{path}: operation id {id} is used twice");
         }
     }
 
     #[test]
     fn every_operation_has_an_id_a_tag_an_answer_and_its_error_body() {
-        for (path, item) in &document().paths.paths {
-            for op in [&item.get, &item.put, &item.post, &item.delete, &item.head, &item.patch]
-                .into_iter()
-                .flatten()
-            {
-                assert!(op.operation_id.is_some(), "{path}: no operation id");
-                assert!(op.tags.as_ref().is_some_and(|t| !t.is_empty()), "{path}: no tag");
-                assert!(op.responses.responses.contains_key("default"), "{path}: no error body");
-                assert!(op.responses.responses.len() > 1, "{path}: no success answer");
-            }
+        for (method, path, op) in operations() {
+            assert!(op.operation_id.is_some(), "{method} {path}: no operation id");
+            assert!(
+                op.tags.as_ref().is_some_and(|t| !t.is_empty()),
+                "{method} {path}: no tag"
+            );
+            assert!(
+                op.responses.responses.contains_key("default"),
+                "{method} {path}: no error body"
+            );
+            assert!(op.responses.responses.len() > 1, "{method} {path}: no success answer");
         }
     }
 }
