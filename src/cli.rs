@@ -222,7 +222,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                     std::process::exit(2);
                 }
             };
-            let outcome = match crate::mapping::report::run_mapping_test(request, &mut std::io::stdout().lock()) {
+            let outcome = match crate::mapping::report::run_mapping_test(request, &mut std::io::stdout()) {
                 Ok(outcome) => outcome,
                 // The reader went away (`| head`): stop quietly, as Unix filters do.
                 Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => return Ok(()),

@@ -63,6 +63,12 @@ impl std::ops::Deref for ValueRef<'_> {
 
 impl PartialEq for ValueRef<'_> {
     fn eq(&self, other: &Self) -> bool {
+        // The usual case, the same literal of the rules, without walking it.
+        if let (ValueRef::Lent(a), ValueRef::Lent(b)) = (self, other)
+            && std::ptr::eq(*a, *b)
+        {
+            return true;
+        }
         **self == **other
     }
 }
@@ -158,26 +164,27 @@ pub struct RuleTrace {
     pub backtrack_limit: bool,
 }
 
-/// The assertion's values for each of the mapping's attributes, by `Remote::slot`.
-type Found<'a> = [Option<&'a [String]>];
+/// The assertion's values for each of the mapping's attributes, by `Remote::slot`: owned
+/// strings (an `Assertion`) or text borrowed from an input line (`fedgate mapping test`).
+type Found<'a, S> = [Option<&'a [S]>];
 
 /// The values one `{N}` slot receives: a subset of one attribute's values, in their order.
 /// Attributes of up to 64 values (all but freak assertions) use a bit mask, so picking
 /// copies nothing.
 #[derive(Debug, Clone)]
-enum Picked<'a> {
-    All(&'a [String]),
-    Mask { values: &'a [String], mask: u64 },
+enum Picked<'a, S> {
+    All(&'a [S]),
+    Mask { values: &'a [S], mask: u64 },
     List(Vec<&'a str>),
 }
 
-impl<'a> Picked<'a> {
+impl<'a, S: AsRef<str>> Picked<'a, S> {
     /// The values that pass `keep`; with `dedup`, only the first of equal values (Keystone
     /// builds these from sets; fedgate keeps the assertion's order).
-    fn select(values: &'a [String], dedup: bool, keep: impl Fn(&str) -> bool) -> Picked<'a> {
+    fn select(values: &'a [S], dedup: bool, keep: impl Fn(&str) -> bool) -> Picked<'a, S> {
         if values.len() > 64 {
             let mut list: Vec<&'a str> = Vec::new();
-            for v in values.iter().map(String::as_str).filter(|v| keep(v)) {
+            for v in values.iter().map(S::as_ref).filter(|v| keep(v)) {
                 if !dedup || !list.contains(&v) {
                     list.push(v);
                 }
@@ -186,7 +193,9 @@ impl<'a> Picked<'a> {
         }
         let mut mask = 0u64;
         for (i, v) in values.iter().enumerate() {
-            let repeated = || (0..i).any(|j| mask & (1 << j) != 0 && same_bytes(values[j].as_bytes(), v.as_bytes()));
+            let v = v.as_ref();
+            let repeated =
+                || (0..i).any(|j| mask & (1 << j) != 0 && same_bytes(values[j].as_ref().as_bytes(), v.as_bytes()));
             if keep(v) && !(dedup && repeated()) {
                 mask |= 1 << i;
             }
@@ -202,7 +211,7 @@ impl<'a> Picked<'a> {
         }
     }
 
-    fn iter(&self) -> PickedIter<'_, 'a> {
+    fn iter(&self) -> PickedIter<'_, 'a, S> {
         match self {
             Picked::All(values) => PickedIter::All(values.iter()),
             Picked::Mask { values, mask } => PickedIter::Mask { values, mask: *mask },
@@ -213,9 +222,9 @@ impl<'a> Picked<'a> {
     /// The value, when there is exactly one.
     fn single(&self) -> Option<&'a str> {
         match self {
-            Picked::All([one]) => Some(one),
+            Picked::All([one]) => Some(one.as_ref()),
             Picked::Mask { values, mask } if mask.count_ones() == 1 => {
-                values.get(mask.trailing_zeros() as usize).map(String::as_str)
+                values.get(mask.trailing_zeros() as usize).map(S::as_ref)
             }
             Picked::List(list) if list.len() == 1 => Some(list[0]),
             _ => None,
@@ -223,25 +232,25 @@ impl<'a> Picked<'a> {
     }
 }
 
-enum PickedIter<'s, 'a> {
-    All(std::slice::Iter<'a, String>),
-    Mask { values: &'a [String], mask: u64 },
+enum PickedIter<'s, 'a, S> {
+    All(std::slice::Iter<'a, S>),
+    Mask { values: &'a [S], mask: u64 },
     List(std::slice::Iter<'s, &'a str>),
 }
 
-impl<'a> Iterator for PickedIter<'_, 'a> {
+impl<'a, S: AsRef<str>> Iterator for PickedIter<'_, 'a, S> {
     type Item = &'a str;
 
     fn next(&mut self) -> Option<&'a str> {
         match self {
-            PickedIter::All(it) => it.next().map(String::as_str),
+            PickedIter::All(it) => it.next().map(S::as_ref),
             PickedIter::Mask { values, mask } => {
                 if *mask == 0 {
                     return None;
                 }
                 let i = mask.trailing_zeros() as usize;
                 *mask &= *mask - 1;
-                values.get(i).map(String::as_str)
+                values.get(i).map(S::as_ref)
             }
             PickedIter::List(it) => it.next().copied(),
         }
@@ -257,11 +266,13 @@ impl<'a> Iterator for PickedIter<'_, 'a> {
     }
 }
 
-type Slots<'a> = Vec<Picked<'a>>;
+/// The slots of one rule: on the stack for the usual handful of remotes.
+type Slots<'a, S> = SmallVec<[Picked<'a, S>; 8]>;
 
 impl Matcher {
     /// `undecided`: the answer for a value a backtracking pattern could not decide within
     /// its limit; the side that does not admit (see `Pattern::is_match`).
+    #[inline(always)]
     fn is_match(&self, value: &str, undecided: bool) -> bool {
         match self {
             Matcher::Exact(set) => set.contains(value),
@@ -270,14 +281,14 @@ impl Matcher {
         }
     }
 
-    fn matches_any(&self, values: &[String], undecided: bool) -> bool {
-        values.iter().any(|v| self.is_match(v, undecided))
+    fn matches_any<S: AsRef<str>>(&self, values: &[S], undecided: bool) -> bool {
+        values.iter().any(|v| self.is_match(v.as_ref(), undecided))
     }
 }
 
 impl Remote {
     /// The assertion's values for this remote's attribute.
-    fn values_in<'a>(&self, found: &Found<'a>) -> Option<&'a [String]> {
+    fn values_in<'a, S>(&self, found: &Found<'a, S>) -> Option<&'a [S]> {
         found.get(self.slot).copied().flatten()
     }
 }
@@ -293,7 +304,11 @@ struct Stop {
 /// Fills `slots` with the values for the rule's `{N}` slots (Keystone's
 /// `_verify_all_requirements`), or says where the rule stopped. The caller reuses `slots`
 /// from rule to rule.
-fn verify_requirements<'a>(rule: &Rule, found: &Found<'a>, slots: &mut Slots<'a>) -> Result<(), Stop> {
+fn verify_requirements<'a, S: AsRef<str>>(
+    rule: &Rule,
+    found: &Found<'a, S>,
+    slots: &mut Slots<'a, S>,
+) -> Result<(), Stop> {
     slots.clear();
     for (i, remote) in rule.remote.iter().enumerate() {
         let values = match remote.values_in(found) {
@@ -335,17 +350,20 @@ fn verify_requirements<'a>(rule: &Rule, found: &Found<'a>, slots: &mut Slots<'a>
     Ok(())
 }
 
-fn describe(rule: &Rule, stop: Stop, found: &Found) -> FailedCondition {
+fn describe<S: AsRef<str>>(rule: &Rule, stop: Stop, found: &Found<'_, S>) -> FailedCondition {
     let remote = &rule.remote[stop.remote];
     FailedCondition {
         remote: stop.remote,
         attribute: remote.attribute.clone(),
         check: stop.check,
-        seen: remote.values_in(found).map(<[String]>::to_vec).unwrap_or_default(),
+        seen: remote
+            .values_in(found)
+            .map(|values| values.iter().map(|v| v.as_ref().to_string()).collect())
+            .unwrap_or_default(),
     }
 }
 
-fn render_text<'a>(pieces: &'a [Piece], slots: &Slots<'a>) -> Cow<'a, str> {
+fn render_text<'a, S: AsRef<str>>(pieces: &'a [Piece], slots: &Slots<'a, S>) -> Cow<'a, str> {
     match pieces {
         [Piece::Literal(s)] => return Cow::Borrowed(s),
         [Piece::Slot(n)] => {
@@ -380,7 +398,7 @@ fn render_text<'a>(pieces: &'a [Piece], slots: &Slots<'a>) -> Cow<'a, str> {
     Cow::Owned(out)
 }
 
-fn render<'a>(t: &'a Template, slots: &Slots<'a>) -> Value {
+fn render<'a, S: AsRef<str>>(t: &'a Template, slots: &Slots<'a, S>) -> Value {
     match t {
         Template::Object(fields) => Value::Object(fields.iter().map(|(k, v)| (k.clone(), render(v, slots))).collect()),
         Template::Array(items) => Value::Array(items.iter().map(|i| render(i, slots)).collect()),
@@ -391,14 +409,14 @@ fn render<'a>(t: &'a Template, slots: &Slots<'a>) -> Value {
 }
 
 /// A subtree without placeholders is lent from the mapping; others are built.
-fn render_value<'a>(t: &'a Template, slots: &Slots<'a>) -> ValueRef<'a> {
+fn render_value<'a, S: AsRef<str>>(t: &'a Template, slots: &Slots<'a, S>) -> ValueRef<'a> {
     match t {
         Template::Constant(v) => ValueRef::Lent(v),
         other => ValueRef::Built(Arc::new(render(other, slots))),
     }
 }
 
-fn render_str<'a>(t: &'a Template, slots: &Slots<'a>) -> Cow<'a, str> {
+fn render_str<'a, S: AsRef<str>>(t: &'a Template, slots: &Slots<'a, S>) -> Cow<'a, str> {
     match t {
         Template::Text(pieces) => render_text(pieces, slots),
         other => Cow::Owned(value_text(&render(other, slots))),
@@ -408,7 +426,7 @@ fn render_str<'a>(t: &'a Template, slots: &Slots<'a>) -> Cow<'a, str> {
 /// A list-valued local (`groups`, `group_ids`). Exactly one slot with several values gives
 /// them as they are, which is what Keystone gets back after formatting them as Python list
 /// text and parsing it again; anything else is text read as Keystone reads it.
-fn render_list<'s, 'a>(t: &'a Template, slots: &'s Slots<'a>) -> Listed<'s, 'a> {
+fn render_list<'s, 'a, S: AsRef<str>>(t: &'a Template, slots: &'s Slots<'a, S>) -> Listed<'s, 'a, S> {
     if let Template::Text(pieces) = t
         && let [Piece::Slot(n)] = pieces.as_slice()
         && let Some(values) = slots.get(*n)
@@ -424,13 +442,13 @@ fn render_list<'s, 'a>(t: &'a Template, slots: &'s Slots<'a>) -> Listed<'s, 'a> 
 }
 
 /// The entries of a list-valued local, lent where they are the assertion's values.
-enum Listed<'s, 'a> {
-    Values(&'s Picked<'a>),
+enum Listed<'s, 'a, S> {
+    Values(&'s Picked<'a, S>),
     One(Cow<'a, str>),
     Parsed(Vec<Cow<'a, str>>),
 }
 
-impl<'a> Listed<'_, 'a> {
+impl<'a, S: AsRef<str>> Listed<'_, 'a, S> {
     fn len(&self) -> usize {
         match self {
             Listed::Values(values) => values.len(),
@@ -456,7 +474,7 @@ impl<'a> Listed<'_, 'a> {
     }
 }
 
-fn render_user<'a>(u: &'a UserTemplate, slots: &Slots<'a>) -> MappedUser<'a> {
+fn render_user<'a, S: AsRef<str>>(u: &'a UserTemplate, slots: &Slots<'a, S>) -> MappedUser<'a> {
     let text = |t: &'a Option<Template>| t.as_ref().map(|t| render_str(t, slots));
     MappedUser {
         domain: u.domain.as_ref().map(|t| render_value(t, slots)),
@@ -509,7 +527,7 @@ struct Transform<'a> {
     group_ids: Vec<Cow<'a, str>>,
     group_names: Vec<GroupName<'a>>,
     /// Group names of each domain in first-seen order, with their latest domain object.
-    by_domain: Vec<(ValueRef<'a>, NamedGroups<'a>)>,
+    by_domain: SmallVec<[(ValueRef<'a>, NamedGroups<'a>); 2]>,
     projects: Vec<Value>,
     /// The domain of the last local element: the user's domain when it names none.
     last_domain: Option<ValueRef<'a>>,
@@ -522,12 +540,16 @@ impl<'a> Transform<'a> {
         Transform {
             group_ids: Vec::with_capacity(4),
             group_names: Vec::with_capacity(GROUP_NAMES_CAPACITY),
-            by_domain: Vec::with_capacity(2),
             ..Transform::default()
         }
     }
 
-    fn add(&mut self, version: SchemaVersion, l: &'a LocalTemplate, slots: &Slots<'a>) -> Result<(), MappingError> {
+    fn add<S: AsRef<str>>(
+        &mut self,
+        version: SchemaVersion,
+        l: &'a LocalTemplate,
+        slots: &Slots<'a, S>,
+    ) -> Result<(), MappingError> {
         self.locals += 1;
         let domain = l.domain.as_ref().map(|t| render_value(t, slots));
         if l.projects.is_some() || l.projects_json.is_some() {
@@ -621,7 +643,7 @@ impl Mapping {
 
     /// The assertion's values for every attribute the rules read: a merge of two sorted
     /// lists, or lookups when the assertion is much larger than what the rules read.
-    fn lookup<'a>(&self, assertion: &'a Assertion, found: &mut Found<'a>) {
+    fn lookup<'a>(&self, assertion: &'a Assertion, found: &mut Found<'a, String>) {
         if assertion.len() > 4 * self.attributes.len() {
             for (slot, name) in found.iter_mut().zip(&self.attributes) {
                 *slot = assertion.get(name).map(Vec::as_slice);
@@ -659,31 +681,39 @@ impl Mapping {
 
     /// Evaluates an assertion given as the values of `attributes()`, position by position
     /// (an empty list is an absent attribute): for callers that read assertions straight
-    /// into that shape and skip what the rules never read (`fedgate mapping test`).
-    pub fn evaluate_values<'a>(&'a self, values: &'a [Vec<String>]) -> Result<Mapped<'a>, MappingError> {
+    /// into that shape and skip what the rules never read (`fedgate mapping test`, which
+    /// lends slices of its input line).
+    pub fn evaluate_values<'a, S: AsRef<str> + 'a>(
+        &'a self,
+        values: impl IntoIterator<Item = &'a [S]>,
+    ) -> Result<Mapped<'a>, MappingError> {
         self.with_values(values, |found| self.run(found, None))
     }
 
     /// `evaluate_values` with a trace, as `evaluate_traced`.
-    pub fn evaluate_values_traced<'a>(
+    pub fn evaluate_values_traced<'a, S: AsRef<str> + 'a>(
         &'a self,
-        values: &'a [Vec<String>],
+        values: impl IntoIterator<Item = &'a [S]>,
     ) -> (Result<Mapped<'a>, MappingError>, Vec<RuleTrace>) {
         let mut trace = Vec::with_capacity(self.rules.len());
         let result = self.with_values(values, |found| self.run(found, Some(&mut trace)));
         (result, trace)
     }
 
-    fn with_values<'a, T>(&'a self, values: &'a [Vec<String>], f: impl FnOnce(&Found<'a>) -> T) -> T {
+    fn with_values<'a, S: 'a, T>(
+        &'a self,
+        values: impl IntoIterator<Item = &'a [S]>,
+        f: impl FnOnce(&Found<'a, S>) -> T,
+    ) -> T {
         self.with_found(|found| {
             for (slot, v) in found.iter_mut().zip(values) {
-                *slot = Some(v.as_slice());
+                *slot = Some(v);
             }
             f(found)
         })
     }
 
-    fn with_assertion<'a, T>(&'a self, assertion: &'a Assertion, f: impl FnOnce(&Found<'a>) -> T) -> T {
+    fn with_assertion<'a, T>(&'a self, assertion: &'a Assertion, f: impl FnOnce(&Found<'a, String>) -> T) -> T {
         self.with_found(|found| {
             self.lookup(assertion, found);
             f(found)
@@ -691,10 +721,10 @@ impl Mapping {
     }
 
     /// Room for one value list per attribute: on the stack for the usual handful.
-    fn with_found<'a, T>(&self, f: impl FnOnce(&mut Found<'a>) -> T) -> T {
+    fn with_found<'a, S: 'a, T>(&self, f: impl FnOnce(&mut Found<'a, S>) -> T) -> T {
         let mut on_stack = [None; 32];
         let mut on_heap = Vec::new();
-        let found: &mut Found<'a> = if self.attributes.len() <= on_stack.len() {
+        let found: &mut Found<'a, S> = if self.attributes.len() <= on_stack.len() {
             &mut on_stack[..self.attributes.len()]
         } else {
             on_heap.resize(self.attributes.len(), None);
@@ -703,9 +733,9 @@ impl Mapping {
         f(found)
     }
 
-    fn run<'a>(
+    fn run<'a, S: AsRef<str>>(
         &'a self,
-        found: &Found<'a>,
+        found: &Found<'a, S>,
         mut trace: Option<&mut Vec<RuleTrace>>,
     ) -> Result<Mapped<'a>, MappingError> {
         let mut transform = Transform::with_room();
@@ -804,8 +834,8 @@ fn value_text(v: &Value) -> String {
 
 /// `groups` holds one name or the text of a list of names; each joins the rule's `domain`.
 /// Entries prefixed `JSON:` are whole group objects carrying their own domain.
-fn normalize_groups<'a>(
-    names: &Listed<'_, 'a>,
+fn normalize_groups<'a, S: AsRef<str>>(
+    names: &Listed<'_, 'a, S>,
     domain: Option<&ValueRef<'a>>,
     out: &mut Vec<GroupName<'a>>,
 ) -> Result<(), MappingError> {

@@ -1,20 +1,25 @@
 //! `fedgate mapping test` and the dry-run API share this: parse rules and assertions, map,
 //! and report in Keystone's mapped-properties shape, or as `{"error": {"code", "message"}}`.
 //!
-//! The batch path (`--assertions FILE.jsonl`) runs at the engine's pace: the input is read a
-//! block at a time, each block's lines split between two threads; a line is parsed straight
-//! into the values of the attributes the rules read (strings and lists reused from line to
-//! line, other attributes skipped); a result is serialized from the engine's borrowed structs
-//! (no `serde_json::Value`); the trace is built only when asked for.
+//! The batch path (`--assertions FILE.jsonl`) runs at the engine's pace: one worker per core
+//! takes the next block of whole lines, maps it and writes its results when the blocks
+//! before it are written, so reading and writing overlap with mapping. A usual line (string
+//! values without escapes) lends its values to the engine as slices of itself, split on `;`
+//! and never copied, and the rest is skipped unread; other lines go through serde. A result
+//! is serialized from the engine's borrowed structs (no `serde_json::Value`), values lent by
+//! the line copied without an escaping pass; the trace is built only when asked for.
 
 use std::fmt;
-use std::io::{Read, Write};
+use std::io::{self, Read, Write};
+use std::ops::Range;
+use std::sync::{Condvar, Mutex, PoisonError};
 
 use serde::Serialize;
 use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::{Value, json};
 
 use super::eval::ValueRef;
+use super::rules::same_bytes;
 use super::{GroupName, Mapped, Mapping, MappingError, RuleTrace, SchemaVersion, UserType, assertion_from_json};
 
 pub struct MappingTest {
@@ -30,7 +35,7 @@ pub enum Assertions {
     /// One JSON object (it may span lines).
     One(String),
     /// One JSON object per line, read as a stream; blank lines are skipped.
-    Lines(Box<dyn Read>),
+    Lines(Box<dyn Read + Send>),
 }
 
 /// How a run ended.
@@ -86,8 +91,7 @@ pub fn map_one(mapping: &Mapping, assertion: &serde_json::Map<String, Value>, tr
 const NOT_AN_OBJECT: &str = "an assertion must be a JSON object of attribute -> string or array";
 
 /// Writes one JSON line per assertion, in order.
-pub fn run_mapping_test(req: MappingTest, out: &mut dyn Write) -> std::io::Result<Outcome> {
-    let mut out = std::io::BufWriter::with_capacity(1 << 16, out);
+pub fn run_mapping_test(req: MappingTest, out: &mut (dyn Write + Send)) -> io::Result<Outcome> {
     let mapping = match compile_document(&req.rules, req.schema_version.as_deref()) {
         Ok(m) => m,
         Err(e) => {
@@ -110,68 +114,152 @@ pub fn run_mapping_test(req: MappingTest, out: &mut dyn Write) -> std::io::Resul
             out.write_all(&part.out)?;
             part.add_to(&mut outcome);
         }
-        Assertions::Lines(input) => map_stream(&mapping, input, req.trace, &mut out, &mut outcome)?,
+        Assertions::Lines(mut input) => {
+            let workers = std::thread::available_parallelism().map_or(1, |n| n.get().min(MAX_WORKERS));
+            outcome = map_stream(&mapping, &mut *input, req.trace, out, workers)?;
+        }
     }
     out.flush()?;
     Ok(outcome)
 }
 
-/// Input is read this much at a time; each block's lines are split between two threads when
-/// the machine has two cores, and their output written in order before the next block.
-const BLOCK: usize = 1 << 20;
+/// Input is read this much at a time: a block is one worker's share, its lines mapped in
+/// one go and their results written in one call.
+const BLOCK: usize = 1 << 18;
 
+/// Workers beyond this would wait on reading and writing, which are done one at a time.
+const MAX_WORKERS: usize = 8;
+
+/// What the workers share of the input: the reader, the start of a line the last block cut
+/// off, and the number the next block gets.
+struct Input<'r> {
+    source: &'r mut (dyn Read + Send),
+    carry: Vec<u8>,
+    next: u64,
+    eof: bool,
+}
+
+/// What they share of the output: whose block is written next, and how the run went.
+struct Output<'w> {
+    sink: &'w mut (dyn Write + Send),
+    next: u64,
+    outcome: Outcome,
+    error: Option<io::Error>,
+}
+
+/// Maps a stream of lines with `workers` threads: each takes the next block of whole lines,
+/// maps it on its own, and writes its results when the blocks before it are written. Reading
+/// and writing are done one block at a time; mapping, the bulk of the work, in parallel.
 fn map_stream(
     mapping: &Mapping,
-    mut input: Box<dyn Read>,
+    source: &mut (dyn Read + Send),
     trace: bool,
-    out: &mut impl Write,
-    outcome: &mut Outcome,
-) -> std::io::Result<()> {
-    let parallel = std::thread::available_parallelism().is_ok_and(|n| n.get() > 1);
-    let (mut first, mut second) = (Part::new(mapping), Part::new(mapping));
-    let mut buf = vec![0u8; BLOCK];
-    let (mut filled, mut eof) = (0, false);
-    while !eof || filled > 0 {
-        while !eof && filled < buf.len() {
-            match input.read(&mut buf[filled..]) {
-                Ok(0) => eof = true,
-                Ok(n) => filled += n,
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(e),
-            }
+    sink: &mut (dyn Write + Send),
+    workers: usize,
+) -> io::Result<Outcome> {
+    let input = Mutex::new(Input {
+        source,
+        carry: Vec::new(),
+        next: 0,
+        eof: false,
+    });
+    let output = Mutex::new(Output {
+        sink,
+        next: 0,
+        outcome: Outcome {
+            code: 0,
+            backtrack_limit_hits: 0,
+        },
+        error: None,
+    });
+    let turn = Condvar::new();
+    let work = || work_on_blocks(mapping, trace, &input, &output, &turn);
+    std::thread::scope(|scope| {
+        for _ in 1..workers {
+            scope.spawn(work);
         }
-        // Whole lines only, but for the last one.
-        let end = match memchr::memrchr(b'\n', &buf[..filled]) {
-            _ if eof => filled,
-            Some(i) => i + 1,
-            None => {
-                // One line longer than the buffer: make room for it.
-                buf.resize(buf.len() * 2, 0);
-                continue;
-            }
-        };
-        let block = &buf[..end];
-        let middle = match memchr::memchr(b'\n', &block[block.len() / 2..]) {
-            Some(i) if parallel && block.len() >= BLOCK / 4 => block.len() / 2 + i + 1,
-            _ => block.len(),
-        };
-        let (a, b) = block.split_at(middle);
-        if b.is_empty() {
-            first.map_lines(mapping, lines(a), trace);
-        } else {
-            std::thread::scope(|scope| {
-                scope.spawn(|| second.map_lines(mapping, lines(b), trace));
-                first.map_lines(mapping, lines(a), trace);
-            });
-        }
-        for part in [&mut first, &mut second] {
-            out.write_all(&part.out)?;
-            part.add_to(outcome);
-        }
-        buf.copy_within(end..filled, 0);
-        filled -= end;
+        work();
+    });
+    let output = output.into_inner().unwrap_or_else(PoisonError::into_inner);
+    match output.error {
+        Some(e) => Err(e),
+        None => Ok(output.outcome),
     }
-    Ok(())
+}
+
+/// One worker: blocks until the input ends or anything fails.
+fn work_on_blocks(mapping: &Mapping, trace: bool, input: &Mutex<Input>, output: &Mutex<Output>, turn: &Condvar) {
+    let mut part = Part::new(mapping);
+    let mut buf = Vec::new();
+    loop {
+        let (number, len) = match next_block(input, &mut buf) {
+            Ok(Some(block)) => block,
+            Ok(None) => return,
+            Err(e) => return fail(output, turn, e),
+        };
+        part.map_lines(mapping, lines(&buf[..len]), trace);
+        let mut out = output.lock().unwrap_or_else(PoisonError::into_inner);
+        while out.next != number && out.error.is_none() {
+            out = turn.wait(out).unwrap_or_else(PoisonError::into_inner);
+        }
+        if out.error.is_some() {
+            return;
+        }
+        if let Err(e) = out.sink.write_all(&part.out) {
+            out.error = Some(e);
+        }
+        part.add_to(&mut out.outcome);
+        out.next += 1;
+        drop(out);
+        turn.notify_all();
+    }
+}
+
+fn fail(output: &Mutex<Output>, turn: &Condvar, e: io::Error) {
+    let mut out = output.lock().unwrap_or_else(PoisonError::into_inner);
+    out.error.get_or_insert(e);
+    drop(out);
+    turn.notify_all();
+}
+
+/// Reads the next block of whole lines into `buf` (the last line may lack its newline at
+/// the end of input): its number and its length, or None at the end.
+fn next_block(input: &Mutex<Input>, buf: &mut Vec<u8>) -> io::Result<Option<(u64, usize)>> {
+    let mut input = input.lock().unwrap_or_else(PoisonError::into_inner);
+    let input = &mut *input;
+    if input.eof && input.carry.is_empty() {
+        return Ok(None);
+    }
+    let mut filled = input.carry.len();
+    buf.resize(BLOCK.max(filled * 2), 0);
+    buf[..filled].copy_from_slice(&input.carry);
+    input.carry.clear();
+    let end = loop {
+        while !input.eof && filled < buf.len() {
+            match input.source.read(&mut buf[filled..]) {
+                Ok(0) => input.eof = true,
+                Ok(n) => filled += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    input.eof = true;
+                    return Err(e);
+                }
+            }
+        }
+        match memchr::memrchr(b'\n', &buf[..filled]) {
+            _ if input.eof => break filled,
+            Some(i) => break i + 1,
+            // One line longer than the buffer: make room for it.
+            None => buf.resize(buf.len() * 2, 0),
+        }
+    };
+    input.carry.extend_from_slice(&buf[end..filled]);
+    if end == 0 {
+        return Ok(None);
+    }
+    let number = input.next;
+    input.next += 1;
+    Ok(Some((number, end)))
 }
 
 /// The lines of `block`, found with memchr.
@@ -188,7 +276,7 @@ fn lines(block: &[u8]) -> impl Iterator<Item = &[u8]> {
     })
 }
 
-/// One thread's share of a block: its reader, its output and what it saw.
+/// One worker's share of a block: its reader, its output and what it saw.
 struct Part {
     reader: Reader,
     out: Vec<u8>,
@@ -200,7 +288,7 @@ impl Part {
     fn new(mapping: &Mapping) -> Part {
         Part {
             reader: Reader::new(mapping),
-            out: Vec::with_capacity(BLOCK * 2),
+            out: Vec::with_capacity(BLOCK * 3),
             rejected: false,
             hits: 0,
         }
@@ -208,8 +296,9 @@ impl Part {
 
     fn map_lines<'l>(&mut self, mapping: &Mapping, lines: impl IntoIterator<Item = &'l [u8]>, trace: bool) {
         let hits = super::backtrack_limit_hits();
+        let mut lent = LineValues::new(mapping);
         for line in lines {
-            if !blank(line) && !self.reader.map_line(mapping, line, trace, &mut self.out) {
+            if !blank(line) && !self.reader.map_line(mapping, line, &mut lent, trace, &mut self.out) {
                 self.rejected = true;
             }
         }
@@ -240,8 +329,8 @@ fn blank(line: &[u8]) -> bool {
     }
 }
 
-/// Parses assertion lines straight into the values of the attributes the rules read (the
-/// rest is skipped unread); the strings and lists are reused from line to line.
+/// Maps lines: the usual line is read by `LineValues::read`, which lends its values from the
+/// line; any other by serde into owned values, the strings and lists reused from line to line.
 struct Reader {
     /// `Mapping::attributes()`, in order.
     attributes: Vec<String>,
@@ -268,32 +357,33 @@ impl Reader {
 
     /// Maps one line and appends its JSON result and a newline to `out`; false when the
     /// assertion was not mapped.
-    fn map_line(&mut self, mapping: &Mapping, line: &[u8], trace: bool, out: &mut Vec<u8>) -> bool {
-        let ok = match self.parse(line) {
-            Err(_) => {
+    fn map_line<'l>(
+        &mut self,
+        mapping: &Mapping,
+        line: &'l [u8],
+        lent: &mut LineValues<'l>,
+        trace: bool,
+        out: &mut Vec<u8>,
+    ) -> bool {
+        // JSON text is UTF-8 (RFC 8259 §8.1), and the dry run refuses a line that is not. Read
+        // from bytes, serde_json would skip the strings of attributes the rules never read
+        // without checking them, and map such a line: the whole line is checked first.
+        let ok = match std::str::from_utf8(line) {
+            Ok(text) if lent.read(&self.index, &self.attributes, text) => {
+                // Every value lent by the line is free of what JSON escapes (`read` takes no
+                // other line), so the writer copies it as it is.
+                let clean = Some(line);
+                let values = lent.spans.iter().map(|span| &lent.flat[span.clone()]);
+                write_result(mapping, values, trace, &mut self.writer, clean, out)
+            }
+            Ok(text) if self.parse(text).is_ok() => {
+                let values = self.values.iter().map(Vec::as_slice);
+                write_result(mapping, values, trace, &mut self.writer, None, out)
+            }
+            _ => {
                 write_error(out, 400, NOT_AN_OBJECT);
                 false
             }
-            Ok(()) if trace => {
-                let (result, rule_trace) = mapping.evaluate_values_traced(&self.values);
-                let (value, ok) = result_value(result, Some(rule_trace));
-                write_json(out, &value);
-                ok
-            }
-            Ok(()) => match mapping.evaluate_values(&self.values) {
-                Ok(mapped) => {
-                    self.writer.mapped(out, &mapped);
-                    true
-                }
-                Err(e @ (MappingError::NoRuleMatched | MappingError::InvalidResult(_))) => {
-                    write_error(out, 401, &e.to_string());
-                    false
-                }
-                Err(e @ MappingError::InvalidRules { .. }) => {
-                    write_error(out, 400, &e.to_string());
-                    false
-                }
-            },
         };
         out.push(b'\n');
         ok
@@ -301,19 +391,9 @@ impl Reader {
 
     /// Reads `line` as `assertion_from_json` reads a JSON object, keeping only the
     /// attributes the rules read.
-    fn parse(&mut self, line: &[u8]) -> serde_json::Result<()> {
+    fn parse(&mut self, line: &str) -> serde_json::Result<()> {
         self.recycle_values();
         self.spare.truncate(MAX_SPARE_VALUES);
-        // JSON text is UTF-8 (RFC 8259 §8.1), and the dry run refuses a line that is not. Read
-        // from bytes, serde_json would skip the strings of attributes the rules never read
-        // without checking them, and map such a line: the whole line is checked first.
-        let Ok(line) = std::str::from_utf8(line) else {
-            return Err(serde::de::Error::custom("the line is not UTF-8"));
-        };
-        if self.parse_flat(line).is_some() {
-            return Ok(());
-        }
-        self.recycle_values();
         let mut de = serde_json::Deserializer::from_str(line);
         let parsed = Fill(self).deserialize(&mut de).and_then(|()| de.end());
         if parsed.is_err() {
@@ -328,12 +408,67 @@ impl Reader {
             recycle(values, &mut self.spare);
         }
     }
+}
 
-    /// The usual line, read without serde: one object whose keys and values are all strings
-    /// free of escapes, with no control character anywhere. Anything else gives None, with
-    /// what was kept left for `parse` to drop, and serde reads the line; both readings agree
-    /// where both apply (`parse_flat_agrees_with_serde`).
-    fn parse_flat(&mut self, text: &str) -> Option<()> {
+/// Maps one assertion, given as the values of `Mapping::attributes()`, and writes the result
+/// (without its newline); false when it was not mapped. `clean`: the line the values were
+/// lent by, when none of its strings needs escaping.
+fn write_result<'a, S: AsRef<str> + 'a>(
+    mapping: &'a Mapping,
+    values: impl IntoIterator<Item = &'a [S]>,
+    trace: bool,
+    writer: &mut ResultWriter,
+    clean: Option<&[u8]>,
+    out: &mut Vec<u8>,
+) -> bool {
+    if trace {
+        let (result, rule_trace) = mapping.evaluate_values_traced(values);
+        let (value, ok) = result_value(result, Some(rule_trace));
+        write_json(out, &value);
+        return ok;
+    }
+    match mapping.evaluate_values(values) {
+        Ok(mapped) => {
+            writer.mapped(out, &mapped, clean);
+            true
+        }
+        Err(e @ (MappingError::NoRuleMatched | MappingError::InvalidResult(_))) => {
+            write_error(out, 401, &e.to_string());
+            false
+        }
+        Err(e @ MappingError::InvalidRules { .. }) => {
+            write_error(out, 400, &e.to_string());
+            false
+        }
+    }
+}
+
+/// The values of the attributes the rules read, lent by one line: attribute `i` has
+/// `flat[spans[i]]`. Kept from line to line of a block, so its lists are allocated once.
+struct LineValues<'l> {
+    flat: Vec<&'l str>,
+    spans: Vec<Range<usize>>,
+}
+
+impl<'l> LineValues<'l> {
+    fn new(mapping: &Mapping) -> LineValues<'l> {
+        LineValues {
+            flat: Vec::with_capacity(64),
+            spans: vec![0..0; mapping.attributes().len()],
+        }
+    }
+
+    /// Reads the usual line without serde: one object whose keys and values are all strings
+    /// free of escapes, with no control character anywhere. False for anything else, and
+    /// serde reads the line; both readings agree where both apply
+    /// (`line_reader_agrees_with_serde_*`).
+    fn read(&mut self, index: &AttributeIndex, attributes: &[String], text: &'l str) -> bool {
+        self.flat.clear();
+        self.spans.fill(0..0);
+        self.read_object(index, attributes, text).is_some()
+    }
+
+    fn read_object(&mut self, index: &AttributeIndex, attributes: &[String], text: &'l str) -> Option<()> {
         let bytes = text.as_bytes();
         if any_byte(bytes, |b| b < 0x20) {
             return None;
@@ -347,18 +482,31 @@ impl Reader {
             return (skip_spaces(bytes, at + 1) == bytes.len()).then_some(());
         }
         loop {
-            let (key, next) = plain_string(text, at)?;
-            at = skip_spaces(bytes, next);
+            if bytes.get(at) != Some(&b'"') {
+                return None;
+            }
+            let key_end = find_quote(bytes, at + 1, false)?;
+            let key = text.get(at + 1..key_end)?;
+            at = skip_spaces(bytes, key_end + 1);
             if bytes.get(at) != Some(&b':') {
                 return None;
             }
-            let (value, next) = plain_string(text, skip_spaces(bytes, at + 1))?;
-            at = skip_spaces(bytes, next);
-            if let Some(i) = self.index.find(&self.attributes, key) {
-                // A repeated attribute: the last one wins, as in a `serde_json::Map`.
-                recycle(&mut self.values[i], &mut self.spare);
-                split_values(&mut self.values[i], &mut self.spare, value);
+            at = skip_spaces(bytes, at + 1);
+            if bytes.get(at) != Some(&b'"') {
+                return None;
             }
+            let start = at + 1;
+            let end = match index.find(attributes, key) {
+                Some(i) => {
+                    // A repeated attribute: the last one wins, as in a `serde_json::Map`.
+                    let first = self.flat.len();
+                    let end = self.split_values(text, start)?;
+                    self.spans[i] = first..self.flat.len();
+                    end
+                }
+                None => find_quote(bytes, start, false)?,
+            };
+            at = skip_spaces(bytes, end + 1);
             match bytes.get(at) {
                 Some(b',') => at = skip_spaces(bytes, at + 1),
                 Some(b'}') => return (skip_spaces(bytes, at + 1) == bytes.len()).then_some(()),
@@ -366,6 +514,55 @@ impl Reader {
             }
         }
     }
+
+    /// `text[start..end].split(';')` into `flat`, where `end` is the closing quote's index,
+    /// which is returned. None at an escape or the end of the line.
+    fn split_values(&mut self, text: &'l str, start: usize) -> Option<usize> {
+        let bytes = text.as_bytes();
+        let mut from = start;
+        loop {
+            let at = find_quote(bytes, from, true)?;
+            // Quotes and `;` are ASCII, so both ends are character boundaries.
+            self.flat.push(text.get(from..at)?);
+            if bytes[at] == b'"' {
+                return Some(at);
+            }
+            from = at + 1;
+        }
+    }
+}
+
+/// The index of the first `"` at or after `from` (or `;`, with `semicolon`); None at a `\`
+/// first or at the end. Eight bytes at a time, the usual key or value in one or two steps.
+#[inline]
+fn find_quote(bytes: &[u8], from: usize, semicolon: bool) -> Option<usize> {
+    const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
+    const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
+    // High bit set in each byte of `word` equal to `b`, and possibly in bytes after one that
+    // is: the lowest set bit is exact.
+    let equal = |word: u64, b: u8| {
+        let x = word ^ (ONES * u64::from(b));
+        x.wrapping_sub(ONES) & !x & HIGHS
+    };
+    let mut at = from;
+    while let Some(chunk) = bytes.get(at..at + 8) {
+        let word = u64::from_le_bytes(chunk.try_into().ok()?);
+        let mut hits = equal(word, b'"') | equal(word, b'\\');
+        if semicolon {
+            hits |= equal(word, b';');
+        }
+        if hits != 0 {
+            at += (hits.trailing_zeros() / 8) as usize;
+            return (bytes[at] != b'\\').then_some(at);
+        }
+        at += 8;
+    }
+    let i = at
+        + bytes
+            .get(at..)?
+            .iter()
+            .position(|&b| b == b'"' || b == b'\\' || (semicolon && b == b';'))?;
+    (bytes[i] != b'\\').then_some(i)
 }
 
 /// Whether any byte passes `test`: every byte is looked at (no early exit), which lets the
@@ -397,7 +594,7 @@ impl AttributeIndex {
             .get(key.len())?
             .iter()
             .copied()
-            .find(|&i| attributes[i].as_bytes() == key.as_bytes())
+            .find(|&i| same_bytes(attributes[i].as_bytes(), key.as_bytes()))
     }
 }
 
@@ -408,25 +605,11 @@ fn skip_spaces(bytes: &[u8], mut at: usize) -> usize {
     at
 }
 
-/// The JSON string starting at `at`, when it has no escape: its text and the index after it.
-fn plain_string(text: &str, at: usize) -> Option<(&str, usize)> {
-    let bytes = text.as_bytes();
-    if bytes.get(at) != Some(&b'"') {
-        return None;
-    }
-    let end = at + 1 + memchr::memchr2(b'"', b'\\', bytes.get(at + 1..)?)?;
-    // Quotes are ASCII, so both ends are character boundaries.
-    (bytes[end] == b'"').then(|| (&text[at + 1..end], end + 1))
-}
-
-/// `text.split(';')` into `values`, with memchr.
+/// `text.split(';')` into `values`.
 fn split_values(values: &mut Vec<String>, spare: &mut Vec<String>, text: &str) {
-    let mut rest = text;
-    while let Some(i) = memchr::memchr(b';', rest.as_bytes()) {
-        push_value(values, spare, &rest[..i]);
-        rest = &rest[i + 1..];
+    for value in text.split(';') {
+        push_value(values, spare, value);
     }
-    push_value(values, spare, rest);
 }
 
 fn recycle(values: &mut Vec<String>, spare: &mut Vec<String>) {
@@ -451,19 +634,22 @@ struct ResultWriter {
     /// Serialized values lent by the mapping, by address: the mapping outlives the run and
     /// never changes, so an address names one value.
     lent: Vec<(usize, Vec<u8>)>,
+    /// The same for the start of a group name in a domain the mapping lends:
+    /// `{"domain":<value>,"name":`.
+    group_starts: Vec<(usize, Vec<u8>)>,
 }
 
 /// Lent values remembered per run (a mapping names a handful of domains).
 const MAX_LENT: usize = 64;
 
 impl ResultWriter {
-    fn mapped(&mut self, out: &mut Vec<u8>, m: &Mapped<'_>) {
+    fn mapped(&mut self, out: &mut Vec<u8>, m: &Mapped<'_>, clean: Option<&[u8]>) {
         out.extend_from_slice(b"{\"group_ids\":[");
         for (i, id) in m.group_ids.iter().enumerate() {
             if i > 0 {
                 out.push(b',');
             }
-            write_str(out, id);
+            write_text(out, id, clean);
         }
         out.extend_from_slice(b"],\"group_names\":[");
         for (i, g) in m.group_names.iter().enumerate() {
@@ -472,10 +658,8 @@ impl ResultWriter {
             }
             match g {
                 GroupName::Named { domain, name } => {
-                    out.extend_from_slice(b"{\"domain\":");
-                    self.value(out, domain);
-                    out.extend_from_slice(b",\"name\":");
-                    write_str(out, name);
+                    self.group_start(out, domain);
+                    write_text(out, name, clean);
                     out.push(b'}');
                 }
                 GroupName::Json(v) => write_json(out, v),
@@ -490,14 +674,14 @@ impl ResultWriter {
             self.value(out, domain);
             out.push(b',');
         }
-        for (key, text) in [
+        for (key, value) in [
             (&b"\"email\":"[..], &u.email),
             (b"\"id\":", &u.id),
             (b"\"name\":", &u.name),
         ] {
-            if let Some(text) = text {
+            if let Some(value) = value {
                 out.extend_from_slice(key);
-                write_str(out, text);
+                write_text(out, value, clean);
                 out.push(b',');
             }
         }
@@ -508,31 +692,67 @@ impl ResultWriter {
     }
 
     fn value(&mut self, out: &mut Vec<u8>, v: &ValueRef<'_>) {
-        let ValueRef::Lent(lent) = v else {
-            return write_json(out, &**v);
-        };
-        let address = std::ptr::from_ref::<Value>(lent) as usize;
-        if let Some((_, bytes)) = self.lent.iter().find(|(a, _)| *a == address) {
-            return out.extend_from_slice(bytes);
-        }
-        let start = out.len();
-        write_json(out, lent);
-        if self.lent.len() < MAX_LENT {
-            self.lent.push((address, out[start..].to_vec()));
-        }
+        remembered(&mut self.lent, out, v, write_json);
+    }
+
+    fn group_start(&mut self, out: &mut Vec<u8>, domain: &ValueRef<'_>) {
+        remembered(&mut self.group_starts, out, domain, |out, domain| {
+            out.extend_from_slice(b"{\"domain\":");
+            write_json(out, domain);
+            out.extend_from_slice(b",\"name\":");
+        });
+    }
+}
+
+/// Writes what `write` writes for `v`, from `memory` when `v` is lent by the mapping and was
+/// written before.
+#[inline]
+fn remembered(
+    memory: &mut Vec<(usize, Vec<u8>)>,
+    out: &mut Vec<u8>,
+    v: &ValueRef<'_>,
+    write: impl Fn(&mut Vec<u8>, &Value),
+) {
+    let ValueRef::Lent(lent) = v else {
+        return write(out, v);
+    };
+    let address = std::ptr::from_ref::<Value>(lent) as usize;
+    if let Some((_, bytes)) = memory.iter().find(|(a, _)| *a == address) {
+        return out.extend_from_slice(bytes);
+    }
+    let start = out.len();
+    write(out, lent);
+    if memory.len() < MAX_LENT {
+        memory.push((address, out[start..].to_vec()));
+    }
+}
+
+/// A string as JSON: copied as it is when it lies in `clean`, text known to need no escape.
+#[inline]
+fn write_text(out: &mut Vec<u8>, s: &str, clean: Option<&[u8]>) {
+    match clean {
+        Some(clean) if clean.as_ptr_range().contains(&s.as_ptr()) => write_clean(out, s),
+        _ => write_str(out, s),
     }
 }
 
 /// A JSON string as serde_json writes it: only control characters, `"` and `\` are escaped.
 fn write_str(out: &mut Vec<u8>, s: &str) {
     if !any_byte(s.as_bytes(), |b| b < 0x20 || b == b'"' || b == b'\\') {
-        out.reserve(s.len() + 2);
-        out.push(b'"');
-        out.extend_from_slice(s.as_bytes());
-        out.push(b'"');
+        write_clean(out, s);
     } else {
         write_json(out, s);
     }
+}
+
+/// A JSON string with nothing to escape.
+#[inline]
+fn write_clean(out: &mut Vec<u8>, s: &str) {
+    debug_assert!(!s.bytes().any(|b| b < 0x20 || b == b'"' || b == b'\\'), "{s:?}");
+    out.reserve(s.len() + 2);
+    out.push(b'"');
+    out.extend_from_slice(s.as_bytes());
+    out.push(b'"');
 }
 
 fn write_json<T: Serialize + ?Sized>(out: &mut Vec<u8>, value: &T) {
@@ -781,16 +1001,59 @@ mod tests {
             input.push('\n');
         }
         input.pop();
-        let req = MappingTest {
-            rules: rules.to_string(),
-            assertions: Assertions::Lines(Box::new(std::io::Cursor::new(input.into_bytes()))),
-            schema_version: None,
-            trace: false,
-        };
-        let mut out = Vec::new();
-        let outcome = run_mapping_test(req, &mut out).unwrap();
-        assert_eq!(outcome.code, 1);
-        assert!(String::from_utf8(out).unwrap() == want, "streamed output differs");
+        let mapping = Mapping::compile(&rules, None).unwrap();
+        for workers in [1, 2, 3, 5] {
+            let mut out = Vec::new();
+            let outcome = map_stream(&mapping, &mut input.as_bytes(), false, &mut out, workers).unwrap();
+            assert_eq!(outcome.code, 1, "{workers} workers");
+            assert!(
+                String::from_utf8(out).unwrap() == want,
+                "streamed output differs with {workers} workers"
+            );
+        }
+    }
+
+    /// A failed read or write ends the run with that error, whichever worker meets it.
+    #[test]
+    fn a_failed_read_or_write_ends_the_run() {
+        struct FailsAfter(usize);
+        impl Read for FailsAfter {
+            fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+                if self.0 == 0 {
+                    return Err(io::Error::other("disk gone"));
+                }
+                let line = b"{\"UserName\": \"u\"}\n";
+                let n = buf.len().min(line.len());
+                buf[..n].copy_from_slice(&line[..n]);
+                self.0 -= 1;
+                Ok(n)
+            }
+        }
+        impl Write for FailsAfter {
+            fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+                if self.0 == 0 {
+                    return Err(io::ErrorKind::BrokenPipe.into());
+                }
+                self.0 -= 1;
+                Ok(buf.len())
+            }
+            fn flush(&mut self) -> io::Result<()> {
+                Ok(())
+            }
+        }
+        let rules = json!({"rules": [{"remote": [{"type": "UserName"}], "local": [{"user": {"name": "{0}"}}]}]});
+        let mapping = Mapping::compile(&rules, None).unwrap();
+        for workers in [1, 2, 3] {
+            let read = map_stream(&mapping, &mut FailsAfter(100_000), false, &mut io::sink(), workers);
+            assert_eq!(read.unwrap_err().to_string(), "disk gone", "{workers} workers");
+            let mut lines = io::repeat(b'\n').take(0).chain(FailsAfter(usize::MAX));
+            let wrote = map_stream(&mapping, &mut lines, false, &mut FailsAfter(2), workers);
+            assert_eq!(
+                wrote.unwrap_err().kind(),
+                io::ErrorKind::BrokenPipe,
+                "{workers} workers"
+            );
+        }
     }
 
     /// Lines of whitespace only, as `str::trim` sees it, are skipped; anything else gets a
@@ -856,7 +1119,7 @@ mod tests {
             br#"{"UserName": "carol", "Groups": ""}"#,
             b"{\"UserName\": \"x\", \"Other\": \"\xff\xfe\"}",
             b"{\"UserName\": \"\xc3\"}",
-            // Lines the flat reader takes, and lines it must leave to serde.
+            // Lines the line reader takes, and lines it must leave to serde.
             br#"{"UserName":"dave","Groups":"ops","UserName":"erin"}"#,
             br#"   {  "UserName"  :  "frank" ,  "Groups" : "admins;ops"  }   "#,
             br#"{}"#,
@@ -869,6 +1132,7 @@ mod tests {
             br#"{"UserName": "slash\/", "Groups": "ops"}"#,
         ];
         let mut reader = Reader::new(&mapping);
+        let mut lent = LineValues::new(&mapping);
         for trace in [false, true] {
             for line in lines {
                 let want = match serde_json::from_slice::<Value>(line) {
@@ -876,7 +1140,7 @@ mod tests {
                     _ => (error(400, NOT_AN_OBJECT), false),
                 };
                 let mut got = Vec::new();
-                let ok = reader.map_line(&mapping, line, trace, &mut got);
+                let ok = reader.map_line(&mapping, line, &mut lent, trace, &mut got);
                 let line = String::from_utf8_lossy(line);
                 assert_eq!(String::from_utf8(got).unwrap(), format!("{}\n", want.0), "{line}");
                 assert_eq!(ok, want.1, "{line}");
@@ -884,7 +1148,7 @@ mod tests {
         }
     }
 
-    /// The batch reader's answer for `line` (flat reader first, serde after it) is what mapping
+    /// The batch reader's answer for `line` (line reader first, serde after it) is what mapping
     /// the line's `serde_json::Value` gives, or the same rejection.
     fn batch_agrees_with_serde(line: &str) -> Result<(), proptest::test_runner::TestCaseError> {
         let rules = json!({"rules": [{"remote": [{"type": "UserName"}, {"type": "G"}],
@@ -896,7 +1160,13 @@ mod tests {
         };
         let mut reader = Reader::new(&mapping);
         let mut got = Vec::new();
-        let ok = reader.map_line(&mapping, line.as_bytes(), false, &mut got);
+        let ok = reader.map_line(
+            &mapping,
+            line.as_bytes(),
+            &mut LineValues::new(&mapping),
+            false,
+            &mut got,
+        );
         proptest::prop_assert_eq!(String::from_utf8(got).unwrap(), format!("{}\n", want.0), "{:?}", line);
         proptest::prop_assert_eq!(ok, want.1, "{:?}", line);
         Ok(())
@@ -905,10 +1175,10 @@ mod tests {
     proptest::proptest! {
         #![proptest_config(proptest::prelude::ProptestConfig::with_cases(20_000))]
         /// Lines made of JSON's own punctuation, spaces, escapes, control characters and a
-        /// repeated attribute: the batch reader (flat reader first, serde after it) gives
+        /// repeated attribute: the batch reader (line reader first, serde after it) gives
         /// what mapping the `serde_json::Value` of the line gives, or the same rejection.
         #[test]
-        fn parse_flat_agrees_with_serde_on_object_shaped_lines(
+        fn line_reader_agrees_with_serde_on_object_shaped_lines(
             pairs in proptest::collection::vec((
                 proptest::sample::select(vec!["", " ", "  ", "\t", "\r", "\n", "\u{a0}"]),
                 proptest::sample::select(vec!["\"UserName\"", "\"G\"", "\"Other\"", "\"User\\u004eame\"",
@@ -935,7 +1205,7 @@ mod tests {
         }
 
         #[test]
-        fn parse_flat_agrees_with_serde_on_arbitrary_lines(
+        fn line_reader_agrees_with_serde_on_arbitrary_lines(
             parts in proptest::collection::vec(proptest::sample::select(vec![
                 "{", "}", "\"", ":", ",", " ", "\t", "\\", "\\\"", "\\u0041", "U", "UserName",
                 "\"UserName\"", "\"G\"", "a", ";", "1", "[", "]", "null", "\u{7f}", "\u{1}", "é",
@@ -947,14 +1217,15 @@ mod tests {
         }
     }
 
-    /// The flat reader takes the usual lines itself (so the fast path is the one measured),
+    /// The line reader takes the usual lines itself (so the fast path is the one measured),
     /// and leaves every line with an escape, a non-string value or a control character.
     #[test]
-    fn parse_flat_takes_the_usual_lines_and_leaves_the_rest() {
+    fn line_reader_takes_the_usual_lines_and_leaves_the_rest() {
         let rules = json!({"rules": [{"remote": [{"type": "UserName"}, {"type": "Groups"}],
             "local": [{"user": {"name": "{0}"}}]}]});
         let mapping = Mapping::compile(&rules, None).unwrap();
-        let mut reader = Reader::new(&mapping);
+        let reader = Reader::new(&mapping);
+        let mut lent = LineValues::new(&mapping);
         assert_eq!(mapping.attributes(), ["Groups", "UserName"]);
         let taken: [(&str, &[&[&str]]); 4] = [
             (
@@ -963,30 +1234,56 @@ mod tests {
             ),
             (r#"{"Groups":"","UserName":"x","UserName":"y"}"#, &[&[""], &["y"]]),
             (r#" { } "#, &[&[], &[]]),
-            (r#"{"UserName": "é;ü"}"#, &[&[], &["é", "ü"]]),
+            (
+                r#"{"UserName": "é;ü;;long value;with ; spaces"}"#,
+                &[&[], &["é", "ü", "", "long value", "with ", " spaces"]],
+            ),
         ];
         for (line, want) in taken {
-            reader.recycle_values();
-            assert!(reader.parse_flat(line).is_some(), "{line}");
-            let got: Vec<Vec<&str>> = reader
-                .values
-                .iter()
-                .map(|v| v.iter().map(String::as_str).collect())
-                .collect();
-            assert_eq!(got, want.iter().map(|v| v.to_vec()).collect::<Vec<_>>(), "{line}");
+            assert!(lent.read(&reader.index, &reader.attributes, line), "{line}");
+            let got: Vec<&[&str]> = lent.spans.iter().map(|span| &lent.flat[span.clone()]).collect();
+            assert_eq!(got, want.to_vec(), "{line}");
         }
         for line in [
             r#"{"UserName": "a\"b"}"#,
+            r#"{"UserName": "a long value then\"b"}"#,
             r#"{"UserName": ["a"]}"#,
             r#"{"UserName": 1}"#,
             r#"{"User\u004eame": "a"}"#,
+            r#"{"Unread key with\"": "a"}"#,
             "{\"UserName\": \"a\tb\"}",
             r#"{"UserName": "a",}"#,
             r#"{"UserName": "a"} x"#,
+            r#"{"UserName": "unterminated value"#,
             r#"["UserName"]"#,
         ] {
-            reader.recycle_values();
-            assert!(reader.parse_flat(line).is_none(), "{line}");
+            assert!(!lent.read(&reader.index, &reader.attributes, line), "{line}");
+        }
+    }
+
+    /// The word-at-a-time search finds what a byte loop finds, at every offset and length.
+    #[test]
+    fn find_quote_agrees_with_a_byte_loop() {
+        let alphabet = [b'a', b'"', b'\\', b';', 0x80, 0xff, 0x00, 0x01, b'#', b'!'];
+        let mut state = 7u64;
+        for _ in 0..20_000 {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            let len = (state >> 59) as usize;
+            let bytes: Vec<u8> = (0..len)
+                .map(|i| alphabet[((state >> (i * 2 % 56)) as usize + i) % alphabet.len()])
+                .collect();
+            for from in 0..=len {
+                for semicolon in [false, true] {
+                    let want = bytes[from..]
+                        .iter()
+                        .position(|&b| b == b'"' || b == b'\\' || (semicolon && b == b';'))
+                        .map(|i| from + i)
+                        .filter(|&i| bytes[i] != b'\\');
+                    assert_eq!(find_quote(&bytes, from, semicolon), want, "{bytes:?} from {from}");
+                }
+            }
         }
     }
 }

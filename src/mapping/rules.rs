@@ -137,6 +137,13 @@ pub(super) struct Pattern {
 pub(super) enum Engine {
     /// The `regex` crate: linear time, what every pattern it accepts uses.
     Linear(Regex),
+    /// A literal pattern (checked as regex syntax) whose regex is built the first time the
+    /// literal cannot answer (folding a non-ASCII value), which most runs never need: building
+    /// one costs as much as mapping thousands of assertions.
+    Deferred {
+        pattern: Box<str>,
+        regex: std::sync::OnceLock<Option<Regex>>,
+    },
     /// fancy-regex, for look-around and back-references only.
     Backtracking(Box<fancy_regex::Regex>),
 }
@@ -193,22 +200,10 @@ impl Literal {
 
     /// The regex's answer, or None when only the regex can tell (folding a non-ASCII value).
     pub fn is_match(&self, value: &str) -> Option<bool> {
-        let (hay, needle) = (value.as_bytes(), self.needle.as_bytes());
         if !self.ascii_fold {
-            let n = needle.len();
-            return Some(match (self.at_start, self.at_end) {
-                (true, true) => same_bytes(hay, needle),
-                (true, false) => hay.len() >= n && same_bytes(&hay[..n], needle),
-                (false, true) => hay.len() >= n && same_bytes(&hay[hay.len() - n..], needle),
-                // Values are short: checking where the first byte occurs beats building a
-                // searcher per value.
-                (false, false) => match needle.first() {
-                    None => true,
-                    Some(&first) => memchr::memchr_iter(first, hay)
-                        .any(|i| hay.len() - i >= n && same_bytes(&hay[i..i + n], needle)),
-                },
-            });
+            return Some(self.is_match_exact(value));
         }
+        let (hay, needle) = (value.as_bytes(), self.needle.as_bytes());
         if !value.is_ascii() {
             return None;
         }
@@ -227,6 +222,28 @@ impl Literal {
     }
 }
 
+impl Literal {
+    /// The answer of a literal without `(?i)`, which is always exact.
+    #[inline]
+    pub fn is_match_exact(&self, value: &str) -> bool {
+        let (hay, needle) = (value.as_bytes(), self.needle.as_bytes());
+        let n = needle.len();
+        match (self.at_start, self.at_end) {
+            (true, true) => same_bytes(hay, needle),
+            (true, false) => hay.len() >= n && same_bytes(&hay[..n], needle),
+            (false, true) => hay.len() >= n && same_bytes(&hay[hay.len() - n..], needle),
+            // Values are short: checking where the first byte occurs beats building a
+            // searcher per value.
+            (false, false) => match needle.first() {
+                None => true,
+                Some(&first) => {
+                    memchr::memchr_iter(first, hay).any(|i| hay.len() - i >= n && same_bytes(&hay[i..i + n], needle))
+                }
+            },
+        }
+    }
+}
+
 impl Pattern {
     /// Whether the pattern occurs in `value`. A backtracking pattern that hits its limit
     /// answers `undecided`: callers pass `false` where a match admits (any_one_of,
@@ -234,8 +251,12 @@ impl Pattern {
     /// value never lets a login through or a group in.
     #[inline]
     pub fn is_match(&self, value: &str, undecided: bool) -> bool {
-        match self.literal.as_ref().and_then(|l| l.is_match(value)) {
-            Some(answer) => answer,
+        match &self.literal {
+            Some(literal) if !literal.ascii_fold => literal.is_match_exact(value),
+            Some(literal) => match literal.is_match(value) {
+                Some(answer) => answer,
+                None => self.regex_match(value, undecided),
+            },
             None => self.regex_match(value, undecided),
         }
     }
@@ -245,6 +266,12 @@ impl Pattern {
     fn regex_match(&self, value: &str, undecided: bool) -> bool {
         match &self.engine {
             Engine::Linear(regex) => regex.is_match(value),
+            Engine::Deferred { pattern, regex } => {
+                let regex = regex.get_or_init(|| RegexBuilder::new(pattern).size_limit(MAX_REGEX_BYTES).build().ok());
+                // Built from a pattern checked at compilation, it is there; were it not, the
+                // answer that admits nothing.
+                regex.as_ref().map_or(undecided, |regex| regex.is_match(value))
+            }
             // The only runtime error is the backtracking limit.
             Engine::Backtracking(regex) => regex.is_match(value).unwrap_or_else(|_| {
                 LIMIT_HITS.with(|hits| hits.set(hits.get() + 1));
@@ -257,11 +284,22 @@ impl Pattern {
 /// Compiles one pattern: with `regex` when it can, else (look-around, back-references) with
 /// fancy-regex under its limits. A pattern neither accepts keeps `regex`'s message.
 pub(super) fn compile_pattern(pattern: &str) -> Result<Pattern, String> {
+    if let Some(literal) = Literal::parse(pattern)
+        && regex_syntax::Parser::new().parse(pattern).is_ok()
+    {
+        return Ok(Pattern {
+            engine: Engine::Deferred {
+                pattern: pattern.into(),
+                regex: std::sync::OnceLock::new(),
+            },
+            literal: Some(literal),
+        });
+    }
     let linear = match RegexBuilder::new(pattern).size_limit(MAX_REGEX_BYTES).build() {
         Ok(regex) => {
             return Ok(Pattern {
                 engine: Engine::Linear(regex),
-                literal: Literal::parse(pattern),
+                literal: None,
             });
         }
         // Too big for the linear engine is too big, whatever the syntax.
@@ -904,7 +942,10 @@ mod tests {
     fn python_only_patterns_fall_back_to_backtracking_within_limits() {
         // (pattern, value, matches, engine: "linear" | "backtracking").
         let cases = [
-            ("^tmp-", "tmp-x", true, "linear"),
+            ("^tmp-", "tmp-x", true, "literal"),
+            ("(?i)^TMP-", "tmp-x", true, "literal"),
+            ("(?i)k$", "\u{212a}", true, "literal"),
+            ("(?i)k$", "\u{e9}", false, "literal"),
             (r"^(alice|bob)$", "bob", true, "linear"),
             ("^(?!guest)", "alice", true, "backtracking"),
             ("^(?!guest)", "guest-7", false, "backtracking"),
@@ -922,6 +963,7 @@ mod tests {
             let compiled = compile_pattern(pattern).unwrap_or_else(|e| panic!("{pattern}: {e}"));
             let kind = match compiled.engine {
                 Engine::Linear(_) => "linear",
+                Engine::Deferred { .. } => "literal",
                 Engine::Backtracking(_) => "backtracking",
             };
             assert_eq!(kind, engine, "{pattern}");
