@@ -189,6 +189,7 @@ fn map_stream(
 
 /// One worker: blocks until the input ends or anything fails.
 fn work_on_blocks(mapping: &Mapping, trace: bool, input: &Mutex<Input>, output: &Mutex<Output>, turn: &Condvar) {
+    let _guard = WakeOthersOnPanic { output, turn };
     let mut part = Part::new(mapping);
     let mut buf = Vec::new();
     loop {
@@ -212,6 +213,21 @@ fn work_on_blocks(mapping: &Mapping, trace: bool, input: &Mutex<Input>, output: 
         out.next += 1;
         drop(out);
         turn.notify_all();
+    }
+}
+
+/// A worker that panics leaves an error for the others, so none waits for its block; the
+/// panic itself reaches the caller when the scope ends.
+struct WakeOthersOnPanic<'a, 'w> {
+    output: &'a Mutex<Output<'w>>,
+    turn: &'a Condvar,
+}
+
+impl Drop for WakeOthersOnPanic<'_, '_> {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            fail(self.output, self.turn, io::Error::other("a mapping worker panicked"));
+        }
     }
 }
 
@@ -1053,6 +1069,30 @@ mod tests {
                 io::ErrorKind::BrokenPipe,
                 "{workers} workers"
             );
+        }
+    }
+
+    /// A worker that panics (here, in its write) ends the run with that panic; the others do
+    /// not wait for its block forever.
+    #[test]
+    fn a_panicking_worker_ends_the_run() {
+        struct PanicsOnWrite;
+        impl Write for PanicsOnWrite {
+            fn write(&mut self, _: &[u8]) -> io::Result<usize> {
+                panic!("the sink broke");
+            }
+            fn flush(&mut self) -> io::Result<()> {
+                Ok(())
+            }
+        }
+        let rules = json!({"rules": [{"remote": [{"type": "UserName"}], "local": [{"user": {"name": "{0}"}}]}]});
+        let mapping = Mapping::compile(&rules, None).unwrap();
+        let input = "{\"UserName\": \"u\"}\n".repeat(100_000);
+        for workers in [2, 3] {
+            let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                map_stream(&mapping, &mut input.as_bytes(), false, &mut PanicsOnWrite, workers)
+            }));
+            assert!(run.is_err(), "{workers} workers");
         }
     }
 
