@@ -272,7 +272,6 @@ type Slots<'a, S> = SmallVec<[Picked<'a, S>; 8]>;
 impl Matcher {
     /// `undecided`: the answer for a value a backtracking pattern could not decide within
     /// its limit; the side that does not admit (see `Pattern::is_match`).
-    #[inline(always)]
     fn is_match(&self, value: &str, undecided: bool) -> bool {
         match self {
             Matcher::Exact(set) => set.contains(value),

@@ -39,7 +39,7 @@ pub enum Assertions {
 }
 
 /// How a run ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Outcome {
     /// 0: every assertion mapped; 1: one was rejected; 2: the rules are invalid.
     pub code: i32,
@@ -99,26 +99,24 @@ pub fn run_mapping_test(req: MappingTest, out: &mut (dyn Write + Send)) -> io::R
             out.flush()?;
             return Ok(Outcome {
                 code: 2,
-                backtrack_limit_hits: 0,
+                ..Outcome::default()
             });
         }
     };
-    let mut outcome = Outcome {
-        code: 0,
-        backtrack_limit_hits: 0,
-    };
-    match req.assertions {
+    let outcome = match req.assertions {
         Assertions::One(text) => {
+            let mut outcome = Outcome::default();
             let mut part = Part::new(&mapping);
             part.map_lines(&mapping, [text.as_bytes()], req.trace);
             out.write_all(&part.out)?;
             part.add_to(&mut outcome);
+            outcome
         }
         Assertions::Lines(mut input) => {
             let workers = std::thread::available_parallelism().map_or(1, |n| n.get().min(MAX_WORKERS));
-            outcome = map_stream(&mapping, &mut *input, req.trace, out, workers)?;
+            map_stream(&mapping, &mut *input, req.trace, out, workers)?
         }
-    }
+    };
     out.flush()?;
     Ok(outcome)
 }
@@ -166,10 +164,7 @@ fn map_stream(
     let output = Mutex::new(Output {
         sink,
         next: 0,
-        outcome: Outcome {
-            code: 0,
-            backtrack_limit_hits: 0,
-        },
+        outcome: Outcome::default(),
         error: None,
     });
     let turn = Condvar::new();
@@ -388,9 +383,8 @@ impl Reader {
             Ok(text) if lent.read(&self.index, &self.attributes, text) => {
                 // Every value lent by the line is free of what JSON escapes (`read` takes no
                 // other line), so the writer copies it as it is.
-                let clean = Some(line);
                 let values = lent.spans.iter().map(|span| &lent.flat[span.clone()]);
-                write_result(mapping, values, trace, &mut self.writer, clean, out)
+                write_result(mapping, values, trace, &mut self.writer, Some(line), out)
             }
             Ok(text) if self.parse(text).is_ok() => {
                 let values = self.values.iter().map(Vec::as_slice);

@@ -124,23 +124,23 @@ pub(super) fn same_bytes(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x == y)
 }
 
-/// A compiled regex and, when the pattern is only a literal with optional `^`, `$` and
-/// `(?i)`, the same test as plain string comparison (most mapping regexes are domain
-/// suffixes and group prefixes).
+/// A compiled pattern.
 #[derive(Debug, Clone)]
 pub(super) struct Pattern {
     pub engine: Engine,
-    pub literal: Option<Literal>,
 }
 
 #[derive(Debug, Clone)]
 pub(super) enum Engine {
     /// The `regex` crate: linear time, what every pattern it accepts uses.
     Linear(Regex),
-    /// A literal pattern (checked as regex syntax) whose regex is built the first time the
-    /// literal cannot answer (folding a non-ASCII value), which most runs never need: building
-    /// one costs as much as mapping thousands of assertions.
-    Deferred {
+    /// A pattern that is only a literal with optional `^`, `$` and `(?i)` (most mapping
+    /// regexes are domain suffixes and group prefixes), answered by string comparison. Its
+    /// regex (syntax checked at compilation) is built the first time the literal cannot answer
+    /// (folding a non-ASCII value), which most runs never need: building one costs as much as
+    /// mapping thousands of assertions.
+    Literal {
+        literal: Literal,
         pattern: Box<str>,
         regex: std::sync::OnceLock<Option<Regex>>,
     },
@@ -200,10 +200,22 @@ impl Literal {
 
     /// The regex's answer, or None when only the regex can tell (folding a non-ASCII value).
     pub fn is_match(&self, value: &str) -> Option<bool> {
-        if !self.ascii_fold {
-            return Some(self.is_match_exact(value));
-        }
         let (hay, needle) = (value.as_bytes(), self.needle.as_bytes());
+        if !self.ascii_fold {
+            let n = needle.len();
+            return Some(match (self.at_start, self.at_end) {
+                (true, true) => same_bytes(hay, needle),
+                (true, false) => hay.len() >= n && same_bytes(&hay[..n], needle),
+                (false, true) => hay.len() >= n && same_bytes(&hay[hay.len() - n..], needle),
+                // Values are short: checking where the first byte occurs beats building a
+                // searcher per value.
+                (false, false) => match needle.first() {
+                    None => true,
+                    Some(&first) => memchr::memchr_iter(first, hay)
+                        .any(|i| hay.len() - i >= n && same_bytes(&hay[i..i + n], needle)),
+                },
+            });
+        }
         if !value.is_ascii() {
             return None;
         }
@@ -222,28 +234,6 @@ impl Literal {
     }
 }
 
-impl Literal {
-    /// The answer of a literal without `(?i)`, which is always exact.
-    #[inline]
-    pub fn is_match_exact(&self, value: &str) -> bool {
-        let (hay, needle) = (value.as_bytes(), self.needle.as_bytes());
-        let n = needle.len();
-        match (self.at_start, self.at_end) {
-            (true, true) => same_bytes(hay, needle),
-            (true, false) => hay.len() >= n && same_bytes(&hay[..n], needle),
-            (false, true) => hay.len() >= n && same_bytes(&hay[hay.len() - n..], needle),
-            // Values are short: checking where the first byte occurs beats building a
-            // searcher per value.
-            (false, false) => match needle.first() {
-                None => true,
-                Some(&first) => {
-                    memchr::memchr_iter(first, hay).any(|i| hay.len() - i >= n && same_bytes(&hay[i..i + n], needle))
-                }
-            },
-        }
-    }
-}
-
 impl Pattern {
     /// Whether the pattern occurs in `value`. A backtracking pattern that hits its limit
     /// answers `undecided`: callers pass `false` where a match admits (any_one_of,
@@ -251,13 +241,12 @@ impl Pattern {
     /// value never lets a login through or a group in.
     #[inline]
     pub fn is_match(&self, value: &str, undecided: bool) -> bool {
-        match &self.literal {
-            Some(literal) if !literal.ascii_fold => literal.is_match_exact(value),
-            Some(literal) => match literal.is_match(value) {
+        match &self.engine {
+            Engine::Literal { literal, .. } => match literal.is_match(value) {
                 Some(answer) => answer,
                 None => self.regex_match(value, undecided),
             },
-            None => self.regex_match(value, undecided),
+            _ => self.regex_match(value, undecided),
         }
     }
 
@@ -266,7 +255,7 @@ impl Pattern {
     fn regex_match(&self, value: &str, undecided: bool) -> bool {
         match &self.engine {
             Engine::Linear(regex) => regex.is_match(value),
-            Engine::Deferred { pattern, regex } => {
+            Engine::Literal { pattern, regex, .. } => {
                 let regex = regex.get_or_init(|| RegexBuilder::new(pattern).size_limit(MAX_REGEX_BYTES).build().ok());
                 // Built from a pattern checked at compilation, it is there; were it not, the
                 // answer that admits nothing.
@@ -288,18 +277,17 @@ pub(super) fn compile_pattern(pattern: &str) -> Result<Pattern, String> {
         && regex_syntax::Parser::new().parse(pattern).is_ok()
     {
         return Ok(Pattern {
-            engine: Engine::Deferred {
+            engine: Engine::Literal {
+                literal,
                 pattern: pattern.into(),
                 regex: std::sync::OnceLock::new(),
             },
-            literal: Some(literal),
         });
     }
     let linear = match RegexBuilder::new(pattern).size_limit(MAX_REGEX_BYTES).build() {
         Ok(regex) => {
             return Ok(Pattern {
                 engine: Engine::Linear(regex),
-                literal: None,
             });
         }
         // Too big for the linear engine is too big, whatever the syntax.
@@ -318,7 +306,6 @@ pub(super) fn compile_pattern(pattern: &str) -> Result<Pattern, String> {
         )),
         Ok(regex) => Ok(Pattern {
             engine: Engine::Backtracking(Box::new(regex)),
-            literal: None,
         }),
         Err(fancy_regex::Error::CompileError(e)) => match *e {
             fancy_regex::CompileError::PatternTooComplex | fancy_regex::CompileError::InnerError(_) => {
@@ -940,7 +927,7 @@ mod tests {
 
     #[test]
     fn python_only_patterns_fall_back_to_backtracking_within_limits() {
-        // (pattern, value, matches, engine: "linear" | "backtracking").
+        // (pattern, value, matches, engine: "literal" | "linear" | "backtracking").
         let cases = [
             ("^tmp-", "tmp-x", true, "literal"),
             ("(?i)^TMP-", "tmp-x", true, "literal"),
@@ -963,7 +950,7 @@ mod tests {
             let compiled = compile_pattern(pattern).unwrap_or_else(|e| panic!("{pattern}: {e}"));
             let kind = match compiled.engine {
                 Engine::Linear(_) => "linear",
-                Engine::Deferred { .. } => "literal",
+                Engine::Literal { .. } => "literal",
                 Engine::Backtracking(_) => "backtracking",
             };
             assert_eq!(kind, engine, "{pattern}");
