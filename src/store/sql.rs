@@ -164,6 +164,17 @@ impl SqlStore {
         }
     }
 
+    /// Begins a transaction that will write. On SQLite it takes the write lock at `BEGIN`
+    /// (`IMMEDIATE`): a deferred transaction that reads first and then writes cannot wait for
+    /// the lock (SQLite skips the busy handler to avoid a deadlock) and fails with SQLITE_BUSY
+    /// at once when another connection is writing, which the caller would see as a 503.
+    async fn write_tx(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>, sqlx::Error> {
+        match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await,
+            Backend::Postgres => self.pool.begin().await,
+        }
+    }
+
     pub async fn close(&self) {
         self.pool.close().await;
     }

@@ -964,6 +964,61 @@ conformance!(
     access_keys_are_capped_updated_and_cascade,
 );
 
+/// A transaction that reads before it writes (a mapping's delete checks no protocol uses it, a
+/// domain's that it is disabled) waits while another connection writes, then goes through. On
+/// SQLite a deferred transaction cannot wait for the write lock once it has read (SQLite skips
+/// the busy handler there) and failed at once with SQLITE_BUSY: a 503 to the caller.
+async fn a_read_then_write_waits_for_another_writer(s: &dyn Store, url: &str) {
+    s.create_domain(&domain("d1", "a")).await.unwrap();
+    s.create_domain(&Domain {
+        enabled: false,
+        ..domain("d2", "b")
+    })
+    .await
+    .unwrap();
+    s.create_mapping(&MappingRecord {
+        id: "m1".into(),
+        domain_id: "d1".into(),
+        document: "{\"rules\": []}".into(),
+        created_at_ms: NOW,
+        updated_at_ms: NOW,
+    })
+    .await
+    .unwrap();
+    let mut other = sqlx::AnyConnection::connect(url).await.unwrap();
+    sqlx::query("BEGIN").execute(&mut other).await.unwrap();
+    sqlx::query("UPDATE domains SET description = 'held' WHERE id = 'd1'")
+        .execute(&mut other)
+        .await
+        .unwrap();
+    let release = async {
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        sqlx::query("COMMIT").execute(&mut other).await.unwrap();
+    };
+    let (mapping_deleted, domain_deleted, ()) = tokio::join!(s.delete_mapping("m1"), s.delete_domain("d2"), release);
+    assert_eq!((mapping_deleted.unwrap(), domain_deleted.unwrap()), (true, true));
+    assert_eq!(s.get_mapping("m1").await.unwrap(), None);
+    assert_eq!(s.get_domain("d2").await.unwrap(), None);
+    assert_eq!(s.get_domain("d1").await.unwrap().unwrap().description, "held");
+}
+
+#[tokio::test]
+async fn a_read_then_write_waits_for_another_writer_on_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = fedgate::config::sqlite_url(dir.path());
+    let store = open_store(&url).await;
+    a_read_then_write_waits_for_another_writer(&store, &url).await;
+}
+
+#[tokio::test]
+async fn a_read_then_write_waits_for_another_writer_on_postgres() {
+    let Some(db) = PgDatabase::create().await else { return };
+    let store = open_store(&db.url).await;
+    a_read_then_write_waits_for_another_writer(&store, &db.url).await;
+    store.close().await;
+    db.drop_database().await;
+}
+
 /// The database announces every committed write that views depend on to the other stores on
 /// it, never back to the store that wrote; a write by anyone else (an operator's SQL) is heard
 /// by all; SQLite, which serves one process, has no feed to listen to.

@@ -31,7 +31,7 @@ impl AccessKeyStore for SqlStore {
         // creates for one user count one after the other, each seeing the others' commits
         // (READ COMMITTED takes a new snapshot per statement).
         let _queue = self.hot_write().await;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_tx().await?;
         if self.backend == Backend::Postgres {
             let user = sqlx::query("SELECT id FROM users WHERE id = $1 FOR UPDATE")
                 .bind(k.user_id.clone())
@@ -106,7 +106,7 @@ impl AccessKeyStore for SqlStore {
             return Ok(0);
         }
         let _queue = self.hot_write().await;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_tx().await?;
         let mut changed = 0;
         for (access, at) in uses {
             let done = sqlx::query(

@@ -76,7 +76,7 @@ impl AgencyStore for SqlStore {
     }
 
     async fn delete_agency(&self, id: &str) -> StoreResult<bool> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_tx().await?;
         sqlx::query("DELETE FROM grants WHERE actor_kind = 'agency' AND actor_id = $1")
             .bind(id.to_string())
             .execute(&mut *tx)

@@ -97,7 +97,7 @@ impl DomainStore for SqlStore {
     }
 
     async fn delete_domain(&self, id: &str) -> StoreResult<bool> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_tx().await?;
         let enabled: Option<i64> = sqlx::query_scalar("SELECT enabled FROM domains WHERE id = $1")
             .bind(id.to_string())
             .fetch_optional(&mut *tx)

@@ -69,7 +69,7 @@ impl GroupStore for SqlStore {
     }
 
     async fn delete_group(&self, id: &str) -> StoreResult<bool> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_tx().await?;
         sqlx::query("DELETE FROM grants WHERE actor_kind = 'group' AND actor_id = $1")
             .bind(id.to_string())
             .execute(&mut *tx)

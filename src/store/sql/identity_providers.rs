@@ -36,7 +36,7 @@ impl SqlStore {
 #[async_trait]
 impl IdentityProviderStore for SqlStore {
     async fn create_idp(&self, idp: &IdentityProvider) -> StoreResult<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_tx().await?;
         if self.backend == Backend::Postgres {
             // Serialises provider creation per account, so the kind check below sees every
             // committed provider (SQLite runs one write at a time anyway).
@@ -99,7 +99,7 @@ impl IdentityProviderStore for SqlStore {
     }
 
     async fn update_idp(&self, idp: &IdentityProvider, was_enabled: bool) -> StoreResult<bool> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_tx().await?;
         let done =
             sqlx::query("UPDATE identity_providers SET description = $2, enabled = $3 WHERE id = $1 AND enabled = $4")
                 .bind(idp.id.clone())

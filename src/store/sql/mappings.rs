@@ -61,7 +61,7 @@ impl MappingStore for SqlStore {
     }
 
     async fn delete_mapping(&self, id: &str) -> StoreResult<bool> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_tx().await?;
         let used = sqlx::query("SELECT 1 AS one FROM federation_protocols WHERE mapping_id = $1")
             .bind(id.to_string())
             .fetch_optional(&mut *tx)

@@ -39,7 +39,7 @@ impl ProviderConfigStore for SqlStore {
     }
 
     async fn put_saml_metadata(&self, m: &StoredSamlMetadata) -> StoreResult<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_tx().await?;
         sqlx::query("DELETE FROM idp_saml_metadata WHERE idp_id = $1 AND protocol_id = $2")
             .bind(m.idp_id.clone())
             .bind(m.protocol_id.as_str())
