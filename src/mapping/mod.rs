@@ -10,6 +10,7 @@
 
 mod eval;
 mod python;
+mod python_re;
 pub mod report;
 mod rules;
 

@@ -4,8 +4,9 @@
 //! must be strings, regexes must compile, templates may only use `{N}`/`{}` placeholders that
 //! exist in the rule, and sizes are bounded.
 //!
-//! Regexes run on the linear-time `regex` crate. Only a pattern it refuses for Python `re`
-//! features it lacks (look-ahead, look-behind, back-references) goes to fancy-regex, a
+//! Regexes are Python's: `python_re` rewrites each into the `regex` crate's syntax with the
+//! same matches. They run on the linear-time `regex` crate; only a pattern that needs what it
+//! lacks (look-ahead, look-behind, back-references, Python's `\b`) goes to fancy-regex, a
 //! backtracking engine, bounded in pattern size and in backtracking steps per value: a value
 //! it cannot decide within the limit never admits (see `Pattern::is_match`).
 
@@ -17,6 +18,7 @@ use serde_json::{Map, Value};
 
 use super::MappingError;
 use super::python::{Piece, parse_template};
+use super::python_re::translate;
 
 const MAX_RULES: usize = 1_000;
 const MAX_REMOTES: usize = 100;
@@ -160,7 +162,7 @@ pub(super) struct Literal {
 
 impl Literal {
     /// Reads `(?i)?^?literal$?`, where the literal may escape punctuation; None for anything
-    /// else. Anchors have the regex crate's meaning: `$` is the end of the value.
+    /// else. Anchors have Python's meaning (see `is_match`).
     pub fn parse(pattern: &str) -> Option<Literal> {
         let (ascii_fold, rest) = match pattern.strip_prefix("(?i)") {
             Some(rest) => (true, rest),
@@ -200,10 +202,22 @@ impl Literal {
 
     /// The regex's answer, or None when only the regex can tell (folding a non-ASCII value).
     pub fn is_match(&self, value: &str) -> Option<bool> {
-        let (hay, needle) = (value.as_bytes(), self.needle.as_bytes());
+        if self.ascii_fold && !value.is_ascii() {
+            return None;
+        }
+        let hay = value.as_bytes();
+        // Python's `$` is the end, or before a newline that ends the value.
+        Some(
+            self.occurs_in(hay) || (self.at_end && hay.last() == Some(&b'\n') && self.occurs_in(&hay[..hay.len() - 1])),
+        )
+    }
+
+    /// With `at_end`, whether the value ends with the needle.
+    fn occurs_in(&self, hay: &[u8]) -> bool {
+        let needle = self.needle.as_bytes();
+        let n = needle.len();
         if !self.ascii_fold {
-            let n = needle.len();
-            return Some(match (self.at_start, self.at_end) {
+            return match (self.at_start, self.at_end) {
                 (true, true) => same_bytes(hay, needle),
                 (true, false) => hay.len() >= n && same_bytes(&hay[..n], needle),
                 (false, true) => hay.len() >= n && same_bytes(&hay[hay.len() - n..], needle),
@@ -214,13 +228,9 @@ impl Literal {
                     Some(&first) => memchr::memchr_iter(first, hay)
                         .any(|i| hay.len() - i >= n && same_bytes(&hay[i..i + n], needle)),
                 },
-            });
+            };
         }
-        if !value.is_ascii() {
-            return None;
-        }
-        let n = needle.len();
-        Some(match (self.at_start, self.at_end) {
+        match (self.at_start, self.at_end) {
             (true, true) => hay.eq_ignore_ascii_case(needle),
             (true, false) => hay.len() >= n && hay[..n].eq_ignore_ascii_case(needle),
             (false, true) => hay.len() >= n && hay[hay.len() - n..].eq_ignore_ascii_case(needle),
@@ -230,7 +240,7 @@ impl Literal {
                 Some(&first) => memchr::memchr2_iter(first, first.to_ascii_uppercase(), hay)
                     .any(|i| hay.len() - i >= n && hay[i..i + n].eq_ignore_ascii_case(needle)),
             },
-        })
+        }
     }
 }
 
@@ -270,40 +280,42 @@ impl Pattern {
     }
 }
 
-/// Compiles one pattern: with `regex` when it can, else (look-around, back-references) with
-/// fancy-regex under its limits. A pattern neither accepts keeps `regex`'s message.
+/// Compiles one pattern, read as Python reads it (`python_re`): a plain literal is answered
+/// by comparison, what needs no look-around or back-reference runs on `regex`, the rest on
+/// fancy-regex under its limits.
 pub(super) fn compile_pattern(pattern: &str) -> Result<Pattern, String> {
-    if let Some(literal) = Literal::parse(pattern)
-        && regex_syntax::Parser::new().parse(pattern).is_ok()
-    {
-        return Ok(Pattern {
-            engine: Engine::Literal {
-                literal,
-                pattern: pattern.into(),
-                regex: std::sync::OnceLock::new(),
-            },
-        });
-    }
-    let linear = match RegexBuilder::new(pattern).size_limit(MAX_REGEX_BYTES).build() {
-        Ok(regex) => {
+    let translated = translate(pattern).map_err(|e| format!("is not a valid regular expression: {e}"))?;
+    if !translated.backtracking {
+        if let Some(literal) = Literal::parse(pattern)
+            && regex_syntax::Parser::new().parse(&translated.text).is_ok()
+        {
             return Ok(Pattern {
-                engine: Engine::Linear(regex),
+                engine: Engine::Literal {
+                    literal,
+                    pattern: translated.text.into(),
+                    regex: std::sync::OnceLock::new(),
+                },
             });
         }
-        // Too big for the linear engine is too big, whatever the syntax.
-        Err(e @ regex::Error::CompiledTooBig(_)) => return Err(format!("is not a valid regular expression: {e}")),
-        Err(e) => e,
-    };
-    let backtracking = fancy_regex::RegexBuilder::new(pattern)
+        return match RegexBuilder::new(&translated.text).size_limit(MAX_REGEX_BYTES).build() {
+            Ok(regex) => Ok(Pattern {
+                engine: Engine::Linear(regex),
+            }),
+            Err(e) => Err(format!("is not a valid regular expression: {e}")),
+        };
+    }
+    if pattern.len() > MAX_BACKTRACKING_PATTERN {
+        return Err(format!(
+            "uses look-around, back-references or a `$` before more pattern, allowed in patterns of at most {MAX_BACKTRACKING_PATTERN} bytes"
+        ));
+    }
+    let backtracking = fancy_regex::RegexBuilder::new(&translated.text)
         .backtrack_limit(BACKTRACK_LIMIT)
         .delegate_size_limit(MAX_REGEX_BYTES)
         .delegate_dfa_size_limit(MAX_REGEX_BYTES)
         .max_prog_size(MAX_BACKTRACKING_PROGRAM)
         .build();
     match backtracking {
-        Ok(_) if pattern.len() > MAX_BACKTRACKING_PATTERN => Err(format!(
-            "uses look-around or back-references, allowed in patterns of at most {MAX_BACKTRACKING_PATTERN} bytes"
-        )),
         Ok(regex) => Ok(Pattern {
             engine: Engine::Backtracking(Box::new(regex)),
         }),
@@ -313,8 +325,7 @@ pub(super) fn compile_pattern(pattern: &str) -> Result<Pattern, String> {
             }
             other => Err(format!("is not a valid regular expression: {other}")),
         },
-        // Not even the backtracking engine parses it: `regex` says why best.
-        Err(_) => Err(format!("is not a valid regular expression: {linear}")),
+        Err(e) => Err(format!("is not a valid regular expression: {e}")),
     }
 }
 
@@ -905,13 +916,14 @@ mod tests {
     proptest::proptest! {
         #![proptest_config(proptest::prelude::ProptestConfig::with_cases(2048))]
 
-        /// The literal shortcut answers exactly as the regex does, whenever it answers.
+        /// The literal shortcut answers exactly as the translated regex does, whenever it answers.
         #[test]
         fn literal_shortcut_agrees_with_the_regex(
             pattern in r"(\(\?i\))?\^?([a-zA-Z.@\-]|\\[.$^])*\$?",
             value in "[a-zA-Z.@\\-\u{212A}\u{17F}é$^\n]{0,8}",
         ) {
-            if let (Ok(regex), Some(literal)) = (Regex::new(&pattern), Literal::parse(&pattern))
+            let translated = translate(&pattern).map(|t| t.text);
+            if let (Ok(regex), Some(literal)) = (Regex::new(translated.as_deref().unwrap_or("(")), Literal::parse(&pattern))
                 && let Some(answer) = literal.is_match(&value)
             {
                 proptest::prop_assert_eq!(answer, regex.is_match(&value), "{} on {:?}", pattern, value);
@@ -1011,7 +1023,7 @@ mod tests {
             (r"\2(a)", "is not a valid regular expression"),
             (
                 long_lookahead.as_str(),
-                "uses look-around or back-references, allowed in patterns of at most 1000 bytes",
+                "uses look-around, back-references or a `$` before more pattern, allowed in patterns of at most 1000 bytes",
             ),
             (huge.as_str(), "is not a valid regular expression"),
         ];

@@ -248,6 +248,53 @@ MAPPINGS = {
         "named_repeat": {"UserName": "xxy"},
         "different": {"UserName": "ab.cd"},
     }),
+    # Python `re` as Python reads it: fedgate translates each pattern (src/mapping/python_re.rs)
+    # where the `regex` crate would read the same text differently. Deny-lists first.
+    "dollar_before_final_newline": ("1.0", [R(
+        [{"type": "UserName"}, {"type": "UserName", "not_any_of": ["^guest$"], "regex": True}], [USER0])], {
+        "guest": {"UserName": "guest"},
+        "guest_newline": {"UserName": "guest\n"},
+        "guest_two_newlines": {"UserName": "guest\n\n"},
+        "other": {"UserName": "guests"},
+    }),
+    "dollar_inside_pattern": ("1.0", [R(
+        [{"type": "UserName"}, {"type": "Groups", "blacklist": ["^(tmp|test)$", "x$|^y$", "^z$\n"], "regex": True}],
+        [USER0, {"groups": "{1}", "domain": D}])], {
+        "mixed": {"UserName": "u", "Groups": "tmp\n;test;tmpx;x\n;y\n;z\n;w"},
+    }),
+    "end_of_text_escape": ("1.0", [R(
+        [{"type": "UserName", "any_one_of": ["^admin\\Z"], "regex": True}, {"type": "UserName"}], [USER0])], {
+        "exact": {"UserName": "admin"},
+        "newline": {"UserName": "admin\n"},
+    }),
+    "ignorecase_dotted_and_dotless_i": ("1.0", [R(
+        [{"type": "UserName"}, {"type": "Role", "not_any_of": ["(?i)^admin$", "(?i)^[h-j]nfra"], "regex": True}],
+        [USER0])], {
+        "dotted_capital": {"UserName": "u", "Role": "adm\u0130n"},
+        "dotless": {"UserName": "u", "Role": "adm\u0131n"},
+        "class_range": {"UserName": "u", "Role": "\u0130nfra"},
+        "kelvin": {"UserName": "u", "Role": "user;\u212a"},
+        "user": {"UserName": "u", "Role": "user"},
+    }),
+    "python_escapes_and_classes": ("1.0", [R(
+        [{"type": "UserName"},
+         {"type": "Tag", "whitelist": ["^\\<b\\>$", "^[[:alpha:]]$", "^a{,2}$", "^x{}$", "\\s", "^[a&&b]$"], "regex": True}],
+        [USER0, {"groups": "{1}", "domain": D}])], {
+        "tags": {"UserName": "u", "Tag": "<b>;a;:];aa;aaa;x{};a\u001cb;&;[b"},
+    }),
+    "word_boundaries_as_python_reads_them": ("1.0", [R(
+        [{"type": "UserName"}, {"type": "Role", "not_any_of": ["\\badmin\\b", "^\\B"], "regex": True}], [USER0])], {
+        "combining_mark_after": {"UserName": "u", "Role": "admin\u0301"},
+        "superscript_after": {"UserName": "u", "Role": "admin\u00b2"},
+        "plain": {"UserName": "u", "Role": "x-admin"},
+        "empty": {"UserName": "u", "Role": ""},
+    }),
+    "verbose_and_scoped_flags": ("1.0", [R(
+        [{"type": "UserName", "any_one_of": ["(?x) ^ ops \\- (?i: TEAM ) $  # a comment"], "regex": True},
+         {"type": "UserName"}], [USER0])], {
+        "mixed_case": {"UserName": "ops-Team"},
+        "case_outside_scope": {"UserName": "OPS-team"},
+    }),
     "array_valued_assertion": ("1.0", [R([{"type": "Groups"}], [{"groups": "{0}", "domain": D}])], {
         "array": {"Groups": ["a", "b"]},
     }),
