@@ -174,23 +174,10 @@ pub enum KeysCommand {
     },
 }
 
-pub async fn run(cli: Cli) -> anyhow::Result<()> {
-    match cli.command {
-        Command::Config {
-            command: ConfigCommand::Export(args),
-        } => {
-            let federation = federation_services(&args.store, None).await?;
-            match federation.export_config(args.domain.as_deref()).await {
-                Ok(doc) => {
-                    print!("{}", doc.to_text());
-                    Ok(())
-                }
-                Err(e) => exit_on(&e),
-            }
-        }
-        Command::Config {
-            command: ConfigCommand::Apply(args),
-        } => apply_config(args).await,
+/// Commands that work on files alone (no store, no network): they run without the async
+/// runtime, whose threads would cost more than a short run of `mapping test` itself.
+pub fn run_offline(command: Command) -> anyhow::Result<()> {
+    match command {
         Command::CiProvider(a) => {
             use crate::oidc::ci::{CiRequest, CiSystem, preset, render_script};
             let owner = a.repository.split('/').next().unwrap_or_default();
@@ -239,6 +226,35 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             }
             Ok(())
         }
+        _ => Err(anyhow::anyhow!("this command needs the async runtime: call `run`")),
+    }
+}
+
+impl Command {
+    /// Whether the command runs on its own, with `run_offline`.
+    pub fn is_offline(&self) -> bool {
+        matches!(self, Command::CiProvider(_) | Command::Mapping { .. })
+    }
+}
+
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Config {
+            command: ConfigCommand::Export(args),
+        } => {
+            let federation = federation_services(&args.store, None).await?;
+            match federation.export_config(args.domain.as_deref()).await {
+                Ok(doc) => {
+                    print!("{}", doc.to_text());
+                    Ok(())
+                }
+                Err(e) => exit_on(&e),
+            }
+        }
+        Command::Config {
+            command: ConfigCommand::Apply(args),
+        } => apply_config(args).await,
+        command @ (Command::CiProvider(_) | Command::Mapping { .. }) => run_offline(command),
         Command::Serve(args) => {
             let config = Config::load(&args)?;
             crate::telemetry::init_tracing(config.log_format);

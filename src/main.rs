@@ -5,10 +5,16 @@ use clap::Parser;
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-#[tokio::main]
-async fn main() -> std::process::ExitCode {
+fn main() -> std::process::ExitCode {
     let cli = fedgate::cli::Cli::parse();
-    match fedgate::cli::run(cli).await {
+    let result = if cli.command.is_offline() {
+        fedgate::cli::run_offline(cli.command)
+    } else {
+        tokio::runtime::Runtime::new()
+            .map_err(anyhow::Error::from)
+            .and_then(|runtime| runtime.block_on(fedgate::cli::run(cli)))
+    };
+    match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("fedgate: {}", describe(&e));
