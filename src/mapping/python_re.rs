@@ -8,14 +8,18 @@
 //! - `\Z` is the end of the value; `\<`, `\>` and `{` are literal; `[[:alpha:]]`, `&&`, `--`
 //!   and `~~` in a class are literal characters;
 //! - `\s` includes U+001C..U+001F, `\w` is letters, numbers and `_` (Python's `str.isalnum`),
-//!   `\d` the decimal digits; with the ASCII flag all three are ASCII only;
+//!   `\d` the decimal digits, both as of Unicode 14 (Python 3.11's data), and none of them
+//!   case folded; with the ASCII flag all three are ASCII only; `\b` and `\B` look around for
+//!   those word characters (`\B` never matches an empty value);
 //! - under IGNORECASE, `i`, `I`, `İ` and `ı` are one letter (Python lower-cases `İ` to `i` and
 //!   treats `ı` as `i`); every other pair Python folds, Unicode's simple case folding folds too;
 //! - verbose mode (`x`) is read here, so whitespace and comments never reach the other engine.
 //!
 //! What cannot be written exactly is refused with a reason: `\N{...}` names, conditional
-//! groups, and the ASCII flag under IGNORECASE. `\b` keeps the `regex` crate's Unicode word
-//! characters, which add combining marks to Python's.
+//! groups, back-references and the ASCII flag under IGNORECASE, possessive quantifiers and
+//! atomic groups (fancy-regex lets an iteration that matched nothing backtrack), groups nested
+//! deeper than `MAX_NESTING`. Not carried over: case-folding pairs Unicode added after
+//! version 14, which the `regex` crate folds and Python 3.11 does not.
 //!
 //! Errors use Python's wording where Python refuses the pattern too.
 
@@ -78,7 +82,8 @@ impl Flags {
             's' => self.dot_all = on,
             'x' => self.verbose = on,
             'a' if on => self.ascii = true,
-            'u' if on => self.ascii = false,
+            'u' if on && self.ascii => return Err("bad inline flag: flags 'a' and 'u' are incompatible".into()),
+            'u' if on => {}
             'L' => return Err("bad inline flag: cannot use 'L' flag with a str pattern".into()),
             'a' | 'u' => return Err(format!("bad inline flag: cannot turn off flag '{letter}'")),
             other => return Err(format!("unknown flag '{other}'")),
@@ -111,7 +116,6 @@ enum Node {
     Repeat {
         body: Box<Node>,
         quantifier: String,
-        possessive: bool,
     },
 }
 
@@ -148,21 +152,11 @@ impl Node {
                 body.emit(body_is_tail.unwrap_or(tail), out, backtracking);
                 out.push(')');
             }
-            Node::Repeat {
-                body,
-                quantifier,
-                possessive,
-            } => {
-                if *possessive {
-                    out.push_str("(?>");
-                }
+            Node::Repeat { body, quantifier } => {
                 out.push_str("(?:");
                 body.emit(false, out, backtracking);
                 out.push(')');
                 out.push_str(quantifier);
-                if *possessive {
-                    out.push(')');
-                }
             }
         }
     }
@@ -182,6 +176,9 @@ fn boundary(w: &str, at: bool) -> String {
         format!(r"(?:(?<={w})(?={w})|(?<!{w})(?!{w})(?:(?<=[\s\S])|(?=[\s\S])))")
     }
 }
+
+/// Groups inside groups; Keystone rules nest a handful.
+const MAX_NESTING: usize = 64;
 
 /// Python's `i`, `I`, `İ` and `ı` under IGNORECASE.
 const DOTTED_AND_DOTLESS_I: [char; 4] = ['i', 'I', '\u{130}', '\u{131}'];
@@ -239,17 +236,19 @@ impl Parser {
         }
     }
 
-    fn skip_verbose(&mut self, flags: &Flags) {
+    /// Verbose mode's whitespace (ASCII only, as in Python) and `#` comments to the end of the
+    /// line.
+    fn skip_verbose(&mut self, flags: &Flags) -> Result<(), String> {
         if !flags.verbose {
-            return;
+            return Ok(());
         }
         while let Some(c) = self.peek() {
-            if c.is_whitespace() {
+            if matches!(c, ' ' | '\t' | '\n' | '\r' | '\x0b' | '\x0c') {
                 self.at += 1;
             } else if c == '#' {
-                while let Some(c) = self.peek() {
-                    self.at += 1;
-                    if c == '\n' {
+                self.at += 1;
+                while let Some(token) = self.next_token()? {
+                    if token == "\n" {
                         break;
                     }
                 }
@@ -257,6 +256,22 @@ impl Parser {
                 break;
             }
         }
+        Ok(())
+    }
+
+    /// The next token as Python's tokenizer reads it: one character, or `\` with the one after
+    /// it (so `\)` does not end a comment group, nor `\` + newline a verbose comment).
+    fn next_token(&mut self) -> Result<Option<String>, String> {
+        let Some(c) = self.peek() else { return Ok(None) };
+        self.at += 1;
+        if c != '\\' {
+            return Ok(Some(c.to_string()));
+        }
+        let Some(escaped) = self.peek() else {
+            return Err("bad escape (end of pattern)".into());
+        };
+        self.at += 1;
+        Ok(Some(format!("\\{escaped}")))
     }
 
     fn alternation(&mut self, flags: &mut Flags, depth: usize) -> Result<Node, String> {
@@ -275,7 +290,7 @@ impl Parser {
     fn concat(&mut self, flags: &mut Flags, depth: usize) -> Result<Node, String> {
         let mut items: Vec<Node> = Vec::new();
         loop {
-            self.skip_verbose(flags);
+            self.skip_verbose(flags)?;
             let Some(c) = self.peek() else { break };
             match c {
                 '|' => break,
@@ -356,7 +371,7 @@ impl Parser {
         s
     }
 
-    /// Applies a quantifier (with its `?` lazy or `+` possessive suffix) to the last item.
+    /// Applies a quantifier (with its `?` lazy suffix) to the last item.
     fn repeat(&mut self, items: &mut Vec<Node>, mut quantifier: String) -> Result<(), String> {
         let Some(body) = items.pop() else {
             return Err("nothing to repeat".into());
@@ -367,17 +382,15 @@ impl Parser {
         if matches!(body, Node::Repeat { .. }) {
             return Err("multiple repeat".into());
         }
-        let mut possessive = false;
         if self.eat("?") {
             quantifier.push('?');
-        } else if self.eat("+") {
-            possessive = true;
-            self.backtracking = true;
+        } else if self.peek() == Some('+') {
+            // fancy-regex lets an iteration that matched nothing backtrack, Python does not.
+            return Err("possessive quantifiers are not supported".into());
         }
         items.push(Node::Repeat {
             body: Box::new(body),
             quantifier,
-            possessive,
         });
         Ok(())
     }
@@ -401,6 +414,10 @@ impl Parser {
     }
 
     fn group(&mut self, flags: &mut Flags, depth: usize) -> Result<Option<Node>, String> {
+        // Parsing recurses per group: bounded well below what a thread's stack holds.
+        if depth >= MAX_NESTING {
+            return Err(format!("groups nested more than {MAX_NESTING} deep"));
+        }
         let mut inner = *flags;
         let (open, body_is_tail) = if self.eat("?") {
             if self.eat(":") {
@@ -419,11 +436,10 @@ impl Parser {
                 let Some(&(_, number)) = self.names.iter().find(|(n, _)| *n == name) else {
                     return Err(format!("unknown group name '{name}'"));
                 };
-                return self.back_reference(number).map(Some);
+                return self.back_reference(number, flags).map(Some);
             } else if self.eat("#") {
-                while let Some(c) = self.peek() {
-                    self.at += 1;
-                    if c == ')' {
+                while let Some(token) = self.next_token()? {
+                    if token == ")" {
                         return Ok(None);
                     }
                 }
@@ -431,14 +447,14 @@ impl Parser {
             } else if self.eat("=") || self.eat("!") {
                 self.backtracking = true;
                 let kind = self.chars[self.at - 1];
-                (format!("(?{kind}"), Some(true))
+                // Not a tail: a group captured here would keep the newline `$` consumed.
+                (format!("(?{kind}"), Some(false))
             } else if self.eat("<=") || self.eat("<!") {
                 self.backtracking = true;
                 let kind = self.chars[self.at - 1];
                 (format!("(?<{kind}"), Some(false))
-            } else if self.eat(">") {
-                self.backtracking = true;
-                ("(?>".to_string(), Some(false))
+            } else if self.peek() == Some('>') {
+                return Err("atomic groups are not supported".into());
             } else if self.peek() == Some('(') {
                 return Err("conditional groups are not supported".into());
             } else {
@@ -537,7 +553,12 @@ impl Parser {
         Ok(name)
     }
 
-    fn back_reference(&mut self, number: usize) -> Result<Node, String> {
+    fn back_reference(&mut self, number: usize, flags: &Flags) -> Result<Node, String> {
+        // Python compares the group's text by lower-casing both sides, fancy-regex by case
+        // folding: they disagree on `σ`/`ς`, the Kelvin sign and more.
+        if flags.ignore_case {
+            return Err("back-references under IGNORECASE are not supported".into());
+        }
         if number > self.groups {
             return Err(format!("invalid group reference {number}"));
         }
@@ -564,12 +585,10 @@ impl Parser {
             // but `²`), and so does `\B` on an empty value: looked around for, not `\b`.
             'b' | 'B' => {
                 self.backtracking = true;
-                Ok(Node::Anchor(boundary(
-                    &format!("[{}]", set_escape('w', flags)),
-                    c == 'b',
-                )))
+                let word = unfolded(&set_escape('w', flags), flags);
+                Ok(Node::Anchor(boundary(&word, c == 'b')))
             }
-            'd' | 'D' | 's' | 'S' | 'w' | 'W' => Ok(Node::Text(format!("[{}]", set_escape(c, flags)))),
+            'd' | 'D' | 's' | 'S' | 'w' | 'W' => Ok(Node::Text(unfolded(&set_escape(c, flags), flags))),
             '1'..='9' => {
                 // Three octal digits are a character; otherwise one or two digits are a group.
                 let octal = |c: Option<char>| c.is_some_and(|c| ('0'..='7').contains(&c));
@@ -582,7 +601,7 @@ impl Parser {
                     number = number * 10 + d as usize;
                     self.at += 1;
                 }
-                self.back_reference(number)
+                self.back_reference(number, flags)
             }
             _ => {
                 self.at -= 1;
@@ -654,6 +673,7 @@ impl Parser {
     fn class(&mut self, flags: &Flags) -> Result<String, String> {
         let negated = self.eat("^");
         let mut items = String::new();
+        let mut sets: Vec<char> = Vec::new();
         let mut chars: Vec<(char, char)> = Vec::new();
         let mut first = true;
         loop {
@@ -673,13 +693,9 @@ impl Parser {
                         if self.peek() == Some('-') && self.peek_at(1).is_some_and(|c| c != ']') {
                             return Err(format!(r"bad character range \{e}-{}", self.peek_at(1).unwrap_or(']')));
                         }
-                        let set = set_escape(e, flags);
-                        // A negated set is nested: the class is a union.
-                        if set.starts_with('^') {
-                            let _ = write!(items, "[{set}]");
-                        } else {
-                            items.push_str(&set);
-                        }
+                        sets.push(e);
+                        // Nested: the class is a union.
+                        items.push_str(&set_escape(e, flags));
                         continue;
                     }
                     Some('b') => {
@@ -725,6 +741,9 @@ impl Parser {
         {
             chars.extend(DOTTED_AND_DOTLESS_I.iter().map(|&c| (c, c)));
         }
+        if flags.ignore_case && !sets.is_empty() {
+            return folded_class_with_sets(&chars, &sets, negated, flags);
+        }
         for (low, high) in chars {
             if low == high {
                 let _ = write!(items, "\\x{{{:X}}}", low as u32);
@@ -736,21 +755,64 @@ impl Parser {
     }
 }
 
-/// `\d`, `\s`, `\w` and their negations as class contents (a leading `^` when negated).
+/// A class of Python's `\w`, `\d` or `\s` kind kept out of IGNORECASE: Python tests those by
+/// category, while case folding `[\p{L}\p{N}_]` would add U+0345 (which folds to `ι`).
+fn unfolded(class: &str, flags: &Flags) -> String {
+    if flags.ignore_case {
+        format!("(?-i:{class})")
+    } else {
+        class.to_string()
+    }
+}
+
+/// A class under IGNORECASE that mixes characters (folded) with `\w`-like sets (not folded),
+/// written out range by range.
+fn folded_class_with_sets(
+    chars: &[(char, char)],
+    sets: &[char],
+    negated: bool,
+    flags: &Flags,
+) -> Result<String, String> {
+    use regex_syntax::hir::{Class, ClassUnicode, ClassUnicodeRange, Hir, HirKind};
+    let mut class = ClassUnicode::new(chars.iter().map(|&(low, high)| ClassUnicodeRange::new(low, high)));
+    class
+        .try_case_fold_simple()
+        .map_err(|_| "case folding is not available".to_string())?;
+    for &e in sets {
+        let text = set_escape(e, flags);
+        match regex_syntax::parse(&text).map(Hir::into_kind) {
+            Ok(HirKind::Class(Class::Unicode(set))) => class.union(&set),
+            _ => return Err(format!("cannot read the class {text}")),
+        }
+    }
+    if negated {
+        class.negate();
+    }
+    if class.ranges().is_empty() {
+        return Ok(r"(?-i:[^\x{0}-\x{10FFFF}])".into());
+    }
+    let mut out = String::from("(?-i:[");
+    for range in class.ranges() {
+        let _ = write!(out, "\\x{{{:X}}}-\\x{{{:X}}}", range.start() as u32, range.end() as u32);
+    }
+    out.push_str("])");
+    Ok(out)
+}
+
+/// `\d`, `\s`, `\w` and their negations as a class (it may be nested in another). Python
+/// 3.11's data is Unicode 14, the `regex` crate's newer: letters and digits assigned since
+/// are not Python's.
 fn set_escape(e: char, flags: &Flags) -> String {
     let positive = match (e.to_ascii_lowercase(), flags.ascii) {
         ('d', true) => "0-9",
-        ('d', false) => r"\d",
+        ('d', false) => r"\d&&\p{Age=14.0}",
         ('s', true) => r"\t\n\x0B\x0C\r ",
         ('s', false) => r"\s\x1C-\x1F",
         ('w', true) => "0-9A-Za-z_",
-        _ => r"\p{L}\p{N}_",
+        _ => r"\p{L}\p{N}_&&\p{Age=14.0}",
     };
-    if e.is_ascii_uppercase() {
-        format!("^{positive}")
-    } else {
-        positive.to_string()
-    }
+    let negation = if e.is_ascii_uppercase() { "^" } else { "" };
+    format!("[{negation}{positive}]")
 }
 
 /// One character as itself: escaped, and under IGNORECASE the four Python i's together.
@@ -773,6 +835,8 @@ mod tests {
 
     #[test]
     fn translations() {
+        const W: &str = r"[\p{L}\p{N}_&&\p{Age=14.0}]";
+        let word_boundary = format!("(?:(?<={W})(?!{W})|(?<!{W})(?={W}))x");
         // (Python pattern, text in the regex crate's syntax, needs backtracking).
         let cases = [
             ("^guest$", r"^guest(?:\n?\z)", false),
@@ -797,9 +861,12 @@ mod tests {
             ("[^-a-c]", r"[^\x{2D}\x{61}-\x{63}]", false),
             (r"\s", r"[\s\x1C-\x1F]", false),
             (r"[\S]", r"[[^\s\x1C-\x1F]]", false),
-            (r"\w", r"[\p{L}\p{N}_]", false),
+            (r"\w", r"[\p{L}\p{N}_&&\p{Age=14.0}]", false),
             ("(?a)\\w", "[0-9A-Za-z_]", false),
             ("(?i)id", r"(?i)[iI\x{130}\x{131}]d", false),
+            (r"(?i)\w", r"(?i)(?-i:[\p{L}\p{N}_&&\p{Age=14.0}])", false),
+            (r"^admin(?#\)|(x)$", r"^admin(?:\n?\z)", false),
+            ("(?x)a # c\\\n|b", "a", false),
             ("(?i)[h-j]", r"(?i)[\x{68}-\x{6A}\x{69}\x{49}\x{130}\x{131}]", false),
             ("(?x) a b # comment\n c", "abc", false),
             ("(?x)[ ]", r"[\x{20}]", false),
@@ -808,17 +875,13 @@ mod tests {
             (r"\101", "A", false),
             (r"\0", r"\x{0}", false),
             ("(?!guest)", "(?!guest)", true),
+            ("(?=a$)", r"(?=a(?=\n?\z))", true),
             ("(?<=@)x$", r"(?<=\x{40})x(?:\n?\z)", true),
             ("(?i:a)b", "(?i-ms:a)b", false),
             ("(?s:.)", "(?s-im:.)", false),
-            ("a++", "(?>(?:a)+)", true),
             ("a*?", "(?:a)*?", false),
             ("é", "é", false),
-            (
-                r"\bx",
-                r"(?:(?<=[\p{L}\p{N}_])(?![\p{L}\p{N}_])|(?<![\p{L}\p{N}_])(?=[\p{L}\p{N}_]))x",
-                true,
-            ),
+            (r"\bx", word_boundary.as_str(), true),
             (r"(?a)\bx", r"(?-u:\b)x", false),
             ("\\é", "é", false),
         ];
@@ -859,6 +922,16 @@ mod tests {
             ("a(?i)b", "global flags not at the start of the expression"),
             ("(?ai)a", "the ASCII flag with IGNORECASE is not supported"),
             ("(?L)a", "bad inline flag: cannot use 'L' flag with a str pattern"),
+            ("(?a)(?u:a)", "bad inline flag: flags 'a' and 'u' are incompatible"),
+            ("a++", "possessive quantifiers are not supported"),
+            ("(?>a)", "atomic groups are not supported"),
+            (r"(?#a\)", "missing ), unterminated comment"),
+            ("(?x)a#\\", "bad escape (end of pattern)"),
+            (r"(?i)(k)\1", "back-references under IGNORECASE are not supported"),
+            (
+                "(?i:(?P<x>a)(?P=x))",
+                "back-references under IGNORECASE are not supported",
+            ),
             ("a{3,2}", "min repeat greater than max repeat"),
             (r"\400", "octal escape value \\400 outside of range 0-0o377"),
         ];
