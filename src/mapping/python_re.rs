@@ -938,5 +938,10 @@ mod tests {
         for (python, why) in cases {
             assert_eq!(translate(python), Err(why.to_string()), "{python}");
         }
+        // Refused before the parser's recursion could exhaust a thread's stack.
+        assert_eq!(
+            translate(&"(".repeat(4096)),
+            Err(format!("groups nested more than {MAX_NESTING} deep"))
+        );
     }
 }

@@ -295,6 +295,14 @@ MAPPINGS = {
         "mixed_case": {"UserName": "ops-Team"},
         "case_outside_scope": {"UserName": "OPS-team"},
     }),
+    "comments_as_python_reads_them": ("1.0", [R(
+        [{"type": "UserName", "any_one_of": ["^admin(?#\\)|(x)$", "(?x) ^svc\\\\  # CORP\\\n | ^ops$"], "regex": True},
+         {"type": "UserName"}], [USER0])], {
+        "after_the_comment": {"UserName": "mallory-x"},
+        "after_the_verbose_comment": {"UserName": "ops"},
+        "admin": {"UserName": "admin"},
+        "service": {"UserName": "svc\\a"},
+    }),
     "array_valued_assertion": ("1.0", [R([{"type": "Groups"}], [{"groups": "{0}", "domain": D}])], {
         "array": {"Groups": ["a", "b"]},
     }),
