@@ -46,6 +46,17 @@ fn user(id: &str, domain_id: &str, name: &str) -> User {
     }
 }
 
+/// A mapping with no rules: what the store keeps does not depend on them.
+fn mapping(id: &str, domain_id: &str) -> MappingRecord {
+    MappingRecord {
+        id: id.into(),
+        domain_id: domain_id.into(),
+        document: "{\"rules\": []}".into(),
+        created_at_ms: NOW,
+        updated_at_ms: NOW,
+    }
+}
+
 fn group(id: &str, domain_id: &str, name: &str) -> Group {
     Group {
         id: id.into(),
@@ -396,13 +407,7 @@ async fn federation_cascades_and_restricts(s: &dyn Store) {
         s.get_idp("acme").await.unwrap().unwrap().remote_ids,
         ["https://a", "https://b"]
     );
-    let mapping = MappingRecord {
-        id: "m1".into(),
-        domain_id: "d1".into(),
-        document: "{\"rules\": []}".into(),
-        created_at_ms: NOW,
-        updated_at_ms: NOW,
-    };
+    let mapping = mapping("m1", "d1");
     s.create_mapping(&mapping).await.unwrap();
     let protocol = ProtocolRecord {
         idp_id: "acme".into(),
@@ -884,15 +889,7 @@ async fn a_disabled_domain_is_deleted_with_its_contents(s: &dyn Store) {
     })
     .await
     .unwrap();
-    s.create_mapping(&MappingRecord {
-        id: "m1".into(),
-        domain_id: "d1".into(),
-        document: "{\"rules\": []}".into(),
-        created_at_ms: NOW,
-        updated_at_ms: NOW,
-    })
-    .await
-    .unwrap();
+    s.create_mapping(&mapping("m1", "d1")).await.unwrap();
     s.create_protocol(&ProtocolRecord {
         idp_id: "idp1".into(),
         id: fedgate::model::Protocol::Saml,
@@ -976,15 +973,7 @@ async fn a_read_then_write_waits_for_another_writer(s: &dyn Store, url: &str) {
     })
     .await
     .unwrap();
-    s.create_mapping(&MappingRecord {
-        id: "m1".into(),
-        domain_id: "d1".into(),
-        document: "{\"rules\": []}".into(),
-        created_at_ms: NOW,
-        updated_at_ms: NOW,
-    })
-    .await
-    .unwrap();
+    s.create_mapping(&mapping("m1", "d1")).await.unwrap();
     let mut other = sqlx::AnyConnection::connect(url).await.unwrap();
     sqlx::query("BEGIN").execute(&mut other).await.unwrap();
     sqlx::query("UPDATE domains SET description = 'held' WHERE id = 'd1'")
