@@ -41,13 +41,13 @@ pub(super) fn translate(pattern: &str) -> Result<Translated, String> {
         names: Vec::new(),
         backtracking: false,
     };
-    let mut flags = parser.global_flags()?;
-    let body = parser.alternation(&mut flags, 0)?;
+    let flags = parser.global_flags()?;
+    let body = parser.alternation(&flags, 0)?;
     if parser.at < parser.chars.len() {
         return Err("unbalanced parenthesis".into());
     }
     let mut text = String::with_capacity(pattern.len() + 8);
-    let on = flags.passed_on();
+    let on = flags.letters(true);
     if !on.is_empty() {
         let _ = write!(text, "(?{on})");
     }
@@ -66,11 +66,11 @@ struct Flags {
 }
 
 impl Flags {
-    /// The flags both engines read alike, as inline flag letters.
-    fn passed_on(&self) -> String {
+    /// The flags both engines read alike that are `on` (or off), as inline flag letters.
+    fn letters(&self, on: bool) -> String {
         [(self.ignore_case, 'i'), (self.multi_line, 'm'), (self.dot_all, 's')]
             .iter()
-            .filter(|(on, _)| *on)
+            .filter(|(state, _)| *state == on)
             .map(|(_, c)| c)
             .collect()
     }
@@ -106,12 +106,12 @@ enum Node {
     Dollar,
     Concat(Vec<Node>),
     Alternation(Vec<Node>),
-    /// `open` + body + `)`. `body_is_tail`: None when the body ends where the group ends
-    /// (so it is a tail when the group is), else whether it is a tail of its own match.
+    /// `open` + body + `)`. The body is a tail when the group is, unless the group looks
+    /// around: there a group captured inside would keep a newline `$` consumed.
     Group {
         open: String,
         body: Box<Node>,
-        body_is_tail: Option<bool>,
+        looks_around: bool,
     },
     Repeat {
         body: Box<Node>,
@@ -146,10 +146,10 @@ impl Node {
             Node::Group {
                 open,
                 body,
-                body_is_tail,
+                looks_around,
             } => {
                 out.push_str(open);
-                body.emit(body_is_tail.unwrap_or(tail), out, backtracking);
+                body.emit(tail && !looks_around, out, backtracking);
                 out.push(')');
             }
             Node::Repeat { body, quantifier } => {
@@ -274,7 +274,7 @@ impl Parser {
         Ok(Some(format!("\\{escaped}")))
     }
 
-    fn alternation(&mut self, flags: &mut Flags, depth: usize) -> Result<Node, String> {
+    fn alternation(&mut self, flags: &Flags, depth: usize) -> Result<Node, String> {
         let mut branches = vec![self.concat(flags, depth)?];
         while self.peek() == Some('|') {
             self.at += 1;
@@ -287,7 +287,7 @@ impl Parser {
         })
     }
 
-    fn concat(&mut self, flags: &mut Flags, depth: usize) -> Result<Node, String> {
+    fn concat(&mut self, flags: &Flags, depth: usize) -> Result<Node, String> {
         let mut items: Vec<Node> = Vec::new();
         loop {
             self.skip_verbose(flags)?;
@@ -298,12 +298,7 @@ impl Parser {
                 ')' => return Err("unbalanced parenthesis".into()),
                 '*' | '+' | '?' => {
                     self.at += 1;
-                    let bounds = match c {
-                        '*' => "*",
-                        '+' => "+",
-                        _ => "?",
-                    };
-                    self.repeat(&mut items, bounds.to_string())?;
+                    self.repeat(&mut items, c.to_string())?;
                 }
                 '{' => match self.counted_repetition()? {
                     Some(bounds) => self.repeat(&mut items, bounds)?,
@@ -396,7 +391,7 @@ impl Parser {
     }
 
     /// One atom; None for what matches nothing (a comment group).
-    fn atom(&mut self, flags: &mut Flags, depth: usize) -> Result<Option<Node>, String> {
+    fn atom(&mut self, flags: &Flags, depth: usize) -> Result<Option<Node>, String> {
         let Some(c) = self.peek() else {
             return Ok(None);
         };
@@ -413,15 +408,15 @@ impl Parser {
         }))
     }
 
-    fn group(&mut self, flags: &mut Flags, depth: usize) -> Result<Option<Node>, String> {
+    fn group(&mut self, flags: &Flags, depth: usize) -> Result<Option<Node>, String> {
         // Parsing recurses per group: bounded well below what a thread's stack holds.
         if depth >= MAX_NESTING {
             return Err(format!("groups nested more than {MAX_NESTING} deep"));
         }
         let mut inner = *flags;
-        let (open, body_is_tail) = if self.eat("?") {
+        let (open, looks_around) = if self.eat("?") {
             if self.eat(":") {
-                ("(?:".to_string(), None)
+                ("(?:".to_string(), false)
             } else if self.eat("P<") {
                 let name = self.name('>')?;
                 if self.names.iter().any(|(n, _)| *n == name) {
@@ -430,7 +425,7 @@ impl Parser {
                 self.groups += 1;
                 self.names.push((name, self.groups));
                 self.open_groups.push(self.groups);
-                ("(".to_string(), None)
+                ("(".to_string(), false)
             } else if self.eat("P=") {
                 let name = self.name(')')?;
                 let Some(&(_, number)) = self.names.iter().find(|(n, _)| *n == name) else {
@@ -447,26 +442,25 @@ impl Parser {
             } else if self.eat("=") || self.eat("!") {
                 self.backtracking = true;
                 let kind = self.chars[self.at - 1];
-                // Not a tail: a group captured here would keep the newline `$` consumed.
-                (format!("(?{kind}"), Some(false))
+                (format!("(?{kind}"), true)
             } else if self.eat("<=") || self.eat("<!") {
                 self.backtracking = true;
                 let kind = self.chars[self.at - 1];
-                (format!("(?<{kind}"), Some(false))
+                (format!("(?<{kind}"), true)
             } else if self.peek() == Some('>') {
                 return Err("atomic groups are not supported".into());
             } else if self.peek() == Some('(') {
                 return Err("conditional groups are not supported".into());
             } else {
-                (self.scoped_flags(&mut inner)?, None)
+                (self.scoped_flags(&mut inner)?, false)
             }
         } else {
             self.groups += 1;
             self.open_groups.push(self.groups);
-            ("(".to_string(), None)
+            ("(".to_string(), false)
         };
         let capturing = open == "(";
-        let body = self.alternation(&mut inner, depth + 1)?;
+        let body = self.alternation(&inner, depth + 1)?;
         if !self.eat(")") {
             return Err("missing ), unterminated subpattern".into());
         }
@@ -476,7 +470,7 @@ impl Parser {
         Ok(Some(Node::Group {
             open,
             body: Box::new(body),
-            body_is_tail,
+            looks_around,
         }))
     }
 
@@ -509,23 +503,12 @@ impl Parser {
                 None => return Err("unexpected end of pattern".into()),
             }
         }
-        let mut open = String::from("(?");
-        for (state, letter) in [(inner.ignore_case, 'i'), (inner.multi_line, 'm'), (inner.dot_all, 's')] {
-            if state {
-                open.push(letter);
-            }
-        }
-        let off: String = [(inner.ignore_case, 'i'), (inner.multi_line, 'm'), (inner.dot_all, 's')]
-            .iter()
-            .filter(|(state, _)| !state)
-            .map(|(_, c)| c)
-            .collect();
-        if !off.is_empty() {
-            open.push('-');
-            open.push_str(&off);
-        }
-        open.push(':');
-        Ok(open)
+        let (on, off) = (inner.letters(true), inner.letters(false));
+        Ok(if off.is_empty() {
+            format!("(?{on}:")
+        } else {
+            format!("(?{on}-{off}:")
+        })
     }
 
     /// A group name up to `end`: a Python identifier.
@@ -668,6 +651,30 @@ impl Parser {
         char::from_u32(value).ok_or_else(|| "bad octal escape".to_string())
     }
 
+    /// One character of a class, or one of `\d`, `\s`, `\w` and their negations.
+    fn class_item(&mut self) -> Result<ClassItem, String> {
+        let Some(c) = self.peek() else {
+            return Err("unterminated character set".into());
+        };
+        self.at += 1;
+        if c != '\\' {
+            return Ok(ClassItem::Char(c));
+        }
+        match self.peek() {
+            Some(e @ ('d' | 'D' | 's' | 'S' | 'w' | 'W')) => {
+                self.at += 1;
+                Ok(ClassItem::Set(e))
+            }
+            // A backspace in a class, as in Python.
+            Some('b') => {
+                self.at += 1;
+                Ok(ClassItem::Char('\x08'))
+            }
+            Some(d @ ('8' | '9')) => Err(format!(r"bad escape \{d}")),
+            _ => self.character_escape().map(ClassItem::Char),
+        }
+    }
+
     /// After `[`: the class in the target syntax, every character written as `\x{..}` so
     /// nothing in it means more than in Python.
     fn class(&mut self, flags: &Flags) -> Result<String, String> {
@@ -685,50 +692,26 @@ impl Parser {
                 break;
             }
             first = false;
-            self.at += 1;
-            let low = if c == '\\' {
-                match self.peek() {
-                    Some(e @ ('d' | 'D' | 's' | 'S' | 'w' | 'W')) => {
-                        self.at += 1;
-                        if self.peek() == Some('-') && self.peek_at(1).is_some_and(|c| c != ']') {
-                            return Err(format!(r"bad character range \{e}-{}", self.peek_at(1).unwrap_or(']')));
-                        }
-                        sets.push(e);
-                        // Nested: the class is a union.
-                        items.push_str(&set_escape(e, flags));
-                        continue;
-                    }
-                    Some('b') => {
-                        self.at += 1;
-                        '\x08'
-                    }
-                    Some(d @ ('8' | '9')) => return Err(format!(r"bad escape \{d}")),
-                    _ => self.character_escape()?,
+            let range_follows = |p: &Self| p.peek() == Some('-') && p.peek_at(1).is_some_and(|c| c != ']');
+            let low = match self.class_item()? {
+                ClassItem::Char(low) => low,
+                ClassItem::Set(e) if range_follows(self) => {
+                    return Err(format!(r"bad character range \{e}-{}", self.peek_at(1).unwrap_or(']')));
                 }
-            } else {
-                c
+                ClassItem::Set(e) => {
+                    sets.push(e);
+                    // Nested: the class is a union.
+                    items.push_str(&set_escape(e, flags));
+                    continue;
+                }
             };
-            let high = if self.peek() == Some('-') && self.peek_at(1).is_some_and(|c| c != ']') {
+            let high = if range_follows(self) {
                 self.at += 1;
-                let c = self.peek().unwrap_or(']');
-                self.at += 1;
-                let high = if c == '\\' {
-                    if self.peek().is_some_and(|e| "dDsSwW".contains(e)) {
-                        return Err("bad character range".into());
-                    }
-                    if self.peek() == Some('b') {
-                        self.at += 1;
-                        '\x08'
-                    } else {
-                        self.character_escape()?
-                    }
-                } else {
-                    c
-                };
-                if high < low {
-                    return Err(format!("bad character range {low}-{high}"));
+                match self.class_item()? {
+                    ClassItem::Char(high) if high < low => return Err(format!("bad character range {low}-{high}")),
+                    ClassItem::Char(high) => high,
+                    ClassItem::Set(_) => return Err("bad character range".into()),
                 }
-                high
             } else {
                 low
             };
@@ -753,6 +736,12 @@ impl Parser {
         }
         Ok(format!("[{}{items}]", if negated { "^" } else { "" }))
     }
+}
+
+enum ClassItem {
+    Char(char),
+    /// The letter of a `\d`-like escape.
+    Set(char),
 }
 
 /// A class of Python's `\w`, `\d` or `\s` kind kept out of IGNORECASE: Python tests those by
