@@ -343,8 +343,6 @@ fn blank(line: &[u8]) -> bool {
 /// Maps lines: the usual line is read by `LineValues::read`, which lends its values from the
 /// line; any other by serde into owned values, the strings and lists reused from line to line.
 struct Reader {
-    /// `Mapping::attributes()`, in order.
-    attributes: Vec<String>,
     index: AttributeIndex,
     values: Vec<Vec<String>>,
     /// Value strings of earlier lines, emptied, for the next lines' values.
@@ -358,7 +356,6 @@ const MAX_SPARE_VALUES: usize = 4_096;
 impl Reader {
     fn new(mapping: &Mapping) -> Reader {
         Reader {
-            attributes: mapping.attributes().to_vec(),
             index: AttributeIndex::new(mapping.attributes()),
             values: vec![Vec::new(); mapping.attributes().len()],
             spare: Vec::new(),
@@ -380,7 +377,7 @@ impl Reader {
         // from bytes, serde_json would skip the strings of attributes the rules never read
         // without checking them, and map such a line: the whole line is checked first.
         let ok = match std::str::from_utf8(line) {
-            Ok(text) if lent.read(&self.index, &self.attributes, text) => {
+            Ok(text) if lent.read(&self.index, text) => {
                 // Every value lent by the line is free of what JSON escapes (`read` takes no
                 // other line), so the writer copies it as it is.
                 let values = lent.spans.iter().map(|span| &lent.flat[span.clone()]);
@@ -472,13 +469,13 @@ impl<'l> LineValues<'l> {
     /// free of escapes, with no control character anywhere. False for anything else, and
     /// serde reads the line; both readings agree where both apply
     /// (`line_reader_agrees_with_serde_*`).
-    fn read(&mut self, index: &AttributeIndex, attributes: &[String], text: &'l str) -> bool {
+    fn read(&mut self, index: &AttributeIndex, text: &'l str) -> bool {
         self.flat.clear();
         self.spans.fill(0..0);
-        self.read_object(index, attributes, text).is_some()
+        self.read_object(index, text).is_some()
     }
 
-    fn read_object(&mut self, index: &AttributeIndex, attributes: &[String], text: &'l str) -> Option<()> {
+    fn read_object(&mut self, index: &AttributeIndex, text: &'l str) -> Option<()> {
         let bytes = text.as_bytes();
         if any_byte(bytes, |b| b < 0x20) {
             return None;
@@ -495,7 +492,7 @@ impl<'l> LineValues<'l> {
             if bytes.get(at) != Some(&b'"') {
                 return None;
             }
-            let key_end = find_quote(bytes, at + 1, false)?;
+            let key_end = find_quote(bytes, at + 1)?;
             let key = text.get(at + 1..key_end)?;
             at = skip_spaces(bytes, key_end + 1);
             if bytes.get(at) != Some(&b':') {
@@ -506,7 +503,7 @@ impl<'l> LineValues<'l> {
                 return None;
             }
             let start = at + 1;
-            let end = match index.find(attributes, key) {
+            let end = match index.find(key) {
                 Some(i) => {
                     // A repeated attribute: the last one wins, as in a `serde_json::Map`.
                     let first = self.flat.len();
@@ -514,7 +511,7 @@ impl<'l> LineValues<'l> {
                     self.spans[i] = first..self.flat.len();
                     end
                 }
-                None => find_quote(bytes, start, false)?,
+                None => find_quote(bytes, start)?,
             };
             at = skip_spaces(bytes, end + 1);
             match bytes.get(at) {
@@ -526,52 +523,69 @@ impl<'l> LineValues<'l> {
     }
 
     /// `text[start..end].split(';')` into `flat`, where `end` is the closing quote's index,
-    /// which is returned. None at an escape or the end of the line.
+    /// which is returned. None at an escape or the end of the line. One pass, eight bytes at
+    /// a time: most values are shorter than that.
     fn split_values(&mut self, text: &'l str, start: usize) -> Option<usize> {
         let bytes = text.as_bytes();
         let mut from = start;
-        loop {
-            let at = find_quote(bytes, from, true)?;
-            // Quotes and `;` are ASCII, so both ends are character boundaries.
-            self.flat.push(text.get(from..at)?);
-            if bytes[at] == b'"' {
-                return Some(at);
+        let mut at = start;
+        while let Some(chunk) = bytes.get(at..at + 8) {
+            let word = u64::from_le_bytes(chunk.try_into().ok()?);
+            let mut hits = exactly(word, b'"') | exactly(word, b'\\') | exactly(word, b';');
+            while hits != 0 {
+                let i = at + (hits.trailing_zeros() / 8) as usize;
+                hits &= hits - 1;
+                // Quotes and `;` are ASCII, so both ends are character boundaries.
+                self.flat.push(text.get(from..i)?);
+                match bytes[i] {
+                    b';' => from = i + 1,
+                    b'"' => return Some(i),
+                    _ => return None,
+                }
             }
-            from = at + 1;
+            at += 8;
+        }
+        loop {
+            let i = at
+                + bytes
+                    .get(at..)?
+                    .iter()
+                    .position(|&b| matches!(b, b'"' | b'\\' | b';'))?;
+            self.flat.push(text.get(from..i)?);
+            match bytes[i] {
+                b';' => (from, at) = (i + 1, i + 1),
+                b'"' => return Some(i),
+                _ => return None,
+            }
         }
     }
 }
 
-/// The index of the first `"` at or after `from` (or `;`, with `semicolon`); None at a `\`
-/// first or at the end. Eight bytes at a time, the usual key or value in one or two steps.
+/// The high bit of each byte of `word` that equals `b`, and of no other byte.
 #[inline]
-fn find_quote(bytes: &[u8], from: usize, semicolon: bool) -> Option<usize> {
-    const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
-    const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
-    // High bit set in each byte of `word` equal to `b`, and possibly in bytes after one that
-    // is: the lowest set bit is exact.
-    let equal = |word: u64, b: u8| {
-        let x = word ^ (ONES * u64::from(b));
-        x.wrapping_sub(ONES) & !x & HIGHS
-    };
+fn exactly(word: u64, b: u8) -> u64 {
+    const LOWS: u64 = u64::from_ne_bytes([0x7f; 8]);
+    let x = word ^ u64::from_ne_bytes([b; 8]);
+    // A byte of `x` is zero when adding 0x7f to its low seven bits carries into nothing and
+    // its own high bit is clear.
+    !(((x & LOWS) + LOWS) | x | LOWS)
+}
+
+/// The index of the first `"` at or after `from`; None at a `\\` first or at the end. Eight
+/// bytes at a time, the usual key or value in one or two steps.
+#[inline]
+fn find_quote(bytes: &[u8], from: usize) -> Option<usize> {
     let mut at = from;
     while let Some(chunk) = bytes.get(at..at + 8) {
         let word = u64::from_le_bytes(chunk.try_into().ok()?);
-        let mut hits = equal(word, b'"') | equal(word, b'\\');
-        if semicolon {
-            hits |= equal(word, b';');
-        }
+        let hits = exactly(word, b'"') | exactly(word, b'\\');
         if hits != 0 {
             at += (hits.trailing_zeros() / 8) as usize;
             return (bytes[at] != b'\\').then_some(at);
         }
         at += 8;
     }
-    let i = at
-        + bytes
-            .get(at..)?
-            .iter()
-            .position(|&b| b == b'"' || b == b'\\' || (semicolon && b == b';'))?;
+    let i = at + bytes.get(at..)?.iter().position(|&b| b == b'"' || b == b'\\')?;
     (bytes[i] != b'\\').then_some(i)
 }
 
@@ -582,29 +596,35 @@ fn any_byte(bytes: &[u8], test: impl Fn(u8) -> bool) -> bool {
     bytes.iter().fold(false, |seen, &b| seen | test(b))
 }
 
-/// The attributes the rules read, by name length: a key is compared only with the names of
-/// its length, mostly none or one.
+/// The attributes the rules read, bucketed by a name's length and last byte: a key is compared
+/// with the names of its bucket, mostly none or one.
 struct AttributeIndex {
-    by_len: Vec<Vec<usize>>,
+    buckets: Vec<Vec<(Box<[u8]>, usize)>>,
 }
 
 impl AttributeIndex {
+    const BUCKETS: usize = 64;
+
     fn new(attributes: &[String]) -> AttributeIndex {
-        let longest = attributes.iter().map(String::len).max().unwrap_or(0);
-        let mut by_len = vec![Vec::new(); longest + 1];
+        let mut buckets = vec![Vec::new(); Self::BUCKETS];
         for (i, a) in attributes.iter().enumerate() {
-            by_len[a.len()].push(i);
+            buckets[Self::bucket(a.as_bytes())].push((a.as_bytes().into(), i));
         }
-        AttributeIndex { by_len }
+        AttributeIndex { buckets }
     }
 
     #[inline]
-    fn find(&self, attributes: &[String], key: &str) -> Option<usize> {
-        self.by_len
-            .get(key.len())?
+    fn bucket(name: &[u8]) -> usize {
+        (name.len().wrapping_mul(31) + usize::from(name.last().copied().unwrap_or(0))) % Self::BUCKETS
+    }
+
+    #[inline]
+    fn find(&self, key: &str) -> Option<usize> {
+        let key = key.as_bytes();
+        self.buckets[Self::bucket(key)]
             .iter()
-            .copied()
-            .find(|&i| same_bytes(attributes[i].as_bytes(), key.as_bytes()))
+            .find(|(name, _)| same_bytes(name, key))
+            .map(|&(_, i)| i)
     }
 }
 
@@ -812,14 +832,10 @@ impl<'de> Visitor<'de> for Fill<'_> {
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
         let Reader {
-            attributes,
-            index,
-            values,
-            spare,
-            ..
+            index, values, spare, ..
         } = self.0;
         while let Some(key) = map.next_key_seed(Key)? {
-            match index.find(attributes, key.as_ref()) {
+            match index.find(key.as_ref()) {
                 Some(i) => {
                     // A repeated attribute: the last one wins, as in a `serde_json::Map`.
                     recycle(&mut values[i], spare);
@@ -1274,7 +1290,7 @@ mod tests {
             ),
         ];
         for (line, want) in taken {
-            assert!(lent.read(&reader.index, &reader.attributes, line), "{line}");
+            assert!(lent.read(&reader.index, line), "{line}");
             let got: Vec<&[&str]> = lent.spans.iter().map(|span| &lent.flat[span.clone()]).collect();
             assert_eq!(got, want.to_vec(), "{line}");
         }
@@ -1291,32 +1307,42 @@ mod tests {
             r#"{"UserName": "unterminated value"#,
             r#"["UserName"]"#,
         ] {
-            assert!(!lent.read(&reader.index, &reader.attributes, line), "{line}");
+            assert!(!lent.read(&reader.index, line), "{line}");
         }
     }
 
-    /// The word-at-a-time search finds what a byte loop finds, at every offset and length.
+    /// The word-at-a-time searches find what a byte loop finds, at every offset and length:
+    /// the closing quote, and the values `split(';')` gives before it.
     #[test]
-    fn find_quote_agrees_with_a_byte_loop() {
-        let alphabet = [b'a', b'"', b'\\', b';', 0x80, 0xff, 0x00, 0x01, b'#', b'!'];
+    fn word_searches_agree_with_a_byte_loop() {
+        let alphabet = ["a", "\"", "\\", ";", "é", "\u{ffff}", "\0", "\u{1}", "#", "!"];
+        let mapping = compile_document(
+            r#"{"rules": [{"local": [{"user": {"name": "x"}}], "remote": [{"type": "a"}]}]}"#,
+            None,
+        )
+        .expect("rules compile");
         let mut state = 7u64;
         for _ in 0..20_000 {
             state = state
                 .wrapping_mul(6364136223846793005)
                 .wrapping_add(1442695040888963407);
             let len = (state >> 59) as usize;
-            let bytes: Vec<u8> = (0..len)
+            let text: String = (0..len)
                 .map(|i| alphabet[((state >> (i * 2 % 56)) as usize + i) % alphabet.len()])
                 .collect();
-            for from in 0..=len {
-                for semicolon in [false, true] {
-                    let want = bytes[from..]
-                        .iter()
-                        .position(|&b| b == b'"' || b == b'\\' || (semicolon && b == b';'))
-                        .map(|i| from + i)
-                        .filter(|&i| bytes[i] != b'\\');
-                    assert_eq!(find_quote(&bytes, from, semicolon), want, "{bytes:?} from {from}");
-                }
+            let bytes = text.as_bytes();
+            for from in 0..=bytes.len() {
+                let quote = bytes[from..]
+                    .iter()
+                    .position(|&b| b == b'"' || b == b'\\')
+                    .map(|i| from + i)
+                    .filter(|&i| bytes[i] != b'\\');
+                assert_eq!(find_quote(bytes, from), quote, "{text:?} from {from}");
+                let Some(from_text) = text.get(from..) else { continue };
+                let mut values = LineValues::new(&mapping);
+                let want = quote.map(|q| (q, text[from..q].split(';').collect::<Vec<_>>()));
+                let got = values.split_values(&text, from).map(|q| (q, values.flat.clone()));
+                assert_eq!(got, want, "{from_text:?}");
             }
         }
     }

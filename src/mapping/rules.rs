@@ -73,7 +73,22 @@ impl SchemaVersion {
 #[derive(Debug, Clone)]
 pub(super) enum Matcher {
     Exact(ExactSet),
-    Patterns(Vec<Pattern>),
+    Patterns(PatternList),
+}
+
+/// A set of bytes, one bit each.
+#[derive(Debug, Clone, Copy, Default)]
+pub(super) struct ByteSet([u64; 4]);
+
+impl ByteSet {
+    fn insert(&mut self, b: u8) {
+        self.0[usize::from(b >> 6)] |= 1 << (b & 63);
+    }
+
+    #[inline]
+    fn contains(&self, b: u8) -> bool {
+        self.0[usize::from(b >> 6)] & (1 << (b & 63)) != 0
+    }
 }
 
 /// A list of exact values with a cheap first test: most values an assertion carries are not
@@ -83,8 +98,7 @@ pub(super) struct ExactSet {
     items: Vec<String>,
     /// Bit `n` set when an item is `n` bytes long (63 stands for 63 or more).
     lengths: u64,
-    /// Bit `b` set when an item starts with byte `b`.
-    first_bytes: [u64; 4],
+    first_bytes: ByteSet,
 }
 
 impl ExactSet {
@@ -92,12 +106,12 @@ impl ExactSet {
         let mut set = ExactSet {
             items: Vec::new(),
             lengths: 0,
-            first_bytes: [0; 4],
+            first_bytes: ByteSet::default(),
         };
         for item in &items {
             set.lengths |= 1 << item.len().min(63);
             if let Some(&b) = item.as_bytes().first() {
-                set.first_bytes[usize::from(b >> 6)] |= 1 << (b & 63);
+                set.first_bytes.insert(b);
             }
         }
         set.items = items;
@@ -111,7 +125,7 @@ impl ExactSet {
             return false;
         }
         if let Some(&b) = bytes.first()
-            && self.first_bytes[usize::from(b >> 6)] & (1 << (b & 63)) == 0
+            && !self.first_bytes.contains(b)
         {
             return false;
         }
@@ -119,11 +133,88 @@ impl ExactSet {
     }
 }
 
-/// Equality for the short strings mappings compare: a mismatch is nearly always in the first
-/// bytes, which an inline loop sees before a `memcmp` call would have started.
+/// The patterns of one condition, with a cheap first test when all are literals (group
+/// prefixes such as `^tmp-`, domain suffixes): most values are shorter than every needle or,
+/// when every needle starts the value, start with a byte none starts with.
+#[derive(Debug, Clone)]
+pub(super) struct PatternList {
+    pub patterns: Vec<Pattern>,
+    /// No matching value is shorter (in bytes).
+    min_len: usize,
+    /// The bytes a matching value can start with; None when it can start with any.
+    first_bytes: Option<ByteSet>,
+}
+
+impl PatternList {
+    pub fn new(patterns: Vec<Pattern>) -> PatternList {
+        let literals: Option<Vec<&Literal>> = patterns
+            .iter()
+            .map(|p| match &p.engine {
+                Engine::Literal { literal, .. } => Some(literal),
+                _ => None,
+            })
+            .collect();
+        let literals = literals.unwrap_or_default();
+        // A folded needle can match a value whose characters are longer than its own (KELVIN
+        // SIGN for `k`), never shorter: byte lengths still bound it from below.
+        let min_len = literals.iter().map(|l| l.needle.len()).min().unwrap_or(0);
+        let mut first_bytes = ByteSet::default();
+        let all_start = !literals.is_empty()
+            && literals.iter().all(|l| {
+                let Some(&b) = l.needle.as_bytes().first().filter(|_| l.at_start) else {
+                    return false;
+                };
+                first_bytes.insert(b);
+                if l.ascii_fold {
+                    first_bytes.insert(b.to_ascii_uppercase());
+                    // A non-ASCII value goes to the regex, where it may fold to the needle.
+                    (0x80..=0xff).for_each(|b| first_bytes.insert(b));
+                }
+                true
+            });
+        PatternList {
+            patterns,
+            min_len,
+            first_bytes: all_start.then_some(first_bytes),
+        }
+    }
+
+    /// False when no pattern can match `value`; true when one may.
+    #[inline]
+    pub fn may_match(&self, value: &str) -> bool {
+        let bytes = value.as_bytes();
+        bytes.len() >= self.min_len
+            && self
+                .first_bytes
+                .is_none_or(|set| bytes.first().is_some_and(|&b| set.contains(b)))
+    }
+}
+
+/// Equality for the short strings mappings compare, inline: a `memcmp` call costs more than
+/// comparing a name of a few words. A word at a time, the last word overlapping.
 #[inline]
 pub(super) fn same_bytes(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x == y)
+    let n = a.len();
+    if n != b.len() {
+        return false;
+    }
+    if n < 4 {
+        return a.iter().zip(b).all(|(x, y)| x == y);
+    }
+    if n < 8 {
+        let word = |s: &[u8], at: usize| {
+            s.get(at..at + 4)
+                .and_then(|w| w.try_into().ok())
+                .map(u32::from_ne_bytes)
+        };
+        return word(a, 0) == word(b, 0) && word(a, n - 4) == word(b, n - 4);
+    }
+    let word = |s: &[u8], at: usize| {
+        s.get(at..at + 8)
+            .and_then(|w| w.try_into().ok())
+            .map(u64::from_ne_bytes)
+    };
+    (0..n - 8).step_by(8).all(|at| word(a, at) == word(b, at)) && word(a, n - 8) == word(b, n - 8)
 }
 
 /// A compiled pattern.
@@ -216,33 +307,44 @@ impl Literal {
     fn occurs_in(&self, hay: &[u8]) -> bool {
         let needle = self.needle.as_bytes();
         let n = needle.len();
-        if !self.ascii_fold {
-            return match (self.at_start, self.at_end) {
-                (true, true) => same_bytes(hay, needle),
-                (true, false) => hay.len() >= n && same_bytes(&hay[..n], needle),
-                (false, true) => hay.len() >= n && same_bytes(&hay[hay.len() - n..], needle),
-                // Values are short: checking where the first byte occurs beats building a
-                // searcher per value.
-                (false, false) => match needle.first() {
-                    None => true,
-                    Some(&first) => memchr::memchr_iter(first, hay)
-                        .any(|i| hay.len() - i >= n && same_bytes(&hay[i..i + n], needle)),
-                },
-            };
-        }
+        let Some(last_start) = hay.len().checked_sub(n) else {
+            return false;
+        };
+        let fold = self.ascii_fold;
+        let same = |at: usize| {
+            let window = &hay[at..at + n];
+            if fold {
+                window.eq_ignore_ascii_case(needle)
+            } else {
+                same_bytes(window, needle)
+            }
+        };
         match (self.at_start, self.at_end) {
-            (true, true) => hay.eq_ignore_ascii_case(needle),
-            (true, false) => hay.len() >= n && hay[..n].eq_ignore_ascii_case(needle),
-            (false, true) => hay.len() >= n && hay[hay.len() - n..].eq_ignore_ascii_case(needle),
-            (false, false) => match needle.first() {
-                None => true,
-                // Candidates start where the first byte matches in either case.
-                Some(&first) => memchr::memchr2_iter(first, first.to_ascii_uppercase(), hay)
-                    .any(|i| hay.len() - i >= n && hay[i..i + n].eq_ignore_ascii_case(needle)),
-            },
+            (true, true) => n == hay.len() && same(0),
+            (true, false) => same(0),
+            (false, true) => same(last_start),
+            (false, false) => {
+                let Some(&first) = needle.first() else {
+                    return true;
+                };
+                // Candidates start where the first byte matches (in either case, folding;
+                // the needle is kept in lower case).
+                let starts = |b: u8| b == first || (fold && b.to_ascii_lowercase() == first);
+                if hay.len() < SHORT_VALUE {
+                    (0..=last_start).any(|at| starts(hay[at]) && same(at))
+                } else if fold {
+                    memchr::memchr2_iter(first, first.to_ascii_uppercase(), &hay[..=last_start]).any(same)
+                } else {
+                    memchr::memchr_iter(first, &hay[..=last_start]).any(same)
+                }
+            }
         }
     }
 }
+
+/// Below this length a byte loop finds a needle's candidates sooner than memchr, whose
+/// setup costs more than a short value's whole scan.
+const SHORT_VALUE: usize = 64;
 
 impl Pattern {
     /// Whether the pattern occurs in `value`. A backtracking pattern that hits its limit
@@ -602,7 +704,7 @@ fn compile_matcher(v: &Value, path: &str, regex: bool) -> Result<Matcher, Mappin
         .enumerate()
         .map(|(i, pattern)| compile_pattern(pattern).map_err(|why| invalid(&format!("{path}[{i}]"), why)))
         .collect::<Result<Vec<_>, MappingError>>()?;
-    Ok(Matcher::Patterns(compiled))
+    Ok(Matcher::Patterns(PatternList::new(compiled)))
 }
 
 fn compile_remote(v: &Value, path: &str) -> Result<Remote, MappingError> {
@@ -927,7 +1029,48 @@ mod tests {
                 && let Some(answer) = literal.is_match(&value)
             {
                 proptest::prop_assert_eq!(answer, regex.is_match(&value), "{} on {:?}", pattern, value);
+                // Long values, where the unanchored search goes through memchr instead.
+                let long = format!("{}{value}", "-".repeat(SHORT_VALUE));
+                let answer = literal.is_match(&long);
+                proptest::prop_assert!(answer.is_none_or(|a| a == regex.is_match(&long)), "{} on {:?}", pattern, long);
             }
+        }
+    }
+
+    /// A list's first test turns away what no pattern can match, and nothing one matches.
+    #[test]
+    fn pattern_list_first_test() {
+        // (patterns, value, what the first test says, whether a pattern matches).
+        let cases: &[(&[&str], &str, bool, bool)] = &[
+            (&["^tmp-", "^test-"], "tmp-x", true, true),
+            (&["^tmp-", "^test-"], "devs", false, false),
+            (&["^tmp-", "^test-"], "team", true, false),
+            (&["^tmp-", "^test-"], "tmp", false, false),
+            (&["(?i)^manager"], "Manager of ops", true, true),
+            (&["(?i)^manager"], "mANAGER", true, true),
+            (&["(?i)^manager"], "Engineering Manager", false, false),
+            // KELVIN SIGN folds to `k`: a non-ASCII first byte goes on to the regex.
+            (&["(?i)^kelvin"], "\u{212A}elvin", true, true),
+            (&["@corp\\.example$"], "a@corp.example", true, true),
+            (&["@corp\\.example$"], "a@corp.example\n", true, true),
+            (&["@corp\\.example$"], "x@corp", false, false),
+            (&["^ab$"], "ab\n", true, true),
+            // Not all literals: no first test.
+            (&["^a", "b.c"], "zzz", true, false),
+            (&["^a", "b.c"], "xbyc", true, true),
+            // An empty needle matches everything.
+            (&["^", "^tmp-"], "", true, true),
+            (&["manager"], "Engineering manager", true, true),
+            (&["manager"], "ops", false, false),
+        ];
+        for &(patterns, value, may, matches) in cases {
+            let list = PatternList::new(patterns.iter().map(|p| compile_pattern(p).expect(p)).collect());
+            assert_eq!(list.may_match(value), may, "{patterns:?} on {value:?}");
+            assert_eq!(
+                list.patterns.iter().any(|p| p.is_match(value, false)),
+                matches,
+                "{patterns:?} on {value:?}"
+            );
         }
     }
 
