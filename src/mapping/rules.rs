@@ -156,7 +156,9 @@ impl PatternList {
             .collect();
         let literals = literals.unwrap_or_default();
         // A folded needle can match a value whose characters are longer than its own (KELVIN
-        // SIGN for `k`), never shorter: byte lengths still bound it from below.
+        // SIGN for `k`), never shorter: byte lengths still bound it from below. This rests on
+        // `Literal::parse` refusing non-ASCII needles under `(?i)` and on folding mapping one
+        // character to one (neither Python nor `regex` folds `ß` to `ss`).
         let min_len = literals.iter().map(|l| l.needle.len()).min().unwrap_or(0);
         let mut first_bytes = ByteSet::default();
         let all_start = !literals.is_empty()
