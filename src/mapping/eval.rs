@@ -16,8 +16,8 @@ use smallvec::SmallVec;
 use super::MappingError;
 use super::python::{Piece, literal_list, repr_list};
 use super::rules::{
-    GroupTemplate, LocalTemplate, Mapping, Matcher, PatternList, Remote, RemoteKind, Rule, SchemaVersion, Template,
-    UserTemplate, backtrack_limit_hits, same_bytes,
+    GroupTemplate, LocalTemplate, Mapping, Matcher, Remote, RemoteKind, Rule, SchemaVersion, Template, UserTemplate,
+    backtrack_limit_hits, same_bytes,
 };
 
 /// Attribute name -> values. Keystone receives multi-valued attributes joined by `;`.
@@ -276,21 +276,13 @@ impl Matcher {
     fn is_match(&self, value: &str, undecided: bool) -> bool {
         match self {
             Matcher::Exact(set) => set.contains(value),
-            Matcher::Patterns(list) => list.may_match(value) && matches_pattern(list, value, undecided),
+            Matcher::Patterns(list) => list.may_match(value) && list.any_match(value, undecided),
         }
     }
 
     fn matches_any<S: AsRef<str>>(&self, values: &[S], undecided: bool) -> bool {
         values.iter().any(|v| self.is_match(v.as_ref(), undecided))
     }
-}
-
-/// Out of line: inlined, the patterns' frame is paid by every exact test and every value
-/// the list's first test turns away.
-#[inline(never)]
-fn matches_pattern(list: &PatternList, value: &str, undecided: bool) -> bool {
-    // Unanchored, as Keystone's `re.search`.
-    list.patterns.iter().any(|p| p.is_match(value, undecided))
 }
 
 impl Remote {

@@ -571,7 +571,7 @@ fn exactly(word: u64, b: u8) -> u64 {
     !(((x & LOWS) + LOWS) | x | LOWS)
 }
 
-/// The index of the first `"` at or after `from`; None at a `\\` first or at the end. Eight
+/// The index of the first `"` at or after `from`; None at a `\` first or at the end. Eight
 /// bytes at a time, the usual key or value in one or two steps.
 #[inline]
 fn find_quote(bytes: &[u8], from: usize) -> Option<usize> {
@@ -615,7 +615,10 @@ impl AttributeIndex {
 
     #[inline]
     fn bucket(name: &[u8]) -> usize {
-        (name.len().wrapping_mul(31) + usize::from(name.last().copied().unwrap_or(0))) % Self::BUCKETS
+        name.len()
+            .wrapping_mul(31)
+            .wrapping_add(usize::from(name.last().copied().unwrap_or(0)))
+            % Self::BUCKETS
     }
 
     #[inline]

@@ -138,7 +138,7 @@ impl ExactSet {
 /// when every needle starts the value, start with a byte none starts with.
 #[derive(Debug, Clone)]
 pub(super) struct PatternList {
-    pub patterns: Vec<Pattern>,
+    patterns: Vec<Pattern>,
     /// No matching value is shorter (in bytes).
     min_len: usize,
     /// The bytes a matching value can start with; None when it can start with any.
@@ -160,25 +160,32 @@ impl PatternList {
         // `Literal::parse` refusing non-ASCII needles under `(?i)` and on folding mapping one
         // character to one (neither Python nor `regex` folds `ß` to `ss`).
         let min_len = literals.iter().map(|l| l.needle.len()).min().unwrap_or(0);
-        let mut first_bytes = ByteSet::default();
-        let all_start = !literals.is_empty()
-            && literals.iter().all(|l| {
-                let Some(&b) = l.needle.as_bytes().first().filter(|_| l.at_start) else {
-                    return false;
-                };
-                first_bytes.insert(b);
+        let all_start = !literals.is_empty() && literals.iter().all(|l| l.at_start && !l.needle.is_empty());
+        let first_bytes = all_start.then(|| {
+            let mut set = ByteSet::default();
+            for (l, &b) in literals.iter().filter_map(|l| Some((l, l.needle.as_bytes().first()?))) {
+                set.insert(b);
                 if l.ascii_fold {
-                    first_bytes.insert(b.to_ascii_uppercase());
+                    set.insert(b.to_ascii_uppercase());
                     // A non-ASCII value goes to the regex, where it may fold to the needle.
-                    (0x80..=0xff).for_each(|b| first_bytes.insert(b));
+                    (0x80..=0xff).for_each(|b| set.insert(b));
                 }
-                true
-            });
+            }
+            set
+        });
         PatternList {
             patterns,
             min_len,
-            first_bytes: all_start.then_some(first_bytes),
+            first_bytes,
         }
+    }
+
+    /// Whether a pattern occurs in `value` (unanchored, as Keystone's `re.search`). Out of
+    /// line: inlined, its frame is paid by every exact test and every value `may_match`
+    /// turns away.
+    #[inline(never)]
+    pub fn any_match(&self, value: &str, undecided: bool) -> bool {
+        self.patterns.iter().any(|p| p.is_match(value, undecided))
     }
 
     /// False when no pattern can match `value`; true when one may.
@@ -1068,11 +1075,7 @@ mod tests {
         for &(patterns, value, may, matches) in cases {
             let list = PatternList::new(patterns.iter().map(|p| compile_pattern(p).expect(p)).collect());
             assert_eq!(list.may_match(value), may, "{patterns:?} on {value:?}");
-            assert_eq!(
-                list.patterns.iter().any(|p| p.is_match(value, false)),
-                matches,
-                "{patterns:?} on {value:?}"
-            );
+            assert_eq!(list.any_match(value, false), matches, "{patterns:?} on {value:?}");
         }
     }
 
