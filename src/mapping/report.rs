@@ -2,8 +2,10 @@
 //! and report in Keystone's mapped-properties shape, or as `{"error": {"code", "message"}}`.
 //!
 //! The batch path (`--assertions FILE.jsonl`) runs at the engine's pace: one worker per core
-//! takes the next block of whole lines, maps it and writes its results when the blocks
-//! before it are written, so reading and writing overlap with mapping. A usual line (string
+//! takes the next block of whole lines and maps it; results wait for their turn (a few blocks
+//! at most) while their worker maps the next block, and whoever finds the sink free writes
+//! every block whose turn has come, so reading and writing overlap with mapping and a worker
+//! held up stops nobody. A usual line (string
 //! values without escapes) lends its values to the engine as slices of itself, split on `;`
 //! and never copied, and the rest is skipped unread; other lines go through serde. A result
 //! is serialized from the engine's borrowed structs (no `serde_json::Value`), values lent by
@@ -19,7 +21,7 @@ use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess,
 use serde_json::{Value, json};
 
 use super::eval::ValueRef;
-use super::rules::same_bytes;
+use super::rules::{first_of, same_bytes};
 use super::{GroupName, Mapped, Mapping, MappingError, RuleTrace, SchemaVersion, UserType, assertion_from_json};
 
 pub struct MappingTest {
@@ -107,8 +109,9 @@ pub fn run_mapping_test(req: MappingTest, out: &mut (dyn Write + Send)) -> io::R
         Assertions::One(text) => {
             let mut outcome = Outcome::default();
             let mut part = Part::new(&mapping);
-            part.map_lines(&mapping, [text.as_bytes()], req.trace);
-            out.write_all(&part.out)?;
+            let mut result = Vec::new();
+            part.map_lines(&mapping, [text.as_bytes()], req.trace, &mut result);
+            out.write_all(&result)?;
             part.add_to(&mut outcome);
             outcome
         }
@@ -137,13 +140,22 @@ struct Input<'r> {
     eof: bool,
 }
 
-/// What they share of the output: whose block is written next, and how the run went.
+/// What they share of the output: the sink (taken by the worker writing to it), the block it
+/// needs next, the results of blocks done before their turn, emptied buffers to map into, and
+/// how the run went.
 struct Output<'w> {
-    sink: &'w mut (dyn Write + Send),
+    sink: Option<&'w mut (dyn Write + Send)>,
     next: u64,
+    waiting: Vec<(u64, Vec<u8>)>,
+    spare: Vec<Vec<u8>>,
     outcome: Outcome,
     error: Option<io::Error>,
 }
+
+/// Blocks a worker may finish ahead of the next one to write, per worker: enough that one
+/// held up (a shared machine's core taken away for a while) does not stop the others, few
+/// enough to bound the memory held.
+const AHEAD_PER_WORKER: u64 = 2;
 
 /// Maps a stream of lines with `workers` threads: each takes the next block of whole lines,
 /// maps it on its own, and writes its results when the blocks before it are written. Reading
@@ -162,13 +174,16 @@ fn map_stream(
         eof: false,
     });
     let output = Mutex::new(Output {
-        sink,
+        sink: Some(sink),
         next: 0,
+        waiting: Vec::new(),
+        spare: Vec::new(),
         outcome: Outcome::default(),
         error: None,
     });
     let turn = Condvar::new();
-    let work = || work_on_blocks(mapping, trace, &input, &output, &turn);
+    let ahead = AHEAD_PER_WORKER * workers as u64;
+    let work = || work_on_blocks(mapping, trace, ahead, &input, &output, &turn);
     std::thread::scope(|scope| {
         for _ in 1..workers {
             scope.spawn(work);
@@ -182,10 +197,21 @@ fn map_stream(
     }
 }
 
-/// One worker: blocks until the input ends or anything fails.
-fn work_on_blocks(mapping: &Mapping, trace: bool, input: &Mutex<Input>, output: &Mutex<Output>, turn: &Condvar) {
+/// One worker: blocks until the input ends or anything fails. A finished block's results join
+/// the others waiting for their turn; a worker that finds the sink free takes it and, without
+/// the lock, writes every block whose turn has come, so neither a long write nor a worker held
+/// up in one stops the others from mapping.
+fn work_on_blocks(
+    mapping: &Mapping,
+    trace: bool,
+    ahead: u64,
+    input: &Mutex<Input>,
+    output: &Mutex<Output>,
+    turn: &Condvar,
+) {
     let _guard = WakeOthersOnPanic { output, turn };
     let mut part = Part::new(mapping);
+    let mut results = Vec::with_capacity(RESULTS_CAPACITY);
     let mut buf = Vec::new();
     loop {
         let (number, len) = match next_block(input, &mut buf) {
@@ -193,23 +219,54 @@ fn work_on_blocks(mapping: &Mapping, trace: bool, input: &Mutex<Input>, output: 
             Ok(None) => return,
             Err(e) => return fail(output, turn, e),
         };
-        part.map_lines(mapping, lines(&buf[..len]), trace);
+        part.map_lines(mapping, lines(&buf[..len]), trace, &mut results);
         let mut out = output.lock().unwrap_or_else(PoisonError::into_inner);
-        while out.next != number && out.error.is_none() {
+        while number >= out.next + ahead && out.error.is_none() {
             out = turn.wait(out).unwrap_or_else(PoisonError::into_inner);
         }
         if out.error.is_some() {
             return;
         }
-        if let Err(e) = out.sink.write_all(&part.out) {
-            out.error = Some(e);
-        }
         part.add_to(&mut out.outcome);
-        out.next += 1;
-        drop(out);
-        turn.notify_all();
+        let spare = out.spare.pop().unwrap_or_else(|| Vec::with_capacity(RESULTS_CAPACITY));
+        out.waiting.push((number, std::mem::replace(&mut results, spare)));
+        while let Some(sink) = out.sink.take() {
+            let due = take_due(&mut out);
+            if due.is_empty() {
+                out.sink = Some(sink);
+                break;
+            }
+            drop(out);
+            let written = due.iter().try_for_each(|block| sink.write_all(block));
+            out = output.lock().unwrap_or_else(PoisonError::into_inner);
+            out.sink = Some(sink);
+            out.spare.extend(due.into_iter().map(|mut block| {
+                block.clear();
+                block
+            }));
+            if let Err(e) = written {
+                out.error.get_or_insert(e);
+            }
+            turn.notify_all();
+            if out.error.is_some() {
+                return;
+            }
+        }
     }
 }
+
+/// The waiting results whose turn has come, in order; the turn moves past them.
+fn take_due(out: &mut Output) -> Vec<Vec<u8>> {
+    let mut due = Vec::new();
+    while let Some(i) = out.waiting.iter().position(|(n, _)| *n == out.next) {
+        due.push(out.waiting.swap_remove(i).1);
+        out.next += 1;
+    }
+    due
+}
+
+/// Room for a block's results, about twice its input, so the buffer is rarely regrown.
+const RESULTS_CAPACITY: usize = BLOCK * 3;
 
 /// A worker that panics leaves an error for the others, so none waits for its block; the
 /// panic itself reaches the caller when the scope ends.
@@ -287,10 +344,9 @@ fn lines(block: &[u8]) -> impl Iterator<Item = &[u8]> {
     })
 }
 
-/// One worker's share of a block: its reader, its output and what it saw.
+/// One worker's share of the run: its reader and what it saw since it last reported.
 struct Part {
     reader: Reader,
-    out: Vec<u8>,
     rejected: bool,
     hits: u64,
 }
@@ -299,17 +355,23 @@ impl Part {
     fn new(mapping: &Mapping) -> Part {
         Part {
             reader: Reader::new(mapping),
-            out: Vec::with_capacity(BLOCK * 3),
             rejected: false,
             hits: 0,
         }
     }
 
-    fn map_lines<'l>(&mut self, mapping: &Mapping, lines: impl IntoIterator<Item = &'l [u8]>, trace: bool) {
+    /// Appends a result line per line that is not blank to `out`.
+    fn map_lines<'l>(
+        &mut self,
+        mapping: &Mapping,
+        lines: impl IntoIterator<Item = &'l [u8]>,
+        trace: bool,
+        out: &mut Vec<u8>,
+    ) {
         let hits = super::backtrack_limit_hits();
         let mut lent = LineValues::new(mapping);
         for line in lines {
-            if !blank(line) && !self.reader.map_line(mapping, line, &mut lent, trace, &mut self.out) {
+            if !blank(line) && !self.reader.map_line(mapping, line, &mut lent, trace, out) {
                 self.rejected = true;
             }
         }
@@ -317,13 +379,12 @@ impl Part {
         self.hits += super::backtrack_limit_hits() - hits;
     }
 
-    /// Adds what this part saw to `outcome` and empties it for the next block.
+    /// Adds what this part saw to `outcome` and starts afresh.
     fn add_to(&mut self, outcome: &mut Outcome) {
         if self.rejected {
             outcome.code = outcome.code.max(1);
         }
         outcome.backtrack_limit_hits += self.hits;
-        self.out.clear();
         self.rejected = false;
         self.hits = 0;
     }
@@ -494,11 +555,7 @@ impl<'l> LineValues<'l> {
             }
             let key_end = find_quote(bytes, at + 1)?;
             let key = text.get(at + 1..key_end)?;
-            at = skip_spaces(bytes, key_end + 1);
-            if bytes.get(at) != Some(&b':') {
-                return None;
-            }
-            at = skip_spaces(bytes, at + 1);
+            at = past(bytes, key_end + 1, b':')?;
             if bytes.get(at) != Some(&b'"') {
                 return None;
             }
@@ -513,44 +570,43 @@ impl<'l> LineValues<'l> {
                 }
                 None => find_quote(bytes, start)?,
             };
-            at = skip_spaces(bytes, end + 1);
-            match bytes.get(at) {
-                Some(b',') => at = skip_spaces(bytes, at + 1),
-                Some(b'}') => return (skip_spaces(bytes, at + 1) == bytes.len()).then_some(()),
-                _ => return None,
+            match past(bytes, end + 1, b',') {
+                Some(next) => at = next,
+                None => {
+                    let close = skip_spaces(bytes, end + 1);
+                    return (bytes.get(close) == Some(&b'}') && skip_spaces(bytes, close + 1) == bytes.len())
+                        .then_some(());
+                }
             }
         }
     }
 
     /// `text[start..end].split(';')` into `flat`, where `end` is the closing quote's index,
-    /// which is returned. None at an escape or the end of the line. One pass, eight bytes at
-    /// a time: most values are shorter than that.
+    /// which is returned. None at an escape or the end of the line. Eight bytes at a time:
+    /// most values are shorter than that.
     fn split_values(&mut self, text: &'l str, start: usize) -> Option<usize> {
         let bytes = text.as_bytes();
         let mut from = start;
         let mut at = start;
-        while let Some(chunk) = bytes.get(at..at + 8) {
-            let word = u64::from_le_bytes(chunk.try_into().ok()?);
-            let mut hits = exactly(word, b'"') | exactly(word, b'\\') | exactly(word, b';');
-            while hits != 0 {
-                let i = at + (hits.trailing_zeros() / 8) as usize;
-                hits &= hits - 1;
-                // Quotes and `;` are ASCII, so both ends are character boundaries.
-                self.flat.push(text.get(from..i)?);
-                match bytes[i] {
-                    b';' => from = i + 1,
-                    b'"' => return Some(i),
-                    _ => return None,
-                }
-            }
-            at += 8;
-        }
         loop {
-            let i = at
-                + bytes
-                    .get(at..)?
-                    .iter()
-                    .position(|&b| matches!(b, b'"' | b'\\' | b';'))?;
+            let i = match bytes.get(at..at + 8) {
+                Some(chunk) => {
+                    let word = u64::from_le_bytes(chunk.try_into().ok()?);
+                    let hits = first_of(word, b'"') | first_of(word, b'\\') | first_of(word, b';');
+                    if hits == 0 {
+                        at += 8;
+                        continue;
+                    }
+                    at + (hits.trailing_zeros() / 8) as usize
+                }
+                None => {
+                    at + bytes
+                        .get(at..)?
+                        .iter()
+                        .position(|&b| matches!(b, b'"' | b'\\' | b';'))?
+                }
+            };
+            // Quotes and `;` are ASCII, so both ends are character boundaries.
             self.flat.push(text.get(from..i)?);
             match bytes[i] {
                 b';' => (from, at) = (i + 1, i + 1),
@@ -561,16 +617,6 @@ impl<'l> LineValues<'l> {
     }
 }
 
-/// The high bit of each byte of `word` that equals `b`, and of no other byte.
-#[inline]
-fn exactly(word: u64, b: u8) -> u64 {
-    const LOWS: u64 = u64::from_ne_bytes([0x7f; 8]);
-    let x = word ^ u64::from_ne_bytes([b; 8]);
-    // A byte of `x` is zero when adding 0x7f to its low seven bits carries into nothing and
-    // its own high bit is clear.
-    !(((x & LOWS) + LOWS) | x | LOWS)
-}
-
 /// The index of the first `"` at or after `from`; None at a `\` first or at the end. Eight
 /// bytes at a time, the usual key or value in one or two steps.
 #[inline]
@@ -578,7 +624,7 @@ fn find_quote(bytes: &[u8], from: usize) -> Option<usize> {
     let mut at = from;
     while let Some(chunk) = bytes.get(at..at + 8) {
         let word = u64::from_le_bytes(chunk.try_into().ok()?);
-        let hits = exactly(word, b'"') | exactly(word, b'\\');
+        let hits = first_of(word, b'"') | first_of(word, b'\\');
         if hits != 0 {
             at += (hits.trailing_zeros() / 8) as usize;
             return (bytes[at] != b'\\').then_some(at);
@@ -629,6 +675,18 @@ impl AttributeIndex {
             .find(|(name, _)| same_bytes(name, key))
             .map(|&(_, i)| i)
     }
+}
+
+/// Where the text after `sep` starts, spaces before and after it skipped; None when the next
+/// byte after spaces is not `sep`. The usual `: "` and `, "` in one comparison.
+#[inline]
+fn past(bytes: &[u8], at: usize, sep: u8) -> Option<usize> {
+    let usual = bytes.get(at..at + 3).and_then(|w| <[u8; 3]>::try_from(w).ok()) == Some([sep, b' ', b'"']);
+    if usual {
+        return Some(at + 2);
+    }
+    let at = skip_spaces(bytes, at);
+    (bytes.get(at) == Some(&sep)).then(|| skip_spaces(bytes, at + 1))
 }
 
 fn skip_spaces(bytes: &[u8], mut at: usize) -> usize {
@@ -1038,6 +1096,49 @@ mod tests {
             assert!(
                 String::from_utf8(out).unwrap() == want,
                 "streamed output differs with {workers} workers"
+            );
+        }
+    }
+
+    /// A write that stalls (a core taken away from its worker) does not reorder the output:
+    /// the other workers map ahead, up to their bound, and their blocks follow in turn.
+    #[test]
+    fn a_stalled_write_keeps_the_output_in_order() {
+        struct StallsOnce {
+            out: Vec<u8>,
+            stalled: bool,
+        }
+        impl Write for StallsOnce {
+            fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+                if !self.stalled {
+                    self.stalled = true;
+                    std::thread::sleep(std::time::Duration::from_millis(200));
+                }
+                self.out.extend_from_slice(buf);
+                Ok(buf.len())
+            }
+            fn flush(&mut self) -> io::Result<()> {
+                Ok(())
+            }
+        }
+        let rules = json!({"rules": [{"remote": [{"type": "UserName"}], "local": [{"user": {"name": "{0}"}}]}]});
+        let mapping = Mapping::compile(&rules, None).unwrap();
+        let input: String = (0..200_000).map(|i| format!("{{\"UserName\": \"u{i}\"}}\n")).collect();
+        let one: serde_json::Map<String, Value> = serde_json::from_str(r#"{"UserName": "NAME"}"#).unwrap();
+        let template = format!("{}\n", map_one(&mapping, &one, false).0);
+        let want: String = (0..200_000)
+            .map(|i| template.replace("NAME", &format!("u{i}")))
+            .collect();
+        for workers in [2, 3] {
+            let mut sink = StallsOnce {
+                out: Vec::new(),
+                stalled: false,
+            };
+            let outcome = map_stream(&mapping, &mut input.as_bytes(), false, &mut sink, workers).unwrap();
+            assert_eq!(outcome.code, 0, "{workers} workers");
+            assert!(
+                sink.out == want.as_bytes(),
+                "output out of order with {workers} workers"
             );
         }
     }

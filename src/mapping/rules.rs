@@ -226,6 +226,17 @@ pub(super) fn same_bytes(a: &[u8], b: &[u8]) -> bool {
     (0..n - 8).step_by(8).all(|at| word(a, at) == word(b, at)) && word(a, n - 8) == word(b, n - 8)
 }
 
+/// Marks the first byte of `word` (in memory order) that equals `b` with its high bit. Bytes
+/// after it may be marked too (the subtraction borrows out of a matching byte into the next),
+/// bytes before it never: only the lowest bit set is to be trusted.
+#[inline]
+pub(super) fn first_of(word: u64, b: u8) -> u64 {
+    const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
+    const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
+    let x = word ^ u64::from_ne_bytes([b; 8]);
+    x.wrapping_sub(ONES) & !x & HIGHS
+}
+
 /// A compiled pattern.
 #[derive(Debug, Clone)]
 pub(super) struct Pattern {
@@ -340,7 +351,35 @@ impl Literal {
                 // the needle is kept in lower case).
                 let starts = |b: u8| b == first || (fold && b.to_ascii_lowercase() == first);
                 if hay.len() < SHORT_VALUE {
-                    (0..=last_start).any(|at| starts(hay[at]) && same(at))
+                    let upper = if fold { first.to_ascii_uppercase() } else { first };
+                    let mut at = 0;
+                    // Candidates in order, eight bytes at a time; past `last_start` the needle
+                    // no longer fits.
+                    while at <= last_start {
+                        let candidate = match hay.get(at..at + 8).and_then(|w| <[u8; 8]>::try_from(w).ok()) {
+                            Some(chunk) => {
+                                let word = u64::from_le_bytes(chunk);
+                                let hits = first_of(word, first) | first_of(word, upper);
+                                if hits == 0 {
+                                    at += 8;
+                                    continue;
+                                }
+                                at + (hits.trailing_zeros() / 8) as usize
+                            }
+                            None => match hay[at..=last_start].iter().position(|&b| starts(b)) {
+                                Some(i) => at + i,
+                                None => return false,
+                            },
+                        };
+                        if candidate > last_start {
+                            return false;
+                        }
+                        if same(candidate) {
+                            return true;
+                        }
+                        at = candidate + 1;
+                    }
+                    false
                 } else if fold {
                     memchr::memchr2_iter(first, first.to_ascii_uppercase(), &hay[..=last_start]).any(same)
                 } else {
