@@ -110,7 +110,7 @@ pub fn run_mapping_test(req: MappingTest, out: &mut (dyn Write + Send)) -> io::R
             let mut outcome = Outcome::default();
             let mut part = Part::new(&mapping);
             let mut result = Vec::new();
-            part.map_lines(&mapping, [text.as_bytes()], req.trace, &mut result);
+            part.map_lines(&mapping, [Ok(text.as_str())], req.trace, &mut result);
             out.write_all(&result)?;
             part.add_to(&mut outcome);
             outcome
@@ -141,25 +141,27 @@ struct Input<'r> {
 }
 
 /// What they share of the output: the sink (taken by the worker writing to it), the block it
-/// needs next, the results of blocks done before their turn, emptied buffers to map into, and
-/// how the run went.
+/// needs next and the blocks it has written, the results of blocks done before their turn,
+/// emptied buffers to map into, and how the run went.
 struct Output<'w> {
     sink: Option<&'w mut (dyn Write + Send)>,
     next: u64,
+    written: u64,
     waiting: Vec<(u64, Vec<u8>)>,
     spare: Vec<Vec<u8>>,
     outcome: Outcome,
     error: Option<io::Error>,
 }
 
-/// Blocks a worker may finish ahead of the next one to write, per worker: enough that one
-/// held up (a shared machine's core taken away for a while) does not stop the others, few
-/// enough to bound the memory held.
+/// Results a worker may hand over ahead of the sink, per worker: blocks waiting for their
+/// turn or being written, besides each worker's own. Enough that one held up (a shared
+/// machine's core taken away for a while) does not stop the others, few enough to bound the
+/// memory held.
 const AHEAD_PER_WORKER: u64 = 2;
 
-/// Maps a stream of lines with `workers` threads: each takes the next block of whole lines,
-/// maps it on its own, and writes its results when the blocks before it are written. Reading
-/// and writing are done one block at a time; mapping, the bulk of the work, in parallel.
+/// Maps a stream of lines with `workers` threads: each takes the next block of whole lines and
+/// maps it on its own; results are written in the blocks' order. Reading and writing are done
+/// one block at a time; mapping, the bulk of the work, in parallel.
 fn map_stream(
     mapping: &Mapping,
     source: &mut (dyn Read + Send),
@@ -176,6 +178,7 @@ fn map_stream(
     let output = Mutex::new(Output {
         sink: Some(sink),
         next: 0,
+        written: 0,
         waiting: Vec::new(),
         spare: Vec::new(),
         outcome: Outcome::default(),
@@ -221,15 +224,15 @@ fn work_on_blocks(
         };
         part.map_lines(mapping, lines(&buf[..len]), trace, &mut results);
         let mut out = output.lock().unwrap_or_else(PoisonError::into_inner);
-        while number >= out.next + ahead && out.error.is_none() {
+        while number >= out.written + ahead && out.error.is_none() {
             out = turn.wait(out).unwrap_or_else(PoisonError::into_inner);
         }
         if out.error.is_some() {
             return;
         }
         part.add_to(&mut out.outcome);
-        let spare = out.spare.pop().unwrap_or_else(|| Vec::with_capacity(RESULTS_CAPACITY));
-        out.waiting.push((number, std::mem::replace(&mut results, spare)));
+        let spare = out.spare.pop();
+        out.waiting.push((number, std::mem::take(&mut results)));
         while let Some(sink) = out.sink.take() {
             let due = take_due(&mut out);
             if due.is_empty() {
@@ -240,8 +243,11 @@ fn work_on_blocks(
             let written = due.iter().try_for_each(|block| sink.write_all(block));
             out = output.lock().unwrap_or_else(PoisonError::into_inner);
             out.sink = Some(sink);
+            out.written += due.len() as u64;
             out.spare.extend(due.into_iter().map(|mut block| {
                 block.clear();
+                // A block of one huge line does not keep its room for the rest of the run.
+                block.shrink_to(RESULTS_CAPACITY);
                 block
             }));
             if let Err(e) = written {
@@ -252,6 +258,8 @@ fn work_on_blocks(
                 return;
             }
         }
+        drop(out);
+        results = spare.unwrap_or_else(|| Vec::with_capacity(RESULTS_CAPACITY));
     }
 }
 
@@ -330,16 +338,20 @@ fn next_block(input: &Mutex<Input>, buf: &mut Vec<u8>) -> io::Result<Option<(u64
     Ok(Some((number, end)))
 }
 
-/// The lines of `block`, found with memchr.
-fn lines(block: &[u8]) -> impl Iterator<Item = &[u8]> {
-    let mut rest = block;
+/// The lines of `block`, found with memchr, each as text or, when it is not UTF-8, as bytes.
+/// The block is checked once: a newline is ASCII, so every line of UTF-8 text is UTF-8 too;
+/// only in a block that is not are the lines checked one by one.
+fn lines(block: &[u8]) -> impl Iterator<Item = Result<&str, &[u8]>> {
+    let text = std::str::from_utf8(block).ok();
+    let mut start = 0;
     std::iter::from_fn(move || {
-        if rest.is_empty() {
-            return None;
-        }
-        let end = memchr::memchr(b'\n', rest).unwrap_or(rest.len());
-        let line = &rest[..end];
-        rest = rest.get(end + 1..).unwrap_or_default();
+        let rest = block.get(start..).filter(|rest| !rest.is_empty())?;
+        let end = start + memchr::memchr(b'\n', rest).unwrap_or(rest.len());
+        let line = text
+            .and_then(|text| text.get(start..end))
+            .ok_or(&block[start..end])
+            .or_else(|line| std::str::from_utf8(line).map_err(|_| line));
+        start = end + 1;
         Some(line)
     })
 }
@@ -364,14 +376,15 @@ impl Part {
     fn map_lines<'l>(
         &mut self,
         mapping: &Mapping,
-        lines: impl IntoIterator<Item = &'l [u8]>,
+        lines: impl IntoIterator<Item = Result<&'l str, &'l [u8]>>,
         trace: bool,
         out: &mut Vec<u8>,
     ) {
         let hits = super::backtrack_limit_hits();
         let mut lent = LineValues::new(mapping);
         for line in lines {
-            if !blank(line) && !self.reader.map_line(mapping, line, &mut lent, trace, out) {
+            let bytes = line.map_or_else(|bytes| bytes, str::as_bytes);
+            if !blank(bytes) && !self.reader.map_text(mapping, line.ok(), &mut lent, trace, out) {
                 self.rejected = true;
             }
         }
@@ -426,6 +439,7 @@ impl Reader {
 
     /// Maps one line and appends its JSON result and a newline to `out`; false when the
     /// assertion was not mapped.
+    #[cfg(test)]
     fn map_line<'l>(
         &mut self,
         mapping: &Mapping,
@@ -434,17 +448,29 @@ impl Reader {
         trace: bool,
         out: &mut Vec<u8>,
     ) -> bool {
+        self.map_text(mapping, std::str::from_utf8(line).ok(), lent, trace, out)
+    }
+
+    /// `map_line` for a line already checked: its text, or None when it is not UTF-8.
+    fn map_text<'l>(
+        &mut self,
+        mapping: &Mapping,
+        line: Option<&'l str>,
+        lent: &mut LineValues<'l>,
+        trace: bool,
+        out: &mut Vec<u8>,
+    ) -> bool {
         // JSON text is UTF-8 (RFC 8259 §8.1), and the dry run refuses a line that is not. Read
         // from bytes, serde_json would skip the strings of attributes the rules never read
         // without checking them, and map such a line: the whole line is checked first.
-        let ok = match std::str::from_utf8(line) {
-            Ok(text) if lent.read(&self.index, text) => {
+        let ok = match line {
+            Some(text) if lent.read(&self.index, text) => {
                 // Every value lent by the line is free of what JSON escapes (`read` takes no
                 // other line), so the writer copies it as it is.
                 let values = lent.spans.iter().map(|span| &lent.flat[span.clone()]);
-                write_result(mapping, values, trace, &mut self.writer, Some(line), out)
+                write_result(mapping, values, trace, &mut self.writer, Some(text.as_bytes()), out)
             }
-            Ok(text) if self.parse(text).is_ok() => {
+            Some(text) if self.parse(text).is_ok() => {
                 let values = self.values.iter().map(Vec::as_slice);
                 write_result(mapping, values, trace, &mut self.writer, None, out)
             }
@@ -1140,6 +1166,39 @@ mod tests {
                 sink.out == want.as_bytes(),
                 "output out of order with {workers} workers"
             );
+        }
+    }
+
+    /// A block checked for UTF-8 at once maps each line as checking it alone would: a line
+    /// that is not UTF-8 gets its error, the lines around it (multi-byte text included) map.
+    #[test]
+    fn a_line_that_is_not_utf8_spoils_only_itself() {
+        let rules = json!({"rules": [{"remote": [{"type": "UserName"}], "local": [{"user": {"name": "{0}"}}]}]});
+        let mapping = Mapping::compile(&rules, None).unwrap();
+        let blocks: [(&[u8], usize); 4] = [
+            ("{\"UserName\": \"é\"}\n{\"UserName\": \"b\"}".as_bytes(), 0),
+            (
+                b"{\"UserName\": \"a\"}\n{\"UserName\": \"\xff\"}\n{\"UserName\": \"b\"}\n",
+                1,
+            ),
+            // Cut inside a character; then `é`, UTF-8 but not an object.
+            (
+                b"{\"UserName\": \"\xc3\"}\n\xc3\xa9\n \n{\"UserName\": \"\xc3\xa9\"}",
+                2,
+            ),
+            (b"\n\n\xff", 1),
+        ];
+        for (block, errors) in blocks {
+            let mut want = Vec::new();
+            let mut reader = Reader::new(&mapping);
+            for line in block.split(|&b| b == b'\n').filter(|line| !blank(line)) {
+                reader.map_line(&mapping, line, &mut LineValues::new(&mapping), false, &mut want);
+            }
+            let mut got = Vec::new();
+            Part::new(&mapping).map_lines(&mapping, lines(block), false, &mut got);
+            let shown = String::from_utf8_lossy(block);
+            assert_eq!(String::from_utf8_lossy(&got), String::from_utf8_lossy(&want), "{shown}");
+            assert_eq!(want.windows(7).filter(|w| w == b"\"code\":").count(), errors, "{shown}");
         }
     }
 
