@@ -395,13 +395,18 @@ def sigterm_under_load(b, admin_a):
     exited_at = time.monotonic()
     time.sleep(0.5)
     calls = load.stop()
-    before = [c for c in calls if c[0] < term_at]
+    # A request reaches B some time after its thread takes the start time (on a loaded machine
+    # the thread may wait to run, or send on a kept-alive connection B is closing as idle): one
+    # started this close to the signal must only end cleanly, as later ones must.
+    settled = term_at - 0.1
+    before = [c for c in calls if c[0] < settled]
     in_flight = [c for c in before if c[1] > term_at]
     bad_before = [c for c in before if c[2] != 201]
-    after = [c for c in calls if c[0] >= term_at]
+    after = [c for c in calls if c[0] >= settled]
     unclean = [c for c in after if c[2] not in (201, "ConnectionError")]
-    report("SIGTERM: every request sent before it finishes with 201", before and not bad_before, f"{outcomes(bad_before)}")
-    report("SIGTERM: later requests are refused at connect, none hangs or gets a 5xx", not unclean and all(
+    report("SIGTERM: every request sent 100 ms before it finishes with 201", before and not bad_before,
+           f"{outcomes(bad_before)} in flight {len(in_flight)}")
+    report("SIGTERM: requests sent later are refused at connect or served, none hangs or gets a 5xx", not unclean and all(
         c[1] - c[0] < 5 for c in after), f"{outcomes(unclean)}")
     report("SIGTERM: the process exits 0", code == 0, f"exit {code}: {b.log()}")
     measured(f"SIGTERM under load: {len(in_flight)} requests in flight finished, exit after "
