@@ -9,7 +9,7 @@ use anyhow::Context;
 use tokio::net::TcpListener;
 
 use crate::config::Config;
-use crate::service::{Services, bootstrap, now_ms};
+use crate::service::{Services, Spoil, bootstrap, now_ms};
 use crate::store::{Backend, Change, SqlStore, Store, redact_url};
 
 pub struct Application {
@@ -154,6 +154,7 @@ async fn follow_changes(services: Arc<Services>, store: Arc<dyn Store>, announce
         match change {
             Change::Heard => services.trust_views_in_outage(true),
             Change::Deaf => services.trust_views_in_outage(false),
+            Change::Additions => services.spoil_cached_views(Spoil::Freshness),
             Change::Views | Change::Revocations | Change::Missed => {
                 tracing::debug!(?change, "another replica changed the store");
                 services.drop_cached_views();

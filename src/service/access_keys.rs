@@ -17,7 +17,7 @@ use zeroize::Zeroizing;
 
 use super::credential_key::CredentialKey;
 use super::names::parse_description;
-use super::ttl_cache::TtlCache;
+use super::ttl_cache::{Spoil, TtlCache};
 use super::{AuthContext, Error, Result, Services, Sts};
 use crate::audit::{Action, Resource};
 use crate::model::StoredAccessKey;
@@ -171,10 +171,10 @@ impl AccessKeys {
         }
     }
 
-    /// Drops what verification cached (a local write).
-    pub fn invalidate(&self) {
-        self.found.invalidate();
-        self.missing.invalidate();
+    /// Spoils what verification cached (a write here or elsewhere).
+    pub fn spoil(&self, how: Spoil) {
+        self.found.spoil(how);
+        self.missing.spoil(how);
     }
 
     fn noted_use(&self, access: &str) -> Option<i64> {
@@ -330,7 +330,7 @@ impl Sts {
                 user_id: stored.user_id,
             });
         }
-        keys.invalidate();
+        keys.spoil(Spoil::All);
         tracing::info!(user.id = %stored.user_id, access = %stored.access, "access key created");
         Ok(NewCredential {
             credential: keys.credential(&stored),
@@ -397,7 +397,7 @@ impl Sts {
                 .revoke_root(super::sts::access_key_root(access), now_ms)
                 .await?;
         }
-        self.access_keys.invalidate();
+        self.access_keys.spoil(Spoil::All);
         tracing::info!(access = %access, active = key.enabled, "access key updated");
         Ok(self.access_keys.credential(&key))
     }
@@ -417,7 +417,7 @@ impl Sts {
         self.tokens
             .revoke_root(super::sts::access_key_root(access), now_ms)
             .await?;
-        self.access_keys.invalidate();
+        self.access_keys.spoil(Spoil::All);
         if let Ok(mut uses) = self.access_keys.uses.lock() {
             uses.remove(access);
         }

@@ -7,7 +7,7 @@
 
 use std::sync::Arc;
 
-use super::ttl_cache::TtlCache;
+use super::ttl_cache::{Spoil, TtlCache};
 
 use crate::mapping::Mapping;
 use crate::model::IdentityProvider;
@@ -40,10 +40,10 @@ impl LoginCache {
         }
     }
 
-    pub fn invalidate(&self) {
-        self.configs.invalidate();
-        self.groups.invalidate();
-        self.shadows.invalidate();
-        self.scopes.invalidate();
+    pub fn spoil(&self, how: Spoil) {
+        self.configs.spoil(how);
+        self.groups.spoil(how);
+        self.shadows.spoil(how);
+        self.scopes.spoil(how);
     }
 }

@@ -37,6 +37,7 @@ use std::sync::Arc;
 
 pub use error::{Error, IamCode, Refusal, Result};
 pub use resolve::{AuthContext, Identity, NameRef, ScopeView, UserView};
+pub use ttl_cache::Spoil;
 
 use crate::config::Config;
 use crate::store::Store;
@@ -299,10 +300,15 @@ impl Services {
 
     /// Forget cached identity views here only: another replica wrote.
     pub fn drop_cached_views(&self) {
-        self.resolver.invalidate();
-        self.login_cache.invalidate();
-        self.saml.invalidate();
-        self.access_keys.invalidate();
+        self.spoil_cached_views(Spoil::All);
+    }
+
+    /// Cached identity views here only, as far as a write (`how`) spoils them.
+    pub fn spoil_cached_views(&self, how: Spoil) {
+        self.resolver.spoil(how);
+        self.login_cache.spoil(how);
+        self.saml.spoil(how);
+        self.access_keys.spoil(how);
     }
 }
 

@@ -15,7 +15,7 @@ use samael::crypto::CertificateDer;
 use serde::{Deserialize, Serialize};
 
 use super::auth::Issued;
-use super::ttl_cache::TtlCache;
+use super::ttl_cache::{Spoil, TtlCache};
 use super::websso::{digest, random_b64};
 use super::xmlsec_log::spawn_blocking_in_span;
 use super::{Error, Refusal, Result, Services, SignIn};
@@ -263,9 +263,9 @@ impl SamlProviders {
         }
     }
 
-    pub fn invalidate(&self) {
-        self.providers.invalidate();
-        self.by_entity.invalidate();
+    pub fn spoil(&self, how: Spoil) {
+        self.providers.spoil(how);
+        self.by_entity.spoil(how);
     }
 }
 

@@ -1,6 +1,8 @@
-//! A map whose entries live for a fixed time and are all dropped on a local write. Dropping
-//! bumps a generation instead of clearing: a load that started before the write carries the
-//! old generation and its result is never served, however late it is put.
+//! A map whose entries live for a fixed time and are all spoiled by a write. Spoiling bumps a
+//! generation instead of clearing: a load that started before the write carries the old
+//! generation and its result is never served as fresh, however late it is put. A write that
+//! only added rows ([`Spoil::Freshness`]) leaves entries good enough to ride out an outage with;
+//! any other ([`Spoil::All`]) raises the floor below which nothing is served at all.
 
 use std::collections::HashMap;
 use std::hash::Hash;
@@ -12,9 +14,21 @@ use super::{Error, Result};
 /// Bounded: a flood of distinct keys empties the map rather than growing it.
 const MAX_ENTRIES: usize = 100_000;
 
+/// What a write does to the entries cached before it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Spoil {
+    /// Rows were only added (fedgate's grants only allow, so what a view allows can only have
+    /// grown): entries are reloaded, yet may still answer while the store cannot.
+    Freshness,
+    /// Something changed or went: entries never answer again.
+    All,
+}
+
 pub struct TtlCache<K, V> {
     ttl_ms: i64,
     generation: AtomicU64,
+    /// Entries put under an older generation than this do not answer even past their time.
+    floor: AtomicU64,
     map: RwLock<HashMap<K, (i64, u64, V)>>,
     /// At this many entries, `put` first drops those no read can use any more.
     sweep_at: AtomicUsize,
@@ -28,6 +42,7 @@ impl<K: Eq + Hash, V: Clone> TtlCache<K, V> {
         Self {
             ttl_ms,
             generation: AtomicU64::new(0),
+            floor: AtomicU64::new(0),
             map: RwLock::new(HashMap::new()),
             sweep_at: AtomicUsize::new(FIRST_SWEEP),
         }
@@ -39,7 +54,14 @@ impl<K: Eq + Hash, V: Clone> TtlCache<K, V> {
     }
 
     pub fn invalidate(&self) {
-        self.generation.fetch_add(1, Ordering::SeqCst);
+        self.spoil(Spoil::All);
+    }
+
+    pub fn spoil(&self, how: Spoil) {
+        let generation = self.generation.fetch_add(1, Ordering::SeqCst) + 1;
+        if how == Spoil::All {
+            self.floor.fetch_max(generation, Ordering::SeqCst);
+        }
     }
 
     pub fn get(&self, key: &K, now_ms: i64) -> Option<V> {
@@ -49,13 +71,13 @@ impl<K: Eq + Hash, V: Clone> TtlCache<K, V> {
         (*entry_generation == generation && now_ms - at < self.ttl_ms).then(|| value.clone())
     }
 
-    /// An entry past its time, of the current generation and cached less than `max_age_ms`
+    /// An entry past its time or only spoiled for freshness, cached less than `max_age_ms`
     /// ago: what a read may answer while the store cannot.
     pub fn get_stale(&self, key: &K, now_ms: i64, max_age_ms: i64) -> Option<V> {
-        let generation = self.generation();
+        let floor = self.floor.load(Ordering::SeqCst);
         let map = self.map.read().ok()?;
         let (at, entry_generation, value) = map.get(key)?;
-        (*entry_generation == generation && now_ms - at < max_age_ms).then(|| value.clone())
+        (*entry_generation >= floor && now_ms - at < max_age_ms).then(|| value.clone())
     }
 
     pub fn put(&self, key: K, value: V, generation: u64, now_ms: i64) {
@@ -63,9 +85,9 @@ impl<K: Eq + Hash, V: Clone> TtlCache<K, V> {
             if map.len() >= self.sweep_at.load(Ordering::Relaxed) {
                 // Many distinct keys (a stream of new federated users, say) must not keep
                 // memory after their entries expired: drop what even a stale read would not use.
-                let current = self.generation();
+                let floor = self.floor.load(Ordering::SeqCst);
                 let keep_ms = self.ttl_ms.max(SERVE_STALE_MS);
-                map.retain(|_, (at, g, _)| *g == current && now_ms - *at < keep_ms);
+                map.retain(|_, (at, g, _)| *g >= floor && now_ms - *at < keep_ms);
                 self.sweep_at.store((map.len() * 2).max(FIRST_SWEEP), Ordering::Relaxed);
             }
             if map.len() >= MAX_ENTRIES {
@@ -185,8 +207,17 @@ mod tests {
         assert_eq!(cache.get(&"a", 500), None);
         assert_eq!(cache.get_stale(&"a", 500, 1_000), Some(1));
         assert_eq!(cache.get_stale(&"a", 1_000, 1_000), None, "too old");
+        cache.spoil(Spoil::Freshness);
+        assert_eq!(cache.get(&"a", 50), None, "rows added elsewhere: reloaded");
+        assert_eq!(cache.get_stale(&"a", 500, 1_000), Some(1), "yet good for an outage");
+        cache.put("b", 2, cache.generation(), 0);
         cache.invalidate();
-        assert_eq!(cache.get_stale(&"a", 500, 1_000), None, "a local write drops it");
+        assert_eq!(cache.get_stale(&"a", 500, 1_000), None, "a change drops it");
+        assert_eq!(cache.get_stale(&"b", 500, 1_000), None, "and everything else");
+        cache.spoil(Spoil::Freshness);
+        cache.put("c", 3, cache.generation() - 1, 0);
+        assert_eq!(cache.get(&"c", 1), None, "loaded before rows were added");
+        assert_eq!(cache.get_stale(&"c", 1, 1_000), Some(3), "yet after the last change");
     }
 
     fn unavailable() -> Error {

@@ -318,6 +318,9 @@ pub trait AccessKeyStore: Send + Sync {
 pub enum Change {
     /// Names, roles, status or configuration changed: drop cached views.
     Views,
+    /// Rows were only added (0011's `additions`): cached views are reloaded, yet may still
+    /// answer while the store cannot.
+    Additions,
     /// A revocation event was stored: read the new events.
     Revocations,
     /// The feed's connection dropped and announcements may have been lost: do both.

@@ -408,6 +408,51 @@ async fn a_membership_removed_while_the_refresh_loop_waits_is_not_served_stale(d
     a.stop().await;
 }
 
+/// A writer elsewhere that only adds (new users, here one a second in a busy account) must
+/// not leave B without views to ride out a slow or unreachable store: each such write used to
+/// drop them all, so every announcement was an outage's worth of 503s waiting to happen (seen
+/// in the replicas' PostgreSQL restart under load). Rows added can only widen what a view
+/// allows, so B reloads its views but still answers from them while its store is slow.
+async fn rows_added_elsewhere_leave_views_to_ride_out_a_slow_store(db: Db) {
+    if db != Db::Postgres {
+        return;
+    }
+    let Some(a) = spawn_app(db).await else { return };
+    let b = a.spawn_replica(|_| {}).await;
+    seed_bob(&a).await;
+    let (s, token, _) = a
+        .password_token("bob", "admin", BOB_PASSWORD, Some(project_scope("admin", "admin")))
+        .await;
+    assert_eq!(s, 201);
+    assert_eq!(status_of(&b, &token).await, 200, "B caches bob's view");
+    let carol = json!({"user": {"name": "carol", "password": BOB_PASSWORD}});
+    let (s, body) = a.call("POST", "/v3/users", &a.admin_token, Some(carol)).await;
+    assert_eq!(s, 201, "{body}");
+    // Heard within milliseconds; B's views (100 ms) have expired by now.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let lock = slow_reads_of(&a.database_url(), "group_members").await;
+    let started = Instant::now();
+    let release = async {
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        drop(lock);
+    };
+    let (answered, ()) = tokio::join!(
+        async {
+            let status = status_of(&b, &token).await;
+            (status, started.elapsed())
+        },
+        release
+    );
+    assert_eq!(answered.0, 200);
+    assert!(
+        answered.1 < Duration::from_secs(3),
+        "B waited out the slow store instead of answering from its views: {:?}",
+        answered.1
+    );
+    b.stop().await;
+    a.stop().await;
+}
+
 /// Review 16. The triggers' payload is `<application_name> <kind>` and a replica reads the
 /// kind after the first space: a write from a session whose `application_name` holds a space
 /// (pgAdmin's "pgAdmin 4 - DB:...", DBeaver's, the JDBC driver's "PostgreSQL JDBC Driver") is
@@ -579,6 +624,7 @@ on_both_backends!(
     disabling_a_user_revokes_tokens_derived_from_his_logins,
     a_key_deleted_or_user_disabled_elsewhere_is_refused_while_the_store_is_slow,
     a_membership_removed_while_the_refresh_loop_waits_is_not_served_stale,
+    rows_added_elsewhere_leave_views_to_ride_out_a_slow_store,
     a_write_from_a_session_named_with_a_space_is_heard,
     a_feed_that_cannot_listen_again_while_the_store_answers_is_not_trusted,
     a_truncate_by_an_operator_is_heard,

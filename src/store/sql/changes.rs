@@ -29,6 +29,7 @@ impl Change {
     fn parse(text: &str) -> Option<Change> {
         match text {
             "views" => Some(Change::Views),
+            "additions" => Some(Change::Additions),
             "revocations" => Some(Change::Revocations),
             _ => None,
         }
@@ -263,6 +264,7 @@ mod tests {
             ("abc views", Read::Own),
             ("def views", Read::Other(Change::Views)),
             ("def revocations", Read::Other(Change::Revocations)),
+            ("def additions", Read::Other(Change::Additions)),
             // A session named with spaces (an operator's GUI client).
             ("pgAdmin 4 - DB:test views", Read::Other(Change::Views)),
             // No application_name at all.
