@@ -21,7 +21,7 @@ use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess,
 use serde_json::{Value, json};
 
 use super::eval::ValueRef;
-use super::rules::{first_of, same_bytes};
+use super::rules::{find_first_of, same_bytes};
 use super::{GroupName, Mapped, Mapping, MappingError, RuleTrace, SchemaVersion, UserType, assertion_from_json};
 
 pub struct MappingTest {
@@ -613,29 +613,12 @@ impl<'l> LineValues<'l> {
     fn split_values(&mut self, text: &'l str, start: usize) -> Option<usize> {
         let bytes = text.as_bytes();
         let mut from = start;
-        let mut at = start;
         loop {
-            let i = match bytes.get(at..at + 8) {
-                Some(chunk) => {
-                    let word = u64::from_le_bytes(chunk.try_into().ok()?);
-                    let hits = first_of(word, b'"') | first_of(word, b'\\') | first_of(word, b';');
-                    if hits == 0 {
-                        at += 8;
-                        continue;
-                    }
-                    at + (hits.trailing_zeros() / 8) as usize
-                }
-                None => {
-                    at + bytes
-                        .get(at..)?
-                        .iter()
-                        .position(|&b| matches!(b, b'"' | b'\\' | b';'))?
-                }
-            };
+            let i = find_first_of(bytes, from, [b'"', b'\\', b';'])?;
             // Quotes and `;` are ASCII, so both ends are character boundaries.
             self.flat.push(text.get(from..i)?);
             match bytes[i] {
-                b';' => (from, at) = (i + 1, i + 1),
+                b';' => from = i + 1,
                 b'"' => return Some(i),
                 _ => return None,
             }
@@ -643,21 +626,10 @@ impl<'l> LineValues<'l> {
     }
 }
 
-/// The index of the first `"` at or after `from`; None at a `\` first or at the end. Eight
-/// bytes at a time, the usual key or value in one or two steps.
+/// The index of the first `"` at or after `from`; None at a `\` first or at the end.
 #[inline]
 fn find_quote(bytes: &[u8], from: usize) -> Option<usize> {
-    let mut at = from;
-    while let Some(chunk) = bytes.get(at..at + 8) {
-        let word = u64::from_le_bytes(chunk.try_into().ok()?);
-        let hits = first_of(word, b'"') | first_of(word, b'\\');
-        if hits != 0 {
-            at += (hits.trailing_zeros() / 8) as usize;
-            return (bytes[at] != b'\\').then_some(at);
-        }
-        at += 8;
-    }
-    let i = at + bytes.get(at..)?.iter().position(|&b| b == b'"' || b == b'\\')?;
+    let i = find_first_of(bytes, from, [b'"', b'\\'])?;
     (bytes[i] != b'\\').then_some(i)
 }
 
