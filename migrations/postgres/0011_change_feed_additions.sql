@@ -13,3 +13,8 @@ BEGIN
     RETURN NULL;
 END;
 $$;
+
+-- A key re-sealed under another credential key (`key_id`) no longer opens here: a change.
+DROP TRIGGER announce ON access_keys;
+CREATE TRIGGER announce AFTER INSERT OR DELETE OR TRUNCATE OR UPDATE OF enabled, secret_sealed, user_id, key_id ON access_keys FOR EACH STATEMENT EXECUTE FUNCTION fedgate_announce('views');
+ALTER TABLE access_keys ENABLE ALWAYS TRIGGER announce;

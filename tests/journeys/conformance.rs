@@ -1071,6 +1071,42 @@ async fn writes_are_announced_to_the_other_replicas_only() {
     db.drop_database().await;
 }
 
+/// A reader that falls behind loses nothing: a run of additions longer than the feed's queue
+/// is followed by the change behind it (once, a full queue dropped what came next, which was
+/// harmless while every announcement dropped every view and is not now that additions leave
+/// views to answer through an outage).
+#[tokio::test]
+async fn a_change_behind_a_long_run_of_additions_is_heard() {
+    let Some(db) = PgDatabase::create().await else { return };
+    let (a, b) = (open_store(&db.url).await, open_store(&db.url).await);
+    let mut on_b = listening(&b).await;
+    const RUN: usize = 200;
+    for i in 0..RUN {
+        a.create_domain(&domain(&format!("d{i}"), &format!("name{i}")))
+            .await
+            .unwrap();
+    }
+    let mut admin = sqlx::PgConnection::connect(&db.url).await.unwrap();
+    sqlx::query("UPDATE domains SET description = 'changed' WHERE id = 'd0'")
+        .execute(&mut admin)
+        .await
+        .unwrap();
+    let mut heard = Vec::new();
+    while heard.len() < RUN + 1 {
+        match wait(&mut on_b).await {
+            Ok(Some(change)) => heard.push(change),
+            other => panic!("after {} announcements: {other:?}", heard.len()),
+        }
+    }
+    assert_eq!(heard.iter().filter(|c| **c == Change::Additions).count(), RUN);
+    assert_eq!(heard.last(), Some(&Change::Views));
+    drop(admin);
+    for s in [a, b] {
+        s.close().await;
+    }
+    db.drop_database().await;
+}
+
 /// A feed whose connection is cut while PostgreSQL refuses new connections (a restart, a
 /// database closed to connections) misses what is written meanwhile; once it listens again
 /// it says so (`Missed`), so its readers reload, and it hears what comes after.

@@ -92,7 +92,7 @@ impl ChangeFeed for SqlStore {
                 };
                 // Whatever was written before this listener listened may be unheard: after a
                 // lost connection, and on the first too (views cached while it was set up).
-                if !send(&tx, Change::Missed) {
+                if send(&tx, Change::Missed).await.is_err() {
                     return;
                 }
                 let heard = Arc::new(Notify::new());
@@ -114,10 +114,12 @@ impl ChangeFeed for SqlStore {
     }
 }
 
-/// Sends `change` unless the queue is full (a reload is already queued) or closed (false:
-/// no one reads the feed any more).
-fn send(tx: &mpsc::Sender<Change>, change: Change) -> bool {
-    !matches!(tx.try_send(change), Err(mpsc::error::TrySendError::Closed(_)))
+/// Sends `change`, waiting while the queue is full (its reader never waits on anything, so
+/// it drains). Nothing is dropped: behind a run of `Additions`, which leave views to answer
+/// through an outage, a lost `Views` would keep a removed grant answering. Err once no one
+/// reads the feed any more.
+async fn send(tx: &mpsc::Sender<Change>, change: Change) -> Result<(), ()> {
+    tx.send(change).await.map_err(|_| ())
 }
 
 /// Forwards other writers' announcements; tells `heard` of each of this listener's own probes.
@@ -147,7 +149,7 @@ async fn read(
                 return;
             }
         };
-        if !send(&tx, change) {
+        if send(&tx, change).await.is_err() {
             return;
         }
     }
@@ -187,11 +189,11 @@ async fn prove(
                     "the change feed did not hear its own probe: listening anew, and cached views are not \
                      served past their time meanwhile (behind a transaction-pooling proxy, set change_feed = false)"
                 );
-                return verdict(tx, Change::Deaf).await;
+                return send(tx, Change::Deaf).await;
             }
             if !trusted {
                 trusted = true;
-                verdict(tx, Change::Heard).await?;
+                send(tx, Change::Heard).await?;
             }
         }
         // The next probe, unless the reader ends first (its connection failed) or no one reads
@@ -202,12 +204,6 @@ async fn prove(
             _ = tx.closed() => return Err(()),
         }
     }
-}
-
-/// The feed's verdict on itself, never dropped for a full queue (the reader never waits on
-/// anything, so the queue drains); Err once no one reads it.
-async fn verdict(tx: &mpsc::Sender<Change>, change: Change) -> Result<(), ()> {
-    tx.send(change).await.map_err(|_| ())
 }
 
 /// A listener on `url`, retried every half second until PostgreSQL takes it; None once no
@@ -230,7 +226,7 @@ async fn listen_until_taken(url: &str, pool: &sqlx::AnyPool, readers: &mpsc::Sen
                 }
                 if !deaf && store_answers(pool).await {
                     deaf = true;
-                    verdict(readers, Change::Deaf).await.ok()?;
+                    send(readers, Change::Deaf).await.ok()?;
                 }
                 tokio::time::sleep(RETRY_EVERY).await;
             }
