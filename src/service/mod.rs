@@ -309,6 +309,7 @@ impl Services {
         self.login_cache.spoil(how);
         self.saml.spoil(how);
         self.access_keys.spoil(how);
+        self.oidc.expire();
     }
 }
 

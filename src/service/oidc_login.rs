@@ -86,6 +86,16 @@ impl OidcProviders {
         }
     }
 
+    /// Another replica wrote: each provider's configuration is read again at its next use,
+    /// its discovered keys kept while the configuration is unchanged.
+    pub fn expire(&self) {
+        if let Ok(entries) = self.entries.read() {
+            for p in entries.values() {
+                p.loaded_at_ms.store(i64::MIN / 2, Ordering::Relaxed);
+            }
+        }
+    }
+
     fn cached(&self, idp_id: &str) -> Option<Arc<Provider>> {
         self.entries.read().ok().and_then(|e| e.get(idp_id).cloned())
     }

@@ -1224,8 +1224,35 @@ async fn an_unreachable_issuer_is_said(db: Db) {
     app.stop().await;
 }
 
+/// A provider's configuration changed on A is followed on B at once: B read it again only
+/// after its refresh interval (an hour here), and meanwhile took id_tokens for the audience
+/// the provider no longer has.
+async fn a_provider_changed_on_another_replica_is_followed_at_once(db: Db) {
+    if db != Db::Postgres {
+        return; // One process on SQLite.
+    }
+    let Some(a) = spawn_app(db).await else { return };
+    let rsa = SigningKey::rsa("rsa-1");
+    let config = |audience: &str| json!({"access_mode": "program", "idp_url": ISSUER, "client_id": audience, "signing_key": jwks(&[&rsa])});
+    provider(&a, "ci", config(AUDIENCE)).await;
+    let b = a.spawn_replica(|args| args.refresh_interval_ms = Some(3_600_000)).await;
+    let token = || jwt(&header("RS256", "rsa-1"), &claims(), &rsa, "RS256");
+    let (s, _, body) = exchange(&b, "ci", &token(), None).await;
+    assert_eq!(s, 201, "B caches the provider: {body}");
+    let path = "/v3.0/OS-FEDERATION/identity-providers/ci/openid-connect-config";
+    let moved = json!({"openid_connect_config": config("another-audience")});
+    expect_status(&a, "PUT", path, moved, 200).await;
+    // Heard within milliseconds.
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let (s, _, body) = exchange(&b, "ci", &token(), None).await;
+    assert_eq!(s, 401, "B took an id_token for the audience the provider left: {body}");
+    b.stop().await;
+    a.stop().await;
+}
+
 on_both_backends!(
     an_unreachable_issuer_is_said,
+    a_provider_changed_on_another_replica_is_followed_at_once,
     id_token_exchange,
     hostile_id_tokens,
     discovered_keys_rotate,
