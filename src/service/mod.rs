@@ -309,7 +309,10 @@ impl Services {
         self.login_cache.spoil(how);
         self.saml.spoil(how);
         self.access_keys.spoil(how);
-        self.oidc.expire();
+        // A provider is cached only once its configuration exists: an insert changes none.
+        if how == Spoil::All {
+            self.oidc.expire();
+        }
     }
 }
 
