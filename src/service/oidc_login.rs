@@ -4,7 +4,7 @@
 //! `oidc` module, jti replay protection through the shared store, then the mapping.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
 use arc_swap::ArcSwap;
@@ -32,6 +32,9 @@ pub struct Provider {
     /// True when keys come from discovery rather than the configured JWKS.
     discovered: bool,
     loaded_at_ms: AtomicI64,
+    /// `OidcProviders::generation` when the configuration was read: a write since (here, or
+    /// announced) makes it old whatever its age.
+    loaded_generation: AtomicU64,
     last_fetch_ms: AtomicI64,
     fetch_lock: tokio::sync::Mutex<()>,
     /// A refresh of keys past their age is running behind the requests that found them so.
@@ -62,12 +65,15 @@ async fn fetch_keys(upstream: &Upstream, p: &Provider, now_ms: i64) {
     p.last_fetch_ms.store(now_ms, Ordering::Release);
 }
 
-/// Providers by IdP id, re-read from the store after `ttl_ms` or a local write.
+/// Providers by IdP id, re-read from the store after `ttl_ms` or a write.
 pub struct OidcProviders {
     upstream: Upstream,
     ttl_ms: i64,
     skew_secs: i64,
     entries: RwLock<HashMap<String, Arc<Provider>>>,
+    /// Bumped by every write: a configuration read before it is never fresh, however late
+    /// its read ends (a read in flight as the write is heard must not be kept for `ttl_ms`).
+    generation: AtomicU64,
 }
 
 impl OidcProviders {
@@ -77,30 +83,29 @@ impl OidcProviders {
             ttl_ms,
             skew_secs,
             entries: RwLock::new(HashMap::new()),
+            generation: AtomicU64::new(0),
         }
     }
 
+    /// A local write to `idp_id`'s provider or configuration.
     pub fn invalidate(&self, idp_id: &str) {
+        self.expire();
         if let Ok(mut entries) = self.entries.write() {
             entries.remove(idp_id);
         }
     }
 
-    /// Another replica wrote: each provider's configuration is read again at its next use,
-    /// its discovered keys kept while the configuration is unchanged.
+    /// A write (here or on another replica): each provider's configuration is read again at
+    /// its next use, its discovered keys kept while the configuration is unchanged.
     pub fn expire(&self) {
-        if let Ok(entries) = self.entries.read() {
-            for p in entries.values() {
-                p.loaded_at_ms.store(i64::MIN / 2, Ordering::Relaxed);
-            }
-        }
+        self.generation.fetch_add(1, Ordering::SeqCst);
     }
 
     fn cached(&self, idp_id: &str) -> Option<Arc<Provider>> {
         self.entries.read().ok().and_then(|e| e.get(idp_id).cloned())
     }
 
-    fn build(&self, config: OidcConfig, now_ms: i64) -> Result<Provider> {
+    fn build(&self, config: OidcConfig, now_ms: i64, generation: u64) -> Result<Provider> {
         let keys = match &config.signing_key {
             Some(text) => key_set(text).map_err(|e| Error::internal(format!("stored JWKS: {e}")))?,
             None => KeySet::new(Vec::new()),
@@ -119,6 +124,7 @@ impl OidcProviders {
             expect,
             keys: ArcSwap::from_pointee(keys),
             loaded_at_ms: AtomicI64::new(now_ms),
+            loaded_generation: AtomicU64::new(generation),
             last_fetch_ms: AtomicI64::new(0),
             fetch_lock: tokio::sync::Mutex::new(()),
             refreshing: std::sync::atomic::AtomicBool::new(false),
@@ -128,8 +134,10 @@ impl OidcProviders {
 
     /// The provider's current configuration, from the cache while it is fresh.
     pub async fn provider(&self, store: &dyn Store, idp_id: &str, now_ms: i64) -> Result<Option<Arc<Provider>>> {
+        let generation = self.generation.load(Ordering::SeqCst);
         let cached = self.cached(idp_id);
         if let Some(p) = &cached
+            && p.loaded_generation.load(Ordering::SeqCst) == generation
             && now_ms - p.loaded_at_ms.load(Ordering::Relaxed) < self.ttl_ms
         {
             return Ok(cached);
@@ -145,9 +153,10 @@ impl OidcProviders {
         {
             // Unchanged: keep the discovered keys.
             p.loaded_at_ms.store(now_ms, Ordering::Relaxed);
+            p.loaded_generation.store(generation, Ordering::SeqCst);
             return Ok(Some(p));
         }
-        let fresh = Arc::new(self.build(config, now_ms)?);
+        let fresh = Arc::new(self.build(config, now_ms, generation)?);
         if let Ok(mut entries) = self.entries.write() {
             entries.insert(idp_id.to_string(), fresh.clone());
         }
@@ -202,7 +211,7 @@ impl OidcProviders {
     /// worked; else a warning for the answer (the configuration is stored all the same, since
     /// the issuer may come up later, and logins retry at most every MIN_REFETCH_MS).
     pub async fn probe(&self, idp_id: &str, config: &OidcConfig, now_ms: i64) -> Result<Option<String>> {
-        let p = self.build(config.clone(), now_ms)?;
+        let p = self.build(config.clone(), now_ms, self.generation.load(Ordering::SeqCst))?;
         let warning = match self.upstream.discover_keys(&config.idp_url, &config.fingerprints).await {
             Ok(keys) => {
                 tracing::info!(issuer = %config.idp_url, keys = keys.keys().len(), "OpenID provider keys fetched");
