@@ -11,6 +11,7 @@
 //! either way.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -96,16 +97,24 @@ impl ChangeFeed for SqlStore {
                     return;
                 }
                 let heard = Arc::new(Notify::new());
+                let behind = Arc::new(AtomicBool::new(false));
                 let mut reader = tokio::spawn(read(
                     listener,
                     tx.clone(),
                     own_prefix.clone(),
                     probe.clone(),
                     heard.clone(),
+                    behind.clone(),
                 ));
                 let verdict = prove(&pool, &probe, &heard, &tx, &mut reader).await;
                 reader.abort();
                 if verdict.is_err() {
+                    return;
+                }
+                // A reader stopped while it waited to hand on an announcement loses that one and
+                // what the connection held behind it: say so now, not once listening again
+                // (the store may be down until then, and views would answer in its place).
+                if behind.load(Ordering::SeqCst) && send(&tx, Change::Missed).await.is_err() {
                     return;
                 }
             }
@@ -123,13 +132,15 @@ async fn send(tx: &mpsc::Sender<Change>, change: Change) -> Result<(), ()> {
 }
 
 /// Forwards other writers' announcements; tells `heard` of each of this listener's own probes.
-/// Ends when the connection fails in a way sqlx does not mend itself.
+/// Ends when the connection fails in a way sqlx does not mend itself. `behind` is set while it
+/// waits for room in the queue.
 async fn read(
     mut listener: PgListener,
     tx: mpsc::Sender<Change>,
     own_prefix: String,
     probe: String,
     heard: Arc<Notify>,
+    behind: Arc<AtomicBool>,
 ) {
     loop {
         let change = match listener.try_recv().await {
@@ -149,9 +160,11 @@ async fn read(
                 return;
             }
         };
+        behind.store(true, Ordering::SeqCst);
         if send(&tx, change).await.is_err() {
             return;
         }
+        behind.store(false, Ordering::SeqCst);
     }
 }
 
