@@ -95,7 +95,11 @@ impl Application {
 /// and writes access keys' last uses noted since the previous round; at once when the change
 /// feed (`follow_changes`) wakes it.
 async fn refresh_loop(services: Arc<Services>, store: Arc<dyn Store>) {
-    let mut tick = tokio::time::interval(services.config.refresh_interval);
+    // `Services::build` read keys and revocations just now: the first round is one interval
+    // away (an immediate one repeated that read, and on a loaded machine could run after the
+    // next write, dropping views a lagging replica is documented to keep for the interval).
+    let period = services.config.refresh_interval;
+    let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let announced = Arc::new(tokio::sync::Notify::new());
     // Ends with this loop (aborted at shutdown), and with it the feed's connection and probes.
