@@ -53,10 +53,6 @@ impl<K: Eq + Hash, V: Clone> TtlCache<K, V> {
         self.generation.load(Ordering::SeqCst)
     }
 
-    pub fn invalidate(&self) {
-        self.spoil(Spoil::All);
-    }
-
     pub fn spoil(&self, how: Spoil) {
         let generation = self.generation.fetch_add(1, Ordering::SeqCst) + 1;
         if how == Spoil::All {
@@ -193,7 +189,7 @@ mod tests {
         assert_eq!(cache.get(&"a", 99), Some(1));
         assert_eq!(cache.get(&"a", 100), None, "expired");
         let before_write = cache.generation();
-        cache.invalidate();
+        cache.spoil(Spoil::All);
         cache.put("b", 2, before_write, 0);
         assert_eq!(cache.get(&"b", 1), None, "a stale load stays unseen");
         cache.put("b", 3, cache.generation(), 0);
@@ -211,7 +207,7 @@ mod tests {
         assert_eq!(cache.get(&"a", 50), None, "rows added elsewhere: reloaded");
         assert_eq!(cache.get_stale(&"a", 500, 1_000), Some(1), "yet good for an outage");
         cache.put("b", 2, cache.generation(), 0);
-        cache.invalidate();
+        cache.spoil(Spoil::All);
         assert_eq!(cache.get_stale(&"a", 500, 1_000), None, "a change drops it");
         assert_eq!(cache.get_stale(&"b", 500, 1_000), None, "and everything else");
         cache.spoil(Spoil::Freshness);
